@@ -1,0 +1,107 @@
+package core_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// plainClientStore is a ClientStore for testing the core's client-side
+// path: it encodes (without any protection) name, expiry and data in the
+// token and keeps a revocation set.
+type plainClientStore struct {
+	mu      sync.Mutex
+	revoked map[string]bool
+}
+
+func (p *plainClientStore) Seal(_ context.Context, name string, data []byte, exp time.Time) (string, error) {
+	b := binary.AppendVarint(nil, exp.UnixNano())
+	b = binary.AppendUvarint(b, rand.Uint64()) // a nonce: every token differs, as with a real AEAD
+	b = append(binary.AppendUvarint(b, uint64(len(name))), name...)
+	return base64.RawURLEncoding.EncodeToString(append(b, data...)), nil
+}
+
+func (p *plainClientStore) Open(_ context.Context, name, tok string) ([]byte, time.Time, bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || p.revoked[tok] {
+		return nil, time.Time{}, false, nil
+	}
+	exp, n := binary.Varint(b)
+	if n <= 0 {
+		return nil, time.Time{}, false, nil
+	}
+	b = b[n:]
+	if _, n = binary.Uvarint(b); n <= 0 {
+		return nil, time.Time{}, false, nil
+	}
+	b = b[n:]
+	l, n := binary.Uvarint(b)
+	if n <= 0 || uint64(len(b)-n) < l || string(b[n:n+int(l)]) != name {
+		return nil, time.Time{}, false, nil
+	}
+	return b[n+int(l):], time.Unix(0, exp), true, nil
+}
+
+func (p *plainClientStore) Revoke(_ context.Context, _, tok string, _ time.Time) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.revoked == nil {
+		p.revoked = map[string]bool{}
+	}
+	p.revoked[tok] = true
+	return nil
+}
+
+func TestClientSideSessions(t *testing.T) {
+	cs := &plainClientStore{}
+	h := newHarness(t, core.Config{Store: nil, ClientStore: cs})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Get("n") })
+	if tok != "" {
+		t.Fatal("anonymous read issued a client-side token")
+	}
+	tok, _ = h.request(t, "", func(s *core.Session) { s.Set("n", 1) })
+	if tok == "" {
+		t.Fatal("no token for a new client-side session")
+	}
+	tok2, hdr := h.request(t, tok, func(s *core.Session) { n, _ := core.Value[int](s, "n"); s.Set("n", n+1) })
+	if tok2 == tok || hdr.Get("Set-Cookie") == "" {
+		t.Fatal("a change did not issue a new client-side token")
+	}
+	tok3, _ := h.request(t, tok2, func(s *core.Session) { s.Renew() })
+	h.request(t, tok3, func(s *core.Session) {
+		if n, _ := core.Value[int](s, "n"); n != 2 || s.IsNew() {
+			t.Errorf("client-side session after renew: n=%v IsNew=%v, want 2 false", n, s.IsNew())
+		}
+	})
+	h.request(t, tok2, func(s *core.Session) {
+		if !s.IsNew() {
+			t.Error("renewed client-side token was not revoked")
+		}
+	})
+	if h.store.Len() != 0 {
+		t.Errorf("client-side sessions wrote %d server records", h.store.Len())
+	}
+}
+
+func TestClientSideCookieTooLarge(t *testing.T) {
+	h := newHarness(t, core.Config{Store: nil, ClientStore: &plainClientStore{}})
+	s, hdr := h.begin("", "192.0.2.1:1")
+	s.Set("big", strings.Repeat("x", 4000))
+	if err := h.m.Commit(s, hdr); !errors.Is(err, core.ErrTooLarge) || hdr.Get("Set-Cookie") != "" {
+		t.Errorf("Commit(4 kB client session) = %v, Set-Cookie %d bytes; want ErrTooLarge and no cookie", err, len(hdr.Get("Set-Cookie")))
+	}
+	h.m.Release(s)
+	if _, err := core.New(core.Config{Store: h.store, ClientStore: &plainClientStore{}}); err == nil {
+		t.Error("New with both Store and ClientStore succeeded")
+	}
+}

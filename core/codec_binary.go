@@ -1,0 +1,747 @@
+package core
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// BinaryCodec is the default Codec: a compact binary encoding written for
+// session maps. The zero value is ready to use and it is safe for concurrent
+// use.
+//
+// These value types are encoded natively, without reflection, and decode to
+// exactly the same type: nil, string, bool, int, int8, int16, int32, int64,
+// uint, uint8, uint16, uint32, uint64, float32, float64, []byte, time.Time,
+// []string, []int, map[string]string, and map[string]any and []any whose
+// elements are themselves such values, nested at most 32 levels deep. Nil
+// slices and maps stay nil. A time.Time keeps its instant to the nanosecond
+// and its offset from UTC, but not the name of its location: it decodes in
+// UTC, in time.Local when the offset matches the local one, and otherwise in
+// a fixed zone with that offset. Compare times with time.Time.Equal.
+//
+// Any other value (a struct, a named type such as "type Role string", a
+// pointer, another map or slice type) is encoded with encoding/gob, as an
+// interface value. Its concrete type must therefore be registered with
+// gob.Register, or Encode returns an error naming the type.
+//
+// Map keys are written in sorted order, so equal states encode to equal
+// bytes (gob-encoded values aside). Decode rejects corrupt, truncated or
+// foreign data with an error wrapping ErrCorrupt; it never panics, and it
+// never allocates much more than the size of its input. Strings in a record
+// are bytes: they need not be valid UTF-8.
+type BinaryCodec struct{}
+
+var _ Codec = BinaryCodec{}
+
+const (
+	binMagic    = 0xA7 // first byte of every record: not ASCII, not '{'
+	binVersion  = 1    // second byte: the format version
+	binMaxDepth = 32   // deepest nesting of map[string]any and []any values
+)
+
+// Type tags, one byte before each value.
+const (
+	binTagNil byte = iota
+	binTagFalse
+	binTagTrue
+	binTagString
+	binTagInt
+	binTagInt8
+	binTagInt16
+	binTagInt32
+	binTagInt64
+	binTagUint
+	binTagUint8
+	binTagUint16
+	binTagUint32
+	binTagUint64
+	binTagFloat32
+	binTagFloat64
+	binTagBytes
+	binTagTime
+	binTagStrings
+	binTagInts
+	binTagStringMap
+	binTagMap
+	binTagSlice
+	binTagGob
+)
+
+// Time zone markers inside an encoded time.Time.
+const (
+	binZoneUTC    byte = 0 // decodes in time.UTC
+	binZoneOffset byte = 1 // followed by the offset in seconds (varint)
+)
+
+// errBinDepth is returned by Encode for values nested too deeply, which
+// includes maps or slices that contain themselves.
+var errBinDepth = fmt.Errorf("nesting deeper than %d levels (a map or slice containing itself?)", binMaxDepth)
+
+// Encode implements Codec.
+func (BinaryCodec) Encode(created time.Time, values map[string]any) ([]byte, error) {
+	var scratch [32]string
+	keys := binSortedKeys(scratch[:0], values)
+	size := 2 + 2*binary.MaxVarintLen64 + 1 + binary.MaxVarintLen64
+	for _, k := range keys {
+		size += binary.MaxVarintLen32 + len(k) + binSize(values[k], 0)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, binMagic, binVersion)
+	b = binAppendTime(b, created)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		b = binAppendString(b, k)
+		var err error
+		if b, err = binAppendValue(b, values[k], 0); err != nil {
+			return nil, fmt.Errorf("sessionkit: binary codec: encode %q: %w", k, err)
+		}
+	}
+	return b, nil
+}
+
+// binSortedKeys appends the keys of m to dst and sorts them.
+func binSortedKeys[V any](dst []string, m map[string]V) []string {
+	for k := range m {
+		dst = append(dst, k)
+	}
+	slices.Sort(dst)
+	return dst
+}
+
+// binSize estimates the encoded size of v, to size the output buffer once.
+func binSize(v any, depth int) int {
+	const small = 1 + binary.MaxVarintLen64
+	switch x := v.(type) {
+	case string:
+		return small + len(x)
+	case []byte:
+		return small + len(x)
+	case time.Time:
+		return 1 + 2*binary.MaxVarintLen64 + 1 + binary.MaxVarintLen32
+	case []string:
+		n := small
+		for _, s := range x {
+			n += binary.MaxVarintLen32 + len(s)
+		}
+		return n
+	case []int:
+		return small + len(x)*binary.MaxVarintLen64
+	case map[string]string:
+		n := small
+		for k, s := range x {
+			n += 2*binary.MaxVarintLen32 + len(k) + len(s)
+		}
+		return n
+	case map[string]any:
+		if depth >= binMaxDepth {
+			return small
+		}
+		n := small
+		for k, e := range x {
+			n += binary.MaxVarintLen32 + len(k) + binSize(e, depth+1)
+		}
+		return n
+	case []any:
+		if depth >= binMaxDepth {
+			return small
+		}
+		n := small
+		for _, e := range x {
+			n += binSize(e, depth+1)
+		}
+		return n
+	default:
+		return small
+	}
+}
+
+// binAppendValue appends the tag and encoding of v. depth is the nesting
+// level of the container holding v; the session map itself is level 0.
+func binAppendValue(b []byte, v any, depth int) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, binTagNil), nil
+	case string:
+		return binAppendString(append(b, binTagString), x), nil
+	case bool:
+		if x {
+			return append(b, binTagTrue), nil
+		}
+		return append(b, binTagFalse), nil
+	case int:
+		return binary.AppendVarint(append(b, binTagInt), int64(x)), nil
+	case int8:
+		return binary.AppendVarint(append(b, binTagInt8), int64(x)), nil
+	case int16:
+		return binary.AppendVarint(append(b, binTagInt16), int64(x)), nil
+	case int32:
+		return binary.AppendVarint(append(b, binTagInt32), int64(x)), nil
+	case int64:
+		return binary.AppendVarint(append(b, binTagInt64), x), nil
+	case uint:
+		return binary.AppendUvarint(append(b, binTagUint), uint64(x)), nil
+	case uint8:
+		return binary.AppendUvarint(append(b, binTagUint8), uint64(x)), nil
+	case uint16:
+		return binary.AppendUvarint(append(b, binTagUint16), uint64(x)), nil
+	case uint32:
+		return binary.AppendUvarint(append(b, binTagUint32), uint64(x)), nil
+	case uint64:
+		return binary.AppendUvarint(append(b, binTagUint64), x), nil
+	case float32:
+		return binary.LittleEndian.AppendUint32(append(b, binTagFloat32), math.Float32bits(x)), nil
+	case float64:
+		return binary.LittleEndian.AppendUint64(append(b, binTagFloat64), math.Float64bits(x)), nil
+	case []byte:
+		b = binAppendCount(append(b, binTagBytes), len(x), x == nil)
+		return append(b, x...), nil
+	case time.Time:
+		return binAppendTime(append(b, binTagTime), x), nil
+	case []string:
+		b = binAppendCount(append(b, binTagStrings), len(x), x == nil)
+		for _, s := range x {
+			b = binAppendString(b, s)
+		}
+		return b, nil
+	case []int:
+		b = binAppendCount(append(b, binTagInts), len(x), x == nil)
+		for _, n := range x {
+			b = binary.AppendVarint(b, int64(n))
+		}
+		return b, nil
+	case map[string]string:
+		return binAppendStringMap(b, x), nil
+	case map[string]any:
+		if depth >= binMaxDepth {
+			return b, errBinDepth
+		}
+		return binAppendMap(b, x, depth+1)
+	case []any:
+		if depth >= binMaxDepth {
+			return b, errBinDepth
+		}
+		return binAppendSlice(b, x, depth+1)
+	default:
+		return binAppendGob(b, v)
+	}
+}
+
+// binAppendCount appends the length of a slice or map: n+1, or 0 for nil.
+func binAppendCount(b []byte, n int, isNil bool) []byte {
+	if isNil {
+		return append(b, 0)
+	}
+	return binary.AppendUvarint(b, uint64(n)+1)
+}
+
+func binAppendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// binAppendTime appends seconds since the Unix epoch, nanoseconds and zone.
+func binAppendTime(b []byte, t time.Time) []byte {
+	b = binary.AppendVarint(b, t.Unix())
+	b = binary.AppendUvarint(b, uint64(t.Nanosecond()))
+	if t.Location() == time.UTC {
+		return append(b, binZoneUTC)
+	}
+	_, offset := t.Zone()
+	return binary.AppendVarint(append(b, binZoneOffset), int64(offset))
+}
+
+func binAppendStringMap(b []byte, m map[string]string) []byte {
+	b = binAppendCount(append(b, binTagStringMap), len(m), m == nil)
+	keys := binSortedKeys(make([]string, 0, len(m)), m)
+	for _, k := range keys {
+		b = binAppendString(b, k)
+		b = binAppendString(b, m[k])
+	}
+	return b
+}
+
+func binAppendMap(b []byte, m map[string]any, depth int) ([]byte, error) {
+	b = binAppendCount(append(b, binTagMap), len(m), m == nil)
+	keys := binSortedKeys(make([]string, 0, len(m)), m)
+	for _, k := range keys {
+		b = binAppendString(b, k)
+		var err error
+		if b, err = binAppendValue(b, m[k], depth); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+func binAppendSlice(b []byte, s []any, depth int) ([]byte, error) {
+	b = binAppendCount(append(b, binTagSlice), len(s), s == nil)
+	for _, e := range s {
+		var err error
+		if b, err = binAppendValue(b, e, depth); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+// Decode implements Codec.
+func (BinaryCodec) Decode(data []byte) (created time.Time, values map[string]any, err error) {
+	if len(data) < 2 || data[0] != binMagic {
+		return time.Time{}, nil, errBinForeign
+	}
+	if data[1] != binVersion {
+		return time.Time{}, nil, errBinVersion
+	}
+	r := binReader{b: data, off: 2}
+	if created, err = r.time(); err != nil {
+		return time.Time{}, nil, err
+	}
+	n, err := r.uvarintCount(2)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	// One copy of the whole input: keys and strings are substrings of it,
+	// so they cost no allocation each and never alias data.
+	r.s = string(data)
+	values = make(map[string]any, n)
+	if err = r.entries(values, n, 0); err != nil {
+		return time.Time{}, nil, err
+	}
+	if r.off != len(data) {
+		return time.Time{}, nil, errBinTrailing
+	}
+	return created, values, nil
+}
+
+// Reasons for ErrCorrupt. They are prebuilt so that rejecting hostile input
+// costs no allocation, and they never quote the input.
+var (
+	errBinForeign   = binCorrupt("not a binary session record")
+	errBinVersion   = binCorrupt("unknown format version")
+	errBinTruncated = binCorrupt("truncated record")
+	errBinVarint    = binCorrupt("malformed varint")
+	errBinCount     = binCorrupt("length larger than the remaining input")
+	errBinTrailing  = binCorrupt("trailing bytes after the record")
+	errBinTag       = binCorrupt("unknown type tag")
+	errBinRange     = binCorrupt("number out of range for its type")
+	errBinOrder     = binCorrupt("map keys not in strictly increasing order")
+	errBinTime      = binCorrupt("invalid time")
+	errBinNesting   = binCorrupt(fmt.Sprintf("nesting deeper than %d levels", binMaxDepth))
+)
+
+func binCorrupt(reason string) error {
+	return fmt.Errorf("%w: binary codec: %s", ErrCorrupt, reason)
+}
+
+// binReader decodes one record. b is the input, read only during Decode;
+// s is a single string copy of it from which strings are sliced.
+type binReader struct {
+	b   []byte
+	s   string
+	off int
+}
+
+func (r *binReader) byte() (byte, error) {
+	if r.off >= len(r.b) {
+		return 0, errBinTruncated
+	}
+	c := r.b[r.off]
+	r.off++
+	return c, nil
+}
+
+func (r *binReader) uvarint() (uint64, error) {
+	v, n := binary.Uvarint(r.b[r.off:])
+	if n <= 0 {
+		if n == 0 {
+			return 0, errBinTruncated
+		}
+		return 0, errBinVarint
+	}
+	r.off += n
+	return v, nil
+}
+
+func (r *binReader) varint() (int64, error) {
+	v, n := binary.Varint(r.b[r.off:])
+	if n <= 0 {
+		if n == 0 {
+			return 0, errBinTruncated
+		}
+		return 0, errBinVarint
+	}
+	r.off += n
+	return v, nil
+}
+
+// fixed returns the next n bytes of the input.
+func (r *binReader) fixed(n int) ([]byte, error) {
+	if len(r.b)-r.off < n {
+		return nil, errBinTruncated
+	}
+	p := r.b[r.off : r.off+n]
+	r.off += n
+	return p, nil
+}
+
+// length reads a byte length and checks that the input holds that many.
+func (r *binReader) length() (int, error) {
+	l, err := r.uvarint()
+	if err != nil {
+		return 0, err
+	}
+	if l > uint64(len(r.b)-r.off) {
+		return 0, errBinCount
+	}
+	return int(l), nil
+}
+
+// uvarintCount reads an element count and checks it against the remaining
+// input, given that every element takes at least minSize bytes. It bounds
+// what a hostile count can make Decode allocate.
+func (r *binReader) uvarintCount(minSize int) (int, error) {
+	n, err := r.uvarint()
+	if err != nil {
+		return 0, err
+	}
+	if n > uint64((len(r.b)-r.off)/minSize) {
+		return 0, errBinCount
+	}
+	return int(n), nil
+}
+
+// count reads a container length written by binAppendCount.
+func (r *binReader) count(minSize int) (n int, isNil bool, err error) {
+	u, err := r.uvarint()
+	if err != nil {
+		return 0, false, err
+	}
+	if u == 0 {
+		return 0, true, nil
+	}
+	if u-1 > uint64((len(r.b)-r.off)/minSize) {
+		return 0, false, errBinCount
+	}
+	return int(u - 1), false, nil
+}
+
+func (r *binReader) str() (string, error) {
+	l, err := r.length()
+	if err != nil {
+		return "", err
+	}
+	s := r.s[r.off : r.off+l]
+	r.off += l
+	return s, nil
+}
+
+// time reads what binAppendTime wrote.
+func (r *binReader) time() (time.Time, error) {
+	sec, err := r.varint()
+	if err != nil {
+		return time.Time{}, err
+	}
+	nsec, err := r.uvarint()
+	if err != nil {
+		return time.Time{}, err
+	}
+	// Any int64 of seconds is accepted: time.Time keeps it exactly (its
+	// arithmetic wraps consistently), and Encode may write any of them.
+	if nsec >= 1e9 {
+		return time.Time{}, errBinTime
+	}
+	zone, err := r.byte()
+	if err != nil {
+		return time.Time{}, err
+	}
+	switch zone {
+	case binZoneUTC:
+		return time.Unix(sec, int64(nsec)).UTC(), nil
+	case binZoneOffset:
+		offset, err := r.varint()
+		if err != nil {
+			return time.Time{}, err
+		}
+		if offset < math.MinInt32 || offset > math.MaxInt32 {
+			return time.Time{}, errBinTime
+		}
+		return binInZone(time.Unix(sec, int64(nsec)), int(offset)), nil
+	default:
+		return time.Time{}, errBinTime
+	}
+}
+
+// entries decodes n key/value pairs into m, checking key order.
+func (r *binReader) entries(m map[string]any, n, depth int) error {
+	prev := ""
+	for i := 0; i < n; i++ {
+		k, err := r.str()
+		if err != nil {
+			return err
+		}
+		if i > 0 && k <= prev {
+			return errBinOrder
+		}
+		prev = k
+		v, err := r.value(depth)
+		if err != nil {
+			return err
+		}
+		m[k] = v
+	}
+	return nil
+}
+
+// value decodes one tagged value found in a container at the given depth.
+func (r *binReader) value(depth int) (any, error) {
+	tag, err := r.byte()
+	if err != nil {
+		return nil, err
+	}
+	switch tag {
+	case binTagNil:
+		return nil, nil
+	case binTagFalse:
+		return false, nil
+	case binTagTrue:
+		return true, nil
+	case binTagString:
+		s, err := r.str()
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case binTagInt, binTagInt8, binTagInt16, binTagInt32, binTagInt64:
+		return r.signed(tag)
+	case binTagUint, binTagUint8, binTagUint16, binTagUint32, binTagUint64:
+		return r.unsigned(tag)
+	case binTagFloat32:
+		p, err := r.fixed(4)
+		if err != nil {
+			return nil, err
+		}
+		return math.Float32frombits(binary.LittleEndian.Uint32(p)), nil
+	case binTagFloat64:
+		p, err := r.fixed(8)
+		if err != nil {
+			return nil, err
+		}
+		return math.Float64frombits(binary.LittleEndian.Uint64(p)), nil
+	case binTagTime:
+		t, err := r.time()
+		if err != nil {
+			return nil, err
+		}
+		return t, nil
+	case binTagBytes:
+		return r.bytes()
+	case binTagStrings:
+		return r.strings()
+	case binTagInts:
+		return r.ints()
+	case binTagStringMap:
+		return r.stringMap()
+	case binTagMap, binTagSlice:
+		if depth >= binMaxDepth {
+			return nil, errBinNesting
+		}
+		if tag == binTagMap {
+			return r.anyMap(depth + 1)
+		}
+		return r.anySlice(depth + 1)
+	case binTagGob:
+		l, err := r.length()
+		if err != nil {
+			return nil, err
+		}
+		p := r.b[r.off : r.off+l]
+		r.off += l
+		return binDecodeGob(p)
+	default:
+		return nil, errBinTag
+	}
+}
+
+func (r *binReader) signed(tag byte) (any, error) {
+	v, err := r.varint()
+	if err != nil {
+		return nil, err
+	}
+	switch tag {
+	case binTagInt:
+		if int64(int(v)) != v {
+			return nil, errBinRange
+		}
+		return int(v), nil
+	case binTagInt8:
+		if int64(int8(v)) != v {
+			return nil, errBinRange
+		}
+		return int8(v), nil
+	case binTagInt16:
+		if int64(int16(v)) != v {
+			return nil, errBinRange
+		}
+		return int16(v), nil
+	case binTagInt32:
+		if int64(int32(v)) != v {
+			return nil, errBinRange
+		}
+		return int32(v), nil
+	default:
+		return v, nil
+	}
+}
+
+func (r *binReader) unsigned(tag byte) (any, error) {
+	v, err := r.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	switch tag {
+	case binTagUint:
+		if uint64(uint(v)) != v {
+			return nil, errBinRange
+		}
+		return uint(v), nil
+	case binTagUint8:
+		if uint64(uint8(v)) != v {
+			return nil, errBinRange
+		}
+		return uint8(v), nil
+	case binTagUint16:
+		if uint64(uint16(v)) != v {
+			return nil, errBinRange
+		}
+		return uint16(v), nil
+	case binTagUint32:
+		if uint64(uint32(v)) != v {
+			return nil, errBinRange
+		}
+		return uint32(v), nil
+	default:
+		return v, nil
+	}
+}
+
+func (r *binReader) bytes() (any, error) {
+	n, isNil, err := r.count(1)
+	if err != nil || isNil {
+		return []byte(nil), err
+	}
+	p := make([]byte, n)
+	copy(p, r.b[r.off:r.off+n])
+	r.off += n
+	return p, nil
+}
+
+func (r *binReader) strings() (any, error) {
+	n, isNil, err := r.count(1)
+	if err != nil || isNil {
+		return []string(nil), err
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		if ss[i], err = r.str(); err != nil {
+			return nil, err
+		}
+	}
+	return ss, nil
+}
+
+func (r *binReader) ints() (any, error) {
+	n, isNil, err := r.count(1)
+	if err != nil || isNil {
+		return []int(nil), err
+	}
+	is := make([]int, n)
+	for i := range is {
+		v, err := r.varint()
+		if err != nil {
+			return nil, err
+		}
+		if int64(int(v)) != v {
+			return nil, errBinRange
+		}
+		is[i] = int(v)
+	}
+	return is, nil
+}
+
+func (r *binReader) stringMap() (any, error) {
+	n, isNil, err := r.count(2)
+	if err != nil || isNil {
+		return map[string]string(nil), err
+	}
+	m := make(map[string]string, n)
+	prev := ""
+	for i := 0; i < n; i++ {
+		k, err := r.str()
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && k <= prev {
+			return nil, errBinOrder
+		}
+		prev = k
+		if m[k], err = r.str(); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (r *binReader) anyMap(depth int) (any, error) {
+	n, isNil, err := r.count(2)
+	if err != nil || isNil {
+		return map[string]any(nil), err
+	}
+	m := make(map[string]any, n)
+	if err := r.entries(m, n, depth); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (r *binReader) anySlice(depth int) (any, error) {
+	n, isNil, err := r.count(1)
+	if err != nil || isNil {
+		return []any(nil), err
+	}
+	s := make([]any, n)
+	for i := range s {
+		if s[i], err = r.value(depth); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// binZones caches the fixed zones of offsets in whole quarter hours within
+// ±18 hours (every real-world offset), so decoding a time in such a zone
+// allocates no *time.Location. Index: offset/900 + 72.
+var binZones [145]atomic.Pointer[time.Location]
+
+// binInZone returns t (in time.Local, as time.Unix returns it) in a zone with
+// the given offset from UTC: time.Local itself when its offset at that
+// instant matches, as encoding/gob does.
+func binInZone(t time.Time, offset int) time.Time {
+	if _, local := t.Zone(); local == offset {
+		return t
+	}
+	const limit = 18 * 3600
+	if offset%900 != 0 || offset < -limit || offset > limit {
+		return t.In(time.FixedZone("", offset))
+	}
+	slot := &binZones[offset/900+72]
+	loc := slot.Load()
+	if loc == nil {
+		loc = time.FixedZone("", offset)
+		slot.Store(loc)
+	}
+	return t.In(loc)
+}

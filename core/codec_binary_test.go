@@ -1,0 +1,660 @@
+package core
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// codecTestPoint is a non-native type registered with gob, to exercise the
+// gob fallback.
+type codecTestPoint struct {
+	X, Y  int
+	Label string
+}
+
+// codecTestRole is a named string type: not native, so it goes through gob.
+type codecTestRole string
+
+// codecTestUnregistered is never registered with gob.
+type codecTestUnregistered struct{ A int }
+
+func init() {
+	gob.Register(codecTestPoint{})
+	gob.Register(codecTestRole(""))
+	gob.Register(time.Time{}) // for BenchmarkGobMap
+}
+
+// codecTestCreated is a creation time with nanoseconds and a non-UTC zone.
+var codecTestCreated = time.Date(2024, 5, 1, 12, 30, 45, 123456789, time.FixedZone("CEST", 2*3600))
+
+// codecTestSession is a typical 10-value session of strings, ints, a bool
+// and a time, used by the allocation test and the benchmarks.
+func codecTestSession() map[string]any {
+	return map[string]any{
+		"user_id":    int64(4821337),
+		"name":       "Ada Lovelace",
+		"email":      "ada@example.com",
+		"role":       "admin",
+		"csrf":       "q8Xr2fK9mZ4tB7wN1cV6yH3jL5pD0sAe",
+		"theme":      "dark",
+		"logged_in":  true,
+		"login_at":   time.Date(2024, 5, 1, 12, 0, 0, 987654321, time.UTC),
+		"visits":     42,
+		"cart_items": 3,
+	}
+}
+
+// codecTestRich exercises every native type, nesting and the gob fallback.
+func codecTestRich() map[string]any {
+	return map[string]any{
+		"nil":     nil,
+		"s":       "héllo \xff",
+		"t":       true,
+		"f":       false,
+		"i":       -123456789,
+		"i8":      int8(-128),
+		"i16":     int16(32767),
+		"i32":     int32(math.MinInt32),
+		"i64":     int64(math.MaxInt64),
+		"u":       uint(math.MaxUint),
+		"u8":      uint8(255),
+		"u16":     uint16(65535),
+		"u32":     uint32(math.MaxUint32),
+		"u64":     uint64(math.MaxUint64),
+		"f32":     float32(3.25),
+		"f64":     -1.5e300,
+		"bytes":   []byte{0, 1, 2, 255},
+		"time":    codecTestCreated,
+		"strs":    []string{"a", "", "ccc"},
+		"ints":    []int{0, -1, math.MaxInt},
+		"smap":    map[string]string{"b": "2", "a": "1"},
+		"map":     map[string]any{"z": 1, "a": []any{"x", 2.5, nil, map[string]any{}}},
+		"slice":   []any{int8(1), "two", []byte("three"), time.Unix(4, 5).UTC()},
+		"point":   codecTestPoint{X: 1, Y: -2, Label: "p"},
+		"role":    codecTestRole("admin"),
+		"":        "empty key",
+		"nilmap":  map[string]any(nil),
+		"nilsl":   []any(nil),
+		"nilstrs": []string(nil),
+	}
+}
+
+// codecEqual compares decoded values: times with Equal and the same offset,
+// floats by their bits (so NaN equals itself), containers element-wise and
+// anything else with reflect.DeepEqual, falling back to comparing the Go
+// syntax representation (which sees NaN inside gob-decoded values as equal).
+func codecEqual(a, b any) bool {
+	switch x := a.(type) {
+	case time.Time:
+		y, ok := b.(time.Time)
+		if !ok || !x.Equal(y) {
+			return false
+		}
+		_, ox := x.Zone()
+		_, oy := y.Zone()
+		return ox == oy
+	case float64:
+		y, ok := b.(float64)
+		return ok && math.Float64bits(x) == math.Float64bits(y)
+	case float32:
+		y, ok := b.(float32)
+		return ok && math.Float32bits(x) == math.Float32bits(y)
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || (x == nil) != (y == nil) || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !codecEqual(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || (x == nil) != (y == nil) || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !codecEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	default:
+		return reflect.DeepEqual(a, b) || fmt.Sprintf("%#v", a) == fmt.Sprintf("%#v", b)
+	}
+}
+
+// binTestRecord builds a record by hand: header, created time, the count
+// of entries and the entries themselves.
+func binTestRecord(count uint64, entries ...[]byte) []byte {
+	b := []byte{binMagic, binVersion}
+	b = binAppendTime(b, time.Unix(1700000000, 0).UTC())
+	b = binary.AppendUvarint(b, count)
+	for _, e := range entries {
+		b = append(b, e...)
+	}
+	return b
+}
+
+// binTestEntry is a key followed by raw value bytes (tag first).
+func binTestEntry(key string, value ...byte) []byte {
+	return append(binAppendString(nil, key), value...)
+}
+
+func binUvarint(v uint64) []byte { return binary.AppendUvarint(nil, v) }
+func binVarint(v int64) []byte   { return binary.AppendVarint(nil, v) }
+
+func binCat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+func TestBinaryCodecRoundTripEachType(t *testing.T) {
+	c := BinaryCodec{}
+	for key, v := range codecTestRich() {
+		t.Run(fmt.Sprintf("%s_%T", key, v), func(t *testing.T) {
+			in := map[string]any{key: v}
+			data, err := c.Encode(codecTestCreated, in)
+			if err != nil {
+				t.Fatalf("Encode(%#v) error: %v", v, err)
+			}
+			created, out, err := c.Decode(data)
+			if err != nil {
+				t.Fatalf("Decode(Encode(%#v)) error: %v", v, err)
+			}
+			if !codecEqual(created, codecTestCreated) {
+				t.Errorf("created = %v, want %v", created, codecTestCreated)
+			}
+			got, ok := out[key]
+			if !ok || len(out) != 1 {
+				t.Fatalf("Decode = %#v, want one key %q", out, key)
+			}
+			if reflect.TypeOf(got) != reflect.TypeOf(v) {
+				t.Errorf("decoded type %T, want %T", got, v)
+			}
+			if !codecEqual(got, v) {
+				t.Errorf("decoded %#v, want %#v", got, v)
+			}
+		})
+	}
+}
+
+func TestBinaryCodecRoundTripWholeSession(t *testing.T) {
+	c := BinaryCodec{}
+	for name, in := range map[string]map[string]any{
+		"rich":    codecTestRich(),
+		"session": codecTestSession(),
+		"empty":   {},
+		"nil":     nil,
+		"nested":  {"a": map[string]any{"b": []any{map[string]any{"c": []any{[]string{"d"}, map[string]string{"e": "f"}}}}}},
+		"special floats": {
+			"nan": math.NaN(), "inf": math.Inf(-1), "negzero": math.Copysign(0, -1),
+			"nan32": float32(math.NaN()), "tiny": math.SmallestNonzeroFloat64,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			data, err := c.Encode(codecTestCreated, in)
+			if err != nil {
+				t.Fatalf("Encode error: %v", err)
+			}
+			_, out, err := c.Decode(data)
+			if err != nil {
+				t.Fatalf("Decode error: %v", err)
+			}
+			if out == nil {
+				t.Fatal("Decode returned a nil map")
+			}
+			want := in
+			if want == nil {
+				want = map[string]any{}
+			}
+			if !codecEqual(out, want) {
+				t.Errorf("Decode(Encode(x)) = %#v, want %#v", out, want)
+			}
+		})
+	}
+}
+
+func TestBinaryCodecTime(t *testing.T) {
+	c := BinaryCodec{}
+	for _, tc := range []struct {
+		name string
+		t    time.Time
+	}{
+		{"utc", time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.UTC)},
+		{"local now", time.Now()},
+		{"fixed +05:30", time.Date(2024, 1, 2, 3, 4, 5, 6, time.FixedZone("IST", 5*3600+1800))},
+		{"fixed -12:00", time.Date(2024, 1, 2, 3, 4, 5, 6, time.FixedZone("", -12*3600))},
+		{"odd offset", time.Date(1900, 1, 2, 3, 4, 5, 6, time.FixedZone("LMT", 3600+17))},
+		{"zero", time.Time{}},
+		{"before 1970", time.Date(1969, 12, 31, 23, 59, 59, 1, time.UTC)},
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)},
+		{"year -5000", time.Date(-5000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"far future", time.Date(300000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"max seconds", time.Unix(math.MaxInt64, 999999999).UTC()},
+		{"min seconds local", time.Unix(math.MinInt64, 0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := c.Encode(tc.t, map[string]any{"at": tc.t})
+			if err != nil {
+				t.Fatalf("Encode error: %v", err)
+			}
+			created, out, err := c.Decode(data)
+			if err != nil {
+				t.Fatalf("Decode error: %v", err)
+			}
+			for what, got := range map[string]any{"created": created, "value": out["at"]} {
+				if !codecEqual(got, tc.t) {
+					t.Errorf("%s = %v, want %v (Equal and same offset)", what, got, tc.t)
+				}
+			}
+			if tc.t.IsZero() && !created.IsZero() {
+				t.Errorf("created.IsZero() = false for the zero time")
+			}
+			if tc.t.Location() == time.UTC && created.Location() != time.UTC {
+				t.Errorf("created location = %v, want UTC", created.Location())
+			}
+		})
+	}
+}
+
+func TestBinaryCodecDeterministic(t *testing.T) {
+	c := BinaryCodec{}
+	in := map[string]any{"nested": map[string]any{}, "smap": map[string]string{}}
+	for i := range 100 {
+		k := fmt.Sprintf("k%03d", i)
+		in[k] = i
+		in["nested"].(map[string]any)[k] = k
+		in["smap"].(map[string]string)[k] = k
+	}
+	first, err := c.Encode(codecTestCreated, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		again, err := c.Encode(codecTestCreated, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(first, again) {
+			t.Fatal("two encodings of the same map differ")
+		}
+	}
+}
+
+func TestBinaryCodecGobFallback(t *testing.T) {
+	c := BinaryCodec{}
+	for _, v := range []any{
+		codecTestPoint{X: 3, Y: 4, Label: "registered"},
+		codecTestRole("editor"),
+		[]float64{1, 2}, // registered by encoding/gob itself
+	} {
+		data, err := c.Encode(time.Time{}, map[string]any{"v": v})
+		if err != nil {
+			t.Fatalf("Encode(%T) error: %v", v, err)
+		}
+		if !bytes.Contains(data, []byte{binTagGob}) {
+			t.Errorf("Encode(%T) did not use the gob tag", v)
+		}
+		_, out, err := c.Decode(data)
+		if err != nil {
+			t.Fatalf("Decode(Encode(%T)) error: %v", v, err)
+		}
+		if !reflect.DeepEqual(out["v"], v) {
+			t.Errorf("gob round trip = %#v (%T), want %#v", out["v"], out["v"], v)
+		}
+	}
+}
+
+func TestBinaryCodecEncodeErrors(t *testing.T) {
+	c := BinaryCodec{}
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	cyclicSlice := []any{nil}
+	cyclicSlice[0] = cyclicSlice
+	for _, tc := range []struct {
+		name string
+		v    any
+		want []string // substrings of the error message
+	}{
+		{"unregistered struct", codecTestUnregistered{A: 1}, []string{"core.codecTestUnregistered", "gob.Register", `"v"`}},
+		{"unregistered nested", []any{1, codecTestUnregistered{}}, []string{"gob.Register"}},
+		{"channel", make(chan int), []string{"chan int"}},
+		{"func", func() {}, []string{"func()"}},
+		{"cyclic map", cyclic, []string{"nesting deeper"}},
+		{"cyclic slice", cyclicSlice, []string{"nesting deeper"}},
+		{"too deep", codecNest(binMaxDepth + 1), []string{"nesting deeper"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := c.Encode(time.Now(), map[string]any{"v": tc.v})
+			if err == nil {
+				t.Fatalf("Encode = %d bytes, nil error; want an error", len(data))
+			}
+			if data != nil {
+				t.Errorf("Encode returned data with an error")
+			}
+			if errors.Is(err, ErrCorrupt) {
+				t.Errorf("Encode error %v wraps ErrCorrupt; it is an encoding error", err)
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("Encode error %q does not mention %q", err, s)
+				}
+			}
+			if !strings.HasPrefix(err.Error(), "sessionkit: binary codec: ") {
+				t.Errorf("Encode error %q lacks the package prefix", err)
+			}
+		})
+	}
+}
+
+// codecNest returns a string nested in depth []any levels.
+func codecNest(depth int) any {
+	var v any = "leaf"
+	for range depth {
+		v = []any{v}
+	}
+	return v
+}
+
+func TestBinaryCodecDepthLimit(t *testing.T) {
+	c := BinaryCodec{}
+	data, err := c.Encode(time.Time{}, map[string]any{"v": codecNest(binMaxDepth)})
+	if err != nil {
+		t.Fatalf("Encode at the depth limit: %v", err)
+	}
+	if _, out, err := c.Decode(data); err != nil || !codecEqual(out["v"], codecNest(binMaxDepth)) {
+		t.Fatalf("Decode at the depth limit = %v, %v", out, err)
+	}
+	nested := func(levels int, tag byte) []byte {
+		var v []byte
+		for range levels {
+			if tag == binTagMap {
+				v = append(v, binTagMap, 2, 1, 'k') // one entry, key "k"
+			} else {
+				v = append(v, binTagSlice, 2) // one element
+			}
+		}
+		return binTestRecord(1, binTestEntry("v", append(v, binTagNil)...))
+	}
+	for _, tag := range []byte{binTagMap, binTagSlice} {
+		if _, _, err := c.Decode(nested(binMaxDepth, tag)); err != nil {
+			t.Errorf("Decode of %d levels (tag %d): %v", binMaxDepth, tag, err)
+		}
+		for _, levels := range []int{binMaxDepth + 1, 1_000_000} {
+			if _, _, err := c.Decode(nested(levels, tag)); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("Decode of %d levels (tag %d) = %v, want ErrCorrupt", levels, tag, err)
+			}
+		}
+	}
+}
+
+func TestBinaryCodecTruncated(t *testing.T) {
+	c := BinaryCodec{}
+	for name, in := range map[string]map[string]any{"rich": codecTestRich(), "session": codecTestSession()} {
+		data, err := c.Encode(codecTestCreated, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range len(data) {
+			if _, _, err := c.Decode(data[:i]); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("%s: Decode(first %d of %d bytes) = %v, want ErrCorrupt", name, i, len(data), err)
+			}
+		}
+		if _, _, err := c.Decode(append(data, 0)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: Decode with a trailing byte = %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+// binTestCheckDecode decodes data and checks what any input must satisfy:
+// an error wraps ErrCorrupt, and a success re-encodes to the same state.
+func binTestCheckDecode(t *testing.T, data []byte) {
+	t.Helper()
+	c := BinaryCodec{}
+	created, values, err := c.Decode(data)
+	if err != nil {
+		if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("Decode(%q) error %v does not wrap ErrCorrupt", data, err)
+		}
+		return
+	}
+	if values == nil {
+		t.Fatalf("Decode(%q) returned a nil map and no error", data)
+	}
+	again, err := c.Encode(created, values)
+	if err != nil {
+		t.Fatalf("Encode(Decode(%q)) error: %v", data, err)
+	}
+	created2, values2, err := c.Decode(again)
+	if err != nil {
+		t.Fatalf("Decode(Encode(Decode(%q))) error: %v", data, err)
+	}
+	if !codecEqual(created, created2) || !codecEqual(values, values2) {
+		t.Fatalf("Decode(%q) = %v %#v, but after re-encoding %v %#v", data, created, values, created2, values2)
+	}
+}
+
+func TestBinaryCodecByteChanges(t *testing.T) {
+	data, err := BinaryCodec{}.Encode(codecTestCreated, codecTestRich())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// At every position, the byte values that matter most to varints,
+	// tags and lengths, and a few others.
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, len(data))
+	for i := range data {
+		for _, v := range []byte{0, 1, 2, 0x7f, 0x80, 0xfe, 0xff, data[i] ^ 1, data[i] + 1, byte(rng.IntN(256))} {
+			copy(buf, data)
+			buf[i] = v
+			binTestCheckDecode(t, buf)
+		}
+	}
+	// Random multi-byte changes, deletions and insertions, reproducibly.
+	for range 5000 {
+		b := append([]byte(nil), data...)
+		for range 1 + rng.IntN(4) {
+			i := rng.IntN(len(b))
+			switch rng.IntN(3) {
+			case 0:
+				b[i] ^= byte(1 + rng.IntN(255))
+			case 1:
+				b = append(b[:i], b[i+1:]...)
+			case 2:
+				b = append(b[:i], append([]byte{byte(rng.IntN(256))}, b[i:]...)...)
+			}
+		}
+		binTestCheckDecode(t, b)
+	}
+}
+
+func TestBinaryCodecCorrupt(t *testing.T) {
+	header := binTestRecord(0)
+	gobPoint, err := BinaryCodec{}.Encode(time.Time{}, map[string]any{"p": codecTestPoint{X: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknownName := bytes.Replace(gobPoint, []byte("codecTestPoint"), []byte("codecTestPoinX"), 1)
+	gobOff := bytes.IndexByte(gobPoint[len(header):], binTagGob) + len(header)
+	gobLen, n := binary.Uvarint(gobPoint[gobOff+1:])
+	gobPayload := gobPoint[gobOff+1+n:]
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"nil", nil},
+		{"empty", []byte{}},
+		{"magic only", []byte{binMagic}},
+		{"wrong magic", append([]byte{0x00}, header[1:]...)},
+		{"wrong version", append([]byte{binMagic, binVersion + 1}, header[2:]...)},
+		{"unknown tag", binTestRecord(1, binTestEntry("k", 200))},
+		{"tag after the last", binTestRecord(1, binTestEntry("k", binTagGob+1))},
+		{"int8 out of range", binTestRecord(1, binTestEntry("k", binCat([]byte{binTagInt8}, binVarint(128))...))},
+		{"int16 out of range", binTestRecord(1, binTestEntry("k", binCat([]byte{binTagInt16}, binVarint(-32769))...))},
+		{"int32 out of range", binTestRecord(1, binTestEntry("k", binCat([]byte{binTagInt32}, binVarint(1<<31))...))},
+		{"uint8 out of range", binTestRecord(1, binTestEntry("k", binCat([]byte{binTagUint8}, binUvarint(256))...))},
+		{"uint16 out of range", binTestRecord(1, binTestEntry("k", binCat([]byte{binTagUint16}, binUvarint(1<<16))...))},
+		{"uint32 out of range", binTestRecord(1, binTestEntry("k", binCat([]byte{binTagUint32}, binUvarint(1<<32))...))},
+		{"varint overflow", binTestRecord(1, binTestEntry("k", binTagInt64, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01))},
+		{"float64 short", binTestRecord(1, binTestEntry("k", binTagFloat64, 1, 2, 3))},
+		{"nanoseconds too large", binCat([]byte{binMagic, binVersion}, binVarint(0), binUvarint(1e9), []byte{binZoneUTC, 0})},
+		{"unknown zone", binCat([]byte{binMagic, binVersion}, binVarint(0), binUvarint(0), []byte{7, 0})},
+		{"offset too large", binCat([]byte{binMagic, binVersion}, binVarint(0), binUvarint(0), []byte{binZoneOffset}, binVarint(1<<40), []byte{0})},
+		{"keys out of order", binTestRecord(2, binTestEntry("b", binTagNil), binTestEntry("a", binTagNil))},
+		{"duplicate keys", binTestRecord(2, binTestEntry("a", binTagTrue), binTestEntry("a", binTagFalse))},
+		{"string map duplicate keys", binTestRecord(1, binTestEntry("m", binTagStringMap, 3, 1, 'a', 0, 1, 'a', 0))},
+		{"nested map keys out of order", binTestRecord(1, binTestEntry("m", binTagMap, 3, 1, 'b', binTagNil, 1, 'a', binTagNil))},
+		{"count beyond the entries", binTestRecord(5, binTestEntry("a", binTagNil))},
+		{"trailing byte", append(binTestRecord(1, binTestEntry("a", binTagNil)), 0)},
+		{"gob garbage", binTestRecord(1, binTestEntry("g", binTagGob, 3, 1, 2, 3))},
+		{"gob empty", binTestRecord(1, binTestEntry("g", binTagGob, 0))},
+		{"gob unregistered name", unknownName},
+		{"gob trailing byte", binTestRecord(1, binTestEntry("g", binCat([]byte{binTagGob}, binUvarint(gobLen+1), gobPayload, []byte{0})...))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			created, values, err := BinaryCodec{}.Decode(tc.data)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Decode = %v, %v, %v; want ErrCorrupt", created, values, err)
+			}
+			if values != nil || !created.IsZero() {
+				t.Errorf("Decode returned values with an error: %v, %v", created, values)
+			}
+			if !strings.HasPrefix(err.Error(), "sessionkit: corrupt session record: binary codec: ") {
+				t.Errorf("error %q lacks the expected prefix", err)
+			}
+		})
+	}
+}
+
+func TestBinaryCodecHugeLengths(t *testing.T) {
+	const huge = 256 << 20 // would show up in TotalAlloc if allocated
+	cases := map[string][]byte{
+		"count":      binTestRecord(huge),
+		"count 2^63": binTestRecord(1 << 63),
+		"key":        binTestRecord(1, binUvarint(huge), []byte("k")),
+		"string":     binTestRecord(1, binTestEntry("k", binCat([]byte{binTagString}, binUvarint(huge), []byte("abc"))...)),
+		"bytes":      binTestRecord(1, binTestEntry("k", binCat([]byte{binTagBytes}, binUvarint(huge), []byte("abc"))...)),
+		"strings":    binTestRecord(1, binTestEntry("k", binCat([]byte{binTagStrings}, binUvarint(huge), []byte{0, 0, 0})...)),
+		"ints":       binTestRecord(1, binTestEntry("k", binCat([]byte{binTagInts}, binUvarint(huge), []byte{0, 0, 0})...)),
+		"string map": binTestRecord(1, binTestEntry("k", binCat([]byte{binTagStringMap}, binUvarint(huge), []byte{0, 0, 0})...)),
+		"map":        binTestRecord(1, binTestEntry("k", binCat([]byte{binTagMap}, binUvarint(huge), []byte{0, 0, 0})...)),
+		"slice":      binTestRecord(1, binTestEntry("k", binCat([]byte{binTagSlice}, binUvarint(huge), []byte{0, 0, 0})...)),
+		"slice 2^64": binTestRecord(1, binTestEntry("k", binCat([]byte{binTagSlice}, binUvarint(math.MaxUint64), []byte{0, 0, 0})...)),
+		"gob":        binTestRecord(1, binTestEntry("k", binCat([]byte{binTagGob}, binUvarint(huge), []byte{0, 0, 0})...)),
+		"gob inner":  binTestRecord(1, binTestEntry("k", binTagGob, 6, 0xfc, 0x10, 0, 0, 0, 0)), // gob message claiming 256 MiB
+	}
+	for name, data := range cases {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, _, err := BinaryCodec{}.Decode(data)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: Decode = %v, want ErrCorrupt", name, err)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+			t.Errorf("%s: Decode of %d bytes allocated %d bytes", name, len(data), n)
+		}
+	}
+	allocs := testing.AllocsPerRun(20, func() { _, _, _ = BinaryCodec{}.Decode(cases["slice"]) })
+	if allocs > 3 {
+		t.Errorf("Decode of a huge declared slice made %v allocations, want at most 3", allocs)
+	}
+}
+
+func TestBinaryCodecDecodeAllocs(t *testing.T) {
+	data, err := BinaryCodec{}.Encode(time.Now(), codecTestSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, _, err := (BinaryCodec{}).Decode(data); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("Decode of a 10-value session: %v allocations", allocs)
+	if allocs > 15 {
+		t.Errorf("Decode of a 10-value session made %v allocations, want at most 15", allocs)
+	}
+}
+
+func TestBinaryCodecEncodeAllocs(t *testing.T) {
+	session := codecTestSession()
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := (BinaryCodec{}).Encode(codecTestCreated, session); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("Encode of a 10-value session: %v allocations", allocs)
+	if allocs > 3 {
+		t.Errorf("Encode of a 10-value session made %v allocations, want at most 3", allocs)
+	}
+}
+
+func TestBinaryCodecDecodeDoesNotAlias(t *testing.T) {
+	in := map[string]any{
+		"s": "string value", "b": []byte("byte value"), "strs": []string{"x", "y"},
+		"smap": map[string]string{"k": "v"}, "nested": []any{"n", []byte("nb")},
+	}
+	data, err := BinaryCodec{}.Encode(time.Time{}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out, err := BinaryCodec{}.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range data {
+		data[i] = 'X'
+	}
+	if !codecEqual(out, in) {
+		t.Fatalf("decoded values changed with the input: %#v", out)
+	}
+	// Appending to one decoded []byte must not overwrite another value.
+	b := out["b"].([]byte)
+	_ = append(b, "overwrite"...)
+	if !codecEqual(out, in) {
+		t.Fatalf("appending to a decoded []byte changed other values: %#v", out)
+	}
+}
+
+func TestBinaryCodecConcurrent(t *testing.T) {
+	c := BinaryCodec{}
+	done := make(chan error)
+	for g := range 4 {
+		go func() {
+			var err error
+			for i := range 200 {
+				in := map[string]any{"g": g, "i": i, "t": time.Unix(int64(i), 0).In(time.FixedZone("", 900*(i%96-48)))}
+				var data []byte
+				if data, err = c.Encode(time.Now(), in); err != nil {
+					break
+				}
+				var out map[string]any
+				if _, out, err = c.Decode(data); err != nil {
+					break
+				}
+				if !codecEqual(out, in) {
+					err = fmt.Errorf("round trip = %v, want %v", out, in)
+					break
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

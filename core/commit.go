@@ -1,0 +1,292 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"time"
+)
+
+// maxWriteAttempts bounds the compare-and-swap retries of one commit.
+const maxWriteAttempts = 32
+
+// errGone reports that a concurrent request destroyed or renewed the
+// session this request was about to write: the write is dropped so the
+// logout or login stands.
+var errGone = errors.New("sessionkit: session ended by a concurrent request")
+
+// Commit stores what the request changed and sends the token to the client.
+//
+// Adapters call it once just before the response header is written, with
+// that header (h), and once more after the handler returned with h == nil
+// when the header had already gone out by then: changes made after the
+// header left are still saved when the token did not change; a new token
+// that can no longer reach the client is logged and its session not stored.
+// Commit always adds Vary to h. It adds Set-Cookie (or the token header)
+// only when the token or the cookie's expiry changed.
+//
+// The error is a load or store failure; the adapter answers it through
+// HandleError when the header has not been sent.
+func (m *Manager) Commit(s *Session, h http.Header) error {
+	if h != nil {
+		m.addVary(h)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loaded || s.released {
+		return nil
+	}
+	if s.loadErr != nil {
+		return s.loadErr
+	}
+	ctx := s.req.Context()
+	now := m.cfg.Now()
+
+	persist := (len(s.changes) != 0 || s.cleared) && (!m.cfg.ManualSave || s.saveReq)
+	state := s.base
+	if persist {
+		state = s.merged()
+	}
+	write := persist || (s.renew && s.found)
+	if !s.found && len(state) == 0 {
+		write = false // never create a record for an empty session
+	}
+	newToken := s.renew || s.token == "" || m.client != nil
+	wasFound, oldToken, oldExpiry := s.found, s.token, s.expiry
+
+	if write && newToken && h == nil {
+		m.cfg.Logger.LogAttrs(ctx, slog.LevelError,
+			"sessionkit: session changed after the response header was sent; its new token cannot reach the client, so the change was not saved")
+		s.discardChanges()
+		write = false
+	}
+
+	switch {
+	case write:
+		if err := m.commitWrite(ctx, s, state, persist, newToken, now); err != nil {
+			if !errors.Is(err, errGone) {
+				return err
+			}
+			m.cfg.Logger.LogAttrs(ctx, slog.LevelInfo,
+				"sessionkit: session was destroyed or renewed by a concurrent request; this request's changes were dropped")
+			s.discardChanges()
+		}
+	case m.refreshDue(s, now):
+		if err := m.refresh(ctx, s, now); err != nil && !errors.Is(err, errGone) {
+			return err
+		}
+	}
+
+	if s.drop != "" {
+		if err := m.end(ctx, s.drop, s.dropUntil); err != nil {
+			return err
+		}
+		s.drop = ""
+	}
+	if h == nil {
+		return nil
+	}
+	switch {
+	case s.found && (s.token != oldToken || !wasFound):
+		m.writeToken(h, s.token, s.expiry, now)
+	case s.found && !s.expiry.Equal(oldExpiry) && !m.cfg.BrowserSessionCookie && m.cfg.Header == "":
+		m.writeToken(h, s.token, s.expiry, now)
+	case !s.found && s.destroyed && s.presented:
+		m.writeToken(h, "", time.Time{}, now)
+		s.presented = false
+	}
+	return nil
+}
+
+// discardChanges forgets what this request changed. s.mu is held.
+func (s *Session) discardChanges() {
+	clear(s.changes)
+	s.cleared, s.renew, s.saveReq = false, false, false
+}
+
+// commitWrite stores state, under a new token when newToken is set. s.mu is held.
+func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]any, rebase, newToken bool, now time.Time) error {
+	key, token, version := s.key, s.token, s.version
+	if newToken {
+		var err error
+		if token, err = m.cfg.Tokens.New(); err != nil {
+			return err
+		}
+		key, version = StoreKey(token), 0
+	}
+	if m.cfg.BindClientIP && s.ip == "" {
+		s.ip = m.cfg.ClientIP(s.req)
+	}
+	if m.client != nil {
+		return m.commitClient(ctx, s, state, now)
+	}
+	w := writeOp{key: key, version: version, created: s.created, state: state, ip: s.ip}
+	if rebase {
+		w.changes, w.cleared = s.changes, s.cleared
+	}
+	if err := m.write(ctx, &w, now); err != nil {
+		return err
+	}
+	if s.found && s.renew {
+		s.drop, s.dropUntil = s.token, s.expiry // the old token must load nothing
+	}
+	s.token, s.key, s.found = token, key, true
+	s.version, s.expiry, s.created, s.base, s.ip = w.version, w.expiry, w.created, w.state, w.ip
+	s.discardChanges()
+	return nil
+}
+
+// refresh pushes the idle deadline of an unchanged session forward, with
+// Touch when the store has it. s.mu is held.
+func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error {
+	if m.client != nil {
+		return m.commitClient(ctx, s, s.base, now)
+	}
+	exp := m.deadline(s.created, now)
+	if m.toucher != nil {
+		if err := m.toucher.Touch(ctx, s.key, exp); err != nil {
+			return fmt.Errorf("sessionkit: touch: %w", err)
+		}
+		s.expiry = exp
+		return nil
+	}
+	w := writeOp{key: s.key, version: s.version, created: s.created, state: s.base, ip: s.ip}
+	if err := m.write(ctx, &w, now); err != nil {
+		return err
+	}
+	s.version, s.expiry, s.created, s.base = w.version, w.expiry, w.created, w.state
+	return nil
+}
+
+// commitClient seals state into a new client-side token. s.mu is held.
+func (m *Manager) commitClient(ctx context.Context, s *Session, state map[string]any, now time.Time) error {
+	w := writeOp{created: s.created, state: state, ip: s.ip, expiry: m.deadline(s.created, now)}
+	data, err := m.encode(&w)
+	if err != nil {
+		return err
+	}
+	token, err := m.client.Seal(ctx, m.tokenName(), data, w.expiry)
+	if err != nil {
+		return fmt.Errorf("sessionkit: seal: %w", err)
+	}
+	if err := m.tokenFits(token, w.expiry, now); err != nil {
+		return err
+	}
+	if s.found && s.renew {
+		s.drop, s.dropUntil = s.token, s.expiry
+	}
+	s.token, s.found, s.expiry, s.base = token, true, w.expiry, state
+	s.discardChanges()
+	return nil
+}
+
+// end makes a token that was destroyed or renewed load nothing: its record
+// is deleted, or, for client-side sessions, the token revoked.
+func (m *Manager) end(ctx context.Context, token string, until time.Time) error {
+	if m.client != nil {
+		if err := m.client.Revoke(ctx, m.tokenName(), token, until); err != nil {
+			return fmt.Errorf("sessionkit: revoke: %w", err)
+		}
+		return nil
+	}
+	if err := m.cfg.Store.Delete(ctx, StoreKey(token)); err != nil {
+		return fmt.Errorf("sessionkit: delete: %w", err)
+	}
+	return nil
+}
+
+// writeOp is one versioned write, rebased on conflict.
+type writeOp struct {
+	key     string
+	version uint64
+	created time.Time
+	state   map[string]any
+	ip      string
+	changes map[string]change // this request's changes, re-applied on conflict
+	cleared bool
+	expiry  time.Time // set by write
+}
+
+// write stores w.state under w.key. With a compare-and-swap store a
+// conflict reloads the record, re-applies this request's changes and tries
+// again; a record that has disappeared meanwhile is not re-created.
+func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
+	for attempt := 1; ; attempt++ {
+		w.expiry = m.deadline(w.created, now)
+		data, err := m.encode(w)
+		if err != nil {
+			return err
+		}
+		if m.cas == nil {
+			if err := m.cfg.Store.Save(ctx, w.key, data, w.expiry); err != nil {
+				return fmt.Errorf("sessionkit: save: %w", err)
+			}
+			return nil
+		}
+		v, err := m.cas.CompareAndSwap(ctx, w.key, w.version, data, w.expiry)
+		if err == nil {
+			w.version = v
+			return nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return fmt.Errorf("sessionkit: save: %w", err)
+		}
+		if attempt == maxWriteAttempts {
+			return fmt.Errorf("sessionkit: save: %w (gave up after %d attempts)", err, attempt)
+		}
+		if err := m.rebase(ctx, w, now); err != nil {
+			return err
+		}
+	}
+}
+
+// rebase reloads the record of w after a conflict and re-applies w's changes.
+func (m *Manager) rebase(ctx context.Context, w *writeOp, now time.Time) error {
+	rec, found, err := m.cfg.Store.Load(ctx, w.key)
+	if err != nil {
+		return fmt.Errorf("sessionkit: load: %w", err)
+	}
+	if !found {
+		if w.version == 0 {
+			return nil // created and deleted meanwhile: try creating again
+		}
+		return errGone
+	}
+	created, values, err := m.cfg.Codec.Decode(rec.Data)
+	if err != nil || !now.Before(rec.Expiry) || !now.Before(created.Add(m.cfg.Lifetime)) {
+		return errGone
+	}
+	if ip, ok := values[ipKey].(string); ok {
+		w.ip = ip
+		delete(values, ipKey)
+	}
+	w.version, w.created = rec.Version, created
+	w.state = applyChanges(values, w.cleared, w.changes)
+	return nil
+}
+
+// encode serialises w, enforcing MaxRecordSize.
+func (m *Manager) encode(w *writeOp) ([]byte, error) {
+	state := w.state
+	if w.ip != "" {
+		state = maps.Clone(state)
+		if state == nil {
+			state = make(map[string]any, 1)
+		}
+		state[ipKey] = w.ip
+	}
+	if state == nil {
+		state = map[string]any{}
+	}
+	data, err := m.cfg.Codec.Encode(w.created, state)
+	if err != nil {
+		return nil, fmt.Errorf("sessionkit: encode: %w", err)
+	}
+	if m.cfg.MaxRecordSize > 0 && len(data) > m.cfg.MaxRecordSize {
+		return nil, fmt.Errorf("sessionkit: save: %w: %d bytes, MaxRecordSize is %d", ErrTooLarge, len(data), m.cfg.MaxRecordSize)
+	}
+	return data, nil
+}

@@ -1,0 +1,84 @@
+package core_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/sessionkit/sessionkit/adapters/nethttp"
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/stores/memory"
+)
+
+func ExampleNew() {
+	store := memory.New(memory.Config{})
+	defer store.Close()
+	m, err := core.New(core.Config{
+		Store:       store,
+		Cookie:      http.Cookie{Name: "sid"},
+		IdleTimeout: 30 * time.Minute,
+	})
+	if err != nil {
+		panic(err)
+	}
+	h := nethttp.Middleware(m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := nethttp.Get(r)
+		n, _ := core.Value[int](s, "visits")
+		s.Set("visits", n+1)
+		fmt.Fprintf(w, "visit %d", n+1)
+	}))
+
+	cookie := ""
+	for range 3 {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if c := rec.Result().Cookies(); len(c) == 1 {
+			cookie = c[0].Name + "=" + c[0].Value
+			fmt.Printf("%s (cookie %s, HttpOnly %v, SameSite Lax %v)\n", rec.Body, c[0].Name, c[0].HttpOnly, c[0].SameSite == http.SameSiteLaxMode)
+		} else {
+			fmt.Println(rec.Body)
+		}
+	}
+	// Output:
+	// visit 1 (cookie sid, HttpOnly true, SameSite Lax true)
+	// visit 2 (cookie sid, HttpOnly true, SameSite Lax true)
+	// visit 3 (cookie sid, HttpOnly true, SameSite Lax true)
+}
+
+func ExampleValue() {
+	store := memory.New(memory.Config{})
+	defer store.Close()
+	m, _ := core.New(core.Config{Store: store})
+	s := m.Begin(httptest.NewRequest(http.MethodGet, "/", nil))
+	defer m.Release(s)
+
+	s.Set("cart", []string{"apple", "pear"})
+	cart, ok := core.Value[[]string](s, "cart")
+	fmt.Println(cart, ok)
+	_, ok = core.Value[int](s, "cart") // wrong type
+	fmt.Println(ok)
+	// Output:
+	// [apple pear] true
+	// false
+}
+
+func ExampleSession_AddFlash() {
+	store := memory.New(memory.Config{})
+	defer store.Close()
+	m, _ := core.New(core.Config{Store: store})
+	s := m.Begin(httptest.NewRequest(http.MethodGet, "/", nil))
+	defer m.Release(s)
+
+	s.AddFlash("Saved.")
+	s.AddFlash("Welcome back!")
+	fmt.Println(s.Flashes())
+	fmt.Println(s.Flashes())
+	// Output:
+	// [Saved. Welcome back!]
+	// []
+}

@@ -1,0 +1,214 @@
+package core
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Manager runs the session life cycle for one configuration: it reads the
+// token from a request, loads the session lazily, and commits it once,
+// just before the response header leaves. Adapters for net/http, Gin and
+// Echo drive it; applications create it with New and share it.
+type Manager struct {
+	cfg     Config
+	cas     CompareAndSwapper
+	toucher Toucher
+	client  ClientStore
+	vary    []string
+}
+
+// New returns a Manager for cfg, or an error wrapping ErrConfig when cfg
+// is invalid.
+func New(cfg Config) (*Manager, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: cfg}
+	m.client = cfg.ClientStore
+	if m.client == nil {
+		m.cas, _ = cfg.Store.(CompareAndSwapper)
+		m.toucher, _ = cfg.Store.(Toucher)
+	}
+	varyOn := "Cookie"
+	if cfg.Header != "" {
+		varyOn = cfg.Header
+	}
+	m.vary = []string{varyOn}
+	return m, nil
+}
+
+// Config returns the Manager's configuration with its defaults filled in.
+func (m *Manager) Config() Config { return m.cfg }
+
+// Begin returns the session for r without touching the store. The caller
+// (an adapter) must call Commit before the response header is written and
+// Release once the handler has returned.
+//
+// Sessions are deliberately not pooled: a context derived from the
+// request's (say with context.WithoutCancel) may outlive the request, and
+// must never lead to a session recycled for another visitor.
+func (m *Manager) Begin(r *http.Request) *Session {
+	s := &Session{m: m, req: r}
+	s.ctx = sessionContext{Context: r.Context(), s: s}
+	return s
+}
+
+// Release ends s's request: the session drops its values, and a handler's
+// goroutine that still holds it afterwards finds it empty and inert (its
+// changes are never saved). The context from s.Context stays valid.
+func (m *Manager) Release(s *Session) {
+	s.mu.Lock()
+	s.released, s.loaded = true, true
+	s.base, s.changes, s.hooks = nil, nil, 0
+	s.mu.Unlock()
+}
+
+// HandleError writes the response for a failed load or commit through the
+// configured ErrorHandler.
+func (m *Manager) HandleError(w http.ResponseWriter, r *http.Request, err error) {
+	m.cfg.ErrorHandler(w, r, err)
+}
+
+// Logger returns the Manager's logger.
+func (m *Manager) Logger() *slog.Logger { return m.cfg.Logger }
+
+// deadline returns when a session created at created expires if it is
+// used at now.
+func (m *Manager) deadline(created, now time.Time) time.Time {
+	exp := created.Add(m.cfg.Lifetime)
+	if m.cfg.IdleTimeout > 0 {
+		if idle := now.Add(m.cfg.IdleTimeout); idle.Before(exp) {
+			exp = idle
+		}
+	}
+	return exp
+}
+
+// refreshDue reports whether the idle deadline of the stored session s
+// should be pushed forward at now.
+func (m *Manager) refreshDue(s *Session, now time.Time) bool {
+	idle := m.cfg.IdleTimeout
+	if idle <= 0 || !s.found {
+		return false
+	}
+	next := m.deadline(s.created, now)
+	step := time.Duration(float64(idle) * m.cfg.IdleRefreshFraction)
+	return next.Sub(s.expiry) >= step
+}
+
+// load reads the session from the store. s.mu is held.
+func (s *Session) load() {
+	m := s.m
+	s.loaded = true
+	now := m.cfg.Now()
+	tok := m.readToken(s.req)
+	s.presented = tok != ""
+	if m.client != nil {
+		s.loadClient(tok, now)
+		return
+	}
+	if tok != "" && m.cfg.Tokens.Valid(tok) {
+		key := StoreKey(tok)
+		rec, found, err := m.cfg.Store.Load(s.req.Context(), key)
+		if err != nil {
+			s.loadErr = fmt.Errorf("sessionkit: load: %w", err)
+			s.reset(now)
+			return
+		}
+		if found {
+			if s.adopt(tok, key, rec, now) {
+				return
+			}
+		} else if m.cfg.AdoptUnknownTokens {
+			s.reset(now)
+			s.token, s.key = tok, key
+			s.hooks |= hookInit
+			return
+		}
+	}
+	s.reset(now)
+	s.hooks |= hookInit
+}
+
+// adopt installs a loaded record, or reports why it cannot be used.
+func (s *Session) adopt(tok, key string, rec Record, now time.Time) bool {
+	m := s.m
+	log := func(msg string, err error) {
+		attrs := []slog.Attr{slog.String("reason", msg)}
+		if err != nil {
+			attrs = append(attrs, slog.Any("error", err))
+		}
+		m.cfg.Logger.LogAttrs(s.req.Context(), slog.LevelWarn, "sessionkit: stored session discarded", attrs...)
+	}
+	if m.cfg.MaxRecordSize > 0 && len(rec.Data) > m.cfg.MaxRecordSize {
+		log("record larger than MaxRecordSize", nil)
+		s.dropStale(tok)
+		return false
+	}
+	created, values, err := m.cfg.Codec.Decode(rec.Data)
+	if err != nil {
+		log("record cannot be decoded", err)
+		s.dropStale(tok)
+		return false
+	}
+	if !now.Before(rec.Expiry) || !now.Before(created.Add(m.cfg.Lifetime)) {
+		s.dropStale(tok)
+		s.hooks |= hookExpired
+		return false
+	}
+	ip, _ := values[ipKey].(string)
+	delete(values, ipKey)
+	if m.cfg.BindClientIP && ip != m.cfg.ClientIP(s.req) {
+		log("client address changed", nil)
+		return false
+	}
+	s.token, s.key, s.found = tok, key, true
+	s.version, s.expiry, s.created, s.ip = rec.Version, rec.Expiry, created, ip
+	s.base = values
+	return true
+}
+
+// dropStale arranges for an unusable stored record to be deleted at commit.
+// Client-side sessions have no record to delete.
+func (s *Session) dropStale(tok string) {
+	if s.m.client == nil {
+		s.drop = tok
+	}
+}
+
+// loadClient opens a client-side session carried by the token itself.
+// s.mu is held.
+func (s *Session) loadClient(tok string, now time.Time) {
+	m := s.m
+	if tok != "" && len(tok) <= maxClientToken {
+		data, exp, ok, err := m.client.Open(s.req.Context(), m.tokenName(), tok)
+		if err != nil {
+			s.loadErr = fmt.Errorf("sessionkit: open: %w", err)
+			s.reset(now)
+			return
+		}
+		if ok && s.adopt(tok, "", Record{Data: data, Expiry: exp}, now) {
+			return
+		}
+	}
+	s.reset(now)
+	s.hooks |= hookInit
+}
+
+// maxClientToken bounds the client-side token the core passes to Open:
+// no browser sends a longer cookie.
+const maxClientToken = 4096
+
+// tokenName is the name the token travels under: the cookie or header name.
+func (m *Manager) tokenName() string {
+	if m.cfg.Header != "" {
+		return m.cfg.Header
+	}
+	return m.cfg.Cookie.Name
+}
+
+// ipKey holds the bound client address inside the stored values. The NUL
+// byte keeps it apart from application keys.
+const ipKey = "\x00sessionkit.ip"

@@ -1,0 +1,337 @@
+package core
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Session is the state of one visitor's session during one request.
+//
+// The session is loaded lazily: the store is first asked when a method that
+// needs the data is called, so a handler that never touches its session costs
+// no store round trip. Methods do no other I/O, never return errors (see Err)
+// and are safe for concurrent use by goroutines serving the same request.
+// A Session must not be used after its request has finished: adapters reuse
+// it for later requests.
+type Session struct {
+	m   *Manager
+	req *http.Request
+	ctx sessionContext
+
+	mu       sync.Mutex
+	released bool // the request ended; see Manager.Release
+	loaded   bool
+	loadErr  error
+	hooks    uint8 // pending Init / OnExpired calls, run outside mu
+
+	token     string // current token; "" until one is issued
+	key       string // store key of token
+	presented bool   // the client sent a token, valid or not
+	found     bool   // a live record exists under key
+	version   uint64
+	expiry    time.Time // record expiry as loaded or last written
+	created   time.Time
+	ip        string
+
+	base    map[string]any // loaded or initial values; treated as immutable
+	changes map[string]change
+	cleared bool
+	init    bool // Init is running: Set writes to base
+
+	renew     bool
+	destroyed bool      // Destroy was called: expire the cookie unless a new session is saved
+	drop      string    // token whose record (or validity) ends at commit
+	dropUntil time.Time // when the dropped token would have expired
+	saveReq   bool      // Save was called (manual mode)
+}
+
+type change struct {
+	v   any
+	del bool
+}
+
+const (
+	hookInit uint8 = 1 << iota
+	hookExpired
+)
+
+// lock locks s, loading it first if needed.
+func (s *Session) lock() {
+	s.mu.Lock()
+	if !s.loaded {
+		s.load()
+	}
+	for s.hooks != 0 {
+		h := s.hooks
+		s.hooks = 0
+		s.mu.Unlock()
+		s.runHooks(h)
+		s.mu.Lock()
+	}
+}
+
+func (s *Session) runHooks(h uint8) {
+	cfg := &s.m.cfg
+	if h&hookInit != 0 && cfg.Init != nil {
+		s.mu.Lock()
+		s.init = true
+		s.mu.Unlock()
+		cfg.Init(s)
+		s.mu.Lock()
+		s.init = false
+		s.mu.Unlock()
+	}
+	if h&hookExpired != 0 && cfg.OnExpired != nil {
+		cfg.OnExpired(s.req, s)
+	}
+}
+
+// Get returns the value stored under key and whether it was there.
+func (s *Session) Get(key string) (any, bool) {
+	s.lock()
+	defer s.mu.Unlock()
+	return s.get(key)
+}
+
+func (s *Session) get(key string) (any, bool) {
+	if c, ok := s.changes[key]; ok {
+		return c.v, !c.del
+	}
+	if s.cleared {
+		return nil, false
+	}
+	v, ok := s.base[key]
+	return v, ok
+}
+
+// Set stores v under key. v must be a type the Manager's codec can encode
+// (see BinaryCodec); an unsupported value makes the commit fail.
+func (s *Session) Set(key string, v any) {
+	s.lock()
+	defer s.mu.Unlock()
+	s.set(key, v)
+}
+
+func (s *Session) set(key string, v any) {
+	if s.init {
+		if s.base == nil {
+			s.base = make(map[string]any)
+		}
+		s.base[key] = v
+		return
+	}
+	if s.changes == nil {
+		s.changes = make(map[string]change)
+	}
+	s.changes[key] = change{v: v}
+}
+
+// Delete removes key. Deleting a missing key changes nothing.
+func (s *Session) Delete(key string) {
+	s.lock()
+	defer s.mu.Unlock()
+	s.del(key)
+}
+
+func (s *Session) del(key string) {
+	if _, ok := s.get(key); !ok {
+		return
+	}
+	if s.changes == nil {
+		s.changes = make(map[string]change)
+	}
+	s.changes[key] = change{del: true}
+}
+
+// Pop returns the value under key and removes it, as for flash messages.
+func (s *Session) Pop(key string) (any, bool) {
+	s.lock()
+	defer s.mu.Unlock()
+	v, ok := s.get(key)
+	if ok {
+		s.del(key)
+	}
+	return v, ok
+}
+
+// Clear removes every value. The session itself and its token remain.
+func (s *Session) Clear() {
+	s.lock()
+	defer s.mu.Unlock()
+	if len(s.keys()) == 0 {
+		return
+	}
+	s.cleared = true
+	clear(s.changes)
+}
+
+// Keys returns the keys of the session's values, sorted.
+func (s *Session) Keys() []string {
+	s.lock()
+	defer s.mu.Unlock()
+	return s.keys()
+}
+
+func (s *Session) keys() []string {
+	var keys []string
+	if !s.cleared {
+		for k := range s.base {
+			if _, changed := s.changes[k]; !changed {
+				keys = append(keys, k)
+			}
+		}
+	}
+	for k, c := range s.changes {
+		if !c.del {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Len returns the number of values in the session.
+func (s *Session) Len() int {
+	return len(s.Keys())
+}
+
+// Renew gives the session a new token at commit, keeping its values, and
+// deletes the record stored under the old token, so a token captured before
+// the call (before login, say) loads nothing afterwards. Call it whenever the
+// privilege level changes: at login, logout-to-anonymous, sudo.
+func (s *Session) Renew() {
+	s.lock()
+	defer s.mu.Unlock()
+	s.renew = true
+}
+
+// Destroy ends the session: at commit its record is deleted and the cookie
+// expired. Values set after Destroy start a new session with a new token.
+func (s *Session) Destroy() {
+	s.lock()
+	if s.found {
+		s.drop, s.dropUntil = s.token, s.expiry
+	}
+	s.destroyed = true
+	s.reset(s.m.cfg.Now())
+	s.hooks |= hookInit
+	s.mu.Unlock()
+	s.lock() // runs Init for the fresh session
+	s.mu.Unlock()
+}
+
+// reset turns s into a new, empty session created at now.
+func (s *Session) reset(now time.Time) {
+	s.token, s.key, s.found, s.version, s.ip = "", "", false, 0, ""
+	s.created = now
+	s.expiry = time.Time{}
+	s.base = nil
+	clear(s.changes)
+	s.cleared, s.renew, s.saveReq = false, false, false
+}
+
+// Revert undoes the changes to values made during this request and a pending
+// Renew, returning the session to the state it was loaded in. It does not
+// undo Destroy.
+func (s *Session) Revert() {
+	s.lock()
+	defer s.mu.Unlock()
+	clear(s.changes)
+	s.cleared, s.renew, s.saveReq = false, false, false
+}
+
+// Save marks the session for saving at commit. It is needed only when the
+// Manager's ManualSave is set; with autosave it changes nothing.
+func (s *Session) Save() {
+	s.lock()
+	defer s.mu.Unlock()
+	s.saveReq = true
+}
+
+// IsNew reports whether the session has no stored record yet: the client
+// sent no token, or one that is unknown, expired or malformed.
+func (s *Session) IsNew() bool {
+	s.lock()
+	defer s.mu.Unlock()
+	return !s.found
+}
+
+// Modified reports whether this request changed the session: a value set,
+// deleted or cleared, a Renew or a Destroy. It does not load the session.
+func (s *Session) Modified() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.modified()
+}
+
+func (s *Session) modified() bool {
+	return len(s.changes) != 0 || s.cleared || s.renew || s.drop != ""
+}
+
+// Deadline returns when the session will expire if it is not used again:
+// the earlier of its absolute and idle deadlines, as of the end of this
+// request.
+func (s *Session) Deadline() time.Time {
+	s.lock()
+	defer s.mu.Unlock()
+	if s.found && !s.modified() && !s.m.refreshDue(s, s.m.cfg.Now()) {
+		return s.expiry
+	}
+	return s.m.deadline(s.created, s.m.cfg.Now())
+}
+
+// CreatedAt returns when the session was created.
+func (s *Session) CreatedAt() time.Time {
+	s.lock()
+	defer s.mu.Unlock()
+	return s.created
+}
+
+// Err returns the error that loading the session met, if any. A session
+// that failed to load behaves as empty, and the request fails at commit
+// through the Manager's error handler; handlers that must not act on an
+// unloaded session check Err first.
+func (s *Session) Err() error {
+	s.lock()
+	defer s.mu.Unlock()
+	return s.loadErr
+}
+
+// Context returns a context derived from the request's that carries the
+// session, for FromContext. Adapters install it in the request.
+func (s *Session) Context() context.Context {
+	return &s.ctx
+}
+
+// merged returns the values as they are to be stored. It returns s.base
+// itself when nothing changed; callers must not modify the result.
+func (s *Session) merged() map[string]any {
+	return applyChanges(s.base, s.cleared, s.changes)
+}
+
+func applyChanges(base map[string]any, cleared bool, changes map[string]change) map[string]any {
+	if !cleared && len(changes) == 0 {
+		return base
+	}
+	n := len(changes)
+	if !cleared {
+		n += len(base)
+	}
+	out := make(map[string]any, n)
+	if !cleared {
+		for k, v := range base {
+			out[k] = v
+		}
+	}
+	for k, c := range changes {
+		if c.del {
+			delete(out, k)
+		} else {
+			out[k] = c.v
+		}
+	}
+	return out
+}

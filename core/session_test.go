@@ -1,0 +1,469 @@
+package core_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/stores/memory"
+)
+
+// harness drives a Manager without an adapter: Begin, the handler's work,
+// Commit with a header, Release.
+type harness struct {
+	m     *core.Manager
+	store *memory.Store
+	now   time.Time
+	logs  bytes.Buffer
+}
+
+func newHarness(t *testing.T, cfg core.Config) *harness {
+	t.Helper()
+	h := &harness{now: time.Now().Truncate(time.Second)} // the memory store compares expiry with the real clock
+	h.store = memory.New(memory.Config{})
+	t.Cleanup(func() { h.store.Close() })
+	if cfg.Store == nil && cfg.ClientStore == nil {
+		cfg.Store = h.store
+	}
+	cfg.Now = func() time.Time { return h.now }
+	cfg.Logger = slog.New(slog.NewTextHandler(&h.logs, nil))
+	m, err := core.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.m = m
+	return h
+}
+
+// request runs fn as the handler of a request carrying token (none if "")
+// from addr, and returns the token the client holds afterwards and the
+// response header.
+func (h *harness) request(t *testing.T, token string, fn func(s *core.Session)) (string, http.Header) {
+	t.Helper()
+	s, hdr := h.begin(token, "192.0.2.1:1234")
+	fn(s)
+	return h.commit(t, s, token, hdr)
+}
+
+func (h *harness) begin(token, addr string) (*core.Session, http.Header) {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.RemoteAddr = addr
+	if token != "" {
+		r.Header.Set("Cookie", "session="+token)
+	}
+	return h.m.Begin(r), http.Header{}
+}
+
+func (h *harness) commit(t *testing.T, s *core.Session, token string, hdr http.Header) (string, http.Header) {
+	t.Helper()
+	if err := h.m.Commit(s, hdr); err != nil {
+		t.Fatalf("Commit = %v", err)
+	}
+	h.m.Release(s)
+	for _, c := range (&http.Response{Header: hdr}).Cookies() {
+		if c.Name == "session" {
+			if c.MaxAge < 0 {
+				return "", hdr
+			}
+			return c.Value, hdr
+		}
+	}
+	return token, hdr
+}
+
+func TestSessionValues(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	tok, hdr := h.request(t, "", func(s *core.Session) {
+		if !s.IsNew() || s.Modified() {
+			t.Errorf("fresh session: IsNew=%v Modified=%v, want true false", s.IsNew(), s.Modified())
+		}
+		s.Set("a", 1)
+		s.Set("b", "two")
+		s.Set("c", true)
+		s.Delete("c")
+		s.Delete("missing")
+		if got := s.Keys(); !slices.Equal(got, []string{"a", "b"}) {
+			t.Errorf("Keys() = %v, want [a b]", got)
+		}
+		if !s.Modified() {
+			t.Error("Modified() = false after Set")
+		}
+	})
+	if tok == "" || hdr.Get("Set-Cookie") == "" {
+		t.Fatalf("new session with values: token %q, Set-Cookie %q; want both", tok, hdr.Get("Set-Cookie"))
+	}
+	tok2, hdr := h.request(t, tok, func(s *core.Session) {
+		if s.IsNew() {
+			t.Error("IsNew() = true for a stored session")
+		}
+		if v, ok := core.Value[int](s, "a"); !ok || v != 1 {
+			t.Errorf("Value[int](a) = %v, %v; want 1, true", v, ok)
+		}
+		if v, ok := s.Pop("b"); !ok || v != "two" {
+			t.Errorf("Pop(b) = %v, %v; want two, true", v, ok)
+		}
+		if _, ok := s.Get("b"); ok {
+			t.Error("Get(b) after Pop found it")
+		}
+		s.Set("z", 26)
+		s.Revert()
+		if _, ok := s.Get("z"); ok || s.Modified() {
+			t.Errorf("after Revert: z present=%v Modified=%v, want false false", ok, s.Modified())
+		}
+		if v, _ := s.Get("b"); v != "two" {
+			t.Errorf("Revert did not restore b: %v", v)
+		}
+		s.Clear()
+		if s.Len() != 0 {
+			t.Errorf("Len() after Clear = %d", s.Len())
+		}
+	})
+	if tok2 != tok || hdr.Get("Set-Cookie") != "" {
+		t.Errorf("update of existing session without idle timeout: token changed=%v, Set-Cookie %q; want same token, none", tok2 != tok, hdr.Get("Set-Cookie"))
+	}
+	h.request(t, tok, func(s *core.Session) {
+		if s.IsNew() || s.Len() != 0 {
+			t.Errorf("after Clear: IsNew=%v Len=%d, want an existing empty session", s.IsNew(), s.Len())
+		}
+	})
+}
+
+func TestInitValuesAreNotChanges(t *testing.T) {
+	h := newHarness(t, core.Config{Init: func(s *core.Session) { s.Set("theme", "dark") }})
+	tok, hdr := h.request(t, "", func(s *core.Session) {
+		if v, _ := s.Get("theme"); v != "dark" {
+			t.Errorf("Get(theme) = %v, want dark from Init", v)
+		}
+		if s.Modified() {
+			t.Error("Modified() = true after Init only")
+		}
+		s.Destroy() // logout without a session
+	})
+	if tok != "" || hdr.Get("Set-Cookie") != "" || h.store.Len() != 0 {
+		t.Fatalf("anonymous read and logout: token %q, Set-Cookie %q, records %d; want none", tok, hdr.Get("Set-Cookie"), h.store.Len())
+	}
+	tok, _ = h.request(t, "", func(s *core.Session) { s.Set("user", "ann") })
+	h.request(t, tok, func(s *core.Session) {
+		if v, _ := s.Get("theme"); v != "dark" {
+			t.Errorf("stored session lost its Init value: %v", v)
+		}
+	})
+}
+
+func TestConcurrentCommitsLoseNothing(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("base", 0) })
+	s1, hdr1 := h.begin(tok, "192.0.2.1:1")
+	s2, hdr2 := h.begin(tok, "192.0.2.1:2")
+	s1.Set("one", 1) // both loaded before either commits
+	s2.Set("two", 2)
+	s2.Delete("base")
+	h.commit(t, s1, tok, hdr1)
+	h.commit(t, s2, tok, hdr2)
+	h.request(t, tok, func(s *core.Session) {
+		if got := s.Keys(); !slices.Equal(got, []string{"one", "two"}) {
+			t.Errorf("Keys() after two concurrent commits = %v, want [one two]", got)
+		}
+	})
+}
+
+func TestInFlightRequestDoesNotReviveDestroyedOrRenewedSession(t *testing.T) {
+	for _, op := range []string{"destroy", "renew"} {
+		t.Run(op, func(t *testing.T) {
+			h := newHarness(t, core.Config{})
+			tok, _ := h.request(t, "", func(s *core.Session) { s.Set("user", "ann") })
+			inflight, hdr := h.begin(tok, "192.0.2.1:1")
+			inflight.Get("user") // loaded before the logout or login
+			newTok, _ := h.request(t, tok, func(s *core.Session) {
+				if op == "destroy" {
+					s.Destroy()
+				} else {
+					s.Renew()
+				}
+			})
+			inflight.Set("late", true)
+			_, hdr = h.commit(t, inflight, tok, hdr)
+			if hdr.Get("Set-Cookie") != "" {
+				t.Errorf("in-flight commit set a cookie: %q", hdr.Get("Set-Cookie"))
+			}
+			h.request(t, tok, func(s *core.Session) {
+				if !s.IsNew() {
+					t.Errorf("old token loads a session after %s and an in-flight commit (keys %v)", op, s.Keys())
+				}
+			})
+			wantRecords := 0
+			if op == "renew" {
+				wantRecords = 1
+				h.request(t, newTok, func(s *core.Session) {
+					if v, _ := s.Get("user"); v != "ann" || s.IsNew() {
+						t.Errorf("renewed session: user=%v IsNew=%v", v, s.IsNew())
+					}
+				})
+			}
+			if n := h.store.Len(); n != wantRecords {
+				t.Errorf("records after %s = %d, want %d", op, n, wantRecords)
+			}
+			if !strings.Contains(h.logs.String(), "concurrent request") {
+				t.Errorf("dropped changes were not logged: %s", h.logs.String())
+			}
+		})
+	}
+}
+
+func TestRenewAndDestroy(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("n", 1) })
+	newTok, hdr := h.request(t, tok, func(s *core.Session) { s.Renew(); s.Set("user", "bo") })
+	if newTok == tok || newTok == "" || !strings.Contains(hdr.Get("Cache-Control"), "Set-Cookie") {
+		t.Fatalf("Renew: token changed=%v Cache-Control=%q", newTok != tok, hdr.Get("Cache-Control"))
+	}
+	h.request(t, tok, func(s *core.Session) {
+		if !s.IsNew() {
+			t.Error("pre-renew token still loads")
+		}
+	})
+	gone, hdr := h.request(t, newTok, func(s *core.Session) { s.Destroy() })
+	if gone != "" || !strings.Contains(hdr.Get("Set-Cookie"), "Max-Age=0") || h.store.Len() != 0 {
+		t.Fatalf("Destroy: token %q Set-Cookie %q records %d; want expired cookie and no record", gone, hdr.Get("Set-Cookie"), h.store.Len())
+	}
+	// Values set after Destroy start a new session under a new token.
+	tok3, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
+	tok4, _ := h.request(t, tok3, func(s *core.Session) { s.Destroy(); s.Set("b", 2) })
+	if tok4 == tok3 || tok4 == "" {
+		t.Fatalf("Destroy then Set: token %q, want a new one", tok4)
+	}
+	h.request(t, tok4, func(s *core.Session) {
+		if got := s.Keys(); !slices.Equal(got, []string{"b"}) {
+			t.Errorf("session after Destroy+Set has keys %v, want [b]", got)
+		}
+	})
+}
+
+func TestExpiry(t *testing.T) {
+	var expired atomic.Int32
+	h := newHarness(t, core.Config{
+		Lifetime: 2 * time.Hour, IdleTimeout: 30 * time.Minute, IdleRefreshFraction: 0.5,
+		OnExpired: func(r *http.Request, s *core.Session) { expired.Add(1); s.AddFlash("expired") },
+	})
+	tok, hdr := h.request(t, "", func(s *core.Session) { s.Set("n", 1) })
+	if !strings.Contains(hdr.Get("Set-Cookie"), "Max-Age=1800") {
+		t.Errorf("persistent cookie Max-Age: %q, want 1800 (idle timeout)", hdr.Get("Set-Cookie"))
+	}
+	// Reads within the refresh step do not refresh; after it they do.
+	h.now = h.now.Add(10 * time.Minute)
+	_, hdr = h.request(t, tok, func(s *core.Session) { s.Get("n") })
+	if hdr.Get("Set-Cookie") != "" {
+		t.Errorf("read 10 min into a 30 min idle timeout with fraction 0.5 refreshed: %q", hdr.Get("Set-Cookie"))
+	}
+	h.now = h.now.Add(10 * time.Minute)
+	_, hdr = h.request(t, tok, func(s *core.Session) { s.Get("n") })
+	if !strings.Contains(hdr.Get("Set-Cookie"), "Max-Age=1800") {
+		t.Errorf("read 20 min in did not refresh the idle deadline: %q", hdr.Get("Set-Cookie"))
+	}
+	// 29 minutes after the refresh the session is alive; the absolute
+	// lifetime is not extended by activity.
+	for range 3 {
+		h.now = h.now.Add(29 * time.Minute)
+		h.request(t, tok, func(s *core.Session) {
+			if s.IsNew() {
+				t.Fatalf("session expired while in use at %v", h.now)
+			}
+			if d := s.Deadline(); d.After(h.now.Add(-20*time.Minute + 2*time.Hour)) {
+				t.Errorf("Deadline() = %v beyond the absolute lifetime", d)
+			}
+		})
+	}
+	h.now = h.now.Add(29 * time.Minute) // 2h16m after creation
+	h.request(t, tok, func(s *core.Session) {
+		if !s.IsNew() {
+			t.Error("session outlived its absolute lifetime")
+		}
+	})
+	if expired.Load() != 1 {
+		t.Errorf("OnExpired called %d times, want 1", expired.Load())
+	}
+	// Idle expiry.
+	tok, _ = h.request(t, "", func(s *core.Session) { s.Set("n", 1) })
+	h.now = h.now.Add(31 * time.Minute)
+	h.request(t, tok, func(s *core.Session) {
+		if !s.IsNew() {
+			t.Error("session outlived its idle timeout")
+		}
+		if got := s.Flashes(); !slices.Equal(got, []string{"expired"}) {
+			t.Errorf("OnExpired flash = %v", got)
+		}
+	})
+}
+
+func TestCorruptRecordIsANewSession(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("n", 1) })
+	if err := h.store.Save(context.Background(), core.StoreKey(tok), []byte("\xffgarbage"), h.now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	h.request(t, tok, func(s *core.Session) {
+		if !s.IsNew() || s.Err() != nil {
+			t.Errorf("corrupt record: IsNew=%v Err=%v; want a new session, no error", s.IsNew(), s.Err())
+		}
+	})
+	if !strings.Contains(h.logs.String(), "cannot be decoded") {
+		t.Errorf("no log line for the corrupt record: %q", h.logs.String())
+	}
+	if strings.Contains(h.logs.String(), tok) {
+		t.Error("the log contains the token")
+	}
+}
+
+func TestClientIPBinding(t *testing.T) {
+	h := newHarness(t, core.Config{BindClientIP: true})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("n", 1) })
+	s, hdr := h.begin(tok, "198.51.100.7:999")
+	if !s.IsNew() {
+		t.Error("token replayed from another address loaded the session")
+	}
+	h.commit(t, s, tok, hdr)
+	s, hdr = h.begin(tok, "192.0.2.1:5555") // same host, other port
+	if s.IsNew() {
+		t.Error("token from the binding address did not load")
+	}
+	h.commit(t, s, tok, hdr)
+}
+
+func TestRecordSizeLimit(t *testing.T) {
+	h := newHarness(t, core.Config{MaxRecordSize: 100})
+	s, hdr := h.begin("", "192.0.2.1:1")
+	s.Set("big", strings.Repeat("x", 200))
+	if err := h.m.Commit(s, hdr); !errors.Is(err, core.ErrTooLarge) {
+		t.Errorf("Commit(oversized) = %v, want ErrTooLarge", err)
+	}
+	h.m.Release(s)
+}
+
+func TestLateCommit(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("n", 1) })
+	// Existing session: a change after the header left is saved.
+	s, hdr := h.begin(tok, "192.0.2.1:1")
+	s.Get("n")
+	if err := h.m.Commit(s, hdr); err != nil {
+		t.Fatal(err)
+	}
+	s.Set("after", true)
+	if err := h.m.Commit(s, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.m.Release(s)
+	h.request(t, tok, func(s *core.Session) {
+		if _, ok := s.Get("after"); !ok {
+			t.Error("change after the header was not saved")
+		}
+	})
+	// New session: the token cannot reach the client; nothing is stored.
+	before := h.store.Len()
+	s, hdr = h.begin("", "192.0.2.1:1")
+	if err := h.m.Commit(s, hdr); err != nil {
+		t.Fatal(err)
+	}
+	s.Set("x", 1)
+	if err := h.m.Commit(s, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.m.Release(s)
+	if h.store.Len() != before || !strings.Contains(h.logs.String(), "cannot reach the client") {
+		t.Errorf("late new session: records %d→%d, log %q; want nothing stored and an error logged", before, h.store.Len(), h.logs.String())
+	}
+}
+
+func TestManualSave(t *testing.T) {
+	h := newHarness(t, core.Config{ManualSave: true})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("n", 1) })
+	if tok != "" || h.store.Len() != 0 {
+		t.Fatalf("manual mode without Save stored a session")
+	}
+	tok, _ = h.request(t, "", func(s *core.Session) { s.Set("n", 1); s.Save() })
+	h.request(t, tok, func(s *core.Session) {
+		if v, _ := s.Get("n"); v != 1 {
+			t.Errorf("manual mode with Save: n = %v, want 1", v)
+		}
+	})
+}
+
+func TestStrictMode(t *testing.T) {
+	unknown, _ := core.RandomTokens{}.New()
+	for _, adopt := range []bool{false, true} {
+		h := newHarness(t, core.Config{AdoptUnknownTokens: adopt})
+		tok, _ := h.request(t, unknown, func(s *core.Session) { s.Set("n", 1) })
+		if adopted := tok == unknown; adopted != adopt {
+			t.Errorf("AdoptUnknownTokens=%v: unknown token adopted=%v", adopt, adopted)
+		}
+	}
+}
+
+func TestLoadFailureIsReported(t *testing.T) {
+	h := newHarness(t, core.Config{Store: failingStore{}})
+	s, hdr := h.begin("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "192.0.2.1:1")
+	if _, ok := s.Get("n"); ok || s.Err() == nil {
+		t.Errorf("failed load: Get found=%v Err=%v; want empty and an error", ok, s.Err())
+	}
+	if err := h.m.Commit(s, hdr); err == nil || strings.Contains(err.Error(), "AAAAAAAA") {
+		t.Errorf("Commit after failed load = %v; want an error without the token", err)
+	}
+	h.m.Release(s)
+}
+
+type failingStore struct{}
+
+var errDown = errors.New("store down")
+
+func (failingStore) Load(context.Context, string) (core.Record, bool, error) {
+	return core.Record{}, false, errDown
+}
+func (failingStore) Save(context.Context, string, []byte, time.Time) error { return errDown }
+func (failingStore) Delete(context.Context, string) error                  { return errDown }
+
+func TestValueConversions(t *testing.T) {
+	h := newHarness(t, core.Config{Codec: core.JSONCodec{}})
+	tok, _ := h.request(t, "", func(s *core.Session) {
+		s.Set("i", 42)
+		s.Set("big", int64(1)<<40)
+		s.Set("list", []string{"a", "b"})
+		s.Set("m", map[string]string{"k": "v"})
+		s.Set("t", h.now)
+		s.Set("frac", 1.5)
+	})
+	h.request(t, tok, func(s *core.Session) {
+		if v, ok := core.Value[int](s, "i"); !ok || v != 42 {
+			t.Errorf("Value[int](i) = %v, %v", v, ok)
+		}
+		if v, ok := core.Value[int64](s, "big"); !ok || v != 1<<40 {
+			t.Errorf("Value[int64](big) = %v, %v", v, ok)
+		}
+		if v, ok := core.Value[int32](s, "big"); ok {
+			t.Errorf("Value[int32](big) = %v, true; want overflow refused", v)
+		}
+		if v, ok := core.Value[int](s, "frac"); ok {
+			t.Errorf("Value[int](1.5) = %v, true; want inexact refused", v)
+		}
+		if v, ok := core.Value[[]string](s, "list"); !ok || !slices.Equal(v, []string{"a", "b"}) {
+			t.Errorf("Value[[]string] = %v, %v", v, ok)
+		}
+		if v, ok := core.Value[map[string]string](s, "m"); !ok || v["k"] != "v" {
+			t.Errorf("Value[map[string]string] = %v, %v", v, ok)
+		}
+		if v, ok := core.Value[time.Time](s, "t"); !ok || !v.Equal(h.now) {
+			t.Errorf("Value[time.Time] = %v, %v", v, ok)
+		}
+		if _, ok := core.Value[string](s, "i"); ok {
+			t.Error("Value[string] of a number = true")
+		}
+	})
+}

@@ -1,0 +1,137 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Record is what a Store keeps for one session: the encoded session state,
+// the time after which the record must no longer be returned, and, for stores
+// that implement CompareAndSwapper, the version of the record.
+type Record struct {
+	// Data is the encoded session. A store returns a slice the caller owns:
+	// it must not be retained or modified by the store afterwards.
+	Data []byte
+	// Expiry is the deadline set by the last Save, CompareAndSwap or Touch.
+	// A store may round it down to its own precision (for example to the
+	// second) but never up.
+	Expiry time.Time
+	// Version identifies this state of the record for CompareAndSwap.
+	// Stores without compare-and-swap leave it zero. A live record of a
+	// store with compare-and-swap never has version zero.
+	Version uint64
+}
+
+// Store keeps session records under opaque keys. The core derives each key
+// from a SHA-256 hash of the session token, so a key is always 64 lowercase
+// hexadecimal characters; stores may rely on that but should still reject
+// anything else with an error rather than use it as a path or query.
+//
+// Every method must be safe for concurrent use and must honour ctx: a
+// cancelled or expired context returns an error wrapping ctx.Err() promptly.
+type Store interface {
+	// Load returns the record stored under key. A key that was never saved,
+	// was deleted, or whose expiry has passed returns found == false and a
+	// nil error: not-found is not an error. The returned Data belongs to
+	// the caller.
+	Load(ctx context.Context, key string) (rec Record, found bool, err error)
+
+	// Save stores data under key until expiry, replacing any previous data
+	// and expiry. An expiry that is not in the future deletes the record.
+	// The store must copy data if it keeps it beyond the call. A record the
+	// store cannot hold (too large, say) is an error wrapping ErrTooLarge;
+	// it is never truncated. A failed Save leaves the previous record intact.
+	Save(ctx context.Context, key string, data []byte, expiry time.Time) error
+
+	// Delete removes the record stored under key. Deleting a key that does
+	// not exist is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// Toucher is implemented by stores that can extend a record's expiry without
+// rewriting its data. The core uses it to refresh the idle timeout.
+type Toucher interface {
+	// Touch sets the expiry of the record under key. Touching a missing
+	// or expired record is not an error and does not create it. Touch
+	// does not change the record's data.
+	Touch(ctx context.Context, key string, expiry time.Time) error
+}
+
+// CompareAndSwapper is implemented by stores that can write a record only
+// when it has not changed since it was loaded. With it the core never loses
+// a concurrent request's update and never revives a destroyed session.
+type CompareAndSwapper interface {
+	// CompareAndSwap stores data under key until expiry if the record's
+	// current version equals version, and returns the record's new version
+	// (never zero). Version zero means "only if no live record exists".
+	// When the current version differs, or the record is gone and version is
+	// not zero, it returns an error wrapping ErrConflict and changes nothing.
+	CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (newVersion uint64, err error)
+}
+
+// Iterator is implemented by stores that can list their live records.
+type Iterator interface {
+	// Iterate calls fn with the key of every live record until fn returns
+	// false. Records saved or deleted during the iteration may or may not
+	// be seen. Iterate must not hold locks that fn's store calls would need.
+	Iterate(ctx context.Context, fn func(key string) bool) error
+}
+
+// ExpiredDeleter is implemented by stores that keep expired records until
+// they are cleaned up, so that a cron job or janitor can remove them.
+type ExpiredDeleter interface {
+	// DeleteExpired removes every record whose expiry has passed and
+	// returns how many it removed.
+	DeleteExpired(ctx context.Context) (n int, err error)
+}
+
+// Errors a Store returns, to be matched with errors.Is.
+var (
+	// ErrConflict reports that a CompareAndSwap lost against another writer.
+	ErrConflict = errors.New("sessionkit: version conflict")
+	// ErrTooLarge reports that a record exceeds what the store can keep.
+	ErrTooLarge = errors.New("sessionkit: record too large")
+	// ErrInvalidKey reports a key that is not 64 lowercase hex characters.
+	ErrInvalidKey = errors.New("sessionkit: invalid store key")
+)
+
+// ValidKey reports whether key has the shape the core gives store keys:
+// 64 lowercase hexadecimal characters. Stores use it to reject anything that
+// could escape a directory or a key namespace.
+func ValidKey(key string) bool {
+	if len(key) != 64 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ClientStore is implemented by stores that keep the whole session in the
+// token itself, sealed (encrypted and authenticated) by the store: a cookie
+// store, set as Config.ClientStore. Every change then issues a new token
+// and nothing is kept on the server but what Revoke keeps.
+type ClientStore interface {
+	// Seal returns a token that carries data until expiry, bound to name
+	// (the cookie or header name) so it cannot be replayed under another.
+	Seal(ctx context.Context, name string, data []byte, expiry time.Time) (token string, err error)
+
+	// Open returns the data and expiry sealed in token under name. A token
+	// that is malformed, tampered with, sealed for another name or with an
+	// unknown key, expired, or revoked returns ok == false and a nil error;
+	// an error is reserved for failures of the store itself (for example
+	// of a revocation list).
+	Open(ctx context.Context, name, token string) (data []byte, expiry time.Time, ok bool, err error)
+
+	// Revoke is called when a session is destroyed or renewed, with the
+	// token that must stop working and the time it would have expired. A
+	// client-side session cannot be taken back from the client; stores
+	// without a server-side revocation list return nil and document that
+	// the old token stays valid until its expiry.
+	Revoke(ctx context.Context, name, token string, expiry time.Time) error
+}

@@ -1,0 +1,77 @@
+package core
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+)
+
+// TokenGenerator issues session tokens and recognises well-formed ones.
+// Implementations must be safe for concurrent use.
+type TokenGenerator interface {
+	// New returns a fresh, unguessable token. The token travels in a cookie
+	// or a header, so it must be URL-safe and free of spaces, commas,
+	// semicolons and quotes.
+	New() (string, error)
+	// Valid reports whether token has the shape of a token New issues.
+	// It must accept no other input: anything it rejects is treated as
+	// "no session" without a store call.
+	Valid(token string) bool
+}
+
+// RandomTokens is the default TokenGenerator: 256 bits from crypto/rand,
+// encoded as 43 characters of unpadded base64url.
+type RandomTokens struct{}
+
+const randomTokenLen = 43 // base64.RawURLEncoding.EncodedLen(32)
+
+// New implements TokenGenerator.
+func (RandomTokens) New() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("sessionkit: token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// Valid implements TokenGenerator. It accepts exactly the canonical
+// unpadded base64url encoding of 32 bytes and allocates nothing.
+func (RandomTokens) Valid(token string) bool {
+	if len(token) != randomTokenLen {
+		return false
+	}
+	for i := 0; i < len(token); i++ {
+		if b64Value(token[i]) < 0 {
+			return false
+		}
+	}
+	// 43 characters carry 258 bits: the last character's two low bits
+	// must be zero in the canonical encoding of 256 bits.
+	return b64Value(token[randomTokenLen-1])&3 == 0
+}
+
+func b64Value(c byte) int {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return int(c - 'A')
+	case c >= 'a' && c <= 'z':
+		return int(c-'a') + 26
+	case c >= '0' && c <= '9':
+		return int(c-'0') + 52
+	case c == '-':
+		return 62
+	case c == '_':
+		return 63
+	}
+	return -1
+}
+
+// StoreKey returns the key under which the session with the given token is
+// stored: the lowercase hex SHA-256 of the token. A store dump therefore holds
+// no usable tokens, and no token can become a path or a query.
+func StoreKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}

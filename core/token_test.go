@@ -1,0 +1,70 @@
+package core_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/core/uuidtoken"
+)
+
+func TestRandomTokens(t *testing.T) {
+	var g core.RandomTokens
+	seen := map[string]bool{}
+	for range 1000 {
+		tok, err := g.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tok) != 43 || !g.Valid(tok) {
+			t.Fatalf("New() = %q (len %d), not valid", tok, len(tok))
+		}
+		if seen[tok] {
+			t.Fatalf("New() repeated %q", tok)
+		}
+		seen[tok] = true
+	}
+	good, _ := g.New()
+	bad := []string{
+		"", good[:42], good + "A", strings.Repeat("A", 10000),
+		good[:20] + "\x00" + good[21:], good[:20] + "+" + good[21:], good[:20] + "/" + good[21:],
+		good[:20] + "é" + good[22:], good[:42] + "B", // last character with low bits set is not canonical
+		"../../../../etc/passwd" + good[22:],
+	}
+	for _, b := range bad {
+		if g.Valid(b) {
+			t.Errorf("Valid(%q) = true, want false", b)
+		}
+	}
+}
+
+func TestStoreKey(t *testing.T) {
+	k := core.StoreKey("token")
+	if !core.ValidKey(k) {
+		t.Fatalf("StoreKey = %q, not a valid key", k)
+	}
+	if k == core.StoreKey("token2") || k != core.StoreKey("token") {
+		t.Fatal("StoreKey is not a function of the token")
+	}
+	if strings.Contains(k, "token") {
+		t.Fatal("StoreKey leaks the token")
+	}
+	for _, bad := range []string{"", k[:63], k + "0", strings.ToUpper(k), "../" + k[3:]} {
+		if core.ValidKey(bad) {
+			t.Errorf("ValidKey(%q) = true", bad)
+		}
+	}
+}
+
+func TestUUIDTokens(t *testing.T) {
+	var g uuidtoken.Generator
+	tok, err := g.New()
+	if err != nil || !g.Valid(tok) || len(tok) != 36 {
+		t.Fatalf("New() = %q, %v; want a valid UUID", tok, err)
+	}
+	for _, bad := range []string{"", strings.ToUpper(tok), tok[:35], "f47ac10b-58cc-1372-a567-0e02b2c3d479", "f47ac10b-58cc-4372-c567-0e02b2c3d479", "f47ac10b_58cc-4372-a567-0e02b2c3d479"} {
+		if g.Valid(bad) {
+			t.Errorf("Valid(%q) = true", bad)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package core
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// readToken returns the token the client presented, or "" when there is
+// none or it is ambiguous. It allocates nothing: the token is a substring
+// of the request header.
+func (m *Manager) readToken(r *http.Request) string {
+	if m.cfg.Header != "" {
+		vals := r.Header[m.cfg.Header]
+		if len(vals) != 1 {
+			return "" // absent, or sent twice: ambiguous, so no session
+		}
+		return m.unsign(strings.TrimSpace(vals[0]))
+	}
+	return m.cookieToken(r.Header["Cookie"])
+}
+
+// cookieToken finds the session cookie among the Cookie header lines. When
+// the cookie appears more than once (say, set for two paths), the first
+// well-formed value wins; if none is well-formed, the first value is
+// returned so the caller knows a token was presented.
+func (m *Manager) cookieToken(lines []string) string {
+	name := m.cfg.Cookie.Name
+	first := ""
+	for _, line := range lines {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			n, v, ok := strings.Cut(part, "=")
+			if !ok || n != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if t := m.unsign(v); m.cfg.Tokens.Valid(t) {
+				return t
+			}
+			if first == "" {
+				first = m.unsign(v)
+			}
+		}
+	}
+	return first
+}
+
+// addVary marks the response as varying with the session token, once.
+func (m *Manager) addVary(h http.Header) {
+	vary := h["Vary"]
+	if len(vary) == 0 {
+		h["Vary"] = m.vary[:1:1] // shared; the cap of 1 makes any append copy
+		return
+	}
+	for _, v := range vary {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, m.vary[0]) {
+				return
+			}
+		}
+	}
+	h.Add("Vary", m.vary[0])
+}
+
+// writeToken sends token to the client, valid until expiry. An empty token
+// removes the client's token.
+func (m *Manager) writeToken(h http.Header, token string, expiry, now time.Time) {
+	if m.cfg.Header != "" {
+		h.Set(m.cfg.Header, m.signValue(token))
+		return
+	}
+	c := m.cfg.Cookie
+	c.Value = m.signValue(token)
+	switch {
+	case token == "":
+		c.MaxAge = -1
+		c.Expires = time.Unix(0, 0)
+	case m.cfg.BrowserSessionCookie:
+		c.MaxAge = 0
+	default:
+		c.MaxAge = m.cookieMaxAge(expiry, now)
+		c.Expires = now.Add(time.Duration(c.MaxAge) * time.Second)
+	}
+	if v := c.String(); v != "" {
+		h.Add("Set-Cookie", v)
+	} else {
+		m.cfg.Logger.Error("sessionkit: session cookie is invalid and was not sent", "cookie", c.Name)
+	}
+	m.noCacheCookie(h)
+}
+
+// MaxCookieSize is the largest Set-Cookie value, name and attributes
+// included, that browsers are guaranteed to keep (RFC 6265bis).
+const MaxCookieSize = 4096
+
+// tokenFits reports an error wrapping ErrTooLarge when token would make a
+// cookie browsers drop silently.
+func (m *Manager) tokenFits(token string, expiry, now time.Time) error {
+	if m.cfg.Header != "" {
+		return nil
+	}
+	c := m.cfg.Cookie
+	c.Value, c.MaxAge, c.Expires = m.signValue(token), m.cookieMaxAge(expiry, now), now
+	if n := len(c.String()); n > MaxCookieSize || n == 0 {
+		return fmt.Errorf("sessionkit: seal: %w: the session cookie would take %d bytes, browsers keep at most %d", ErrTooLarge, n, MaxCookieSize)
+	}
+	return nil
+}
+
+// cookieMaxAge returns the Max-Age for a cookie that should live until
+// expiry, capped by the template's MaxAge and the browsers' 400 days.
+func (m *Manager) cookieMaxAge(expiry, now time.Time) int {
+	age := int((expiry.Sub(now) + time.Second - 1) / time.Second)
+	if limit := int(MaxCookieAge / time.Second); age > limit {
+		age = limit
+	}
+	if m.cfg.Cookie.MaxAge > 0 && age > m.cfg.Cookie.MaxAge {
+		age = m.cfg.Cookie.MaxAge
+	}
+	if age < 1 {
+		age = 1
+	}
+	return age
+}
+
+// noCacheCookie keeps shared caches from storing the Set-Cookie header.
+func (m *Manager) noCacheCookie(h http.Header) {
+	const directive = `no-cache="Set-Cookie"`
+	cc := h.Get("Cache-Control")
+	switch {
+	case cc == "":
+		h.Set("Cache-Control", directive)
+	case strings.Contains(cc, "no-store") || strings.Contains(cc, "private") || strings.Contains(cc, "Set-Cookie"):
+	default:
+		h.Set("Cache-Control", cc+", "+directive)
+	}
+}
