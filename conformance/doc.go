@@ -1,0 +1,45 @@
+// Package conformance is the executable definition of the sessionkit store
+// and adapter contracts, plus helper stores for testing code that uses them.
+//
+// # Testing a store
+//
+// A third-party store runs the same suite as every store in sessionkit from
+// an ordinary test:
+//
+//	func TestConformance(t *testing.T) {
+//		conformance.TestStore(t, func(t *testing.T) core.Store {
+//			s := mystore.New(...) // a fresh, empty store
+//			t.Cleanup(func() { s.Close() })
+//			return s
+//		})
+//	}
+//
+// The factory is called once per subtest and must return an empty store
+// that nothing else uses concurrently (for a server-backed store: a fresh key
+// prefix, database or table). Subtest names are stable, such as
+// "Save/Overwrite" or "CompareAndSwapper/Stale", so a single check can be run
+// with go test -run 'TestConformance/Save/Overwrite'. Every failure reads
+// Op(args) = got, want want (rule: ...), naming the rule of the core.Store
+// contract that the store broke.
+//
+// The optional capabilities core.Toucher, core.CompareAndSwapper,
+// core.Iterator and core.ExpiredDeleter are tested, each in its own group of
+// subtests, only when the store implements them. A store that keeps
+// expired records until cleanup should disable or slow down any background
+// sweeping in the factory so that DeleteExpired has something to count.
+//
+// Stores with limits declare them with TestStoreWithOptions and
+// StoreOptions: a maximum record size (larger records must fail with
+// core.ErrTooLarge, never be truncated) and the precision to which expiry
+// times are kept (rounded down, never up).
+//
+// Checks that wait for records to expire take one to two seconds each and
+// are skipped under go test -short.
+//
+// # Injecting faults
+//
+// FaultyStore wraps any core.Store to make calls fail, fail after a number of
+// calls, fail for one operation only, or take longer, and counts the calls
+// per operation. Its Store method returns a wrapper with exactly the optional
+// capabilities of the wrapped store.
+package conformance
