@@ -1,0 +1,53 @@
+// Package cookie keeps sessions entirely on the client: the session record
+// travels in the cookie (or token header), sealed with AES-256-GCM, and the
+// server keeps nothing, except an optional revocation list.
+//
+// Use a Store as core.Config.ClientStore instead of a server-side Store:
+//
+//	st, err := cookie.New(cookie.Config{Keys: [][]byte{key}})
+//	m, err := core.New(core.Config{ClientStore: st, Lifetime: time.Hour})
+//
+// # What is sealed
+//
+// A token is the unpadded base64url encoding of
+//
+//	version (1 byte) | nonce (12 random bytes) | AES-256-GCM(expiry | record)
+//
+// where expiry is the session's deadline in Unix nanoseconds and record is
+// what the Manager's codec produced. The cookie (or header) name is the
+// additional authenticated data, so a value sealed for one cookie does not
+// open under another. Open rejects, with ok == false and no error, anything
+// malformed, tampered with, sealed under another name or with an unknown
+// key, expired, or revoked.
+//
+// # Keys and rotation
+//
+// Config.Keys lists 32-byte keys. Seal always uses the first; Open tries
+// each in turn. To rotate, put the new key first and keep the old one
+// listed for at least the session Lifetime, then remove it. Removing a key
+// ends every session sealed with it. Generate keys with crypto/rand and keep
+// them out of source control.
+//
+// # What Destroy and Renew can and cannot do
+//
+// A client-side session lives in the client's cookie jar. Destroy expires
+// the cookie in the browser and Renew replaces it, but a copy of the old
+// cookie (taken by malware, a proxy log, or the user) stays a valid session
+// until the deadline sealed inside it, because the server has no record to
+// delete. Two remedies, best combined:
+//
+//   - Short deadlines: a Lifetime of hours rather than days, and an
+//     IdleTimeout, bound how long a copied cookie is useful.
+//   - A revocation list (Config.Revocations, any core.Store): Revoke, which
+//     the Manager calls on Destroy and Renew, stores a marker under
+//     core.StoreKey(token) until the token's deadline, and Open refuses
+//     revoked tokens. Each Open of an otherwise valid token then costs one
+//     store Load, and the list holds one small record per logout or renewal
+//     until the old token's deadline.
+//
+// A cookie carries at most 4096 bytes including its name and attributes;
+// the Manager fails the request with an error wrapping core.ErrTooLarge
+// when a sealed session would not fit, rather than sending a cookie the
+// browser would drop. Keep client-side sessions small: an identifier and a
+// few flags, not a shopping cart.
+package cookie

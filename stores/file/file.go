@@ -1,0 +1,211 @@
+// Package file is a sessionkit store that keeps one file per session in a
+// directory.
+//
+// Each record is written to a temporary file in the same directory, optionally
+// fsynced, and renamed over the previous version, so a crash or a failed write
+// (read-only directory, full disk) never leaves a torn record: readers see the
+// old version or the new one. A record file starts with a small header (magic,
+// format version, expiry in Unix nanoseconds, version, length, CRC-32C of the
+// data); a file whose header or checksum does not match loads as an error
+// wrapping core.ErrCorrupt, which the core treats as "no session".
+//
+// The Store implements core.Store and every optional capability:
+// core.Toucher, core.CompareAndSwapper, core.Iterator and
+// core.ExpiredDeleter. Writers of one key are serialised by a mutex sharded
+// by key and by an advisory flock(2) on a sibling "<record>.lock" file, so
+// several Store values on one directory, in one process or in several,
+// never lose an update made through CompareAndSwap. Loads take no lock.
+//
+// Expired records stay on disk (and load as not found) until DeleteExpired
+// removes them, either called by the application or by the janitor that
+// New starts when Config.CleanupInterval is set. Call Close to stop it.
+//
+// File locking uses flock(2), so the package builds on Unix systems only;
+// flock is not reliable on some network file systems.
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// Config configures a Store. The zero value is usable.
+type Config struct {
+	// Dir is the directory that holds the session files. It is created
+	// (with mode 0700) by New if missing. The default is
+	// filepath.Join(os.TempDir(), "sessionkit").
+	Dir string
+	// Prefix starts the name of every session file; the rest of the name is
+	// the store key. It must not contain a path separator. The default is
+	// "sess-".
+	Prefix string
+	// Mode is the permission of session and lock files. The default is 0600.
+	Mode fs.FileMode
+	// Sync makes every write fsync the file before renaming it into place
+	// (and the directory after), so a record survives a power failure, not
+	// only a process crash. The default is false.
+	Sync bool
+	// CleanupInterval, when positive, starts a janitor goroutine that calls
+	// DeleteExpired at that interval until Close. The default is 0: no
+	// janitor.
+	CleanupInterval time.Duration
+	// Logger receives the janitor's errors. The default is slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultPrefix is the default Config.Prefix.
+const DefaultPrefix = "sess-"
+
+// Store keeps sessions in files. It is safe for concurrent use. Create it
+// with New.
+type Store struct {
+	dir    string
+	prefix string
+	mode   fs.FileMode
+	sync   bool
+	logger *slog.Logger
+
+	mu shardedMutex
+
+	// writeHook, when set (by tests), wraps the writer of every temporary
+	// file, so that tests can inject write failures even when running as
+	// root, where permission bits do not stop writes.
+	writeHook func(io.Writer) io.Writer
+
+	closeOnce sync.Once
+	stop      context.CancelFunc
+	done      chan struct{}
+}
+
+// Compile-time checks that Store has every capability.
+var (
+	_ core.Store             = (*Store)(nil)
+	_ core.Toucher           = (*Store)(nil)
+	_ core.CompareAndSwapper = (*Store)(nil)
+	_ core.Iterator          = (*Store)(nil)
+	_ core.ExpiredDeleter    = (*Store)(nil)
+)
+
+// New validates cfg, creates the directory if needed and returns a Store.
+// When cfg.CleanupInterval is positive it starts the janitor; call Close to
+// stop it.
+func New(cfg Config) (*Store, error) {
+	s := &Store{
+		dir:    cfg.Dir,
+		prefix: cfg.Prefix,
+		mode:   cfg.Mode,
+		sync:   cfg.Sync,
+		logger: cfg.Logger,
+	}
+	if s.dir == "" {
+		s.dir = filepath.Join(os.TempDir(), "sessionkit")
+	}
+	if s.prefix == "" {
+		s.prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(s.prefix, `/\`) || strings.ContainsRune(s.prefix, os.PathSeparator) || strings.ContainsRune(s.prefix, 0) {
+		return nil, fmt.Errorf("sessionkit: file: prefix %q contains a path separator", s.prefix)
+	}
+	if s.mode == 0 {
+		s.mode = 0o600
+	}
+	if s.mode&^fs.ModePerm != 0 {
+		return nil, fmt.Errorf("sessionkit: file: mode %v has bits other than permissions", s.mode)
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	if cfg.CleanupInterval < 0 {
+		return nil, errors.New("sessionkit: file: negative cleanup interval")
+	}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sessionkit: file: create directory: %w", err)
+	}
+	if fi, err := os.Stat(s.dir); err != nil {
+		return nil, fmt.Errorf("sessionkit: file: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("sessionkit: file: %s is not a directory", s.dir)
+	}
+	if cfg.CleanupInterval > 0 {
+		ctx, stop := context.WithCancel(context.Background())
+		s.stop, s.done = stop, make(chan struct{})
+		go s.janitor(ctx, cfg.CleanupInterval)
+	}
+	return s, nil
+}
+
+// Dir returns the directory the store keeps its files in.
+func (s *Store) Dir() string { return s.dir }
+
+// Close stops the janitor, if any, and waits for it to exit. It is safe to
+// call more than once and from several goroutines. The store remains usable
+// after Close; only the background cleanup stops.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			s.stop()
+			<-s.done
+		}
+	})
+	return nil
+}
+
+// janitor calls DeleteExpired every interval until ctx is cancelled.
+func (s *Store) janitor(ctx context.Context, interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+				s.logger.LogAttrs(ctx, slog.LevelError, "sessionkit: file: cleanup failed",
+					slog.String("dir", s.dir), slog.Any("error", err))
+			}
+		}
+	}
+}
+
+// recordPath returns the path of key's record file; key must be valid.
+func (s *Store) recordPath(key string) string {
+	return filepath.Join(s.dir, s.prefix+key)
+}
+
+// lockPath returns the path of key's lock file; key must be valid.
+func (s *Store) lockPath(key string) string {
+	return s.recordPath(key) + ".lock"
+}
+
+// keyFromName returns the key of a directory entry name that is a record
+// file of this store, or false.
+func (s *Store) keyFromName(name string) (string, bool) {
+	key, ok := strings.CutPrefix(name, s.prefix)
+	if !ok || !core.ValidKey(key) {
+		return "", false
+	}
+	return key, true
+}
+
+// check validates the common arguments of every keyed operation.
+func check(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !core.ValidKey(key) {
+		return core.ErrInvalidKey
+	}
+	return nil
+}

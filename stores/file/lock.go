@@ -1,0 +1,135 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// shards is the number of in-process mutexes a Store spreads its keys over.
+const shards = 256
+
+// shardedMutex serialises the writers of one key inside one Store without a
+// lock shared by every key (or by every Store in the process).
+type shardedMutex [shards]sync.Mutex
+
+// forKey returns the mutex for key, which must be a valid store key (64
+// lowercase hex characters): its first two hex digits pick the shard.
+func (m *shardedMutex) forKey(key string) *sync.Mutex {
+	return &m[hexVal(key[0])<<4|hexVal(key[1])]
+}
+
+func hexVal(c byte) byte {
+	if c >= 'a' {
+		return c - 'a' + 10
+	}
+	return c - '0'
+}
+
+// keyLock is a held lock on one key: the in-process shard mutex plus an
+// exclusive flock(2) on the sibling "<record>.lock" file, which makes the
+// lock hold across Store values and processes sharing the directory.
+//
+// The record itself cannot carry the lock, because every write replaces it
+// by rename and a lock on the old inode would no longer exclude anyone. The
+// lock file is never renamed; it is only removed while locked (see
+// removeLockFile), and lock re-checks after flock that the path still names
+// the inode it locked, so a removal can never give two holders.
+type keyLock struct {
+	mu   *sync.Mutex
+	f    *os.File
+	path string
+}
+
+// lockPollMin and lockPollMax bound the back-off while another process holds
+// a key's lock file. Locks are held for the length of one small write.
+const (
+	lockPollMin = 50 * time.Microsecond
+	lockPollMax = 5 * time.Millisecond
+)
+
+// lock acquires the lock for key, honouring ctx while it waits.
+func (s *Store) lock(ctx context.Context, key string) (*keyLock, error) {
+	mu := s.mu.forKey(key)
+	mu.Lock()
+	path := s.lockPath(key)
+	for {
+		f, err := s.lockOnce(ctx, path)
+		if err != nil {
+			mu.Unlock()
+			return nil, err
+		}
+		if f != nil {
+			return &keyLock{mu: mu, f: f, path: path}, nil
+		}
+	}
+}
+
+// lockOnce opens and flocks path. It returns a nil file (and nil error) when
+// the lock file was removed or replaced while it waited: the caller retries.
+func (s *Store) lockOnce(ctx context.Context, path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, s.mode)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", scrub(err))
+	}
+	if err := flock(ctx, f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	held, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat lock file: %w", scrub(err))
+	}
+	cur, err := os.Stat(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		f.Close()
+		return nil, fmt.Errorf("stat lock file: %w", scrub(err))
+	}
+	if err != nil || !os.SameFile(held, cur) {
+		f.Close() // removed by the previous holder: lock the new file
+		return nil, nil
+	}
+	return f, nil
+}
+
+// flock takes an exclusive flock on f, polling with back-off so that ctx
+// can end the wait.
+func flock(ctx context.Context, f *os.File) error {
+	fd := int(f.Fd())
+	wait := lockPollMin
+	for {
+		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return fmt.Errorf("flock: %w", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("waiting for lock: %w", ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, lockPollMax)
+	}
+}
+
+// removeLockFile unlinks the lock file while it is held, so that the
+// directory does not keep one lock file per key ever seen. Waiters that
+// opened the old inode notice the change in lockOnce and retry.
+func (l *keyLock) removeLockFile() {
+	_ = os.Remove(l.path) // best effort: a leftover lock file is harmless
+}
+
+// unlock releases the flock (by closing the file) and the shard mutex.
+func (l *keyLock) unlock() {
+	l.f.Close()
+	l.mu.Unlock()
+}

@@ -1,0 +1,339 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// Load returns the record stored under key. A missing or expired record is
+// not found (and not an error); a record file that fails its header or
+// checksum check is an error wrapping core.ErrCorrupt. Load takes no lock:
+// writes replace files atomically, so it never sees a torn record.
+func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	if err := check(ctx, key); err != nil {
+		return core.Record{}, false, fmt.Errorf("sessionkit: file: load: %w", err)
+	}
+	b, err := os.ReadFile(s.recordPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return core.Record{}, false, nil
+	}
+	if err != nil {
+		return core.Record{}, false, fmt.Errorf("sessionkit: file: load: %w", scrub(err))
+	}
+	h, data, err := parseRecord(b)
+	if err != nil {
+		return core.Record{}, false, fmt.Errorf("sessionkit: file: load: %w", err)
+	}
+	if !h.live(time.Now().UnixNano()) {
+		return core.Record{}, false, nil
+	}
+	return core.Record{Data: data, Expiry: time.Unix(0, h.expiry), Version: h.version}, true, nil
+}
+
+// Save writes data under key until expiry, replacing any previous record
+// atomically. An expiry that is not in the future deletes the record. On
+// error the previous record is left intact.
+func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.Time) error {
+	if err := s.save(ctx, key, data, expiry); err != nil {
+		return fmt.Errorf("sessionkit: file: save: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) save(ctx context.Context, key string, data []byte, expiry time.Time) error {
+	if err := check(ctx, key); err != nil {
+		return err
+	}
+	if uint64(len(data)) > maxDataSize {
+		return core.ErrTooLarge
+	}
+	l, err := s.lock(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	if !expiry.After(time.Now()) {
+		return s.remove(l, key)
+	}
+	// A random 64-bit version repeats the old one with negligible
+	// probability, so Save need not read the old header.
+	_, err = s.write(key, 0, data, unixNanos(expiry))
+	return err
+}
+
+// CompareAndSwap writes data under key until expiry if the current record's
+// version equals version (zero: if no live record exists) and returns the
+// new version. Otherwise it returns an error wrapping core.ErrConflict. The
+// check and the write happen under the key's lock, which holds across
+// processes. An expiry that is not in the future deletes the record.
+func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
+	v, err := s.compareAndSwap(ctx, key, version, data, expiry)
+	if err != nil {
+		return 0, fmt.Errorf("sessionkit: file: compare and swap: %w", err)
+	}
+	return v, nil
+}
+
+func (s *Store) compareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
+	if err := check(ctx, key); err != nil {
+		return 0, err
+	}
+	if uint64(len(data)) > maxDataSize {
+		return 0, core.ErrTooLarge
+	}
+	l, err := s.lock(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	defer l.unlock()
+	cur, exists, err := s.readHeader(key)
+	if err != nil && !errors.Is(err, core.ErrCorrupt) {
+		return 0, err
+	}
+	now := time.Now()
+	live := exists && err == nil && cur.live(now.UnixNano())
+	if live != (version != 0) || (live && cur.version != version) {
+		if !exists {
+			l.removeLockFile()
+		}
+		return 0, core.ErrConflict
+	}
+	if !expiry.After(now) {
+		return newVersion(cur.version), s.remove(l, key)
+	}
+	return s.write(key, cur.version, data, unixNanos(expiry))
+}
+
+// Touch sets the expiry of a live record without changing its data or
+// version. The new record is written to a temporary file (header, then the
+// data copied file-to-file in the kernel) and renamed into place, because an
+// in-place header write could be seen half-done by a reader or a crash. A
+// missing or expired record is left alone; an expiry that is not in the
+// future deletes the record.
+func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
+	if err := s.touch(ctx, key, expiry); err != nil {
+		return fmt.Errorf("sessionkit: file: touch: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) touch(ctx context.Context, key string, expiry time.Time) error {
+	if err := check(ctx, key); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(s.recordPath(key)); errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing to touch; do not create a lock file for it
+	}
+	l, err := s.lock(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	old, err := os.Open(s.recordPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		l.removeLockFile()
+		return nil
+	}
+	if err != nil {
+		return scrub(err)
+	}
+	defer old.Close()
+	var hb [headerSize]byte
+	if _, err := io.ReadFull(old, hb[:]); err != nil {
+		return fmt.Errorf("read header: %w", core.ErrCorrupt)
+	}
+	h, err := parseHeader(hb[:])
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if !h.live(now.UnixNano()) {
+		return nil
+	}
+	if !expiry.After(now) {
+		return s.remove(l, key)
+	}
+	h.expiry = unixNanos(expiry)
+	return s.writeFile(key, func(w io.Writer) error {
+		putHeader(hb[:], h)
+		if _, err := w.Write(hb[:]); err != nil {
+			return err
+		}
+		n, err := io.CopyN(w, old, int64(h.length))
+		if err == io.EOF {
+			return fmt.Errorf("data is %d bytes, header says %d: %w", n, h.length, core.ErrCorrupt)
+		}
+		return err
+	})
+}
+
+// Delete removes the record under key, and its lock file. A missing record
+// is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := check(ctx, key); err != nil {
+		return fmt.Errorf("sessionkit: file: delete: %w", err)
+	}
+	l, err := s.lock(ctx, key)
+	if err != nil {
+		return fmt.Errorf("sessionkit: file: delete: %w", err)
+	}
+	defer l.unlock()
+	if err := s.remove(l, key); err != nil {
+		return fmt.Errorf("sessionkit: file: delete: %w", err)
+	}
+	return nil
+}
+
+// remove deletes key's record and lock file; l must be key's held lock.
+func (s *Store) remove(l *keyLock, key string) error {
+	err := os.Remove(s.recordPath(key))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return scrub(err)
+	}
+	l.removeLockFile()
+	if err == nil && s.sync {
+		return s.syncDir()
+	}
+	return nil
+}
+
+// readHeader reads the header of key's record file. exists is false when
+// there is no file; a malformed header is an error wrapping core.ErrCorrupt
+// with exists true.
+func (s *Store) readHeader(key string) (h header, exists bool, err error) {
+	f, err := os.Open(s.recordPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return header{}, false, nil
+	}
+	if err != nil {
+		return header{}, false, scrub(err)
+	}
+	defer f.Close()
+	var b [headerSize]byte
+	n, err := io.ReadFull(f, b[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return header{}, true, scrub(err)
+	}
+	h, err = parseHeader(b[:n])
+	return h, true, err
+}
+
+// bufPool recycles the buffers records are assembled in before writing.
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// write stores a new record for key with a fresh version different from
+// old and returns that version. The caller holds key's lock.
+func (s *Store) write(key string, old uint64, data []byte, expiry int64) (uint64, error) {
+	h := header{
+		expiry:   expiry,
+		version:  newVersion(old),
+		length:   uint32(len(data)),
+		checksum: crc32.Checksum(data, crc32cTab),
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := append((*bp)[:0], make([]byte, headerSize)...)
+	putHeader(buf, h)
+	buf = append(buf, data...)
+	*bp = buf
+	err := s.writeFile(key, func(w io.Writer) error {
+		_, err := w.Write(buf)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return h.version, nil
+}
+
+// writeFile atomically replaces key's record with what fill writes: it
+// fills a temporary file in the same directory, optionally fsyncs it,
+// closes it and renames it over the record. On any error the temporary
+// file is removed and the previous record is untouched.
+func (s *Store) writeFile(key string, fill func(io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(s.dir, "."+s.prefix+key+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("create temporary file: %w", scrub(err))
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if s.mode != 0o600 { // CreateTemp uses 0600
+		if err := tmp.Chmod(s.mode); err != nil {
+			return fmt.Errorf("chmod temporary file: %w", scrub(err))
+		}
+	}
+	var w io.Writer = tmp
+	if s.writeHook != nil {
+		w = s.writeHook(tmp)
+	}
+	if err := fill(w); err != nil {
+		return fmt.Errorf("write: %w", scrub(err))
+	}
+	if s.sync {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("sync: %w", scrub(err))
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close: %w", scrub(err))
+	}
+	if err := os.Rename(tmp.Name(), s.recordPath(key)); err != nil {
+		return fmt.Errorf("rename: %w", scrub(err))
+	}
+	if s.sync {
+		return s.syncDir()
+	}
+	return nil
+}
+
+// syncDir fsyncs the directory so that a rename or removal is durable.
+func (s *Store) syncDir() error {
+	d, err := os.Open(s.dir)
+	if err != nil {
+		return fmt.Errorf("sync directory: %w", scrub(err))
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory: %w", scrub(err))
+	}
+	return nil
+}
+
+// newVersion returns a random non-zero version different from old. Random
+// versions (rather than old+1) mean a record that is deleted and created
+// again never repeats a version a stale writer might still hold.
+func newVersion(old uint64) uint64 {
+	for {
+		if v := rand.Uint64(); v != 0 && v != old {
+			return v
+		}
+	}
+}
+
+// scrub strips file names from err (they contain store keys) while keeping
+// the operation and the underlying error for errors.Is.
+func scrub(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return fmt.Errorf("%s: %w", le.Op, le.Err)
+	}
+	return err
+}

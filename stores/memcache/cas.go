@@ -1,0 +1,137 @@
+package memcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// CompareAndSwap stores data under key until expiry if the record's version
+// equals version. Version zero creates the record only when no live record
+// exists, in one round trip (add); any other version takes two (gets, then
+// cas on memcached's CAS id), so a write between them is detected by the
+// server. An expiry that is not in the future removes the record.
+func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
+	if !core.ValidKey(key) {
+		return 0, fmt.Errorf("sessionkit: memcache: compare-and-swap: %w", core.ErrInvalidKey)
+	}
+	if headerLen+len(data) > s.maxItem {
+		return 0, fmt.Errorf("sessionkit: memcache: compare-and-swap: %w: %d bytes, limit %d", core.ErrTooLarge, len(data), s.MaxRecordSize())
+	}
+	nv := newVersion()
+	err := s.do(ctx, func() error {
+		now := time.Now()
+		item := &memcache.Item{
+			Key:        s.prefix + key,
+			Value:      encode(header{version: nv, expiry: expiry}, data),
+			Expiration: expiration(expiry, now),
+		}
+		if version == 0 {
+			return s.create(item, now)
+		}
+		cur, err := s.client.Get(item.Key)
+		if errors.Is(err, memcache.ErrCacheMiss) {
+			return core.ErrConflict
+		}
+		if err != nil {
+			return err
+		}
+		h, _, err := decode(cur.Value)
+		if err != nil {
+			return err
+		}
+		if h.version != version || !h.live(now) {
+			return core.ErrConflict
+		}
+		item.CasID = cur.CasID
+		return casResult(s.client.CompareAndSwap(item))
+	})
+	if err != nil {
+		return 0, s.wrap("compare-and-swap", key, err)
+	}
+	return nv, nil
+}
+
+// create adds item when no live record exists. An item whose header says it
+// has expired, but which memcached still holds, is replaced with cas.
+func (s *Store) create(item *memcache.Item, now time.Time) error {
+	err := s.client.Add(item)
+	if !errors.Is(err, memcache.ErrNotStored) {
+		return err
+	}
+	cur, err := s.client.Get(item.Key)
+	if errors.Is(err, memcache.ErrCacheMiss) {
+		// Gone since the add: try once more, a second loss is a conflict.
+		return casResult(s.client.Add(item))
+	}
+	if err != nil {
+		return err
+	}
+	if h, _, err := decode(cur.Value); err == nil && h.live(now) {
+		return core.ErrConflict
+	}
+	item.CasID = cur.CasID
+	return casResult(s.client.CompareAndSwap(item))
+}
+
+// casResult maps memcached's lost races to core.ErrConflict.
+func casResult(err error) error {
+	if errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, memcache.ErrNotStored) || errors.Is(err, memcache.ErrCacheMiss) {
+		return core.ErrConflict
+	}
+	return err
+}
+
+// Touch sets the expiry of the record under key, keeping its data and
+// version. It rewrites the item (gets, then cas: two round trips), because
+// memcached's own touch would leave the expiry in the header, which Load
+// reports, unchanged; on a concurrent write it reads and retries. A missing
+// or expired record stays missing; an expiry that is not in the future
+// removes the record.
+func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
+	if !core.ValidKey(key) {
+		return fmt.Errorf("sessionkit: memcache: touch: %w", core.ErrInvalidKey)
+	}
+	err := s.do(ctx, func() error {
+		for attempt := 0; attempt < touchAttempts; attempt++ {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			cur, err := s.client.Get(s.prefix + key)
+			if errors.Is(err, memcache.ErrCacheMiss) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			h, data, err := decode(cur.Value)
+			if err != nil {
+				return err
+			}
+			if !h.live(now) {
+				return nil
+			}
+			h.expiry = expiry
+			cur.Value = encode(h, data)
+			cur.Expiration = expiration(expiry, now)
+			err = s.client.CompareAndSwap(cur)
+			switch {
+			case err == nil, errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+				return nil // done, or the record vanished meanwhile
+			case !errors.Is(err, memcache.ErrCASConflict):
+				return err
+			}
+		}
+		return fmt.Errorf("%w: record kept changing", core.ErrConflict)
+	})
+	if err != nil {
+		return s.wrap("touch", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,32 @@
+package memcache_test
+
+import (
+	"testing"
+
+	"github.com/sessionkit/sessionkit/conformance"
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/testserver"
+	"github.com/sessionkit/sessionkit/stores/memcache"
+)
+
+// options declares the store's limits. The expiry is kept exactly (in the
+// value's header), so no precision is declared even though memcached's own
+// clock has one-second resolution.
+func options() conformance.StoreOptions {
+	s, _ := memcache.New(newClient("127.0.0.1:1"), memcache.Config{})
+	return conformance.StoreOptions{MaxRecordSize: s.MaxRecordSize()}
+}
+
+func TestConformance(t *testing.T) {
+	client := newClient(testserver.Memcached(t))
+	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
+		return newStore(t, client) // a fresh key prefix: an empty store
+	}, options())
+}
+
+func TestConformanceTwoServers(t *testing.T) {
+	client := newClient(testserver.StartMemcached(t).Addr, testserver.StartMemcached(t).Addr)
+	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
+		return newStore(t, client)
+	}, options())
+}

@@ -1,0 +1,321 @@
+// Package memcache is a sessionkit store on memcached, through
+// github.com/bradfitz/gomemcache.
+//
+// One client may spread sessions over many servers (memcache.New(addrs...)
+// or its ServerList): each key lives on the server its hash picks. Each
+// session is one item under KeyPrefix + key whose value is a 17-byte header
+// (format, version, exact expiry) followed by the encoded session. The
+// server-side expiration is set from the expiry, rounded up to memcached's
+// second, and sent as an absolute Unix time when it is more than 30 days
+// away (memcached reads larger relative values as absolute times); Load
+// still reports the exact expiry from the header and treats a passed expiry
+// as not found.
+//
+// Round trips: Load (gets), Save (set) and Delete are one round trip each.
+// CompareAndSwap is two: a gets that checks the version in the header and
+// fetches memcached's CAS id, then a cas. gomemcache does not report the
+// CAS id that a store assigns, so memcached's CAS ids cannot serve as the
+// record version without a second round trip anyway; the store keeps its
+// own random version in the header instead. Version zero is one round trip
+// (add). Touch is also two round trips (gets, then cas): memcached's touch
+// would change only the server-side expiration, not the expiry in the
+// header that Load reports, so Touch rewrites the item with the new header,
+// keeping its data and version, and retries if a concurrent write
+// intervenes.
+//
+// memcached cannot list its keys, so the store offers no core.Iterator;
+// it expires items itself, so there is no DeleteExpired either.
+//
+// # Timeouts and contexts
+//
+// gomemcache takes no context. Every call fails after the client's Timeout
+// (gomemcache's default is 500 ms; set memcache.Client.Timeout to change it)
+// when a server does not answer, so a down server is an error, not a hang.
+// When ctx can be cancelled, the store runs the call in a goroutine and
+// returns ctx's error as soon as ctx is done; the abandoned call finishes in
+// the background within the client's Timeout, and a write it had already
+// sent may still take effect.
+package memcache
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/sessionkit/sessionkit/core"
+)
+
+const (
+	// DefaultKeyPrefix is the key prefix used when Config.KeyPrefix is empty.
+	DefaultKeyPrefix = "sessionkit:"
+
+	// DefaultMaxItemSize is the default Config.MaxItemSize: memcached's
+	// default item size limit of 1 MiB minus room for its item header and
+	// the key.
+	DefaultMaxItemSize = 1<<20 - 1024
+
+	// MaxKeyPrefixLen is the longest KeyPrefix: memcached keys are at most
+	// 250 bytes and session keys are 64.
+	MaxKeyPrefixLen = 250 - 64
+
+	// HeaderSize is how many bytes of each item's value the store uses for
+	// its header; a record can hold MaxItemSize - HeaderSize bytes of data.
+	HeaderSize = headerLen
+)
+
+// Value layout: format byte, version, expiry in Unix nanoseconds.
+const (
+	formatV1  = 0x01
+	headerLen = 1 + 8 + 8
+)
+
+// maxRelative is memcached's largest relative expiration (30 days); larger
+// values are read as absolute Unix times.
+const maxRelative = 30 * 24 * 60 * 60
+
+// touchAttempts bounds the rewrite retries of Touch under contention.
+const touchAttempts = 10
+
+// Config configures a Store.
+type Config struct {
+	// KeyPrefix is put in front of every session key. Default
+	// "sessionkit:". It must be at most MaxKeyPrefixLen bytes and contain
+	// no spaces or control characters.
+	KeyPrefix string
+
+	// MaxItemSize is the largest item value, header included, that the
+	// store sends; a larger record fails with an error wrapping
+	// core.ErrTooLarge before anything is sent. Default DefaultMaxItemSize,
+	// which suits memcached's default -I 1m. Raise it only together with
+	// the servers' -I: memcached drops the old item when it rejects a set
+	// as too large, so this limit is what keeps a failed Save harmless.
+	MaxItemSize int
+}
+
+// Store keeps sessions in memcached. It is safe for concurrent use.
+type Store struct {
+	client  *memcache.Client
+	prefix  string
+	maxItem int
+}
+
+// Compile-time checks of the capabilities the store offers.
+var (
+	_ core.Store             = (*Store)(nil)
+	_ core.Toucher           = (*Store)(nil)
+	_ core.CompareAndSwapper = (*Store)(nil)
+)
+
+// New returns a Store that keeps sessions on the servers of client. The
+// store does not change the client's settings.
+func New(client *memcache.Client, cfg Config) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("sessionkit: memcache: new: nil client")
+	}
+	prefix := cfg.KeyPrefix
+	if prefix == "" {
+		prefix = DefaultKeyPrefix
+	}
+	if len(prefix) > MaxKeyPrefixLen {
+		return nil, fmt.Errorf("sessionkit: memcache: new: key prefix of %d bytes is longer than %d", len(prefix), MaxKeyPrefixLen)
+	}
+	for i := 0; i < len(prefix); i++ {
+		if c := prefix[i]; c <= ' ' || c == 0x7f {
+			return nil, fmt.Errorf("sessionkit: memcache: new: key prefix contains a space or control character at byte %d", i)
+		}
+	}
+	maxItem := cfg.MaxItemSize
+	if maxItem == 0 {
+		maxItem = DefaultMaxItemSize
+	}
+	if maxItem <= headerLen {
+		return nil, fmt.Errorf("sessionkit: memcache: new: MaxItemSize %d leaves no room for data (header is %d bytes)", maxItem, headerLen)
+	}
+	return &Store{client: client, prefix: prefix, maxItem: maxItem}, nil
+}
+
+// MaxRecordSize returns the largest session record, in bytes, that Save
+// and CompareAndSwap accept.
+func (s *Store) MaxRecordSize() int { return s.maxItem - headerLen }
+
+// Load returns the record stored under key in one round trip.
+func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	if !core.ValidKey(key) {
+		return core.Record{}, false, fmt.Errorf("sessionkit: memcache: load: %w", core.ErrInvalidKey)
+	}
+	// rec and found are written by the call, which may still be running
+	// in the background when ctx ends first: read them only on success.
+	var (
+		rec   core.Record
+		found bool
+	)
+	err := s.do(ctx, func() error {
+		item, err := s.client.Get(s.prefix + key)
+		if errors.Is(err, memcache.ErrCacheMiss) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		h, data, err := decode(item.Value)
+		if err != nil || !h.live(time.Now()) {
+			return err
+		}
+		rec, found = core.Record{Data: data, Expiry: h.expiry, Version: h.version}, true
+		return nil
+	})
+	if err != nil {
+		return core.Record{}, false, s.wrap("load", key, err)
+	}
+	return rec, found, nil
+}
+
+// Save stores data under key until expiry in one round trip (set). An
+// expiry that is not in the future deletes the record.
+func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.Time) error {
+	if !core.ValidKey(key) {
+		return fmt.Errorf("sessionkit: memcache: save: %w", core.ErrInvalidKey)
+	}
+	if headerLen+len(data) > s.maxItem {
+		return fmt.Errorf("sessionkit: memcache: save: %w: %d bytes, limit %d", core.ErrTooLarge, len(data), s.MaxRecordSize())
+	}
+	err := s.do(ctx, func() error {
+		now := time.Now()
+		if !expiry.After(now) {
+			return ignoreMiss(s.client.Delete(s.prefix + key))
+		}
+		return s.client.Set(&memcache.Item{
+			Key:        s.prefix + key,
+			Value:      encode(header{version: newVersion(), expiry: expiry}, data),
+			Expiration: expiration(expiry, now),
+		})
+	})
+	if err != nil {
+		return s.wrap("save", key, err)
+	}
+	return nil
+}
+
+// Delete removes the record under key. A missing key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if !core.ValidKey(key) {
+		return fmt.Errorf("sessionkit: memcache: delete: %w", core.ErrInvalidKey)
+	}
+	err := s.do(ctx, func() error {
+		return ignoreMiss(s.client.Delete(s.prefix + key))
+	})
+	if err != nil {
+		return s.wrap("delete", key, err)
+	}
+	return nil
+}
+
+// do runs f, returning early with ctx's error when ctx is done first.
+func (s *Store) do(ctx context.Context, f func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if ctx.Done() == nil {
+		return f()
+	}
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// wrap prefixes err with the package and operation, classifying memcached's
+// size rejection as core.ErrTooLarge. An error whose text would reveal the
+// key is replaced by one that does not.
+func (s *Store) wrap(op, key string, err error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, core.ErrConflict), errors.Is(err, core.ErrCorrupt), errors.Is(err, core.ErrTooLarge),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case strings.Contains(msg, "too large"):
+		return fmt.Errorf("sessionkit: memcache: %s: %w: rejected by the server", op, core.ErrTooLarge)
+	case strings.Contains(msg, key):
+		return fmt.Errorf("sessionkit: memcache: %s: unexpected server response", op)
+	}
+	return fmt.Errorf("sessionkit: memcache: %s: %w", op, err)
+}
+
+// ignoreMiss turns memcached's "not found" into success.
+func ignoreMiss(err error) error {
+	if errors.Is(err, memcache.ErrCacheMiss) {
+		return nil
+	}
+	return err
+}
+
+// expiration returns memcached's expiration for expiry: seconds from now,
+// rounded up plus one second because memcached's clock ticks once a second
+// and may expire an item up to a second early, or an absolute Unix time
+// beyond 30 days. An expiry that has passed gives -1: expire immediately.
+func expiration(expiry, now time.Time) int32 {
+	d := expiry.Sub(now)
+	if d <= 0 {
+		return -1
+	}
+	secs := int64((d+time.Second-1)/time.Second) + 1
+	if secs <= maxRelative {
+		return int32(secs)
+	}
+	abs := now.Unix() + secs
+	if abs > math.MaxInt32 {
+		// Past 2038 memcached cannot express the time; the header still
+		// makes Load honour the real expiry.
+		return math.MaxInt32
+	}
+	return int32(abs)
+}
+
+// newVersion returns a random non-zero version.
+func newVersion() uint64 {
+	for {
+		if v := rand.Uint64(); v != 0 {
+			return v
+		}
+	}
+}
+
+// header is the store's metadata in front of each item's data.
+type header struct {
+	version uint64
+	expiry  time.Time
+}
+
+// live reports whether a record with this header is still valid at now.
+func (h header) live(now time.Time) bool { return now.Before(h.expiry) }
+
+// encode returns an item value: the header, then a copy of data.
+func encode(h header, data []byte) []byte {
+	b := make([]byte, headerLen+len(data))
+	b[0] = formatV1
+	binary.BigEndian.PutUint64(b[1:], h.version)
+	binary.BigEndian.PutUint64(b[9:], uint64(h.expiry.UnixNano()))
+	copy(b[headerLen:], data)
+	return b
+}
+
+// decode splits an item value into header and data.
+func decode(value []byte) (header, []byte, error) {
+	if len(value) < headerLen || value[0] != formatV1 {
+		return header{}, nil, fmt.Errorf("%w: not a sessionkit record", core.ErrCorrupt)
+	}
+	return header{
+		version: binary.BigEndian.Uint64(value[1:]),
+		expiry:  time.Unix(0, int64(binary.BigEndian.Uint64(value[9:]))),
+	}, value[headerLen:], nil
+}

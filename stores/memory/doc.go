@@ -1,0 +1,13 @@
+// Package memory is an in-process session store for sessionkit.
+//
+// Records live in a sharded map inside the process, so they vanish when the
+// process exits and are not shared between replicas: use it for tests, for
+// single-instance deployments and as a reference implementation of
+// core.Store. It implements every optional capability of the store contract:
+// core.Toucher, core.CompareAndSwapper, core.Iterator and core.ExpiredDeleter.
+//
+// A Store copies data on Save and on Load, so neither the caller nor the store
+// ever sees the other's slices. Expired records are invisible to Load at once
+// and are removed from memory by a background sweeper (see
+// Config.CleanupInterval) or by DeleteExpired. Call Close to stop the sweeper.
+package memory

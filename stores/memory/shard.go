@@ -1,0 +1,88 @@
+package memory
+
+import (
+	"encoding/hex"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// shardCount is the number of independently locked maps. It must be a power
+// of two no larger than 256: the shard is picked from the first key byte.
+const shardCount = 64
+
+// id is a decoded store key. Keys are the hex form of a SHA-256 hash, so 32
+// bytes hold them in half the space of the string and need no pointer.
+type id [32]byte
+
+// parseKey decodes key, reporting false for anything that is not 64
+// lowercase hexadecimal characters.
+func parseKey(key string) (id, bool) {
+	var k id
+	if !core.ValidKey(key) {
+		return k, false
+	}
+	for i := range k {
+		k[i] = nibble(key[2*i])<<4 | nibble(key[2*i+1])
+	}
+	return k, true
+}
+
+// nibble decodes one lowercase hexadecimal digit already checked by
+// core.ValidKey.
+func nibble(c byte) byte {
+	if c >= 'a' {
+		return c - 'a' + 10
+	}
+	return c - '0'
+}
+
+// String returns the key in the form the core uses.
+func (k id) String() string { return hex.EncodeToString(k[:]) }
+
+// entry is one stored record: 40 bytes plus the data itself.
+type entry struct {
+	data    []byte
+	expiry  int64 // Unix nanoseconds
+	version uint64
+}
+
+// live reports whether e has not expired at now (Unix nanoseconds).
+func (e *entry) live(now int64) bool { return e.expiry > now }
+
+// shard is one lock-protected part of the store.
+type shard struct {
+	mu sync.RWMutex
+	m  map[id]entry
+	_  [32]byte // keep neighbouring shards' locks off one cache line
+}
+
+// unixNano converts t to Unix nanoseconds, clamping times outside the int64
+// range instead of overflowing: a far-future expiry is rounded down, as the
+// store contract allows, and a far-past one stays in the past.
+func unixNano(t time.Time) int64 {
+	const maxSec = math.MaxInt64/int64(time.Second) - 1
+	switch s := t.Unix(); {
+	case s >= maxSec:
+		return math.MaxInt64
+	case s <= -maxSec:
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+// fill returns a copy of data, reusing buf when it is big enough and not
+// wastefully large, so that overwriting a session rarely allocates.
+func fill(buf, data []byte) []byte {
+	if len(data) == 0 {
+		return nil
+	}
+	if cap(buf) >= len(data) && cap(buf) <= 2*len(data)+64 {
+		buf = buf[:len(data)]
+		copy(buf, data)
+		return buf
+	}
+	return append([]byte(nil), data...)
+}

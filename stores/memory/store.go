@@ -1,0 +1,266 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// Store is an in-memory core.Store with every optional capability. Create it
+// with New; it is safe for concurrent use.
+type Store struct {
+	shards  [shardCount]shard
+	version atomic.Uint64 // last version handed out; every write takes the next
+	maxSize int
+
+	stop      chan struct{} // closed by Close; nil when the sweeper is disabled
+	done      chan struct{} // closed when the sweeper has returned
+	closeOnce sync.Once
+}
+
+// Compile-time checks that Store implements the whole contract.
+var (
+	_ core.Store             = (*Store)(nil)
+	_ core.Toucher           = (*Store)(nil)
+	_ core.CompareAndSwapper = (*Store)(nil)
+	_ core.Iterator          = (*Store)(nil)
+	_ core.ExpiredDeleter    = (*Store)(nil)
+)
+
+// New returns an empty Store configured by cfg and, unless
+// cfg.CleanupInterval is negative, starts its sweeper goroutine. Call Close
+// when the store is no longer needed to stop that goroutine.
+func New(cfg Config) *Store {
+	cfg = cfg.normalise()
+	s := &Store{maxSize: cfg.MaxRecordSize}
+	for i := range s.shards {
+		s.shards[i].m = make(map[id]entry)
+	}
+	if cfg.CleanupInterval > 0 {
+		s.stop = make(chan struct{})
+		s.done = make(chan struct{})
+		go s.sweep(cfg.CleanupInterval)
+	}
+	return s
+}
+
+// shardOf returns the shard that holds k.
+func (s *Store) shardOf(k id) *shard { return &s.shards[k[0]%shardCount] }
+
+// begin validates the common arguments of every keyed operation.
+func begin(ctx context.Context, op, key string) (id, error) {
+	if err := ctx.Err(); err != nil {
+		return id{}, fmt.Errorf("sessionkit: memory: %s: %w", op, err)
+	}
+	k, ok := parseKey(key)
+	if !ok {
+		return id{}, fmt.Errorf("sessionkit: memory: %s: %w", op, core.ErrInvalidKey)
+	}
+	return k, nil
+}
+
+// checkSize rejects data larger than the configured limit.
+func (s *Store) checkSize(op string, data []byte) error {
+	if s.maxSize > 0 && len(data) > s.maxSize {
+		return fmt.Errorf("sessionkit: memory: %s: %d bytes exceed the limit of %d: %w",
+			op, len(data), s.maxSize, core.ErrTooLarge)
+	}
+	return nil
+}
+
+// Load returns a copy of the live record stored under key. A missing or
+// expired record returns found == false and a nil error.
+func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	k, err := begin(ctx, "load", key)
+	if err != nil {
+		return core.Record{}, false, err
+	}
+	now := time.Now().UnixNano()
+	sh := s.shardOf(k)
+	sh.mu.RLock()
+	e, ok := sh.m[k]
+	if !ok || !e.live(now) {
+		sh.mu.RUnlock()
+		return core.Record{}, false, nil
+	}
+	var data []byte
+	if len(e.data) > 0 {
+		data = make([]byte, len(e.data))
+		copy(data, e.data)
+	}
+	sh.mu.RUnlock()
+	return core.Record{Data: data, Expiry: time.Unix(0, e.expiry), Version: e.version}, true, nil
+}
+
+// Save stores a copy of data under key until expiry, replacing any previous
+// record and giving it a new version. An expiry that is not in the future
+// deletes the record.
+func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.Time) error {
+	k, err := begin(ctx, "save", key)
+	if err != nil {
+		return err
+	}
+	if err := s.checkSize("save", data); err != nil {
+		return err
+	}
+	exp := unixNano(expiry)
+	sh := s.shardOf(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if exp <= time.Now().UnixNano() {
+		delete(sh.m, k)
+		return nil
+	}
+	old := sh.m[k]
+	sh.m[k] = entry{data: fill(old.data, data), expiry: exp, version: s.version.Add(1)}
+	return nil
+}
+
+// Delete removes the record stored under key, if any.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	k, err := begin(ctx, "delete", key)
+	if err != nil {
+		return err
+	}
+	sh := s.shardOf(k)
+	sh.mu.Lock()
+	delete(sh.m, k)
+	sh.mu.Unlock()
+	return nil
+}
+
+// Touch sets the expiry of the live record under key without changing its
+// data or its version, so that it does not make a concurrent
+// CompareAndSwap fail. A missing or expired record is left alone; an expiry
+// that is not in the future deletes the record.
+func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
+	k, err := begin(ctx, "touch", key)
+	if err != nil {
+		return err
+	}
+	exp := unixNano(expiry)
+	sh := s.shardOf(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	now := time.Now().UnixNano()
+	e, ok := sh.m[k]
+	switch {
+	case !ok:
+	case !e.live(now) || exp <= now:
+		delete(sh.m, k)
+	default:
+		e.expiry = exp
+		sh.m[k] = e
+	}
+	return nil
+}
+
+// CompareAndSwap stores a copy of data under key until expiry if the live
+// record's version equals version (zero: if there is no live record), and
+// returns the new version. Otherwise it returns an error wrapping
+// core.ErrConflict and changes nothing. A successful swap with an expiry
+// that is not in the future deletes the record.
+func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
+	k, err := begin(ctx, "compare and swap", key)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.checkSize("compare and swap", data); err != nil {
+		return 0, err
+	}
+	exp := unixNano(expiry)
+	sh := s.shardOf(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	now := time.Now().UnixNano()
+	old, ok := sh.m[k]
+	var current uint64
+	if ok && old.live(now) {
+		current = old.version
+	}
+	if current != version {
+		return 0, fmt.Errorf("sessionkit: memory: compare and swap: %w", core.ErrConflict)
+	}
+	v := s.version.Add(1)
+	if exp <= now {
+		delete(sh.m, k)
+		return v, nil
+	}
+	sh.m[k] = entry{data: fill(old.data, data), expiry: exp, version: v}
+	return v, nil
+}
+
+// Iterate calls fn with the key of every live record until fn returns false.
+// It holds no lock while fn runs, so fn may call the store; records written
+// during the iteration may or may not be seen.
+func (s *Store) Iterate(ctx context.Context, fn func(key string) bool) error {
+	var keys []id
+	for i := range s.shards {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("sessionkit: memory: iterate: %w", err)
+		}
+		keys = s.shards[i].liveKeys(keys[:0], time.Now().UnixNano())
+		for _, k := range keys {
+			if !fn(k.String()) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// liveKeys appends the keys of sh's live records to dst.
+func (sh *shard) liveKeys(dst []id, now int64) []id {
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	for k, e := range sh.m {
+		if e.live(now) {
+			dst = append(dst, k)
+		}
+	}
+	return dst
+}
+
+// DeleteExpired removes every expired record from memory and returns how
+// many it removed. The sweeper calls it periodically.
+func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
+	n := 0
+	for i := range s.shards {
+		if err := ctx.Err(); err != nil {
+			return n, fmt.Errorf("sessionkit: memory: delete expired: %w", err)
+		}
+		n += s.shards[i].deleteExpired(time.Now().UnixNano())
+	}
+	return n, nil
+}
+
+// deleteExpired removes sh's expired records and returns how many.
+func (sh *shard) deleteExpired(now int64) int {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	n := 0
+	for k, e := range sh.m {
+		if !e.live(now) {
+			delete(sh.m, k)
+			n++
+		}
+	}
+	return n
+}
+
+// Len returns the number of records held in memory, including expired ones
+// that have not been swept yet.
+func (s *Store) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}

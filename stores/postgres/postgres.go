@@ -1,0 +1,147 @@
+// Package postgres is a sessionkit store on PostgreSQL, using a
+// github.com/jackc/pgx/v5 connection pool.
+//
+// Records live in one table (DefaultTableName unless Config.TableName says
+// otherwise) with the layout that Schema returns; create it with
+// Store.CreateTable or put Schema's SQL into your migrations:
+//
+//	CREATE TABLE IF NOT EXISTS "sessionkit_sessions" (
+//		key     text        PRIMARY KEY,
+//		data    bytea       NOT NULL,
+//		expiry  timestamptz NOT NULL,
+//		version bigint      NOT NULL CHECK (version > 0)
+//	);
+//	CREATE INDEX IF NOT EXISTS "sessionkit_sessions_expiry_idx"
+//		ON "sessionkit_sessions" (expiry);
+//
+// Every operation is one statement, so one round trip once pgx has prepared
+// it on a connection. The Store implements core.Store and every optional
+// capability: core.Toucher, core.CompareAndSwapper (a version column
+// checked in the UPDATE's WHERE clause, so concurrent writers on any number
+// of application servers never lose an update), core.Iterator and
+// core.ExpiredDeleter.
+//
+// # Clock
+//
+// Expiry is decided by the application's clock throughout: the core computes
+// expiry times with it, and the store passes time.Now() as a query parameter
+// wherever it compares with expiry (Load, CompareAndSwap, Touch, Iterate,
+// DeleteExpired), never the database's now(). Keep application servers'
+// clocks in sync as for any session store. A cron job in SQL can clean up
+// with DELETE FROM sessionkit_sessions WHERE expiry < now().
+//
+// Expired rows stay until DeleteExpired removes them, called by the
+// application or by the janitor that New starts when Config.CleanupInterval
+// is set. Close stops the janitor; it does not close the pool, which belongs
+// to the caller.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// Config configures a Store. The zero value is usable.
+type Config struct {
+	// TableName is the table that holds the sessions: an identifier of
+	// letters, digits and underscores, optionally schema-qualified
+	// ("auth.sessions"). It is quoted in SQL, so its case is kept. The
+	// default is DefaultTableName ("sessionkit_sessions").
+	TableName string
+	// CleanupInterval, when positive, starts a janitor goroutine that calls
+	// DeleteExpired at that interval until Close. The default is 0: no
+	// janitor (run DeleteExpired yourself, or a cron job).
+	CleanupInterval time.Duration
+	// Logger receives the janitor's errors. The default is slog.Default().
+	Logger *slog.Logger
+}
+
+// Store keeps sessions in a PostgreSQL table. It is safe for concurrent use.
+// Create it with New.
+type Store struct {
+	pool   *pgxpool.Pool
+	table  table
+	logger *slog.Logger
+	q      queries
+
+	closeOnce sync.Once
+	stop      context.CancelFunc
+	done      chan struct{}
+}
+
+// Compile-time checks that Store has every capability.
+var (
+	_ core.Store             = (*Store)(nil)
+	_ core.Toucher           = (*Store)(nil)
+	_ core.CompareAndSwapper = (*Store)(nil)
+	_ core.Iterator          = (*Store)(nil)
+	_ core.ExpiredDeleter    = (*Store)(nil)
+)
+
+// New returns a Store that uses pool and the table named by cfg. It does
+// not touch the database (call CreateTable to create the table). When
+// cfg.CleanupInterval is positive it starts the janitor; call Close to stop
+// it.
+func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("sessionkit: postgres: nil pool")
+	}
+	t, err := parseTable(cfg.TableName)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.CleanupInterval < 0 {
+		return nil, errors.New("sessionkit: postgres: negative cleanup interval")
+	}
+	s := &Store{pool: pool, table: t, logger: cfg.Logger, q: buildQueries(t.quoted())}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	if cfg.CleanupInterval > 0 {
+		ctx, stop := context.WithCancel(context.Background())
+		s.stop, s.done = stop, make(chan struct{})
+		go s.janitor(ctx, cfg.CleanupInterval)
+	}
+	return s, nil
+}
+
+// TableName returns the quoted name of the store's table.
+func (s *Store) TableName() string { return s.table.quoted() }
+
+// Close stops the janitor, if any, and waits for it to exit. It does not
+// close the pool. It is safe to call more than once; the store remains
+// usable after Close.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			s.stop()
+			<-s.done
+		}
+	})
+	return nil
+}
+
+// janitor calls DeleteExpired every interval until ctx is cancelled.
+func (s *Store) janitor(ctx context.Context, interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+				s.logger.LogAttrs(ctx, slog.LevelError, "sessionkit: postgres: cleanup failed",
+					slog.String("table", s.table.quoted()), slog.Any("error", err))
+			}
+		}
+	}
+}

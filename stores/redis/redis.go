@@ -1,0 +1,260 @@
+// Package redis is a sessionkit store on Redis, through go-redis v9.
+//
+// It takes a goredis.UniversalClient, so the same store works on a single
+// node, behind Sentinel (a failover client) and on Redis Cluster. Each
+// session is one Redis string under KeyPrefix + key: a 16-byte header (the
+// record's version and its exact expiry, both big-endian) followed by the
+// encoded session, with a millisecond TTL (PX) set from the expiry so that
+// Redis drops the record by itself. Load (GET), Save (SET PX), Delete,
+// Touch and CompareAndSwap are each one network round trip; Touch and
+// CompareAndSwap run small Lua scripts (EVALSHA, falling back to EVAL once
+// per node), which touch one key and are therefore valid in Cluster mode.
+//
+// The store implements core.Store, core.Toucher, core.CompareAndSwapper and
+// core.Iterator. Expired records are removed by Redis itself, so there is no
+// DeleteExpired.
+//
+// # Timeouts
+//
+// go-redis honours a context's deadline on the socket only when
+// Options.ContextTimeoutEnabled is true; otherwise a request waits up to
+// ReadTimeout (3 s by default) even when ctx expires earlier. Recommended
+// client options for sessions: ContextTimeoutEnabled: true, DialTimeout and
+// ReadTimeout/WriteTimeout of about one second, and a small MaxRetries, so
+// that an unreachable server fails a request promptly instead of hanging it.
+//
+// Expiry is sent as a relative TTL (PX) computed from the caller's clock, so
+// a clock difference between the application and Redis does not shift it.
+package redis
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// DefaultKeyPrefix is the key prefix used when Config.KeyPrefix is empty.
+const DefaultKeyPrefix = "sessionkit:"
+
+// Layout of the header in front of the data: version, then expiry in Unix
+// nanoseconds.
+const (
+	versionLen = 8
+	headerLen  = 16
+)
+
+// Config configures a Store.
+type Config struct {
+	// KeyPrefix is put in front of every session key, to keep sessions apart
+	// from other data on the same server. Default "sessionkit:". To keep
+	// all sessions of a Cluster in one slot, put a hash tag in it
+	// ("{sessions}:"); by default keys spread over all masters.
+	KeyPrefix string
+}
+
+// Store keeps sessions in Redis. It is safe for concurrent use.
+type Store struct {
+	client  goredis.UniversalClient
+	prefix  string
+	pattern string
+}
+
+// Compile-time checks of the capabilities the store offers.
+var (
+	_ core.Store             = (*Store)(nil)
+	_ core.Toucher           = (*Store)(nil)
+	_ core.CompareAndSwapper = (*Store)(nil)
+	_ core.Iterator          = (*Store)(nil)
+)
+
+// New returns a Store that keeps sessions in client, which may be a
+// *goredis.Client, a Sentinel failover client or a *goredis.ClusterClient.
+// The store does not close the client.
+func New(client goredis.UniversalClient, cfg Config) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("sessionkit: redis: new: nil client")
+	}
+	prefix := cfg.KeyPrefix
+	if prefix == "" {
+		prefix = DefaultKeyPrefix
+	}
+	return &Store{client: client, prefix: prefix, pattern: globEscape(prefix) + "*"}, nil
+}
+
+// touchScript sets the expiry header (ARGV[1]) and the TTL (ARGV[2], in
+// milliseconds; 0 deletes) of an existing record, keeping data and version.
+var touchScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local ttl = tonumber(ARGV[2])
+if ttl <= 0 then
+	redis.call('DEL', KEYS[1])
+	return 1
+end
+redis.call('SETRANGE', KEYS[1], 8, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+return 1
+`)
+
+// casScript replaces the value only when its 8-byte version header equals
+// ARGV[1] (the empty string for "no record"). ARGV[2] is the new value and
+// ARGV[3] its TTL in milliseconds; a TTL of 0 deletes the record. It returns
+// 1 when it wrote, 0 on a conflict.
+var casScript = goredis.NewScript(`
+if redis.call('GETRANGE', KEYS[1], 0, 7) ~= ARGV[1] then return 0 end
+local ttl = tonumber(ARGV[3])
+if ttl <= 0 then
+	redis.call('DEL', KEYS[1])
+else
+	redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+end
+return 1
+`)
+
+// Load returns the record stored under key in one round trip (GET). The
+// expiry is the one saved, exactly; a record whose expiry has passed but
+// that Redis has not dropped yet is reported as not found.
+func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	if !core.ValidKey(key) {
+		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w", core.ErrInvalidKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w", err)
+	}
+	value, err := s.client.Get(ctx, s.prefix+key).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return core.Record{}, false, nil
+	}
+	if err != nil {
+		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w", err)
+	}
+	if len(value) < headerLen {
+		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w: not a sessionkit record", core.ErrCorrupt)
+	}
+	expiry := time.Unix(0, int64(binary.BigEndian.Uint64(value[versionLen:headerLen])))
+	if !time.Now().Before(expiry) {
+		return core.Record{}, false, nil
+	}
+	return core.Record{
+		Data:    value[headerLen:],
+		Expiry:  expiry,
+		Version: binary.BigEndian.Uint64(value[:versionLen]),
+	}, true, nil
+}
+
+// Save stores data under key until expiry in one round trip (SET with PX).
+// An expiry less than a millisecond away deletes the record.
+func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.Time) error {
+	if !core.ValidKey(key) {
+		return fmt.Errorf("sessionkit: redis: save: %w", core.ErrInvalidKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sessionkit: redis: save: %w", err)
+	}
+	ttl := ttlOf(expiry)
+	var err error
+	if ttl <= 0 {
+		err = s.client.Del(ctx, s.prefix+key).Err()
+	} else {
+		err = s.client.Set(ctx, s.prefix+key, encode(newVersion(), expiry, data), ttl).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("sessionkit: redis: save: %w", err)
+	}
+	return nil
+}
+
+// Delete removes the record under key. A missing key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if !core.ValidKey(key) {
+		return fmt.Errorf("sessionkit: redis: delete: %w", core.ErrInvalidKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sessionkit: redis: delete: %w", err)
+	}
+	if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
+		return fmt.Errorf("sessionkit: redis: delete: %w", err)
+	}
+	return nil
+}
+
+// Touch sets the expiry of the record under key, in one round trip and
+// atomically, without changing its data or version. A missing record stays
+// missing; an expiry that is not in the future deletes the record.
+func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
+	if !core.ValidKey(key) {
+		return fmt.Errorf("sessionkit: redis: touch: %w", core.ErrInvalidKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sessionkit: redis: touch: %w", err)
+	}
+	ttl := ttlOf(expiry)
+	if ttl < 0 {
+		ttl = 0
+	}
+	exp := binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(expiry.UnixNano()))
+	if err := touchScript.Run(ctx, s.client, []string{s.prefix + key}, exp, ttl.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("sessionkit: redis: touch: %w", err)
+	}
+	return nil
+}
+
+// CompareAndSwap stores data under key until expiry if the record's version
+// equals version (zero: only if no record exists), atomically and in one
+// round trip. Versions are random non-zero 64-bit numbers, so a record that
+// was deleted and re-created never matches an old version.
+func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
+	if !core.ValidKey(key) {
+		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", core.ErrInvalidKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
+	}
+	var want []byte
+	if version != 0 {
+		want = binary.BigEndian.AppendUint64(make([]byte, 0, versionLen), version)
+	}
+	ttl := ttlOf(expiry)
+	if ttl < 0 {
+		ttl = 0
+	}
+	nv := newVersion()
+	n, err := casScript.Run(ctx, s.client, []string{s.prefix + key}, want, encode(nv, expiry, data), ttl.Milliseconds()).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
+	}
+	if n != 1 {
+		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", core.ErrConflict)
+	}
+	return nv, nil
+}
+
+// ttlOf returns the time left until expiry, truncated to milliseconds so
+// that Redis never keeps a record past its expiry.
+func ttlOf(expiry time.Time) time.Duration {
+	return time.Until(expiry).Truncate(time.Millisecond)
+}
+
+// encode returns the stored value: the header, then data.
+func encode(version uint64, expiry time.Time, data []byte) []byte {
+	b := make([]byte, headerLen+len(data))
+	binary.BigEndian.PutUint64(b, version)
+	binary.BigEndian.PutUint64(b[versionLen:], uint64(expiry.UnixNano()))
+	copy(b[headerLen:], data)
+	return b
+}
+
+// newVersion returns a random non-zero version.
+func newVersion() uint64 {
+	for {
+		if v := rand.Uint64(); v != 0 {
+			return v
+		}
+	}
+}
