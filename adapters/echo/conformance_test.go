@@ -1,0 +1,27 @@
+package echosession_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	echosession "github.com/sessionkit/sessionkit/adapters/echo"
+	"github.com/sessionkit/sessionkit/conformance"
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// mountEcho serves h for every method and path behind the Echo middleware.
+func mountEcho(m *core.Manager, h conformance.Handler) http.Handler {
+	e := newEcho()
+	e.Use(echosession.Middleware(m))
+	e.Any("/*", func(c echo.Context) error {
+		h(c.Response(), c.Request(), echosession.Get(c))
+		return nil
+	})
+	return e
+}
+
+func TestConformance(t *testing.T) {
+	conformance.TestAdapter(t, mountEcho)
+}

@@ -1,0 +1,24 @@
+package ginsession_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	ginsession "github.com/sessionkit/sessionkit/adapters/gin"
+	"github.com/sessionkit/sessionkit/conformance"
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// mountGin serves h for every method and path behind the Gin middleware.
+func mountGin(m *core.Manager, h conformance.Handler) http.Handler {
+	r := gin.New()
+	r.Use(ginsession.Middleware(m))
+	r.Any("/*path", func(c *gin.Context) { h(c.Writer, c.Request, ginsession.Default(c)) })
+	return r
+}
+
+func TestConformance(t *testing.T) {
+	conformance.TestAdapter(t, mountGin)
+}
