@@ -1,0 +1,24 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	ginsession "github.com/sessionkit/sessionkit/adapters/gin"
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// mountGin serves the routes with a Gin engine.
+func mountGin(m *core.Manager) http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.Recovery(), ginsession.Middleware(m))
+	for _, rt := range routes() {
+		h := rt.h
+		r.Handle(rt.method, rt.path, func(c *gin.Context) {
+			h(c.Writer, c.Request, ginsession.Default(c))
+		})
+	}
+	return r
+}

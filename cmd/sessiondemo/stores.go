@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/stores/file"
+	mcstore "github.com/sessionkit/sessionkit/stores/memcache"
+	"github.com/sessionkit/sessionkit/stores/memory"
+	pgstore "github.com/sessionkit/sessionkit/stores/postgres"
+	redisstore "github.com/sessionkit/sessionkit/stores/redis"
+)
+
+// storeOpener opens the store named by -store. The returned func closes it.
+type storeOpener func(ctx context.Context, o options) (core.Store, func(), error)
+
+// storeOpeners maps -store values to their openers.
+var storeOpeners = map[string]storeOpener{
+	"memory":   openMemory,
+	"file":     openFile,
+	"memcache": openMemcache,
+	"redis":    openRedis,
+	"postgres": openPostgres,
+}
+
+func openMemory(context.Context, options) (core.Store, func(), error) {
+	s := memory.New(memory.Config{})
+	return s, func() { _ = s.Close() }, nil
+}
+
+// openFile uses -store-addr as the directory (default: a sessionkit folder
+// in the system's temporary directory).
+func openFile(_ context.Context, o options) (core.Store, func(), error) {
+	s, err := file.New(file.Config{Dir: o.storeAddr})
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, func() { _ = s.Close() }, nil
+}
+
+// openMemcache uses -store-addr, a comma-separated server list.
+func openMemcache(_ context.Context, o options) (core.Store, func(), error) {
+	addr := o.storeAddr
+	if addr == "" {
+		addr = "127.0.0.1:11211"
+	}
+	client := memcache.New(strings.Split(addr, ",")...)
+	client.Timeout = 500 * time.Millisecond
+	s, err := mcstore.New(client, mcstore.Config{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, func() { _ = client.Close() }, nil
+}
+
+// openRedis uses -store-addr: one address, or several for a cluster.
+func openRedis(ctx context.Context, o options) (core.Store, func(), error) {
+	addr := o.storeAddr
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	client := goredis.NewUniversalClient(&goredis.UniversalOptions{
+		Addrs:       strings.Split(addr, ","),
+		DialTimeout: 2 * time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
+	})
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, nil, err
+	}
+	s, err := redisstore.New(client, redisstore.Config{})
+	if err != nil {
+		_ = client.Close()
+		return nil, nil, err
+	}
+	return s, func() { _ = client.Close() }, nil
+}
+
+// openPostgres uses -store-dsn and creates the table when it is missing.
+func openPostgres(ctx context.Context, o options) (core.Store, func(), error) {
+	if o.storeDSN == "" {
+		return nil, nil, errors.New("-store-dsn (or SESSIONKIT_STORE_DSN) is required, e.g. postgres://postgres@127.0.0.1:5432/test")
+	}
+	pool, err := pgxpool.New(ctx, o.storeDSN)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := pgstore.New(pool, pgstore.Config{CleanupInterval: 10 * time.Minute})
+	if err == nil {
+		err = s.CreateTable(ctx)
+	}
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return s, func() { _ = s.Close(); pool.Close() }, nil
+}
