@@ -1,0 +1,78 @@
+package bench
+
+import (
+	"net/http"
+	"runtime"
+	"testing"
+)
+
+// footprintSessions is how many ten-value sessions the footprint
+// measurement stores.
+const footprintSessions = 100_000
+
+// heapInUse returns the live heap after two garbage collections.
+func heapInUse() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// footprint stores n ten-value sessions through t's /seed route and
+// returns the growth of the live heap per session.
+func footprint(tb testing.TB, open func(testing.TB) *target, n int) float64 {
+	t := open(tb)
+	defer t.close()
+	cl := newClient(t, "/seed", "")
+	cl.do() // warm up pools and lazily built state
+	before := heapInUse()
+	for i := 0; i < n; i++ {
+		if w := cl.do(); w.status() != http.StatusOK || w.cookie(t.cookie) == "" {
+			tb.Fatalf("GET /seed: status %d, no cookie", w.status())
+		}
+	}
+	after := heapInUse()
+	runtime.KeepAlive(t)
+	return (float64(after) - float64(before)) / float64(n)
+}
+
+// footprintContenders are the in-process stores measured, one contender
+// each (the gin and echo variants keep the same store).
+var footprintContenders = map[string]bool{
+	"sessionkit-nethttp-memory": true,
+	"scs-nethttp-memstore":      true,
+	"gincontrib-gin-memstore":   true, // quasoft/memstore, also behind echo-contrib
+}
+
+// BenchmarkFootprint reports the heap held per stored session
+// ("heapB/session") by each in-process store, for 100k sessions of ten
+// small values stored through the library's middleware. Run it with
+// -benchtime=1x: each run is one measurement.
+func BenchmarkFootprint(b *testing.B) {
+	for _, c := range contenders() {
+		if !footprintContenders[c.name] {
+			continue
+		}
+		b.Run(c.name, func(b *testing.B) {
+			var per float64
+			for i := 0; i < b.N; i++ {
+				per = footprint(b, c.open, footprintSessions)
+			}
+			b.ReportMetric(per, "heapB/session")
+		})
+	}
+}
+
+// TestFootprintGrows checks that the measurement sees stored sessions: a
+// store that keeps 2000 sessions holds more than 100 bytes for each.
+func TestFootprintGrows(t *testing.T) {
+	for _, c := range contenders() {
+		if !footprintContenders[c.name] {
+			continue
+		}
+		if per := footprint(t, c.open, 2000); per < 100 {
+			t.Errorf("%s: footprint = %.0f B/session, want > 100 (sessions not kept?)", c.name, per)
+		}
+	}
+}
