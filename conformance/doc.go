@@ -36,6 +36,37 @@
 // Checks that wait for records to expire take one to two seconds each and
 // are skipped under go test -short.
 //
+// # Testing an adapter
+//
+// An adapter for another framework proves that it runs the core life cycle
+// exactly as the net/http, Gin and Echo adapters do with TestAdapter. Mount
+// returns the framework's engine with the adapter's middleware and a
+// catch-all route that hands the suite the request's session:
+//
+//	func TestConformance(t *testing.T) {
+//		conformance.TestAdapter(t, func(m *core.Manager, h conformance.Handler) http.Handler {
+//			e := myframework.New()
+//			e.Use(mysession.Middleware(m))
+//			e.Any("/*", func(c myframework.Context) {
+//				h(c.Writer(), c.Request(), mysession.Get(c))
+//			})
+//			return e
+//		})
+//	}
+//
+// Every check starts a fresh Manager, store and httptest.Server and talks to
+// it with a real http.Client: the cookie must leave with every way of
+// writing (WriteHeader, Write, Flush, ReadFrom, a handler that writes
+// nothing), a commit failure before the header must produce the error
+// handler's response and none of the handler's body, an untouched session
+// must cost no store call and set no cookie, and renew, destroy and
+// concurrent requests must leave the store as the core defines. Subtests
+// are grouped ("Commit/Flush", "Lifecycle/Renew") so one can be run alone.
+//
+// TestAdapterWith runs the same checks with another store (AdapterOptions
+// NewStore) or with client-side sessions (NewClientStore), which is how the
+// cookie store proves that it works behind every adapter.
+//
 // # Injecting faults
 //
 // FaultyStore wraps any core.Store to make calls fail, fail after a number of
