@@ -49,6 +49,19 @@ waitport() { # waitport PORT: until something listens on 127.0.0.1:PORT (10 s)
 	return 1
 }
 
+# --- tools ------------------------------------------------------------------
+# On a fresh Debian machine (as root) install what is missing, as .ci/run does.
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v memcached >/dev/null || missing+=(memcached)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	log "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 # --- servers ---------------------------------------------------------------
 if [ -z "${SESSIONKIT_REDIS_ADDR:-}" ]; then
 	port=$(freeport)
