@@ -3,6 +3,7 @@ package core_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,14 +13,26 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	gomemcache "github.com/bradfitz/gomemcache/memcache"
+	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/testserver"
 	"github.com/sessionkit/sessionkit/stores/file"
+	mcstore "github.com/sessionkit/sessionkit/stores/memcache"
 	"github.com/sessionkit/sessionkit/stores/memory"
+	pgstore "github.com/sessionkit/sessionkit/stores/postgres"
+	redisstore "github.com/sessionkit/sessionkit/stores/redis"
 )
 
-// The hardening tests attack every entry point of the core through each
-// store that needs no server. The adapter conformance suite covers the
+// The hardening tests attack every entry point of the core through every
+// server-side store: memory and file here, redis, memcache and postgres on
+// the real servers of internal/testserver (skipped without them unless
+// SESSIONKIT_REQUIRE_SERVERS=1). The cookie store's own tests and the
+// adapter suite run the token attacks against client-side sessions. The adapter conformance suite covers the
 // same ground through real HTTP; these add the store-call accounting, the
 // cross-manager and cross-codec cases, and the file store.
 
@@ -41,6 +54,48 @@ var hardStores = []struct {
 		t.Cleanup(func() { st.Close() })
 		return st
 	}},
+	{"redis", func(t *testing.T) core.Store {
+		client := goredis.NewClient(&goredis.Options{Addr: testserver.Redis(t), MaxRetries: -1})
+		t.Cleanup(func() { client.Close() })
+		st, err := redisstore.New(client, redisstore.Config{KeyPrefix: hardPrefix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}},
+	{"memcache", func(t *testing.T) core.Store {
+		client := gomemcache.New(testserver.Memcached(t))
+		client.Timeout = time.Second
+		st, err := mcstore.New(client, mcstore.Config{KeyPrefix: hardPrefix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}},
+	{"postgres", func(t *testing.T) core.Store {
+		dsn := testserver.Postgres(t)
+		pool, err := pgxpool.New(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		st, err := pgstore.New(pool, pgstore.Config{TableName: testserver.PostgresTable(t, dsn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		if err := st.CreateTable(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}},
+}
+
+// hardPrefix keeps the tests' records apart on a shared server.
+func hardPrefix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("sessionkit-hard:%x:", b)
 }
 
 // forEachStore runs fn as a subtest per store.
@@ -405,6 +460,14 @@ func TestHardeningForeignAndCorruptRecords(t *testing.T) {
 func TestHardeningBombs(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st core.Store) {
 		ctx := context.Background()
+		// A 2 MiB bomb against a 1 MiB MaxRecordSize; a store with a
+		// smaller item limit (memcache) gets a bomb just under its limit
+		// and a MaxRecordSize of half that.
+		limit, bomb := 1<<20, 2<<20
+		if l, ok := st.(interface{ MaxRecordSize() int }); ok && l.MaxRecordSize() < bomb+1024 {
+			bomb = l.MaxRecordSize() - 1024
+			limit = bomb / 2
+		}
 		for _, c := range []struct {
 			label string
 			codec core.Codec
@@ -414,13 +477,13 @@ func TestHardeningBombs(t *testing.T) {
 				return []byte(`{"created":"2026-01-01T00:00:00Z","values":{"x":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "}}")
 			}},
 			{"JSON larger than MaxRecordSize", core.JSONCodec{}, func([]byte) []byte {
-				return []byte(`{"created":"2026-01-01T00:00:00Z","values":{"x":"` + strings.Repeat("A", 2<<20) + `"}}`)
+				return []byte(`{"created":"2026-01-01T00:00:00Z","values":{"x":"` + strings.Repeat("A", bomb-100) + `"}}`)
 			}},
 			{"binary larger than MaxRecordSize", core.BinaryCodec{}, func(valid []byte) []byte {
-				return append(valid, make([]byte, 2<<20)...)
+				return append(valid, make([]byte, bomb-len(valid))...)
 			}},
 		} {
-			e := newHEnv(t, core.Config{Store: st, Codec: c.codec, MaxRecordSize: 1 << 20})
+			e := newHEnv(t, core.Config{Store: st, Codec: c.codec, MaxRecordSize: limit})
 			tok := e.login(t, "ada")
 			rec, _, err := st.Load(ctx, core.StoreKey(tok))
 			if err != nil {
