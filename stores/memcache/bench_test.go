@@ -1,99 +1,32 @@
 package memcache_test
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/conformance"
+	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/testserver"
-	"github.com/sessionkit/sessionkit/stores/memcache"
 )
 
-// benchData is a typical encoded session: a couple of hundred bytes.
-var benchData = bytes.Repeat([]byte("session!"), 32)
-
-// benchStore returns a store on a server for b and one saved key.
-func benchStore(b *testing.B) (*memcache.Store, string) {
-	b.Helper()
-	s := newStore(b, newClient(testserver.Memcached(b)))
-	key := newKey()
-	if err := s.Save(context.Background(), key, benchData, time.Now().Add(time.Hour)); err != nil {
-		b.Fatal(err)
-	}
-	return s, key
-}
-
-func BenchmarkLoad(b *testing.B) {
-	s, key := benchStore(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, found, err := s.Load(ctx, key); err != nil || !found {
-			b.Fatal(found, err)
-		}
-	}
-}
-
-func BenchmarkLoadParallel(b *testing.B) {
-	s, key := benchStore(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, _, err := s.Load(ctx, key); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+// BenchmarkStore measures Load, Save, CompareAndSwap and Touch against the
+// test server (CompareAndSwap and Touch take two round trips: see the
+// package documentation).
+func BenchmarkStore(b *testing.B) {
+	conformance.BenchmarkStore(b, func(b *testing.B) core.Store {
+		return newStore(b, newClient(testserver.Memcached(b)))
 	})
-}
-
-func BenchmarkSave(b *testing.B) {
-	s, key := benchStore(b)
-	ctx := context.Background()
-	exp := time.Now().Add(time.Hour)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Save(ctx, key, benchData, exp); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkCompareAndSwap(b *testing.B) {
-	s, key := benchStore(b)
-	ctx := context.Background()
-	exp := time.Now().Add(time.Hour)
-	rec, _, err := s.Load(ctx, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	v := rec.Version
-	b.ReportAllocs()
-	for b.Loop() {
-		if v, err = s.CompareAndSwap(ctx, key, v, benchData, exp); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkTouch(b *testing.B) {
-	s, key := benchStore(b)
-	ctx := context.Background()
-	exp := time.Now().Add(time.Hour)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Touch(ctx, key, exp); err != nil {
-			b.Fatal(err)
-		}
-	}
 }
 
 // BenchmarkLoadWithDeadline measures the cost of honouring a cancellable
 // context (a goroutine per call, since gomemcache takes no context).
 func BenchmarkLoadWithDeadline(b *testing.B) {
-	s, key := benchStore(b)
+	s := newStore(b, newClient(testserver.Memcached(b)))
+	key := newKey()
+	if err := s.Save(context.Background(), key, []byte("a session record"), time.Now().Add(time.Hour)); err != nil {
+		b.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	b.ReportAllocs()

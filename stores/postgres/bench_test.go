@@ -1,71 +1,18 @@
 package postgres
 
 import (
-	"bytes"
-	"context"
 	"testing"
-	"time"
+
+	"github.com/sessionkit/sessionkit/conformance"
+	"github.com/sessionkit/sessionkit/core"
 )
 
-// benchData is the size of a typical encoded session with a few values.
-var benchData = bytes.Repeat([]byte("s"), 512)
-
-func benchStore(b *testing.B) (*Store, string) {
-	pool, dsn := newPool(b, 0, nil)
-	s := newStore(b, pool, dsn, Config{})
-	key := testKey("bench")
-	if err := s.Save(context.Background(), key, benchData, time.Now().Add(time.Hour)); err != nil {
-		b.Fatal(err)
-	}
-	return s, key
-}
-
-func BenchmarkLoad(b *testing.B) {
-	s, key := benchStore(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, ok, err := s.Load(ctx, key); err != nil || !ok {
-			b.Fatal(ok, err)
-		}
-	}
-}
-
-func BenchmarkSave(b *testing.B) {
-	s, key := benchStore(b)
-	ctx := context.Background()
-	exp := time.Now().Add(time.Hour)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Save(ctx, key, benchData, exp); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkCompareAndSwap(b *testing.B) {
-	s, key := benchStore(b)
-	ctx := context.Background()
-	exp := time.Now().Add(time.Hour)
-	rec, _, _ := s.Load(ctx, key)
-	v := rec.Version
-	b.ReportAllocs()
-	for b.Loop() {
-		var err error
-		if v, err = s.CompareAndSwap(ctx, key, v, benchData, exp); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkTouch(b *testing.B) {
-	s, key := benchStore(b)
-	ctx := context.Background()
-	exp := time.Now().Add(time.Hour)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Touch(ctx, key, exp); err != nil {
-			b.Fatal(err)
-		}
-	}
+// BenchmarkStore measures Load, Save, CompareAndSwap and Touch against the
+// test server on a fresh table: one round trip each. Writes wait for the
+// server's fsync (synchronous_commit as the server has it).
+func BenchmarkStore(b *testing.B) {
+	conformance.BenchmarkStore(b, func(b *testing.B) core.Store {
+		pool, dsn := newPool(b, 0, nil)
+		return newStore(b, pool, dsn, Config{})
+	})
 }
