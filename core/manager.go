@@ -55,6 +55,25 @@ func (m *Manager) Begin(r *http.Request) *Session {
 	return s
 }
 
+// BeginRequest is Begin for middleware: it returns r's session and a
+// shallow copy of r whose context carries it, as r.WithContext(s.Context())
+// would, but with the session and the request copy in one allocation.
+// Pass the returned request to the next handler; call Release with the
+// session once it has returned.
+func (m *Manager) BeginRequest(r *http.Request) (*Session, *http.Request) {
+	b := &requestSession{s: Session{m: m, req: r}}
+	s := &b.s
+	s.ctx = sessionContext{Context: r.Context(), s: s}
+	b.r = *r.WithContext(&s.ctx) // inlined: the copy WithContext makes stays on the stack
+	return s, &b.r
+}
+
+// requestSession holds a session and the request copy that carries it.
+type requestSession struct {
+	s Session
+	r http.Request
+}
+
 // Release ends s's request: the session drops its values, and a handler's
 // goroutine that still holds it afterwards finds it empty and inert (its
 // changes are never saved). The context from s.Context stays valid.

@@ -467,3 +467,39 @@ func TestValueConversions(t *testing.T) {
 		}
 	})
 }
+
+// TestBeginRequest checks that the request BeginRequest returns is r with
+// a context that carries the session (and r's own context values), and
+// that r itself is left as it was.
+func TestBeginRequest(t *testing.T) {
+	st := memory.New(memory.Config{})
+	defer st.Close()
+	m, err := core.New(core.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct{}
+	r := httptest.NewRequest(http.MethodPost, "/path?q=1", strings.NewReader("body"))
+	r = r.WithContext(context.WithValue(r.Context(), key{}, "outer"))
+	s, sr := m.BeginRequest(r)
+	defer m.Release(s)
+
+	if sr == r {
+		t.Fatal("BeginRequest returned r itself, want a copy")
+	}
+	if got, ok := core.FromContext(sr.Context()); !ok || got != s {
+		t.Fatalf("FromContext(returned request) = %p, %v; want the session %p", got, ok, s)
+	}
+	if got, ok := m.FromContext(sr.Context()); !ok || got != s {
+		t.Fatalf("m.FromContext(returned request) = %p, %v; want the session", got, ok)
+	}
+	if sr.Context().Value(key{}) != "outer" {
+		t.Fatal("the returned request's context lost r's context values")
+	}
+	if _, ok := core.FromContext(r.Context()); ok {
+		t.Fatal("r's own context carries the session; BeginRequest must not change r")
+	}
+	if sr.Method != r.Method || sr.URL != r.URL || sr.Body != r.Body || sr.Header == nil {
+		t.Fatal("the returned request differs from r in more than its context")
+	}
+}

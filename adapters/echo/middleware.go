@@ -72,14 +72,14 @@ func MiddlewareWithConfig(cfg Config) echo.MiddlewareFunc {
 				return next(c)
 			}
 			req := c.Request()
-			s := m.Begin(req)
+			s, sr := m.BeginRequest(req)
 			h := getHook(m, s, c)
 			defer func() {
 				h.release()
 				c.SetRequest(req)
 				m.Release(s)
 			}()
-			c.SetRequest(req.WithContext(s.Context()))
+			c.SetRequest(sr)
 			err := next(c)
 			if err != nil && !h.sw.Failed() {
 				c.Error(err)

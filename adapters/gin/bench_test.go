@@ -1,138 +1,22 @@
 package ginsession_test
 
 import (
-	"net/http"
-	"net/http/httptest"
+	"io"
 	"testing"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
-	ginsession "github.com/sessionkit/sessionkit/adapters/gin"
 	"github.com/sessionkit/sessionkit/conformance"
-	"github.com/sessionkit/sessionkit/core"
-	"github.com/sessionkit/sessionkit/stores/memory"
 )
 
-// benchSetup returns an engine serving h behind the middleware, the store
-// calls counter, and a request carrying the cookie of a stored session of
-// ten values of mixed types (the same session as adapters/nethttp's
-// benchmarks).
-func benchSetup(b *testing.B, h gin.HandlerFunc) (http.Handler, *conformance.FaultyStore, *http.Request) {
-	b.Helper()
-	st := memory.New(memory.Config{CleanupInterval: -1})
-	b.Cleanup(func() { _ = st.Close() })
-	faulty := conformance.NewFaultyStore(st)
-	m, err := core.New(core.Config{Store: faulty.Store()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	seed := gin.New()
-	seed.Use(ginsession.Middleware(m))
-	seed.GET("/", func(c *gin.Context) {
-		s := ginsession.Default(c)
-		s.Set("user", "gopher")
-		s.Set("email", "gopher@example.com")
-		s.Set("role", "admin")
-		s.Set("theme", "dark")
-		s.Set("id", 4711)
-		s.Set("visits", 42)
-		s.Set("cart", int64(3))
-		s.Set("admin", true)
-		s.Set("verified", false)
-		s.Set("login", created)
-	})
-	rec := httptest.NewRecorder()
-	seed.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	cookies := rec.Result().Cookies()
-	if len(cookies) != 1 {
-		b.Fatalf("seeding the session: %d cookies, want 1", len(cookies))
-	}
-	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	req.Header.Set("Cookie", cookies[0].Name+"="+cookies[0].Value)
-	faulty.ResetCalls()
-	r := gin.New()
-	r.Use(ginsession.Middleware(m))
-	r.GET("/", h)
-	return r, faulty, req
-}
-
-// benchWriter is a minimal http.ResponseWriter reused across iterations.
-// Unlike httptest.ResponseRecorder it does not copy the header map on
-// WriteHeader, so the measured allocations are the handler's and the
-// middleware's only, as with a real server's response.
-type benchWriter struct {
-	h    http.Header
-	code int
-	n    int
-}
-
-func (w *benchWriter) Header() http.Header { return w.h }
-
-func (w *benchWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-}
-
-func (w *benchWriter) Write(p []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	w.n += len(p)
-	return len(p), nil
-}
-
-// benchServe serves req with h b.N times, reusing one response writer.
-func benchServe(b *testing.B, h http.Handler, req *http.Request) {
-	b.Helper()
-	w := &benchWriter{h: make(http.Header)}
-	b.ReportAllocs()
-	for b.Loop() {
-		clear(w.h)
-		w.code, w.n = 0, 0
-		h.ServeHTTP(w, req)
-		if w.code != http.StatusOK {
-			b.Fatalf("status %d", w.code)
-		}
-	}
-}
-
-func okHandler(c *gin.Context) { _, _ = c.Writer.WriteString("ok") }
-
-// BenchmarkBare is Gin alone, without the middleware.
+// BenchmarkBare is the baseline: Gin with the same catch-all route as
+// mountGin, without the middleware.
 func BenchmarkBare(b *testing.B) {
 	r := gin.New()
-	r.GET("/", okHandler)
-	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	req.Header.Set("Cookie", "session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
-	benchServe(b, r, req)
+	r.Any("/*path", func(c *gin.Context) { _, _ = io.WriteString(c.Writer, "ok") })
+	conformance.BenchmarkHandler(b, r)
 }
 
-func BenchmarkUntouched(b *testing.B) {
-	h, faulty, req := benchSetup(b, okHandler)
-	benchServe(b, h, req)
-	if n := faulty.TotalCalls(); n != 0 {
-		b.Errorf("store calls = %d, want 0", n)
-	}
-}
-
-func BenchmarkRead(b *testing.B) {
-	h, _, req := benchSetup(b, func(c *gin.Context) {
-		if v, _ := core.Value[string](ginsession.Default(c), "user"); v != "gopher" {
-			c.AbortWithStatus(http.StatusInternalServerError)
-			return
-		}
-		okHandler(c)
-	})
-	benchServe(b, h, req)
-}
-
-func BenchmarkUpdate(b *testing.B) {
-	h, _, req := benchSetup(b, func(c *gin.Context) {
-		s := ginsession.Default(c)
-		n, _ := core.Value[int](s, "visits")
-		s.Set("visits", n+1)
-		okHandler(c)
-	})
-	benchServe(b, h, req)
-}
+// BenchmarkAdapter measures an untouched session, a read, an update and a
+// renew of a ten-value session behind the middleware.
+func BenchmarkAdapter(b *testing.B) { conformance.BenchmarkAdapter(b, mountGin) }

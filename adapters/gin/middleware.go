@@ -41,7 +41,7 @@ import (
 func Middleware(m *core.Manager) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		req, orig := c.Request, c.Writer
-		s := m.Begin(req)
+		s, sr := m.BeginRequest(req)
 		w := getWriter(m, s, c)
 		defer func() {
 			c.Writer, c.Request = orig, req
@@ -49,7 +49,7 @@ func Middleware(m *core.Manager) gin.HandlerFunc {
 			m.Release(s)
 		}()
 		c.Writer = w
-		c.Request = req.WithContext(s.Context())
+		c.Request = sr
 		c.Next()
 		w.hook.Finish()
 	}

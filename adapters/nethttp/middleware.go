@@ -16,13 +16,13 @@ import (
 func Middleware(m *core.Manager) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s := m.Begin(r)
+			s, sr := m.BeginRequest(r)
 			sw := GetWriter(m, s, w, r)
 			defer func() {
 				sw.Release()
 				m.Release(s)
 			}()
-			next.ServeHTTP(sw, r.WithContext(s.Context()))
+			next.ServeHTTP(sw, sr)
 			sw.Finish()
 		})
 	}
