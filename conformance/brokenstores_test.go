@@ -108,6 +108,8 @@ var brokenStores = []brokenStore{
 		fails: []string{"CompareAndSwapper/Stale", "CompareAndSwapper/CreateWhenAbsent"}},
 	{name: "re-creates deleted records in CompareAndSwap", new: mem(func(m *memory.Store) core.Store { return casRecreates{m} }),
 		fails: []string{"CompareAndSwapper/Deleted"}},
+	{name: "keeps records CompareAndSwap expires", new: mem(func(m *memory.Store) core.Store { return casKeepsPast{m} }),
+		fails: []string{"CompareAndSwapper/PastExpiryDeletes"}},
 	{name: "compares and swaps in two steps", new: mem(func(m *memory.Store) core.Store { return casTwoStep{m} }),
 		fails: []string{"CompareAndSwapper/Concurrent"}},
 	{name: "lists deleted records", new: mem(func(m *memory.Store) core.Store { return newIterAll(m) }),
@@ -609,6 +611,17 @@ type casRecreates struct{ *memory.Store }
 func (s casRecreates) CompareAndSwap(ctx context.Context, key string, v uint64, data []byte, exp time.Time) (uint64, error) {
 	if _, found, _ := s.Load(ctx, key); !found {
 		v = 0
+	}
+	return s.Store.CompareAndSwap(ctx, key, v, data, exp)
+}
+
+// casKeepsPast treats a past expiry in CompareAndSwap as "keep it for a
+// minute" instead of a delete.
+type casKeepsPast struct{ *memory.Store }
+
+func (s casKeepsPast) CompareAndSwap(ctx context.Context, key string, v uint64, data []byte, exp time.Time) (uint64, error) {
+	if !exp.After(time.Now()) {
+		exp = time.Now().Add(time.Minute)
 	}
 	return s.Store.CompareAndSwap(ctx, key, v, data, exp)
 }

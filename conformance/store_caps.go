@@ -22,6 +22,7 @@ const (
 	ruleCASSave      = "Save gives the record a new version, so CompareAndSwap with the old one fails"
 	ruleCASStale     = "CompareAndSwap with a stale version fails with ErrConflict and changes neither data nor expiry"
 	ruleCASDeleted   = "CompareAndSwap on a deleted record fails with ErrConflict and does not re-create it"
+	ruleCASPast      = "CompareAndSwap with an expiry in the past deletes the record when the version matches, and changes nothing when it does not"
 	ruleCASLostWrite = "concurrent CompareAndSwap loops with retry lose no update"
 	ruleIterLive     = "Iterate lists every live record exactly once and nothing else"
 	ruleIterStop     = "Iterate stops when fn returns false"
@@ -43,6 +44,7 @@ var storeCASChecks = []storeCheck{
 	{name: "SaveChangesVersion", run: storeCheckCASAfterSave},
 	{name: "Stale", run: storeCheckCASStale},
 	{name: "Deleted", run: storeCheckCASDeleted},
+	{name: "PastExpiryDeletes", run: storeCheckCASPast},
 	{name: "Concurrent", run: storeCheckCASConcurrent},
 	{name: "Cancelled", run: storeCheckCASCancelled},
 }
@@ -270,6 +272,29 @@ func storeCheckCASDeleted(ctx context.Context, s core.Store, _ StoreOptions) err
 		return err
 	}
 	return storeLoadMissing(ctx, s, "k", key, ruleCASDeleted)
+}
+
+func storeCheckCASPast(ctx context.Context, s core.Store, _ StoreOptions) error {
+	c := s.(core.CompareAndSwapper)
+	key := storeNewKey()
+	if err := storeSave(ctx, s, "k", key, []byte("logged in"), storeExpiry(time.Hour), ruleCASPast); err != nil {
+		return err
+	}
+	rec, err := storeLoadFound(ctx, s, "k", key, []byte("logged in"), ruleCASPast)
+	if err != nil {
+		return err
+	}
+	past := time.Now().Add(-time.Hour)
+	if err := storeCASConflict(ctx, c, "k with a stale version and a past expiry", key, rec.Version+1, nil, past, ruleCASPast); err != nil {
+		return err
+	}
+	if _, err := storeLoadFound(ctx, s, "k after a stale CompareAndSwap with a past expiry", key, []byte("logged in"), ruleCASPast); err != nil {
+		return err
+	}
+	if _, err := storeCAS(ctx, c, "k with its version and a past expiry", key, rec.Version, nil, past, ruleCASPast); err != nil {
+		return err
+	}
+	return storeLoadMissing(ctx, s, "k after CompareAndSwap with a past expiry", key, ruleCASPast)
 }
 
 func storeCheckCASConcurrent(ctx context.Context, s core.Store, _ StoreOptions) error {

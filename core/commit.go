@@ -131,7 +131,16 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 		return err
 	}
 	if s.found && s.renew {
-		s.drop, s.dropUntil = s.token, s.expiry // the old token must load nothing
+		if m.cas != nil {
+			// End the old record now, atomically with the check that it
+			// is still the one this request loaded: a logout that deleted
+			// it meanwhile must not live on under the new token.
+			if err := m.retire(ctx, s.key, s.version, &w, now); err != nil {
+				return err
+			}
+		} else {
+			s.drop, s.dropUntil = s.token, s.expiry // the old token must load nothing
+		}
 	}
 	s.token, s.key, s.found = token, key, true
 	s.version, s.expiry, s.created, s.base, s.ip = w.version, w.expiry, w.created, w.state, w.ip
@@ -240,6 +249,49 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 		if err := m.rebase(ctx, w, now); err != nil {
 			return err
 		}
+	}
+}
+
+// retire deletes the record a renewed session leaves behind (oldKey, at
+// the version this request loaded) after w, its successor, was written.
+// When the old record changed meanwhile, its new values plus this
+// request's changes are written to the successor and the delete is tried
+// again; when it is gone (a concurrent logout or renew), the successor is
+// deleted too and errGone returned. Only with a compare-and-swap store.
+func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, w *writeOp, now time.Time) error {
+	expired := time.Unix(1, 0)
+	for attempt := 1; ; attempt++ {
+		_, err := m.cas.CompareAndSwap(ctx, oldKey, oldVersion, nil, expired)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return fmt.Errorf("sessionkit: delete: %w", err)
+		}
+		if attempt == maxWriteAttempts {
+			return fmt.Errorf("sessionkit: delete: %w (gave up after %d attempts)", err, attempt)
+		}
+		old := writeOp{key: oldKey, version: oldVersion, created: w.created, ip: w.ip, changes: w.changes, cleared: w.cleared}
+		err = m.rebase(ctx, &old, now)
+		if err == nil && old.version == oldVersion {
+			err = errGone // loaded unchanged, yet the delete lost: it expired
+		}
+		if err == nil {
+			// The old record changed: carry its values over and try again.
+			oldVersion = old.version
+			w.state, w.created, w.ip = old.state, old.created, old.ip
+			err = m.write(ctx, w, now)
+			if err == nil {
+				continue
+			}
+		}
+		if !errors.Is(err, errGone) {
+			return err
+		}
+		if derr := m.cfg.Store.Delete(ctx, w.key); derr != nil {
+			return fmt.Errorf("sessionkit: delete: %w", derr)
+		}
+		return errGone
 	}
 }
 

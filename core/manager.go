@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -131,6 +132,14 @@ func (s *Session) load() {
 	if tok != "" && m.cfg.Tokens.Valid(tok) {
 		key := StoreKey(tok)
 		rec, found, err := m.cfg.Store.Load(s.req.Context(), key)
+		if errors.Is(err, ErrCorrupt) {
+			// The store cannot read its own record: no session, not a
+			// failure (a 500 on every request until the record expires).
+			m.cfg.Logger.LogAttrs(s.req.Context(), slog.LevelWarn, "sessionkit: stored session discarded",
+				slog.String("reason", "the store reports the record corrupt"), slog.Any("error", err))
+			s.dropStale(tok)
+			found, err = false, nil
+		}
 		if err != nil {
 			s.loadErr = fmt.Errorf("sessionkit: load: %w", err)
 			s.reset(now)

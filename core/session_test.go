@@ -503,3 +503,55 @@ func TestBeginRequest(t *testing.T) {
 		t.Fatal("the returned request differs from r in more than its context")
 	}
 }
+
+// TestInFlightRenewDoesNotReviveLogout: a request that loaded the session
+// before a logout and then renews it (a login in another tab, say) must
+// not carry the logged-out data over to a new token; one that renews after
+// a concurrent change carries that change over.
+func TestInFlightRenewDoesNotReviveLogout(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("user", "ann") })
+	inflight, hdr := h.begin(tok, "192.0.2.1:1")
+	inflight.Get("user") // loaded before the logout
+	h.request(t, tok, func(s *core.Session) { s.Destroy() })
+	inflight.Renew()
+	inflight.Set("login", "again")
+	newTok, hdr := h.commit(t, inflight, tok, hdr)
+	if c := hdr.Get("Set-Cookie"); c != "" {
+		t.Errorf("renew after a concurrent logout set a cookie: %q", c)
+	}
+	h.request(t, newTok, func(s *core.Session) {
+		if v, ok := s.Get("user"); ok || !s.IsNew() {
+			t.Errorf("the logged-out session lives on after an in-flight renew: user=%v", v)
+		}
+	})
+	if n := h.store.Len(); n != 0 {
+		t.Errorf("records after logout and an in-flight renew = %d, want 0", n)
+	}
+
+	tok, _ = h.request(t, "", func(s *core.Session) { s.Set("user", "bob") })
+	inflight, hdr = h.begin(tok, "192.0.2.1:1")
+	inflight.Get("user")
+	h.request(t, tok, func(s *core.Session) { s.Set("cart", 3) }) // a concurrent change
+	inflight.Renew()
+	newTok, _ = h.commit(t, inflight, tok, hdr)
+	if newTok == tok {
+		t.Fatal("renew set no new token")
+	}
+	h.request(t, newTok, func(s *core.Session) {
+		if u, _ := s.Get("user"); u != "bob" {
+			t.Errorf("renewed session: user = %v, want bob", u)
+		}
+		if c, _ := core.Value[int](s, "cart"); c != 3 {
+			t.Errorf("renewed session lost the concurrent change: cart = %v, want 3", c)
+		}
+	})
+	h.request(t, tok, func(s *core.Session) {
+		if !s.IsNew() {
+			t.Error("the pre-renew token still loads a session")
+		}
+	})
+	if n := h.store.Len(); n != 1 {
+		t.Errorf("records after renew = %d, want 1", n)
+	}
+}

@@ -34,7 +34,10 @@ type Store interface {
 	// Load returns the record stored under key. A key that was never saved,
 	// was deleted, or whose expiry has passed returns found == false and a
 	// nil error: not-found is not an error. The returned Data belongs to
-	// the caller.
+	// the caller. A record the store cannot read back (a bad checksum or
+	// header) is an error wrapping ErrCorrupt: the core then treats the
+	// session as absent, logs it and deletes the record, where any other
+	// error fails the request.
 	Load(ctx context.Context, key string) (rec Record, found bool, err error)
 
 	// Save stores data under key until expiry, replacing any previous data
@@ -67,6 +70,9 @@ type CompareAndSwapper interface {
 	// (never zero). Version zero means "only if no live record exists".
 	// When the current version differs, or the record is gone and version is
 	// not zero, it returns an error wrapping ErrConflict and changes nothing.
+	// An expiry that is not in the future deletes the record when the
+	// version matches: the core ends a renewed session this way, so that a
+	// concurrent logout (which deleted the record) is never undone.
 	CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (newVersion uint64, err error)
 }
 

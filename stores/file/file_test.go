@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -788,5 +791,70 @@ func TestErrorsDoNotContainKey(t *testing.T) {
 		} else if strings.Contains(err.Error(), key) {
 			t.Errorf("%s error %q contains the store key", op, err)
 		}
+	}
+}
+
+// TestCorruptFileIsNoSessionThroughManager flips a byte of a session's
+// file on disk: the next request gets a new session (not an error), a log
+// line says why, and the corrupt file is removed.
+func TestCorruptFileIsNoSessionThroughManager(t *testing.T) {
+	s := newStore(t, Config{})
+	var logs bytes.Buffer
+	m, err := core.New(core.Config{Store: s, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(cookie string, fn func(*core.Session)) (string, error) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if cookie != "" {
+			r.Header.Set("Cookie", cookie)
+		}
+		sess := m.Begin(r)
+		defer m.Release(sess)
+		fn(sess)
+		h := http.Header{}
+		if err := sess.Err(); err != nil {
+			return "", err
+		}
+		if err := m.Commit(sess, h); err != nil {
+			return "", err
+		}
+		c, _, _ := strings.Cut(h.Get("Set-Cookie"), ";")
+		return c, nil
+	}
+	cookie, err := serve("", func(sess *core.Session) { sess.Set("user", "ann") })
+	if err != nil || cookie == "" {
+		t.Fatalf("first request: cookie %q, error %v", cookie, err)
+	}
+	var files []string
+	all, _ := filepath.Glob(filepath.Join(s.dir, s.prefix+"*"))
+	for _, f := range all {
+		if !strings.HasSuffix(f, ".lock") {
+			files = append(files, f)
+		}
+	}
+	if len(files) != 1 {
+		t.Fatalf("%d record files, want 1", len(files))
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xff // a flipped data byte: the checksum no longer matches
+	if err := os.WriteFile(files[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var isNew bool
+	if _, err := serve(cookie, func(sess *core.Session) { isNew = sess.IsNew(); sess.Get("user") }); err != nil {
+		t.Fatalf("request with a corrupt record: %v, want a new session", err)
+	}
+	if !isNew {
+		t.Error("the corrupt record loaded as a session")
+	}
+	if !strings.Contains(logs.String(), "corrupt") {
+		t.Errorf("no log line about the corrupt record: %s", logs.String())
+	}
+	if _, err := os.Stat(files[0]); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("corrupt record file still there (stat: %v)", err)
 	}
 }
