@@ -32,7 +32,7 @@ var errGone = errors.New("sessionkit: session ended by a concurrent request")
 // HandleError when the header has not been sent.
 func (m *Manager) Commit(s *Session, h http.Header) error {
 	if h != nil {
-		m.addVary(h)
+		m.addVary(h, s)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -92,7 +92,9 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 	switch {
 	case s.found && (s.token != oldToken || !wasFound):
 		m.writeToken(h, s.token, s.expiry, now)
-	case s.found && !s.expiry.Equal(oldExpiry) && !m.cfg.BrowserSessionCookie && m.cfg.Header == "":
+	case s.found && s.expiry.Unix() != oldExpiry.Unix() && !m.cfg.BrowserSessionCookie && m.cfg.Header == "":
+		// Compared in whole seconds, the precision of Max-Age: a store may
+		// keep the expiry rounded down (PostgreSQL: microseconds).
 		m.writeToken(h, s.token, s.expiry, now)
 	case !s.found && s.destroyed && s.presented:
 		m.writeToken(h, "", time.Time{}, now)

@@ -46,6 +46,7 @@ type Session struct {
 	drop      string    // token whose record (or validity) ends at commit
 	dropUntil time.Time // when the dropped token would have expired
 	saveReq   bool      // Save was called (manual mode)
+	vary      [1]string // backing array of this response's Vary header
 }
 
 type change struct {

@@ -555,3 +555,47 @@ func TestInFlightRenewDoesNotReviveLogout(t *testing.T) {
 		t.Errorf("records after renew = %d, want 1", n)
 	}
 }
+
+// TestHeaderTokenResponseIsPrivate: a response that carries a new token in
+// the token header must not be stored by shared caches, whatever the
+// handler set; one without a token keeps the handler's Cache-Control.
+func TestHeaderTokenResponseIsPrivate(t *testing.T) {
+	st := memory.New(memory.Config{})
+	defer st.Close()
+	m, err := core.New(core.Config{Store: st, Header: "X-Session-Token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ handler, want string }{
+		{"", "private"},
+		{"public, max-age=60", "max-age=60, private"},
+		{"no-store", "no-store"},
+		{"private, max-age=5", "private, max-age=5"},
+	} {
+		s := m.Begin(httptest.NewRequest(http.MethodGet, "/", nil))
+		s.Set("user", "ann")
+		h := http.Header{}
+		if c.handler != "" {
+			h.Set("Cache-Control", c.handler)
+		}
+		if err := m.Commit(s, h); err != nil {
+			t.Fatal(err)
+		}
+		m.Release(s)
+		if h.Get("X-Session-Token") == "" {
+			t.Fatal("no token header on a new session")
+		}
+		if got := h.Get("Cache-Control"); got != c.want {
+			t.Errorf("handler Cache-Control %q: got %q, want %q", c.handler, got, c.want)
+		}
+	}
+	s := m.Begin(httptest.NewRequest(http.MethodGet, "/", nil))
+	h := http.Header{"Cache-Control": {"public, max-age=60"}}
+	if err := m.Commit(s, h); err != nil {
+		t.Fatal(err)
+	}
+	m.Release(s)
+	if got := h.Get("Cache-Control"); got != "public, max-age=60" {
+		t.Errorf("response without a token: Cache-Control %q, want the handler's", got)
+	}
+}

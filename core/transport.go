@@ -52,10 +52,15 @@ func (m *Manager) cookieToken(lines []string) string {
 }
 
 // addVary marks the response as varying with the session token, once.
-func (m *Manager) addVary(h http.Header) {
+func (m *Manager) addVary(h http.Header, s *Session) {
 	vary := h["Vary"]
 	if len(vary) == 0 {
-		h["Vary"] = m.vary[:1:1] // shared; the cap of 1 makes any append copy
+		// The value lives in the session's own allocation: no allocation
+		// here, and nothing shared with other responses that a handler
+		// editing h["Vary"][0] in place could race with. The cap of 1
+		// makes any append copy.
+		s.vary[0] = m.vary[0]
+		h["Vary"] = s.vary[:1:1]
 		return
 	}
 	for _, v := range vary {
@@ -73,6 +78,7 @@ func (m *Manager) addVary(h http.Header) {
 func (m *Manager) writeToken(h http.Header, token string, expiry, now time.Time) {
 	if m.cfg.Header != "" {
 		h.Set(m.cfg.Header, m.signValue(token))
+		m.privateResponse(h)
 		return
 	}
 	c := m.cfg.Cookie
@@ -140,4 +146,27 @@ func (m *Manager) noCacheCookie(h http.Header) {
 	default:
 		h.Set("Cache-Control", cc+", "+directive)
 	}
+}
+
+// privateResponse keeps a response that carries a token header out of
+// shared caches: the next client of a cache sends no token header either,
+// so Vary alone would not stop the cache from handing it this token. Any
+// "public" directive is dropped and "private" added, unless the response
+// is already private or no-store.
+func (m *Manager) privateResponse(h http.Header) {
+	cc := h.Get("Cache-Control")
+	if cc == "" {
+		h.Set("Cache-Control", "private")
+		return
+	}
+	if strings.Contains(cc, "no-store") || strings.Contains(cc, "private") {
+		return
+	}
+	var out []string
+	for _, d := range strings.Split(cc, ",") {
+		if d = strings.TrimSpace(d); d != "" && !strings.EqualFold(d, "public") {
+			out = append(out, d)
+		}
+	}
+	h.Set("Cache-Control", strings.Join(append(out, "private"), ", "))
 }

@@ -108,6 +108,7 @@ func New(cfg Config) (*Store, error) {
 		sync:   cfg.Sync,
 		logger: cfg.Logger,
 	}
+	s.mu.init()
 	if s.dir == "" {
 		s.dir = filepath.Join(os.TempDir(), "sessionkit")
 	}

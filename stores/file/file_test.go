@@ -858,3 +858,28 @@ func TestCorruptFileIsNoSessionThroughManager(t *testing.T) {
 		t.Errorf("corrupt record file still there (stat: %v)", err)
 	}
 }
+
+// TestShardWaitHonoursContext holds the lock of one key and saves another
+// key of the same in-process shard with a short deadline: the save must
+// give up with the context's error, not wait for the holder.
+func TestShardWaitHonoursContext(t *testing.T) {
+	s := newStore(t, Config{})
+	held, other := "ab"+strings.Repeat("0", 62), "ab"+strings.Repeat("1", 62)
+	l, err := s.lock(context.Background(), held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Save(ctx, other, []byte("x"), time.Now().Add(time.Hour)) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Save while the shard is held = %v, want an error wrapping context.DeadlineExceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Save still waits for the shard lock long after its deadline")
+	}
+}

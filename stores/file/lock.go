@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -14,13 +13,21 @@ import (
 const shards = 256
 
 // shardedMutex serialises the writers of one key inside one Store without a
-// lock shared by every key (or by every Store in the process).
-type shardedMutex [shards]sync.Mutex
+// lock shared by every key (or by every Store in the process). Each shard
+// is a one-slot channel rather than a sync.Mutex so that a waiter can give
+// up when its context ends.
+type shardedMutex [shards]chan struct{}
 
-// forKey returns the mutex for key, which must be a valid store key (64
+func (m *shardedMutex) init() {
+	for i := range m {
+		m[i] = make(chan struct{}, 1)
+	}
+}
+
+// forKey returns the shard for key, which must be a valid store key (64
 // lowercase hex characters): its first two hex digits pick the shard.
-func (m *shardedMutex) forKey(key string) *sync.Mutex {
-	return &m[hexVal(key[0])<<4|hexVal(key[1])]
+func (m *shardedMutex) forKey(key string) chan struct{} {
+	return m[hexVal(key[0])<<4|hexVal(key[1])]
 }
 
 func hexVal(c byte) byte {
@@ -40,7 +47,7 @@ func hexVal(c byte) byte {
 // removeLockFile), and lock re-checks after flock that the path still names
 // the inode it locked, so a removal can never give two holders.
 type keyLock struct {
-	mu   *sync.Mutex
+	mu   chan struct{}
 	f    *os.File
 	path string
 }
@@ -55,12 +62,16 @@ const (
 // lock acquires the lock for key, honouring ctx while it waits.
 func (s *Store) lock(ctx context.Context, key string) (*keyLock, error) {
 	mu := s.mu.forKey(key)
-	mu.Lock()
+	select {
+	case mu <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for lock: %w", ctx.Err())
+	}
 	path := s.lockPath(key)
 	for {
 		f, err := s.lockOnce(ctx, path)
 		if err != nil {
-			mu.Unlock()
+			<-mu
 			return nil, err
 		}
 		if f != nil {
@@ -131,5 +142,5 @@ func (l *keyLock) removeLockFile() {
 // unlock releases the flock (by closing the file) and the shard mutex.
 func (l *keyLock) unlock() {
 	l.f.Close()
-	l.mu.Unlock()
+	<-l.mu
 }
