@@ -69,6 +69,7 @@ func openRedis(ctx context.Context, o options) (core.Store, func(), error) {
 	client := goredis.NewUniversalClient(&goredis.UniversalOptions{
 		Addrs:       strings.Split(addr, ","),
 		DialTimeout: 2 * time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
+		ContextTimeoutEnabled: true, // request deadlines cut Redis calls short
 	})
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
