@@ -43,12 +43,12 @@ func skSeal(st *cookie.Store, created time.Time, values map[string]any, exp time
 	if err != nil {
 		return "", err
 	}
-	return st.Seal(context.Background(), gorillaName, data, exp)
+	return st.Seal(context.Background(), gorillaName, "sid", data, exp)
 }
 
 // skOpen reverses skSeal, as a sessionkit load does.
 func skOpen(st *cookie.Store, token string) (map[string]any, bool, error) {
-	data, _, ok, err := st.Open(context.Background(), gorillaName, token)
+	_, data, _, ok, err := st.Open(context.Background(), gorillaName, token)
 	if err != nil || !ok {
 		return nil, ok, err
 	}

@@ -467,25 +467,25 @@ type adapterClientStore struct {
 }
 
 // Seal implements core.ClientStore.
-func (c adapterClientStore) Seal(ctx context.Context, name string, data []byte, expiry time.Time) (string, error) {
+func (c adapterClientStore) Seal(ctx context.Context, name, id string, data []byte, expiry time.Time) (string, error) {
 	if err := c.f.enter(ctx, OpSave); err != nil {
 		return "", err
 	}
-	return c.inner.Seal(ctx, name, data, expiry)
+	return c.inner.Seal(ctx, name, id, data, expiry)
 }
 
 // Open implements core.ClientStore.
-func (c adapterClientStore) Open(ctx context.Context, name, token string) ([]byte, time.Time, bool, error) {
+func (c adapterClientStore) Open(ctx context.Context, name, token string) (string, []byte, time.Time, bool, error) {
 	if err := c.f.enter(ctx, OpLoad); err != nil {
-		return nil, time.Time{}, false, err
+		return "", nil, time.Time{}, false, err
 	}
 	return c.inner.Open(ctx, name, token)
 }
 
 // Revoke implements core.ClientStore.
-func (c adapterClientStore) Revoke(ctx context.Context, name, token string, expiry time.Time) error {
+func (c adapterClientStore) Revoke(ctx context.Context, name, id string, expiry time.Time) error {
 	if err := c.f.enter(ctx, OpDelete); err != nil {
 		return err
 	}
-	return c.inner.Revoke(ctx, name, token, expiry)
+	return c.inner.Revoke(ctx, name, id, expiry)
 }

@@ -15,50 +15,61 @@ import (
 )
 
 // plainClientStore is a ClientStore for testing the core's client-side
-// path: it encodes (without any protection) name, expiry and data in the
-// token and keeps a revocation set.
+// path: it encodes (without any protection) name, id, expiry and data in
+// the token and keeps a set of revoked session ids.
 type plainClientStore struct {
 	mu      sync.Mutex
 	revoked map[string]bool
 }
 
-func (p *plainClientStore) Seal(_ context.Context, name string, data []byte, exp time.Time) (string, error) {
+func (p *plainClientStore) Seal(_ context.Context, name, id string, data []byte, exp time.Time) (string, error) {
 	b := binary.AppendVarint(nil, exp.UnixNano())
 	b = binary.AppendUvarint(b, rand.Uint64()) // a nonce: every token differs, as with a real AEAD
 	b = append(binary.AppendUvarint(b, uint64(len(name))), name...)
+	b = append(binary.AppendUvarint(b, uint64(len(id))), id...)
 	return base64.RawURLEncoding.EncodeToString(append(b, data...)), nil
 }
 
-func (p *plainClientStore) Open(_ context.Context, name, tok string) ([]byte, time.Time, bool, error) {
+func (p *plainClientStore) Open(_ context.Context, name, tok string) (string, []byte, time.Time, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || p.revoked[tok] {
-		return nil, time.Time{}, false, nil
+	if err != nil {
+		return "", nil, time.Time{}, false, nil
 	}
 	exp, n := binary.Varint(b)
 	if n <= 0 {
-		return nil, time.Time{}, false, nil
+		return "", nil, time.Time{}, false, nil
 	}
 	b = b[n:]
 	if _, n = binary.Uvarint(b); n <= 0 {
-		return nil, time.Time{}, false, nil
+		return "", nil, time.Time{}, false, nil
 	}
 	b = b[n:]
-	l, n := binary.Uvarint(b)
-	if n <= 0 || uint64(len(b)-n) < l || string(b[n:n+int(l)]) != name {
-		return nil, time.Time{}, false, nil
+	field := func() (string, bool) {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return "", false
+		}
+		f := string(b[n : n+int(l)])
+		b = b[n+int(l):]
+		return f, true
 	}
-	return b[n+int(l):], time.Unix(0, exp), true, nil
+	got, ok1 := field()
+	id, ok2 := field()
+	if !ok1 || !ok2 || got != name || p.revoked[id] {
+		return "", nil, time.Time{}, false, nil
+	}
+	return id, b, time.Unix(0, exp), true, nil
 }
 
-func (p *plainClientStore) Revoke(_ context.Context, _, tok string, _ time.Time) error {
+func (p *plainClientStore) Revoke(_ context.Context, _, id string, _ time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.revoked == nil {
 		p.revoked = map[string]bool{}
 	}
-	p.revoked[tok] = true
+	p.revoked[id] = true
 	return nil
 }
 
@@ -83,11 +94,27 @@ func TestClientSideSessions(t *testing.T) {
 			t.Errorf("client-side session after renew: n=%v IsNew=%v, want 2 false", n, s.IsNew())
 		}
 	})
-	h.request(t, tok2, func(s *core.Session) {
-		if !s.IsNew() {
-			t.Error("renewed client-side token was not revoked")
-		}
-	})
+	for _, old := range []string{tok, tok2} {
+		h.request(t, old, func(s *core.Session) {
+			if !s.IsNew() {
+				t.Error("a token of the session before renew was not revoked (every token of the old id must end)")
+			}
+		})
+	}
+	// Logout ends every token the session had since the renew, not only
+	// the one presented at logout.
+	tok4, _ := h.request(t, tok3, func(s *core.Session) { s.Set("n", 3) })
+	if tok4 == tok3 {
+		t.Fatal("a change did not issue a new client-side token")
+	}
+	h.request(t, tok4, func(s *core.Session) { s.Destroy() })
+	for _, old := range []string{tok3, tok4} {
+		h.request(t, old, func(s *core.Session) {
+			if !s.IsNew() {
+				t.Error("a token of the session still loads after logout")
+			}
+		})
+	}
 	if h.store.Len() != 0 {
 		t.Errorf("client-side sessions wrote %d server records", h.store.Len())
 	}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -179,7 +180,11 @@ func (m *Manager) commitClient(ctx context.Context, s *Session, state map[string
 	if err != nil {
 		return err
 	}
-	token, err := m.client.Seal(ctx, m.tokenName(), data, w.expiry)
+	id := s.key
+	if id == "" || s.found && s.renew {
+		id = rand.Text() // 128 random bits naming this session's tokens
+	}
+	token, err := m.client.Seal(ctx, m.tokenName(), id, data, w.expiry)
 	if err != nil {
 		return fmt.Errorf("sessionkit: seal: %w", err)
 	}
@@ -187,15 +192,16 @@ func (m *Manager) commitClient(ctx context.Context, s *Session, state map[string
 		return err
 	}
 	if s.found && s.renew {
-		s.drop, s.dropUntil = s.token, s.expiry
+		s.drop, s.dropUntil = s.key, s.expiry // every token of the old id
 	}
-	s.token, s.found, s.expiry, s.base = token, true, w.expiry, state
+	s.token, s.key, s.found, s.expiry, s.base = token, id, true, w.expiry, state
 	s.discardChanges()
 	return nil
 }
 
 // end makes a token that was destroyed or renewed load nothing: its record
-// is deleted, or, for client-side sessions, the token revoked.
+// is deleted, or, for client-side sessions, the session id (token)
+// revoked.
 func (m *Manager) end(ctx context.Context, token string, until time.Time) error {
 	if m.client != nil {
 		if err := m.client.Revoke(ctx, m.tokenName(), token, until); err != nil {

@@ -211,13 +211,13 @@ func (s *Session) dropStale(tok string) {
 func (s *Session) loadClient(tok string, now time.Time) {
 	m := s.m
 	if tok != "" && len(tok) <= maxClientToken {
-		data, exp, ok, err := m.client.Open(s.req.Context(), m.tokenName(), tok)
+		id, data, exp, ok, err := m.client.Open(s.req.Context(), m.tokenName(), tok)
 		if err != nil {
 			s.loadErr = fmt.Errorf("sessionkit: open: %w", err)
 			s.reset(now)
 			return
 		}
-		if ok && s.adopt(tok, "", Record{Data: data, Expiry: exp}, now) {
+		if ok && s.adopt(tok, id, Record{Data: data, Expiry: exp}, now) { // the key of a client-side session is its id
 			return
 		}
 	}

@@ -43,7 +43,7 @@ type Session struct {
 
 	renew     bool
 	destroyed bool      // Destroy was called: expire the cookie unless a new session is saved
-	drop      string    // token whose record (or validity) ends at commit
+	drop      string    // token whose record ends at commit (client-side: session id to revoke)
 	dropUntil time.Time // when the dropped token would have expired
 	saveReq   bool      // Save was called (manual mode)
 	vary      [1]string // backing array of this response's Vary header
@@ -215,6 +215,9 @@ func (s *Session) Destroy() {
 	s.lock()
 	if s.found {
 		s.drop, s.dropUntil = s.token, s.expiry
+		if s.m.client != nil {
+			s.drop = s.key // client-side: revoke the session id, all its tokens
+		}
 	}
 	s.destroyed = true
 	s.reset(s.m.cfg.Now())

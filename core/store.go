@@ -123,21 +123,25 @@ func ValidKey(key string) bool {
 // store, set as Config.ClientStore. Every change then issues a new token
 // and nothing is kept on the server but what Revoke keeps.
 type ClientStore interface {
-	// Seal returns a token that carries data until expiry, bound to name
+	// Seal returns a token that carries id, data and expiry, bound to name
 	// (the cookie or header name) so it cannot be replayed under another.
-	Seal(ctx context.Context, name string, data []byte, expiry time.Time) (token string, err error)
+	// id names the session: the core seals every version of one session
+	// with the same id (a new one after a renew), so that Revoke can end
+	// all of its tokens at once.
+	Seal(ctx context.Context, name, id string, data []byte, expiry time.Time) (token string, err error)
 
-	// Open returns the data and expiry sealed in token under name. A token
-	// that is malformed, tampered with, sealed for another name or with an
-	// unknown key, expired, or revoked returns ok == false and a nil error;
-	// an error is reserved for failures of the store itself (for example
-	// of a revocation list).
-	Open(ctx context.Context, name, token string) (data []byte, expiry time.Time, ok bool, err error)
+	// Open returns the id, data and expiry sealed in token under name. A
+	// token that is malformed, tampered with, sealed for another name or
+	// with an unknown key, expired, or revoked returns ok == false and a
+	// nil error; an error is reserved for failures of the store itself
+	// (for example of a revocation list).
+	Open(ctx context.Context, name, token string) (id string, data []byte, expiry time.Time, ok bool, err error)
 
-	// Revoke is called when a session is destroyed or renewed, with the
-	// token that must stop working and the time it would have expired. A
-	// client-side session cannot be taken back from the client; stores
-	// without a server-side revocation list return nil and document that
-	// the old token stays valid until its expiry.
-	Revoke(ctx context.Context, name, token string, expiry time.Time) error
+	// Revoke is called when a session is destroyed or renewed, with its id
+	// and the time its tokens would have expired: every token sealed with
+	// id must stop opening. A client-side session cannot be taken back
+	// from the client; stores without a server-side revocation list
+	// return nil and document that the old tokens stay valid until their
+	// expiry.
+	Revoke(ctx context.Context, name, id string, expiry time.Time) error
 }

@@ -28,7 +28,7 @@ func BenchmarkSeal(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := st.Seal(ctx, "session", data, exp); err != nil {
+		if _, err := st.Seal(ctx, "session", "sid", data, exp); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -37,14 +37,14 @@ func BenchmarkSeal(b *testing.B) {
 func BenchmarkOpen(b *testing.B) {
 	st := testStore(b, fixedKey(1))
 	data := benchRecord(b)
-	tok, err := st.Seal(ctx, "session", data, time.Now().Add(time.Hour))
+	tok, err := st.Seal(ctx, "session", "sid", data, time.Now().Add(time.Hour))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, ok, _ := st.Open(ctx, "session", tok); !ok {
+		if _, _, _, ok, _ := st.Open(ctx, "session", tok); !ok {
 			b.Fatal("Open failed")
 		}
 	}
@@ -54,13 +54,13 @@ func BenchmarkOpen(b *testing.B) {
 // the cost during a key rotation.
 func BenchmarkOpenRotated(b *testing.B) {
 	st := testStore(b, fixedKey(1), fixedKey(2))
-	tok, err := testStore(b, fixedKey(2)).Seal(ctx, "session", benchRecord(b), time.Now().Add(time.Hour))
+	tok, err := testStore(b, fixedKey(2)).Seal(ctx, "session", "sid", benchRecord(b), time.Now().Add(time.Hour))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, ok, _ := st.Open(ctx, "session", tok); !ok {
+		if _, _, _, ok, _ := st.Open(ctx, "session", tok); !ok {
 			b.Fatal("Open failed")
 		}
 	}

@@ -25,14 +25,17 @@ const KeySize = 32
 const MaxTokenSize = 4096
 
 const (
-	version   = 1
+	version   = 2
 	nonceSize = 12
 	tagSize   = 16
 	expSize   = 8
 	// header is version and nonce: what precedes the ciphertext.
 	header = 1 + nonceSize
-	// overhead is what sealing adds to a record, before base64.
-	overhead = header + expSize + tagSize
+	// overhead is what sealing adds to a record, before base64 and the
+	// session id: the header, the expiry, the id's length byte and the tag.
+	overhead = header + expSize + 1 + tagSize
+	// MaxIDSize is the longest session id Seal accepts.
+	MaxIDSize = 64
 )
 
 // ErrKey is wrapped by the error New returns for a missing or badly sized key.
@@ -45,11 +48,13 @@ type Config struct {
 	// with any of them. At least one key is required. New copies them.
 	Keys [][]byte
 
-	// Revocations, when set, keeps revoked tokens until their deadline:
-	// Revoke saves a marker under core.StoreKey(token) and Open of a valid
-	// token makes one Load to check for it. Any core.Store works. Default:
-	// nil, no revocation (a destroyed or renewed token stays valid until
-	// its deadline; see the package documentation).
+	// Revocations, when set, keeps revoked sessions until their deadline:
+	// Revoke saves a marker under core.StoreKey(id) for the session id
+	// sealed in every token of the session, and Open of a valid token
+	// makes one Load to check for it, so a logout ends every token the
+	// session ever had, not only the last. Any core.Store works. Default:
+	// nil, no revocation (the tokens of a destroyed or renewed session stay
+	// valid until their deadline; see the package documentation).
 	Revocations core.Store
 
 	// Now is the clock Open compares sealed deadlines with. Default:
@@ -100,13 +105,16 @@ func New(cfg Config) (*Store, error) {
 
 var enc = base64.RawURLEncoding
 
-// Seal implements core.ClientStore: it encrypts expiry and data with the
-// first key, binding name as additional data, and returns the token.
-func (s *Store) Seal(_ context.Context, name string, data []byte, expiry time.Time) (string, error) {
+// Seal implements core.ClientStore: it encrypts expiry, id and data with
+// the first key, binding name as additional data, and returns the token.
+func (s *Store) Seal(_ context.Context, name, id string, data []byte, expiry time.Time) (string, error) {
 	if len(data) > MaxTokenSize {
 		return "", fmt.Errorf("sessionkit: cookie: seal: %w: %d bytes", core.ErrTooLarge, len(data))
 	}
-	rawLen := overhead + len(data)
+	if len(id) > MaxIDSize {
+		return "", fmt.Errorf("sessionkit: cookie: seal: session id of %d bytes, at most %d", len(id), MaxIDSize)
+	}
+	rawLen := overhead + len(id) + len(data)
 	encLen := enc.EncodedLen(rawLen)
 	rp := rawPool.Get().(*[]byte)
 	defer rawPool.Put(rp)
@@ -118,9 +126,11 @@ func (s *Store) Seal(_ context.Context, name string, data []byte, expiry time.Ti
 	if _, err := rand.Read(raw[1:header]); err != nil {
 		return "", fmt.Errorf("sessionkit: cookie: seal: %w", err)
 	}
-	pt := raw[header : header+expSize+len(data)]
+	pt := raw[header : header+expSize+1+len(id)+len(data)]
 	binary.BigEndian.PutUint64(pt, uint64(unixNano(expiry)))
-	copy(pt[expSize:], data)
+	pt[expSize] = byte(len(id))
+	copy(pt[expSize+1:], id)
+	copy(pt[expSize+1+len(id):], data)
 	s.aeads[0].Seal(pt[:0], raw[1:header], pt, unsafe.Slice(unsafe.StringData(name), len(name)))
 	// The only allocation: the token, encoded straight into its final
 	// buffer, which is never written again and so may back the string.
@@ -136,9 +146,9 @@ var rawPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 // for a token that is malformed, tampered with, sealed for another name or
 // with a key not in Config.Keys, expired, or revoked. The only error is a
 // failing revocation list.
-func (s *Store) Open(ctx context.Context, name, token string) ([]byte, time.Time, bool, error) {
+func (s *Store) Open(ctx context.Context, name, token string) (string, []byte, time.Time, bool, error) {
 	if len(token) > MaxTokenSize || len(token) < enc.EncodedLen(overhead) {
-		return nil, time.Time{}, false, nil
+		return "", nil, time.Time{}, false, nil
 	}
 	dlen := enc.DecodedLen(len(token))
 	size := dlen
@@ -148,12 +158,12 @@ func (s *Store) Open(ctx context.Context, name, token string) ([]byte, time.Time
 	raw := make([]byte, size)
 	n, err := enc.Decode(raw[:dlen], unsafe.Slice(unsafe.StringData(token), len(token)))
 	if err != nil || n < overhead || raw[0] != version {
-		return nil, time.Time{}, false, nil
+		return "", nil, time.Time{}, false, nil
 	}
 	// Reject non-canonical encodings, so one sealed value has exactly one
-	// token (the revocation list is keyed by the token).
+	// token.
 	if enc.EncodedLen(n) != len(token) || !canonicalTail(token, n) {
-		return nil, time.Time{}, false, nil
+		return "", nil, time.Time{}, false, nil
 	}
 	nonce, ct := raw[1:header], raw[header:n]
 	ad := unsafe.Slice(unsafe.StringData(name), len(name))
@@ -170,32 +180,35 @@ func (s *Store) Open(ctx context.Context, name, token string) ([]byte, time.Time
 		}
 	}
 	if pt == nil {
-		return nil, time.Time{}, false, nil
+		return "", nil, time.Time{}, false, nil
 	}
 	exp := time.Unix(0, int64(binary.BigEndian.Uint64(pt)))
-	if !s.now().Before(exp) {
-		return nil, time.Time{}, false, nil
+	idLen := int(pt[expSize])
+	if !s.now().Before(exp) || len(pt) < expSize+1+idLen {
+		return "", nil, time.Time{}, false, nil
 	}
-	if s.revoked != nil {
-		_, found, err := s.revoked.Load(ctx, core.StoreKey(token))
+	id := string(pt[expSize+1 : expSize+1+idLen])
+	if s.revoked != nil && id != "" {
+		_, found, err := s.revoked.Load(ctx, core.StoreKey(id))
 		if err != nil {
-			return nil, time.Time{}, false, fmt.Errorf("sessionkit: cookie: revocation list: %w", err)
+			return "", nil, time.Time{}, false, fmt.Errorf("sessionkit: cookie: revocation list: %w", err)
 		}
 		if found {
-			return nil, time.Time{}, false, nil
+			return "", nil, time.Time{}, false, nil
 		}
 	}
-	return pt[expSize:], exp, true, nil
+	return id, pt[expSize+1+idLen:], exp, true, nil
 }
 
 // Revoke implements core.ClientStore. With Config.Revocations it records
-// token as revoked until expiry; without, it does nothing and the token
-// stays valid until its deadline.
-func (s *Store) Revoke(ctx context.Context, _ string, token string, expiry time.Time) error {
-	if s.revoked == nil || token == "" {
+// the session id as revoked until expiry, which ends every token sealed
+// with it; without, it does nothing and the tokens stay valid until their
+// deadline.
+func (s *Store) Revoke(ctx context.Context, _ string, id string, expiry time.Time) error {
+	if s.revoked == nil || id == "" {
 		return nil
 	}
-	if err := s.revoked.Save(ctx, core.StoreKey(token), revokedMarker, expiry); err != nil {
+	if err := s.revoked.Save(ctx, core.StoreKey(id), revokedMarker, expiry); err != nil {
 		return fmt.Errorf("sessionkit: cookie: revoke: %w", err)
 	}
 	return nil
@@ -208,7 +221,7 @@ func (s *Store) Revoke(ctx context.Context, _ string, token string, expiry time.
 // Manager picks the one that can be a session.
 func (s *Store) Valid(token string) bool {
 	if len(token) > MaxTokenSize || len(token) < enc.EncodedLen(overhead) || token[0] != 'A' {
-		return false // 'A': the first six bits of the version byte 1
+		return false // 'A': the first six bits of the version byte (2) are zero
 	}
 	for i := 0; i < len(token); i++ {
 		c := token[i]

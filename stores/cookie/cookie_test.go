@@ -32,7 +32,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	st := testStore(t, fixedKey(1))
 	exp := time.Now().Add(time.Hour).Round(0)
 	data := []byte("the encoded session")
-	tok, err := st.Seal(ctx, "session", data, exp)
+	tok, err := st.Seal(ctx, "session", "sid", data, exp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,21 +40,21 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	if err != nil || base64.RawURLEncoding.EncodeToString(raw) != tok {
 		t.Fatalf("Seal token %q is not canonical unpadded base64url: %v", tok, err)
 	}
-	if want := 1 + 12 + 8 + len(data) + 16; len(raw) != want {
-		t.Errorf("sealed token carries %d bytes, want %d (version, nonce, deadline, data, tag)", len(raw), want)
+	if want := 1 + 12 + 8 + 1 + len("sid") + len(data) + 16; len(raw) != want {
+		t.Errorf("sealed token carries %d bytes, want %d (version, nonce, deadline, id length, id, data, tag)", len(raw), want)
 	}
 	if bytes.Contains(raw, data) {
 		t.Error("sealed token contains the record in clear")
 	}
-	got, gotExp, ok, err := st.Open(ctx, "session", tok)
-	if err != nil || !ok || !bytes.Equal(got, data) || !gotExp.Equal(exp) {
-		t.Fatalf("Open(Seal(x)) = %q, %v, %v, %v; want %q, %v, true, nil", got, gotExp, ok, err, data, exp)
+	id, got, gotExp, ok, err := st.Open(ctx, "session", tok)
+	if err != nil || !ok || id != "sid" || !bytes.Equal(got, data) || !gotExp.Equal(exp) {
+		t.Fatalf("Open(Seal(x)) = %q, %q, %v, %v, %v; want sid, %q, %v, true, nil", id, got, gotExp, ok, err, data, exp)
 	}
 	got[0] = 'X' // the caller owns the result
-	if again, _, _, _ := st.Open(ctx, "session", tok); !bytes.Equal(again, data) {
+	if _, again, _, _, _ := st.Open(ctx, "session", tok); !bytes.Equal(again, data) {
 		t.Error("modifying one Open result changed the next")
 	}
-	tok2, _ := st.Seal(ctx, "session", data, exp)
+	tok2, _ := st.Seal(ctx, "session", "sid", data, exp)
 	if tok2 == tok {
 		t.Error("two Seals of the same record gave the same token; the nonce must be random")
 	}
@@ -66,16 +66,16 @@ func TestOpenRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _ := st.Seal(ctx, "session", []byte("data"), now.Add(time.Minute))
-	expired, _ := st.Seal(ctx, "session", []byte("data"), now)
-	foreign, _ := testStore(t, fixedKey(9)).Seal(ctx, "session", []byte("data"), now.Add(time.Minute))
+	tok, _ := st.Seal(ctx, "session", "sid", []byte("data"), now.Add(time.Minute))
+	expired, _ := st.Seal(ctx, "session", "sid", []byte("data"), now)
+	foreign, _ := testStore(t, fixedKey(9)).Seal(ctx, "session", "sid", []byte("data"), now.Add(time.Minute))
 	raw, _ := base64.RawURLEncoding.DecodeString(tok)
-	v2 := append([]byte{2}, raw[1:]...)
+	v1 := append([]byte{1}, raw[1:]...)
 	cases := []struct{ label, name, tok string }{
 		{"other cookie name", "other", tok},
 		{"expired", "session", expired},
 		{"key not listed", "session", foreign},
-		{"unknown version", "session", base64.RawURLEncoding.EncodeToString(v2)},
+		{"other version", "session", base64.RawURLEncoding.EncodeToString(v1)},
 		{"padded", "session", tok + "="},
 		{"std alphabet", "session", strings.NewReplacer("-", "+", "_", "/").Replace(tok) + "+"},
 		{"empty", "session", ""},
@@ -91,12 +91,12 @@ func TestOpenRejects(t *testing.T) {
 		cases = append(cases, struct{ label, name, tok string }{"bit flip", "session", string(b)})
 	}
 	for _, c := range cases {
-		data, _, ok, err := st.Open(ctx, c.name, c.tok)
+		_, data, _, ok, err := st.Open(ctx, c.name, c.tok)
 		if ok || err != nil || data != nil {
 			t.Errorf("Open(%s) = %q, ok %v, err %v; want nil, false, nil", c.label, data, ok, err)
 		}
 	}
-	if _, _, ok, _ := st.Open(ctx, "session", tok); !ok {
+	if _, _, _, ok, _ := st.Open(ctx, "session", tok); !ok {
 		t.Fatal("the untouched token no longer opens")
 	}
 }
@@ -107,18 +107,18 @@ func TestKeyRotation(t *testing.T) {
 	during := testStore(t, newKey, oldKey)
 	after := testStore(t, newKey)
 	exp := time.Now().Add(time.Hour)
-	oldTok, _ := before.Seal(ctx, "session", []byte("old"), exp)
-	if got, _, ok, _ := during.Open(ctx, "session", oldTok); !ok || string(got) != "old" {
+	oldTok, _ := before.Seal(ctx, "session", "sid", []byte("old"), exp)
+	if _, got, _, ok, _ := during.Open(ctx, "session", oldTok); !ok || string(got) != "old" {
 		t.Fatalf("during rotation, a token sealed with the old key: Open = %q, %v; want old, true", got, ok)
 	}
-	newTok, _ := during.Seal(ctx, "session", []byte("new"), exp)
-	if _, _, ok, _ := before.Open(ctx, "session", newTok); ok {
+	newTok, _ := during.Seal(ctx, "session", "sid", []byte("new"), exp)
+	if _, _, _, ok, _ := before.Open(ctx, "session", newTok); ok {
 		t.Error("during rotation, Seal used the old key; want the first key")
 	}
-	if got, _, ok, _ := after.Open(ctx, "session", newTok); !ok || string(got) != "new" {
+	if _, got, _, ok, _ := after.Open(ctx, "session", newTok); !ok || string(got) != "new" {
 		t.Errorf("after rotation, Open(token sealed during rotation) = %q, %v; want new, true", got, ok)
 	}
-	if _, _, ok, _ := after.Open(ctx, "session", oldTok); ok {
+	if _, _, _, ok, _ := after.Open(ctx, "session", oldTok); ok {
 		t.Error("after the old key was removed, its token still opened")
 	}
 }
@@ -142,45 +142,48 @@ func TestRevocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	exp := time.Now().Add(time.Hour)
-	tok, _ := st.Seal(ctx, "session", []byte("data"), exp)
-	other, _ := st.Seal(ctx, "session", []byte("data"), exp)
-	if err := st.Revoke(ctx, "session", tok, exp); err != nil {
+	tok, _ := st.Seal(ctx, "session", "sid-a", []byte("data"), exp)
+	earlier, _ := st.Seal(ctx, "session", "sid-a", []byte("before the last change"), exp)
+	other, _ := st.Seal(ctx, "session", "sid-b", []byte("data"), exp)
+	if err := st.Revoke(ctx, "session", "sid-a", exp); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok, err := st.Open(ctx, "session", tok); ok || err != nil {
-		t.Errorf("Open(revoked) = %v, %v; want false, nil", ok, err)
+	for _, c := range []struct{ label, tok string }{{"revoked", tok}, {"an earlier token of the revoked session", earlier}} {
+		if _, _, _, ok, err := st.Open(ctx, "session", c.tok); ok || err != nil {
+			t.Errorf("Open(%s) = %v, %v; want false, nil", c.label, ok, err)
+		}
 	}
-	if _, _, ok, _ := st.Open(ctx, "session", other); !ok {
-		t.Error("revoking one token revoked another")
+	if _, _, _, ok, _ := st.Open(ctx, "session", other); !ok {
+		t.Error("revoking one session revoked another")
 	}
-	rec, found, _ := list.Load(ctx, core.StoreKey(tok))
+	rec, found, _ := list.Load(ctx, core.StoreKey("sid-a"))
 	if !found || !rec.Expiry.Equal(exp) {
 		t.Errorf("revocation record: found %v, expiry %v; want true, %v (the token's deadline)", found, rec.Expiry, exp)
 	}
 
 	broken, _ := cookie.New(cookie.Config{Keys: [][]byte{fixedKey(1)}, Revocations: failStore{}})
-	if _, _, ok, err := broken.Open(ctx, "session", other); ok || !errors.Is(err, errDown) {
+	if _, _, _, ok, err := broken.Open(ctx, "session", other); ok || !errors.Is(err, errDown) {
 		t.Errorf("Open with a failing revocation list = %v, %v; want false and the store's error", ok, err)
 	}
-	if err := broken.Revoke(ctx, "session", other, exp); !errors.Is(err, errDown) {
+	if err := broken.Revoke(ctx, "session", "sid-b", exp); !errors.Is(err, errDown) {
 		t.Errorf("Revoke with a failing revocation list = %v, want the store's error", err)
 	}
-	if _, _, ok, err := broken.Open(ctx, "session", "junk"); ok || err != nil {
+	if _, _, _, ok, err := broken.Open(ctx, "session", "junk"); ok || err != nil {
 		t.Errorf("Open(junk) with a failing revocation list = %v, %v; want false, nil without a store call", ok, err)
 	}
 
 	plain := testStore(t, fixedKey(1))
-	if err := plain.Revoke(ctx, "session", other, exp); err != nil {
+	if err := plain.Revoke(ctx, "session", "sid-b", exp); err != nil {
 		t.Errorf("Revoke without a revocation list = %v, want nil", err)
 	}
-	if _, _, ok, _ := plain.Open(ctx, "session", other); !ok {
+	if _, _, _, ok, _ := plain.Open(ctx, "session", other); !ok {
 		t.Error("without a revocation list, Revoke made the token fail; it cannot (documented)")
 	}
 }
 
 func TestSealTooLarge(t *testing.T) {
 	st := testStore(t, fixedKey(1))
-	if _, err := st.Seal(ctx, "session", make([]byte, cookie.MaxTokenSize+1), farFuture); !errors.Is(err, core.ErrTooLarge) {
+	if _, err := st.Seal(ctx, "session", "sid", make([]byte, cookie.MaxTokenSize+1), farFuture); !errors.Is(err, core.ErrTooLarge) {
 		t.Errorf("Seal(%d bytes) = %v, want ErrTooLarge", cookie.MaxTokenSize+1, err)
 	}
 }
@@ -188,7 +191,7 @@ func TestSealTooLarge(t *testing.T) {
 func TestValidRecognisesSealedTokens(t *testing.T) {
 	st := testStore(t, fixedKey(1))
 	for n := range 40 {
-		tok, _ := st.Seal(ctx, "session", make([]byte, n), farFuture)
+		tok, _ := st.Seal(ctx, "session", "sid", make([]byte, n), farFuture)
 		if !st.Valid(tok) {
 			t.Fatalf("Valid(Seal(%d bytes)) = false", n)
 		}

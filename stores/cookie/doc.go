@@ -11,10 +11,11 @@
 //
 // A token is the unpadded base64url encoding of
 //
-//	version (1 byte) | nonce (12 random bytes) | AES-256-GCM(expiry | record)
+//	version (1 byte) | nonce (12 random bytes) | AES-256-GCM(expiry | id length | id | record)
 //
-// where expiry is the session's deadline in Unix nanoseconds and record is
-// what the Manager's codec produced. The cookie (or header) name is the
+// where expiry is the session's deadline in Unix nanoseconds, id the
+// session id the Manager gives every token of one session (128 random
+// bits, new after a renew) and record what the Manager's codec produced. The cookie (or header) name is the
 // additional authenticated data, so a value sealed for one cookie does not
 // open under another. Open rejects, with ok == false and no error, anything
 // malformed, tampered with, sealed under another name or with an unknown
@@ -40,10 +41,12 @@
 //     IdleTimeout, bound how long a copied cookie is useful.
 //   - A revocation list (Config.Revocations, any core.Store): Revoke, which
 //     the Manager calls on Destroy and Renew, stores a marker under
-//     core.StoreKey(token) until the token's deadline, and Open refuses
-//     revoked tokens. Each Open of an otherwise valid token then costs one
-//     store Load, and the list holds one small record per logout or renewal
-//     until the old token's deadline.
+//     core.StoreKey(id) for the session id until the session's deadline,
+//     and Open refuses every token sealed with a revoked id, so a logout
+//     ends each cookie the session ever had, including copies taken
+//     before its last change. Each Open of an otherwise valid token then
+//     costs one store Load, and the list holds one small record per logout
+//     or renewal until the old session's deadline.
 //
 // A cookie carries at most 4096 bytes including its name and attributes;
 // the Manager fails the request with an error wrapping core.ErrTooLarge

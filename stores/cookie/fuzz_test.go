@@ -15,22 +15,22 @@ func FuzzCookieOpen(f *testing.F) {
 	f.Add([]byte("a record"), "", uint16(0), byte(1))
 	f.Add([]byte{}, "junk", uint16(5), byte(0x80))
 	f.Add(bytes.Repeat([]byte{0xff}, 300), "AQ", uint16(40), byte('A'^'B'))
-	if tok, err := old.Seal(ctx, "session", []byte("sealed with the old key"), farFuture); err == nil {
+	if tok, err := old.Seal(ctx, "session", "sid", []byte("sealed with the old key"), farFuture); err == nil {
 		f.Add([]byte("x"), tok, uint16(len(tok)-1), byte(2))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, token string, pos uint16, x byte) {
 		// Arbitrary input: no panic, no error; anything that opens must
 		// open the same way twice and be sealed for this name only.
-		got, exp, ok, err := st.Open(ctx, "session", token)
+		_, got, exp, ok, err := st.Open(ctx, "session", token)
 		if err != nil {
 			t.Fatalf("Open(%q) error %v; only a revocation list may fail", token, err)
 		}
 		if ok {
-			again, exp2, ok2, _ := st.Open(ctx, "session", token)
+			_, again, exp2, ok2, _ := st.Open(ctx, "session", token)
 			if !ok2 || !bytes.Equal(got, again) || !exp.Equal(exp2) {
 				t.Fatalf("Open(%q) is not deterministic", token)
 			}
-			if _, _, ok, _ := st.Open(ctx, "other", token); ok {
+			if _, _, _, ok, _ := st.Open(ctx, "other", token); ok {
 				t.Fatalf("Open(other, %q) accepted a token sealed for session", token)
 			}
 			checkMutations(t, st, token, pos, x)
@@ -40,15 +40,15 @@ func FuzzCookieOpen(f *testing.F) {
 			data = data[:2048]
 		}
 		exp = farFuture
-		tok, err := st.Seal(ctx, "session", data, exp)
+		tok, err := st.Seal(ctx, "session", "sid", data, exp)
 		if err != nil {
 			t.Fatalf("Seal(%d bytes) error %v", len(data), err)
 		}
-		got, gotExp, ok, err := st.Open(ctx, "session", tok)
+		_, got, gotExp, ok, err := st.Open(ctx, "session", tok)
 		if err != nil || !ok || !bytes.Equal(got, data) || !gotExp.Equal(exp) {
 			t.Fatalf("Open(Seal(%q)) = %q, %v, %v, %v; want the record back", data, got, gotExp, ok, err)
 		}
-		if _, _, ok, _ := st.Open(ctx, "Session", tok); ok {
+		if _, _, _, ok, _ := st.Open(ctx, "Session", tok); ok {
 			t.Fatal("a token sealed for session opened as Session")
 		}
 		checkMutations(t, st, tok, pos, x)
@@ -58,7 +58,7 @@ func FuzzCookieOpen(f *testing.F) {
 // checkMutations requires that tok, changed at pos by x, truncated or
 // extended, no longer opens.
 func checkMutations(t *testing.T, st interface {
-	Open(ctx0 ctxT, name, token string) ([]byte, time.Time, bool, error)
+	Open(ctx0 ctxT, name, token string) (string, []byte, time.Time, bool, error)
 }, tok string, pos uint16, x byte) {
 	t.Helper()
 	var mutated []string
@@ -72,7 +72,7 @@ func checkMutations(t *testing.T, st interface {
 		if m == tok {
 			continue
 		}
-		if _, _, ok, err := st.Open(ctx, "session", m); ok || err != nil {
+		if _, _, _, ok, err := st.Open(ctx, "session", m); ok || err != nil {
 			t.Fatalf("Open(mutated %q from %q) = ok %v, err %v; want rejected", m, tok, ok, err)
 		}
 	}

@@ -67,6 +67,8 @@ func newApp(t *testing.T, mount conformance.Mount, cfg cookie.Config, mcfg core.
 			s.Destroy()
 		case "/big":
 			s.Set("big", strings.Repeat("x", 5000))
+		case "/flash":
+			s.AddFlash("hello") // a change: a new token for the same session
 		}
 		user, _ := core.Value[string](s, "user")
 		io.WriteString(w, user)
@@ -138,9 +140,15 @@ func TestLogoutAndRenewWithRevocationList(t *testing.T) {
 		if _, body, _ := a.get("/", "session="+post, ""); body != "ada" {
 			t.Fatalf("the current cookie loads %q, want ada", body)
 		}
-		a.get("/logout", "session="+post, "")
-		if _, body, _ := a.get("/", "session="+post, ""); body != "" {
-			t.Errorf("the cookie replayed after logout loads %q, want nothing (revoked)", body)
+		_, _, changed := a.get("/flash", "session="+post, "")
+		if changed == "" || changed == post {
+			t.Fatal("a change did not issue a new cookie")
+		}
+		a.get("/logout", "session="+changed, "")
+		for _, c := range []struct{ label, tok string }{{"the cookie presented at logout", changed}, {"an earlier cookie of the same login", post}} {
+			if _, body, _ := a.get("/", "session="+c.tok, ""); body != "" {
+				t.Errorf("%s, replayed after logout, loads %q; want nothing (revoked)", c.label, body)
+			}
 		}
 		if strings.Contains(a.logs.String(), post) {
 			t.Error("the log contains a token")
