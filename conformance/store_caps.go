@@ -16,7 +16,7 @@ import (
 const (
 	ruleTouchExpiry  = "Touch sets the expiry that Load reports"
 	ruleTouchData    = "Touch does not change the record's data"
-	ruleTouchMissing = "touching a missing record is not an error and does not create it"
+	ruleTouchMissing = "touching a missing record returns an error wrapping core.ErrNotFound and does not create it"
 	ruleCASAbsent    = "CompareAndSwap with version 0 writes only when no live record exists"
 	ruleCASVersion   = "a live record has a non-zero version, and a successful write returns a new one"
 	ruleCASSave      = "Save gives the record a new version, so CompareAndSwap with the old one fails"
@@ -108,8 +108,8 @@ func storeCheckTouchMissing(ctx context.Context, s core.Store, _ StoreOptions) e
 		return storeViolation("Delete(deleted key)", storeErrText(err), "nil error", ruleDelete)
 	}
 	for _, k := range []struct{ label, key string }{{"never-saved key", unknown}, {"deleted key", deleted}} {
-		if err := t.Touch(ctx, k.key, storeExpiry(time.Hour)); err != nil {
-			return storeViolation(fmt.Sprintf("Touch(%s)", k.label), storeErrText(err), "nil error", ruleTouchMissing)
+		if err := t.Touch(ctx, k.key, storeExpiry(time.Hour)); !errors.Is(err, core.ErrNotFound) {
+			return storeViolation(fmt.Sprintf("Touch(%s)", k.label), storeErrText(err), "an error wrapping core.ErrNotFound", ruleTouchMissing)
 		}
 		if err := storeLoadMissing(ctx, s, k.label, k.key, ruleTouchMissing); err != nil {
 			return fmt.Errorf("after Touch(%s): %w", k.label, err)

@@ -159,7 +159,9 @@ func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error 
 	}
 	exp := m.deadline(s.created, now)
 	if m.toucher != nil {
-		if err := m.toucher.Touch(ctx, s.key, exp); err != nil {
+		if err := m.toucher.Touch(ctx, s.key, exp); errors.Is(err, ErrNotFound) {
+			return errGone // ended meanwhile: no cookie for a dead token
+		} else if err != nil {
 			return fmt.Errorf("sessionkit: touch: %w", err)
 		}
 		s.expiry = exp

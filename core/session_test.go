@@ -599,3 +599,28 @@ func TestHeaderTokenResponseIsPrivate(t *testing.T) {
 		t.Errorf("response without a token: Cache-Control %q, want the handler's", got)
 	}
 }
+
+// TestInFlightRefreshDoesNotResendEndedToken: a read-only request whose
+// idle refresh falls due while a concurrent logout ends the session must
+// not send the dead token back with a fresh Max-Age (which would overwrite
+// the logout's, or a login's, cookie in the browser).
+func TestInFlightRefreshDoesNotResendEndedToken(t *testing.T) {
+	h := newHarness(t, core.Config{IdleTimeout: 10 * time.Minute})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("user", "ann") })
+	h.now = h.now.Add(2 * time.Minute) // past IdleRefreshFraction of the idle timeout
+	inflight, hdr := h.begin(tok, "192.0.2.1:1")
+	inflight.Get("user") // loaded before the logout
+	h.request(t, tok, func(s *core.Session) { s.Destroy() })
+	_, hdr = h.commit(t, inflight, tok, hdr)
+	if c := hdr.Get("Set-Cookie"); c != "" {
+		t.Errorf("in-flight refresh after a logout sent a cookie: %q", c)
+	}
+
+	// Without the logout the same refresh does send the cookie.
+	tok, _ = h.request(t, "", func(s *core.Session) { s.Set("user", "bob") })
+	h.now = h.now.Add(2 * time.Minute)
+	_, hdr = h.request(t, tok, func(s *core.Session) { s.Get("user") })
+	if c := hdr.Get("Set-Cookie"); !strings.Contains(c, tok) {
+		t.Errorf("idle refresh did not re-send the cookie: %q", c)
+	}
+}

@@ -56,8 +56,11 @@ type Store interface {
 // rewriting its data. The core uses it to refresh the idle timeout.
 type Toucher interface {
 	// Touch sets the expiry of the record under key. Touching a missing
-	// or expired record is not an error and does not create it. Touch
-	// does not change the record's data.
+	// or expired record does not create it and returns an error wrapping
+	// ErrNotFound, so that the core does not extend the cookie of a
+	// session that a concurrent logout or renew ended. An expiry that is
+	// not in the future deletes a live record. Touch does not change the
+	// record's data.
 	Touch(ctx context.Context, key string, expiry time.Time) error
 }
 
@@ -100,6 +103,8 @@ var (
 	ErrTooLarge = errors.New("sessionkit: record too large")
 	// ErrInvalidKey reports a key that is not 64 lowercase hex characters.
 	ErrInvalidKey = errors.New("sessionkit: invalid store key")
+	// ErrNotFound reports that Touch found no live record to extend.
+	ErrNotFound = errors.New("sessionkit: no live record")
 )
 
 // ValidKey reports whether key has the shape the core gives store keys:

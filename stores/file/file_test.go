@@ -384,8 +384,8 @@ func TestTouch(t *testing.T) {
 	}
 
 	missing := testKey("missing")
-	if err := s.Touch(ctx, missing, later); err != nil {
-		t.Errorf("Touch(missing) = %v, want nil", err)
+	if err := s.Touch(ctx, missing, later); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("Touch(missing) = %v, want core.ErrNotFound", err)
 	}
 	if _, err := os.Lstat(s.lockPath(missing)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Touch(missing) left a lock file (stat: %v)", err)
@@ -397,8 +397,8 @@ func TestTouch(t *testing.T) {
 	expired := testKey("expired")
 	mustSave(t, s, expired, "old", time.Now().Add(20*time.Millisecond))
 	time.Sleep(40 * time.Millisecond)
-	if err := s.Touch(ctx, expired, later); err != nil {
-		t.Errorf("Touch(expired) = %v, want nil", err)
+	if err := s.Touch(ctx, expired, later); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("Touch(expired) = %v, want core.ErrNotFound", err)
 	}
 	if got := loadData(t, s, expired); got != "<none>" {
 		t.Errorf("Touch revived an expired record: Load = %q", got)

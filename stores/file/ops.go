@@ -118,7 +118,8 @@ func (s *Store) compareAndSwap(ctx context.Context, key string, version uint64, 
 // version. The new record is written to a temporary file (header, then the
 // data copied file-to-file in the kernel) and renamed into place, because an
 // in-place header write could be seen half-done by a reader or a crash. A
-// missing or expired record is left alone; an expiry that is not in the
+// missing or expired record is left alone (an error wrapping
+// core.ErrNotFound); an expiry that is not in the
 // future deletes the record.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if err := s.touch(ctx, key, expiry); err != nil {
@@ -132,7 +133,7 @@ func (s *Store) touch(ctx context.Context, key string, expiry time.Time) error {
 		return err
 	}
 	if _, err := os.Lstat(s.recordPath(key)); errors.Is(err, fs.ErrNotExist) {
-		return nil // nothing to touch; do not create a lock file for it
+		return core.ErrNotFound // nothing to touch; do not create a lock file for it
 	}
 	l, err := s.lock(ctx, key)
 	if err != nil {
@@ -142,7 +143,7 @@ func (s *Store) touch(ctx context.Context, key string, expiry time.Time) error {
 	old, err := os.Open(s.recordPath(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		l.removeLockFile()
-		return nil
+		return core.ErrNotFound
 	}
 	if err != nil {
 		return scrub(err)
@@ -158,7 +159,7 @@ func (s *Store) touch(ctx context.Context, key string, expiry time.Time) error {
 	}
 	now := time.Now()
 	if !h.live(now.UnixNano()) {
-		return nil
+		return core.ErrNotFound
 	}
 	if !expiry.After(now) {
 		return s.remove(l, key)

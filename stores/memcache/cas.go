@@ -91,8 +91,8 @@ func casResult(err error) error {
 // version. It rewrites the item (gets, then cas: two round trips), because
 // memcached's own touch would leave the expiry in the header, which Load
 // reports, unchanged; on a concurrent write it reads and retries. A missing
-// or expired record stays missing; an expiry that is not in the future
-// removes the record.
+// or expired record stays missing (an error wrapping core.ErrNotFound); an
+// expiry that is not in the future removes the record.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if !core.ValidKey(key) {
 		return fmt.Errorf("sessionkit: memcache: touch: %w", core.ErrInvalidKey)
@@ -104,7 +104,7 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 			}
 			cur, err := s.client.Get(s.prefix + key)
 			if errors.Is(err, memcache.ErrCacheMiss) {
-				return nil
+				return core.ErrNotFound
 			}
 			if err != nil {
 				return err
@@ -115,15 +115,17 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 				return err
 			}
 			if !h.live(now) {
-				return nil
+				return core.ErrNotFound
 			}
 			h.expiry = expiry
 			cur.Value = encode(h, data)
 			cur.Expiration = expiration(expiry, now)
 			err = s.client.CompareAndSwap(cur)
 			switch {
-			case err == nil, errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
-				return nil // done, or the record vanished meanwhile
+			case err == nil:
+				return nil
+			case errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+				return core.ErrNotFound // the record vanished meanwhile
 			case !errors.Is(err, memcache.ErrCASConflict):
 				return err
 			}

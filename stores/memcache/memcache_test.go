@@ -160,8 +160,8 @@ func TestTouchReportsNewExpiryKeepsVersion(t *testing.T) {
 		t.Errorf("CompareAndSwap with the version from before Touch = %v, want success: Touch keeps the version", err)
 	}
 	missing := newKey()
-	if err := s.Touch(ctx, missing, exp); err != nil {
-		t.Fatal(err)
+	if err := s.Touch(ctx, missing, exp); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("Touch(missing) = %v, want core.ErrNotFound", err)
 	}
 	if _, found, _ := s.Load(ctx, missing); found {
 		t.Error("Touch created a missing record")

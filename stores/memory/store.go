@@ -135,8 +135,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // Touch sets the expiry of the live record under key without changing its
 // data or its version, so that it does not make a concurrent
-// CompareAndSwap fail. A missing or expired record is left alone; an expiry
-// that is not in the future deletes the record.
+// CompareAndSwap fail. A missing or expired record is left alone (an error
+// wrapping core.ErrNotFound); an expiry that is not in the future deletes
+// the record.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	k, err := begin(ctx, "touch", key)
 	if err != nil {
@@ -150,7 +151,11 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	e, ok := sh.m[k]
 	switch {
 	case !ok:
-	case !e.live(now) || exp <= now:
+		return fmt.Errorf("sessionkit: memory: touch: %w", core.ErrNotFound)
+	case !e.live(now):
+		delete(sh.m, k)
+		return fmt.Errorf("sessionkit: memory: touch: %w", core.ErrNotFound)
+	case exp <= now:
 		delete(sh.m, k)
 	default:
 		e.expiry = exp

@@ -176,19 +176,23 @@ func (s *Store) casDelete(ctx context.Context, key string, version int64, now ti
 }
 
 // Touch sets the expiry of the live row under key without changing its data
-// or version. A missing or expired row is left alone; an expiry that is not
-// in the future deletes the row.
+// or version. A missing or expired row is left alone (an error wrapping
+// core.ErrNotFound); an expiry that is not in the future deletes the row.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if err := begin(ctx, key); err != nil {
 		return fmt.Errorf("sessionkit: postgres: touch: %w", err)
 	}
-	var err error
 	if now := time.Now(); expiry.After(now) {
-		_, err = s.pool.Exec(ctx, s.q.touch, key, expiry, now)
-	} else {
-		_, err = s.pool.Exec(ctx, s.q.del, key)
+		tag, err := s.pool.Exec(ctx, s.q.touch, key, expiry, now)
+		if err != nil {
+			return fmt.Errorf("sessionkit: postgres: touch: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("sessionkit: postgres: touch: %w", core.ErrNotFound)
+		}
+		return nil
 	}
-	if err != nil {
+	if _, err := s.pool.Exec(ctx, s.q.del, key); err != nil {
 		return fmt.Errorf("sessionkit: postgres: touch: %w", err)
 	}
 	return nil

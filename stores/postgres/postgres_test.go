@@ -187,8 +187,8 @@ func TestLoadIgnoresExpiredRows(t *testing.T) {
 	if got := loadData(t, s, key); got != "<none>" {
 		t.Errorf("Load(expired row) = %q, want not found", got)
 	}
-	if err := s.Touch(context.Background(), key, time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
+	if err := s.Touch(context.Background(), key, time.Now().Add(time.Hour)); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("Touch(expired row) = %v, want core.ErrNotFound", err)
 	}
 	if got := loadData(t, s, key); got != "<none>" {
 		t.Errorf("Touch revived an expired row: Load = %q", got)
@@ -347,8 +347,8 @@ func TestTouch(t *testing.T) {
 		t.Errorf("after Touch, Load = {%q %v %d}, want {%q %v %d}", after.Data, after.Expiry, after.Version, "data", later, before.Version)
 	}
 	missing := testKey("missing")
-	if err := s.Touch(ctx, missing, later); err != nil {
-		t.Errorf("Touch(missing) = %v", err)
+	if err := s.Touch(ctx, missing, later); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("Touch(missing) = %v, want core.ErrNotFound", err)
 	}
 	if got := loadData(t, s, missing); got != "<none>" {
 		t.Errorf("Touch created a row: %q", got)

@@ -186,7 +186,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // Touch sets the expiry of the record under key, in one round trip and
 // atomically, without changing its data or version. A missing record stays
-// missing; an expiry that is not in the future deletes the record.
+// missing (an error wrapping core.ErrNotFound); an expiry that is not in
+// the future deletes the record.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if !core.ValidKey(key) {
 		return fmt.Errorf("sessionkit: redis: touch: %w", core.ErrInvalidKey)
@@ -199,8 +200,12 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 		ttl = 0
 	}
 	exp := binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(expiry.UnixNano()))
-	if err := touchScript.Run(ctx, s.client, []string{s.prefix + key}, exp, ttl.Milliseconds()).Err(); err != nil {
+	n, err := touchScript.Run(ctx, s.client, []string{s.prefix + key}, exp, ttl.Milliseconds()).Int64()
+	if err != nil {
 		return fmt.Errorf("sessionkit: redis: touch: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sessionkit: redis: touch: %w", core.ErrNotFound)
 	}
 	return nil
 }

@@ -130,8 +130,8 @@ func TestTouchKeepsDataAndVersion(t *testing.T) {
 		t.Fatalf("Load after Touch = %q v%d %v, %v, %v; want %q v%d %v", rec.Data, rec.Version, rec.Expiry, found, err, "data", v1, exp)
 	}
 	missing := newKey()
-	if err := s.Touch(ctx, missing, exp); err != nil {
-		t.Fatal(err)
+	if err := s.Touch(ctx, missing, exp); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("Touch(missing) = %v, want core.ErrNotFound", err)
 	}
 	if _, found, _ := s.Load(ctx, missing); found {
 		t.Error("Touch created a missing record")
