@@ -47,12 +47,12 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 	now := m.cfg.Now()
 
 	persist := (len(s.changes) != 0 || s.cleared) && (!m.cfg.ManualSave || s.saveReq)
-	state := s.base
+	size := len(s.base)
 	if persist {
-		state = s.merged()
+		size = s.mergedLen()
 	}
 	write := persist || (s.renew && s.found)
-	if !s.found && len(state) == 0 {
+	if !s.found && size == 0 {
 		write = false // never create a record for an empty session
 	}
 	newToken := s.renew || s.token == "" || m.client != nil
@@ -63,6 +63,10 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 			"sessionkit: session changed after the response header was sent; its new token cannot reach the client, so the change was not saved")
 		s.discardChanges()
 		write = false
+	}
+	state := s.base
+	if write && persist {
+		state = s.mergeIntoBase() // only now: nothing below reads the loaded state again
 	}
 
 	switch {
@@ -92,13 +96,13 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 	}
 	switch {
 	case s.found && (s.token != oldToken || !wasFound):
-		m.writeToken(h, s.token, s.expiry, now)
+		m.writeToken(h, s, s.token, s.expiry, now)
 	case s.found && s.expiry.Unix() != oldExpiry.Unix() && !m.cfg.BrowserSessionCookie && m.cfg.Header == "":
 		// Compared in whole seconds, the precision of Max-Age: a store may
 		// keep the expiry rounded down (PostgreSQL: microseconds).
-		m.writeToken(h, s.token, s.expiry, now)
+		m.writeToken(h, s, s.token, s.expiry, now)
 	case !s.found && s.destroyed && s.presented:
-		m.writeToken(h, "", time.Time{}, now)
+		m.writeToken(h, s, "", time.Time{}, now)
 		s.presented = false
 	}
 	return nil

@@ -46,8 +46,17 @@ type Session struct {
 	drop      string    // token whose record ends at commit (client-side: session id to revoke)
 	dropUntil time.Time // when the dropped token would have expired
 	saveReq   bool      // Save was called (manual mode)
-	vary      [1]string // backing array of this response's Vary header
+	hdr       [3]string // backing array of the header values Commit adds (hdrVary, ...)
 }
+
+// Indexes into Session.hdr: the header values Commit adds live in the
+// session's own allocation, so adding them allocates nothing and no slice
+// is shared between responses.
+const (
+	hdrVary = iota
+	hdrSetCookie
+	hdrCacheControl
+)
 
 type change struct {
 	v   any
@@ -310,10 +319,44 @@ func (s *Session) Context() context.Context {
 	return &s.ctx
 }
 
-// merged returns the values as they are to be stored. It returns s.base
-// itself when nothing changed; callers must not modify the result.
-func (s *Session) merged() map[string]any {
-	return applyChanges(s.base, s.cleared, s.changes)
+// mergedLen returns how many values the session holds with this request's
+// changes applied, without building that map. s.mu is held.
+func (s *Session) mergedLen() int {
+	n := len(s.base)
+	if s.cleared {
+		n = 0
+	}
+	for k, c := range s.changes {
+		_, had := s.base[k]
+		had = had && !s.cleared
+		switch {
+		case c.del && had:
+			n--
+		case !c.del && !had:
+			n++
+		}
+	}
+	return n
+}
+
+// mergeIntoBase applies this request's changes to s.base itself, which the
+// session owns (it was decoded for this request), and returns it: the
+// values to store, without the copy merged makes. s.mu is held; only
+// Commit calls it, once it has decided to write.
+func (s *Session) mergeIntoBase() map[string]any {
+	if s.base == nil {
+		s.base = make(map[string]any, len(s.changes))
+	} else if s.cleared {
+		clear(s.base)
+	}
+	for k, c := range s.changes {
+		if c.del {
+			delete(s.base, k)
+		} else {
+			s.base[k] = c.v
+		}
+	}
+	return s.base
 }
 
 func applyChanges(base map[string]any, cleared bool, changes map[string]change) map[string]any {

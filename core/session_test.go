@@ -624,3 +624,29 @@ func TestInFlightRefreshDoesNotResendEndedToken(t *testing.T) {
 		t.Errorf("idle refresh did not re-send the cookie: %q", c)
 	}
 }
+
+// TestSizeAfterChanges checks the record decisions that depend on how many
+// values a session holds after this request's changes: a new session whose
+// only value was set and deleted again stores nothing; a stored session
+// cleared and refilled keeps exactly the new values.
+func TestSizeAfterChanges(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	tok, hdr := h.request(t, "", func(s *core.Session) {
+		s.Set("a", 1)
+		s.Delete("a")
+	})
+	if tok != "" || hdr.Get("Set-Cookie") != "" || h.store.Len() != 0 {
+		t.Fatalf("set+delete on a new session: token %q, %d records; want none", tok, h.store.Len())
+	}
+	tok, _ = h.request(t, "", func(s *core.Session) { s.Set("a", 1); s.Set("b", 2) })
+	h.request(t, tok, func(s *core.Session) {
+		s.Clear()
+		s.Set("c", 3)
+		s.Delete("a") // already cleared: no effect
+	})
+	h.request(t, tok, func(s *core.Session) {
+		if keys := s.Keys(); !slices.Equal(keys, []string{"c"}) {
+			t.Errorf("after Clear and Set(c): keys %v, want [c]", keys)
+		}
+	})
+}

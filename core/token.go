@@ -33,7 +33,9 @@ func (RandomTokens) New() (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("sessionkit: token: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+	var out [randomTokenLen]byte
+	base64.RawURLEncoding.Encode(out[:], b[:])
+	return string(out[:]), nil // the only allocation
 }
 
 // Valid implements TokenGenerator. It accepts exactly the canonical
@@ -73,5 +75,7 @@ func b64Value(c byte) int {
 // no usable tokens, and no token can become a path or a query.
 func StoreKey(token string) string {
 	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+	var buf [2 * sha256.Size]byte
+	hex.Encode(buf[:], sum[:])
+	return string(buf[:]) // the only allocation
 }

@@ -59,8 +59,8 @@ func (m *Manager) addVary(h http.Header, s *Session) {
 		// here, and nothing shared with other responses that a handler
 		// editing h["Vary"][0] in place could race with. The cap of 1
 		// makes any append copy.
-		s.vary[0] = m.vary[0]
-		h["Vary"] = s.vary[:1:1]
+		s.hdr[hdrVary] = m.vary[0]
+		h["Vary"] = s.hdr[hdrVary : hdrVary+1 : hdrVary+1]
 		return
 	}
 	for _, v := range vary {
@@ -75,7 +75,7 @@ func (m *Manager) addVary(h http.Header, s *Session) {
 
 // writeToken sends token to the client, valid until expiry. An empty token
 // removes the client's token.
-func (m *Manager) writeToken(h http.Header, token string, expiry, now time.Time) {
+func (m *Manager) writeToken(h http.Header, s *Session, token string, expiry, now time.Time) {
 	if m.cfg.Header != "" {
 		h.Set(m.cfg.Header, m.signValue(token))
 		m.privateResponse(h)
@@ -94,11 +94,23 @@ func (m *Manager) writeToken(h http.Header, token string, expiry, now time.Time)
 		c.Expires = now.Add(time.Duration(c.MaxAge) * time.Second)
 	}
 	if v := c.String(); v != "" {
-		h.Add("Set-Cookie", v)
+		s.hdr[hdrSetCookie] = v
+		addHeader(h, "Set-Cookie", s.hdr[hdrSetCookie:hdrSetCookie+1:hdrSetCookie+1])
 	} else {
 		m.cfg.Logger.Error("sessionkit: session cookie is invalid and was not sent", "cookie", c.Name)
 	}
-	m.noCacheCookie(h)
+	m.noCacheCookie(h, s)
+}
+
+// addHeader adds the one value in v to h[key]. v is backed by the
+// session's own allocation (Session.hdr) with a capacity of 1, so a first
+// value costs no allocation and any later append copies.
+func addHeader(h http.Header, key string, v []string) {
+	if old := h[key]; len(old) > 0 {
+		h[key] = append(old, v[0])
+		return
+	}
+	h[key] = v
 }
 
 // MaxCookieSize is the largest Set-Cookie value, name and attributes
@@ -136,12 +148,13 @@ func (m *Manager) cookieMaxAge(expiry, now time.Time) int {
 }
 
 // noCacheCookie keeps shared caches from storing the Set-Cookie header.
-func (m *Manager) noCacheCookie(h http.Header) {
+func (m *Manager) noCacheCookie(h http.Header, s *Session) {
 	const directive = `no-cache="Set-Cookie"`
 	cc := h.Get("Cache-Control")
 	switch {
 	case cc == "":
-		h.Set("Cache-Control", directive)
+		s.hdr[hdrCacheControl] = directive
+		h["Cache-Control"] = s.hdr[hdrCacheControl : hdrCacheControl+1 : hdrCacheControl+1]
 	case strings.Contains(cc, "no-store") || strings.Contains(cc, "private") || strings.Contains(cc, "Set-Cookie"):
 	default:
 		h.Set("Cache-Control", cc+", "+directive)
