@@ -14,8 +14,8 @@ import (
 // needs the data is called, so a handler that never touches its session costs
 // no store round trip. Methods do no other I/O, never return errors (see Err)
 // and are safe for concurrent use by goroutines serving the same request.
-// A Session must not be used after its request has finished: adapters reuse
-// it for later requests.
+// After its request has finished the adapter releases it: a goroutine that
+// still holds it then finds it empty, and its changes are never saved.
 type Session struct {
 	m   *Manager
 	req *http.Request
@@ -36,7 +36,7 @@ type Session struct {
 	created   time.Time
 	ip        string
 
-	base    map[string]any // loaded or initial values; treated as immutable
+	base    map[string]any // loaded or initial values; owned by this session (Commit merges changes into it)
 	changes map[string]change
 	cleared bool
 	init    bool // Init is running: Set writes to base
