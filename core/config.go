@@ -65,9 +65,11 @@ type Config struct {
 	AdoptUnknownTokens bool
 
 	// Init, when set, is called for every new session before the handler
-	// sees it, to give it initial values. Values set by Init do not count
-	// as changes: a request that only reads an initialised session stores
-	// nothing.
+	// sees it, to give it initial values: it receives a session of its own
+	// whose values (Set, Delete) become the new session's, and the
+	// request's other goroutines wait until it returns. Values set by Init
+	// do not count as changes: a request that only reads an initialised
+	// session stores nothing.
 	Init func(s *Session)
 
 	// BindClientIP ties a session to the client address it was created

@@ -39,7 +39,6 @@ type Session struct {
 	base    map[string]any // loaded or initial values; owned by this session (Commit merges changes into it)
 	changes map[string]change
 	cleared bool
-	init    bool // Init is running: Set writes to base
 
 	renew     bool
 	destroyed bool      // Destroy was called: expire the cookie unless a new session is saved
@@ -75,6 +74,14 @@ func (s *Session) lock() {
 		s.load()
 	}
 	for s.hooks != 0 {
+		if s.hooks&hookInit != 0 {
+			// Init runs with s.mu held, on a detached session, so that
+			// other goroutines of the request wait for the initial values
+			// and none of their own changes is taken for one.
+			s.hooks &^= hookInit
+			s.runInit()
+			continue
+		}
 		h := s.hooks
 		s.hooks = 0
 		s.mu.Unlock()
@@ -83,17 +90,31 @@ func (s *Session) lock() {
 	}
 }
 
+// runInit calls Config.Init with a detached session and installs what it
+// set as the initial values, which do not count as changes. s.mu is held.
+func (s *Session) runInit() {
+	if s.m.cfg.Init == nil {
+		return
+	}
+	d := &Session{m: s.m, req: s.req, loaded: true, created: s.created}
+	d.ctx = sessionContext{Context: s.req.Context(), s: d}
+	s.m.cfg.Init(d)
+	d.mu.Lock()
+	vals := d.mergeIntoBase()
+	d.mu.Unlock()
+	if len(vals) == 0 {
+		return
+	}
+	if s.base == nil {
+		s.base = make(map[string]any, len(vals))
+	}
+	for k, v := range vals {
+		s.base[k] = v
+	}
+}
+
 func (s *Session) runHooks(h uint8) {
 	cfg := &s.m.cfg
-	if h&hookInit != 0 && cfg.Init != nil {
-		s.mu.Lock()
-		s.init = true
-		s.mu.Unlock()
-		cfg.Init(s)
-		s.mu.Lock()
-		s.init = false
-		s.mu.Unlock()
-	}
 	if h&hookExpired != 0 && cfg.OnExpired != nil {
 		cfg.OnExpired(s.req, s)
 	}
@@ -126,13 +147,6 @@ func (s *Session) Set(key string, v any) {
 }
 
 func (s *Session) set(key string, v any) {
-	if s.init {
-		if s.base == nil {
-			s.base = make(map[string]any)
-		}
-		s.base[key] = v
-		return
-	}
 	if s.changes == nil {
 		s.changes = make(map[string]change)
 	}

@@ -650,3 +650,43 @@ func TestSizeAfterChanges(t *testing.T) {
 		}
 	})
 }
+
+// TestSetDuringInitIsAChange: a Set from another goroutine of the request
+// while Init runs must wait for Init and count as a change (saved), not be
+// taken for an initial value.
+func TestSetDuringInitIsAChange(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	h := newHarness(t, core.Config{Init: func(s *core.Session) {
+		close(started)
+		<-release
+		s.Set("theme", "dark")
+	}})
+	s, hdr := h.begin("", "192.0.2.1:1")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Get("theme") // loads the session and runs Init
+	}()
+	<-started
+	setDone := make(chan struct{})
+	go func() {
+		defer close(setDone)
+		s.Set("cart", 1) // while Init runs
+	}()
+	time.Sleep(20 * time.Millisecond) // let the Set reach the session
+	close(release)
+	<-done
+	<-setDone
+	tok, _ := h.commit(t, s, "", hdr)
+	if tok == "" {
+		t.Fatal("the Set made during Init was not saved (no token)")
+	}
+	h.request(t, tok, func(s *core.Session) {
+		if v, _ := core.Value[int](s, "cart"); v != 1 {
+			t.Errorf("cart = %v, want 1", v)
+		}
+		if v, _ := s.Get("theme"); v != "dark" {
+			t.Errorf("theme = %v, want dark (the initial value)", v)
+		}
+	})
+}
