@@ -34,10 +34,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/janitor"
 )
 
 // Config configures a Store. The zero value is usable.
@@ -83,9 +83,7 @@ type Store struct {
 	// root, where permission bits do not stop writes.
 	writeHook func(io.Writer) io.Writer
 
-	closeOnce sync.Once
-	stop      context.CancelFunc
-	done      chan struct{}
+	janitor *janitor.Janitor // nil without CleanupInterval
 }
 
 // Compile-time checks that Store has every capability.
@@ -138,11 +136,13 @@ func New(cfg Config) (*Store, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("sessionkit: file: %s is not a directory", s.dir)
 	}
-	if cfg.CleanupInterval > 0 {
-		ctx, stop := context.WithCancel(context.Background())
-		s.stop, s.done = stop, make(chan struct{})
-		go s.janitor(ctx, cfg.CleanupInterval)
-	}
+	s.janitor = janitor.Start(cfg.CleanupInterval, func(ctx context.Context) error {
+		_, err := s.DeleteExpired(ctx)
+		return err
+	}, func(ctx context.Context, err error) {
+		s.logger.LogAttrs(ctx, slog.LevelError, "sessionkit: file: cleanup failed",
+			slog.String("dir", s.dir), slog.Any("error", err))
+	})
 	return s, nil
 }
 
@@ -153,31 +153,8 @@ func (s *Store) Dir() string { return s.dir }
 // call more than once and from several goroutines. The store remains usable
 // after Close; only the background cleanup stops.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		if s.stop != nil {
-			s.stop()
-			<-s.done
-		}
-	})
+	s.janitor.Stop()
 	return nil
-}
-
-// janitor calls DeleteExpired every interval until ctx is cancelled.
-func (s *Store) janitor(ctx context.Context, interval time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
-				s.logger.LogAttrs(ctx, slog.LevelError, "sessionkit: file: cleanup failed",
-					slog.String("dir", s.dir), slog.Any("error", err))
-			}
-		}
-	}
 }
 
 // recordPath returns the path of key's record file; key must be valid.

@@ -617,13 +617,13 @@ func TestJanitor(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	done := s.done
+	if !s.janitor.Running() {
+		t.Fatal("the janitor is not running before Close")
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-done:
-	default:
+	if s.janitor.Running() {
 		t.Error("Close returned before the janitor exited")
 	}
 	if err := s.Close(); err != nil {
@@ -634,7 +634,7 @@ func TestJanitor(t *testing.T) {
 		t.Errorf("Load after Close = %q", got)
 	}
 	noJanitor := newStore(t, Config{})
-	if noJanitor.done != nil {
+	if noJanitor.janitor != nil {
 		t.Error("New without CleanupInterval started a janitor")
 	}
 	if err := noJanitor.Close(); err != nil {

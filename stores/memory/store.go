@@ -3,11 +3,11 @@ package memory
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/janitor"
 )
 
 // Store is an in-memory core.Store with every optional capability. Create it
@@ -17,9 +17,7 @@ type Store struct {
 	version atomic.Uint64 // last version handed out; every write takes the next
 	maxSize int
 
-	stop      chan struct{} // closed by Close; nil when the sweeper is disabled
-	done      chan struct{} // closed when the sweeper has returned
-	closeOnce sync.Once
+	sweeper *janitor.Janitor // nil when sweeping is disabled
 }
 
 // Compile-time checks that Store implements the whole contract.
@@ -40,11 +38,10 @@ func New(cfg Config) *Store {
 	for i := range s.shards {
 		s.shards[i].m = make(map[id]entry)
 	}
-	if cfg.CleanupInterval > 0 {
-		s.stop = make(chan struct{})
-		s.done = make(chan struct{})
-		go s.sweep(cfg.CleanupInterval)
-	}
+	s.sweeper = janitor.Start(cfg.CleanupInterval, func(ctx context.Context) error {
+		_, err := s.DeleteExpired(ctx)
+		return err
+	}, nil) // DeleteExpired fails only when Close cancels it
 	return s
 }
 

@@ -18,9 +18,7 @@ func TestCloseStopsSweeper(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	select {
-	case <-s.done:
-	default:
+	if s.sweeper.Running() {
 		t.Fatal("the sweeper goroutine is still running after Close returned")
 	}
 	if err := s.Close(); err != nil {

@@ -40,12 +40,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/janitor"
 )
 
 // Config configures a Store. The zero value is usable.
@@ -71,9 +71,7 @@ type Store struct {
 	logger *slog.Logger
 	q      queries
 
-	closeOnce sync.Once
-	stop      context.CancelFunc
-	done      chan struct{}
+	janitor *janitor.Janitor // nil without CleanupInterval
 }
 
 // Compile-time checks that Store has every capability.
@@ -104,11 +102,13 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
-	if cfg.CleanupInterval > 0 {
-		ctx, stop := context.WithCancel(context.Background())
-		s.stop, s.done = stop, make(chan struct{})
-		go s.janitor(ctx, cfg.CleanupInterval)
-	}
+	s.janitor = janitor.Start(cfg.CleanupInterval, func(ctx context.Context) error {
+		_, err := s.DeleteExpired(ctx)
+		return err
+	}, func(ctx context.Context, err error) {
+		s.logger.LogAttrs(ctx, slog.LevelError, "sessionkit: postgres: cleanup failed",
+			slog.String("table", s.table.quoted()), slog.Any("error", err))
+	})
 	return s, nil
 }
 
@@ -119,29 +119,6 @@ func (s *Store) TableName() string { return s.table.quoted() }
 // close the pool. It is safe to call more than once; the store remains
 // usable after Close.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		if s.stop != nil {
-			s.stop()
-			<-s.done
-		}
-	})
+	s.janitor.Stop()
 	return nil
-}
-
-// janitor calls DeleteExpired every interval until ctx is cancelled.
-func (s *Store) janitor(ctx context.Context, interval time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
-				s.logger.LogAttrs(ctx, slog.LevelError, "sessionkit: postgres: cleanup failed",
-					slog.String("table", s.table.quoted()), slog.Any("error", err))
-			}
-		}
-	}
 }

@@ -454,11 +454,11 @@ func TestJanitor(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	done := s.done
+	if !s.janitor.Running() {
+		t.Fatal("the janitor is not running before Close")
+	}
 	s.Close()
-	select {
-	case <-done:
-	default:
+	if s.janitor.Running() {
 		t.Error("Close returned before the janitor exited")
 	}
 	if err := s.Close(); err != nil {
