@@ -1,106 +1,38 @@
 package echosession_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	echosession "github.com/sessionkit/sessionkit/adapters/echo"
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/core"
-	"github.com/sessionkit/sessionkit/stores/memory"
+	"github.com/sessionkit/sessionkit/internal/adaptertest"
 )
 
-var errStore = errors.New("store down")
-
-// flakyStore fails Load or Save on demand and counts calls. It hides the
-// optional capabilities of the wrapped store, so commits use Save.
-type flakyStore struct {
-	core.Store
-	failLoad, failSave atomic.Bool
-	loads, saves       atomic.Int64
-}
-
-func (f *flakyStore) Load(ctx context.Context, key string) (core.Record, bool, error) {
-	f.loads.Add(1)
-	if f.failLoad.Load() {
-		return core.Record{}, false, errStore
-	}
-	return f.Store.Load(ctx, key)
-}
-
-func (f *flakyStore) Save(ctx context.Context, key string, data []byte, exp time.Time) error {
-	f.saves.Add(1)
-	if f.failSave.Load() {
-		return errStore
-	}
-	return f.Store.Save(ctx, key, data, exp)
-}
-
-func newManager(t testing.TB) (*core.Manager, *flakyStore) {
-	t.Helper()
-	mem := memory.New(memory.Config{CleanupInterval: -1})
-	t.Cleanup(func() { mem.Close() })
-	st := &flakyStore{Store: mem}
-	m, err := core.New(core.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, st
-}
+// The shared helpers, under the names the tests use.
+var (
+	errStore      = adaptertest.ErrStore
+	newManager    = adaptertest.NewManager
+	do            = adaptertest.Do
+	sessionCookie = adaptertest.SessionCookie
+)
 
 func newEcho() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard)
 	return e
-}
-
-// noRedirect is a client that returns redirects instead of following them.
-var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-func do(t *testing.T, method, url, cookie string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	res, err := noRedirect.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, url, err)
-	}
-	return res, string(body)
-}
-
-// sessionCookie returns "session=<value>" from res, or "".
-func sessionCookie(res *http.Response) string {
-	for _, c := range res.Cookies() {
-		if c.Name == core.DefaultCookieName && c.Value != "" {
-			return c.Name + "=" + c.Value
-		}
-	}
-	return ""
 }
 
 // TestWritePaths checks that every way an Echo handler can answer carries
@@ -214,7 +146,7 @@ func TestUntouched(t *testing.T) {
 	if got := rec.Header().Get("Vary"); got != "Cookie" {
 		t.Errorf("Vary = %q, want Cookie", got)
 	}
-	if n := st.loads.Load() + st.saves.Load(); n != 0 {
+	if n := st.Loads.Load() + st.Saves.Load(); n != 0 {
 		t.Errorf("store calls = %d, want 0", n)
 	}
 }
@@ -321,7 +253,7 @@ func TestCommitError(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, st := newManager(t)
-			st.failSave.Store(true)
+			st.FailSave.Store(true)
 			e := newEcho()
 			errs := recordErrors(e)
 			e.Use(echosession.Middleware(m))
@@ -357,7 +289,7 @@ func TestCommitError(t *testing.T) {
 // TestLoadError checks that a failed load is answered like a failed save.
 func TestLoadError(t *testing.T) {
 	m, st := newManager(t)
-	st.failLoad.Store(true)
+	st.FailLoad.Store(true)
 	e := newEcho()
 	errs := recordErrors(e)
 	e.Use(echosession.Middleware(m))

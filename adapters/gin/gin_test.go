@@ -1,100 +1,32 @@
 package ginsession_test
 
 import (
-	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	ginsession "github.com/sessionkit/sessionkit/adapters/gin"
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/core"
-	"github.com/sessionkit/sessionkit/stores/memory"
+	"github.com/sessionkit/sessionkit/internal/adaptertest"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
 
-var errStore = errors.New("store down")
-
-// flakyStore fails Load or Save on demand and counts calls. It hides the
-// optional capabilities of the wrapped store, so commits use Save.
-type flakyStore struct {
-	core.Store
-	failLoad, failSave atomic.Bool
-	loads, saves       atomic.Int64
-}
-
-func (f *flakyStore) Load(ctx context.Context, key string) (core.Record, bool, error) {
-	f.loads.Add(1)
-	if f.failLoad.Load() {
-		return core.Record{}, false, errStore
-	}
-	return f.Store.Load(ctx, key)
-}
-
-func (f *flakyStore) Save(ctx context.Context, key string, data []byte, exp time.Time) error {
-	f.saves.Add(1)
-	if f.failSave.Load() {
-		return errStore
-	}
-	return f.Store.Save(ctx, key, data, exp)
-}
-
-func newManager(t testing.TB) (*core.Manager, *flakyStore) {
-	t.Helper()
-	mem := memory.New(memory.Config{CleanupInterval: -1})
-	t.Cleanup(func() { mem.Close() })
-	st := &flakyStore{Store: mem}
-	m, err := core.New(core.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, st
-}
-
-// noRedirect is a client that returns redirects instead of following them.
-var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-func do(t *testing.T, method, url, cookie string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	res, err := noRedirect.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, url, err)
-	}
-	return res, string(body)
-}
-
-// sessionCookie returns "session=<value>" from res, or "".
-func sessionCookie(res *http.Response) string {
-	for _, c := range res.Cookies() {
-		if c.Name == core.DefaultCookieName && c.Value != "" {
-			return c.Name + "=" + c.Value
-		}
-	}
-	return ""
-}
+// The shared helpers, under the names the tests use.
+var (
+	errStore      = adaptertest.ErrStore
+	newManager    = adaptertest.NewManager
+	do            = adaptertest.Do
+	sessionCookie = adaptertest.SessionCookie
+)
 
 // TestWritePaths checks that every way a Gin handler can answer carries the
 // session cookie and that the value set before answering was stored.
@@ -237,7 +169,7 @@ func TestUntouched(t *testing.T) {
 	if got := rec.Header().Get("Vary"); got != "Cookie" {
 		t.Errorf("Vary = %q, want Cookie", got)
 	}
-	if n := st.loads.Load() + st.saves.Load(); n != 0 {
+	if n := st.Loads.Load() + st.Saves.Load(); n != 0 {
 		t.Errorf("store calls = %d, want 0", n)
 	}
 }
@@ -383,7 +315,7 @@ func TestCommitError(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, st := newManager(t)
-			st.failSave.Store(true)
+			st.FailSave.Store(true)
 			var errs []*gin.Error
 			ranAfter := false
 			r := gin.New()
@@ -419,7 +351,7 @@ func TestCommitError(t *testing.T) {
 // TestLoadError checks that a failed load is answered like a failed save.
 func TestLoadError(t *testing.T) {
 	m, st := newManager(t)
-	st.failLoad.Store(true)
+	st.FailLoad.Store(true)
 	var errs []*gin.Error
 	r := gin.New()
 	r.Use(func(c *gin.Context) { c.Next(); errs = c.Errors })
