@@ -36,6 +36,15 @@
 // Checks that wait for records to expire take one to two seconds each and
 // are skipped under go test -short.
 //
+// # Several application servers
+//
+// TestSharedStore checks what a deployment with several application
+// servers relies on: instances of the store over one backend (each with its
+// own client or connection pool) see each other's writes and deletes, a
+// compare-and-swap holds across instances, and core.Managers on different
+// instances share sessions and lose none of the changes concurrent requests
+// make. Its factory returns n such instances over one fresh namespace.
+//
 // # Testing an adapter
 //
 // An adapter for another framework proves that it runs the core life cycle

@@ -30,3 +30,21 @@ func TestConformanceTwoServers(t *testing.T) {
 		return newStore(t, client)
 	}, options())
 }
+
+// TestShared runs the shared-store checks with one client per instance
+// (separate application servers) on one key prefix, over two servers.
+func TestShared(t *testing.T) {
+	a, b := testserver.StartMemcached(t).Addr, testserver.StartMemcached(t).Addr
+	conformance.TestSharedStore(t, func(t *testing.T, n int) []core.Store {
+		prefix := uniquePrefix()
+		out := make([]core.Store, n)
+		for i := range out {
+			s, err := memcache.New(newClient(a, b), memcache.Config{KeyPrefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[i] = s
+		}
+		return out
+	})
+}

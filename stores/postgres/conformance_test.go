@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -13,4 +14,23 @@ func TestConformance(t *testing.T) {
 	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
 		return newStore(t, pool, dsn, Config{}) // a fresh table per subtest
 	}, conformance.StoreOptions{ExpiryPrecision: time.Microsecond})
+}
+
+// TestShared runs the shared-store checks with one connection pool per
+// instance (separate application servers) on one table.
+func TestShared(t *testing.T) {
+	conformance.TestSharedStore(t, func(t *testing.T, n int) []core.Store {
+		pool, dsn := newPool(t, 4, nil)
+		first := newStore(t, pool, dsn, Config{})
+		out := []core.Store{first}
+		for len(out) < n {
+			other, _ := newPool(t, 4, nil)
+			s, err := New(other, Config{TableName: strings.Trim(first.TableName(), `"`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		return out
+	})
 }

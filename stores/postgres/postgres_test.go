@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -254,78 +253,6 @@ func TestCompareAndSwap(t *testing.T) {
 	}
 	if _, err := cas(v2, "revive", exp); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("CompareAndSwap(deleted) = %v, want ErrConflict", err)
-	}
-}
-
-// increment adds one to the decimal counter under key with a
-// load / compare-and-swap / retry loop.
-func increment(ctx context.Context, s *Store, key string) error {
-	for {
-		rec, ok, err := s.Load(ctx, key)
-		if err != nil {
-			return err
-		}
-		n := 0
-		if ok {
-			if n, err = strconv.Atoi(string(rec.Data)); err != nil {
-				return err
-			}
-		}
-		_, err = s.CompareAndSwap(ctx, key, rec.Version, []byte(strconv.Itoa(n+1)), time.Now().Add(time.Hour))
-		if !errors.Is(err, core.ErrConflict) {
-			return err
-		}
-	}
-}
-
-func TestConcurrentCompareAndSwapLosesNoIncrement(t *testing.T) {
-	pool, dsn := newPool(t, 4, nil)
-	a := newStore(t, pool, dsn, Config{})
-	pool2, _ := newPool(t, 4, nil) // a second application server
-	b, err := New(pool2, Config{TableName: strings.Trim(a.TableName(), `"`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := testKey("counter")
-	const workers, perWorker = 6, 20
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			s := []*Store{a, b}[w%2]
-			for range perWorker {
-				if err := increment(context.Background(), s, key); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if got, want := loadData(t, a, key), strconv.Itoa(workers*perWorker); got != want {
-		t.Errorf("counter = %s, want %s", got, want)
-	}
-}
-
-func TestTwoStoresShareTable(t *testing.T) {
-	pool, dsn := newPool(t, 0, nil)
-	a := newStore(t, pool, dsn, Config{})
-	pool2, _ := newPool(t, 0, nil)
-	b, err := New(pool2, Config{TableName: strings.Trim(a.TableName(), `"`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := testKey("a")
-	if err := a.Save(context.Background(), key, []byte("from a"), time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if got := loadData(t, b, key); got != "from a" {
-		t.Errorf("b.Load = %q, want %q", got, "from a")
-	}
-	if err := b.Delete(context.Background(), key); err != nil {
-		t.Fatal(err)
-	}
-	if got := loadData(t, a, key); got != "<none>" {
-		t.Errorf("a.Load after b.Delete = %q", got)
 	}
 }
 

@@ -133,3 +133,21 @@ func TestSentinelConformance(t *testing.T) {
 		return newStore(t, client)
 	})
 }
+
+// TestShared runs the shared-store checks with one client per instance
+// (separate application servers) on one key prefix.
+func TestShared(t *testing.T) {
+	addr := testserver.Redis(t)
+	conformance.TestSharedStore(t, func(t *testing.T, n int) []core.Store {
+		prefix := uniquePrefix()
+		out := make([]core.Store, n)
+		for i := range out {
+			s, err := redis.New(newClient(t, addr), redis.Config{KeyPrefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[i] = s
+		}
+		return out
+	})
+}

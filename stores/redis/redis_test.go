@@ -5,12 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -167,91 +165,6 @@ func TestForeignValueIsCorrupt(t *testing.T) {
 	client.Set(ctx, prefix+key, "short", time.Minute)
 	if _, _, err := s.Load(ctx, key); !errors.Is(err, core.ErrCorrupt) {
 		t.Errorf("Load of a foreign value error = %v, want ErrCorrupt", err)
-	}
-}
-
-func TestTwoClientsShareRecords(t *testing.T) {
-	ctx := context.Background()
-	addr := testserver.Redis(t)
-	prefix := uniquePrefix()
-	a, _ := redis.New(newClient(t, addr), redis.Config{KeyPrefix: prefix})
-	b, _ := redis.New(newClient(t, addr), redis.Config{KeyPrefix: prefix})
-	key := newKey()
-	if err := a.Save(ctx, key, []byte("from a"), time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	rec, found, err := b.Load(ctx, key)
-	if err != nil || !found || string(rec.Data) != "from a" {
-		t.Fatalf("b.Load = %q, %v, %v; want %q saved by a", rec.Data, found, err, "from a")
-	}
-	if _, err := b.CompareAndSwap(ctx, key, rec.Version, []byte("from b"), time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.CompareAndSwap(ctx, key, rec.Version, []byte("stale"), time.Now().Add(time.Minute)); !errors.Is(err, core.ErrConflict) {
-		t.Errorf("a.CompareAndSwap with the version b replaced = %v, want ErrConflict", err)
-	}
-	if err := b.Delete(ctx, key); err != nil {
-		t.Fatal(err)
-	}
-	if _, found, _ := a.Load(ctx, key); found {
-		t.Error("a.Load found a record b deleted")
-	}
-}
-
-// casIncrement adds one to the counter stored under key, retrying on
-// conflicts.
-func casIncrement(ctx context.Context, s core.CompareAndSwapper, l core.Store, key string) error {
-	for {
-		rec, found, err := l.Load(ctx, key)
-		if err != nil {
-			return err
-		}
-		var n uint64
-		if found {
-			n = binary.BigEndian.Uint64(rec.Data)
-		}
-		_, err = s.CompareAndSwap(ctx, key, rec.Version, binary.BigEndian.AppendUint64(nil, n+1), time.Now().Add(time.Minute))
-		if errors.Is(err, core.ErrConflict) {
-			continue
-		}
-		return err
-	}
-}
-
-func TestConcurrentCASLosesNoIncrement(t *testing.T) {
-	ctx := context.Background()
-	addr := testserver.Redis(t)
-	prefix := uniquePrefix()
-	key := newKey()
-	const writers, each = 6, 20
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := 0; w < writers; w++ {
-		// Each writer has its own client, like separate application servers.
-		s, _ := redis.New(newClient(t, addr), redis.Config{KeyPrefix: prefix})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < each; i++ {
-				if err := casIncrement(ctx, s, s, key); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	s, _ := redis.New(newClient(t, addr), redis.Config{KeyPrefix: prefix})
-	rec, _, err := s.Load(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := binary.BigEndian.Uint64(rec.Data); got != writers*each {
-		t.Errorf("counter after %d concurrent CAS increments = %d, want %d", writers*each, got, writers*each)
 	}
 }
 
