@@ -337,6 +337,9 @@ func adapterCheckHijackSaves(e *adapterEnv) error {
 	if err := r.wantOK("hijacked", ruleHijack); err != nil {
 		return err
 	}
+	if sc := r.header.Values("Set-Cookie"); len(sc) != 0 {
+		return adapterViolation(r.call+" Set-Cookie", fmt.Sprintf("%q", sc), "none: the handler wrote the hijacked response itself", ruleHijack)
+	}
 	// The client has the hijacked response before the handler returns and
 	// the adapter commits, so poll for the saved change.
 	const rule = "changes to an existing session made before a hijack are saved after the handler returns"

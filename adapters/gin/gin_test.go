@@ -244,56 +244,6 @@ func TestWriterMethods(t *testing.T) {
 	}
 }
 
-// TestHijack checks that Hijack works through the wrapper and that the
-// session change of a hijacked request with a known token is still saved.
-func TestHijack(t *testing.T) {
-	m, _ := newManager(t)
-	r := gin.New()
-	r.Use(ginsession.Middleware(m))
-	r.GET("/start", func(c *gin.Context) { ginsession.Default(c).Set("n", 1); c.Status(http.StatusOK) })
-	r.GET("/read", func(c *gin.Context) {
-		n, _ := core.Value[int](ginsession.Default(c), "n")
-		c.String(http.StatusOK, "%d", n)
-	})
-	r.GET("/hijack", func(c *gin.Context) {
-		ginsession.Default(c).Set("n", 2)
-		conn, rw, err := c.Writer.Hijack()
-		if err != nil {
-			t.Errorf("Hijack: %v", err)
-			return
-		}
-		defer conn.Close()
-		_, _ = rw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nhijacked")
-		_ = rw.Flush()
-	})
-	// The change is saved after the handler returned, which may be after
-	// the client has read the hijacked response: wait for it.
-	served := make(chan struct{}, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.ServeHTTP(w, req)
-		if req.URL.Path == "/hijack" {
-			served <- struct{}{}
-		}
-	}))
-	defer srv.Close()
-	res, _ := do(t, "GET", srv.URL+"/start", "")
-	cookie := sessionCookie(res)
-	if cookie == "" {
-		t.Fatal("no session cookie from /start")
-	}
-	res, body := do(t, "GET", srv.URL+"/hijack", cookie)
-	if body != "hijacked" {
-		t.Errorf("hijacked body = %q", body)
-	}
-	if got := res.Header.Values("Set-Cookie"); len(got) != 0 {
-		t.Errorf("hijacked response carries Set-Cookie %q", got)
-	}
-	<-served
-	if _, got := do(t, "GET", srv.URL+"/read", cookie); got != "2" {
-		t.Errorf("value after hijacked request = %q, want 2", got)
-	}
-}
-
 // TestCommitError checks that a failed save answers 500 without the
 // handler's body, records the error in c.Errors and aborts the chain.
 func TestCommitError(t *testing.T) {
