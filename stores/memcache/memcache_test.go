@@ -225,86 +225,17 @@ func TestInvalidKeysAndForeignValues(t *testing.T) {
 	}
 }
 
-// callWithin runs f and fails the test if it does not return within limit.
-func callWithin(t *testing.T, limit time.Duration, what string, f func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(limit):
-		t.Fatalf("%s did not return within %v: it hangs on a stopped server", what, limit)
-		return nil
-	}
-}
-
-func TestServerDownAndBack(t *testing.T) {
-	srv := testserver.StartMemcached(t)
-	s := newStore(t, newClient(srv.Addr))
-	key := newKey()
-	if err := s.Save(context.Background(), key, []byte("before"), time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	srv.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := callWithin(t, 5*time.Second, "Load", func() error { _, _, err := s.Load(ctx, key); return err }); err == nil {
-		t.Error("Load with the server stopped: error = nil, want an error")
-	}
-	if err := callWithin(t, 5*time.Second, "Save", func() error {
-		return s.Save(ctx, key, []byte("during"), time.Now().Add(time.Minute))
-	}); err == nil {
-		t.Error("Save with the server stopped: error = nil, want an error")
-	}
-	srv.Start()
-	if err := s.Save(context.Background(), key, []byte("after"), time.Now().Add(time.Minute)); err != nil {
-		t.Fatalf("Save after restart: %v", err)
-	}
-	rec, found, err := s.Load(context.Background(), key)
-	if err != nil || !found || string(rec.Data) != "after" {
-		t.Errorf("Load after restart = %q, %v, %v; want %q", rec.Data, found, err, "after")
-	}
-}
-
 // TestContextDeadlineBeatsHungServer uses a listener that accepts and never
 // answers: the call must return with the context's error, not wait.
 func TestContextDeadlineBeatsHungServer(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	client := gomemcache.New(l.Addr().String())
+	client := gomemcache.New(testserver.Silent(t))
 	client.Timeout = 3 * time.Second
 	s, _ := memcache.New(client, memcache.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	err = callWithin(t, 2*time.Second, "Load", func() error { _, _, err := s.Load(ctx, newKey()); return err })
+	err := testserver.Within(t, 2*time.Second, "Load", func() error { _, _, err := s.Load(ctx, newKey()); return err })
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Load against a silent server with a 100ms deadline = %v, want context.DeadlineExceeded", err)
-	}
-}
-
-func TestCancelledContextWritesNothing(t *testing.T) {
-	s := newStore(t, newClient(testserver.Memcached(t)))
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	key := newKey()
-	if err := s.Save(ctx, key, []byte("x"), time.Now().Add(time.Minute)); !errors.Is(err, context.Canceled) {
-		t.Errorf("Save with a cancelled context = %v, want context.Canceled", err)
-	}
-	if _, found, _ := s.Load(context.Background(), key); found {
-		t.Error("Save with a cancelled context wrote the record")
 	}
 }
 
@@ -417,4 +348,11 @@ func ExampleNew() {
 	}
 	rec, found, err := store.Load(ctx, key)
 	fmt.Println(string(rec.Data), found, err)
+}
+
+// TestServerDownAndBack stops the server under a live store: calls fail
+// promptly, and the same store works again once the server is back.
+func TestServerDownAndBack(t *testing.T) {
+	srv := testserver.StartMemcached(t)
+	testserver.CheckDownAndBack(t, srv, newStore(t, newClient(srv.Addr)))
 }

@@ -444,35 +444,16 @@ func TestInvalidKeysRejected(t *testing.T) {
 // unreachable returns a pool whose server never answers usefully: either a
 // closed port or a listener that accepts and then says nothing.
 func unreachablePool(t *testing.T, silent bool) *pgxpool.Pool {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
+	var addr string
 	if silent {
-		var conns []net.Conn
-		var mu sync.Mutex
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				mu.Lock()
-				conns = append(conns, c)
-				mu.Unlock()
-			}
-		}()
-		t.Cleanup(func() {
-			l.Close()
-			mu.Lock()
-			defer mu.Unlock()
-			for _, c := range conns {
-				c.Close()
-			}
-		})
+		addr = testserver.Silent(t)
 	} else {
-		l.Close()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = l.Addr().String()
+		l.Close() // a closed port: connections are refused
 	}
 	pool, err := pgxpool.New(context.Background(), "postgres://postgres@"+addr+"/test?sslmode=disable")
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -168,70 +167,6 @@ func TestForeignValueIsCorrupt(t *testing.T) {
 	}
 }
 
-// callWithin runs f and fails the test if it does not return within limit:
-// a store must return an error, not hang, when the server is gone.
-func callWithin(t *testing.T, limit time.Duration, what string, f func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(limit):
-		t.Fatalf("%s did not return within %v: it hangs on a stopped server", what, limit)
-		return nil
-	}
-}
-
-func TestServerDownAndBack(t *testing.T) {
-	srv := testserver.StartRedis(t)
-	s := newStore(t, newClient(t, srv.Addr))
-	key := newKey()
-	if err := s.Save(context.Background(), key, []byte("before"), time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	srv.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := callWithin(t, 5*time.Second, "Load", func() error {
-		_, _, err := s.Load(ctx, key)
-		return err
-	})
-	if err == nil {
-		t.Error("Load with the server stopped: error = nil, want an error")
-	}
-	err = callWithin(t, 5*time.Second, "Save", func() error {
-		return s.Save(ctx, key, []byte("during"), time.Now().Add(time.Minute))
-	})
-	if err == nil {
-		t.Error("Save with the server stopped: error = nil, want an error")
-	}
-	srv.Start()
-	// The same store and client work again once the server is back.
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel2()
-	if err := s.Save(ctx2, key, []byte("after"), time.Now().Add(time.Minute)); err != nil {
-		t.Fatalf("Save after restart: %v", err)
-	}
-	rec, found, err := s.Load(ctx2, key)
-	if err != nil || !found || string(rec.Data) != "after" {
-		t.Errorf("Load after restart = %q, %v, %v; want %q", rec.Data, found, err, "after")
-	}
-}
-
-func TestCancelledContextWritesNothing(t *testing.T) {
-	s := newStore(t, newClient(t, testserver.Redis(t)))
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	key := newKey()
-	if err := s.Save(ctx, key, []byte("x"), time.Now().Add(time.Minute)); !errors.Is(err, context.Canceled) {
-		t.Errorf("Save with a cancelled context = %v, want context.Canceled", err)
-	}
-	if _, found, _ := s.Load(context.Background(), key); found {
-		t.Error("Save with a cancelled context wrote the record")
-	}
-}
-
 func TestIterateEscapesPrefix(t *testing.T) {
 	ctx := context.Background()
 	client := newClient(t, testserver.Redis(t))
@@ -353,22 +288,8 @@ func ExampleNew_cluster() {
 // TestContextDeadlineBeatsHungServer uses a listener that accepts and never
 // answers: with ContextTimeoutEnabled the call ends at the context deadline.
 func TestContextDeadlineBeatsHungServer(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
 	client := goredis.NewClient(&goredis.Options{
-		Addr:                  l.Addr().String(),
+		Addr:                  testserver.Silent(t),
 		ReadTimeout:           10 * time.Second,
 		ContextTimeoutEnabled: true,
 		MaxRetries:            -1,
@@ -377,8 +298,15 @@ func TestContextDeadlineBeatsHungServer(t *testing.T) {
 	s, _ := redis.New(client, redis.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	err = callWithin(t, 5*time.Second, "Load", func() error { _, _, err := s.Load(ctx, newKey()); return err })
+	err := testserver.Within(t, 5*time.Second, "Load", func() error { _, _, err := s.Load(ctx, newKey()); return err })
 	if err == nil {
 		t.Error("Load against a silent server = nil error, want a timeout")
 	}
+}
+
+// TestServerDownAndBack stops the server under a live store: calls fail
+// promptly, and the same store works again once the server is back.
+func TestServerDownAndBack(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	testserver.CheckDownAndBack(t, srv, newStore(t, newClient(t, srv.Addr)))
 }
