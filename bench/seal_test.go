@@ -28,7 +28,7 @@ func seedGorillaMap() map[any]any {
 	return m
 }
 
-func cookieStore(tb testing.TB) *cookie.Store {
+func cookieStore(tb testing.TB) *cookie.ClientStore {
 	st, err := cookie.New(cookie.Config{Keys: [][]byte{blockKey}})
 	if err != nil {
 		tb.Fatal(err)
@@ -38,7 +38,7 @@ func cookieStore(tb testing.TB) *cookie.Store {
 
 // skSeal encodes the values with the default codec and seals them, as a
 // sessionkit commit does for a client-side session.
-func skSeal(st *cookie.Store, created time.Time, values map[string]any, exp time.Time) (string, error) {
+func skSeal(st *cookie.ClientStore, created time.Time, values map[string]any, exp time.Time) (string, error) {
 	data, err := core.BinaryCodec{}.Encode(created, values)
 	if err != nil {
 		return "", err
@@ -47,7 +47,7 @@ func skSeal(st *cookie.Store, created time.Time, values map[string]any, exp time
 }
 
 // skOpen reverses skSeal, as a sessionkit load does.
-func skOpen(st *cookie.Store, token string) (map[string]any, bool, error) {
+func skOpen(st *cookie.ClientStore, token string) (map[string]any, bool, error) {
 	_, data, _, ok, err := st.Open(context.Background(), gorillaName, token)
 	if err != nil || !ok {
 		return nil, ok, err

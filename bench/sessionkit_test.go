@@ -16,9 +16,9 @@ import (
 	ginsession "github.com/sessionkit/sessionkit/adapters/gin"
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/core"
-	mcstore "github.com/sessionkit/sessionkit/stores/memcache"
+	"github.com/sessionkit/sessionkit/stores/memcache"
 	"github.com/sessionkit/sessionkit/stores/memory"
-	redisstore "github.com/sessionkit/sessionkit/stores/redis"
+	"github.com/sessionkit/sessionkit/stores/redis"
 )
 
 // skManager returns a Manager with the default configuration on store.
@@ -47,7 +47,7 @@ func skRedis(tb testing.TB) (*core.Manager, func()) {
 }
 
 func skMemcache(tb testing.TB) (*core.Manager, func()) {
-	st, err := mcstore.New(memcache.New(serverAddr(tb, "memcached")), mcstore.Config{})
+	st, err := memcachestore.New(memcache.New(serverAddr(tb, "memcached")), memcachestore.Config{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -106,20 +106,20 @@ func skGin(m *core.Manager, closeFn func()) *target {
 	r.Use(ginsession.Middleware(m))
 	r.GET("/untouched", func(c *gin.Context) { _, _ = c.Writer.Write(okBody) })
 	r.GET("/new", func(c *gin.Context) {
-		ginsession.Default(c).Set("user", "alice")
+		ginsession.Get(c).Set("user", "alice")
 		_, _ = c.Writer.Write(okBody)
 	})
 	r.GET("/seed", func(c *gin.Context) {
-		skSeed(ginsession.Default(c))
+		skSeed(ginsession.Get(c))
 		_, _ = c.Writer.Write(okBody)
 	})
-	r.GET("/read", func(c *gin.Context) { _, _ = c.Writer.Write(skRead(ginsession.Default(c))) })
+	r.GET("/read", func(c *gin.Context) { _, _ = c.Writer.Write(skRead(ginsession.Get(c))) })
 	r.GET("/update", func(c *gin.Context) {
-		ginsession.Default(c).Set(readKey, nextUpdate(&n))
+		ginsession.Get(c).Set(readKey, nextUpdate(&n))
 		_, _ = c.Writer.Write(okBody)
 	})
 	r.GET("/renew", func(c *gin.Context) {
-		skRenew(ginsession.Default(c))
+		skRenew(ginsession.Get(c))
 		_, _ = c.Writer.Write(okBody)
 	})
 	return &target{h: r, cookie: m.Config().Cookie.Name, close: closeFn}

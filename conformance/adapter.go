@@ -10,7 +10,7 @@ import (
 // Handler is the framework-neutral handler the adapter suite mounts: w and
 // r as the framework hands them to its handlers, and s, the request's
 // session as the adapter exposes it (for example nethttp.Get(r) or
-// ginsession.Default(c)).
+// ginsession.Get(c)).
 type Handler func(w http.ResponseWriter, r *http.Request, s *core.Session)
 
 // Mount installs the adapter's middleware for m in front of h and returns

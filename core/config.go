@@ -90,9 +90,9 @@ type Config struct {
 	// limit.
 	MaxRecordSize int
 
-	// Tokens issues and validates session tokens. Default: the ClientStore
-	// when it implements TokenGenerator (its Valid recognises sealed
-	// tokens), otherwise RandomTokens{} (256 random bits, base64url).
+	// Tokens issues and validates session tokens. Default: RandomTokens{}
+	// (256 random bits, base64url), validating with the ClientStore's Valid
+	// when it implements TokenValidator (it recognises sealed tokens).
 	Tokens TokenGenerator
 
 	// SigningKeys, when set, signs the token the client holds: the cookie
@@ -211,8 +211,8 @@ func (c *Config) normalize() error {
 	}
 	if c.Tokens == nil {
 		c.Tokens = RandomTokens{}
-		if g, ok := c.ClientStore.(TokenGenerator); ok {
-			c.Tokens = g // it knows what its sealed tokens look like
+		if v, ok := c.ClientStore.(TokenValidator); ok {
+			c.Tokens = sealedTokens{TokenValidator: v} // it knows what its sealed tokens look like
 		}
 	}
 	if c.Header != "" {

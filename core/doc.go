@@ -12,7 +12,7 @@
 //
 //	m, err := core.New(core.Config{Store: memory.New(memory.Config{}), IdleTimeout: 30 * time.Minute})
 //	...
-//	s := nethttp.Get(r)             // or ginsession.Default(c), echosession.Get(c)
+//	s := nethttp.Get(r)             // or ginsession.Get(c), echosession.Get(c)
 //	n, _ := core.Value[int](s, "visits")
 //	s.Set("visits", n+1)            // saved automatically before the header leaves
 //

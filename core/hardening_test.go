@@ -22,10 +22,10 @@ import (
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/testserver"
 	"github.com/sessionkit/sessionkit/stores/file"
-	mcstore "github.com/sessionkit/sessionkit/stores/memcache"
+	"github.com/sessionkit/sessionkit/stores/memcache"
 	"github.com/sessionkit/sessionkit/stores/memory"
-	pgstore "github.com/sessionkit/sessionkit/stores/postgres"
-	redisstore "github.com/sessionkit/sessionkit/stores/redis"
+	"github.com/sessionkit/sessionkit/stores/postgres"
+	"github.com/sessionkit/sessionkit/stores/redis"
 )
 
 // The hardening tests attack every entry point of the core through every
@@ -66,7 +66,7 @@ var hardStores = []struct {
 	{"memcache", func(t *testing.T) core.Store {
 		client := gomemcache.New(testserver.Memcached(t))
 		client.Timeout = time.Second
-		st, err := mcstore.New(client, mcstore.Config{KeyPrefix: hardPrefix()})
+		st, err := memcachestore.New(client, memcachestore.Config{KeyPrefix: hardPrefix()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +79,7 @@ var hardStores = []struct {
 			t.Fatal(err)
 		}
 		t.Cleanup(pool.Close)
-		st, err := pgstore.New(pool, pgstore.Config{TableName: testserver.PostgresTable(t, dsn)})
+		st, err := postgresstore.New(pool, postgresstore.Config{TableName: testserver.PostgresTable(t, dsn)})
 		if err != nil {
 			t.Fatal(err)
 		}

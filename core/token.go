@@ -8,6 +8,15 @@ import (
 	"fmt"
 )
 
+// TokenValidator recognises well-formed tokens without any store call.
+// A ClientStore implements it so that the Manager can tell its sealed
+// tokens from anything else (among several cookies of the same name, say).
+type TokenValidator interface {
+	// Valid reports whether token has the shape of a token this issuer
+	// produces. Anything it rejects is "no session".
+	Valid(token string) bool
+}
+
 // TokenGenerator issues session tokens and recognises well-formed ones.
 // Implementations must be safe for concurrent use.
 type TokenGenerator interface {
@@ -20,6 +29,17 @@ type TokenGenerator interface {
 	// "no session" without a store call.
 	Valid(token string) bool
 }
+
+// sealedTokens is the TokenGenerator of a ClientStore that implements
+// TokenValidator: its Valid recognises sealed tokens; New is never used to
+// send a token, since the Manager seals every client-side session.
+type sealedTokens struct {
+	RandomTokens
+	TokenValidator
+}
+
+// Valid implements TokenGenerator with the ClientStore's validator.
+func (t sealedTokens) Valid(token string) bool { return t.TokenValidator.Valid(token) }
 
 // RandomTokens is the default TokenGenerator: 256 bits from crypto/rand,
 // encoded as 43 characters of unpadded base64url.

@@ -25,7 +25,7 @@ func ExampleMiddleware() {
 	r := gin.New()
 	r.Use(ginsession.Middleware(m))
 	r.GET("/visit", func(c *gin.Context) {
-		s := ginsession.Default(c)
+		s := ginsession.Get(c)
 		n, _ := core.Value[int](s, "visits")
 		s.Set("visits", n+1) // no Save: committed before the header leaves
 		c.JSON(http.StatusOK, gin.H{"visit": n + 1})

@@ -38,9 +38,9 @@ func TestWritePaths(t *testing.T) {
 	}
 	r := gin.New()
 	r.Use(ginsession.Middleware(m))
-	set := func(c *gin.Context) { ginsession.Default(c).Set("v", c.FullPath()+c.Request.Method) }
+	set := func(c *gin.Context) { ginsession.Get(c).Set("v", c.FullPath()+c.Request.Method) }
 	r.GET("/read", func(c *gin.Context) {
-		v, _ := core.Value[string](ginsession.Default(c), "v")
+		v, _ := core.Value[string](ginsession.Get(c), "v")
 		c.String(http.StatusOK, "%s", v)
 	})
 	r.GET("/json", func(c *gin.Context) { set(c); c.JSON(http.StatusOK, gin.H{"ok": true}) })
@@ -205,7 +205,7 @@ func TestWriterMethods(t *testing.T) {
 		if c.Writer == outerWriter {
 			t.Error("c.Writer inside the chain is not wrapped")
 		}
-		s := ginsession.Default(c)
+		s := ginsession.Get(c)
 		if s2, ok := core.FromContext(c.Request.Context()); !ok || s2 != s {
 			t.Errorf("core.FromContext = %p, %v, want %p, true", s2, ok, s)
 		}
@@ -272,7 +272,7 @@ func TestCommitError(t *testing.T) {
 			r.Use(func(c *gin.Context) { c.Next(); errs = c.Errors })
 			r.Use(ginsession.Middleware(m))
 			r.GET("/", func(c *gin.Context) {
-				ginsession.Default(c).Set("k", "v")
+				ginsession.Get(c).Set("k", "v")
 				c.Header("X-Handler", "1")
 				tc.handler(c)
 			}, func(c *gin.Context) { ranAfter = true })
@@ -307,7 +307,7 @@ func TestLoadError(t *testing.T) {
 	r.Use(func(c *gin.Context) { c.Next(); errs = c.Errors })
 	r.Use(ginsession.Middleware(m))
 	r.GET("/", func(c *gin.Context) {
-		s := ginsession.Default(c)
+		s := ginsession.Get(c)
 		if _, ok := s.Get("k"); ok {
 			t.Error("Get found a value although the load failed")
 		}
@@ -337,8 +337,8 @@ func TestPanic(t *testing.T) {
 		c.AbortWithStatus(http.StatusInternalServerError)
 	}))
 	r.Use(ginsession.Middleware(m))
-	r.GET("/panic", func(c *gin.Context) { ginsession.Default(c).Set("k", 1); panic("boom") })
-	r.GET("/ok", func(c *gin.Context) { ginsession.Default(c).Set("k", 1); c.String(http.StatusOK, "ok") })
+	r.GET("/panic", func(c *gin.Context) { ginsession.Get(c).Set("k", 1); panic("boom") })
+	r.GET("/ok", func(c *gin.Context) { ginsession.Get(c).Set("k", 1); c.String(http.StatusOK, "ok") })
 	for _, path := range []string{"/panic", "/ok", "/panic", "/ok"} {
 		rec := httptest.NewRecorder()
 		r.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -364,7 +364,7 @@ func TestDefaultWithoutMiddleware(t *testing.T) {
 			t.Error("Default without the middleware did not panic")
 		}
 	}()
-	ginsession.Default(c)
+	ginsession.Get(c)
 }
 
 // TestRenewAndDestroy runs a login and logout through Gin.
@@ -373,13 +373,13 @@ func TestRenewAndDestroy(t *testing.T) {
 	r := gin.New()
 	r.Use(ginsession.Middleware(m))
 	r.GET("/count", func(c *gin.Context) {
-		s := ginsession.Default(c)
+		s := ginsession.Get(c)
 		n, _ := core.Value[int](s, "n")
 		s.Set("n", n+1)
 		c.String(http.StatusOK, "%d", n+1)
 	})
-	r.POST("/login", func(c *gin.Context) { ginsession.Default(c).Renew(); c.Redirect(http.StatusSeeOther, "/count") })
-	r.POST("/logout", func(c *gin.Context) { ginsession.Default(c).Destroy(); c.Redirect(http.StatusSeeOther, "/count") })
+	r.POST("/login", func(c *gin.Context) { ginsession.Get(c).Renew(); c.Redirect(http.StatusSeeOther, "/count") })
+	r.POST("/logout", func(c *gin.Context) { ginsession.Get(c).Destroy(); c.Redirect(http.StatusSeeOther, "/count") })
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 

@@ -3,7 +3,7 @@
 //	r := gin.New()
 //	r.Use(ginsession.Middleware(m))
 //	r.GET("/", func(c *gin.Context) {
-//		s := ginsession.Default(c)
+//		s := ginsession.Get(c)
 //		n, _ := core.Value[int](s, "n")
 //		s.Set("n", n+1)
 //		c.String(http.StatusOK, "%d", n+1)
@@ -55,14 +55,14 @@ func Middleware(m *core.Manager) gin.HandlerFunc {
 	}
 }
 
-// Default returns the session of the request, from the innermost
+// Get returns the session of the request, from the innermost
 // sessionkit middleware. It panics when the middleware is not installed,
 // which is a programming error; use core.FromContext(c.Request.Context())
 // to check instead.
-func Default(c *gin.Context) *core.Session {
+func Get(c *gin.Context) *core.Session {
 	s, ok := core.FromContext(c.Request.Context())
 	if !ok {
-		panic("sessionkit: ginsession.Default: no session in the request context; is the middleware installed?")
+		panic("sessionkit: ginsession.Get: no session in the request context; is the middleware installed?")
 	}
 	return s
 }

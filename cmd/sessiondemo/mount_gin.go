@@ -17,7 +17,7 @@ func mountGin(m *core.Manager) http.Handler {
 	for _, rt := range routes() {
 		h := rt.h
 		r.Handle(rt.method, rt.path, func(c *gin.Context) {
-			h(c.Writer, c.Request, ginsession.Default(c))
+			h(c.Writer, c.Request, ginsession.Get(c))
 		})
 	}
 	return r

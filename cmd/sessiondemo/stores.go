@@ -12,10 +12,10 @@ import (
 
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/stores/file"
-	mcstore "github.com/sessionkit/sessionkit/stores/memcache"
+	"github.com/sessionkit/sessionkit/stores/memcache"
 	"github.com/sessionkit/sessionkit/stores/memory"
-	pgstore "github.com/sessionkit/sessionkit/stores/postgres"
-	redisstore "github.com/sessionkit/sessionkit/stores/redis"
+	"github.com/sessionkit/sessionkit/stores/postgres"
+	"github.com/sessionkit/sessionkit/stores/redis"
 )
 
 // storeOpener opens the store named by -store. The returned func closes it.
@@ -53,7 +53,7 @@ func openMemcache(_ context.Context, o options) (core.Store, func(), error) {
 	}
 	client := memcache.New(strings.Split(addr, ",")...)
 	client.Timeout = 500 * time.Millisecond
-	s, err := mcstore.New(client, mcstore.Config{})
+	s, err := memcachestore.New(client, memcachestore.Config{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -92,7 +92,7 @@ func openPostgres(ctx context.Context, o options) (core.Store, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := pgstore.New(pool, pgstore.Config{CleanupInterval: 10 * time.Minute})
+	s, err := postgresstore.New(pool, postgresstore.Config{CleanupInterval: 10 * time.Minute})
 	if err == nil {
 		err = s.CreateTable(ctx)
 	}

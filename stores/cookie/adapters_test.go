@@ -36,7 +36,7 @@ func mountNetHTTP(m *core.Manager, h conformance.Handler) http.Handler {
 func mountGin(m *core.Manager, h conformance.Handler) http.Handler {
 	r := gin.New()
 	r.Use(ginsession.Middleware(m))
-	r.Any("/*path", func(c *gin.Context) { h(c.Writer, c.Request, ginsession.Default(c)) })
+	r.Any("/*path", func(c *gin.Context) { h(c.Writer, c.Request, ginsession.Get(c)) })
 	return r
 }
 

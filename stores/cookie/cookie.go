@@ -41,7 +41,7 @@ const (
 // ErrKey is wrapped by the error New returns for a missing or badly sized key.
 var ErrKey = errors.New("sessionkit: cookie: invalid key")
 
-// Config configures a Store.
+// Config configures a ClientStore.
 type Config struct {
 	// Keys are the AES-256 keys, each exactly KeySize (32) bytes of
 	// crypto/rand output. Seal uses Keys[0]; Open accepts a token sealed
@@ -62,26 +62,28 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Store seals sessions into tokens. It implements core.ClientStore and is
-// safe for concurrent use.
-type Store struct {
+// ClientStore seals sessions into tokens: the whole session travels to the
+// client, encrypted and authenticated. It implements core.ClientStore (set
+// it as core.Config.ClientStore, not as Config.Store) and is safe for
+// concurrent use.
+type ClientStore struct {
 	aeads   []cipher.AEAD // one per key, built once; aeads[0] seals
 	revoked core.Store
 	now     func() time.Time
 }
 
 var (
-	_ core.ClientStore    = (*Store)(nil)
-	_ core.TokenGenerator = (*Store)(nil)
+	_ core.ClientStore    = (*ClientStore)(nil)
+	_ core.TokenValidator = (*ClientStore)(nil)
 )
 
-// New returns a Store for cfg, or an error wrapping ErrKey when a key is
+// New returns a ClientStore for cfg, or an error wrapping ErrKey when a key is
 // missing or not KeySize bytes long.
-func New(cfg Config) (*Store, error) {
+func New(cfg Config) (*ClientStore, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, fmt.Errorf("%w: at least one key is required", ErrKey)
 	}
-	s := &Store{revoked: cfg.Revocations, now: cfg.Now}
+	s := &ClientStore{revoked: cfg.Revocations, now: cfg.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -107,7 +109,7 @@ var enc = base64.RawURLEncoding
 
 // Seal implements core.ClientStore: it encrypts expiry, id and data with
 // the first key, binding name as additional data, and returns the token.
-func (s *Store) Seal(_ context.Context, name, id string, data []byte, expiry time.Time) (string, error) {
+func (s *ClientStore) Seal(_ context.Context, name, id string, data []byte, expiry time.Time) (string, error) {
 	if len(data) > MaxTokenSize {
 		return "", fmt.Errorf("sessionkit: cookie: seal: %w: %d bytes", core.ErrTooLarge, len(data))
 	}
@@ -146,7 +148,7 @@ var rawPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 // for a token that is malformed, tampered with, sealed for another name or
 // with a key not in Config.Keys, expired, or revoked. The only error is a
 // failing revocation list.
-func (s *Store) Open(ctx context.Context, name, token string) (string, []byte, time.Time, bool, error) {
+func (s *ClientStore) Open(ctx context.Context, name, token string) (string, []byte, time.Time, bool, error) {
 	if len(token) > MaxTokenSize || len(token) < enc.EncodedLen(overhead) {
 		return "", nil, time.Time{}, false, nil
 	}
@@ -204,7 +206,7 @@ func (s *Store) Open(ctx context.Context, name, token string) (string, []byte, t
 // the session id as revoked until expiry, which ends every token sealed
 // with it; without, it does nothing and the tokens stay valid until their
 // deadline.
-func (s *Store) Revoke(ctx context.Context, _ string, id string, expiry time.Time) error {
+func (s *ClientStore) Revoke(ctx context.Context, _ string, id string, expiry time.Time) error {
 	if s.revoked == nil || id == "" {
 		return nil
 	}
@@ -214,12 +216,12 @@ func (s *Store) Revoke(ctx context.Context, _ string, id string, expiry time.Tim
 	return nil
 }
 
-// Valid implements core.TokenGenerator: it reports whether token has the
+// Valid implements core.TokenValidator: it reports whether token has the
 // shape of a sealed token (canonical unpadded base64url of this version,
 // within the size bounds), without decrypting it. core.New uses it when
 // Config.Tokens is nil, so that among several cookies of the same name the
 // Manager picks the one that can be a session.
-func (s *Store) Valid(token string) bool {
+func (s *ClientStore) Valid(token string) bool {
 	if len(token) > MaxTokenSize || len(token) < enc.EncodedLen(overhead) || token[0] != 'A' {
 		return false // 'A': the first six bits of the version byte (2) are zero
 	}
@@ -239,13 +241,6 @@ func (s *Store) Valid(token string) bool {
 		n += 2
 	}
 	return canonicalTail(token, n)
-}
-
-// New implements core.TokenGenerator with 256 random bits, as
-// core.RandomTokens does. The Manager never sends such a token for a
-// client-side session: every session it stores is sealed by Seal.
-func (s *Store) New() (string, error) {
-	return core.RandomTokens{}.New()
 }
 
 // revokedMarker is the record a revocation stores; only its presence matters.

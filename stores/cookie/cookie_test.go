@@ -202,7 +202,7 @@ func TestValidRecognisesSealedTokens(t *testing.T) {
 			}
 		}
 	}
-	rnd, _ := st.New()
+	rnd, _ := core.RandomTokens{}.New()
 	for _, bad := range []string{"", rnd, strings.Repeat("A", 38), "B" + strings.Repeat("A", 50), strings.Repeat("A", 49) + "=", strings.Repeat("A", 41) + "+" + strings.Repeat("A", 8), strings.Repeat("A", cookie.MaxTokenSize+1)} {
 		if st.Valid(bad) {
 			t.Errorf("Valid(%.50q) = true", bad)

@@ -25,7 +25,7 @@ func fixedKey(seed byte) []byte {
 	return k
 }
 
-func testStore(tb testing.TB, keys ...[]byte) *cookie.Store {
+func testStore(tb testing.TB, keys ...[]byte) *cookie.ClientStore {
 	tb.Helper()
 	st, err := cookie.New(cookie.Config{Keys: keys})
 	if err != nil {

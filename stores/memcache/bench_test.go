@@ -1,4 +1,4 @@
-package memcache_test
+package memcachestore_test
 
 import (
 	"context"

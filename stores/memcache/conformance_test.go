@@ -1,4 +1,4 @@
-package memcache_test
+package memcachestore_test
 
 import (
 	"testing"
@@ -13,7 +13,7 @@ import (
 // value's header), so no precision is declared even though memcached's own
 // clock has one-second resolution.
 func options() conformance.StoreOptions {
-	s, _ := memcache.New(newClient("127.0.0.1:1"), memcache.Config{})
+	s, _ := memcachestore.New(newClient("127.0.0.1:1"), memcachestore.Config{})
 	return conformance.StoreOptions{MaxRecordSize: s.MaxRecordSize()}
 }
 
@@ -39,7 +39,7 @@ func TestShared(t *testing.T) {
 		prefix := uniquePrefix()
 		out := make([]core.Store, n)
 		for i := range out {
-			s, err := memcache.New(newClient(a, b), memcache.Config{KeyPrefix: prefix})
+			s, err := memcachestore.New(newClient(a, b), memcachestore.Config{KeyPrefix: prefix})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-// Package memcache is a sessionkit store on memcached, through
+// Package memcachestore is a sessionkit store on memcached, through
 // github.com/bradfitz/gomemcache.
 //
 // One client may spread sessions over many servers (memcache.New(addrs...)
@@ -35,7 +35,7 @@
 // returns ctx's error as soon as ctx is done; the abandoned call finishes in
 // the background within the client's Timeout, and a write it had already
 // sent may still take effect.
-package memcache
+package memcachestore
 
 import (
 	"context"

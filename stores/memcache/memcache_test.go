@@ -1,4 +1,4 @@
-package memcache_test
+package memcachestore_test
 
 import (
 	"bytes"
@@ -42,35 +42,35 @@ func newClient(addrs ...string) *gomemcache.Client {
 }
 
 // newStore returns a store with its own key prefix on client.
-func newStore(t testing.TB, client *gomemcache.Client) *memcache.Store {
+func newStore(t testing.TB, client *gomemcache.Client) *memcachestore.Store {
 	t.Helper()
-	s, err := memcache.New(client, memcache.Config{KeyPrefix: uniquePrefix()})
+	s, err := memcachestore.New(client, memcachestore.Config{KeyPrefix: uniquePrefix()})
 	if err != nil {
-		t.Fatalf("memcache.New: %v", err)
+		t.Fatalf("memcachestore.New: %v", err)
 	}
 	return s
 }
 
 func TestNewValidatesConfig(t *testing.T) {
 	c := newClient("127.0.0.1:1")
-	for _, cfg := range []memcache.Config{
-		{KeyPrefix: strings.Repeat("p", memcache.MaxKeyPrefixLen+1)},
+	for _, cfg := range []memcachestore.Config{
+		{KeyPrefix: strings.Repeat("p", memcachestore.MaxKeyPrefixLen+1)},
 		{KeyPrefix: "has space:"},
 		{KeyPrefix: "ctl\n"},
-		{MaxItemSize: memcache.HeaderSize},
+		{MaxItemSize: memcachestore.HeaderSize},
 	} {
-		if _, err := memcache.New(c, cfg); err == nil {
+		if _, err := memcachestore.New(c, cfg); err == nil {
 			t.Errorf("New(%+v) error = nil, want an error", cfg)
 		}
 	}
-	if _, err := memcache.New(nil, memcache.Config{}); err == nil {
+	if _, err := memcachestore.New(nil, memcachestore.Config{}); err == nil {
 		t.Error("New(nil client) error = nil, want an error")
 	}
-	s, err := memcache.New(c, memcache.Config{KeyPrefix: strings.Repeat("p", memcache.MaxKeyPrefixLen)})
+	s, err := memcachestore.New(c, memcachestore.Config{KeyPrefix: strings.Repeat("p", memcachestore.MaxKeyPrefixLen)})
 	if err != nil {
-		t.Fatalf("New with a %d-byte prefix: %v, want it accepted (prefix+64 = 250)", memcache.MaxKeyPrefixLen, err)
+		t.Fatalf("New with a %d-byte prefix: %v, want it accepted (prefix+64 = 250)", memcachestore.MaxKeyPrefixLen, err)
 	}
-	if got, want := s.MaxRecordSize(), memcache.DefaultMaxItemSize-memcache.HeaderSize; got != want {
+	if got, want := s.MaxRecordSize(), memcachestore.DefaultMaxItemSize-memcachestore.HeaderSize; got != want {
 		t.Errorf("MaxRecordSize() = %d, want %d", got, want)
 	}
 }
@@ -78,8 +78,8 @@ func TestNewValidatesConfig(t *testing.T) {
 func TestLongestPrefixWorks(t *testing.T) {
 	ctx := context.Background()
 	prefix := uniquePrefix()
-	prefix += strings.Repeat("p", memcache.MaxKeyPrefixLen-len(prefix))
-	s, err := memcache.New(newClient(testserver.Memcached(t)), memcache.Config{KeyPrefix: prefix})
+	prefix += strings.Repeat("p", memcachestore.MaxKeyPrefixLen-len(prefix))
+	s, err := memcachestore.New(newClient(testserver.Memcached(t)), memcachestore.Config{KeyPrefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestMaxItemSize(t *testing.T) {
 		t.Errorf("CompareAndSwap of MaxRecordSize()+1 bytes = %v, want ErrTooLarge", err)
 	}
 	// A limit above the server's: the server's rejection is ErrTooLarge too.
-	loose, _ := memcache.New(newClient(testserver.StartMemcached(t).Addr), memcache.Config{MaxItemSize: 4 << 20})
+	loose, _ := memcachestore.New(newClient(testserver.StartMemcached(t).Addr), memcachestore.Config{MaxItemSize: 4 << 20})
 	if err := loose.Save(ctx, key, bytes.Repeat([]byte{'c'}, 2<<20), time.Now().Add(time.Minute)); !errors.Is(err, core.ErrTooLarge) {
 		t.Errorf("Save of 2 MiB to a 1 MiB server = %v, want ErrTooLarge", err)
 	}
@@ -205,7 +205,7 @@ func TestInvalidKeysAndForeignValues(t *testing.T) {
 	ctx := context.Background()
 	addr := testserver.Memcached(t)
 	prefix := uniquePrefix()
-	s, _ := memcache.New(newClient(addr), memcache.Config{KeyPrefix: prefix})
+	s, _ := memcachestore.New(newClient(addr), memcachestore.Config{KeyPrefix: prefix})
 	for _, key := range []string{"", "../../etc/passwd", "a b", newKey()[:63], strings.ToUpper(newKey())} {
 		if _, _, err := s.Load(ctx, key); !errors.Is(err, core.ErrInvalidKey) {
 			t.Errorf("Load(%q) error = %v, want ErrInvalidKey", key, err)
@@ -230,7 +230,7 @@ func TestInvalidKeysAndForeignValues(t *testing.T) {
 func TestContextDeadlineBeatsHungServer(t *testing.T) {
 	client := gomemcache.New(testserver.Silent(t))
 	client.Timeout = 3 * time.Second
-	s, _ := memcache.New(client, memcache.Config{})
+	s, _ := memcachestore.New(client, memcachestore.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	err := testserver.Within(t, 2*time.Second, "Load", func() error { _, _, err := s.Load(ctx, newKey()); return err })
@@ -336,7 +336,7 @@ func TestRoundTrips(t *testing.T) {
 func ExampleNew() {
 	client := gomemcache.New("127.0.0.1:11211", "127.0.0.1:11212") // sessions spread over both
 	client.Timeout = 300 * time.Millisecond                        // a dead server fails requests after this
-	store, err := memcache.New(client, memcache.Config{KeyPrefix: "myapp:session:"})
+	store, err := memcachestore.New(client, memcachestore.Config{KeyPrefix: "myapp:session:"})
 	if err != nil {
 		panic(err)
 	}

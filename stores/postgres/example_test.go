@@ -1,4 +1,4 @@
-package postgres_test
+package postgresstore_test
 
 import (
 	"context"
@@ -21,7 +21,7 @@ func Example() {
 	}
 	defer pool.Close()
 
-	store, err := postgres.New(pool, postgres.Config{
+	store, err := postgresstore.New(pool, postgresstore.Config{
 		TableName:       "auth.sessions",  // default "sessionkit_sessions"
 		CleanupInterval: 10 * time.Minute, // janitor deletes expired rows
 	})
@@ -45,7 +45,7 @@ func Example() {
 }
 
 func ExampleSchema() {
-	fmt.Print(postgres.Schema("sessions"))
+	fmt.Print(postgresstore.Schema("sessions"))
 	// Output:
 	// CREATE TABLE IF NOT EXISTS "sessions" (
 	// 	key     text        PRIMARY KEY,

@@ -1,4 +1,4 @@
-// Package postgres is a sessionkit store on PostgreSQL, using a
+// Package postgresstore is a sessionkit store on PostgreSQL, using a
 // github.com/jackc/pgx/v5 connection pool.
 //
 // Records live in one table (DefaultTableName unless Config.TableName says
@@ -34,7 +34,7 @@
 // application or by the janitor that New starts when Config.CleanupInterval
 // is set. Close stops the janitor; it does not close the pool, which belongs
 // to the caller.
-package postgres
+package postgresstore
 
 import (
 	"context"

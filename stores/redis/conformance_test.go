@@ -1,4 +1,4 @@
-package redis_test
+package redisstore_test
 
 import (
 	"context"
@@ -112,7 +112,7 @@ func TestStoreIsUniversal(t *testing.T) {
 		goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: "m", SentinelAddrs: []string{"127.0.0.1:1"}}),
 	}
 	for _, c := range clients {
-		if _, err := redis.New(c, redis.Config{}); err != nil {
+		if _, err := redisstore.New(c, redisstore.Config{}); err != nil {
 			t.Errorf("New(%T) = %v", c, err)
 		}
 		c.Close()
@@ -142,7 +142,7 @@ func TestShared(t *testing.T) {
 		prefix := uniquePrefix()
 		out := make([]core.Store, n)
 		for i := range out {
-			s, err := redis.New(newClient(t, addr), redis.Config{KeyPrefix: prefix})
+			s, err := redisstore.New(newClient(t, addr), redisstore.Config{KeyPrefix: prefix})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-// Package redis is a sessionkit store on Redis, through go-redis v9.
+// Package redisstore is a sessionkit store on Redis, through go-redis v9.
 //
 // It takes a goredis.UniversalClient, so the same store works on a single
 // node, behind Sentinel (a failover client) and on Redis Cluster. Each
@@ -25,7 +25,7 @@
 //
 // Expiry is sent as a relative TTL (PX) computed from the caller's clock, so
 // a clock difference between the application and Redis does not shift it.
-package redis
+package redisstore
 
 import (
 	"context"

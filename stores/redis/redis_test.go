@@ -1,4 +1,4 @@
-package redis_test
+package redisstore_test
 
 import (
 	"bytes"
@@ -49,17 +49,17 @@ func newClient(t testing.TB, addr string) *goredis.Client {
 }
 
 // newStore returns a store with its own key prefix on client.
-func newStore(t testing.TB, client goredis.UniversalClient) *redis.Store {
+func newStore(t testing.TB, client goredis.UniversalClient) *redisstore.Store {
 	t.Helper()
-	s, err := redis.New(client, redis.Config{KeyPrefix: uniquePrefix()})
+	s, err := redisstore.New(client, redisstore.Config{KeyPrefix: uniquePrefix()})
 	if err != nil {
-		t.Fatalf("redis.New: %v", err)
+		t.Fatalf("redisstore.New: %v", err)
 	}
 	return s
 }
 
 func TestNewNilClient(t *testing.T) {
-	if _, err := redis.New(nil, redis.Config{}); err == nil {
+	if _, err := redisstore.New(nil, redisstore.Config{}); err == nil {
 		t.Error("New(nil) error = nil, want an error")
 	}
 }
@@ -67,7 +67,7 @@ func TestNewNilClient(t *testing.T) {
 func TestDefaultKeyPrefix(t *testing.T) {
 	ctx := context.Background()
 	client := newClient(t, testserver.Redis(t))
-	s, err := redis.New(client, redis.Config{})
+	s, err := redisstore.New(client, redisstore.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestDefaultKeyPrefix(t *testing.T) {
 	t.Cleanup(func() { s.Delete(context.Background(), key) })
 	n, err := client.Exists(ctx, "sessionkit:"+key).Result()
 	if err != nil || n != 1 {
-		t.Errorf("EXISTS sessionkit:<key> = %d, %v, want 1 (default prefix %q)", n, err, redis.DefaultKeyPrefix)
+		t.Errorf("EXISTS sessionkit:<key> = %d, %v, want 1 (default prefix %q)", n, err, redisstore.DefaultKeyPrefix)
 	}
 	pttl, err := client.PTTL(ctx, "sessionkit:"+key).Result()
 	if err != nil || pttl <= 55*time.Second || pttl > time.Minute {
@@ -159,7 +159,7 @@ func TestForeignValueIsCorrupt(t *testing.T) {
 	client := newClient(t, testserver.Redis(t))
 	// A prefix we know, to plant a value the store did not write.
 	prefix := uniquePrefix()
-	s, _ := redis.New(client, redis.Config{KeyPrefix: prefix})
+	s, _ := redisstore.New(client, redisstore.Config{KeyPrefix: prefix})
 	key := newKey()
 	client.Set(ctx, prefix+key, "short", time.Minute)
 	if _, _, err := s.Load(ctx, key); !errors.Is(err, core.ErrCorrupt) {
@@ -171,8 +171,8 @@ func TestIterateEscapesPrefix(t *testing.T) {
 	ctx := context.Background()
 	client := newClient(t, testserver.Redis(t))
 	base := uniquePrefix()
-	glob, _ := redis.New(client, redis.Config{KeyPrefix: base + "a*["})
-	other, _ := redis.New(client, redis.Config{KeyPrefix: base + "ab["})
+	glob, _ := redisstore.New(client, redisstore.Config{KeyPrefix: base + "a*["})
+	other, _ := redisstore.New(client, redisstore.Config{KeyPrefix: base + "ab["})
 	k1, k2 := newKey(), newKey()
 	glob.Save(ctx, k1, []byte("1"), time.Now().Add(time.Minute))
 	other.Save(ctx, k2, []byte("2"), time.Now().Add(time.Minute))
@@ -254,7 +254,7 @@ func ExampleNew() {
 		ContextTimeoutEnabled: true, // let request deadlines cut Redis calls short
 	})
 	defer client.Close()
-	store, err := redis.New(client, redis.Config{KeyPrefix: "myapp:session:"})
+	store, err := redisstore.New(client, redisstore.Config{KeyPrefix: "myapp:session:"})
 	if err != nil {
 		panic(err)
 	}
@@ -276,7 +276,7 @@ func ExampleNew_cluster() {
 		ContextTimeoutEnabled: true,
 	})
 	defer client.Close()
-	store, err := redis.New(client, redis.Config{})
+	store, err := redisstore.New(client, redisstore.Config{})
 	if err != nil {
 		panic(err)
 	}
@@ -295,7 +295,7 @@ func TestContextDeadlineBeatsHungServer(t *testing.T) {
 		MaxRetries:            -1,
 	})
 	defer client.Close()
-	s, _ := redis.New(client, redis.Config{})
+	s, _ := redisstore.New(client, redisstore.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	err := testserver.Within(t, 5*time.Second, "Load", func() error { _, _, err := s.Load(ctx, newKey()); return err })
