@@ -1,0 +1,176 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/sessionkit/sessionkit/internal/sqlstore"
+)
+
+// DefaultTableName is the default Config.TableName.
+const DefaultTableName = "sessionkit_sessions"
+
+// MaxDataSize is the largest record the store keeps, the limit of the
+// MEDIUMBLOB data column (16 MiB - 1). Config.MaxDataSize may lower it.
+const MaxDataSize = 1<<24 - 1
+
+// identPattern matches a table name the store accepts: an identifier of
+// letters, digits and underscores, optionally qualified by a database.
+var identPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
+
+// maxIdentLen is MySQL's limit on table and database name length.
+const maxIdentLen = 64
+
+// table is a validated, split table name.
+type table []string
+
+// parseTable validates name (empty: DefaultTableName) and splits it into
+// its optional database and table parts.
+func parseTable(name string) (table, error) {
+	if name == "" {
+		name = DefaultTableName
+	}
+	if !identPattern.MatchString(name) {
+		return nil, fmt.Errorf("sessionkit: mysql: table name %q is not an identifier (letters, digits, _), optionally database-qualified", name)
+	}
+	parts := strings.Split(name, ".")
+	for _, p := range parts {
+		if len(p) > maxIdentLen {
+			return nil, fmt.Errorf("sessionkit: mysql: table name part %q is longer than %d bytes", p, maxIdentLen)
+		}
+	}
+	return table(parts), nil
+}
+
+// quoted returns the table name quoted for SQL.
+func (t table) quoted() string { return "`" + strings.Join(t, "`.`") + "`" }
+
+// Schema returns the SQL that creates the session table named table
+// (empty: DefaultTableName) with its expiry index, for use in a migration
+// tool. It uses IF NOT EXISTS, so running it again is harmless. Schema
+// panics if table is not a valid name (see Config.TableName).
+//
+// The table:
+//
+//	CREATE TABLE IF NOT EXISTS `sessionkit_sessions` (
+//		`key`     CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,  -- SHA-256 of the token, hex
+//		`data`    MEDIUMBLOB NOT NULL,  -- the encoded session, at most 16 MiB - 1
+//		`expiry`  BIGINT     NOT NULL,  -- microseconds since 1970-01-01 UTC
+//		`version` BIGINT     NOT NULL,
+//		PRIMARY KEY (`key`),
+//		INDEX `expiry_idx` (`expiry`),
+//		CHECK (`version` > 0)
+//	) ENGINE=InnoDB
+func Schema(table string) string {
+	t, err := parseTable(table)
+	if err != nil {
+		panic(err)
+	}
+	return t.schema()
+}
+
+func (t table) schema() string {
+	return "CREATE TABLE IF NOT EXISTS " + t.quoted() + ` (
+	` + "`key`     CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL," + `
+	` + "`data`    MEDIUMBLOB NOT NULL," + `
+	` + "`expiry`  BIGINT     NOT NULL," + `
+	` + "`version` BIGINT     NOT NULL," + `
+	` + "PRIMARY KEY (`key`)," + `
+	` + "INDEX `expiry_idx` (`expiry`)," + `
+	` + "CHECK (`version` > 0)" + `
+) ENGINE=InnoDB
+`
+}
+
+// CreateTable creates the store's table and index if they do not exist. It
+// is idempotent and safe to call concurrently from several processes.
+func (s *Store) CreateTable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sessionkit: mysql: create table: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, s.table.schema()); err != nil {
+		return fmt.Errorf("sessionkit: mysql: create table: %w", err)
+	}
+	return nil
+}
+
+// queries returns the store's statements on the quoted table t.
+//
+// MySQL reports "rows affected" as rows changed unless the client sets
+// CLIENT_FOUND_ROWS, so where the store must know whether a row matched
+// (CASInsert meeting a live row, Touch of a live row that may already have
+// that expiry) the statement sets LAST_INSERT_ID(version) on the row it
+// matched, which the server returns with the result: non-zero means a row
+// matched, whatever the DSN says. CASUpdate always changes the version, so
+// its rows affected is reliable.
+func queries(t string) sqlstore.Queries {
+	return sqlstore.Queries{
+		Load: "SELECT `data`, `expiry`, `version` FROM " + t + " WHERE `key` = :key AND `expiry` > :now",
+		Save: "INSERT INTO " + t + " (`key`, `data`, `expiry`, `version`) VALUES (:key, :data, :expiry, :version)" +
+			" ON DUPLICATE KEY UPDATE `data` = VALUES(`data`), `expiry` = VALUES(`expiry`), `version` = `version` + 1",
+		Delete:     "DELETE FROM " + t + " WHERE `key` = :key",
+		DeleteLive: "DELETE FROM " + t + " WHERE `key` = :key AND `version` = :version AND `expiry` > :now",
+		// The assignments run left to right and each sees the columns
+		// assigned before it, so expiry, which all three test, comes last.
+		CASInsert: "INSERT INTO " + t + " (`key`, `data`, `expiry`, `version`) VALUES (:key, :data, :expiry, :version)" +
+			" ON DUPLICATE KEY UPDATE" +
+			" `data` = IF(`expiry` > :now, `data`, VALUES(`data`))," +
+			" `version` = IF(`expiry` > :now, LAST_INSERT_ID(`version`), VALUES(`version`))," +
+			" `expiry` = IF(`expiry` > :now, `expiry`, VALUES(`expiry`))",
+		CASUpdate: "UPDATE " + t + " SET `data` = :data, `expiry` = :expiry, `version` = :newversion" +
+			" WHERE `key` = :key AND `version` = :version AND `expiry` > :now",
+		LiveExists: "SELECT COUNT(*) FROM " + t + " WHERE `key` = :key AND `expiry` > :now",
+		Touch: "UPDATE " + t + " SET `expiry` = :expiry, `version` = LAST_INSERT_ID(`version`)" +
+			" WHERE `key` = :key AND `expiry` > :now",
+		Iterate: "SELECT `key` FROM " + t + " WHERE `key` > :after AND `expiry` > :now ORDER BY `key` LIMIT " +
+			fmt.Sprint(sqlstore.PageSize),
+		DeleteExpired: "DELETE FROM " + t + " WHERE `expiry` <= :now ORDER BY `expiry` LIMIT " +
+			fmt.Sprint(sqlstore.PageSize),
+	}
+}
+
+// dialect is MySQL's and MariaDB's.
+func dialect(t table) sqlstore.Dialect {
+	return sqlstore.Dialect{
+		Name:    "mysql",
+		Queries: queries(t.quoted()),
+		InsertWon: func(r sql.Result) (bool, error) {
+			id, err := r.LastInsertId()
+			return id == 0, err
+		},
+		TouchFound: func(r sql.Result) (bool, error) {
+			id, err := r.LastInsertId()
+			return id != 0, err
+		},
+		TooLarge: tooLarge,
+	}
+}
+
+// MySQL error numbers that mean a record did not fit.
+const (
+	erNetPacketTooLarge = 1153 // the packet exceeded max_allowed_packet
+	erDataTooLong       = 1406 // strict mode: data too long for the column
+	erWarnAllowedPacket = 1301 // a value exceeded max_allowed_packet
+)
+
+// tooLarge reports whether err means the record was too large for the
+// server: its max_allowed_packet or the column.
+func tooLarge(err error) bool {
+	if errors.Is(err, mysql.ErrPktTooLarge) {
+		return true
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case erNetPacketTooLarge, erDataTooLong, erWarnAllowedPacket:
+			return true
+		}
+	}
+	return false
+}
