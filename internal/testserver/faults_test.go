@@ -2,6 +2,7 @@ package testserver
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -28,5 +29,69 @@ func TestWithinReturnsTheError(t *testing.T) {
 	want := errors.New("boom")
 	if got := Within(t, time.Second, "f", func() error { return want }); got != want {
 		t.Errorf("Within = %v, want f's error", got)
+	}
+}
+
+func TestProxyKillPauseRestore(t *testing.T) {
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(c, c) }()
+		}
+	}()
+	p := StartProxy(t, echo.Addr().String())
+	roundTrip := func(c net.Conn) error {
+		_ = c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			return err
+		}
+		buf := make([]byte, 4)
+		_, err := io.ReadFull(c, buf)
+		return err
+	}
+	c, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := roundTrip(c); err != nil {
+		t.Fatalf("through the proxy: %v", err)
+	}
+	p.Pause()
+	if err := roundTrip(c); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("while paused: %v, want a timeout", err)
+	}
+	p.Restore()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		t.Errorf("after Restore the held data = %q, %v; want it delivered", buf, err)
+	}
+	p.Kill()
+	if err := roundTrip(c); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("after Kill: %v, want the connection closed", err)
+	}
+	if c2, err := net.Dial("tcp", p.Addr); err == nil {
+		if err := roundTrip(c2); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("new connection while killed: %v, want it closed", err)
+		}
+		c2.Close()
+	}
+	p.Restore()
+	c3, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	if err := roundTrip(c3); err != nil {
+		t.Errorf("after Restore: %v", err)
 	}
 }

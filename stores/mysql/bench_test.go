@@ -1,0 +1,17 @@
+package mysqlstore
+
+import (
+	"testing"
+
+	"github.com/sessionkit/sessionkit/conformance"
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// BenchmarkStore measures Load, Save, CompareAndSwap and Touch against the
+// test server on a fresh table: one round trip each. Writes wait for the
+// server's log flush (innodb_flush_log_at_trx_commit as the server has it).
+func BenchmarkStore(b *testing.B) {
+	conformance.BenchmarkStore(b, func(b *testing.B) core.Store {
+		return newStore(b, newDB(b, dbOptions{}), Config{})
+	})
+}
