@@ -1,0 +1,153 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/sessionkit/sessionkit/internal/sqlstore"
+)
+
+// DefaultTableName is the default Config.TableName.
+const DefaultTableName = "sessionkit_sessions"
+
+// MaxDataSize is the largest record the store keeps by default: 16 MiB - 1,
+// the MySQL store's limit, so that moving between the SQL stores never
+// changes which sessions fit. Config.MaxDataSize may change it, up to
+// MaxDataSizeLimit.
+const MaxDataSize = 1<<24 - 1
+
+// MaxDataSizeLimit is the largest Config.MaxDataSize, well below SQLite's
+// own limit on a BLOB (SQLITE_MAX_LENGTH, 10^9 bytes).
+const MaxDataSizeLimit = 1 << 29
+
+// identPattern matches a table name the store accepts.
+var identPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// table is a validated table name.
+type table string
+
+// parseTable validates name (empty: DefaultTableName).
+func parseTable(name string) (table, error) {
+	if name == "" {
+		name = DefaultTableName
+	}
+	if !identPattern.MatchString(name) {
+		return "", fmt.Errorf("sessionkit: sqlite: table name %q is not an identifier of at most 63 letters, digits and _", name)
+	}
+	return table(name), nil
+}
+
+// quoted returns the table name quoted for SQL.
+func (t table) quoted() string { return `"` + string(t) + `"` }
+
+// indexName returns the quoted name of the expiry index.
+func (t table) indexName() string { return `"` + string(t) + `_expiry_idx"` }
+
+// Schema returns the SQL that creates the session table named table (empty:
+// DefaultTableName) and its expiry index. Both statements use IF NOT
+// EXISTS, so running them again is harmless. Schema panics if table is not
+// a valid name (see Config.TableName).
+//
+// The table:
+//
+//	CREATE TABLE IF NOT EXISTS "sessionkit_sessions" (
+//		key     TEXT    NOT NULL PRIMARY KEY,  -- SHA-256 of the token, hex
+//		data    BLOB    NOT NULL,              -- the encoded session
+//		expiry  INTEGER NOT NULL,              -- microseconds since 1970-01-01 UTC
+//		version INTEGER NOT NULL CHECK (version > 0)
+//	) WITHOUT ROWID;
+//	CREATE INDEX IF NOT EXISTS "sessionkit_sessions_expiry_idx"
+//		ON "sessionkit_sessions" (expiry);
+func Schema(table string) string {
+	t, err := parseTable(table)
+	if err != nil {
+		panic(err)
+	}
+	s := t.schema()
+	return s[0] + ";\n" + s[1] + ";\n"
+}
+
+// schema returns the statements that create the table and its index.
+func (t table) schema() [2]string {
+	return [2]string{
+		`CREATE TABLE IF NOT EXISTS ` + t.quoted() + ` (
+	key     TEXT    NOT NULL PRIMARY KEY,
+	data    BLOB    NOT NULL,
+	expiry  INTEGER NOT NULL,
+	version INTEGER NOT NULL CHECK (version > 0)
+) WITHOUT ROWID`,
+		`CREATE INDEX IF NOT EXISTS ` + t.indexName() + ` ON ` + t.quoted() + ` (expiry)`,
+	}
+}
+
+// CreateTable creates the store's table and index if they do not exist, in
+// one transaction. It is idempotent and safe to call concurrently from
+// several processes.
+func (s *Store) CreateTable(ctx context.Context) error {
+	if err := s.createTable(ctx); err != nil {
+		return fmt.Errorf("sessionkit: sqlite: create table: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) createTable(ctx context.Context) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, stmt := range s.table.schema() {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// queries returns the store's statements on the quoted table t.
+func queries(t string) sqlstore.Queries {
+	return sqlstore.Queries{
+		Load: `SELECT data, expiry, version FROM ` + t + ` WHERE key = :key AND expiry > :now`,
+		Save: `INSERT INTO ` + t + ` (key, data, expiry, version) VALUES (:key, :data, :expiry, :version)
+ON CONFLICT (key) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, version = version + 1`,
+		Delete:     `DELETE FROM ` + t + ` WHERE key = :key`,
+		DeleteLive: `DELETE FROM ` + t + ` WHERE key = :key AND version = :version AND expiry > :now`,
+		CASInsert: `INSERT INTO ` + t + ` (key, data, expiry, version) VALUES (:key, :data, :expiry, :version)
+ON CONFLICT (key) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, version = excluded.version
+WHERE expiry <= :now`,
+		CASUpdate: `UPDATE ` + t + ` SET data = :data, expiry = :expiry, version = :newversion
+WHERE key = :key AND version = :version AND expiry > :now`,
+		LiveExists: `SELECT COUNT(*) FROM ` + t + ` WHERE key = :key AND expiry > :now`,
+		Touch:      `UPDATE ` + t + ` SET expiry = :expiry WHERE key = :key AND expiry > :now`,
+		Iterate: `SELECT key FROM ` + t + ` WHERE key > :after AND expiry > :now ORDER BY key LIMIT ` +
+			fmt.Sprint(sqlstore.PageSize),
+		DeleteExpired: `DELETE FROM ` + t + ` WHERE key IN (SELECT key FROM ` + t + ` WHERE expiry <= :now LIMIT ` +
+			fmt.Sprint(sqlstore.PageSize) + `)`,
+	}
+}
+
+// dialect is SQLite's. SQLite counts the rows a statement matched (an
+// upsert whose WHERE clause is false counts none), so rows affected tells
+// both whether CASInsert won and whether Touch found a row.
+func dialect(t table) sqlstore.Dialect {
+	oneRow := func(r sql.Result) (bool, error) {
+		n, err := r.RowsAffected()
+		return n == 1, err
+	}
+	return sqlstore.Dialect{
+		Name:       "sqlite",
+		Queries:    queries(t.quoted()),
+		InsertWon:  oneRow,
+		TouchFound: oneRow,
+		TooLarge: func(err error) bool {
+			var se *sqlite.Error
+			return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_TOOBIG
+		},
+	}
+}
