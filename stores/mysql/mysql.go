@@ -34,9 +34,12 @@
 // core.ErrTooLarge before anything is sent, so the server's sql_mode never
 // gets the chance to truncate it. The server's max_allowed_packet must
 // hold a whole statement: a record the server refuses for that reason also
-// fails with core.ErrTooLarge, and the previous record stays. MariaDB's
-// default max_allowed_packet is 16 MiB and MySQL 8's 64 MiB; below that,
-// lower Config.MaxDataSize to match.
+// fails with core.ErrTooLarge, and the previous record stays. Add
+// maxAllowedPacket=0 to the DSN so that the driver asks the server for its
+// max_allowed_packet and sends large records in pieces: then any record up
+// to that size fits (MariaDB's default is 16 MiB, MySQL 8's 64 MiB).
+// Without it the driver assumes 64 MiB and a record close to 16 MiB can
+// exceed a 16 MiB server limit.
 //
 // # Clock
 //

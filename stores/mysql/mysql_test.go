@@ -32,7 +32,7 @@ func harness(edit func(*mysql.Config)) sqlstoretest.Harness {
 	}
 }
 
-// TestSQLStore runs the shared SQL store tests twice: with the driver's
+// TestSQLStore runs the shared SQL store tests three times: with the driver's
 // defaults (strict sql_mode, rows affected = rows changed) and with a
 // non-strict sql_mode, which truncates oversized values silently, and
 // clientFoundRows (rows affected = rows matched), so that neither setting
@@ -47,6 +47,11 @@ func TestSQLStore(t *testing.T) {
 			}
 			c.Params["sql_mode"] = "''"
 		}))
+	})
+	// With maxAllowedPacket=0 the driver learns the server's limit and
+	// sends a record of MaxDataSize in pieces: it must round trip.
+	t.Run("maxallowedpacket0", func(t *testing.T) {
+		sqlstoretest.Run(t, harness(func(c *mysql.Config) { c.MaxAllowedPacket = 0 }))
 	})
 }
 

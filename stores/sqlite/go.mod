@@ -3,7 +3,7 @@ module github.com/sessionkit/sessionkit/stores/sqlite
 go 1.25.0
 
 require (
-	github.com/sessionkit/sessionkit v0.0.0-00010101000000-000000000000
+	github.com/sessionkit/sessionkit v0.1.0
 	modernc.org/sqlite v1.59.0
 )
 
