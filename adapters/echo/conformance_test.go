@@ -1,6 +1,7 @@
 package echosession_test
 
 import (
+	"bytes"
 	"net/http"
 	"testing"
 
@@ -9,6 +10,8 @@ import (
 	echosession "github.com/sessionkit/sessionkit/adapters/echo"
 	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/stores/cookie"
+	"github.com/sessionkit/sessionkit/stores/memory"
 )
 
 // mountEcho serves h for every method and path behind the Echo middleware.
@@ -24,4 +27,30 @@ func mountEcho(m *core.Manager, h conformance.Handler) http.Handler {
 
 func TestConformance(t *testing.T) {
 	conformance.TestAdapter(t, mountEcho)
+}
+
+// TestConformanceClientStore runs the adapter suite with client-side
+// sessions (stores/cookie), with and without a revocation list.
+func TestConformanceClientStore(t *testing.T) {
+	key := bytes.Repeat([]byte{1}, cookie.KeySize)
+	t.Run("Revocations", func(t *testing.T) {
+		conformance.TestAdapterWith(t, mountEcho, conformance.AdapterOptions{NewClientStore: func(t *testing.T) core.ClientStore {
+			list := memory.New(memory.Config{CleanupInterval: -1})
+			t.Cleanup(func() { list.Close() })
+			st, err := cookie.New(cookie.Config{Keys: [][]byte{key}, Revocations: list})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}})
+	})
+	t.Run("NoRevocations", func(t *testing.T) {
+		conformance.TestAdapterWith(t, mountEcho, conformance.AdapterOptions{KeepsEndedTokens: true, NewClientStore: func(t *testing.T) core.ClientStore {
+			st, err := cookie.New(cookie.Config{Keys: [][]byte{key}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}})
+	})
 }
