@@ -33,3 +33,11 @@ func TestShared(t *testing.T) {
 		return out
 	})
 }
+
+// TestHardening runs the Manager-level attacks on this store.
+func TestHardening(t *testing.T) {
+	db := newDB(t, dbOptions{})
+	conformance.TestHardening(t, func(t *testing.T) core.Store {
+		return newStore(t, db, Config{})
+	})
+}

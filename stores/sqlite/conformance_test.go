@@ -27,3 +27,10 @@ func TestShared(t *testing.T) {
 		return out
 	})
 }
+
+// TestHardening runs the Manager-level attacks on this store.
+func TestHardening(t *testing.T) {
+	conformance.TestHardening(t, func(t *testing.T) core.Store {
+		return openStore(t, "", Config{})
+	})
+}
