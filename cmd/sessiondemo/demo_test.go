@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -63,6 +65,10 @@ func demoStores(t *testing.T) []demoStore {
 			return []string{"-store", "memcache", "-store-addr", testserver.Memcached(t)}
 		}},
 		{"postgres", func(t *testing.T) []string { return []string{"-store", "postgres", "-store-dsn", postgresDSN(t)} }},
+		{"mysql", func(t *testing.T) []string { return []string{"-store", "mysql", "-store-dsn", mysqlDSN(t)} }},
+		{"sqlite", func(t *testing.T) []string {
+			return []string{"-store", "sqlite", "-store-addr", filepath.Join(t.TempDir(), "sessions.db")}
+		}},
 	}
 }
 
@@ -89,6 +95,28 @@ func postgresDSN(t *testing.T) string {
 	}
 	if err != nil {
 		testserver.Unavailable(t, "no PostgreSQL at SESSIONKIT_POSTGRES_DSN or 127.0.0.1:5432: %v", err)
+	}
+	return dsn
+}
+
+// mysqlDSN returns SESSIONKIT_MYSQL_DSN, or the local MariaDB/MySQL
+// server's DSN when it answers; otherwise it skips (or fails under
+// SESSIONKIT_REQUIRE_SERVERS=1).
+func mysqlDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("SESSIONKIT_MYSQL_DSN")
+	if dsn == "" {
+		dsn = "root@tcp(127.0.0.1:3306)/test"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	db, err := sql.Open("mysql", dsn)
+	if err == nil {
+		err = db.PingContext(ctx)
+		db.Close()
+	}
+	if err != nil {
+		testserver.Unavailable(t, "no MySQL/MariaDB at SESSIONKIT_MYSQL_DSN or 127.0.0.1:3306: %v", err)
 	}
 	return dsn
 }

@@ -4,6 +4,8 @@
 //
 //	go run ./cmd/sessiondemo                       # net/http, memory store, 127.0.0.1:8080
 //	go run ./cmd/sessiondemo -framework gin -store redis -store-addr 127.0.0.1:6379
+//	go run ./cmd/sessiondemo -store sqlite -store-addr sessions.db
+//	go run ./cmd/sessiondemo -store mysql -store-dsn 'root@tcp(127.0.0.1:3306)/test'
 //
 //	go run ./cmd/sessiondemo -store cookie -codec json -signing-key "$(openssl rand -base64 32)"
 //
@@ -88,8 +90,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address")
 	fs.StringVar(&o.framework, "framework", env("FRAMEWORK", "nethttp"), "web framework: nethttp, gin or echo")
 	fs.StringVar(&o.store, "store", env("STORE", "memory"), "session store: "+storeNames())
-	fs.StringVar(&o.storeAddr, "store-addr", env("STORE_ADDR", ""), "memcache or redis address(es), comma-separated; file store directory")
-	fs.StringVar(&o.storeDSN, "store-dsn", env("STORE_DSN", ""), "PostgreSQL connection string")
+	fs.StringVar(&o.storeAddr, "store-addr", env("STORE_ADDR", ""), "memcache or redis address(es), comma-separated; file store directory; SQLite database file")
+	fs.StringVar(&o.storeDSN, "store-dsn", env("STORE_DSN", ""), "PostgreSQL or MySQL/MariaDB connection string")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", dur("IDLE_TIMEOUT", 30*time.Minute), "idle timeout (0: none)")
 	fs.DurationVar(&o.lifetime, "lifetime", dur("LIFETIME", 24*time.Hour), "absolute session lifetime")
 	fs.StringVar(&o.cookieName, "cookie-name", env("COOKIE_NAME", core.DefaultCookieName), "session cookie name")

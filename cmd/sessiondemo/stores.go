@@ -39,6 +39,8 @@ var storeOpeners = map[string]storeOpener{
 	"memcache": serverSide(openMemcache),
 	"redis":    serverSide(openRedis),
 	"postgres": serverSide(openPostgres),
+	"mysql":    serverSide(openMySQL),
+	"sqlite":   serverSide(openSQLite),
 	"cookie":   openCookie,
 }
 
