@@ -52,10 +52,10 @@ var paramNames = []struct {
 
 // args are the values of the named parameters for one execution.
 type args struct {
-	key, after                   string
-	data                         []byte
+	key, after                  string
+	data                        []byte
 	expiry, version, newVersion int64
-	now                          int64
+	now                         int64
 }
 
 // query is a statement with its named parameters replaced by ?

@@ -50,6 +50,11 @@ type Dialect struct {
 	// TooLarge, when set, reports whether a driver error means the record
 	// was too large for the server; such errors then wrap core.ErrTooLarge.
 	TooLarge func(error) bool
+	// Busy, when set, reports whether a driver error means the database
+	// was locked by another writer: the statement is then tried again
+	// (see RetryBusy) until Config.BusyTimeout has passed or the context
+	// ends.
+	Busy func(error) bool
 }
 
 // Queries holds a dialect's statements. They may use these named
@@ -107,6 +112,9 @@ type Config struct {
 	// CleanupInterval, when positive, starts a janitor calling
 	// DeleteExpired at that interval until Close.
 	CleanupInterval time.Duration
+	// BusyTimeout bounds how long a statement is retried while Busy
+	// reports its error.
+	BusyTimeout time.Duration
 	// Logger receives the janitor's errors; nil means slog.Default().
 	Logger *slog.Logger
 	// Table is the quoted table name, for log lines.
@@ -231,7 +239,12 @@ func (s *Store) exec(ctx context.Context, i queryID, a *args) (sql.Result, error
 	if err != nil {
 		return nil, err
 	}
-	return st.ExecContext(ctx, s.stmts[i].args(a)...)
+	var res sql.Result
+	err = RetryBusy(ctx, s.d.Busy, s.cfg.BusyTimeout, func() error {
+		res, err = st.ExecContext(ctx, s.stmts[i].args(a)...)
+		return err
+	})
+	return res, err
 }
 
 // queryRow runs query i with a and scans its single row into dest;
@@ -242,7 +255,9 @@ func (s *Store) queryRow(ctx context.Context, i queryID, a *args, dest ...any) (
 	if err != nil {
 		return false, err
 	}
-	err = st.QueryRowContext(ctx, s.stmts[i].args(a)...).Scan(dest...)
+	err = RetryBusy(ctx, s.d.Busy, s.cfg.BusyTimeout, func() error {
+		return st.QueryRowContext(ctx, s.stmts[i].args(a)...).Scan(dest...)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -257,19 +272,55 @@ func (s *Store) keys(ctx context.Context, i queryID, a *args, dst []string) ([]s
 	if err != nil {
 		return dst, err
 	}
-	rows, err := st.QueryContext(ctx, s.stmts[i].args(a)...)
-	if err != nil {
-		return dst, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return dst, err
+	n := len(dst)
+	err = RetryBusy(ctx, s.d.Busy, s.cfg.BusyTimeout, func() error {
+		dst = dst[:n]
+		rows, err := st.QueryContext(ctx, s.stmts[i].args(a)...)
+		if err != nil {
+			return err
 		}
-		dst = append(dst, k)
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			dst = append(dst, k)
+		}
+		return rows.Err()
+	})
+	return dst, err
+}
+
+// RetryBusy calls f until it returns an error for which busy (nil: none)
+// reports false, or nil; or until timeout has passed since the first busy
+// error, returning that error; or until ctx ends, returning an error that
+// wraps ctx.Err() and the busy error. Drivers whose own busy wait does not
+// watch the context (SQLite's busy handler sleeps regardless) wait in
+// short slices, and RetryBusy adds up the slices while honouring ctx.
+func RetryBusy(ctx context.Context, busy func(error) bool, timeout time.Duration, f func() error) error {
+	var deadline time.Time
+	for {
+		err := f()
+		if err == nil || busy == nil || !busy(err) {
+			return err
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(timeout)
+		}
+		if !now.Before(deadline) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
+		select { // the driver's own wait already slept: just yield
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ctx.Err(), err)
+		case <-time.After(time.Millisecond):
+		}
 	}
-	return dst, rows.Err()
 }
 
 // wrap prefixes err with the store name and operation, and makes a

@@ -32,7 +32,9 @@ var harness = sqlstoretest.Harness{
 		s := openStore(t, "", Config{MaxDataSize: max})
 		return s, s.write
 	},
-	InsertSQL:   func(s sqlstoretest.Store) string { return "INSERT INTO " + s.(*Store).TableName() + " VALUES (?, ?, ?, ?)" },
+	InsertSQL: func(s sqlstoretest.Store) string {
+		return "INSERT INTO " + s.(*Store).TableName() + " VALUES (?, ?, ?, ?)"
+	},
 	CountSQL:    func(s sqlstoretest.Store) string { return "SELECT COUNT(*) FROM " + s.(*Store).TableName() },
 	MaxDataSize: MaxDataSize,
 }

@@ -97,6 +97,10 @@ func (s *Store) CreateTable(ctx context.Context) error {
 }
 
 func (s *Store) createTable(ctx context.Context) error {
+	return sqlstore.RetryBusy(ctx, busy, s.busyTimeout, func() error { return s.createTableOnce(ctx) })
+}
+
+func (s *Store) createTableOnce(ctx context.Context) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -149,5 +153,12 @@ func dialect(t table) sqlstore.Dialect {
 			var se *sqlite.Error
 			return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_TOOBIG
 		},
+		Busy: busy,
 	}
+}
+
+// busy reports whether err means another connection holds the lock.
+func busy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }

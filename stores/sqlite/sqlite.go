@@ -60,6 +60,10 @@ import (
 // DefaultBusyTimeout is the default Config.BusyTimeout.
 const DefaultBusyTimeout = 5 * time.Second
 
+// busySlice is the longest SQLite busy wait between two looks at the
+// operation's context.
+const busySlice = 50 * time.Millisecond
+
 // Config configures a Store. The zero value is usable.
 type Config struct {
 	// TableName is the table that holds the sessions: an identifier of
@@ -71,8 +75,9 @@ type Config struct {
 	// (16 MiB - 1); at most MaxDataSizeLimit.
 	MaxDataSize int
 	// BusyTimeout is how long a statement waits for another process's
-	// write to finish before failing with "database is locked". The
-	// default is DefaultBusyTimeout (5s).
+	// write to finish before failing with "database is locked"; an
+	// operation's context ends the wait earlier. The default is
+	// DefaultBusyTimeout (5s).
 	BusyTimeout time.Duration
 	// MaxReaders is the number of connections that read concurrently. The
 	// default is GOMAXPROCS, at least 4.
@@ -91,6 +96,7 @@ type Store struct {
 	path        string
 	table       table
 	read, write *sql.DB
+	busyTimeout time.Duration
 	s           *sqlstore.Store
 }
 
@@ -139,7 +145,10 @@ func open(ctx context.Context, path string, cfg Config) (*Store, error) {
 		cfg.MaxReaders = max(4, runtime.GOMAXPROCS(0))
 	}
 	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()))
+	// SQLite's own busy wait does not watch the context, so it waits in
+	// short slices and the store adds them up to BusyTimeout, honouring
+	// each operation's context in between.
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", min(cfg.BusyTimeout, busySlice).Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_txlock", "immediate")
@@ -160,7 +169,7 @@ func open(ctx context.Context, path string, cfg Config) (*Store, error) {
 	read.SetMaxOpenConns(cfg.MaxReaders)
 	read.SetMaxIdleConns(cfg.MaxReaders)
 
-	st := &Store{path: path, table: t, read: read, write: write}
+	st := &Store{path: path, table: t, read: read, write: write, busyTimeout: cfg.BusyTimeout}
 	fail := func(err error) (*Store, error) {
 		read.Close()
 		write.Close()
@@ -172,6 +181,7 @@ func open(ctx context.Context, path string, cfg Config) (*Store, error) {
 	st.s, err = sqlstore.New(dialect(t), sqlstore.Config{
 		Read: read, Write: write,
 		MaxDataSize:     cfg.MaxDataSize,
+		BusyTimeout:     cfg.BusyTimeout,
 		CleanupInterval: cfg.CleanupInterval,
 		Logger:          cfg.Logger,
 		Table:           path + ":" + string(t),

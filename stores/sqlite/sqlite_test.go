@@ -17,6 +17,7 @@ import (
 
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/sqlstore/sqlstoretest"
+	"github.com/sessionkit/sessionkit/internal/testserver"
 )
 
 func TestSQLStore(t *testing.T) { sqlstoretest.Run(t, harness) }
@@ -29,8 +30,8 @@ func TestWALAndBusyTimeout(t *testing.T) {
 		if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 			t.Errorf("%s pool: journal_mode = %q, %v; want wal", name, mode, err)
 		}
-		if err := db.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 1234 {
-			t.Errorf("%s pool: busy_timeout = %d, %v; want 1234", name, busy, err)
+		if err := db.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil || busy != int(busySlice.Milliseconds()) {
+			t.Errorf("%s pool: busy_timeout = %d, %v; want %d (the store waits in slices)", name, busy, err, busySlice.Milliseconds())
 		}
 	}
 	if n := s.write.Stats().MaxOpenConnections; n != 1 {
@@ -228,6 +229,43 @@ func TestBusyWaitsForAnotherWriter(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Errorf("Save while another connection held the write lock = %v, want it to wait", err)
+	}
+}
+
+// TestBusyHonoursContextAndTimeout holds the write lock from another
+// connection and checks that a Save gives up when its context ends (long
+// before the 5-second busy timeout) and, without a deadline, when
+// BusyTimeout has passed, with an error that says the database is locked.
+func TestBusyHonoursContextAndTimeout(t *testing.T) {
+	s := openStore(t, "", Config{})
+	short := openStore(t, s.Path(), Config{BusyTimeout: 300 * time.Millisecond})
+	other := openStore(t, s.Path(), Config{})
+	ctx := context.Background()
+	conn, err := other.write.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, "ROLLBACK")
+	exp := time.Now().Add(time.Hour)
+	dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	// Not a speed check: the Save must end because of its deadline, not
+	// after the 5-second busy timeout.
+	err = testserver.Within(t, 3*time.Second, "Save with a deadline on a locked database", func() error {
+		return s.Save(dctx, testKey("a"), []byte("x"), exp)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "sessionkit: sqlite: save: ") {
+		t.Errorf("Save with a deadline on a locked database = %v, want a wrapped error wrapping context.DeadlineExceeded", err)
+	}
+	err = testserver.Within(t, 4*time.Second, "Save on a locked database", func() error {
+		return short.Save(ctx, testKey("a"), []byte("x"), exp)
+	})
+	if err == nil || !busy(err) || !strings.HasPrefix(err.Error(), "sessionkit: sqlite: save: ") {
+		t.Errorf("Save on a database locked longer than BusyTimeout = %v, want a wrapped SQLITE_BUSY error", err)
 	}
 }
 
