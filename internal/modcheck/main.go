@@ -72,6 +72,8 @@ var scenarios = []scenario{
 	{"net/http + redis", []string{"core", "adapters/nethttp", "stores/redis"}, without("github.com/redis/"), 0, 0},
 	{"net/http + memcache", []string{"core", "adapters/nethttp", "stores/memcache"}, without("github.com/bradfitz/"), 0, 0},
 	{"net/http + postgres", []string{"core", "adapters/nethttp", "stores/postgres"}, without("github.com/jackc/"), 0, 0},
+	{"net/http + mysql", []string{"core", "adapters/nethttp", "stores/mysql"}, without("github.com/go-sql-driver/"), 0, 0},
+	{"net/http + sqlite", []string{"core", "adapters/nethttp", "stores/sqlite"}, without("modernc.org/"), 0, 0},
 }
 
 func main() {
