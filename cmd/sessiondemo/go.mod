@@ -8,7 +8,7 @@ require (
 	github.com/chromedp/chromedp v0.23.1
 	github.com/gin-gonic/gin v1.10.1
 	github.com/jackc/pgx/v5 v5.13.0
-	github.com/labstack/echo/v4 v4.13.4
+	github.com/labstack/echo/v4 v4.16.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/sessionkit/sessionkit v0.1.0
 	github.com/sessionkit/sessionkit/adapters/echo v0.1.0

@@ -74,9 +74,14 @@ var scenarios = []scenario{
 	{"net/http + postgres", []string{"core", "adapters/nethttp", "stores/postgres"}, without("github.com/jackc/"), 0, 0},
 }
 
+// failed is set by any check that fails; main exits 1 then.
+var failed bool
+
 func main() {
 	repo := flag.String("repo", "../..", "the repository root")
 	work := flag.String("work", "", "scratch directory (default: a new temporary one, removed at exit)")
+	measure := flag.Bool("scenarios", true, "measure the user scenarios and check goimports")
+	advisories := flag.Bool("advisories", true, "check every library module's selected requirements against the Go vulnerability database")
 	flag.Parse()
 	log.SetFlags(0)
 	root, err := filepath.Abs(*repo)
@@ -89,8 +94,33 @@ func main() {
 	}
 	proxy := filepath.Join(dir, "proxy")
 	mods := buildProxy(root, proxy)
+	defer func() {
+		if failed {
+			os.Exit(1)
+		}
+	}()
 
-	failed := false
+	if *advisories {
+		var dirs []string
+		for _, m := range mods {
+			dirs = append(dirs, "./"+strings.TrimPrefix(strings.TrimPrefix(m, rootPath), "/"))
+		}
+		problems, known := checkAdvisories(root, dirs)
+		for _, p := range problems {
+			failed = true
+			log.Printf("modcheck: advisory: %s", p)
+		}
+		if len(problems) == 0 {
+			fmt.Printf("No requirement of a library module has an advisory that a release within its go line fixes (golang.org/x/vulndb@%s).\n", vulndbVersion)
+		}
+		for _, k := range known {
+			fmt.Printf("known: %s\n", k)
+		}
+		fmt.Println()
+	}
+	if !*measure {
+		return
+	}
 	fmt.Printf("| imports | modules in `go list -m all` | go.sum lines | downloaded | go line |\n|---|--:|--:|--:|---|\n")
 	for _, sc := range scenarios {
 		if !present(root, sc.imports) {
@@ -113,9 +143,6 @@ func main() {
 		log.Print(msg)
 	} else {
 		fmt.Println("\ngoimports resolves every sessionkit package by its name in a fresh user module.")
-	}
-	if failed {
-		os.Exit(1)
 	}
 }
 
