@@ -777,7 +777,9 @@ func (s truncKeys) Save(ctx context.Context, key string, data []byte, exp time.T
 	return s.Store.Save(ctx, s.k(key), data, exp)
 }
 
-func (s truncKeys) Delete(ctx context.Context, key string) error { return s.Store.Delete(ctx, s.k(key)) }
+func (s truncKeys) Delete(ctx context.Context, key string) error {
+	return s.Store.Delete(ctx, s.k(key))
+}
 
 // tailKeys keeps each record under the last 32 characters of its key,
 // confusing keys that differ only in their first half.
