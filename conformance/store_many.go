@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit/core"
@@ -11,15 +12,21 @@ import (
 
 // storeManyDeletes is how many records Delete/Many saves, deletes and checks:
 // a store that loses one Delete in a thousand at random escapes it with
-// probability e^-5, one that loses every thousandth never does.
-const storeManyDeletes = 5000
+// probability e^-5 (e^-2 in -short mode), one that loses every thousandth
+// never does.
+func storeManyDeletes() int {
+	if testing.Short() {
+		return 2000
+	}
+	return 5000
+}
 
 // storeManyWorkers is how many goroutines share Delete/Many's work, so that
 // a store with a round trip per call finishes it quickly.
 const storeManyWorkers = 16
 
 func storeCheckDeleteMany(ctx context.Context, s core.Store, _ StoreOptions) error {
-	keys := storeNewKeys(storeManyDeletes)
+	keys := storeNewKeys(storeManyDeletes())
 	exp := storeExpiry(time.Hour)
 	data := []byte("one of many")
 	failed, err := storeParallel(keys, func(i int, key string) error {

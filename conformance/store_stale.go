@@ -19,15 +19,17 @@ const (
 	ruleCASExpired   = "CompareAndSwap at the version of an expired record fails with ErrConflict and does not revive it; version 0 then creates it"
 )
 
-// storeTouchWriters and storeTouchCalls size Toucher/UnderWrites: a reader
-// touching one record while that many writers replace it.
+// storeTouchWriters is how many writers replace the record that
+// Toucher/UnderWrites touches.
 const storeTouchWriters = 16
 
+// storeTouchCalls is how many times Toucher/UnderWrites touches the record
+// while the writers run.
 func storeTouchCalls() int {
 	if testing.Short() {
-		return 50
+		return 25
 	}
-	return 300
+	return 100
 }
 
 // storeSaveExpiring saves a record that expires shortly, checks that it
