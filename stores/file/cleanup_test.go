@@ -67,7 +67,7 @@ func TestCleanupPassRemovesEverythingExpired(t *testing.T) {
 		mustSave(t, setup, k, "live", time.Now().Add(time.Hour))
 	}
 	old := time.Now().Add(-90 * time.Second) // more than a minute old
-	for i := range 17 { // what crashed writers left behind
+	for i := range 17 {                      // what crashed writers left behind
 		p := filepath.Join(dir, fmt.Sprintf(".sess-%s.%d.tmp", testKey(fmt.Sprint("crashed", i)), i))
 		if err := os.WriteFile(p, []byte("half a record"), 0o600); err != nil {
 			t.Fatal(err)
