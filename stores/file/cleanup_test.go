@@ -66,8 +66,9 @@ func TestCleanupPassRemovesEverythingExpired(t *testing.T) {
 	for _, k := range live {
 		mustSave(t, setup, k, "live", time.Now().Add(time.Hour))
 	}
-	old := time.Now().Add(-90 * time.Second) // more than a minute old
-	for i := range 17 {                      // what crashed writers left behind
+	// What crashed writers left behind, more than a minute ago.
+	old := time.Now().Add(-90 * time.Second)
+	for i := range 17 {
 		p := filepath.Join(dir, fmt.Sprintf(".sess-%s.%d.tmp", testKey(fmt.Sprint("crashed", i)), i))
 		if err := os.WriteFile(p, []byte("half a record"), 0o600); err != nil {
 			t.Fatal(err)
