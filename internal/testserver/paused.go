@@ -16,7 +16,7 @@ import (
 // CheckPausedRequest sends while the server is paused. Until the core bounds
 // every store call itself (core.Config.StoreTimeout), this deadline is what
 // bounds them.
-const PausedRequestDeadline = 2 * time.Second
+const PausedRequestDeadline = time.Second
 
 // pausedHangLimit is how long CheckPausedRequest lets a request run before
 // declaring that it hangs: far beyond PausedRequestDeadline, so that a slow

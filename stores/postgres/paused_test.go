@@ -16,7 +16,7 @@ import (
 // PostgreSQL and holds them before a request and in the middle of one, as
 // a paused or wedged server would (issue 10: a paused connection hung every
 // request for as long as it lasted). The request must get the error
-// handler's answer, bounded by its context deadline, not hang. Once the
+// handler's answer, bounded by its context deadline (testserver.PausedRequestDeadline), not hang. Once the
 // core bounds store calls itself (core.Config.StoreTimeout), that bound
 // applies without any request deadline.
 func TestPausedServer(t *testing.T) {

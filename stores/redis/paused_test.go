@@ -11,7 +11,7 @@ import (
 
 // TestPausedServer freezes a throw-away redis-server (SIGSTOP) before a
 // request and in the middle of one: the request must get the error
-// handler's answer, bounded by its context deadline, not hang. The client's
+// handler's answer, bounded by its context deadline (testserver.PausedRequestDeadline), not hang. The client's
 // read timeout is far longer than the deadline, so it is the context that
 // bounds the store's calls here (with ContextTimeoutEnabled, as the package
 // recommends). Once the core bounds store calls itself
