@@ -1,0 +1,138 @@
+package testserver
+
+import (
+	"net"
+	"sync"
+	"testing"
+)
+
+// Proxy forwards TCP connections from its own 127.0.0.1 address to a
+// target server, and can hold every byte in either direction while the
+// connections stay open: to the client, the server hangs mid-request
+// without any error, the way a paused or overloaded server does.
+type Proxy struct {
+	// Addr is the proxy's host:port; point the client at it.
+	Addr string
+
+	target string
+	l      net.Listener
+
+	mu     sync.Mutex
+	closed bool
+	held   bool
+	gate   chan struct{} // closed while bytes flow; replaced by Hold
+	conns  []net.Conn
+}
+
+// NewProxy starts a proxy to target, closed (with every connection through
+// it) when the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testserver: proxy: %v", err)
+	}
+	p := &Proxy{Addr: l.Addr().String(), target: target, l: l, gate: make(chan struct{})}
+	close(p.gate)
+	go p.accept()
+	t.Cleanup(p.close)
+	return p
+}
+
+// Hold stops forwarding: bytes already read from either side, and all
+// that follow, wait in the proxy until Release. New connections are
+// accepted and held too.
+func (p *Proxy) Hold() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.held {
+		p.held, p.gate = true, make(chan struct{})
+	}
+}
+
+// Release forwards everything held and resumes normal forwarding.
+func (p *Proxy) Release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held {
+		p.held = false
+		close(p.gate)
+	}
+}
+
+// wait blocks while the proxy holds bytes.
+func (p *Proxy) wait() {
+	p.mu.Lock()
+	gate := p.gate
+	p.mu.Unlock()
+	<-gate
+}
+
+func (p *Proxy) accept() {
+	for {
+		c, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		go p.serve(c)
+	}
+}
+
+func (p *Proxy) serve(c net.Conn) {
+	p.wait()
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	if !p.track(c, s) {
+		return
+	}
+	go p.pipe(s, c)
+	p.pipe(c, s)
+}
+
+// track records the pair so close can end it; it reports false (closing
+// both) when the proxy is already closed.
+func (p *Proxy) track(c, s net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		c.Close()
+		s.Close()
+		return false
+	}
+	p.conns = append(p.conns, c, s)
+	return true
+}
+
+// pipe copies from src to dst, passing each chunk only while not held.
+func (p *Proxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.wait()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return // EOF or a closed connection: close the other side too
+		}
+	}
+}
+
+// close stops the proxy, releases held bytes and closes every connection.
+func (p *Proxy) close() {
+	p.l.Close()
+	p.Release()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns, p.closed = nil, true
+}
