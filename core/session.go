@@ -31,6 +31,7 @@ type Session struct {
 	key       string // store key of token
 	presented bool   // the client sent a token, valid or not
 	found     bool   // a live record exists under key
+	retired   bool   // the token was retired by a renew moments ago (Config.RenewGrace)
 	version   uint64
 	expiry    time.Time // record expiry as loaded or last written
 	created   time.Time
@@ -40,12 +41,13 @@ type Session struct {
 	changes map[string]change
 	cleared bool
 
-	renew     bool
-	destroyed bool      // Destroy was called: expire the cookie unless a new session is saved
-	drop      string    // token whose record ends at commit (client-side: session id to revoke)
-	dropUntil time.Time // when the dropped token would have expired
-	saveReq   bool      // Save was called (manual mode)
-	hdr       [3]string // backing array of the header values Commit adds (hdrVary, ...)
+	renew      bool
+	destroyed  bool      // Destroy was called: expire the cookie unless a new session is saved
+	drop       string    // token whose record ends at commit (client-side: session id to revoke)
+	dropUntil  time.Time // when the dropped token would have expired
+	dropRetire bool      // drop is a token retired by Renew: mark it rather than delete it
+	saveReq    bool      // Save was called (manual mode)
+	hdr        [3]string // backing array of the header values Commit adds (hdrVary, ...)
 }
 
 // Indexes into Session.hdr: the header values Commit adds live in the
