@@ -91,8 +91,9 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 // the request's cancellation (a client that went away must not lose what
 // its request changed) and bounded by CommitTimeout. s.mu is held.
 func (m *Manager) commitIO(s *Session, write, persist, newToken, refresh bool, now time.Time) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.req.Context()), m.cfg.CommitTimeout)
-	defer cancel()
+	dc := withDeadline(s.req.Context(), time.Now().Add(m.cfg.CommitTimeout), true)
+	defer dc.release()
+	var ctx context.Context = dc
 	state := s.base
 	if write && persist {
 		state = s.mergeIntoBase() // only now: nothing below reads the loaded state again
@@ -197,8 +198,8 @@ func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error 
 		return m.commitClient(ctx, s, s.base, now)
 	}
 	exp := m.deadline(s.created, now)
-	cctx, cancel := m.callCtx(ctx)
-	defer cancel()
+	cctx, dl := m.callCtx(ctx)
+	defer dl.release()
 	if m.toucher != nil {
 		switch err := m.toucher.Touch(cctx, s.key, exp); {
 		case err == nil:
@@ -247,9 +248,9 @@ func (m *Manager) commitClient(ctx context.Context, s *Session, state map[string
 	if id == "" || s.found && s.renew {
 		id = rand.Text() // 128 random bits naming this session's tokens
 	}
-	cctx, cancel := m.callCtx(ctx)
+	cctx, dl := m.callCtx(ctx)
 	token, err := m.client.Seal(cctx, m.tokenName(), id, data, w.expiry)
-	cancel()
+	dl.release()
 	if err != nil {
 		return fmt.Errorf("sessionkit: seal: %w", err)
 	}
@@ -269,8 +270,8 @@ func (m *Manager) commitClient(ctx context.Context, s *Session, state map[string
 // renew, see Config.RenewGrace), or, for client-side sessions, the
 // session id (token) revoked.
 func (m *Manager) end(ctx context.Context, token string, until time.Time, retire bool, now time.Time) error {
-	cctx, cancel := m.callCtx(ctx)
-	defer cancel()
+	cctx, dl := m.callCtx(ctx)
+	defer dl.release()
 	if m.client != nil {
 		if err := m.client.Revoke(cctx, m.tokenName(), token, until); err != nil {
 			return fmt.Errorf("sessionkit: revoke: %w", err)
@@ -329,8 +330,8 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		cctx, cancel := m.callCtx(ctx)
-		defer cancel()
+		cctx, dl := m.callCtx(ctx)
+		defer dl.release()
 		if err := m.cfg.Store.Save(cctx, w.key, data, w.expiry); err != nil {
 			return fmt.Errorf("sessionkit: save: %w", err)
 		}
@@ -354,9 +355,9 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		cctx, cancel := m.callCtx(ctx)
+		cctx, dl := m.callCtx(ctx)
 		v, err := m.cas.CompareAndSwap(cctx, w.key, w.version, data, w.expiry)
-		cancel()
+		dl.release()
 		if err == nil {
 			w.version, l.version = v, v
 			return nil
@@ -385,9 +386,9 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, w *writeOp, now time.Time) error {
 	marker, until := m.retiredMarker(now)
 	for attempt := 1; ; attempt++ {
-		cctx, cancel := m.callCtx(ctx)
+		cctx, dl := m.callCtx(ctx)
 		_, err := m.cas.CompareAndSwap(cctx, oldKey, oldVersion, marker, until)
-		cancel()
+		dl.release()
 		if err == nil {
 			return nil
 		}
@@ -414,9 +415,9 @@ func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, 
 		if !errors.Is(err, errGone) {
 			return err
 		}
-		cctx, cancel = m.callCtx(ctx)
+		cctx, dl = m.callCtx(ctx)
 		derr := m.cfg.Store.Delete(cctx, w.key)
-		cancel()
+		dl.release()
 		if derr != nil {
 			return fmt.Errorf("sessionkit: delete: %w", derr)
 		}
@@ -428,9 +429,9 @@ func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, 
 // changes. A record that ended meanwhile (deleted, expired, or retired by
 // a renew) is errGone.
 func (m *Manager) rebase(ctx context.Context, w *writeOp, now time.Time) error {
-	cctx, cancel := m.callCtx(ctx)
+	cctx, dl := m.callCtx(ctx)
 	rec, found, err := m.cfg.Store.Load(cctx, w.key)
-	cancel()
+	dl.release()
 	if err != nil {
 		return fmt.Errorf("sessionkit: load: %w", err)
 	}

@@ -138,9 +138,9 @@ func (s *Session) load() {
 	}
 	if tok != "" && m.cfg.Tokens.Valid(tok) {
 		key := StoreKey(tok)
-		ctx, cancel := m.callCtx(s.req.Context())
+		ctx, dl := m.callCtx(s.req.Context())
 		rec, found, err := m.cfg.Store.Load(ctx, key)
-		cancel()
+		dl.release()
 		if errors.Is(err, ErrCorrupt) {
 			// The store cannot read its own record: no session, not a
 			// failure (a 500 on every request until the record expires).
@@ -226,9 +226,9 @@ func (s *Session) dropStale(tok string) {
 func (s *Session) loadClient(tok string, now time.Time) {
 	m := s.m
 	if tok != "" && len(tok) <= maxClientToken {
-		ctx, cancel := m.callCtx(s.req.Context())
+		ctx, dl := m.callCtx(s.req.Context())
 		id, data, exp, ok, err := m.client.Open(ctx, m.tokenName(), tok)
-		cancel()
+		dl.release()
 		if err != nil {
 			s.loadErr = fmt.Errorf("sessionkit: open: %w", err)
 			s.reset(now)

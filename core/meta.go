@@ -21,12 +21,13 @@ const (
 func ReservedKey(key string) bool { return len(key) > 0 && key[0] == 0 }
 
 // callCtx bounds one store call by StoreTimeout, unless ctx already ends
-// sooner. The caller must call cancel.
-func (m *Manager) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if d, ok := ctx.Deadline(); ok && time.Until(d) <= m.cfg.StoreTimeout {
-		return ctx, noCancel
+// sooner. The caller must call release on the second result (which may
+// be nil).
+func (m *Manager) callCtx(ctx context.Context) (context.Context, *deadlineCtx) {
+	deadline := time.Now().Add(m.cfg.StoreTimeout)
+	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
+		return ctx, nil
 	}
-	return context.WithTimeout(ctx, m.cfg.StoreTimeout)
+	c := withDeadline(ctx, deadline, false)
+	return c, c
 }
-
-func noCancel() {}
