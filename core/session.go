@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -47,6 +48,7 @@ type Session struct {
 	dropUntil  time.Time // when the dropped token would have expired
 	dropRetire bool      // drop is a token retired by Renew: mark it rather than delete it
 	saveReq    bool      // Save was called (manual mode)
+	flashSeq   uint32    // orders the flash messages added in this request
 	hdr        [3]string // backing array of the header values Commit adds (hdrVary, ...)
 }
 
@@ -130,6 +132,9 @@ func (s *Session) Get(key string) (any, bool) {
 }
 
 func (s *Session) get(key string) (any, bool) {
+	if ReservedKey(key) {
+		return nil, false // the core's metadata is not a value
+	}
 	if c, ok := s.changes[key]; ok {
 		return c.v, !c.del
 	}
@@ -141,8 +146,13 @@ func (s *Session) get(key string) (any, bool) {
 }
 
 // Set stores v under key. v must be a type the Manager's codec can encode
-// (see BinaryCodec); an unsupported value makes the commit fail.
+// (see BinaryCodec); an unsupported value makes the commit fail. Set
+// panics when key begins with a NUL byte (see ReservedKey): those keys
+// hold the core's own metadata, which no application key may overwrite.
 func (s *Session) Set(key string, v any) {
+	if ReservedKey(key) {
+		panic(fmt.Sprintf("sessionkit: Session.Set: key %q is reserved for the core's metadata (it begins with a NUL byte)", key))
+	}
 	s.lock()
 	defer s.mu.Unlock()
 	s.set(key, v)
@@ -183,7 +193,8 @@ func (s *Session) Pop(key string) (any, bool) {
 	return v, ok
 }
 
-// Clear removes every value. The session itself and its token remain.
+// Clear removes every value. The session itself and its token remain, and
+// so do its pending flash messages (see Flashes).
 func (s *Session) Clear() {
 	s.lock()
 	defer s.mu.Unlock()
@@ -191,7 +202,11 @@ func (s *Session) Clear() {
 		return
 	}
 	s.cleared = true
-	clear(s.changes)
+	for k := range s.changes {
+		if !ReservedKey(k) {
+			delete(s.changes, k)
+		}
+	}
 }
 
 // Keys returns the keys of the session's values, sorted.
@@ -205,13 +220,13 @@ func (s *Session) keys() []string {
 	var keys []string
 	if !s.cleared {
 		for k := range s.base {
-			if _, changed := s.changes[k]; !changed {
+			if _, changed := s.changes[k]; !changed && !ReservedKey(k) {
 				keys = append(keys, k)
 			}
 		}
 	}
 	for k, c := range s.changes {
-		if !c.del {
+		if !c.del && !ReservedKey(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -340,11 +355,11 @@ func (s *Session) Context() context.Context {
 func (s *Session) mergedLen() int {
 	n := len(s.base)
 	if s.cleared {
-		n = 0
+		n = reservedLen(s.base)
 	}
 	for k, c := range s.changes {
 		_, had := s.base[k]
-		had = had && !s.cleared
+		had = had && (!s.cleared || ReservedKey(k))
 		switch {
 		case c.del && had:
 			n--
@@ -363,7 +378,7 @@ func (s *Session) mergeIntoBase() map[string]any {
 	if s.base == nil {
 		s.base = make(map[string]any, len(s.changes))
 	} else if s.cleared {
-		clear(s.base)
+		clearValues(s.base)
 	}
 	for k, c := range s.changes {
 		if c.del {
@@ -379,13 +394,9 @@ func applyChanges(base map[string]any, cleared bool, changes map[string]change) 
 	if !cleared && len(changes) == 0 {
 		return base
 	}
-	n := len(changes)
-	if !cleared {
-		n += len(base)
-	}
-	out := make(map[string]any, n)
-	if !cleared {
-		for k, v := range base {
+	out := make(map[string]any, len(changes)+len(base))
+	for k, v := range base {
+		if !cleared || ReservedKey(k) {
 			out[k] = v
 		}
 	}
@@ -397,4 +408,25 @@ func applyChanges(base map[string]any, cleared bool, changes map[string]change) 
 		}
 	}
 	return out
+}
+
+// clearValues deletes the application's values from m, keeping the core's
+// metadata (pending flash messages).
+func clearValues(m map[string]any) {
+	for k := range m {
+		if !ReservedKey(k) {
+			delete(m, k)
+		}
+	}
+}
+
+// reservedLen counts the core's metadata entries in m.
+func reservedLen(m map[string]any) int {
+	n := 0
+	for k := range m {
+		if ReservedKey(k) {
+			n++
+		}
+	}
+	return n
 }
