@@ -13,7 +13,8 @@ import (
 //
 // The session is loaded lazily: the store is first asked when a method that
 // needs the data is called, so a handler that never touches its session costs
-// no store round trip. Methods do no other I/O, never return errors (see Err)
+// no store round trip. Methods do no other I/O (except Flashes, which
+// claims its messages from the store), never return errors (see Err)
 // and are safe for concurrent use by goroutines serving the same request.
 // After its request has finished the adapter releases it: a goroutine that
 // still holds it then finds it empty, and its changes are never saved.
@@ -240,9 +241,12 @@ func (s *Session) Len() int {
 }
 
 // Renew gives the session a new token at commit, keeping its values, and
-// deletes the record stored under the old token, so a token captured before
-// the call (before login, say) loads nothing afterwards. Call it whenever the
-// privilege level changes: at login, logout-to-anonymous, sudo.
+// ends the record stored under the old token, so a token captured before
+// the call (before login, say) loads nothing afterwards. For
+// Config.RenewGrace the old record is a marker that makes requests still
+// carrying the old token harmless: they get no cookie and their changes
+// are dropped. Call it whenever the privilege level changes: at login,
+// logout-to-anonymous, sudo.
 func (s *Session) Renew() {
 	s.lock()
 	defer s.mu.Unlock()
