@@ -3,6 +3,7 @@ package core
 import (
 	"encoding"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -11,7 +12,7 @@ import (
 
 // errJSONUTF8 is wrapped by the error Encode returns for invalid UTF-8,
 // which encoding/json would silently replace with U+FFFD.
-var errJSONUTF8 = fmt.Errorf("sessionkit: json codec: encode: invalid UTF-8")
+var errJSONUTF8 = errors.New("sessionkit: json codec: encode: invalid UTF-8")
 
 // jsonCheckUTF8 returns an error naming the first key whose name or value
 // holds a string that is not valid UTF-8. The value itself is never
@@ -38,7 +39,7 @@ var (
 // v is valid UTF-8. Types with their own MarshalJSON or MarshalText are
 // trusted; []byte is written as base64.
 func jsonValidUTF8(v reflect.Value, depth int) bool {
-	if !v.IsValid() || depth > jsonMaxDepth {
+	if !v.IsValid() || !v.CanInterface() || depth > jsonMaxDepth {
 		return true // nil, or deeper than a record may nest (Encode fails on cycles)
 	}
 	switch x := v.Interface(); x := x.(type) { // the common shapes without reflection
