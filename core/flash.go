@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -29,9 +28,17 @@ func (s *Session) AddFlash(msg string) {
 	s.lock()
 	defer s.mu.Unlock()
 	s.flashSeq++
-	key := flashPrefix + strconv.FormatInt(s.m.cfg.Now().UnixNano(), 16) +
-		"." + strconv.FormatUint(uint64(s.flashSeq), 16) + "." + strconv.FormatUint(rand.Uint64(), 36)
-	s.set(key, msg)
+	// Fixed-width hex, so that the keys sort in the order the messages
+	// were added: the clock, then the order within this request, then
+	// randomness that keeps concurrent requests' entries apart.
+	b := make([]byte, 0, len(flashPrefix)+16+1+8+1+16)
+	b = append(b, flashPrefix...)
+	b = appendHex(b, uint64(s.m.cfg.Now().UnixNano()), 16)
+	b = append(b, '.')
+	b = appendHex(b, uint64(s.flashSeq), 8)
+	b = append(b, '.')
+	b = appendHex(b, rand.Uint64(), 16)
+	s.set(string(b), msg)
 }
 
 // Flashes returns the session's flash messages, oldest first, and removes
@@ -119,6 +126,14 @@ func popLegacyFlashes(s *Session) ([]string, bool) {
 	return list, len(list) > 0
 }
 
+// appendHex appends the width lowest hex digits of v to b.
+func appendHex(b []byte, v uint64, width int) []byte {
+	for i := width - 1; i >= 0; i-- {
+		b = append(b, "0123456789abcdef"[v>>(4*uint(i))&0xf])
+	}
+	return b
+}
+
 // flashMsg is one flash message and its entry's key, which orders it.
 type flashMsg struct{ key, msg string }
 
@@ -139,7 +154,9 @@ func (m *Manager) claimFlashes(s *Session) []flashMsg {
 			"sessionkit: flash messages could not be claimed; they stay queued", slog.Any("error", err))
 		return nil
 	}
-	l, err := m.locks.lock(ctx, s.key)
+	wctx, wdl := m.callCtx(ctx) // the wait for a commit in progress is a store call's worth
+	l, err := m.locks.lock(wctx, s.key)
+	wdl.release()
 	if err != nil {
 		return fail(err)
 	}
