@@ -150,6 +150,7 @@ var adapterGroups = []adapterGroup{
 	{name: "Tokens", checks: adapterTokenChecks},
 	{name: "Expiry", checks: adapterExpiryChecks},
 	{name: "Concurrency", checks: adapterConcurrencyChecks},
+	{name: "Race", checks: adapterRaceChecks},
 	{name: "HeaderTransport", checks: adapterTransportChecks},
 	{name: "LateChanges", checks: adapterLateChecks},
 	{name: "Features", checks: adapterFeatureChecks},

@@ -260,6 +260,17 @@ var brokenVariants = map[string]brokenVariant{
 	"adoptNever":       {override: func(cfg *core.Config) { cfg.AdoptUnknownTokens = false }},
 	"sameSiteStrict":   {override: func(cfg *core.Config) { cfg.Cookie.SameSite = http.SameSiteStrictMode }},
 	"browserCookie":    {override: func(cfg *core.Config) { cfg.BrowserSessionCookie = true }},
+	"noRenewGrace":     {override: func(cfg *core.Config) { cfg.RenewGrace = -1 }},
+	// giveUpEarly: commits give up long before the contention is over, as
+	// a core with a small fixed retry count did.
+	"giveUpEarly": {
+		store: func(s core.Store) core.Store {
+			f := NewFaultyStore(s)
+			f.SetLatency(time.Millisecond)
+			return f.Store()
+		},
+		override: func(cfg *core.Config) { cfg.CommitTimeout = 3 * time.Millisecond },
+	},
 }
 
 // brokenFails lists, for every check, the variants that must fail it.
@@ -293,6 +304,9 @@ var brokenFails = map[string][]string{
 	"Concurrency/DifferentKeysSlowStore": {"noCAS"},
 	"Concurrency/InFlightDuringDestroy":  {"noCAS"},
 	"Concurrency/InFlightDuringRenew":    {"noCAS"},
+	"Race/Contention":                    {"giveUpEarly"},
+	"Race/FlashExactlyOnce":              {"noCAS"},
+	"Race/RenewGrace":                    {"noRenewGrace"},
 	"HeaderTransport/RoundTrip":          {"onlySetCookie"},
 	"HeaderTransport/Destroy":            {"onlySetCookie"},
 	"HeaderTransport/Duplicate":          {"dedupeHeaders"},

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ type Manager struct {
 	toucher Toucher
 	client  ClientStore
 	vary    []string
+	locks   keyLocks // serialises this process's writes to one store key
 }
 
 // New returns a Manager for cfg, or an error wrapping ErrConfig when cfg
@@ -31,6 +33,11 @@ func New(cfg Config) (*Manager, error) {
 	if m.client == nil {
 		m.cas, _ = cfg.Store.(CompareAndSwapper)
 		m.toucher, _ = cfg.Store.(Toucher)
+		if m.cas == nil {
+			cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn,
+				"sessionkit: the store does not implement core.CompareAndSwapper: concurrent updates to one session can be lost (the last writer wins)",
+				slog.String("store", fmt.Sprintf("%T", cfg.Store)))
+		}
 	}
 	varyOn := "Cookie"
 	if cfg.Header != "" {
@@ -131,7 +138,9 @@ func (s *Session) load() {
 	}
 	if tok != "" && m.cfg.Tokens.Valid(tok) {
 		key := StoreKey(tok)
-		rec, found, err := m.cfg.Store.Load(s.req.Context(), key)
+		ctx, dl := m.callCtx(s.req.Context())
+		rec, found, err := m.cfg.Store.Load(ctx, key)
+		dl.release()
 		if errors.Is(err, ErrCorrupt) {
 			// The store cannot read its own record: no session, not a
 			// failure (a 500 on every request until the record expires).
@@ -181,6 +190,12 @@ func (s *Session) adopt(tok, key string, rec Record, now time.Time) bool {
 		s.dropStale(tok)
 		return false
 	}
+	if _, retired := values[retiredKey]; retired {
+		// A marker left by a renew: within its window the request must
+		// not get a cookie that would replace the renewed one.
+		s.retired = now.Before(rec.Expiry)
+		return false
+	}
 	if !now.Before(rec.Expiry) || !now.Before(created.Add(m.cfg.Lifetime)) {
 		s.dropStale(tok)
 		s.hooks |= hookExpired
@@ -211,7 +226,9 @@ func (s *Session) dropStale(tok string) {
 func (s *Session) loadClient(tok string, now time.Time) {
 	m := s.m
 	if tok != "" && len(tok) <= maxClientToken {
-		id, data, exp, ok, err := m.client.Open(s.req.Context(), m.tokenName(), tok)
+		ctx, dl := m.callCtx(s.req.Context())
+		id, data, exp, ok, err := m.client.Open(ctx, m.tokenName(), tok)
+		dl.release()
 		if err != nil {
 			s.loadErr = fmt.Errorf("sessionkit: open: %w", err)
 			s.reset(now)
@@ -236,7 +253,3 @@ func (m *Manager) tokenName() string {
 	}
 	return m.cfg.Cookie.Name
 }
-
-// ipKey holds the bound client address inside the stored values. The NUL
-// byte keeps it apart from application keys.
-const ipKey = "\x00sessionkit.ip"
