@@ -9,6 +9,7 @@ import (
 	echosession "github.com/sessionkit/sessionkit/adapters/echo"
 	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/adaptertest"
 )
 
 // mountEcho serves h for every method and path behind the Echo middleware.
@@ -24,4 +25,10 @@ func mountEcho(m *core.Manager, h conformance.Handler) http.Handler {
 
 func TestConformance(t *testing.T) {
 	conformance.TestAdapter(t, mountEcho)
+}
+
+// TestFailureLogged checks that a failed load or save, which Echo's
+// HTTPErrorHandler answers, is logged like net/http's.
+func TestFailureLogged(t *testing.T) {
+	adaptertest.TestFailureLogged(t, mountEcho)
 }

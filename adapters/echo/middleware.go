@@ -57,8 +57,9 @@ func Middleware(m *core.Manager) echo.MiddlewareFunc {
 // When loading or saving the session fails before the header was sent,
 // the error goes to Echo's HTTPErrorHandler, which answers the request
 // instead of the handler (with the default handler: 500 Internal Server
-// Error); core.Config.ErrorHandler is not used by this adapter. Later
-// writes by the handler fail with nethttp.ErrResponseFailed.
+// Error), and it is logged with the Manager's logger, as the other adapters
+// do; core.Config.ErrorHandler is not used by this adapter. Later writes
+// by the handler fail with nethttp.ErrResponseFailed.
 //
 // MiddlewareWithConfig panics when cfg.Manager is nil.
 func MiddlewareWithConfig(cfg Config) echo.MiddlewareFunc {

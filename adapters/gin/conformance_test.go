@@ -9,6 +9,7 @@ import (
 	ginsession "github.com/sessionkit/sessionkit/adapters/gin"
 	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/adaptertest"
 )
 
 // mountGin serves h for every method and path behind the Gin middleware.
@@ -21,4 +22,10 @@ func mountGin(m *core.Manager, h conformance.Handler) http.Handler {
 
 func TestConformance(t *testing.T) {
 	conformance.TestAdapter(t, mountGin)
+}
+
+// TestFailureLogged checks that a failed load or save is logged like
+// net/http's.
+func TestFailureLogged(t *testing.T) {
+	adaptertest.TestFailureLogged(t, mountGin)
 }
