@@ -1,0 +1,35 @@
+package echosession_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/labstack/echo/v5"
+
+	echosession "github.com/sessionkit/sessionkit/adapters/echov5"
+	"github.com/sessionkit/sessionkit/conformance"
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/adaptertest"
+)
+
+// mountEcho serves h for every method and path behind the Echo v5
+// middleware.
+func mountEcho(m *core.Manager, h conformance.Handler) http.Handler {
+	e := newEcho()
+	e.Use(echosession.Middleware(m))
+	e.Any("/*", func(c *echo.Context) error {
+		h(c.Response(), c.Request(), echosession.Get(c))
+		return nil
+	})
+	return e
+}
+
+func TestConformance(t *testing.T) {
+	conformance.TestAdapter(t, mountEcho)
+}
+
+// TestFailureLogged checks that a failed load or save, which Echo's
+// HTTPErrorHandler answers, is logged like net/http's.
+func TestFailureLogged(t *testing.T) {
+	adaptertest.TestFailureLogged(t, mountEcho)
+}
