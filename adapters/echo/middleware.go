@@ -14,6 +14,9 @@
 // c.String, c.Redirect, c.NoContent, c.File, c.Stream,
 // c.Response().Flush(), a returned error rendered by the HTTPErrorHandler,
 // ...), and after the handler returns when nothing was written.
+//
+// For Echo v5, import github.com/sessionkit/sessionkit/adapters/echov5: a
+// package with the same name and API, on *echo.Context.
 package echosession
 
 import (
