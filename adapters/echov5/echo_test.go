@@ -586,3 +586,59 @@ func TestErrorHandlerUsesSession(t *testing.T) {
 		t.Errorf("flash on the next page = %q, want %q", body, "failed: boom")
 	}
 }
+
+// TestPressure sends many concurrent requests down the success, returned
+// error, panic and failed-commit paths through one Echo, whose hooks and
+// header writers are pooled: under -race, a hook used after its release
+// or shared by two requests shows up here.
+func TestPressure(t *testing.T) {
+	m, _ := newManager(t)
+	failing, st := newManager(t)
+	st.FailSave.Store(true)
+	e := newEcho()
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}))
+	ok := echosession.Middleware(m)
+	e.GET("/json", func(c *echo.Context) error {
+		echosession.Get(c).Set("k", 1)
+		return c.JSON(http.StatusOK, map[string]int{"k": 1})
+	}, ok)
+	e.GET("/error", func(c *echo.Context) error { echosession.Get(c).Set("k", 1); return echo.ErrForbidden }, ok)
+	e.GET("/panic", func(c *echo.Context) error { echosession.Get(c).Set("k", 1); panic("boom") }, ok)
+	e.GET("/failing", func(c *echo.Context) error {
+		echosession.Get(c).Set("k", 1)
+		return c.JSON(http.StatusOK, map[string]int{"k": 1})
+	}, echosession.Middleware(failing))
+	want := map[string]struct {
+		status int
+		cookie bool
+	}{"/json": {200, true}, "/error": {403, true}, "/panic": {500, false}, "/failing": {500, false}}
+	paths := []string{"/json", "/error", "/panic", "/failing"}
+
+	workers, perWorker := 32, 200
+	if testing.Short() {
+		perWorker = 20
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				path := paths[(w+i)%len(paths)]
+				rec := httptest.NewRecorder()
+				e.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+				wt := want[path]
+				if rec.Code != wt.status || (len(rec.Result().Cookies()) == 1) != wt.cookie {
+					errc <- fmt.Errorf("%s: status %d, cookies %v, want %d, cookie %v", path, rec.Code, rec.Result().Cookies(), wt.status, wt.cookie)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+}
