@@ -1,35 +1,102 @@
 # The README's test command is `make test`; .ci/run calls exactly that.
+#
+# The repository holds several Go modules (see go.work): the root module
+# (core, the net/http adapter, the memory, file and cookie stores, the
+# conformance suite), one module per framework adapter and per store with a
+# driver, the demo and the benchmarks. Each module is vetted and tested on
+# its own, with GOWORK=off, so that it builds from its own go.mod exactly as
+# a user's build would (the replace directives point the nested modules at
+# this checkout; users never see them).
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GO          ?= go
+# GO125 is the older of the two Go releases sessionkit supports; the
+# go125 target runs the library modules' tests on it (the go command
+# downloads that toolchain through the module proxy).
+GO125       ?= go1.25.0
 
-.PHONY: test fmt vet staticcheck gotest latest demo bench
+# Every module, found from its go.mod: the library modules, the demo, bench
+# and internal tools.
+ALL_MODULES := $(patsubst %/go.mod,%,$(shell git ls-files '*go.mod' 2>/dev/null || find . -name go.mod))
+ALL_MODULES := $(patsubst go.mod,.,$(ALL_MODULES))
+# The modules whose tests make test runs (bench has only benchmarks and
+# runs with make bench; internal/modcheck runs as the modcheck target).
+TEST_MODULES := $(filter-out bench internal/modcheck,$(ALL_MODULES))
+# The modules users import: they must build on every OS and on GO125.
+LIB_MODULES := $(filter-out cmd/sessiondemo,$(TEST_MODULES))
 
-test: fmt vet staticcheck gotest latest
+export GOWORK := off
+
+# Each module in $(1) runs the shell command $(2) in its directory; the
+# first failure stops the loop with its status.
+foreach_module = set -e; for m in $(1); do echo "--- $$m: $(2)"; (cd $$m && $(2)); done
+
+.PHONY: test fmt vet staticcheck gotest crossbuild go125 latest repocheck modcheck demo bench tidy
+
+test: repocheck fmt vet staticcheck crossbuild gotest latest go125 modcheck
+
+# No build output, binaries or large files in the repository: the module
+# zip is what users download.
+repocheck:
+	@bad=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' | awk '$$1 > 1048576 {print "larger than 1 MiB: " $$2}'); \
+	bins=$$(git ls-files -z | xargs -0 -r file --mime-type | grep -E 'application/x-(executable|pie-executable|sharedlib|object|mach-binary|dosexec)' | sed 's/^/executable: /'); \
+	modes=$$(git ls-files -s | awk '$$1 == "100755" && $$4 !~ /(^|\/)(run|run\.sh|[a-z0-9_-]+\.sh)$$/ {print "executable bit: " $$4}'); \
+	out=$$(printf '%s\n%s\n%s\n' "$$bad" "$$bins" "$$modes" | sed '/^$$/d'); \
+	if [ -n "$$out" ]; then echo "repocheck: tracked files that must not be in the repository:"; echo "$$out"; exit 1; fi; \
+	echo "repocheck: no tracked file over 1 MiB, no executables"
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
-	$(GO) vet ./...
+	@$(call foreach_module,$(ALL_MODULES),$(GO) vet ./...)
 
 staticcheck:
-	$(GO) run $(STATICCHECK) ./...
+	@$(call foreach_module,$(ALL_MODULES),$(GO) run $(STATICCHECK) ./...)
 
 gotest:
-	$(GO) test -race -count=1 -timeout 12m ./...
+	@$(call foreach_module,$(TEST_MODULES),$(GO) test -race -count=1 -timeout 12m ./...)
 
-# go.mod asks for the lowest Gin and Echo versions the adapters pass with;
-# this runs the adapter and demo tests once more against the latest ones,
-# in a throw-away copy of go.mod (-modfile), so go.mod itself is untouched.
+# Every package, tests included, type-checks for Linux, macOS and Windows.
+crossbuild:
+	@set -e; for os in linux darwin windows; do \
+		for m in $(TEST_MODULES); do (cd $$m && GOOS=$$os GOARCH=amd64 $(GO) vet ./...); done; \
+		echo "crossbuild: every module builds and vets for $$os"; \
+	done
+
+# The library modules on the older supported Go release: vet and the short
+# tests. The toolchain comes through the module proxy.
+go125:
+	@$(call foreach_module,$(LIB_MODULES),GOTOOLCHAIN=$(GO125) $(GO) vet ./... && GOTOOLCHAIN=$(GO125) $(GO) test -short -count=1 ./...)
+
+# go.mod asks for the lowest Gin and Echo versions the adapters pass with
+# (and that have no published advisory); this runs the adapter and demo
+# tests once more against the latest releases, in a throw-away copy of each
+# go.mod (-modfile), so the go.mod files themselves are untouched.
+LATEST := adapters/gin:github.com/gin-gonic/gin adapters/echo:github.com/labstack/echo/v4 \
+	cmd/sessiondemo:github.com/gin-gonic/gin cmd/sessiondemo:github.com/labstack/echo/v4
 latest:
-	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp go.mod "$$tmp/go.mod" && cp go.sum "$$tmp/go.sum" && \
-	$(GO) get -modfile="$$tmp/go.mod" github.com/gin-gonic/gin@latest github.com/labstack/echo/v4@latest && \
-	grep -E 'gin-gonic/gin |labstack/echo/v4 ' "$$tmp/go.mod" | sed 's/^/latest:/' && \
-	$(GO) test -count=1 -modfile="$$tmp/go.mod" ./adapters/gin ./adapters/echo ./cmd/sessiondemo -skip TestBrowser
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for dir in $$(echo "$(LATEST)" | tr ' ' '\n' | cut -d: -f1 | sort -u); do \
+		[ -d "$$dir" ] || continue; \
+		mods=$$(echo "$(LATEST)" | tr ' ' '\n' | awk -F: -v d="$$dir" '$$1 == d {print $$2 "@latest"}'); \
+		cp $$dir/go.mod "$$tmp/go.mod"; cp $$dir/go.sum "$$tmp/go.sum"; \
+		(cd $$dir && $(GO) get -modfile="$$tmp/go.mod" $$mods && \
+		 $(GO) list -modfile="$$tmp/go.mod" -m $$(echo $$mods | sed 's/@latest//g') | sed "s|^|latest ($$dir): |" && \
+		 $(GO) test -count=1 -modfile="$$tmp/go.mod" ./... -skip TestBrowser); \
+	done
+
+# What a user pays for each set of imports, measured in fresh user modules
+# against a local module proxy built from this checkout (see the README).
+modcheck:
+	cd internal/modcheck && $(GO) run . -repo ../..
+
+# go mod tidy in every module.
+tidy:
+	@$(call foreach_module,$(ALL_MODULES),$(GO) mod tidy)
 
 demo:
-	$(GO) run ./cmd/sessiondemo
+	GOWORK= $(GO) run ./cmd/sessiondemo
 
 # Benchmarks against peer libraries (bench/ is its own module); writes bench/RESULTS.md.
 bench:

@@ -2,7 +2,13 @@ module github.com/sessionkit/sessionkit/bench
 
 go 1.26.0
 
-replace github.com/sessionkit/sessionkit => ../
+replace (
+	github.com/sessionkit/sessionkit => ../
+	github.com/sessionkit/sessionkit/adapters/echo => ../adapters/echo
+	github.com/sessionkit/sessionkit/adapters/gin => ../adapters/gin
+	github.com/sessionkit/sessionkit/stores/memcache => ../stores/memcache
+	github.com/sessionkit/sessionkit/stores/redis => ../stores/redis
+)
 
 require (
 	github.com/alexedwards/scs/goredisstore v0.0.0-20250212122300-421ef1d8611c
@@ -16,7 +22,11 @@ require (
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/quasoft/memstore v0.0.0-20191010062613-2bce066d2b0b
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/sessionkit/sessionkit v0.0.0-00010101000000-000000000000
+	github.com/sessionkit/sessionkit v0.1.0
+	github.com/sessionkit/sessionkit/adapters/echo v0.0.0-00010101000000-000000000000
+	github.com/sessionkit/sessionkit/adapters/gin v0.0.0-00010101000000-000000000000
+	github.com/sessionkit/sessionkit/stores/memcache v0.0.0-00010101000000-000000000000
+	github.com/sessionkit/sessionkit/stores/redis v0.0.0-00010101000000-000000000000
 )
 
 require (
@@ -54,10 +64,10 @@ require (
 	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/arch v0.22.0 // indirect
-	golang.org/x/crypto v0.53.0 // indirect
-	golang.org/x/net v0.56.0 // indirect
+	golang.org/x/crypto v0.57.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/text v0.41.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
 )

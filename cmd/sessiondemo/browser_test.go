@@ -40,7 +40,7 @@ func chromiumPath(t *testing.T) string {
 // serveDemo serves the demo for framework on a free 127.0.0.1 port.
 func serveDemo(t *testing.T, framework string) string {
 	t.Helper()
-	o, err := parseOptions([]string{"-framework", framework}, func(string) string { return "" })
+	o, err := parseOptions([]string{"-framework", framework}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

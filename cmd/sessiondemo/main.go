@@ -5,10 +5,13 @@
 //	go run ./cmd/sessiondemo                       # net/http, memory store, 127.0.0.1:8080
 //	go run ./cmd/sessiondemo -framework gin -store redis -store-addr 127.0.0.1:6379
 //
-// Every flag can also be set with an environment variable: SESSIONKIT_ADDR,
-// SESSIONKIT_FRAMEWORK, SESSIONKIT_STORE, SESSIONKIT_STORE_ADDR,
-// SESSIONKIT_STORE_DSN, SESSIONKIT_IDLE_TIMEOUT, SESSIONKIT_LIFETIME,
-// SESSIONKIT_COOKIE_NAME, SESSIONKIT_SECURE and SESSIONKIT_HEADER.
+//	go run ./cmd/sessiondemo -store cookie -codec json -signing-key "$(openssl rand -base64 32)"
+//
+// Every flag can also be set with an environment variable, SESSIONKIT_ and
+// the flag's name in capitals with "_" for "-" (SESSIONKIT_STORE_ADDR for
+// -store-addr); -h lists them. State-changing requests from other origins
+// are refused (http.CrossOriginProtection); clients that send no Origin
+// header, such as curl and other API clients, are not affected.
 package main
 
 import (
@@ -24,6 +27,7 @@ import (
 	"os/signal"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -42,22 +46,33 @@ type options struct {
 	cookieName  string
 	secure      bool
 	header      string
+	cookieKeys  string // -store cookie: base64 keys, comma-separated
+	signingKeys string // base64 keys, comma-separated: sign the token
+	codec       string // binary or json
+	stdout      io.Writer
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "sessiondemo:", err)
 		os.Exit(1)
 	}
 }
 
-func parseOptions(args []string, getenv func(string) string) (options, error) {
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("sessiondemo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: sessiondemo [flags]\n\nFlags, each also settable with the environment variable shown:\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			fmt.Fprintf(stderr, "  -%s  (%s)\n    \t%s (default %q)\n", f.Name, envName(f.Name), f.Usage, f.DefValue)
+		})
+	}
 	env := func(name, def string) string {
-		if v := getenv("SESSIONKIT_" + name); v != "" {
+		if v := getenv(envPrefix + name); v != "" {
 			return v
 		}
 		return def
@@ -80,6 +95,9 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&o.cookieName, "cookie-name", env("COOKIE_NAME", core.DefaultCookieName), "session cookie name")
 	fs.BoolVar(&o.secure, "secure", secure, "mark the cookie Secure (serve over HTTPS)")
 	fs.StringVar(&o.header, "header", env("HEADER", ""), `carry the token in this header instead of a cookie (e.g. "X-Session-Token")`)
+	fs.StringVar(&o.cookieKeys, "cookie-keys", env("COOKIE_KEYS", ""), "-store cookie: comma-separated base64 AES-256 keys, newest first (generated and printed when empty)")
+	fs.StringVar(&o.signingKeys, "signing-key", env("SIGNING_KEY", ""), "sign the session token with HMAC-SHA256: comma-separated base64 keys of 32+ bytes, newest first")
+	fs.StringVar(&o.codec, "codec", env("CODEC", "binary"), "record encoding: binary or json")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -89,8 +107,30 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	return o, nil
 }
 
+// envPrefix starts the name of every environment variable of the demo.
+const envPrefix = "SESSIONKIT_"
+
+// envName returns the environment variable of the flag name.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// codecs maps -codec values to codecs.
+var codecs = map[string]core.Codec{"binary": core.BinaryCodec{}, "json": core.JSONCodec{}}
+
 // newApp builds the demo's handler for o. close releases the store.
 func newApp(ctx context.Context, o options, logger *slog.Logger) (h http.Handler, closeFn func(), err error) {
+	if o.stdout == nil {
+		o.stdout = io.Discard
+	}
+	codec, ok := codecs[o.codec]
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown codec %q (want %s)", o.codec, names(codecs))
+	}
+	signing, err := decodeKeys(o.signingKeys, core.MinSigningKeySize, "-signing-key")
+	if err != nil {
+		return nil, nil, err
+	}
 	open, ok := storeOpeners[o.store]
 	if !ok {
 		return nil, nil, fmt.Errorf("unknown store %q (want %s)", o.store, storeNames())
@@ -99,34 +139,40 @@ func newApp(ctx context.Context, o options, logger *slog.Logger) (h http.Handler
 	if !ok {
 		return nil, nil, fmt.Errorf("unknown framework %q (want %s)", o.framework, frameworkNames())
 	}
-	store, closeStore, err := open(ctx, o)
-	if err != nil {
-		return nil, nil, fmt.Errorf("store %s: %w", o.store, err)
-	}
-	m, err := core.New(core.Config{
-		Store:       store,
+	cfg := core.Config{
 		Cookie:      http.Cookie{Name: o.cookieName, Secure: o.secure},
 		Lifetime:    o.lifetime,
 		IdleTimeout: o.idleTimeout,
 		Header:      o.header,
+		Codec:       codec,
+		SigningKeys: signing,
 		Logger:      logger,
-	})
+	}
+	closeStore, err := open(ctx, o, &cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store %s: %w", o.store, err)
+	}
+	m, err := core.New(cfg)
 	if err != nil {
 		closeStore()
 		return nil, nil, err
 	}
-	return mount(m), closeStore, nil
+	// Browsers send Origin (or Sec-Fetch-Site) with every POST: a form on
+	// another site cannot log a visitor in or out. Clients that send
+	// neither, such as curl and other API clients, pass.
+	return http.NewCrossOriginProtection().Handler(mount(m)), closeStore, nil
 }
 
-func run(ctx context.Context, args []string, stdout io.Writer) error {
-	o, err := parseOptions(args, os.Getenv)
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, os.Getenv, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	o.stdout = stdout
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	h, closeStore, err := newApp(ctx, o, logger)
 	if err != nil {
 		return err

@@ -18,16 +18,28 @@ import (
 	"github.com/sessionkit/sessionkit/stores/redis"
 )
 
-// storeOpener opens the store named by -store. The returned func closes it.
-type storeOpener func(ctx context.Context, o options) (core.Store, func(), error)
+// storeOpener opens the store named by -store and puts it into cfg (as
+// cfg.Store, or cfg.ClientStore for client-side sessions). The returned func
+// closes it.
+type storeOpener func(ctx context.Context, o options, cfg *core.Config) (func(), error)
+
+// serverSide adapts an opener of a server-side store to storeOpener.
+func serverSide(open func(ctx context.Context, o options) (core.Store, func(), error)) storeOpener {
+	return func(ctx context.Context, o options, cfg *core.Config) (func(), error) {
+		st, closeFn, err := open(ctx, o)
+		cfg.Store = st
+		return closeFn, err
+	}
+}
 
 // storeOpeners maps -store values to their openers.
 var storeOpeners = map[string]storeOpener{
-	"memory":   openMemory,
-	"file":     openFile,
-	"memcache": openMemcache,
-	"redis":    openRedis,
-	"postgres": openPostgres,
+	"memory":   serverSide(openMemory),
+	"file":     serverSide(openFile),
+	"memcache": serverSide(openMemcache),
+	"redis":    serverSide(openRedis),
+	"postgres": serverSide(openPostgres),
+	"cookie":   openCookie,
 }
 
 func openMemory(context.Context, options) (core.Store, func(), error) {

@@ -8,13 +8,17 @@ import (
 	"testing"
 )
 
+// MemcachedEnv names the environment variable with the address of the
+// memcached server to test against.
+const MemcachedEnv = "SESSIONKIT_MEMCACHE_ADDR"
+
 // Memcached returns the address of a memcached server for t:
 // SESSIONKIT_MEMCACHE_ADDR when set, otherwise a throw-away memcached started
 // for this test and stopped when it ends. Tests using it must not assume an
 // empty server when the variable is set.
 func Memcached(t testing.TB) string {
 	t.Helper()
-	if addr := os.Getenv("SESSIONKIT_MEMCACHE_ADDR"); addr != "" {
+	if addr := os.Getenv(MemcachedEnv); addr != "" {
 		return addr
 	}
 	return StartMemcached(t).Addr

@@ -13,13 +13,17 @@ import (
 	"time"
 )
 
+// RedisEnv names the environment variable with the address of the Redis
+// server to test against.
+const RedisEnv = "SESSIONKIT_REDIS_ADDR"
+
 // Redis returns the address of a Redis server for t: SESSIONKIT_REDIS_ADDR
 // when set, otherwise a throw-away redis-server started for this test and
 // stopped when it ends. Tests using it must not assume an empty server when
 // the variable is set.
 func Redis(t testing.TB) string {
 	t.Helper()
-	if addr := os.Getenv("SESSIONKIT_REDIS_ADDR"); addr != "" {
+	if addr := os.Getenv(RedisEnv); addr != "" {
 		return addr
 	}
 	return StartRedis(t).Addr

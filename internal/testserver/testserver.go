@@ -32,8 +32,8 @@ func RequireServers() bool {
 	return os.Getenv("SESSIONKIT_REQUIRE_SERVERS") == "1"
 }
 
-// unavailable skips t, or fails it when RequireServers reports true.
-func unavailable(t testing.TB, format string, args ...any) {
+// Unavailable skips t, or fails it when RequireServers reports true.
+func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if RequireServers() {
@@ -48,7 +48,7 @@ func lookBinary(t testing.TB, name, envVar, aptPackage string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		unavailable(t, "testserver: %s not found: set %s to a running server's address or install it (apt-get install %s)",
+		Unavailable(t, "testserver: %s not found: set %s to a running server's address or install it (apt-get install %s)",
 			name, envVar, aptPackage)
 	}
 	return path

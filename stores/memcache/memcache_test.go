@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -331,23 +330,6 @@ func TestRoundTrips(t *testing.T) {
 			t.Errorf("%s made %d round trips, want %d", o.name, got, o.want)
 		}
 	}
-}
-
-func ExampleNew() {
-	client := gomemcache.New("127.0.0.1:11211", "127.0.0.1:11212") // sessions spread over both
-	client.Timeout = 300 * time.Millisecond                        // a dead server fails requests after this
-	store, err := memcachestore.New(client, memcachestore.Config{KeyPrefix: "myapp:session:"})
-	if err != nil {
-		panic(err)
-	}
-	ctx := context.Background()
-	key := hex.EncodeToString(bytes.Repeat([]byte{0xab}, 32)) // the core derives keys from tokens
-	if err := store.Save(ctx, key, []byte("encoded session"), time.Now().Add(30*time.Minute)); err != nil {
-		fmt.Println("save:", err)
-		return
-	}
-	rec, found, err := store.Load(ctx, key)
-	fmt.Println(string(rec.Data), found, err)
 }
 
 // TestServerDownAndBack stops the server under a live store: calls fail

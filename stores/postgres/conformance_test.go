@@ -34,3 +34,11 @@ func TestShared(t *testing.T) {
 		return out
 	})
 }
+
+// TestHardening runs the Manager-level attacks on this store.
+func TestHardening(t *testing.T) {
+	pool, dsn := newPool(t, 0, nil)
+	conformance.TestHardening(t, func(t *testing.T) core.Store {
+		return newStore(t, pool, dsn, Config{})
+	})
+}

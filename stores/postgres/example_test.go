@@ -3,45 +3,78 @@ package postgresstore_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"os"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/sessionkit/sessionkit/stores/postgres"
+	"github.com/sessionkit/sessionkit/adapters/nethttp"
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/testserver"
+	postgresstore "github.com/sessionkit/sessionkit/stores/postgres"
+	"github.com/sessionkit/sessionkit/stores/postgres/internal/pgtest"
 )
 
-// The store needs a running server, so this example has no Output.
+// The examples run against the server in SESSIONKIT_POSTGRES_DSN, or the
+// local one the tests use.
+func TestMain(m *testing.M) {
+	os.Exit(testserver.RunWithServer(m, pgtest.PostgresEnv, pgtest.Postgres))
+}
+
+// Example wires the PostgreSQL store into an application: a pgx pool, the
+// store with its table (CreateTable, or Schema's SQL in a migration), a
+// Manager, the net/http middleware.
 func Example() {
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	pool, err := pgxpool.New(ctx, os.Getenv("SESSIONKIT_POSTGRES_DSN")) // e.g. "postgres://app@db/app"
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer pool.Close()
-
 	store, err := postgresstore.New(pool, postgresstore.Config{
-		TableName:       "auth.sessions",  // default "sessionkit_sessions"
-		CleanupInterval: 10 * time.Minute, // janitor deletes expired rows
+		TableName:       "sessionkit_example", // default "sessionkit_sessions"; "schema.table" works too
+		CleanupInterval: 10 * time.Minute,     // the janitor deletes expired rows
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	if err := store.CreateTable(ctx); err != nil { // or run Schema's SQL in a migration
+	if err := store.CreateTable(ctx); err != nil { // idempotent; or run Schema("...") in a migration
 		log.Fatal(err)
 	}
-
-	key := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-	if err := store.Save(ctx, key, []byte("encoded session"), time.Now().Add(time.Hour)); err != nil {
-		log.Fatal(err)
-	}
-	rec, found, err := store.Load(ctx, key)
+	m, err := core.New(core.Config{Store: store, IdleTimeout: 30 * time.Minute})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(found, string(rec.Data))
+	app := nethttp.Middleware(m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := nethttp.Get(r)
+		n, _ := core.Value[int](s, "visits")
+		s.Set("visits", n+1)
+		fmt.Fprintf(w, "visit %d", n+1)
+	}))
+
+	srv := httptest.NewServer(app)
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	for range 2 {
+		resp, err := browser.Get(srv.URL)
+		if err != nil {
+			log.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println(string(body))
+	}
+	// Output:
+	// visit 1
+	// visit 2
 }
 
 func ExampleSchema() {

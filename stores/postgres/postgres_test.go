@@ -18,6 +18,7 @@ import (
 
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/testserver"
+	"github.com/sessionkit/sessionkit/stores/postgres/internal/pgtest"
 )
 
 // testKey returns a valid store key derived from name.
@@ -47,7 +48,7 @@ func (c *counter) reset() int64 { return c.queries.Swap(0) + c.prepares.Swap(0) 
 // newPool connects a pool to the test server (skipping when there is none).
 func newPool(t testing.TB, maxConns int32, tracer pgx.QueryTracer) (*pgxpool.Pool, string) {
 	t.Helper()
-	dsn := testserver.Postgres(t)
+	dsn := pgtest.Postgres(t)
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +69,7 @@ func newPool(t testing.TB, maxConns int32, tracer pgx.QueryTracer) (*pgxpool.Poo
 func newStore(t testing.TB, pool *pgxpool.Pool, dsn string, cfg Config) *Store {
 	t.Helper()
 	if cfg.TableName == "" {
-		cfg.TableName = testserver.PostgresTable(t, dsn)
+		cfg.TableName = pgtest.PostgresTable(t, dsn)
 	}
 	s, err := New(pool, cfg)
 	if err != nil {
@@ -539,7 +540,7 @@ func TestConfig(t *testing.T) {
 
 func TestCreateTableIdempotentAndSchemaQualified(t *testing.T) {
 	pool, dsn := newPool(t, 0, nil)
-	schema := testserver.PostgresTable(t, dsn) // a unique name, used for a schema
+	schema := pgtest.PostgresTable(t, dsn) // a unique name, used for a schema
 	ctx := context.Background()
 	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		t.Fatal(err)

@@ -151,3 +151,11 @@ func TestShared(t *testing.T) {
 		return out
 	})
 }
+
+// TestHardening runs the Manager-level attacks on this store.
+func TestHardening(t *testing.T) {
+	client := newClient(t, testserver.Redis(t))
+	conformance.TestHardening(t, func(t *testing.T) core.Store {
+		return newStore(t, client)
+	})
+}

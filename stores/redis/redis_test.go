@@ -1,13 +1,11 @@
 package redisstore_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -243,46 +241,6 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 			t.Errorf("%s made %d round trips, want 1", o.name, got)
 		}
 	}
-}
-
-func ExampleNew() {
-	client := goredis.NewClient(&goredis.Options{
-		Addr:                  "127.0.0.1:6379",
-		DialTimeout:           time.Second,
-		ReadTimeout:           time.Second,
-		WriteTimeout:          time.Second,
-		ContextTimeoutEnabled: true, // let request deadlines cut Redis calls short
-	})
-	defer client.Close()
-	store, err := redisstore.New(client, redisstore.Config{KeyPrefix: "myapp:session:"})
-	if err != nil {
-		panic(err)
-	}
-	ctx := context.Background()
-	key := hex.EncodeToString(bytes.Repeat([]byte{0xab}, 32)) // the core derives keys from tokens
-	if err := store.Save(ctx, key, []byte("encoded session"), time.Now().Add(30*time.Minute)); err != nil {
-		fmt.Println("save:", err)
-		return
-	}
-	rec, found, err := store.Load(ctx, key)
-	fmt.Println(string(rec.Data), found, err)
-}
-
-// ExampleNew_cluster shows the same store on Redis Cluster: records spread
-// over all masters and Iterate scans each of them.
-func ExampleNew_cluster() {
-	client := goredis.NewClusterClient(&goredis.ClusterOptions{
-		Addrs:                 []string{"127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"},
-		ContextTimeoutEnabled: true,
-	})
-	defer client.Close()
-	store, err := redisstore.New(client, redisstore.Config{})
-	if err != nil {
-		panic(err)
-	}
-	n := 0
-	err = store.Iterate(context.Background(), func(key string) bool { n++; return true })
-	fmt.Println(n, err)
 }
 
 // TestContextDeadlineBeatsHungServer uses a listener that accepts and never

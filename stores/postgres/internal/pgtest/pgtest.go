@@ -1,4 +1,6 @@
-package testserver
+// Package pgtest finds the PostgreSQL server the postgres store's tests run
+// against and gives each test a table of its own.
+package pgtest
 
 import (
 	"context"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sessionkit/sessionkit/internal/testserver"
 )
 
 // PostgresEnv names the environment variable that holds the DSN of the
@@ -52,13 +56,13 @@ func Postgres(t testing.TB) string {
 	t.Helper()
 	if dsn := os.Getenv(PostgresEnv); dsn != "" {
 		if err := pgPing(dsn); err != nil {
-			t.Fatalf("testserver: %s is set but the server does not answer: %v", PostgresEnv, err)
+			t.Fatalf("pgtest: %s is set but the server does not answer: %v", PostgresEnv, err)
 		}
 		return dsn
 	}
 	dsn, err := pgFound()
 	if err != nil {
-		unavailable(t, "testserver: no PostgreSQL server reachable (%v): set %s to a DSN such as %q",
+		testserver.Unavailable(t, "pgtest: no PostgreSQL server reachable (%v): set %s to a DSN such as %q",
 			err, PostgresEnv, pgCandidates[0])
 	}
 	return dsn
@@ -77,7 +81,7 @@ func PostgresTable(t testing.TB, dsn string) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := pgExec(ctx, dsn, "DROP TABLE IF EXISTS "+pgx.Identifier{name}.Sanitize()); err != nil {
-			t.Errorf("testserver: drop table %s: %v", name, err)
+			t.Errorf("pgtest: drop table %s: %v", name, err)
 		}
 	})
 	return name
