@@ -9,9 +9,11 @@ require (
 	github.com/gin-gonic/gin v1.10.1
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/labstack/echo/v4 v4.13.4
+	github.com/labstack/echo/v5 v5.4.5
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/sessionkit/sessionkit v0.1.0
 	github.com/sessionkit/sessionkit/adapters/echo v0.1.0
+	github.com/sessionkit/sessionkit/adapters/echov5 v0.1.0
 	github.com/sessionkit/sessionkit/adapters/gin v0.1.0
 	github.com/sessionkit/sessionkit/stores/memcache v0.1.0
 	github.com/sessionkit/sessionkit/stores/postgres v0.1.0
@@ -62,6 +64,7 @@ require (
 replace (
 	github.com/sessionkit/sessionkit => ../..
 	github.com/sessionkit/sessionkit/adapters/echo => ../../adapters/echo
+	github.com/sessionkit/sessionkit/adapters/echov5 => ../../adapters/echov5
 	github.com/sessionkit/sessionkit/adapters/gin => ../../adapters/gin
 	github.com/sessionkit/sessionkit/stores/memcache => ../../stores/memcache
 	github.com/sessionkit/sessionkit/stores/postgres => ../../stores/postgres
