@@ -642,3 +642,38 @@ func TestPressure(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestAutoHead checks a HEAD request that Echo's router answers with a GET
+// handler (RouterConfig.AutoHandleHEAD): its writer, which holds the status
+// back until the handler returns, sits on top of the hook, and the cookie
+// still leaves with the header, or the error handler answers when the save
+// fails.
+func TestAutoHead(t *testing.T) {
+	for _, failSave := range []bool{false, true} {
+		t.Run(fmt.Sprintf("failSave=%v", failSave), func(t *testing.T) {
+			m, st := newManager(t)
+			st.FailSave.Store(failSave)
+			e := echo.NewWithConfig(echo.Config{
+				Logger: slog.New(slog.DiscardHandler),
+				Router: echo.NewRouter(echo.RouterConfig{AutoHandleHEAD: true}),
+			})
+			e.Use(echosession.Middleware(m))
+			e.GET("/", func(c *echo.Context) error {
+				echosession.Get(c).Set("k", 1)
+				return c.String(http.StatusOK, "body")
+			})
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, "/", nil))
+			wantStatus, wantCookies := http.StatusOK, 1
+			if failSave {
+				wantStatus, wantCookies = http.StatusInternalServerError, 0
+			}
+			if rec.Code != wantStatus || len(rec.Result().Cookies()) != wantCookies {
+				t.Errorf("HEAD = %d with cookies %v, want %d with %d", rec.Code, rec.Result().Cookies(), wantStatus, wantCookies)
+			}
+			if rec.Body.Len() != 0 {
+				t.Errorf("HEAD body = %q, want none", rec.Body)
+			}
+		})
+	}
+}
