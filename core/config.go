@@ -276,8 +276,7 @@ func (c *Config) normalize() error {
 	if c.ErrorHandler == nil {
 		logger := c.Logger
 		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-			logger.LogAttrs(r.Context(), slog.LevelError, "sessionkit: request failed",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+			logRequestError(logger, r, err)
 			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		}
 	}

@@ -101,6 +101,19 @@ func (m *Manager) HandleError(w http.ResponseWriter, r *http.Request, err error)
 // Logger returns the Manager's logger.
 func (m *Manager) Logger() *slog.Logger { return m.cfg.Logger }
 
+// LogError logs err, a failed load or commit of r's session, as the
+// default ErrorHandler does. Adapters that answer such failures through
+// their framework's error handling instead of the ErrorHandler call it, so
+// that every adapter logs a store outage the same way.
+func (m *Manager) LogError(r *http.Request, err error) { logRequestError(m.cfg.Logger, r, err) }
+
+// logRequestError is the log line of a failed load or commit. It names the
+// method and path, never the token.
+func logRequestError(logger *slog.Logger, r *http.Request, err error) {
+	logger.LogAttrs(r.Context(), slog.LevelError, "sessionkit: request failed",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+}
+
 // deadline returns when a session created at created expires if it is
 // used at now.
 func (m *Manager) deadline(created, now time.Time) time.Time {

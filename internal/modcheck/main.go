@@ -69,6 +69,7 @@ var scenarios = []scenario{
 	{"net/http + file + cookie", []string{"core", "adapters/nethttp", "stores/file", "stores/cookie"}, heavy, 6, 1536 << 10},
 	{"Gin + memory", []string{"core", "adapters/gin", "stores/memory"}, without("github.com/gin-gonic/"), 0, 0},
 	{"Echo v4 + memory", []string{"core", "adapters/echo", "stores/memory"}, without("github.com/labstack/"), 0, 0},
+	{"Echo v5 + memory", []string{"core", "adapters/echov5", "stores/memory"}, without("github.com/labstack/"), 0, 0},
 	{"net/http + redis", []string{"core", "adapters/nethttp", "stores/redis"}, without("github.com/redis/"), 0, 0},
 	{"net/http + memcache", []string{"core", "adapters/nethttp", "stores/memcache"}, without("github.com/bradfitz/"), 0, 0},
 	{"net/http + postgres", []string{"core", "adapters/nethttp", "stores/postgres"}, without("github.com/jackc/"), 0, 0},
