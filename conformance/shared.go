@@ -62,9 +62,6 @@ func TestSharedStore(t *testing.T, newInstances func(t *testing.T, n int) []core
 				}
 			}
 			err := c.run(t.Context(), insts)
-			if err != nil && c.contended && !SharedContentionEnforced {
-				t.Skipf("known failure until the core serialises commits and retries by deadline (issue 10; set conformance.SharedContentionEnforced): %v", err)
-			}
 			if err != nil {
 				t.Error(err)
 			}
@@ -76,9 +73,6 @@ type sharedCheck struct {
 	name      string
 	instances int
 	cas       bool
-	// contended checks hold the core to issue 10's target; see
-	// SharedContentionEnforced.
-	contended bool
 	run       func(ctx context.Context, insts []core.Store) error
 }
 
@@ -86,8 +80,8 @@ var sharedChecks = []sharedCheck{
 	{name: "SeeEachOther", instances: 2, run: sharedSeeEachOther},
 	{name: "ConcurrentIncrements", instances: 4, cas: true, run: sharedIncrements},
 	{name: "Managers", instances: 4, run: sharedManagers},
-	{name: "ContendedTwoManagers", instances: 2, cas: true, contended: true, run: sharedContended},
-	{name: "ContendedFourManagers", instances: 4, cas: true, contended: true, run: sharedContended},
+	{name: "ContendedTwoManagers", instances: 2, cas: true, run: sharedContended},
+	{name: "ContendedFourManagers", instances: 4, cas: true, run: sharedContended},
 }
 
 func sharedSeeEachOther(ctx context.Context, insts []core.Store) error {
@@ -249,17 +243,6 @@ func sharedRequest(m *core.Manager, cookie string, fn func(*core.Session)) (stri
 	}
 	return "", nil
 }
-
-// SharedContentionEnforced makes a failure of TestSharedStore's
-// ContendedTwoManagers and ContendedFourManagers checks fail the test. While
-// it is false, such a failure skips the check with its message instead:
-// under this much contention the core's commits used to give up after a
-// fixed number of compare-and-swap attempts (issue 10), which the core's
-// serialised commits and deadline-bounded retries fix.
-//
-// TODO(issue 10): remove this switch (always enforce) once the core change
-// is merged.
-var SharedContentionEnforced = false
 
 // sharedContendedSize is how many clients sharedContended runs, and how many
 // keys each commits.

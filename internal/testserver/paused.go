@@ -1,7 +1,6 @@
 package testserver
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -12,14 +11,14 @@ import (
 	"github.com/sessionkit/sessionkit/core"
 )
 
-// PausedRequestDeadline is the context deadline of the requests that
-// CheckPausedRequest sends while the server is paused. Until the core bounds
-// every store call itself (core.Config.StoreTimeout), this deadline is what
-// bounds them.
-const PausedRequestDeadline = time.Second
+// PausedStoreTimeout is the core.Config.StoreTimeout of the Manager that
+// CheckPausedRequest drives: the core, not the request or the client
+// library, bounds each store call while the server is paused. The requests
+// themselves carry no deadline.
+const PausedStoreTimeout = time.Second
 
 // pausedHangLimit is how long CheckPausedRequest lets a request run before
-// declaring that it hangs: far beyond PausedRequestDeadline, so that a slow
+// declaring that it hangs: far beyond PausedStoreTimeout, so that a slow
 // machine never fails the test, yet short of the minutes a paused server
 // would otherwise hold the request.
 const pausedHangLimit = 30 * time.Second
@@ -36,7 +35,8 @@ func CheckPausedRequest(t *testing.T, s core.Store, pause, resume func()) {
 	var mu sync.Mutex
 	var handled []error
 	m, err := core.New(core.Config{
-		Store: s,
+		Store:        s,
+		StoreTimeout: PausedStoreTimeout,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			mu.Lock()
 			handled = append(handled, err)
@@ -58,9 +58,7 @@ func CheckPausedRequest(t *testing.T, s core.Store, pause, resume func()) {
 		_, _ = w.Write([]byte("ok"))
 	}))
 	serve := func(cookie string) *httptest.ResponseRecorder {
-		ctx, cancel := context.WithTimeout(context.Background(), PausedRequestDeadline)
-		defer cancel()
-		r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
+		r := httptest.NewRequest(http.MethodPost, "/", nil) // no deadline: the core's StoreTimeout bounds the calls
 		if cookie != "" {
 			r.Header.Set("Cookie", cookie)
 		}

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
 )
 
@@ -78,9 +77,6 @@ func TestTwoProcessesOneSession(t *testing.T) {
 	if failed+childFailed > 0 || len(missing) > 0 {
 		msg := fmt.Sprintf("two processes x %d clients x %d keys on one session: %d + %d of %d commits failed (first: %v / %s), %d keys lost, want none",
 			clients, keys, failed, childFailed, 2*clients*keys, first, childFirst, len(missing))
-		if !conformance.SharedContentionEnforced {
-			t.Skipf("known failure until the core serialises commits and retries by deadline (issue 10; set conformance.SharedContentionEnforced): %s", msg)
-		}
 		t.Error(msg)
 	}
 }

@@ -9,11 +9,9 @@ import (
 
 // TestPausedServer freezes a throw-away memcached (SIGSTOP) before a request
 // and in the middle of one: the request must get the error handler's
-// answer, bounded by its context deadline (testserver.PausedRequestDeadline), not hang. gomemcache takes no
+// answer, bounded by the core's store-call deadline (testserver.PausedStoreTimeout), not hang. gomemcache takes no
 // context; the client's Timeout here is far longer than the deadline, so
-// this checks that the store itself returns when ctx is done. Once the core
-// bounds store calls itself (core.Config.StoreTimeout), that bound applies
-// without any request deadline.
+// this checks that the store itself returns when ctx is done.
 func TestPausedServer(t *testing.T) {
 	srv := testserver.StartMemcached(t)
 	client := newClient(srv.Addr)

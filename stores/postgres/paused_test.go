@@ -10,17 +10,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit/internal/testserver"
+	"github.com/sessionkit/sessionkit/stores/postgres/internal/pgtest"
 )
 
 // TestPausedServer puts a proxy that can hold bytes between the pool and
 // PostgreSQL and holds them before a request and in the middle of one, as
 // a paused or wedged server would (issue 10: a paused connection hung every
 // request for as long as it lasted). The request must get the error
-// handler's answer, bounded by its context deadline (testserver.PausedRequestDeadline), not hang. Once the
-// core bounds store calls itself (core.Config.StoreTimeout), that bound
-// applies without any request deadline.
+// handler's answer, bounded by the core's store-call deadline (testserver.PausedStoreTimeout), not hang.
 func TestPausedServer(t *testing.T) {
-	dsn := testserver.Postgres(t)
+	dsn := pgtest.Postgres(t)
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -11,12 +11,10 @@ import (
 
 // TestPausedServer freezes a throw-away redis-server (SIGSTOP) before a
 // request and in the middle of one: the request must get the error
-// handler's answer, bounded by its context deadline (testserver.PausedRequestDeadline), not hang. The client's
+// handler's answer, bounded by the core's store-call deadline (testserver.PausedStoreTimeout), not hang. The client's
 // read timeout is far longer than the deadline, so it is the context that
 // bounds the store's calls here (with ContextTimeoutEnabled, as the package
-// recommends). Once the core bounds store calls itself
-// (core.Config.StoreTimeout), that bound applies without any request
-// deadline.
+// recommends).
 func TestPausedServer(t *testing.T) {
 	srv := testserver.StartRedis(t)
 	client := goredis.NewClient(&goredis.Options{
