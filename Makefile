@@ -74,7 +74,9 @@ go125:
 # tests once more against the latest releases, in a throw-away copy of each
 # go.mod (-modfile), so the go.mod files themselves are untouched.
 LATEST := adapters/gin:github.com/gin-gonic/gin adapters/echo:github.com/labstack/echo/v4 \
-	cmd/sessiondemo:github.com/gin-gonic/gin cmd/sessiondemo:github.com/labstack/echo/v4
+	adapters/echov5:github.com/labstack/echo/v5 \
+	cmd/sessiondemo:github.com/gin-gonic/gin cmd/sessiondemo:github.com/labstack/echo/v4 \
+	cmd/sessiondemo:github.com/labstack/echo/v5
 latest:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	for dir in $$(echo "$(LATEST)" | tr ' ' '\n' | cut -d: -f1 | sort -u); do \

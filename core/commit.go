@@ -28,6 +28,8 @@ var errGone = errors.New("sessionkit: session ended by a concurrent request")
 //
 // The error is a load or store failure; the adapter answers it through
 // HandleError when the header has not been sent.
+//
+// Adapter API: application code never calls Commit; the middleware does.
 func (m *Manager) Commit(s *Session, h http.Header) error {
 	if h != nil {
 		m.addVary(h, s)

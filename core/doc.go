@@ -25,7 +25,19 @@
 // messages; Value and PopValue read typed values, converting numbers that a
 // codec may have widened.
 //
-// # The request life cycle
+// # The application API and the adapter API
+//
+// Application code uses New, Config, Manager.FromContext, *Session (Get,
+// Set, Renew, Destroy, Flashes, ...), Value and PopValue, the Store
+// interfaces and the codecs. It never calls Manager.Begin, BeginRequest,
+// Commit, Release, HandleError or LogError: those are the adapter API,
+// which the middleware in adapters/nethttp, adapters/gin, adapters/echo and
+// adapters/echov5 calls at the right moments (their doc comments say
+// "Adapter API"). adapters/nethttp.Writer is the response wrapper that other
+// adapters reuse for the same purpose. Only someone writing an adapter for
+// another framework needs the section below.
+//
+// # The request life cycle (for adapter authors)
 //
 // An adapter calls BeginRequest (or Begin) when the request arrives: nothing
 // is loaded yet. The first read of the session loads it, once; a handler

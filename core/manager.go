@@ -57,6 +57,8 @@ func (m *Manager) Config() Config { return m.cfg }
 // Sessions are deliberately not pooled: a context derived from the
 // request's (say with context.WithoutCancel) may outlive the request, and
 // must never lead to a session recycled for another visitor.
+//
+// Adapter API: application code never calls Begin; the middleware does.
 func (m *Manager) Begin(r *http.Request) *Session {
 	s := &Session{m: m, req: r}
 	s.ctx = sessionContext{Context: r.Context(), s: s}
@@ -68,6 +70,8 @@ func (m *Manager) Begin(r *http.Request) *Session {
 // would, but with the session and the request copy in one allocation.
 // Pass the returned request to the next handler; call Release with the
 // session once it has returned.
+//
+// Adapter API: application code never calls BeginRequest; the middleware does.
 func (m *Manager) BeginRequest(r *http.Request) (*Session, *http.Request) {
 	b := &requestSession{s: Session{m: m, req: r}}
 	s := &b.s
@@ -85,6 +89,8 @@ type requestSession struct {
 // Release ends s's request: the session drops its values, and a handler's
 // goroutine that still holds it afterwards finds it empty and inert (its
 // changes are never saved). The context from s.Context stays valid.
+//
+// Adapter API: application code never calls Release; the middleware does.
 func (m *Manager) Release(s *Session) {
 	s.mu.Lock()
 	s.released, s.loaded = true, true
@@ -94,6 +100,8 @@ func (m *Manager) Release(s *Session) {
 
 // HandleError writes the response for a failed load or commit through the
 // configured ErrorHandler.
+//
+// Adapter API: application code never calls HandleError; the middleware does.
 func (m *Manager) HandleError(w http.ResponseWriter, r *http.Request, err error) {
 	m.cfg.ErrorHandler(w, r, err)
 }
@@ -105,6 +113,8 @@ func (m *Manager) Logger() *slog.Logger { return m.cfg.Logger }
 // default ErrorHandler does. Adapters that answer such failures through
 // their framework's error handling instead of the ErrorHandler call it, so
 // that every adapter logs a store outage the same way.
+//
+// Adapter API: application code never calls LogError; the middleware does.
 func (m *Manager) LogError(r *http.Request, err error) { logRequestError(m.cfg.Logger, r, err) }
 
 // logRequestError is the log line of a failed load or commit. It names the
