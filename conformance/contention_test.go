@@ -39,10 +39,9 @@ func TestContentionCatchesBrokenSetups(t *testing.T) {
 					continue // one Manager serialises its commits: the race needs several
 				}
 				res, err := RunContention(tc.new(t, n), tc.opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				err = res.Err()
+				if err == nil {
+					err = res.Err()
+				} // else: even the round's setup failed, as it may for the giving-up Manager on a loaded machine
 				if err == nil {
 					t.Fatalf("%d Manager(s): contention round passed (%+v), want a failure", n, res)
 				}
