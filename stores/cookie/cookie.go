@@ -52,9 +52,14 @@ type Config struct {
 	// Revoke saves a marker under core.StoreKey(id) for the session id
 	// sealed in every token of the session, and Open of a valid token
 	// makes one Load to check for it, so a logout ends every token the
-	// session ever had, not only the last. Any core.Store works. Default:
-	// nil, no revocation (the tokens of a destroyed or renewed session stay
-	// valid until their deadline; see the package documentation).
+	// session ever had, not only the last. On a renew (login), Retire
+	// saves instead a marker that also records the end of the core's
+	// grace window (core.Config.RenewGrace), so that a request still
+	// carrying a pre-login token gets no cookie that would replace the
+	// logged-in one. Any core.Store works. Default: nil, no revocation
+	// (the tokens of a destroyed or renewed session stay valid until their
+	// deadline, and there is no such protection; see the package
+	// documentation).
 	Revocations core.Store
 
 	// Now is the clock Open compares sealed deadlines with. Default:
