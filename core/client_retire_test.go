@@ -164,4 +164,3 @@ func TestRenewGraceClientSideOff(t *testing.T) {
 		h.m.Release(s)
 	})
 }
-
