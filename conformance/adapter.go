@@ -112,6 +112,9 @@ type adapterCheck struct {
 	name string
 	// serverRecord: the check needs a server-side record (ClientSide opts out).
 	serverRecord bool
+	// endsTokens: the check needs a token ended by Renew or Destroy to
+	// load nothing (KeepsEndedTokens opts out).
+	endsTokens bool
 	// cas: the check needs a store with compare-and-swap.
 	cas bool
 	run func(e *adapterEnv) error
@@ -121,6 +124,9 @@ type adapterCheck struct {
 func (c adapterCheck) skip(e *adapterEnv) string {
 	if c.serverRecord && e.opts.ClientSide {
 		return "needs a server-side record; the store is declared ClientSide"
+	}
+	if c.endsTokens && e.opts.KeepsEndedTokens {
+		return "needs ended tokens to stop loading; the store is declared KeepsEndedTokens (a client-side store without a revocation list)"
 	}
 	if c.cas {
 		if e.opts.ClientSide {
