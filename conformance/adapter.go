@@ -49,7 +49,8 @@ type AdapterOptions struct {
 	// KeepsEndedTokens declares that a token ended by Renew or Destroy
 	// still loads its session until it expires, as with a client-side
 	// store without a revocation list. The parts of the checks that
-	// require the old token to load nothing are then left out.
+	// require the old token to load nothing are then left out, and so is
+	// Race/RenewGrace (a store that cannot end a token cannot retire it).
 	KeepsEndedTokens bool
 
 	// Configure, when set, adjusts every Manager configuration the suite
