@@ -65,9 +65,9 @@
 // still opens the pre-login session, so a request that changes it answers
 // with a cookie that replaces the logged-in one: the protection needs
 // Config.Revocations. Even with one, a request that opened the old token
-// before the login was committed and changes the session afterwards still
-// answers with a cookie of its own; keep such requests from racing the
-// login (the login form's page rarely writes the session).
+// before the login was committed, and changes the session, still answers
+// with a cookie of its own: nothing tells its commit that the session
+// ended meanwhile (server-side stores catch this with compare-and-swap).
 //
 // A cookie carries at most 4096 bytes including its name and attributes;
 // the Manager fails the request with an error wrapping core.ErrTooLarge
