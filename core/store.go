@@ -142,9 +142,10 @@ type ClientStore interface {
 	// (for example of a revocation list).
 	Open(ctx context.Context, name, token string) (id string, data []byte, expiry time.Time, ok bool, err error)
 
-	// Revoke is called when a session is destroyed or renewed, with its id
-	// and the time its tokens would have expired: every token sealed with
-	// id must stop opening. A client-side session cannot be taken back
+	// Revoke is called when a session is destroyed or renewed (a store
+	// that implements RetiringClientStore gets Retire instead on a renew
+	// while Config.RenewGrace is on), with its id and the time its tokens
+	// would have expired: every token sealed with id must stop opening. A client-side session cannot be taken back
 	// from the client; stores without a server-side revocation list
 	// return nil and document that the old tokens stay valid until their
 	// expiry.
