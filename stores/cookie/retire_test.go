@@ -181,3 +181,46 @@ func TestLoginRaceWithoutRevocationList(t *testing.T) {
 		}
 	})
 }
+
+// TestLoginRaceUnderPressure: many users log in, and many requests that
+// still carry their pre-login cookies arrive concurrently afterwards; not
+// one of them gets a cookie, and every user stays logged in.
+func TestLoginRaceUnderPressure(t *testing.T) {
+	users, late := 16, 32
+	if testing.Short() {
+		users, late = 4, 8
+	}
+	forEachAdapter(t, func(t *testing.T, mount conformance.Mount) {
+		list := memory.New(memory.Config{CleanupInterval: -1})
+		defer list.Close()
+		a := newApp(t, mount, cookie.Config{Revocations: list}, core.Config{})
+		anon, login := make([]string, users), make([]string, users)
+		for u := range users {
+			_, _, anon[u] = a.get("/flash", "", "")
+			_, _, login[u] = a.get("/login", "session="+anon[u], "")
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var cookies int
+		for u := range users {
+			for range late {
+				wg.Go(func() {
+					if code, _, c := a.get("/late", "session="+anon[u], ""); code != 200 || c != "" {
+						mu.Lock()
+						cookies++
+						mu.Unlock()
+					}
+				})
+			}
+		}
+		wg.Wait()
+		if cookies != 0 {
+			t.Errorf("%d of %d requests with a pre-login cookie got a cookie (or failed), want none", cookies, users*late)
+		}
+		for u := range users {
+			if _, body, _ := a.get("/keys", "session="+login[u], ""); body != "user:ada" {
+				t.Errorf("user %d after the late requests: %q, want user:ada", u, body)
+			}
+		}
+	})
+}
