@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessionkit/core"
 )
@@ -18,12 +19,13 @@ import (
 var adapterRaceChecks = []adapterCheck{
 	{name: "Contention", cas: true, run: adapterCheckContention},
 	{name: "FlashExactlyOnce", cas: true, run: adapterCheckFlashOnce},
-	{name: "RenewGrace", serverRecord: true, run: adapterCheckRenewGrace},
+	{name: "RenewGrace", endsTokens: true, run: adapterCheckRenewGrace},
 }
 
 const (
-	ruleFlashOnce  = "concurrent AddFlash calls keep every message, and each message is shown by exactly one request"
-	ruleRenewGrace = "a request presenting the token a login retired moments ago gets no cookie, sees nothing of the new session, and its changes are dropped"
+	ruleFlashOnce       = "concurrent AddFlash calls keep every message, and each message is shown by exactly one request"
+	ruleRenewGrace      = "a request presenting the token a login retired moments ago gets no cookie, sees nothing of the new session, and its changes are dropped"
+	ruleRenewGraceAfter = "after the grace window (Config.RenewGrace) a token retired by a login is simply unknown: a change starts a new session with a new cookie"
 )
 
 // adapterCheckContention sends many concurrent clients, each committing
@@ -202,7 +204,10 @@ func sameSet(a, b []string) bool {
 
 // adapterCheckRenewGrace logs in (renews), then sends a request with the
 // pre-login token, as a browser does that fired it in parallel with the
-// login POST and gets its answer after the login's.
+// login POST and gets its answer after the login's; after the grace
+// window the token must be simply unknown. It runs for client-side
+// sessions too, unless the store declares KeepsEndedTokens: a client-side
+// store passes it by implementing core.RetiringClientStore.
 func adapterCheckRenewGrace(e *adapterEnv) error {
 	if err := e.start(core.Config{}, adapterDefault); err != nil {
 		return err
@@ -238,7 +243,26 @@ func adapterCheckRenewGrace(e *adapterEnv) error {
 	} else if err := r.wantOK("new=true", ruleRenewGrace); err != nil {
 		return err
 	}
-	return e.wantNoSessionData("the retired token", old, ruleRenewGrace)
+	if err := e.wantNoSessionData("the retired token", old, ruleRenewGrace); err != nil {
+		return err
+	}
+	e.clock.Advance(e.cfg().RenewGrace + time.Second)
+	after, err := e.do(adapterReq{method: http.MethodPost, path: "/set?y=1", token: old})
+	if err != nil {
+		return err
+	}
+	if err := after.wantOK("ok", ruleRenewGraceAfter); err != nil {
+		return err
+	}
+	if err := after.wantNewToken(e.validToken, ruleRenewGraceAfter, old); err != nil {
+		return err
+	}
+	if r, err := e.get("/get", after.token); err != nil {
+		return err
+	} else if err := r.wantOK("new=false y=1", ruleRenewGraceAfter); err != nil {
+		return err
+	}
+	return nil
 }
 
 // wantNoSessionData requires that the store holds nothing of a session

@@ -88,7 +88,10 @@
 //
 // TestAdapterWith runs the same checks with another store (AdapterOptions
 // NewStore) or with client-side sessions (NewClientStore), which is how the
-// cookie store proves that it works behind every adapter.
+// cookie store proves that it works behind every adapter. A client-side
+// store passes "Race/RenewGrace" by implementing core.RetiringClientStore;
+// one that keeps ended tokens valid (AdapterOptions.KeepsEndedTokens, a
+// cookie store without a revocation list) cannot, and the check is skipped.
 //
 // # Injecting faults
 //

@@ -260,7 +260,7 @@ func (m *Manager) commitClient(ctx context.Context, s *Session, state map[string
 		return err
 	}
 	if s.found && s.renew {
-		s.drop, s.dropUntil = s.key, s.expiry // every token of the old id
+		s.drop, s.dropUntil, s.dropRetire = s.key, s.expiry, true // every token of the old id
 	}
 	s.token, s.key, s.found, s.expiry, s.base = token, id, true, w.expiry, state
 	s.discardChanges()
@@ -270,11 +270,18 @@ func (m *Manager) commitClient(ctx context.Context, s *Session, state map[string
 // end makes a token that was destroyed or renewed load nothing: its record
 // is deleted, or replaced by a retired marker when retire is set (a
 // renew, see Config.RenewGrace), or, for client-side sessions, the
-// session id (token) revoked.
+// session id (token) retired (a renew, with a RetiringClientStore) or
+// revoked.
 func (m *Manager) end(ctx context.Context, token string, until time.Time, retire bool, now time.Time) error {
 	cctx, dl := m.callCtx(ctx)
 	defer dl.release()
 	if m.client != nil {
+		if retire && m.retirer != nil {
+			if err := m.retirer.Retire(cctx, m.tokenName(), token, now.Add(m.cfg.RenewGrace), until); err != nil {
+				return fmt.Errorf("sessionkit: retire: %w", err)
+			}
+			return nil
+		}
 		if err := m.client.Revoke(cctx, m.tokenName(), token, until); err != nil {
 			return fmt.Errorf("sessionkit: revoke: %w", err)
 		}

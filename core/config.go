@@ -155,9 +155,12 @@ type Config struct {
 	// header), so it cannot replace the renewed cookie and log the user
 	// out, and its changes are dropped with a log line. After the window
 	// the token is simply unknown. Destroy is not affected: its record is
-	// deleted. Client-side sessions (ClientStore) have no record to mark
-	// and revoke the old session id as before. Default: 30 seconds.
-	// Negative: off, the old record is deleted.
+	// deleted. Client-side sessions (ClientStore) have no record to mark:
+	// the same protection needs a ClientStore that implements
+	// RetiringClientStore, which the core then asks to retire the old
+	// session id instead of revoking it (stores/cookie does with a
+	// revocation list, and only with one). Default: 30 seconds.
+	// Negative: off, the old record is deleted (the old id revoked).
 	RenewGrace time.Duration
 
 	signer *signer // built from SigningKeys by normalize

@@ -94,6 +94,15 @@
 // parallel with the login, sees an empty session, gets no cookie that
 // would replace the new one, and its changes are dropped; after the
 // window the token is simply unknown. Destroy (logout) deletes the record.
+// Client-side sessions get the same protection from a ClientStore that
+// implements RetiringClientStore (stores/cookie with a revocation list):
+// Renew retires the old session id instead of revoking it, in the one
+// store call Revoke would have made. Two limits remain there: without a
+// revocation list the old token still opens the pre-login session (so a
+// request that changes it gets a new cookie), and a request that opened
+// the old token before the login's commit and changes the session
+// afterwards still answers with a token of its own, since nothing on the
+// server says at its commit that the session ended.
 //
 // # Deadlines
 //

@@ -18,6 +18,7 @@ type Manager struct {
 	cas     CompareAndSwapper
 	toucher Toucher
 	client  ClientStore
+	retirer RetiringClientStore // client, when it can and RenewGrace is on
 	vary    []string
 	locks   keyLocks // serialises this process's writes to one store key
 }
@@ -30,6 +31,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg}
 	m.client = cfg.ClientStore
+	if r, ok := m.client.(RetiringClientStore); ok && cfg.RenewGrace > 0 {
+		m.retirer = r
+	}
 	if m.client == nil {
 		m.cas, _ = cfg.Store.(CompareAndSwapper)
 		m.toucher, _ = cfg.Store.(Toucher)
@@ -259,6 +263,19 @@ func (s *Session) loadClient(tok string, now time.Time) {
 		}
 		if ok && s.adopt(tok, id, Record{Data: data, Expiry: exp}, now) { // the key of a client-side session is its id
 			return
+		}
+		if !ok && m.retirer != nil {
+			// Only a refused token costs this call: was it retired by a
+			// renew moments ago (Config.RenewGrace)?
+			ctx, dl := m.callCtx(s.req.Context())
+			until, err := m.retirer.Retired(ctx, m.tokenName(), tok)
+			dl.release()
+			if err != nil {
+				s.loadErr = fmt.Errorf("sessionkit: open: %w", err)
+				s.reset(now)
+				return
+			}
+			s.retired = now.Before(until)
 		}
 	}
 	s.reset(now)

@@ -47,7 +47,7 @@ type Session struct {
 	destroyed  bool      // Destroy was called: expire the cookie unless a new session is saved
 	drop       string    // token whose record ends at commit (client-side: session id to revoke)
 	dropUntil  time.Time // when the dropped token would have expired
-	dropRetire bool      // drop is a token retired by Renew: mark it rather than delete it
+	dropRetire bool      // drop was retired by Renew: mark it (retire a client-side id) rather than delete it (revoke it)
 	saveReq    bool      // Save was called (manual mode)
 	flashSeq   uint32    // orders the flash messages added in this request
 	hdr        [3]string // backing array of the header values Commit adds (hdrVary, ...)
