@@ -110,7 +110,7 @@ $GO run "$BENCHSTAT" "$raw" >"$work/stats.txt" 2>/dev/null
 load="$work/load.tsv"
 : >"$load"
 if command -v wrk >/dev/null; then
-	(cd .. && $GO build -o "$work/sessiondemo" ./cmd/sessiondemo)
+	(cd ../cmd/sessiondemo && $GO build -o "$work/sessiondemo" .)
 	$GO build -o "$work/bareserver" ./cmd/bareserver
 	rps() { # rps URL [header]: requests per second reported by wrk
 		local args=(-t1 -c8 -d"${LOAD_SECONDS}s")
@@ -153,4 +153,6 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 machine="Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(uname -sr), $($GO version | cut -d' ' -f3). \
 Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Runs: $COUNT interleaved rounds at -benchtime=$BENCHTIME; load test ${LOAD_SECONDS}s per case (wrk -t1 -c8)."
 $GO run ./cmd/report -stats "$work/stats.csv" -text "$work/stats.txt" -load "$load" -machine "$machine" -o RESULTS.md
+log "measuring sessionkit's own modules"
+COUNT=$COUNT BENCHTIME=$BENCHTIME GO=$GO ./modules.sh >>RESULTS.md
 log "wrote $(pwd)/RESULTS.md"

@@ -49,7 +49,8 @@ type AdapterOptions struct {
 	// KeepsEndedTokens declares that a token ended by Renew or Destroy
 	// still loads its session until it expires, as with a client-side
 	// store without a revocation list. The parts of the checks that
-	// require the old token to load nothing are then left out.
+	// require the old token to load nothing are then left out, and so is
+	// Race/RenewGrace (a store that cannot end a token cannot retire it).
 	KeepsEndedTokens bool
 
 	// Configure, when set, adjusts every Manager configuration the suite
@@ -112,6 +113,9 @@ type adapterCheck struct {
 	name string
 	// serverRecord: the check needs a server-side record (ClientSide opts out).
 	serverRecord bool
+	// endsTokens: the check needs a token ended by Renew or Destroy to
+	// load nothing (KeepsEndedTokens opts out).
+	endsTokens bool
 	// cas: the check needs a store with compare-and-swap.
 	cas bool
 	run func(e *adapterEnv) error
@@ -121,6 +125,9 @@ type adapterCheck struct {
 func (c adapterCheck) skip(e *adapterEnv) string {
 	if c.serverRecord && e.opts.ClientSide {
 		return "needs a server-side record; the store is declared ClientSide"
+	}
+	if c.endsTokens && e.opts.KeepsEndedTokens {
+		return "needs ended tokens to stop loading; the store is declared KeepsEndedTokens (a client-side store without a revocation list)"
 	}
 	if c.cas {
 		if e.opts.ClientSide {
@@ -150,6 +157,7 @@ var adapterGroups = []adapterGroup{
 	{name: "Tokens", checks: adapterTokenChecks},
 	{name: "Expiry", checks: adapterExpiryChecks},
 	{name: "Concurrency", checks: adapterConcurrencyChecks},
+	{name: "Race", checks: adapterRaceChecks},
 	{name: "HeaderTransport", checks: adapterTransportChecks},
 	{name: "LateChanges", checks: adapterLateChecks},
 	{name: "Features", checks: adapterFeatureChecks},

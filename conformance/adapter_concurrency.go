@@ -149,7 +149,7 @@ func adapterInFlight(e *adapterEnv, path string) error {
 	if err := b.wantOK("ok", ruleNoRevive); err != nil {
 		return err
 	}
-	if err := e.wantNoRecord("the old token", tok, ruleNoRevive); err != nil {
+	if err := e.wantNoSessionData("the old token", tok, ruleNoRevive); err != nil {
 		return err
 	}
 	old, err := e.get("/get", tok)

@@ -57,7 +57,7 @@ func newAdapterEnv(t *testing.T, mount Mount, opts AdapterOptions) *adapterEnv {
 			t.Fatal("conformance: AdapterOptions.NewClientStore returned nil")
 		}
 		e.faulty = NewFaultyStore(nil)
-		e.client = adapterClientStore{f: e.faulty, inner: cs}
+		e.client = newAdapterClientStore(e.faulty, cs)
 		return e
 	}
 	if opts.NewStore != nil {
@@ -97,10 +97,10 @@ func (e *adapterEnv) start(cfg core.Config, h Handler) error {
 	if e.opts.Configure != nil {
 		e.opts.Configure(&cfg)
 		cfg.Header = header
-		if _, ours := cfg.ClientStore.(adapterClientStore); cfg.ClientStore != nil && !ours {
+		if cfg.ClientStore != nil && !isAdapterClientStore(cfg.ClientStore) {
 			// Configure installed a client-side store: count it and inject
 			// faults into it too.
-			e.client = adapterClientStore{f: e.faulty, inner: cfg.ClientStore}
+			e.client = newAdapterClientStore(e.faulty, cfg.ClientStore)
 			cfg.ClientStore = e.client
 		}
 	}
@@ -460,10 +460,52 @@ func adapterState(s *core.Session) string {
 
 // adapterClientStore counts the calls of a client-side store and injects
 // faults through a FaultyStore: Open as OpLoad, Seal as OpSave and Revoke
-// as OpDelete.
+// as OpDelete (and, for a core.RetiringClientStore, Retired as OpLoad and
+// Retire as OpDelete).
 type adapterClientStore struct {
 	f     *FaultyStore
 	inner core.ClientStore
+}
+
+// newAdapterClientStore wraps inner, keeping its core.RetiringClientStore.
+func newAdapterClientStore(f *FaultyStore, inner core.ClientStore) core.ClientStore {
+	c := adapterClientStore{f: f, inner: inner}
+	if r, ok := inner.(core.RetiringClientStore); ok {
+		return adapterRetiringClientStore{adapterClientStore: c, r: r}
+	}
+	return c
+}
+
+// isAdapterClientStore reports whether cs is already wrapped.
+func isAdapterClientStore(cs core.ClientStore) bool {
+	switch cs.(type) {
+	case adapterClientStore, adapterRetiringClientStore:
+		return true
+	}
+	return false
+}
+
+// adapterRetiringClientStore is adapterClientStore for a
+// core.RetiringClientStore.
+type adapterRetiringClientStore struct {
+	adapterClientStore
+	r core.RetiringClientStore
+}
+
+// Retire implements core.RetiringClientStore.
+func (c adapterRetiringClientStore) Retire(ctx context.Context, name, id string, graceUntil, expiry time.Time) error {
+	if err := c.f.enter(ctx, OpDelete); err != nil {
+		return err
+	}
+	return c.r.Retire(ctx, name, id, graceUntil, expiry)
+}
+
+// Retired implements core.RetiringClientStore.
+func (c adapterRetiringClientStore) Retired(ctx context.Context, name, token string) (time.Time, error) {
+	if err := c.f.enter(ctx, OpLoad); err != nil {
+		return time.Time{}, err
+	}
+	return c.r.Retired(ctx, name, token)
 }
 
 // Seal implements core.ClientStore.

@@ -79,7 +79,7 @@ func adapterCheckRenew(e *adapterEnv) error {
 	if e.opts.KeepsEndedTokens {
 		return nil
 	}
-	if err := e.wantNoRecord("the old token", old, ruleRenew); err != nil {
+	if err := e.wantNoSessionData("the old token", old, ruleRenew); err != nil {
 		return err
 	}
 	stale, err := e.get("/get", old)
@@ -89,7 +89,7 @@ func adapterCheckRenew(e *adapterEnv) error {
 	if err := stale.wantOK("new=true", ruleRenew); err != nil {
 		return err
 	}
-	return e.wantNoRecord("the old token after a read", old, ruleRenew)
+	return e.wantNoSessionData("the old token after a read", old, ruleRenew)
 }
 
 const ruleDestroy = "Destroy deletes the record and expires the cookie; the old token then loads a new session"

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/stores/cookie"
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
 
@@ -228,11 +230,42 @@ func (s writeOnceStore) Save(ctx context.Context, key string, data []byte, exp t
 	return s.Store.Save(ctx, key, data, exp)
 }
 
+// revokeOnlyClientStore hides the core.RetiringClientStore of a
+// client-side store: Renew revokes the old session id, so a request with
+// the pre-login token gets a new session and a cookie.
+type revokeOnlyClientStore struct{ core.ClientStore }
+
+// retiredForeverClientStore never lets a retired token become unknown:
+// its grace window never ends.
+type retiredForeverClientStore struct{ core.RetiringClientStore }
+
+func (c retiredForeverClientStore) Retired(ctx context.Context, name, token string) (time.Time, error) {
+	until, err := c.RetiringClientStore.Retired(ctx, name, token)
+	if err != nil || until.IsZero() {
+		return until, err
+	}
+	return time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), nil
+}
+
+// testClientStore returns a stores/cookie store with a memory revocation list.
+func testClientStore(t *testing.T) *cookie.ClientStore {
+	list := memory.New(memory.Config{CleanupInterval: -1})
+	t.Cleanup(func() { _ = list.Close() })
+	st, err := cookie.New(cookie.Config{Keys: [][]byte{bytes.Repeat([]byte{7}, cookie.KeySize)}, Revocations: list})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // brokenVariant is one way of breaking the adapter, the core settings or the store.
 type brokenVariant struct {
 	knobs    brokenKnobs
 	store    func(core.Store) core.Store
 	override func(cfg *core.Config)
+	// client, when set, runs the check with client-side sessions in this
+	// store instead of a Store.
+	client func(t *testing.T) core.ClientStore
 }
 
 var brokenVariants = map[string]brokenVariant{
@@ -260,6 +293,21 @@ var brokenVariants = map[string]brokenVariant{
 	"adoptNever":       {override: func(cfg *core.Config) { cfg.AdoptUnknownTokens = false }},
 	"sameSiteStrict":   {override: func(cfg *core.Config) { cfg.Cookie.SameSite = http.SameSiteStrictMode }},
 	"browserCookie":    {override: func(cfg *core.Config) { cfg.BrowserSessionCookie = true }},
+	"noRenewGrace":     {override: func(cfg *core.Config) { cfg.RenewGrace = -1 }},
+	"clientRevokeOnly": {client: func(t *testing.T) core.ClientStore { return revokeOnlyClientStore{testClientStore(t)} }},
+	"clientRetiredForever": {client: func(t *testing.T) core.ClientStore {
+		return retiredForeverClientStore{testClientStore(t)}
+	}},
+	// giveUpEarly: commits give up long before the contention is over, as
+	// a core with a small fixed retry count did.
+	"giveUpEarly": {
+		store: func(s core.Store) core.Store {
+			f := NewFaultyStore(s)
+			f.SetLatency(time.Millisecond)
+			return f.Store()
+		},
+		override: func(cfg *core.Config) { cfg.CommitTimeout = 3 * time.Millisecond },
+	},
 }
 
 // brokenFails lists, for every check, the variants that must fail it.
@@ -293,6 +341,9 @@ var brokenFails = map[string][]string{
 	"Concurrency/DifferentKeysSlowStore": {"noCAS"},
 	"Concurrency/InFlightDuringDestroy":  {"noCAS"},
 	"Concurrency/InFlightDuringRenew":    {"noCAS"},
+	"Race/Contention":                    {"giveUpEarly"},
+	"Race/FlashExactlyOnce":              {"noCAS"},
+	"Race/RenewGrace":                    {"noRenewGrace", "clientRevokeOnly", "clientRetiredForever"},
 	"HeaderTransport/RoundTrip":          {"onlySetCookie"},
 	"HeaderTransport/Destroy":            {"onlySetCookie"},
 	"HeaderTransport/Duplicate":          {"dedupeHeaders"},
@@ -355,9 +406,28 @@ func runBroken(t *testing.T, c adapterCheck, v brokenVariant) error {
 		}
 		return st
 	}}
+	if v.client != nil {
+		opts = AdapterOptions{NewClientStore: v.client, ClientSide: true}
+	}
 	e := newAdapterEnv(t, testAdapter(v.knobs), opts)
 	e.override = v.override
 	return c.run(e)
+}
+
+// TestAdapterReferenceClientSide runs the checks that apply to client-side
+// sessions with a stores/cookie store and a revocation list (the cookie
+// store's own tests run the whole suite behind every adapter).
+func TestAdapterReferenceClientSide(t *testing.T) {
+	mount := testAdapter(brokenKnobs{})
+	opts := AdapterOptions{NewClientStore: func(t *testing.T) core.ClientStore { return testClientStore(t) }}
+	for _, g := range adapterGroups {
+		if g.name != "Race" && g.name != "Lifecycle" {
+			continue
+		}
+		for _, c := range g.checks {
+			t.Run(g.name+"/"+c.name, func(t *testing.T) { adapterRunCheck(t, mount, opts, c) })
+		}
+	}
 }
 
 // TestAdapterSkips checks that capability-dependent checks are skipped, not
@@ -374,12 +444,13 @@ func TestAdapterSkips(t *testing.T) {
 			return noCASStore{st}
 		}}},
 		{"clientSide", AdapterOptions{ClientSide: true}},
+		{"keepsEndedTokens", AdapterOptions{ClientSide: true, KeepsEndedTokens: true}},
 	} {
 		e := newAdapterEnv(t, mount, tc.opts)
 		for _, g := range adapterGroups {
 			for _, c := range g.checks {
 				skipped := c.skip(e) != ""
-				if want := c.cas || (c.serverRecord && tc.opts.ClientSide); skipped != want {
+				if want := c.cas || (c.serverRecord && tc.opts.ClientSide) || (c.endsTokens && tc.opts.KeepsEndedTokens); skipped != want {
 					t.Errorf("%s: %s/%s skipped = %t, want %t", tc.name, g.name, c.name, skipped, want)
 				}
 			}

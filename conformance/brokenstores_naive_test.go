@@ -21,10 +21,19 @@ type naive struct {
 	m          map[string]naiveRecord
 	keepCaller bool // keep the slice passed to Save
 	giveOwn    bool // return the kept slice from Load
+	minAlias   int  // alias only records of at least this many bytes
 }
 
 func newNaive(keepCaller, giveOwn bool) *naive {
 	return &naive{m: make(map[string]naiveRecord), keepCaller: keepCaller, giveOwn: giveOwn}
+}
+
+// newNaiveLarge is newNaive aliasing only records of 64 KiB or more, the
+// way a store that avoids copying big values might.
+func newNaiveLarge(keepCaller, giveOwn bool) *naive {
+	s := newNaive(keepCaller, giveOwn)
+	s.minAlias = 64 << 10
+	return s
 }
 
 func (s *naive) Load(_ context.Context, key string) (core.Record, bool, error) {
@@ -35,7 +44,7 @@ func (s *naive) Load(_ context.Context, key string) (core.Record, bool, error) {
 		return core.Record{}, false, nil
 	}
 	data := r.data
-	if !s.giveOwn {
+	if !s.giveOwn || len(data) < s.minAlias {
 		data = append([]byte(nil), data...)
 	}
 	return core.Record{Data: data, Expiry: r.exp}, true, nil
@@ -44,7 +53,7 @@ func (s *naive) Load(_ context.Context, key string) (core.Record, bool, error) {
 func (s *naive) Save(_ context.Context, key string, data []byte, exp time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.keepCaller {
+	if !s.keepCaller || len(data) < s.minAlias {
 		data = append([]byte(nil), data...)
 	}
 	s.m[key] = naiveRecord{data, exp}

@@ -1,11 +1,13 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +45,24 @@ var brokenStores = []brokenStore{
 		fails: []string{"Load/NoAlias"}},
 	{name: "keeps the caller's slice on Save", new: func(*testing.T) core.Store { return newNaive(true, false) },
 		fails: []string{"Save/NoAlias"}},
+	{name: "returns its slice from Load only for records of 64 KiB or more", new: func(*testing.T) core.Store { return newNaiveLarge(false, true) },
+		fails: []string{"Load/NoAlias"}},
+	{name: "keeps the caller's slice on Save only for records of 64 KiB or more", new: func(*testing.T) core.Store { return newNaiveLarge(true, false) },
+		fails: []string{"Save/NoAlias"}},
+	{name: "drops every 1000th Delete", new: mem(func(m *memory.Store) core.Store { return &dropsDeletes{Store: m} }),
+		fails: []string{"Delete/Many"}},
+	{name: "keeps keys by their first 63 characters", new: mem(func(m *memory.Store) core.Store { return truncKeys{m, 63} }),
+		fails: []string{"Keys/SharedPrefix"}},
+	{name: "keeps keys by their first 32 characters", new: mem(func(m *memory.Store) core.Store { return truncKeys{m, 32} }),
+		fails: []string{"Keys/SharedPrefix"}},
+	{name: "keeps keys by their last 32 characters", new: mem(func(m *memory.Store) core.Store { return tailKeys{m} }),
+		fails: []string{"Keys/SharedPrefix"}},
+	{name: "revives an expired record on Touch", new: mem(func(m *memory.Store) core.Store { return newTouchRevives(m) }),
+		fails: []string{"Toucher/Expired"}},
+	{name: "fails Touch when a concurrent write changed the record", new: mem(func(m *memory.Store) core.Store { return touchGivesUp{m} }),
+		fails: []string{"Toucher/UnderWrites"}},
+	{name: "accepts CompareAndSwap at the version of an expired record", new: mem(func(m *memory.Store) core.Store { return newCASRevivesExpired(m) }),
+		fails: []string{"CompareAndSwapper/Expired"}},
 	{name: "loses every write", new: mem(func(m *memory.Store) core.Store { return lossy{m} }),
 		fails: []string{"Save/RoundTrip", "Save/Overwrite", "Keys/Isolation", "Concurrency/Mixed", "Context/Cancelled"}},
 	{name: "treats empty data as a delete", new: mem(func(m *memory.Store) core.Store { return emptyDeletes{m} }),
@@ -719,4 +739,169 @@ type delMiscounts struct{ *memory.Store }
 func (s delMiscounts) DeleteExpired(ctx context.Context) (int, error) {
 	_, err := s.Store.DeleteExpired(ctx)
 	return 0, err
+}
+
+// dropsDeletes silently ignores every 1000th Delete, as a store that loses
+// a request now and then (a dropped packet, a swallowed error) would.
+type dropsDeletes struct {
+	*memory.Store
+	n atomic.Int64
+}
+
+func (s *dropsDeletes) Delete(ctx context.Context, key string) error {
+	if s.n.Add(1)%1000 == 0 {
+		return nil
+	}
+	return s.Store.Delete(ctx, key)
+}
+
+// truncKeys keeps each record under the first n characters of its key
+// (padded back to a valid key), confusing keys that share that prefix.
+type truncKeys struct {
+	*memory.Store
+	n int
+}
+
+func (s truncKeys) k(key string) string {
+	if !core.ValidKey(key) {
+		return key
+	}
+	return key[:s.n] + strings.Repeat("0", 64-s.n)
+}
+
+func (s truncKeys) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	return s.Store.Load(ctx, s.k(key))
+}
+
+func (s truncKeys) Save(ctx context.Context, key string, data []byte, exp time.Time) error {
+	return s.Store.Save(ctx, s.k(key), data, exp)
+}
+
+func (s truncKeys) Delete(ctx context.Context, key string) error {
+	return s.Store.Delete(ctx, s.k(key))
+}
+
+// tailKeys keeps each record under the last 32 characters of its key,
+// confusing keys that differ only in their first half.
+type tailKeys struct{ *memory.Store }
+
+func (s tailKeys) k(key string) string {
+	if !core.ValidKey(key) {
+		return key
+	}
+	return strings.Repeat("0", 32) + key[32:]
+}
+
+func (s tailKeys) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	return s.Store.Load(ctx, s.k(key))
+}
+
+func (s tailKeys) Save(ctx context.Context, key string, data []byte, exp time.Time) error {
+	return s.Store.Save(ctx, s.k(key), data, exp)
+}
+
+func (s tailKeys) Delete(ctx context.Context, key string) error { return s.Store.Delete(ctx, s.k(key)) }
+
+// touchRevives remembers the data last saved under each key and, when
+// Touch finds the record expired, saves it again: a store whose server-side
+// TTL is extended without checking the record's own expiry.
+type touchRevives struct {
+	*memory.Store
+	mu   sync.Mutex
+	data map[string][]byte
+}
+
+func newTouchRevives(m *memory.Store) *touchRevives {
+	return &touchRevives{Store: m, data: make(map[string][]byte)}
+}
+
+func (s *touchRevives) Save(ctx context.Context, key string, data []byte, exp time.Time) error {
+	s.mu.Lock()
+	s.data[key] = bytes.Clone(data)
+	s.mu.Unlock()
+	return s.Store.Save(ctx, key, data, exp)
+}
+
+func (s *touchRevives) Delete(ctx context.Context, key string) error {
+	s.mu.Lock()
+	delete(s.data, key)
+	s.mu.Unlock()
+	return s.Store.Delete(ctx, key)
+}
+
+func (s *touchRevives) Touch(ctx context.Context, key string, exp time.Time) error {
+	err := s.Store.Touch(ctx, key, exp)
+	s.mu.Lock()
+	data, ok := s.data[key]
+	s.mu.Unlock()
+	if errors.Is(err, core.ErrNotFound) && ok {
+		return s.Store.Save(ctx, key, data, exp)
+	}
+	return err
+}
+
+// touchGivesUp fails Touch with an error that is not core.ErrConflict when
+// the record changed while it worked, like a read-modify-write Touch that
+// gives up after losing to writers.
+type touchGivesUp struct{ *memory.Store }
+
+func (s touchGivesUp) Touch(ctx context.Context, key string, exp time.Time) error {
+	before, _, err := s.Load(ctx, key)
+	if err != nil {
+		return err
+	}
+	time.Sleep(time.Millisecond) // the window concurrent writers use
+	after, _, err := s.Load(ctx, key)
+	if err != nil {
+		return err
+	}
+	if after.Version != before.Version {
+		return errors.New("record kept changing")
+	}
+	return s.Store.Touch(ctx, key, exp)
+}
+
+// casRevivesExpired remembers the version each key last had and accepts a
+// CompareAndSwap at that version even after the record expired, writing it
+// as a new record: a store comparing versions without checking expiry.
+type casRevivesExpired struct {
+	*memory.Store
+	mu   sync.Mutex
+	vers map[string]uint64
+}
+
+func newCASRevivesExpired(m *memory.Store) *casRevivesExpired {
+	return &casRevivesExpired{Store: m, vers: make(map[string]uint64)}
+}
+
+func (s *casRevivesExpired) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	rec, found, err := s.Store.Load(ctx, key)
+	if found {
+		s.mu.Lock()
+		s.vers[key] = rec.Version
+		s.mu.Unlock()
+	}
+	return rec, found, err
+}
+
+func (s *casRevivesExpired) Delete(ctx context.Context, key string) error {
+	s.mu.Lock()
+	delete(s.vers, key)
+	s.mu.Unlock()
+	return s.Store.Delete(ctx, key)
+}
+
+func (s *casRevivesExpired) CompareAndSwap(ctx context.Context, key string, v uint64, data []byte, exp time.Time) (uint64, error) {
+	nv, err := s.Store.CompareAndSwap(ctx, key, v, data, exp)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if errors.Is(err, core.ErrConflict) && v != 0 && s.vers[key] == v {
+		if _, found, _ := s.Store.Load(ctx, key); !found {
+			nv, err = s.Store.CompareAndSwap(ctx, key, 0, data, exp)
+		}
+	}
+	if err == nil {
+		s.vers[key] = nv
+	}
+	return nv, err
 }

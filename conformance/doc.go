@@ -45,6 +45,17 @@
 // instances share sessions and lose none of the changes concurrent requests
 // make. Its factory returns n such instances over one fresh namespace.
 //
+// # Contention
+//
+// TestContention is the pressure test of the core's promise on a store:
+// 64 concurrent clients (16 with -short) each commit 16 (8) distinct keys
+// to one session, through one Manager and spread over several Managers on
+// separate instances, and not one commit may fail nor one key be lost.
+// It takes TestSharedStore's factory and logs the CompareAndSwap calls per
+// successful write; ContentionOptions.Mount runs the clients over HTTP
+// through an adapter, and RunContention returns the numbers for
+// benchmark tables.
+//
 // # Testing an adapter
 //
 // An adapter for another framework proves that it runs the core life cycle
@@ -69,12 +80,18 @@
 // nothing), a commit failure before the header must produce the error
 // handler's response and none of the handler's body, an untouched session
 // must cost no store call and set no cookie, and renew, destroy and
-// concurrent requests must leave the store as the core defines. Subtests
+// concurrent requests must leave the store as the core defines. The
+// "Race" group holds the promises under contention: no commit runs out
+// of retries, each flash message is shown exactly once, and a request
+// carrying the token a login just retired gets no cookie. Subtests
 // are grouped ("Commit/Flush", "Lifecycle/Renew") so one can be run alone.
 //
 // TestAdapterWith runs the same checks with another store (AdapterOptions
 // NewStore) or with client-side sessions (NewClientStore), which is how the
-// cookie store proves that it works behind every adapter.
+// cookie store proves that it works behind every adapter. A client-side
+// store passes "Race/RenewGrace" by implementing core.RetiringClientStore;
+// one that keeps ended tokens valid (AdapterOptions.KeepsEndedTokens, a
+// cookie store without a revocation list) cannot, and the check is skipped.
 //
 // # Injecting faults
 //

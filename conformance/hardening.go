@@ -525,4 +525,3 @@ func hardeningSignedTokens(t *testing.T, newStore func(t *testing.T) core.Store)
 		})
 	}
 }
-

@@ -41,7 +41,11 @@ const (
 // instances lose nothing) and "Managers" (two core.Managers on different
 // instances share a session; for compare-and-swap stores, concurrent
 // requests through several Managers each changing a different key lose
-// none of them).
+// none of them), "ContendedTwoManagers" and "ContendedFourManagers" (for
+// compare-and-swap stores: 64 concurrent clients, spread over two or four
+// Managers, each commit 16 distinct keys to one session, one request per
+// key; 16 clients of 4 keys in -short mode: no commit may fail and no key
+// may be lost).
 func TestSharedStore(t *testing.T, newInstances func(t *testing.T, n int) []core.Store) {
 	t.Helper()
 	for _, c := range sharedChecks {
@@ -57,7 +61,8 @@ func TestSharedStore(t *testing.T, newInstances func(t *testing.T, n int) []core
 					}
 				}
 			}
-			if err := c.run(t.Context(), insts); err != nil {
+			err := c.run(t.Context(), insts)
+			if err != nil {
 				t.Error(err)
 			}
 		})
@@ -75,6 +80,8 @@ var sharedChecks = []sharedCheck{
 	{name: "SeeEachOther", instances: 2, run: sharedSeeEachOther},
 	{name: "ConcurrentIncrements", instances: 4, cas: true, run: sharedIncrements},
 	{name: "Managers", instances: 4, run: sharedManagers},
+	{name: "ContendedTwoManagers", instances: 2, cas: true, run: sharedContended},
+	{name: "ContendedFourManagers", instances: 4, cas: true, run: sharedContended},
 }
 
 func sharedSeeEachOther(ctx context.Context, insts []core.Store) error {
@@ -235,4 +242,71 @@ func sharedRequest(m *core.Manager, cookie string, fn func(*core.Session)) (stri
 		}
 	}
 	return "", nil
+}
+
+// sharedContendedSize is how many clients sharedContended runs, and how many
+// keys each commits.
+func sharedContendedSize() (clients, keys int) {
+	if testing.Short() {
+		return 16, 4
+	}
+	return 64, 16
+}
+
+// sharedContended has many clients, spread over the Managers on insts,
+// commit distinct keys to one session concurrently, one request per key.
+func sharedContended(_ context.Context, insts []core.Store) error {
+	ms := make([]*core.Manager, len(insts))
+	for i, s := range insts {
+		m, err := core.New(core.Config{Store: s})
+		if err != nil {
+			return fmt.Errorf("conformance: core.New: %w", err)
+		}
+		ms[i] = m
+	}
+	cookie, err := sharedRequest(ms[0], "", func(s *core.Session) { s.Set("owner", "ann") })
+	if err != nil || cookie == "" {
+		return storeViolation("a new session through Manager 0", fmt.Sprintf("cookie %q, error %v", cookie, err), "a session cookie", ruleSharedManager)
+	}
+	clients, keys := sharedContendedSize()
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed int
+		first  error
+	)
+	for c := range clients {
+		wg.Go(func() {
+			for k := range keys {
+				_, err := sharedRequest(ms[c%len(ms)], cookie, func(s *core.Session) { s.Set(fmt.Sprintf("c%d-k%d", c, k), k) })
+				if err != nil {
+					mu.Lock()
+					if failed++; first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var missing []string
+	_, err = sharedRequest(ms[0], cookie, func(s *core.Session) {
+		for c := range clients {
+			for k := range keys {
+				if _, ok := s.Get(fmt.Sprintf("c%d-k%d", c, k)); !ok {
+					missing = append(missing, fmt.Sprintf("c%d-k%d", c, k))
+				}
+			}
+		}
+	})
+	call := fmt.Sprintf("%d clients over %d Managers each committing %d keys to one session", clients, len(ms), keys)
+	switch {
+	case err != nil:
+		return storeViolation(call+", then a request reading them", storeErrText(err), "nil error", ruleSharedManager)
+	case failed > 0 || len(missing) > 0:
+		got := fmt.Sprintf("%d of %d commits failed (first: %v), %d keys lost", failed, clients*keys, first, len(missing))
+		return storeViolation(call, got, "no failed commit and every key", ruleSharedManager)
+	}
+	return nil
 }

@@ -45,8 +45,10 @@ var sharedBrokenBackends = []struct {
 	new   func(t *testing.T, n int) []core.Store
 	fails []string
 }{
-	{"keep their own records", separateMemory, []string{"SeeEachOther", "ConcurrentIncrements", "Managers"}},
-	{"swap in two steps", sharedMemory(func(m *memory.Store) core.Store { return casTwoStep{m} }), []string{"ConcurrentIncrements", "Managers"}},
+	{"keep their own records", separateMemory, []string{"SeeEachOther", "ConcurrentIncrements", "Managers",
+		"ContendedTwoManagers", "ContendedFourManagers"}},
+	{"swap in two steps", sharedMemory(func(m *memory.Store) core.Store { return casTwoStep{m} }), []string{"ConcurrentIncrements", "Managers",
+		"ContendedTwoManagers", "ContendedFourManagers"}},
 }
 
 // TestSharedChecksCatchBrokenBackends runs the shared-store checks against

@@ -21,6 +21,7 @@ const (
 	ruleTooLarge   = "a record larger than the store holds fails with ErrTooLarge and leaves the previous record intact"
 	ruleNoAlias    = "a store neither retains the slice given to Save nor returns one it keeps"
 	ruleExpires    = "a record whose expiry has passed loads as not found"
+	ruleDeleteAll  = "every Delete takes effect, not almost every one"
 )
 
 var storeLoadChecks = []storeCheck{
@@ -43,6 +44,7 @@ var storeSaveChecks = []storeCheck{
 var storeDeleteChecks = []storeCheck{
 	{name: "Existing", run: storeCheckDelete},
 	{name: "Unknown", run: storeCheckDeleteUnknown},
+	{name: "Many", run: storeCheckDeleteMany},
 }
 
 var storeExpiryChecks = []storeCheck{
@@ -196,33 +198,61 @@ func storeCheckDeleteUnknown(ctx context.Context, s core.Store, _ StoreOptions) 
 	return nil
 }
 
-func storeCheckSaveNoAlias(ctx context.Context, s core.Store, _ StoreOptions) error {
-	key := storeNewKey()
-	data := []byte("original")
-	want := bytes.Clone(data)
-	if err := storeSave(ctx, s, "k", key, data, storeExpiry(time.Hour), ruleNoAlias); err != nil {
-		return err
+// storeAliasSizes are the record sizes the aliasing checks try: a short
+// record and a large one (64 KiB, or the declared limit if lower), because
+// a store may copy only small values, or only large ones.
+func storeAliasSizes(opts StoreOptions) []int {
+	large := 64 << 10
+	if opts.MaxRecordSize > 0 && opts.MaxRecordSize < large {
+		large = opts.MaxRecordSize
 	}
-	copy(data, "MUTATED!")
-	if _, err := storeLoadFound(ctx, s, "k", key, want, ruleNoAlias); err != nil {
-		return fmt.Errorf("after the caller modified the slice it passed to Save: %w", err)
+	return []int{len("original"), large}
+}
+
+// storeAliasData returns n bytes of recognisable data and a mutation of it.
+func storeAliasData(n int) (data, mutated []byte) {
+	data = storePattern(n)
+	if n == len("original") {
+		data = []byte("original")
+	}
+	mutated = bytes.Clone(data)
+	for i := range mutated {
+		mutated[i] ^= 0xff
+	}
+	return data, mutated
+}
+
+func storeCheckSaveNoAlias(ctx context.Context, s core.Store, opts StoreOptions) error {
+	for _, n := range storeAliasSizes(opts) {
+		key := storeNewKey()
+		data, mutated := storeAliasData(n)
+		want := bytes.Clone(data)
+		if err := storeSave(ctx, s, "k", key, data, storeExpiry(time.Hour), ruleNoAlias); err != nil {
+			return err
+		}
+		copy(data, mutated)
+		if _, err := storeLoadFound(ctx, s, "k", key, want, ruleNoAlias); err != nil {
+			return fmt.Errorf("after the caller modified the %d-byte slice it passed to Save: %w", n, err)
+		}
 	}
 	return nil
 }
 
-func storeCheckLoadNoAlias(ctx context.Context, s core.Store, _ StoreOptions) error {
-	key := storeNewKey()
-	want := []byte("original")
-	if err := storeSave(ctx, s, "k", key, bytes.Clone(want), storeExpiry(time.Hour), ruleNoAlias); err != nil {
-		return err
-	}
-	rec, err := storeLoadFound(ctx, s, "k", key, want, ruleNoAlias)
-	if err != nil {
-		return err
-	}
-	copy(rec.Data, "MUTATED!")
-	if _, err := storeLoadFound(ctx, s, "k", key, want, ruleNoAlias); err != nil {
-		return fmt.Errorf("after the caller modified the slice Load returned: %w", err)
+func storeCheckLoadNoAlias(ctx context.Context, s core.Store, opts StoreOptions) error {
+	for _, n := range storeAliasSizes(opts) {
+		key := storeNewKey()
+		want, mutated := storeAliasData(n)
+		if err := storeSave(ctx, s, "k", key, bytes.Clone(want), storeExpiry(time.Hour), ruleNoAlias); err != nil {
+			return err
+		}
+		rec, err := storeLoadFound(ctx, s, "k", key, want, ruleNoAlias)
+		if err != nil {
+			return err
+		}
+		copy(rec.Data, mutated)
+		if _, err := storeLoadFound(ctx, s, "k", key, want, ruleNoAlias); err != nil {
+			return fmt.Errorf("after the caller modified the %d-byte slice Load returned: %w", n, err)
+		}
 	}
 	return nil
 }

@@ -36,6 +36,8 @@ var storeToucherChecks = []storeCheck{
 	{name: "KeepsData", run: storeCheckTouchData},
 	{name: "Missing", run: storeCheckTouchMissing},
 	{name: "Cancelled", run: storeCheckTouchCancelled},
+	{name: "Expired", slow: true, run: storeCheckTouchExpired},
+	{name: "UnderWrites", run: storeCheckTouchUnderWrites},
 }
 
 var storeCASChecks = []storeCheck{
@@ -47,6 +49,7 @@ var storeCASChecks = []storeCheck{
 	{name: "PastExpiryDeletes", run: storeCheckCASPast},
 	{name: "Concurrent", run: storeCheckCASConcurrent},
 	{name: "Cancelled", run: storeCheckCASCancelled},
+	{name: "Expired", slow: true, run: storeCheckCASExpired},
 }
 
 var storeIteratorChecks = []storeCheck{
@@ -63,7 +66,12 @@ var storeDeleterChecks = []storeCheck{
 }
 
 // storeErrText renders an unexpected error.
-func storeErrText(err error) string { return fmt.Sprintf("error %q", err) }
+func storeErrText(err error) string {
+	if err == nil {
+		return "nil error"
+	}
+	return fmt.Sprintf("error %q", err)
+}
 
 func storeCheckTouchExpiry(ctx context.Context, s core.Store, opts StoreOptions) error {
 	t := s.(core.Toucher)

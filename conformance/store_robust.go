@@ -14,6 +14,7 @@ import (
 // Rules about keys, concurrency and contexts.
 const (
 	ruleIsolation   = "records under different keys are independent"
+	ruleWholeKey    = "every character of a key counts: keys sharing a long prefix or suffix are different keys"
 	ruleInvalidKey  = "a key that is not 64 lowercase hex characters is rejected with an error or not found, never stored or a panic"
 	ruleConcurrency = "a store is safe for concurrent use and loses no write"
 	ruleCancelled   = "a cancelled context makes the call fail with an error wrapping ctx.Err() and change nothing"
@@ -23,6 +24,7 @@ const (
 var storeKeyChecks = []storeCheck{
 	{name: "Isolation", run: storeCheckIsolation},
 	{name: "Invalid", run: storeCheckInvalidKeys},
+	{name: "SharedPrefix", run: storeCheckSharedPrefix},
 }
 
 var storeConcurrencyChecks = []storeCheck{
@@ -61,6 +63,58 @@ func storeCheckIsolation(ctx context.Context, s core.Store, _ StoreOptions) erro
 		}
 	}
 	return storeLoadMissing(ctx, s, "k1", keys[1], ruleDelete)
+}
+
+// storeSharedKeys returns two groups of keys that differ from each other in
+// one position only: 16 that share their first 63 characters and 16 that
+// share their last 63.
+func storeSharedKeys() (keys, labels []string) {
+	base, base2 := storeNewKey(), storeNewKey()
+	const hexDigits = "0123456789abcdef"
+	for _, c := range hexDigits {
+		keys = append(keys, base[:63]+string(c))
+		labels = append(labels, fmt.Sprintf("key ending in %c", c))
+	}
+	for _, c := range hexDigits {
+		keys = append(keys, string(c)+base2[1:])
+		labels = append(labels, fmt.Sprintf("key starting with %c", c))
+	}
+	return keys, labels
+}
+
+func storeCheckSharedPrefix(ctx context.Context, s core.Store, _ StoreOptions) error {
+	keys, labels := storeSharedKeys()
+	value := func(i int) []byte { return []byte(fmt.Sprintf("record %d", i)) }
+	exp := storeExpiry(time.Hour)
+	for i, k := range keys {
+		if err := storeSave(ctx, s, labels[i], k, value(i), exp, ruleWholeKey); err != nil {
+			return err
+		}
+	}
+	for i, k := range keys {
+		if _, err := storeLoadFound(ctx, s, labels[i], k, value(i), ruleWholeKey); err != nil {
+			return fmt.Errorf("after saving %d keys that differ in one character: %w", len(keys), err)
+		}
+	}
+	// Delete one key of each group; its neighbours must survive.
+	gone := map[int]bool{5: true, 16 + 11: true}
+	for i := range gone {
+		if err := s.Delete(ctx, keys[i]); err != nil {
+			return storeViolation(fmt.Sprintf("Delete(%s)", labels[i]), storeErrText(err), "nil error", ruleWholeKey)
+		}
+	}
+	for i, k := range keys {
+		if gone[i] {
+			if err := storeLoadMissing(ctx, s, labels[i], k, ruleWholeKey); err != nil {
+				return fmt.Errorf("after deleting it: %w", err)
+			}
+			continue
+		}
+		if _, err := storeLoadFound(ctx, s, labels[i], k, value(i), ruleWholeKey); err != nil {
+			return fmt.Errorf("after deleting the %s and the %s: %w", labels[5], labels[16+11], err)
+		}
+	}
+	return nil
 }
 
 // storeInvalidKeys returns keys the store must not accept, by label.

@@ -31,19 +31,28 @@ func (p *plainClientStore) Seal(_ context.Context, name, id string, data []byte,
 }
 
 func (p *plainClientStore) Open(_ context.Context, name, tok string) (string, []byte, time.Time, bool, error) {
+	id, data, exp, ok := p.parse(name, tok)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !ok || p.revoked[id] {
+		return "", nil, time.Time{}, false, nil
+	}
+	return id, data, exp, true, nil
+}
+
+// parse decodes tok, sealed under name, whether revoked or not.
+func (p *plainClientStore) parse(name, tok string) (string, []byte, time.Time, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
-		return "", nil, time.Time{}, false, nil
+		return "", nil, time.Time{}, false
 	}
 	exp, n := binary.Varint(b)
 	if n <= 0 {
-		return "", nil, time.Time{}, false, nil
+		return "", nil, time.Time{}, false
 	}
 	b = b[n:]
 	if _, n = binary.Uvarint(b); n <= 0 {
-		return "", nil, time.Time{}, false, nil
+		return "", nil, time.Time{}, false
 	}
 	b = b[n:]
 	field := func() (string, bool) {
@@ -57,10 +66,10 @@ func (p *plainClientStore) Open(_ context.Context, name, tok string) (string, []
 	}
 	got, ok1 := field()
 	id, ok2 := field()
-	if !ok1 || !ok2 || got != name || p.revoked[id] {
-		return "", nil, time.Time{}, false, nil
+	if !ok1 || !ok2 || got != name {
+		return "", nil, time.Time{}, false
 	}
-	return id, b, time.Unix(0, exp), true, nil
+	return id, b, time.Unix(0, exp), true
 }
 
 func (p *plainClientStore) Revoke(_ context.Context, _, id string, _ time.Time) error {

@@ -21,7 +21,10 @@ import (
 // RFC 3339). Numbers beyond 2^53 lose precision. Use [Value] to read a
 // number back as an int; prefer BinaryCodec when only Go reads the records.
 // Encode fails on values encoding/json rejects, such as channels, functions,
-// NaN or infinite floats, and times outside years 0 to 9999.
+// NaN or infinite floats, and times outside years 0 to 9999, and on a key
+// or string that is not valid UTF-8 (which encoding/json would silently
+// turn into U+FFFD, merging keys): the error names the key, never the
+// value, and the commit fails instead of changing the data.
 //
 // Decode accepts only data that starts with '{', rejects JSON nested more
 // than 64 levels deep before parsing it, and reports every failure as an
@@ -49,6 +52,9 @@ var jsonNoValues = map[string]any{}
 func (JSONCodec) Encode(created time.Time, values map[string]any) ([]byte, error) {
 	if values == nil {
 		values = jsonNoValues
+	}
+	if err := jsonCheckUTF8(values); err != nil {
+		return nil, err
 	}
 	b, err := json.Marshal(jsonRecord{Created: created, Values: values})
 	if err != nil {

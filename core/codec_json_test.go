@@ -240,3 +240,32 @@ func TestJSONCodecCrossFeed(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONCodecInvalidUTF8: invalid UTF-8 in a key or in a string inside
+// a value is an error that names the key but never the value, instead of
+// turning into U+FFFD on the next load (where two keys can merge).
+func TestJSONCodecInvalidUTF8(t *testing.T) {
+	type inner struct{ Name string }
+	for name, values := range map[string]map[string]any{
+		"key":          {"a\xffb": 1},
+		"string":       {"k": "secret\xff"},
+		"[]string":     {"k": []string{"ok", "secret\xfe"}},
+		"[]any":        {"k": []any{1, "secret\xc3"}},
+		"map value":    {"k": map[string]any{"x": "secret\xff"}},
+		"map key":      {"k": map[string]int{"secret\xff": 1}},
+		"struct field": {"k": inner{Name: "secret\xff"}},
+	} {
+		_, err := JSONCodec{}.Encode(time.Now(), values)
+		if err == nil {
+			t.Errorf("%s: Encode of invalid UTF-8 = nil error, want an error", name)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "secret") || !strings.Contains(msg, "UTF-8") ||
+			!(strings.Contains(msg, `"k"`) || strings.Contains(msg, `"a\xffb"`)) {
+			t.Errorf("%s: error %q, want one that names the key, says UTF-8, and holds no value", name, msg)
+		}
+	}
+	if _, err := (JSONCodec{}).Encode(time.Now(), map[string]any{"k": "naïve ✓", "b": []byte{0xff}}); err != nil {
+		t.Errorf("Encode of valid UTF-8 and of []byte (base64) = %v, want nil", err)
+	}
+}

@@ -11,9 +11,6 @@ import (
 	"time"
 )
 
-// maxWriteAttempts bounds the compare-and-swap retries of one commit.
-const maxWriteAttempts = 32
-
 // errGone reports that a concurrent request destroyed or renewed the
 // session this request was about to write: the write is dropped so the
 // logout or login stands.
@@ -31,6 +28,8 @@ var errGone = errors.New("sessionkit: session ended by a concurrent request")
 //
 // The error is a load or store failure; the adapter answers it through
 // HandleError when the header has not been sent.
+//
+// Adapter API: application code never calls Commit; the middleware does.
 func (m *Manager) Commit(s *Session, h http.Header) error {
 	if h != nil {
 		m.addVary(h, s)
@@ -43,7 +42,10 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 	if s.loadErr != nil {
 		return s.loadErr
 	}
-	ctx := s.req.Context()
+	if s.retired {
+		m.dropRetired(s)
+		return nil
+	}
 	now := m.cfg.Now()
 
 	persist := (len(s.changes) != 0 || s.cleared) && (!m.cfg.ManualSave || s.saveReq)
@@ -59,37 +61,16 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 	wasFound, oldToken, oldExpiry := s.found, s.token, s.expiry
 
 	if write && newToken && h == nil {
-		m.cfg.Logger.LogAttrs(ctx, slog.LevelError,
+		m.cfg.Logger.LogAttrs(s.req.Context(), slog.LevelError,
 			"sessionkit: session changed after the response header was sent; its new token cannot reach the client, so the change was not saved")
 		s.discardChanges()
 		write = false
 	}
-	state := s.base
-	if write && persist {
-		state = s.mergeIntoBase() // only now: nothing below reads the loaded state again
-	}
-
-	switch {
-	case write:
-		if err := m.commitWrite(ctx, s, state, persist, newToken, now); err != nil {
-			if !errors.Is(err, errGone) {
-				return err
-			}
-			m.cfg.Logger.LogAttrs(ctx, slog.LevelInfo,
-				"sessionkit: session was destroyed or renewed by a concurrent request; this request's changes were dropped")
-			s.discardChanges()
-		}
-	case m.refreshDue(s, now):
-		if err := m.refresh(ctx, s, now); err != nil && !errors.Is(err, errGone) {
+	refresh := !write && m.refreshDue(s, now)
+	if write || refresh || s.drop != "" {
+		if err := m.commitIO(s, write, persist, newToken, refresh, now); err != nil {
 			return err
 		}
-	}
-
-	if s.drop != "" {
-		if err := m.end(ctx, s.drop, s.dropUntil); err != nil {
-			return err
-		}
-		s.drop = ""
 	}
 	if h == nil {
 		return nil
@@ -106,6 +87,53 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 		s.presented = false
 	}
 	return nil
+}
+
+// commitIO makes the store calls of a commit, on a context detached from
+// the request's cancellation (a client that went away must not lose what
+// its request changed) and bounded by CommitTimeout. s.mu is held.
+func (m *Manager) commitIO(s *Session, write, persist, newToken, refresh bool, now time.Time) error {
+	dc := withDeadline(s.req.Context(), time.Now().Add(m.cfg.CommitTimeout), true)
+	defer dc.release()
+	var ctx context.Context = dc
+	state := s.base
+	if write && persist {
+		state = s.mergeIntoBase() // only now: nothing below reads the loaded state again
+	}
+	switch {
+	case write:
+		if err := m.commitWrite(ctx, s, state, persist, newToken, now); err != nil {
+			if !errors.Is(err, errGone) {
+				return err
+			}
+			m.cfg.Logger.LogAttrs(ctx, slog.LevelInfo,
+				"sessionkit: session was destroyed or renewed by a concurrent request; this request's changes were dropped")
+			s.discardChanges()
+		}
+	case refresh:
+		if err := m.refresh(ctx, s, now); err != nil && !errors.Is(err, errGone) {
+			return err
+		}
+	}
+	if s.drop != "" {
+		if err := m.end(ctx, s.drop, s.dropUntil, s.dropRetire, now); err != nil {
+			return err
+		}
+		s.drop, s.dropRetire = "", false
+	}
+	return nil
+}
+
+// dropRetired ends the request of a token that Renew retired moments ago
+// (see Config.RenewGrace): nothing is stored and no token is sent, so that
+// the renewed cookie the client got meanwhile stays. s.mu is held.
+func (m *Manager) dropRetired(s *Session) {
+	if s.modified() {
+		m.cfg.Logger.LogAttrs(s.req.Context(), slog.LevelInfo,
+			"sessionkit: the request presented a token that a renew (login) retired moments ago; its changes were dropped")
+	}
+	s.discardChanges()
+	s.drop, s.dropRetire = "", false
 }
 
 // discardChanges forgets what this request changed. s.mu is held.
@@ -134,20 +162,29 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 	if rebase {
 		w.changes, w.cleared = s.changes, s.cleared
 	}
+	retire := s.found && s.renew && m.cas != nil
+	if retire {
+		// Hold the old key while its successor is written and it is
+		// retired, so that this process's commits to the old session
+		// wait and then see the marker instead of racing the retirement.
+		l, err := m.locks.lock(ctx, s.key)
+		if err != nil {
+			return fmt.Errorf("sessionkit: save: waiting for a concurrent commit: %w", err)
+		}
+		defer m.locks.unlock(s.key, l)
+	}
 	if err := m.write(ctx, &w, now); err != nil {
 		return err
 	}
-	if s.found && s.renew {
-		if m.cas != nil {
-			// End the old record now, atomically with the check that it
-			// is still the one this request loaded: a logout that deleted
-			// it meanwhile must not live on under the new token.
-			if err := m.retire(ctx, s.key, s.version, &w, now); err != nil {
-				return err
-			}
-		} else {
-			s.drop, s.dropUntil = s.token, s.expiry // the old token must load nothing
+	if retire {
+		// End the old record now, atomically with the check that it is
+		// still the one this request loaded: a logout that deleted it
+		// meanwhile must not live on under the new token.
+		if err := m.retire(ctx, s.key, s.version, &w, now); err != nil {
+			return err
 		}
+	} else if s.found && s.renew {
+		s.drop, s.dropUntil, s.dropRetire = s.token, s.expiry, true // the old token must load nothing
 	}
 	s.token, s.key, s.found = token, key, true
 	s.version, s.expiry, s.created, s.base, s.ip = w.version, w.expiry, w.created, w.state, w.ip
@@ -156,26 +193,49 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 }
 
 // refresh pushes the idle deadline of an unchanged session forward, with
-// Touch when the store has it. s.mu is held.
+// Touch when the store has it. A conflict is no failure: another request
+// has just written the record, and so extended it. s.mu is held.
 func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error {
 	if m.client != nil {
 		return m.commitClient(ctx, s, s.base, now)
 	}
 	exp := m.deadline(s.created, now)
+	cctx, dl := m.callCtx(ctx)
+	defer dl.release()
 	if m.toucher != nil {
-		if err := m.toucher.Touch(ctx, s.key, exp); errors.Is(err, ErrNotFound) {
+		switch err := m.toucher.Touch(cctx, s.key, exp); {
+		case err == nil:
+			s.expiry = exp
+		case errors.Is(err, ErrNotFound):
 			return errGone // ended meanwhile: no cookie for a dead token
-		} else if err != nil {
+		case errors.Is(err, ErrConflict):
+			// Rewritten meanwhile, and so extended: keep the cookie.
+		default:
 			return fmt.Errorf("sessionkit: touch: %w", err)
+		}
+		return nil
+	}
+	w := writeOp{key: s.key, version: s.version, created: s.created, state: s.base, ip: s.ip, expiry: exp}
+	data, err := m.encode(&w)
+	if err != nil {
+		return err
+	}
+	if m.cas == nil {
+		if err := m.cfg.Store.Save(cctx, s.key, data, exp); err != nil {
+			return fmt.Errorf("sessionkit: save: %w", err)
 		}
 		s.expiry = exp
 		return nil
 	}
-	w := writeOp{key: s.key, version: s.version, created: s.created, state: s.base, ip: s.ip}
-	if err := m.write(ctx, &w, now); err != nil {
-		return err
+	v, err := m.cas.CompareAndSwap(cctx, s.key, s.version, data, exp)
+	switch {
+	case err == nil:
+		s.version, s.expiry = v, exp
+	case errors.Is(err, ErrConflict):
+		// Rewritten (and so extended) or ended meanwhile: nothing to do.
+	default:
+		return fmt.Errorf("sessionkit: save: %w", err)
 	}
-	s.version, s.expiry, s.created, s.base = w.version, w.expiry, w.created, w.state
 	return nil
 }
 
@@ -190,7 +250,9 @@ func (m *Manager) commitClient(ctx context.Context, s *Session, state map[string
 	if id == "" || s.found && s.renew {
 		id = rand.Text() // 128 random bits naming this session's tokens
 	}
-	token, err := m.client.Seal(ctx, m.tokenName(), id, data, w.expiry)
+	cctx, dl := m.callCtx(ctx)
+	token, err := m.client.Seal(cctx, m.tokenName(), id, data, w.expiry)
+	dl.release()
 	if err != nil {
 		return fmt.Errorf("sessionkit: seal: %w", err)
 	}
@@ -198,7 +260,7 @@ func (m *Manager) commitClient(ctx context.Context, s *Session, state map[string
 		return err
 	}
 	if s.found && s.renew {
-		s.drop, s.dropUntil = s.key, s.expiry // every token of the old id
+		s.drop, s.dropUntil, s.dropRetire = s.key, s.expiry, true // every token of the old id
 	}
 	s.token, s.key, s.found, s.expiry, s.base = token, id, true, w.expiry, state
 	s.discardChanges()
@@ -206,19 +268,50 @@ func (m *Manager) commitClient(ctx context.Context, s *Session, state map[string
 }
 
 // end makes a token that was destroyed or renewed load nothing: its record
-// is deleted, or, for client-side sessions, the session id (token)
+// is deleted, or replaced by a retired marker when retire is set (a
+// renew, see Config.RenewGrace), or, for client-side sessions, the
+// session id (token) retired (a renew, with a RetiringClientStore) or
 // revoked.
-func (m *Manager) end(ctx context.Context, token string, until time.Time) error {
+func (m *Manager) end(ctx context.Context, token string, until time.Time, retire bool, now time.Time) error {
+	cctx, dl := m.callCtx(ctx)
+	defer dl.release()
 	if m.client != nil {
-		if err := m.client.Revoke(ctx, m.tokenName(), token, until); err != nil {
+		if retire && m.retirer != nil {
+			if err := m.retirer.Retire(cctx, m.tokenName(), token, now.Add(m.cfg.RenewGrace), until); err != nil {
+				return fmt.Errorf("sessionkit: retire: %w", err)
+			}
+			return nil
+		}
+		if err := m.client.Revoke(cctx, m.tokenName(), token, until); err != nil {
 			return fmt.Errorf("sessionkit: revoke: %w", err)
 		}
 		return nil
 	}
-	if err := m.cfg.Store.Delete(ctx, StoreKey(token)); err != nil {
+	if data, exp := m.retiredMarker(now); retire && data != nil {
+		if err := m.cfg.Store.Save(cctx, StoreKey(token), data, exp); err != nil {
+			return fmt.Errorf("sessionkit: save: %w", err)
+		}
+		return nil
+	}
+	if err := m.cfg.Store.Delete(cctx, StoreKey(token)); err != nil {
 		return fmt.Errorf("sessionkit: delete: %w", err)
 	}
 	return nil
+}
+
+// retiredMarker returns the record that replaces the record of a token
+// retired by Renew, and its expiry: the end of the grace window. It holds
+// no session data and nothing of the new token. With RenewGrace off it
+// returns nil and a past expiry, which deletes the record.
+func (m *Manager) retiredMarker(now time.Time) ([]byte, time.Time) {
+	if m.cfg.RenewGrace < 0 {
+		return nil, time.Unix(1, 0)
+	}
+	data, err := m.cfg.Codec.Encode(now, map[string]any{retiredKey: true})
+	if err != nil {
+		return nil, time.Unix(1, 0)
+	}
+	return data, now.Add(m.cfg.RenewGrace)
 }
 
 // writeOp is one versioned write, rebased on conflict.
@@ -233,62 +326,91 @@ type writeOp struct {
 	expiry  time.Time // set by write
 }
 
-// write stores w.state under w.key. With a compare-and-swap store a
-// conflict reloads the record, re-applies this request's changes and tries
-// again; a record that has disappeared meanwhile is not re-created.
+// write stores w.state under w.key. With a compare-and-swap store the
+// write holds w.key's lock in this Manager, so commits of one process to
+// one session take turns; a conflict (another process wrote) reloads the
+// record, re-applies this request's changes and tries again, after a
+// jittered exponential backoff from the second conflict on, until ctx
+// ends. A record that has disappeared meanwhile is not re-created.
 func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
+	if m.cas == nil {
+		w.expiry = m.deadline(w.created, now)
+		data, err := m.encode(w)
+		if err != nil {
+			return err
+		}
+		cctx, dl := m.callCtx(ctx)
+		defer dl.release()
+		if err := m.cfg.Store.Save(cctx, w.key, data, w.expiry); err != nil {
+			return fmt.Errorf("sessionkit: save: %w", err)
+		}
+		return nil
+	}
+	l, err := m.locks.lock(ctx, w.key)
+	if err != nil {
+		return fmt.Errorf("sessionkit: save: waiting for a concurrent commit: %w", err)
+	}
+	defer m.locks.unlock(w.key, l)
+	if w.version != 0 && l.version != 0 && l.version != w.version {
+		// This Manager wrote the record since the request loaded it: rebase
+		// now rather than after a conflict.
+		if err := m.rebase(ctx, w, now); err != nil {
+			return err
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		w.expiry = m.deadline(w.created, now)
 		data, err := m.encode(w)
 		if err != nil {
 			return err
 		}
-		if m.cas == nil {
-			if err := m.cfg.Store.Save(ctx, w.key, data, w.expiry); err != nil {
-				return fmt.Errorf("sessionkit: save: %w", err)
-			}
-			return nil
-		}
-		v, err := m.cas.CompareAndSwap(ctx, w.key, w.version, data, w.expiry)
+		cctx, dl := m.callCtx(ctx)
+		v, err := m.cas.CompareAndSwap(cctx, w.key, w.version, data, w.expiry)
+		dl.release()
 		if err == nil {
-			w.version = v
+			w.version, l.version = v, v
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) {
 			return fmt.Errorf("sessionkit: save: %w", err)
 		}
-		if attempt == maxWriteAttempts {
-			return fmt.Errorf("sessionkit: save: %w (gave up after %d attempts)", err, attempt)
+		if err := backoff(ctx, attempt); err != nil {
+			return fmt.Errorf("sessionkit: save: %w (%d attempts before the commit's deadline): %w", ErrConflict, attempt, err)
 		}
 		if err := m.rebase(ctx, w, now); err != nil {
 			return err
 		}
+		l.version = w.version
 	}
 }
 
-// retire deletes the record a renewed session leaves behind (oldKey, at
-// the version this request loaded) after w, its successor, was written.
-// When the old record changed meanwhile, its new values plus this
-// request's changes are written to the successor and the delete is tried
-// again; when it is gone (a concurrent logout or renew), the successor is
-// deleted too and errGone returned. Only with a compare-and-swap store.
+// retire ends the record a renewed session leaves behind (oldKey, at the
+// version this request loaded) after w, its successor, was written: it is
+// replaced by the retired marker (or deleted, with RenewGrace off) in one
+// compare-and-swap. When the old record changed meanwhile, its new values
+// plus this request's changes are written to the successor and the
+// retirement is tried again; when it is gone (a concurrent logout or
+// renew), the successor is deleted too and errGone returned. Only with a
+// compare-and-swap store; the caller holds oldKey's lock.
 func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, w *writeOp, now time.Time) error {
-	expired := time.Unix(1, 0)
+	marker, until := m.retiredMarker(now)
 	for attempt := 1; ; attempt++ {
-		_, err := m.cas.CompareAndSwap(ctx, oldKey, oldVersion, nil, expired)
+		cctx, dl := m.callCtx(ctx)
+		_, err := m.cas.CompareAndSwap(cctx, oldKey, oldVersion, marker, until)
+		dl.release()
 		if err == nil {
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) {
 			return fmt.Errorf("sessionkit: delete: %w", err)
 		}
-		if attempt == maxWriteAttempts {
-			return fmt.Errorf("sessionkit: delete: %w (gave up after %d attempts)", err, attempt)
+		if err := backoff(ctx, attempt); err != nil {
+			return fmt.Errorf("sessionkit: delete: %w (%d attempts before the commit's deadline): %w", ErrConflict, attempt, err)
 		}
 		old := writeOp{key: oldKey, version: oldVersion, created: w.created, ip: w.ip, changes: w.changes, cleared: w.cleared}
 		err = m.rebase(ctx, &old, now)
 		if err == nil && old.version == oldVersion {
-			err = errGone // loaded unchanged, yet the delete lost: it expired
+			err = errGone // loaded unchanged, yet the swap lost: it expired
 		}
 		if err == nil {
 			// The old record changed: carry its values over and try again.
@@ -302,16 +424,23 @@ func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, 
 		if !errors.Is(err, errGone) {
 			return err
 		}
-		if derr := m.cfg.Store.Delete(ctx, w.key); derr != nil {
+		cctx, dl = m.callCtx(ctx)
+		derr := m.cfg.Store.Delete(cctx, w.key)
+		dl.release()
+		if derr != nil {
 			return fmt.Errorf("sessionkit: delete: %w", derr)
 		}
 		return errGone
 	}
 }
 
-// rebase reloads the record of w after a conflict and re-applies w's changes.
+// rebase reloads the record of w after a conflict and re-applies w's
+// changes. A record that ended meanwhile (deleted, expired, or retired by
+// a renew) is errGone.
 func (m *Manager) rebase(ctx context.Context, w *writeOp, now time.Time) error {
-	rec, found, err := m.cfg.Store.Load(ctx, w.key)
+	cctx, dl := m.callCtx(ctx)
+	rec, found, err := m.cfg.Store.Load(cctx, w.key)
+	dl.release()
 	if err != nil {
 		return fmt.Errorf("sessionkit: load: %w", err)
 	}
@@ -323,6 +452,9 @@ func (m *Manager) rebase(ctx context.Context, w *writeOp, now time.Time) error {
 	}
 	created, values, err := m.cfg.Codec.Decode(rec.Data)
 	if err != nil || !now.Before(rec.Expiry) || !now.Before(created.Add(m.cfg.Lifetime)) {
+		return errGone
+	}
+	if _, retired := values[retiredKey]; retired {
 		return errGone
 	}
 	if ip, ok := values[ipKey].(string); ok {

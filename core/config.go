@@ -129,6 +129,40 @@ type Config struct {
 	// Now is the clock. Default: time.Now. Tests inject their own.
 	Now func() time.Time
 
+	// StoreTimeout bounds every single store call the core makes (Load,
+	// Save, CompareAndSwap, Touch, Delete, and the claim of Flashes; Open,
+	// Seal and Revoke of a ClientStore): a call still running after it
+	// is cancelled, and the request fails with an error wrapping
+	// context.DeadlineExceeded through the ErrorHandler. A hung backend
+	// thus costs a request at most this long per call. Default: 5 seconds.
+	// Must not be negative.
+	StoreTimeout time.Duration
+
+	// CommitTimeout bounds a whole commit, including its compare-and-swap
+	// retries and the wait for other commits to the same session in this
+	// process. The commit runs on a context detached from the request's
+	// cancellation, so a client that disconnects before the response
+	// header does not lose what its request changed. Default: 10 seconds.
+	// Must not be negative.
+	CommitTimeout time.Duration
+
+	// RenewGrace is how long a token retired by Renew is remembered: the
+	// record under it is replaced (in the same single write that would
+	// have deleted it) by a small marker that holds no session data and
+	// expires after RenewGrace. A request that presents the retired token
+	// within the window, such as one the browser sent in parallel with
+	// the login, sees an empty new session, gets no cookie (nor token
+	// header), so it cannot replace the renewed cookie and log the user
+	// out, and its changes are dropped with a log line. After the window
+	// the token is simply unknown. Destroy is not affected: its record is
+	// deleted. Client-side sessions (ClientStore) have no record to mark:
+	// the same protection needs a ClientStore that implements
+	// RetiringClientStore, which the core then asks to retire the old
+	// session id instead of revoking it (stores/cookie does with a
+	// revocation list, and only with one). Default: 30 seconds.
+	// Negative: off, the old record is deleted (the old id revoked).
+	RenewGrace time.Duration
+
 	signer *signer // built from SigningKeys by normalize
 }
 
@@ -138,6 +172,9 @@ const (
 	DefaultLifetime            = 24 * time.Hour
 	DefaultIdleRefreshFraction = 0.1
 	DefaultMaxRecordSize       = 1 << 20
+	DefaultStoreTimeout        = 5 * time.Second
+	DefaultCommitTimeout       = 10 * time.Second
+	DefaultRenewGrace          = 30 * time.Second
 	// MaxCookieAge is the longest Max-Age browsers honour (RFC 6265bis).
 	MaxCookieAge = 400 * 24 * time.Hour
 )
@@ -242,13 +279,24 @@ func (c *Config) normalize() error {
 	if c.ErrorHandler == nil {
 		logger := c.Logger
 		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-			logger.LogAttrs(r.Context(), slog.LevelError, "sessionkit: request failed",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+			logRequestError(logger, r, err)
 			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.StoreTimeout == 0 {
+		c.StoreTimeout = DefaultStoreTimeout
+	}
+	if c.CommitTimeout == 0 {
+		c.CommitTimeout = DefaultCommitTimeout
+	}
+	if c.StoreTimeout < 0 || c.CommitTimeout < 0 {
+		return configErr("StoreTimeout and CommitTimeout must not be negative")
+	}
+	if c.RenewGrace == 0 {
+		c.RenewGrace = DefaultRenewGrace
 	}
 	return nil
 }

@@ -16,15 +16,28 @@
 //	n, _ := core.Value[int](s, "visits")
 //	s.Set("visits", n+1)            // saved automatically before the header leaves
 //
-// Session methods do no I/O and are safe for concurrent use by the
-// goroutines of one request. The token never reaches handler code: there is
+// Session methods do no I/O (except the lazy load on first use, and
+// Flashes, which claims its messages from the store) and are safe for
+// concurrent use by the goroutines of one request. The token never reaches handler code: there is
 // no ID method. Renew gives the session a new token (call it on every
 // change of privilege, such as login); Destroy ends it (logout); Revert
 // drops this request's changes; AddFlash and Flashes keep one-time
 // messages; Value and PopValue read typed values, converting numbers that a
 // codec may have widened.
 //
-// # The request life cycle
+// # The application API and the adapter API
+//
+// Application code uses New, Config, Manager.FromContext, *Session (Get,
+// Set, Renew, Destroy, Flashes, ...), Value and PopValue, the Store
+// interfaces and the codecs. It never calls Manager.Begin, BeginRequest,
+// Commit, Release, HandleError or LogError: those are the adapter API,
+// which the middleware in adapters/nethttp, adapters/gin, adapters/echo and
+// adapters/echov5 calls at the right moments (their doc comments say
+// "Adapter API"). adapters/nethttp.Writer is the response wrapper that other
+// adapters reuse for the same purpose. Only someone writing an adapter for
+// another framework needs the section below.
+//
+// # The request life cycle (for adapter authors)
 //
 // An adapter calls BeginRequest (or Begin) when the request arrives: nothing
 // is loaded yet. The first read of the session loads it, once; a handler
@@ -46,12 +59,67 @@
 // SHA-256 hashes of the tokens (StoreKey), so a store never sees a token.
 // Optional interfaces add what a store can do: Toucher (move the deadline
 // without a rewrite), CompareAndSwapper (versioned writes), Iterator and
-// ExpiredDeleter (cleanup). With a CompareAndSwapper, concurrent requests
-// on one session lose no update: on a conflict the core reloads the
-// record, re-applies only the keys this request changed and retries, and
-// it never re-creates a record that a concurrent logout or renew removed.
-// A ClientStore keeps the session in the token itself (stores/cookie).
-// Package conformance holds the test suites that define these contracts.
+// ExpiredDeleter (cleanup). A ClientStore keeps the session in the token
+// itself (stores/cookie). Package conformance holds the test suites that
+// define these contracts.
+//
+// # Concurrent requests
+//
+// On stores with compare-and-swap (every bundled server-side store),
+// concurrent requests on one session that change different keys all
+// survive, however many there are. A Manager serialises its own commits
+// to one session (a per-session lock held only around the load, rebase
+// and compare-and-swap of a commit, never while a handler runs), so the
+// commits of one process never conflict with each other. A conflict with
+// another process reloads the record, re-applies only the keys this
+// request changed and tries again, with jittered exponential backoff,
+// until the commit's deadline (Config.CommitTimeout) rather than for a
+// fixed number of attempts. A commit never re-creates a record that a
+// concurrent logout or renew removed: its changes are dropped with a log
+// line. A refresh of the idle deadline that loses against a concurrent
+// writer is no error (the writer extended the record). On a store without
+// compare-and-swap the last writer wins, and New logs a warning saying so.
+//
+// Flash messages (AddFlash, Flashes) are each kept as an entry of their
+// own, so concurrent AddFlash calls keep every message, and Flashes
+// claims the stored messages from the store with compare-and-swap, so
+// each message is returned by exactly one Flashes call across concurrent
+// requests. Without compare-and-swap, and for client-side sessions, a
+// message may be shown by more than one of concurrent requests.
+//
+// Renew (login) replaces the old record, in the same single write that
+// would have deleted it, by a marker that holds no session data and
+// expires after Config.RenewGrace (30 seconds). A request that presents
+// the old token within that window, such as one the browser fired in
+// parallel with the login, sees an empty session, gets no cookie that
+// would replace the new one, and its changes are dropped; after the
+// window the token is simply unknown. Destroy (logout) deletes the record.
+// Client-side sessions get the same protection from a ClientStore that
+// implements RetiringClientStore (stores/cookie with a revocation list):
+// Renew retires the old session id instead of revoking it, in the one
+// store call Revoke would have made. Two limits remain there: without a
+// revocation list the old token still opens the pre-login session (so a
+// request that changes it gets a new cookie), and a request that opened
+// the old token before the login's commit and changes the session
+// afterwards still answers with a token of its own, since nothing on the
+// server says at its commit that the session ended.
+//
+// # Deadlines
+//
+// Every store call the core makes is bounded by Config.StoreTimeout (5
+// seconds), so a hung backend fails the request through the error handler
+// instead of hanging it. The commit runs on a context detached from the
+// request's cancellation, so a client that disconnects before the
+// response header does not lose what its request changed, and bounded as
+// a whole by Config.CommitTimeout (10 seconds).
+//
+// # Reserved keys
+//
+// The core keeps its own metadata (the bound client address, flash
+// entries, the retired marker) in the record under keys that begin with
+// a NUL byte (ReservedKey). Session.Set panics on such a key, and Get,
+// Keys, Delete and Pop do not see them, so application keys can never
+// collide with them.
 //
 // # Tokens, codecs and expiry
 //

@@ -1,30 +1,236 @@
 package core
 
-// FlashKey is the session key under which AddFlash keeps flash messages.
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+)
+
+// FlashKey is the session key under which AddFlash kept flash messages
+// before version 0.2 (a []string). Flashes still returns and removes the
+// messages of records written then.
+//
+// Deprecated: each flash message now has an entry of its own in the
+// core's metadata; no application needs this key.
 const FlashKey = "_flash"
 
-// AddFlash appends msg to the session's flash messages, which Flashes
-// returns and removes on a later request.
+// AddFlash queues msg as a flash message, which Flashes returns and
+// removes on a later request.
+//
+// Each message is an entry of its own in the record, so concurrent
+// requests that each add a message keep all of them (on stores with
+// compare-and-swap, as every bundled server-side store has).
 func (s *Session) AddFlash(msg string) {
 	s.lock()
 	defer s.mu.Unlock()
+	s.flashSeq++
+	// Fixed-width hex, so that the keys sort in the order the messages
+	// were added: the clock, then the order within this request, then
+	// randomness that keeps concurrent requests' entries apart.
+	b := make([]byte, 0, len(flashPrefix)+16+1+8+1+16)
+	b = append(b, flashPrefix...)
+	b = appendHex(b, uint64(s.m.cfg.Now().UnixNano()), 16)
+	b = append(b, '.')
+	b = appendHex(b, uint64(s.flashSeq), 8)
+	b = append(b, '.')
+	b = appendHex(b, rand.Uint64(), 16)
+	s.set(string(b), msg)
+}
+
+// Flashes returns the session's flash messages, oldest first, and removes
+// them. It returns nil, and changes nothing, when there are none.
+//
+// Unlike the other Session methods, Flashes may make store calls: on a
+// store with compare-and-swap it claims the stored messages at once,
+// removing exactly the ones it returns from the record in one
+// compare-and-swap (reloading and trying again on a conflict). So each
+// message is returned by exactly one Flashes call, whatever the number of
+// concurrent requests, and a message is never lost. A store failure is
+// logged and the stored messages stay queued for a later request.
+// Messages added during this request are returned without a store call.
+//
+// On a store without compare-and-swap, and for client-side sessions
+// (ClientStore), the messages are removed when the request commits, as
+// any other change: concurrent requests may then each show the same
+// message, and concurrent AddFlash calls may overwrite each other.
+func (s *Session) Flashes() []string {
+	s.lock()
+	defer s.mu.Unlock()
+	var out []flashMsg
+	for k, c := range s.changes {
+		if strings.HasPrefix(k, flashPrefix) && !c.del {
+			out = append(out, flashMsg{k, flashText(c.v)})
+			delete(s.changes, k) // never stored: nothing to remove
+		}
+	}
+	stored := false
+	for k := range s.base {
+		if strings.HasPrefix(k, flashPrefix) {
+			if _, changed := s.changes[k]; !changed {
+				stored = true
+				break
+			}
+		}
+	}
+	if stored {
+		if s.m.cas != nil && s.found && !s.released {
+			out = append(out, s.m.claimFlashes(s)...)
+		} else {
+			for k, v := range s.base {
+				if _, changed := s.changes[k]; strings.HasPrefix(k, flashPrefix) && !changed {
+					out = append(out, flashMsg{k, flashText(v)})
+					if s.changes == nil {
+						s.changes = make(map[string]change)
+					}
+					s.changes[k] = change{del: true}
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b flashMsg) int { return strings.Compare(a.key, b.key) })
 	var list []string
-	switch v, _ := s.get(FlashKey); old := v.(type) {
+	for _, f := range out {
+		list = append(list, f.msg)
+	}
+	if legacy, ok := popLegacyFlashes(s); ok {
+		list = append(legacy, list...)
+	}
+	return list
+}
+
+// popLegacyFlashes pops the messages kept under FlashKey by older
+// versions. s.mu is held.
+func popLegacyFlashes(s *Session) ([]string, bool) {
+	v, ok := s.get(FlashKey)
+	if !ok {
+		return nil, false
+	}
+	var list []string
+	switch old := v.(type) {
 	case []string:
-		list = append(list, old...)
+		list = old
 	case []any: // decoded by JSONCodec
 		for _, e := range old {
 			if str, ok := e.(string); ok {
 				list = append(list, str)
 			}
 		}
+	default:
+		return nil, false
 	}
-	s.set(FlashKey, append(list, msg))
+	s.del(FlashKey)
+	return list, len(list) > 0
 }
 
-// Flashes returns the session's flash messages and removes them, so each is
-// shown once. It returns nil, and changes nothing, when there are none.
-func (s *Session) Flashes() []string {
-	list, _ := PopValue[[]string](s, FlashKey)
-	return list
+// appendHex appends the width lowest hex digits of v to b.
+func appendHex(b []byte, v uint64, width int) []byte {
+	for i := width - 1; i >= 0; i-- {
+		b = append(b, "0123456789abcdef"[v>>(4*uint(i))&0xf])
+	}
+	return b
+}
+
+// flashMsg is one flash message and its entry's key, which orders it.
+type flashMsg struct{ key, msg string }
+
+func flashText(v any) string {
+	str, _ := v.(string)
+	return str
+}
+
+// claimFlashes removes the stored flash messages of s from its record
+// with compare-and-swap and returns them: starting from the state the
+// request loaded, then, on a conflict, from a fresh load. The session's
+// loaded state becomes the claimed record's. It holds the key's lock, as
+// a commit does. s.mu is held.
+func (m *Manager) claimFlashes(s *Session) []flashMsg {
+	ctx := s.req.Context()
+	fail := func(err error) []flashMsg {
+		m.cfg.Logger.LogAttrs(ctx, slog.LevelWarn,
+			"sessionkit: flash messages could not be claimed; they stay queued", slog.Any("error", err))
+		return nil
+	}
+	wctx, wdl := m.callCtx(ctx) // the wait for a commit in progress is a store call's worth
+	l, err := m.locks.lock(wctx, s.key)
+	wdl.release()
+	if err != nil {
+		return fail(err)
+	}
+	defer m.locks.unlock(s.key, l)
+	now := m.cfg.Now()
+	w := writeOp{key: s.key, version: s.version, created: s.created, state: s.base, ip: s.ip, expiry: s.expiry}
+	reload := l.version != 0 && l.version != w.version
+	for attempt := 1; ; attempt++ {
+		if reload {
+			gone, err := m.reloadForClaim(ctx, &w, now)
+			if err != nil {
+				return fail(err)
+			}
+			if gone {
+				return nil // ended meanwhile: nothing left to claim
+			}
+			l.version = w.version
+		}
+		var claimed []flashMsg
+		rest := make(map[string]any, len(w.state))
+		for k, v := range w.state {
+			if strings.HasPrefix(k, flashPrefix) {
+				claimed = append(claimed, flashMsg{k, flashText(v)})
+			} else {
+				rest[k] = v
+			}
+		}
+		if len(claimed) == 0 {
+			s.version, s.expiry, s.created, s.ip, s.base = w.version, w.expiry, w.created, w.ip, w.state
+			return nil
+		}
+		data, err := m.encode(&writeOp{created: w.created, state: rest, ip: w.ip})
+		if err != nil {
+			return fail(err)
+		}
+		cctx, dl := m.callCtx(ctx)
+		v, err := m.cas.CompareAndSwap(cctx, w.key, w.version, data, w.expiry)
+		dl.release()
+		if err == nil {
+			l.version = v
+			s.version, s.expiry, s.created, s.ip, s.base = v, w.expiry, w.created, w.ip, rest
+			return claimed
+		}
+		if !errors.Is(err, ErrConflict) {
+			return fail(err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return fail(err)
+		}
+		reload = true
+	}
+}
+
+// reloadForClaim loads the current record of w for claimFlashes and
+// reports whether it is gone (deleted, expired, retired).
+func (m *Manager) reloadForClaim(ctx context.Context, w *writeOp, now time.Time) (gone bool, err error) {
+	cctx, dl := m.callCtx(ctx)
+	rec, found, err := m.cfg.Store.Load(cctx, w.key)
+	dl.release()
+	if err != nil {
+		return false, err
+	}
+	if !found {
+		return true, nil
+	}
+	created, values, err := m.cfg.Codec.Decode(rec.Data)
+	if err != nil || !now.Before(rec.Expiry) || !now.Before(created.Add(m.cfg.Lifetime)) {
+		return true, nil
+	}
+	if _, retired := values[retiredKey]; retired {
+		return true, nil
+	}
+	w.ip, _ = values[ipKey].(string)
+	delete(values, ipKey)
+	w.version, w.created, w.expiry, w.state = rec.Version, created, rec.Expiry, values
+	return false, nil
 }

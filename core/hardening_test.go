@@ -57,4 +57,3 @@ func TestHardeningCookiePrefixes(t *testing.T) {
 		}
 	}
 }
-

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,7 +18,9 @@ type Manager struct {
 	cas     CompareAndSwapper
 	toucher Toucher
 	client  ClientStore
+	retirer RetiringClientStore // client, when it can and RenewGrace is on
 	vary    []string
+	locks   keyLocks // serialises this process's writes to one store key
 }
 
 // New returns a Manager for cfg, or an error wrapping ErrConfig when cfg
@@ -28,9 +31,17 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg}
 	m.client = cfg.ClientStore
+	if r, ok := m.client.(RetiringClientStore); ok && cfg.RenewGrace > 0 {
+		m.retirer = r
+	}
 	if m.client == nil {
 		m.cas, _ = cfg.Store.(CompareAndSwapper)
 		m.toucher, _ = cfg.Store.(Toucher)
+		if m.cas == nil {
+			cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn,
+				"sessionkit: the store does not implement core.CompareAndSwapper: concurrent updates to one session can be lost (the last writer wins)",
+				slog.String("store", fmt.Sprintf("%T", cfg.Store)))
+		}
 	}
 	varyOn := "Cookie"
 	if cfg.Header != "" {
@@ -50,6 +61,8 @@ func (m *Manager) Config() Config { return m.cfg }
 // Sessions are deliberately not pooled: a context derived from the
 // request's (say with context.WithoutCancel) may outlive the request, and
 // must never lead to a session recycled for another visitor.
+//
+// Adapter API: application code never calls Begin; the middleware does.
 func (m *Manager) Begin(r *http.Request) *Session {
 	s := &Session{m: m, req: r}
 	s.ctx = sessionContext{Context: r.Context(), s: s}
@@ -61,6 +74,8 @@ func (m *Manager) Begin(r *http.Request) *Session {
 // would, but with the session and the request copy in one allocation.
 // Pass the returned request to the next handler; call Release with the
 // session once it has returned.
+//
+// Adapter API: application code never calls BeginRequest; the middleware does.
 func (m *Manager) BeginRequest(r *http.Request) (*Session, *http.Request) {
 	b := &requestSession{s: Session{m: m, req: r}}
 	s := &b.s
@@ -78,6 +93,8 @@ type requestSession struct {
 // Release ends s's request: the session drops its values, and a handler's
 // goroutine that still holds it afterwards finds it empty and inert (its
 // changes are never saved). The context from s.Context stays valid.
+//
+// Adapter API: application code never calls Release; the middleware does.
 func (m *Manager) Release(s *Session) {
 	s.mu.Lock()
 	s.released, s.loaded = true, true
@@ -87,12 +104,29 @@ func (m *Manager) Release(s *Session) {
 
 // HandleError writes the response for a failed load or commit through the
 // configured ErrorHandler.
+//
+// Adapter API: application code never calls HandleError; the middleware does.
 func (m *Manager) HandleError(w http.ResponseWriter, r *http.Request, err error) {
 	m.cfg.ErrorHandler(w, r, err)
 }
 
 // Logger returns the Manager's logger.
 func (m *Manager) Logger() *slog.Logger { return m.cfg.Logger }
+
+// LogError logs err, a failed load or commit of r's session, as the
+// default ErrorHandler does. Adapters that answer such failures through
+// their framework's error handling instead of the ErrorHandler call it, so
+// that every adapter logs a store outage the same way.
+//
+// Adapter API: application code never calls LogError; the middleware does.
+func (m *Manager) LogError(r *http.Request, err error) { logRequestError(m.cfg.Logger, r, err) }
+
+// logRequestError is the log line of a failed load or commit. It names the
+// method and path, never the token.
+func logRequestError(logger *slog.Logger, r *http.Request, err error) {
+	logger.LogAttrs(r.Context(), slog.LevelError, "sessionkit: request failed",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+}
 
 // deadline returns when a session created at created expires if it is
 // used at now.
@@ -131,7 +165,9 @@ func (s *Session) load() {
 	}
 	if tok != "" && m.cfg.Tokens.Valid(tok) {
 		key := StoreKey(tok)
-		rec, found, err := m.cfg.Store.Load(s.req.Context(), key)
+		ctx, dl := m.callCtx(s.req.Context())
+		rec, found, err := m.cfg.Store.Load(ctx, key)
+		dl.release()
 		if errors.Is(err, ErrCorrupt) {
 			// The store cannot read its own record: no session, not a
 			// failure (a 500 on every request until the record expires).
@@ -181,6 +217,12 @@ func (s *Session) adopt(tok, key string, rec Record, now time.Time) bool {
 		s.dropStale(tok)
 		return false
 	}
+	if _, retired := values[retiredKey]; retired {
+		// A marker left by a renew: within its window the request must
+		// not get a cookie that would replace the renewed one.
+		s.retired = now.Before(rec.Expiry)
+		return false
+	}
 	if !now.Before(rec.Expiry) || !now.Before(created.Add(m.cfg.Lifetime)) {
 		s.dropStale(tok)
 		s.hooks |= hookExpired
@@ -211,7 +253,9 @@ func (s *Session) dropStale(tok string) {
 func (s *Session) loadClient(tok string, now time.Time) {
 	m := s.m
 	if tok != "" && len(tok) <= maxClientToken {
-		id, data, exp, ok, err := m.client.Open(s.req.Context(), m.tokenName(), tok)
+		ctx, dl := m.callCtx(s.req.Context())
+		id, data, exp, ok, err := m.client.Open(ctx, m.tokenName(), tok)
+		dl.release()
 		if err != nil {
 			s.loadErr = fmt.Errorf("sessionkit: open: %w", err)
 			s.reset(now)
@@ -219,6 +263,19 @@ func (s *Session) loadClient(tok string, now time.Time) {
 		}
 		if ok && s.adopt(tok, id, Record{Data: data, Expiry: exp}, now) { // the key of a client-side session is its id
 			return
+		}
+		if !ok && m.retirer != nil {
+			// Only a refused token costs this call: was it retired by a
+			// renew moments ago (Config.RenewGrace)?
+			ctx, dl := m.callCtx(s.req.Context())
+			until, err := m.retirer.Retired(ctx, m.tokenName(), tok)
+			dl.release()
+			if err != nil {
+				s.loadErr = fmt.Errorf("sessionkit: open: %w", err)
+				s.reset(now)
+				return
+			}
+			s.retired = now.Before(until)
 		}
 	}
 	s.reset(now)
@@ -236,7 +293,3 @@ func (m *Manager) tokenName() string {
 	}
 	return m.cfg.Cookie.Name
 }
-
-// ipKey holds the bound client address inside the stored values. The NUL
-// byte keeps it apart from application keys.
-const ipKey = "\x00sessionkit.ip"

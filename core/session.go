@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -12,7 +13,8 @@ import (
 //
 // The session is loaded lazily: the store is first asked when a method that
 // needs the data is called, so a handler that never touches its session costs
-// no store round trip. Methods do no other I/O, never return errors (see Err)
+// no store round trip. Methods do no other I/O (except Flashes, which
+// claims its messages from the store), never return errors (see Err)
 // and are safe for concurrent use by goroutines serving the same request.
 // After its request has finished the adapter releases it: a goroutine that
 // still holds it then finds it empty, and its changes are never saved.
@@ -31,6 +33,7 @@ type Session struct {
 	key       string // store key of token
 	presented bool   // the client sent a token, valid or not
 	found     bool   // a live record exists under key
+	retired   bool   // the token was retired by a renew moments ago (Config.RenewGrace)
 	version   uint64
 	expiry    time.Time // record expiry as loaded or last written
 	created   time.Time
@@ -40,12 +43,14 @@ type Session struct {
 	changes map[string]change
 	cleared bool
 
-	renew     bool
-	destroyed bool      // Destroy was called: expire the cookie unless a new session is saved
-	drop      string    // token whose record ends at commit (client-side: session id to revoke)
-	dropUntil time.Time // when the dropped token would have expired
-	saveReq   bool      // Save was called (manual mode)
-	hdr       [3]string // backing array of the header values Commit adds (hdrVary, ...)
+	renew      bool
+	destroyed  bool      // Destroy was called: expire the cookie unless a new session is saved
+	drop       string    // token whose record ends at commit (client-side: session id to revoke)
+	dropUntil  time.Time // when the dropped token would have expired
+	dropRetire bool      // drop was retired by Renew: mark it (retire a client-side id) rather than delete it (revoke it)
+	saveReq    bool      // Save was called (manual mode)
+	flashSeq   uint32    // orders the flash messages added in this request
+	hdr        [3]string // backing array of the header values Commit adds (hdrVary, ...)
 }
 
 // Indexes into Session.hdr: the header values Commit adds live in the
@@ -128,6 +133,9 @@ func (s *Session) Get(key string) (any, bool) {
 }
 
 func (s *Session) get(key string) (any, bool) {
+	if ReservedKey(key) {
+		return nil, false // the core's metadata is not a value
+	}
 	if c, ok := s.changes[key]; ok {
 		return c.v, !c.del
 	}
@@ -139,8 +147,13 @@ func (s *Session) get(key string) (any, bool) {
 }
 
 // Set stores v under key. v must be a type the Manager's codec can encode
-// (see BinaryCodec); an unsupported value makes the commit fail.
+// (see BinaryCodec); an unsupported value makes the commit fail. Set
+// panics when key begins with a NUL byte (see ReservedKey): those keys
+// hold the core's own metadata, which no application key may overwrite.
 func (s *Session) Set(key string, v any) {
+	if ReservedKey(key) {
+		panic(fmt.Sprintf("sessionkit: Session.Set: key %q is reserved for the core's metadata (it begins with a NUL byte)", key))
+	}
 	s.lock()
 	defer s.mu.Unlock()
 	s.set(key, v)
@@ -181,7 +194,8 @@ func (s *Session) Pop(key string) (any, bool) {
 	return v, ok
 }
 
-// Clear removes every value. The session itself and its token remain.
+// Clear removes every value. The session itself and its token remain, and
+// so do its pending flash messages (see Flashes).
 func (s *Session) Clear() {
 	s.lock()
 	defer s.mu.Unlock()
@@ -189,7 +203,11 @@ func (s *Session) Clear() {
 		return
 	}
 	s.cleared = true
-	clear(s.changes)
+	for k := range s.changes {
+		if !ReservedKey(k) {
+			delete(s.changes, k)
+		}
+	}
 }
 
 // Keys returns the keys of the session's values, sorted.
@@ -203,13 +221,13 @@ func (s *Session) keys() []string {
 	var keys []string
 	if !s.cleared {
 		for k := range s.base {
-			if _, changed := s.changes[k]; !changed {
+			if _, changed := s.changes[k]; !changed && !ReservedKey(k) {
 				keys = append(keys, k)
 			}
 		}
 	}
 	for k, c := range s.changes {
-		if !c.del {
+		if !c.del && !ReservedKey(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -223,9 +241,12 @@ func (s *Session) Len() int {
 }
 
 // Renew gives the session a new token at commit, keeping its values, and
-// deletes the record stored under the old token, so a token captured before
-// the call (before login, say) loads nothing afterwards. Call it whenever the
-// privilege level changes: at login, logout-to-anonymous, sudo.
+// ends the record stored under the old token, so a token captured before
+// the call (before login, say) loads nothing afterwards. For
+// Config.RenewGrace the old record is a marker that makes requests still
+// carrying the old token harmless: they get no cookie and their changes
+// are dropped. Call it whenever the privilege level changes: at login,
+// logout-to-anonymous, sudo.
 func (s *Session) Renew() {
 	s.lock()
 	defer s.mu.Unlock()
@@ -338,11 +359,11 @@ func (s *Session) Context() context.Context {
 func (s *Session) mergedLen() int {
 	n := len(s.base)
 	if s.cleared {
-		n = 0
+		n = reservedLen(s.base)
 	}
 	for k, c := range s.changes {
 		_, had := s.base[k]
-		had = had && !s.cleared
+		had = had && (!s.cleared || ReservedKey(k))
 		switch {
 		case c.del && had:
 			n--
@@ -361,7 +382,7 @@ func (s *Session) mergeIntoBase() map[string]any {
 	if s.base == nil {
 		s.base = make(map[string]any, len(s.changes))
 	} else if s.cleared {
-		clear(s.base)
+		clearValues(s.base)
 	}
 	for k, c := range s.changes {
 		if c.del {
@@ -377,13 +398,9 @@ func applyChanges(base map[string]any, cleared bool, changes map[string]change) 
 	if !cleared && len(changes) == 0 {
 		return base
 	}
-	n := len(changes)
-	if !cleared {
-		n += len(base)
-	}
-	out := make(map[string]any, n)
-	if !cleared {
-		for k, v := range base {
+	out := make(map[string]any, len(changes)+len(base))
+	for k, v := range base {
+		if !cleared || ReservedKey(k) {
 			out[k] = v
 		}
 	}
@@ -395,4 +412,25 @@ func applyChanges(base map[string]any, cleared bool, changes map[string]change) 
 		}
 	}
 	return out
+}
+
+// clearValues deletes the application's values from m, keeping the core's
+// metadata (pending flash messages).
+func clearValues(m map[string]any) {
+	for k := range m {
+		if !ReservedKey(k) {
+			delete(m, k)
+		}
+	}
+}
+
+// reservedLen counts the core's metadata entries in m.
+func reservedLen(m map[string]any) int {
+	n := 0
+	for k := range m {
+		if ReservedKey(k) {
+			n++
+		}
+	}
+	return n
 }

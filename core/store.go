@@ -142,11 +142,41 @@ type ClientStore interface {
 	// (for example of a revocation list).
 	Open(ctx context.Context, name, token string) (id string, data []byte, expiry time.Time, ok bool, err error)
 
-	// Revoke is called when a session is destroyed or renewed, with its id
-	// and the time its tokens would have expired: every token sealed with
-	// id must stop opening. A client-side session cannot be taken back
+	// Revoke is called when a session is destroyed or renewed (a store
+	// that implements RetiringClientStore gets Retire instead on a renew
+	// while Config.RenewGrace is on), with its id and the time its tokens
+	// would have expired: every token sealed with id must stop opening. A client-side session cannot be taken back
 	// from the client; stores without a server-side revocation list
 	// return nil and document that the old tokens stay valid until their
 	// expiry.
 	Revoke(ctx context.Context, name, id string, expiry time.Time) error
+}
+
+// RetiringClientStore is implemented by client stores that can tell a
+// token retired by Renew moments ago from one that is simply unknown, as
+// the core does for server-side stores with a retired marker (see
+// Config.RenewGrace). With it, a request that still carries the pre-login
+// token and is answered after the login gets no token and its changes are
+// dropped; without it, such a request gets a new session whose token
+// replaces the logged-in one. It needs a server-side revocation list: a
+// store without one cannot tell, and implements neither method usefully.
+type RetiringClientStore interface {
+	ClientStore
+
+	// Retire is called instead of Revoke when Renew ends a session and
+	// Config.RenewGrace is on (Destroy still calls Revoke). Like Revoke,
+	// it makes every token sealed with id stop opening until expiry; in
+	// addition Retired reports graceUntil, the end of the grace window,
+	// for those tokens. It must cost no more store calls than Revoke.
+	Retire(ctx context.Context, name, id string, graceUntil, expiry time.Time) error
+
+	// Retired is asked only about a token that Open refused, so that the
+	// common path costs nothing extra. It returns the graceUntil that
+	// Retire recorded for the session id sealed in token, or the zero time
+	// when token does not authenticate (malformed, tampered with, sealed
+	// for another name or with an unknown key), has expired, or was not
+	// retired (revoked by Destroy, say). It must never trust a token it
+	// cannot authenticate. The core compares graceUntil with its own
+	// clock. An error is a failure of the store itself, as for Open.
+	Retired(ctx context.Context, name, token string) (graceUntil time.Time, err error)
 }

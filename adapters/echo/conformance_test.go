@@ -10,6 +10,7 @@ import (
 	echosession "github.com/sessionkit/sessionkit/adapters/echo"
 	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/adaptertest"
 	"github.com/sessionkit/sessionkit/stores/cookie"
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
@@ -27,6 +28,12 @@ func mountEcho(m *core.Manager, h conformance.Handler) http.Handler {
 
 func TestConformance(t *testing.T) {
 	conformance.TestAdapter(t, mountEcho)
+}
+
+// TestFailureLogged checks that a failed load or save, which Echo's
+// HTTPErrorHandler answers, is logged like net/http's.
+func TestFailureLogged(t *testing.T) {
+	adaptertest.TestFailureLogged(t, mountEcho)
 }
 
 // TestConformanceClientStore runs the adapter suite with client-side

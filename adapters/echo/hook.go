@@ -14,6 +14,7 @@ import (
 // request and sends commit failures to Echo's HTTPErrorHandler.
 type hook struct {
 	sw      *nethttp.Writer
+	m       *core.Manager
 	orig    http.ResponseWriter // c.Response().Writer as the middleware found it
 	c       echo.Context
 	onError func(http.ResponseWriter, *http.Request, error) // handleError, bound once
@@ -29,7 +30,7 @@ var hookPool = sync.Pool{New: func() any {
 func getHook(m *core.Manager, s *core.Session, c echo.Context) *hook {
 	h := hookPool.Get().(*hook)
 	res := c.Response()
-	h.c, h.orig = c, res.Writer
+	h.c, h.m, h.orig = c, m, res.Writer
 	h.sw = nethttp.GetWriter(m, s, res.Writer, c.Request())
 	h.sw.OnError = h.onError
 	res.Writer = h.sw
@@ -40,13 +41,15 @@ func getHook(m *core.Manager, s *core.Session, c echo.Context) *hook {
 func (h *hook) release() {
 	h.c.Response().Writer = h.orig
 	h.sw.Release()
-	h.sw, h.orig, h.c = nil, nil, nil
+	h.sw, h.m, h.orig, h.c = nil, nil, nil, nil
 	hookPool.Put(h)
 }
 
-// handleError renders a failed load or commit with Echo's HTTPErrorHandler,
-// writing past the hook, which refuses all writes from now on.
-func (h *hook) handleError(_ http.ResponseWriter, _ *http.Request, err error) {
+// handleError logs a failed load or commit as the Manager's default
+// ErrorHandler does and renders it with Echo's HTTPErrorHandler, writing
+// past the hook, which refuses all writes from now on.
+func (h *hook) handleError(_ http.ResponseWriter, r *http.Request, err error) {
+	h.m.LogError(r, err)
 	res := h.c.Response()
 	res.Writer = h.orig
 	defer func() { res.Writer = h.sw }()

@@ -14,6 +14,9 @@
 // c.String, c.Redirect, c.NoContent, c.File, c.Stream,
 // c.Response().Flush(), a returned error rendered by the HTTPErrorHandler,
 // ...), and after the handler returns when nothing was written.
+//
+// For Echo v5, import github.com/sessionkit/sessionkit/adapters/echov5: a
+// package with the same name and API, on *echo.Context.
 package echosession
 
 import (
@@ -57,8 +60,9 @@ func Middleware(m *core.Manager) echo.MiddlewareFunc {
 // When loading or saving the session fails before the header was sent,
 // the error goes to Echo's HTTPErrorHandler, which answers the request
 // instead of the handler (with the default handler: 500 Internal Server
-// Error); core.Config.ErrorHandler is not used by this adapter. Later
-// writes by the handler fail with nethttp.ErrResponseFailed.
+// Error), and it is logged with the Manager's logger, as the other adapters
+// do; core.Config.ErrorHandler is not used by this adapter. Later writes
+// by the handler fail with nethttp.ErrResponseFailed.
 //
 // MiddlewareWithConfig panics when cfg.Manager is nil.
 func MiddlewareWithConfig(cfg Config) echo.MiddlewareFunc {

@@ -10,6 +10,7 @@ import (
 	ginsession "github.com/sessionkit/sessionkit/adapters/gin"
 	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/adaptertest"
 	"github.com/sessionkit/sessionkit/stores/cookie"
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
@@ -24,6 +25,12 @@ func mountGin(m *core.Manager, h conformance.Handler) http.Handler {
 
 func TestConformance(t *testing.T) {
 	conformance.TestAdapter(t, mountGin)
+}
+
+// TestFailureLogged checks that a failed load or save is logged like
+// net/http's.
+func TestFailureLogged(t *testing.T) {
+	adaptertest.TestFailureLogged(t, mountGin)
 }
 
 // TestConformanceClientStore runs the adapter suite with client-side

@@ -12,6 +12,7 @@ import (
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/adaptertest"
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
 
@@ -94,4 +95,9 @@ func TestNestedManagers(t *testing.T) {
 	if !names["outer"] || !names["inner"] {
 		t.Errorf("cookies = %v, want both outer and inner", names)
 	}
+}
+
+// TestFailureLogged checks that a failed load or save is logged.
+func TestFailureLogged(t *testing.T) {
+	adaptertest.TestFailureLogged(t, mountNetHTTP)
 }

@@ -18,8 +18,10 @@ var ErrResponseFailed = errors.New("sessionkit: response replaced by the error h
 
 // Writer wraps a response so that the session is committed exactly once,
 // just before the header leaves: on WriteHeader (but not for 1xx), Write,
-// ReadFrom, Flush and FlushError. Hijack disarms it. Adapters for other
-// frameworks reuse it; applications normally use Middleware instead.
+// ReadFrom, Flush and FlushError. Hijack disarms it.
+//
+// Adapter API: adapters for other frameworks reuse it (the Gin and Echo
+// adapters do); application code uses Middleware and Get, never Writer.
 type Writer struct {
 	http.ResponseWriter
 	m *core.Manager

@@ -184,6 +184,80 @@ func testRoutes(t *testing.T, args []string) {
 	expect("GET", "/api/count", map[string]any{"count": 1.0})
 }
 
+// TestLoginRace is the login race of issue 10 on every framework and
+// store: a request that still carries the pre-login cookie and is answered
+// after the login (POST /api/set) must not get a Set-Cookie for the
+// session cookie, which would log the user out.
+func TestLoginRace(t *testing.T) {
+	for _, st := range demoStores(t) {
+		for _, fw := range frameworkList() {
+			t.Run(st.name+"/"+fw, func(t *testing.T) {
+				testLoginRace(t, append([]string{"-framework", fw}, st.args(t)...))
+			})
+		}
+	}
+}
+
+// testLoginRace runs the login race on a demo started with args.
+func testLoginRace(t *testing.T, args []string) {
+	t.Helper()
+	o, err := parseOptions(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, closeStore, err := newApp(context.Background(), o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	// call sends a request with the session cookie tok (none if "") and
+	// returns the JSON answer and the session cookie set, if any.
+	call := func(method, path, tok string) (map[string]any, *http.Cookie) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		if tok != "" {
+			req.AddCookie(&http.Cookie{Name: o.cookieName, Value: tok})
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s = %d", method, path, resp.StatusCode)
+		}
+		var v map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		for _, c := range resp.Cookies() {
+			if c.Name == o.cookieName {
+				return v, c
+			}
+		}
+		return v, nil
+	}
+	_, pre := call("GET", "/api/count", "")
+	if pre == nil {
+		t.Fatal("GET /api/count set no session cookie")
+	}
+	_, post := call("POST", "/api/login?user=ann", pre.Value)
+	if post == nil || post.Value == pre.Value {
+		t.Fatal("POST /api/login did not renew the session cookie")
+	}
+	if _, c := call("POST", "/api/set?key=k&value=v", pre.Value); c != nil {
+		t.Errorf("POST /api/set with the pre-login cookie after the login set the session cookie (Max-Age %d); it replaces the logged-in one", c.MaxAge)
+	}
+	if got, _ := call("GET", "/api/whoami", post.Value); got["user"] != "ann" {
+		t.Errorf("GET /api/whoami with the logged-in cookie = %v, want user ann", got)
+	}
+	if got, _ := call("GET", "/api/get?key=k", post.Value); got["found"] != false {
+		t.Errorf("GET /api/get?key=k with the logged-in cookie = %v; the pre-login request's write must not reach the new session", got)
+	}
+}
+
 func srvURL(t *testing.T, raw string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(raw)

@@ -1,6 +1,6 @@
 module github.com/sessionkit/sessionkit/cmd/sessiondemo
 
-go 1.26.0
+go 1.25.0
 
 require (
 	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c
@@ -8,11 +8,13 @@ require (
 	github.com/chromedp/chromedp v0.23.1
 	github.com/gin-gonic/gin v1.10.1
 	github.com/go-sql-driver/mysql v1.10.1
-	github.com/jackc/pgx/v5 v5.13.0
-	github.com/labstack/echo/v4 v4.13.4
-	github.com/redis/go-redis/v9 v9.23.0
+	github.com/jackc/pgx/v5 v5.9.2
+	github.com/labstack/echo/v4 v4.16.0
+	github.com/labstack/echo/v5 v5.4.5
+	github.com/redis/go-redis/v9 v9.7.3
 	github.com/sessionkit/sessionkit v0.1.0
 	github.com/sessionkit/sessionkit/adapters/echo v0.1.0
+	github.com/sessionkit/sessionkit/adapters/echov5 v0.1.0
 	github.com/sessionkit/sessionkit/adapters/gin v0.1.0
 	github.com/sessionkit/sessionkit/stores/memcache v0.1.0
 	github.com/sessionkit/sessionkit/stores/mysql v0.1.0
@@ -28,6 +30,7 @@ require (
 	github.com/bytedance/sonic/loader v0.5.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cloudwego/base64x v0.1.6 // indirect
+	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/gabriel-vasile/mimetype v1.4.12 // indirect
 	github.com/gin-contrib/sse v1.1.0 // indirect
@@ -52,17 +55,17 @@ require (
 	github.com/ncruces/go-strftime v1.0.0 // indirect
 	github.com/pelletier/go-toml/v2 v2.2.4 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
 	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
 	github.com/ugorji/go/codec v1.3.1 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
-	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/arch v0.22.0 // indirect
-	golang.org/x/crypto v0.57.0 // indirect
-	golang.org/x/net v0.60.0 // indirect
-	golang.org/x/sync v0.23.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/text v0.42.0 // indirect
+	golang.org/x/crypto v0.55.0 // indirect
+	golang.org/x/net v0.58.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	modernc.org/libc v1.75.7 // indirect
@@ -74,6 +77,7 @@ require (
 replace (
 	github.com/sessionkit/sessionkit => ../..
 	github.com/sessionkit/sessionkit/adapters/echo => ../../adapters/echo
+	github.com/sessionkit/sessionkit/adapters/echov5 => ../../adapters/echov5
 	github.com/sessionkit/sessionkit/adapters/gin => ../../adapters/gin
 	github.com/sessionkit/sessionkit/stores/memcache => ../../stores/memcache
 	github.com/sessionkit/sessionkit/stores/mysql => ../../stores/mysql

@@ -1,6 +1,7 @@
 // Command sessiondemo serves a small web application that uses sessionkit:
 // a visit counter, login and logout with token renewal, flash messages, and
-// a JSON API, identically on net/http, Gin and Echo and on every store.
+// a JSON API, identically on net/http, Gin, Echo v4 and Echo v5 and on
+// every store.
 //
 //	go run ./cmd/sessiondemo                       # net/http, memory store, 127.0.0.1:8080
 //	go run ./cmd/sessiondemo -framework gin -store redis -store-addr 127.0.0.1:6379
@@ -88,7 +89,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	secure, _ := strconv.ParseBool(env("SECURE", "false"))
 	fs.StringVar(&o.addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address")
-	fs.StringVar(&o.framework, "framework", env("FRAMEWORK", "nethttp"), "web framework: nethttp, gin or echo")
+	fs.StringVar(&o.framework, "framework", env("FRAMEWORK", "nethttp"), "web framework: nethttp, gin, echo (Echo v4) or echov5")
 	fs.StringVar(&o.store, "store", env("STORE", "memory"), "session store: "+storeNames())
 	fs.StringVar(&o.storeAddr, "store-addr", env("STORE_ADDR", ""), "memcache or redis address(es), comma-separated; file store directory; SQLite database file")
 	fs.StringVar(&o.storeDSN, "store-dsn", env("STORE_DSN", ""), "PostgreSQL or MySQL/MariaDB connection string")
@@ -203,6 +204,7 @@ var frameworks = map[string]func(m *core.Manager) http.Handler{
 	"nethttp": mountNetHTTP,
 	"gin":     mountGin,
 	"echo":    mountEcho,
+	"echov5":  mountEchoV5,
 }
 
 func frameworkNames() string { return names(frameworks) }

@@ -69,6 +69,7 @@ var scenarios = []scenario{
 	{"net/http + file + cookie", []string{"core", "adapters/nethttp", "stores/file", "stores/cookie"}, heavy, 6, 1536 << 10},
 	{"Gin + memory", []string{"core", "adapters/gin", "stores/memory"}, without("github.com/gin-gonic/"), 0, 0},
 	{"Echo v4 + memory", []string{"core", "adapters/echo", "stores/memory"}, without("github.com/labstack/"), 0, 0},
+	{"Echo v5 + memory", []string{"core", "adapters/echov5", "stores/memory"}, without("github.com/labstack/"), 0, 0},
 	{"net/http + redis", []string{"core", "adapters/nethttp", "stores/redis"}, without("github.com/redis/"), 0, 0},
 	{"net/http + memcache", []string{"core", "adapters/nethttp", "stores/memcache"}, without("github.com/bradfitz/"), 0, 0},
 	{"net/http + postgres", []string{"core", "adapters/nethttp", "stores/postgres"}, without("github.com/jackc/"), 0, 0},
@@ -76,9 +77,14 @@ var scenarios = []scenario{
 	{"net/http + sqlite", []string{"core", "adapters/nethttp", "stores/sqlite"}, without("modernc.org/"), 0, 0},
 }
 
+// failed is set by any check that fails; main exits 1 then.
+var failed bool
+
 func main() {
 	repo := flag.String("repo", "../..", "the repository root")
 	work := flag.String("work", "", "scratch directory (default: a new temporary one, removed at exit)")
+	measure := flag.Bool("scenarios", true, "measure the user scenarios and check goimports")
+	advisories := flag.Bool("advisories", true, "check every library module's selected requirements against the Go vulnerability database")
 	flag.Parse()
 	log.SetFlags(0)
 	root, err := filepath.Abs(*repo)
@@ -91,8 +97,33 @@ func main() {
 	}
 	proxy := filepath.Join(dir, "proxy")
 	mods := buildProxy(root, proxy)
+	defer func() {
+		if failed {
+			os.Exit(1)
+		}
+	}()
 
-	failed := false
+	if *advisories {
+		var dirs []string
+		for _, m := range mods {
+			dirs = append(dirs, "./"+strings.TrimPrefix(strings.TrimPrefix(m, rootPath), "/"))
+		}
+		problems, known := checkAdvisories(root, dirs)
+		for _, p := range problems {
+			failed = true
+			log.Printf("modcheck: advisory: %s", p)
+		}
+		if len(problems) == 0 {
+			fmt.Printf("No requirement of a library module has an advisory that a release within its go line fixes (golang.org/x/vulndb@%s).\n", vulndbVersion)
+		}
+		for _, k := range known {
+			fmt.Printf("known: %s\n", k)
+		}
+		fmt.Println()
+	}
+	if !*measure {
+		return
+	}
 	fmt.Printf("| imports | modules in `go list -m all` | go.sum lines | downloaded | go line |\n|---|--:|--:|--:|---|\n")
 	for _, sc := range scenarios {
 		if !present(root, sc.imports) {
@@ -115,9 +146,6 @@ func main() {
 		log.Print(msg)
 	} else {
 		fmt.Println("\ngoimports resolves every sessionkit package by its name in a fresh user module.")
-	}
-	if failed {
-		os.Exit(1)
 	}
 }
 

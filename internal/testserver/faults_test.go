@@ -32,7 +32,7 @@ func TestWithinReturnsTheError(t *testing.T) {
 	}
 }
 
-func TestProxyKillPauseRestore(t *testing.T) {
+func TestProxyKillHoldRelease(t *testing.T) {
 	echo, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func TestProxyKillPauseRestore(t *testing.T) {
 			go func() { defer c.Close(); io.Copy(c, c) }()
 		}
 	}()
-	p := StartProxy(t, echo.Addr().String())
+	p := NewProxy(t, echo.Addr().String())
 	roundTrip := func(c net.Conn) error {
 		_ = c.SetDeadline(time.Now().Add(200 * time.Millisecond))
 		if _, err := c.Write([]byte("ping")); err != nil {
@@ -65,15 +65,15 @@ func TestProxyKillPauseRestore(t *testing.T) {
 	if err := roundTrip(c); err != nil {
 		t.Fatalf("through the proxy: %v", err)
 	}
-	p.Pause()
+	p.Hold()
 	if err := roundTrip(c); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("while paused: %v, want a timeout", err)
 	}
-	p.Restore()
+	p.Release()
 	c.SetDeadline(time.Now().Add(2 * time.Second))
 	buf := make([]byte, 4)
 	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
-		t.Errorf("after Restore the held data = %q, %v; want it delivered", buf, err)
+		t.Errorf("after Release the held data = %q, %v; want it delivered", buf, err)
 	}
 	p.Kill()
 	if err := roundTrip(c); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
@@ -85,13 +85,13 @@ func TestProxyKillPauseRestore(t *testing.T) {
 		}
 		c2.Close()
 	}
-	p.Restore()
+	p.Release()
 	c3, err := net.Dial("tcp", p.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c3.Close()
 	if err := roundTrip(c3); err != nil {
-		t.Errorf("after Restore: %v", err)
+		t.Errorf("after Release: %v", err)
 	}
 }

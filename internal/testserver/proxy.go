@@ -1,15 +1,18 @@
 package testserver
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
 )
 
-// Proxy is a TCP proxy on 127.0.0.1 in front of a server that the test
-// must not stop (a shared database server, say): Kill makes the server look
-// dead and Pause makes it look hung, without touching the server itself.
+// Proxy forwards TCP connections from its own 127.0.0.1 address to a
+// target server, and can hold every byte in either direction while the
+// connections stay open: to the client, the server hangs mid-request
+// without any error, the way a paused or overloaded server does. It can
+// also kill them: every connection closes and new ones are closed as soon
+// as they are accepted, the way a crashed server looks, without touching a
+// server that other tests share.
 type Proxy struct {
 	// Addr is the proxy's host:port; point the client at it.
 	Addr string
@@ -18,84 +21,69 @@ type Proxy struct {
 	l      net.Listener
 
 	mu     sync.Mutex
-	state  proxyState
-	resume chan struct{} // closed when a pause ends
-	conns  map[net.Conn]struct{}
 	closed bool
+	held   bool
+	killed bool
+	gate   chan struct{} // closed while bytes flow; replaced by Hold
+	conns  []net.Conn
 }
 
-type proxyState int
-
-const (
-	proxyUp proxyState = iota
-	proxyKilled
-	proxyPaused
-)
-
-// StartProxy starts a proxy to target (host:port) and stops it, closing
-// every connection, when the test ends.
-func StartProxy(t testing.TB, target string) *Proxy {
+// NewProxy starts a proxy to target, closed (with every connection through
+// it) when the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("testserver: proxy: %v", err)
 	}
-	p := &Proxy{Addr: l.Addr().String(), target: target, l: l, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{Addr: l.Addr().String(), target: target, l: l, gate: make(chan struct{})}
+	close(p.gate)
 	go p.accept()
 	t.Cleanup(p.close)
 	return p
 }
 
-// Kill closes every connection through the proxy and closes new ones as
-// soon as they are accepted, as if the server had crashed, until Restore.
+// Hold stops forwarding: bytes already read from either side, and all
+// that follow, wait in the proxy until Release. New connections are
+// accepted and held too.
+func (p *Proxy) Hold() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.held {
+		p.held, p.gate = true, make(chan struct{})
+	}
+}
+
+// Kill closes every connection through the proxy, and every new one as
+// soon as it is accepted, until Release.
 func (p *Proxy) Kill() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.setState(proxyKilled)
-	for c := range p.conns {
+	p.killed = true
+	for _, c := range p.conns {
 		c.Close()
 	}
+	p.conns = nil
 }
 
-// Pause stops forwarding in both directions, on open and new connections
-// alike, as if the server had stopped answering (SIGSTOP), until Restore.
-func (p *Proxy) Pause() {
+// Release forwards everything held and resumes normal forwarding, and
+// ends a Kill: new connections reach the server again.
+func (p *Proxy) Release() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.setState(proxyPaused)
+	p.killed = false
+	if p.held {
+		p.held = false
+		close(p.gate)
+	}
 }
 
-// Restore makes the proxy forward again: connections a pause held go on
-// where they stopped; new connections reach the server.
-func (p *Proxy) Restore() {
+// wait blocks while the proxy holds bytes.
+func (p *Proxy) wait() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.setState(proxyUp)
-}
-
-// setState switches the state; p.mu is held.
-func (p *Proxy) setState(s proxyState) {
-	if p.state == proxyPaused && s != proxyPaused {
-		close(p.resume)
-	}
-	if s == proxyPaused && p.state != proxyPaused {
-		p.resume = make(chan struct{})
-	}
-	p.state = s
-}
-
-// gate returns nil when data may flow, or a channel closed when it may,
-// and whether the connection must be dropped.
-func (p *Proxy) gate() (wait chan struct{}, drop bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch {
-	case p.closed || p.state == proxyKilled:
-		return nil, true
-	case p.state == proxyPaused:
-		return p.resume, false
-	}
-	return nil, false
+	gate := p.gate
+	p.mu.Unlock()
+	<-gate
 }
 
 func (p *Proxy) accept() {
@@ -108,92 +96,64 @@ func (p *Proxy) accept() {
 	}
 }
 
-// track registers c so that Kill and close reach it; false when the proxy
-// is killed or closed and c was closed instead.
+func (p *Proxy) serve(c net.Conn) {
+	if !p.track(c) {
+		return
+	}
+	p.wait()
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	if !p.track(s) {
+		c.Close()
+		return
+	}
+	go p.pipe(s, c)
+	p.pipe(c, s)
+}
+
+// track records c so that Kill and close can end it; it reports false
+// (closing c) when the proxy is closed or killed.
 func (p *Proxy) track(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.state == proxyKilled {
+	if p.closed || p.killed {
 		c.Close()
 		return false
 	}
-	p.conns[c] = struct{}{}
+	p.conns = append(p.conns, c)
 	return true
 }
 
-func (p *Proxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	delete(p.conns, c)
-	p.mu.Unlock()
-	c.Close()
-}
-
-func (p *Proxy) serve(client net.Conn) {
-	if !p.track(client) {
-		return
-	}
-	defer p.untrack(client)
-	if !p.wait() {
-		return
-	}
-	server, err := net.Dial("tcp", p.target)
-	if err != nil {
-		return
-	}
-	if !p.track(server) {
-		return
-	}
-	defer p.untrack(server)
-	done := make(chan struct{}, 2)
-	go func() { p.pipe(server, client); done <- struct{}{} }()
-	go func() { p.pipe(client, server); done <- struct{}{} }()
-	<-done // either side ending ends both (the deferred untracks close them)
-}
-
-// wait blocks while the proxy is paused and reports whether to go on.
-func (p *Proxy) wait() bool {
-	for {
-		ch, drop := p.gate()
-		if drop {
-			return false
-		}
-		if ch == nil {
-			return true
-		}
-		<-ch
-	}
-}
-
-// pipe copies from src to dst, holding each chunk while the proxy is paused.
-func (p *Proxy) pipe(dst io.Writer, src io.Reader) {
+// pipe copies from src to dst, passing each chunk only while not held.
+func (p *Proxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			if !p.wait() {
-				return
-			}
+			p.wait()
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
 		}
 		if err != nil {
-			return
+			return // EOF or a closed connection: close the other side too
 		}
 	}
 }
 
-// close stops the proxy and closes every connection.
+// close stops the proxy, releases held bytes and closes every connection.
 func (p *Proxy) close() {
 	p.l.Close()
+	p.Release()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.closed = true
-	if p.state == proxyPaused {
-		close(p.resume)
-		p.state = proxyUp
-	}
-	for c := range p.conns {
+	for _, c := range p.conns {
 		c.Close()
 	}
+	p.conns, p.closed = nil, true
 }

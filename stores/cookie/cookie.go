@@ -52,9 +52,14 @@ type Config struct {
 	// Revoke saves a marker under core.StoreKey(id) for the session id
 	// sealed in every token of the session, and Open of a valid token
 	// makes one Load to check for it, so a logout ends every token the
-	// session ever had, not only the last. Any core.Store works. Default:
-	// nil, no revocation (the tokens of a destroyed or renewed session stay
-	// valid until their deadline; see the package documentation).
+	// session ever had, not only the last. On a renew (login), Retire
+	// saves instead a marker that also records the end of the core's
+	// grace window (core.Config.RenewGrace), so that a request still
+	// carrying a pre-login token gets no cookie that would replace the
+	// logged-in one. Any core.Store works. Default: nil, no revocation
+	// (the tokens of a destroyed or renewed session stay valid until their
+	// deadline, and there is no such protection; see the package
+	// documentation).
 	Revocations core.Store
 
 	// Now is the clock Open compares sealed deadlines with. Default:
@@ -73,8 +78,8 @@ type ClientStore struct {
 }
 
 var (
-	_ core.ClientStore    = (*ClientStore)(nil)
-	_ core.TokenValidator = (*ClientStore)(nil)
+	_ core.RetiringClientStore = (*ClientStore)(nil)
+	_ core.TokenValidator      = (*ClientStore)(nil)
 )
 
 // New returns a ClientStore for cfg, or an error wrapping ErrKey when a key is
@@ -146,11 +151,31 @@ var rawPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 
 // Open implements core.ClientStore. It returns ok == false, with no error,
 // for a token that is malformed, tampered with, sealed for another name or
-// with a key not in Config.Keys, expired, or revoked. The only error is a
-// failing revocation list.
+// with a key not in Config.Keys, expired, revoked or retired. The only
+// error is a failing revocation list.
 func (s *ClientStore) Open(ctx context.Context, name, token string) (string, []byte, time.Time, bool, error) {
-	if len(token) > MaxTokenSize || len(token) < enc.EncodedLen(overhead) {
+	id, data, exp, ok := s.open(name, token)
+	if !ok {
 		return "", nil, time.Time{}, false, nil
+	}
+	if s.revoked != nil && id != "" {
+		_, found, err := s.revoked.Load(ctx, core.StoreKey(id))
+		if err != nil {
+			return "", nil, time.Time{}, false, fmt.Errorf("sessionkit: cookie: revocation list: %w", err)
+		}
+		if found {
+			return "", nil, time.Time{}, false, nil
+		}
+	}
+	return id, data, exp, true, nil
+}
+
+// open authenticates and decrypts token, sealed under name, and returns
+// the id, data and expiry sealed in it; ok is false when the token is
+// malformed, does not authenticate under any key, or has expired.
+func (s *ClientStore) open(name, token string) (id string, data []byte, exp time.Time, ok bool) {
+	if len(token) > MaxTokenSize || len(token) < enc.EncodedLen(overhead) {
+		return "", nil, time.Time{}, false
 	}
 	dlen := enc.DecodedLen(len(token))
 	size := dlen
@@ -160,12 +185,12 @@ func (s *ClientStore) Open(ctx context.Context, name, token string) (string, []b
 	raw := make([]byte, size)
 	n, err := enc.Decode(raw[:dlen], unsafe.Slice(unsafe.StringData(token), len(token)))
 	if err != nil || n < overhead || raw[0] != version {
-		return "", nil, time.Time{}, false, nil
+		return "", nil, time.Time{}, false
 	}
 	// Reject non-canonical encodings, so one sealed value has exactly one
 	// token.
 	if enc.EncodedLen(n) != len(token) || !canonicalTail(token, n) {
-		return "", nil, time.Time{}, false, nil
+		return "", nil, time.Time{}, false
 	}
 	nonce, ct := raw[1:header], raw[header:n]
 	ad := unsafe.Slice(unsafe.StringData(name), len(name))
@@ -182,24 +207,14 @@ func (s *ClientStore) Open(ctx context.Context, name, token string) (string, []b
 		}
 	}
 	if pt == nil {
-		return "", nil, time.Time{}, false, nil
+		return "", nil, time.Time{}, false
 	}
-	exp := time.Unix(0, int64(binary.BigEndian.Uint64(pt)))
+	exp = time.Unix(0, int64(binary.BigEndian.Uint64(pt)))
 	idLen := int(pt[expSize])
 	if !s.now().Before(exp) || len(pt) < expSize+1+idLen {
-		return "", nil, time.Time{}, false, nil
+		return "", nil, time.Time{}, false
 	}
-	id := string(pt[expSize+1 : expSize+1+idLen])
-	if s.revoked != nil && id != "" {
-		_, found, err := s.revoked.Load(ctx, core.StoreKey(id))
-		if err != nil {
-			return "", nil, time.Time{}, false, fmt.Errorf("sessionkit: cookie: revocation list: %w", err)
-		}
-		if found {
-			return "", nil, time.Time{}, false, nil
-		}
-	}
-	return id, pt[expSize+1+idLen:], exp, true, nil
+	return string(pt[expSize+1 : expSize+1+idLen]), pt[expSize+1+idLen:], exp, true
 }
 
 // Revoke implements core.ClientStore. With Config.Revocations it records
@@ -214,6 +229,47 @@ func (s *ClientStore) Revoke(ctx context.Context, _ string, id string, expiry ti
 		return fmt.Errorf("sessionkit: cookie: revoke: %w", err)
 	}
 	return nil
+}
+
+// Retire implements core.RetiringClientStore: the core calls it instead
+// of Revoke when a renew (login) ends a session. With Config.Revocations
+// it stores, in the one Save that Revoke would make, a marker that ends
+// every token sealed with id until expiry, as Revoke's does, and that
+// also carries graceUntil, for Retired. Without, it does nothing (the old
+// tokens stay valid until their deadline).
+func (s *ClientStore) Retire(ctx context.Context, _ string, id string, graceUntil, expiry time.Time) error {
+	if s.revoked == nil || id == "" {
+		return nil
+	}
+	marker := binary.BigEndian.AppendUint64([]byte(retiredPrefix), uint64(unixNano(graceUntil)))
+	if err := s.revoked.Save(ctx, core.StoreKey(id), marker, expiry); err != nil {
+		return fmt.Errorf("sessionkit: cookie: retire: %w", err)
+	}
+	return nil
+}
+
+// Retired implements core.RetiringClientStore: for a token that
+// authenticates under name and has not expired, and whose session id
+// Retire retired, it returns the end of the grace window Retire recorded.
+// Otherwise, and always without Config.Revocations, it returns the zero
+// time. It makes one revocation-list Load, and none for a token that does
+// not authenticate.
+func (s *ClientStore) Retired(ctx context.Context, name, token string) (time.Time, error) {
+	if s.revoked == nil {
+		return time.Time{}, nil
+	}
+	id, _, _, ok := s.open(name, token)
+	if !ok || id == "" {
+		return time.Time{}, nil
+	}
+	rec, found, err := s.revoked.Load(ctx, core.StoreKey(id))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("sessionkit: cookie: revocation list: %w", err)
+	}
+	if !found || len(rec.Data) != len(retiredPrefix)+8 || string(rec.Data[:len(retiredPrefix)]) != retiredPrefix {
+		return time.Time{}, nil
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(rec.Data[len(retiredPrefix):]))), nil
 }
 
 // Valid implements core.TokenValidator: it reports whether token has the
@@ -245,6 +301,10 @@ func (s *ClientStore) Valid(token string) bool {
 
 // revokedMarker is the record a revocation stores; only its presence matters.
 var revokedMarker = []byte("revoked")
+
+// retiredPrefix begins the record Retire stores; the end of the grace
+// window follows, in big-endian Unix nanoseconds.
+const retiredPrefix = "retired:"
 
 // canonicalTail reports whether the last character of an unpadded base64
 // token of n decoded bytes has its unused low bits clear.

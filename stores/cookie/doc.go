@@ -48,6 +48,27 @@
 //     costs one store Load, and the list holds one small record per logout
 //     or renewal until the old session's deadline.
 //
+// # Login races
+//
+// A browser often fires requests in parallel with the login POST. When
+// one of them carries the pre-login cookie and is answered after the
+// login, it must not replace the logged-in cookie. With a revocation list
+// the store implements core.RetiringClientStore: on Renew the Manager
+// calls Retire instead of Revoke, whose marker (the same single Save) ends
+// the old tokens as a revocation does and also records the end of the
+// grace window (core.Config.RenewGrace, 30 seconds). A request presenting
+// a refused token then costs one more Load (Retired, which first
+// authenticates the token, so a forged one is never taken for a retired
+// one); within the window the request sees an empty session, gets no
+// cookie, and its changes are dropped with a log line. After the window
+// the token is simply unknown. Without a revocation list the old token
+// still opens the pre-login session, so a request that changes it answers
+// with a cookie that replaces the logged-in one: the protection needs
+// Config.Revocations. Even with one, a request that opened the old token
+// before the login was committed, and changes the session, still answers
+// with a cookie of its own: nothing tells its commit that the session
+// ended meanwhile (server-side stores catch this with compare-and-swap).
+//
 // A cookie carries at most 4096 bytes including its name and attributes;
 // the Manager fails the request with an error wrapping core.ErrTooLarge
 // when a sealed session would not fit, rather than sending a cookie the

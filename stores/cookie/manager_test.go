@@ -18,15 +18,20 @@ import (
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
 
-// loadCounter wraps the revocation list to count its Loads.
+// loadCounter wraps the revocation list to count its Loads and Saves.
 type loadCounter struct {
 	core.Store
-	loads atomic.Int64
+	loads, saves atomic.Int64
 }
 
 func (l *loadCounter) Load(ctx context.Context, key string) (core.Record, bool, error) {
 	l.loads.Add(1)
 	return l.Store.Load(ctx, key)
+}
+
+func (l *loadCounter) Save(ctx context.Context, key string, data []byte, exp time.Time) error {
+	l.saves.Add(1)
+	return l.Store.Save(ctx, key, data, exp)
 }
 
 // app is a Manager with a cookie store behind the net/http adapter.
@@ -69,6 +74,10 @@ func newApp(t *testing.T, mount conformance.Mount, cfg cookie.Config, mcfg core.
 			s.Set("big", strings.Repeat("x", 5000))
 		case "/flash":
 			s.AddFlash("hello") // a change: a new token for the same session
+		case "/late":
+			s.Set("late", true) // a change, as a request racing the login makes
+		case "/keys":
+			io.WriteString(w, strings.Join(s.Keys(), ",")+":")
 		}
 		user, _ := core.Value[string](s, "user")
 		io.WriteString(w, user)

@@ -17,16 +17,22 @@
 // never lose an update made through CompareAndSwap. Loads take no lock.
 //
 // Expired records stay on disk (and load as not found) until DeleteExpired
-// removes them, either called by the application or by the janitor that
-// New starts when Config.CleanupInterval is set. Call Close to stop it.
+// removes them, with their lock files and any temporary file a crashed
+// writer left behind. New starts a janitor that calls it every
+// DefaultCleanupInterval (five minutes; Config.CleanupInterval changes it,
+// a negative value turns it off for applications that run DeleteExpired
+// themselves, from a cron job say). Call Close to stop it.
 //
-// File locking uses flock(2), so the package builds on Unix systems only;
-// flock is not reliable on some network file systems.
+// The cross-process lock is flock(2) on Unix and LockFileEx on Windows.
+// flock is not reliable on some network file systems. On Windows a file that
+// is open cannot be removed or replaced, so a rename over a record that a
+// concurrent Load has open, or the removal of a lock file another process
+// waits on, can fail there; lock files left behind are removed by a later
+// DeleteExpired.
 package file
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -56,9 +62,12 @@ type Config struct {
 	// (and the directory after), so a record survives a power failure, not
 	// only a process crash. The default is false.
 	Sync bool
-	// CleanupInterval, when positive, starts a janitor goroutine that calls
-	// DeleteExpired at that interval until Close. The default is 0: no
-	// janitor.
+	// CleanupInterval is how often a janitor goroutine, started by New and
+	// stopped by Close, calls DeleteExpired: it removes expired records,
+	// their lock files and temporary files that a crashed writer left
+	// behind (older than a minute). Zero means DefaultCleanupInterval (five
+	// minutes); a negative value starts no janitor, leaving cleanup to the
+	// application calling DeleteExpired.
 	CleanupInterval time.Duration
 	// Logger receives the janitor's errors. The default is slog.Default().
 	Logger *slog.Logger
@@ -66,6 +75,10 @@ type Config struct {
 
 // DefaultPrefix is the default Config.Prefix.
 const DefaultPrefix = "sess-"
+
+// DefaultCleanupInterval is the janitor's period when Config.CleanupInterval
+// is zero.
+const DefaultCleanupInterval = 5 * time.Minute
 
 // Store keeps sessions in files. It is safe for concurrent use. Create it
 // with New.
@@ -83,7 +96,7 @@ type Store struct {
 	// root, where permission bits do not stop writes.
 	writeHook func(io.Writer) io.Writer
 
-	janitor *janitor.Janitor // nil without CleanupInterval
+	janitor *janitor.Janitor // nil with a negative CleanupInterval
 }
 
 // Compile-time checks that Store has every capability.
@@ -96,8 +109,8 @@ var (
 )
 
 // New validates cfg, creates the directory if needed and returns a Store.
-// When cfg.CleanupInterval is positive it starts the janitor; call Close to
-// stop it.
+// Unless cfg.CleanupInterval is negative it starts the janitor; call Close
+// to stop it.
 func New(cfg Config) (*Store, error) {
 	s := &Store{
 		dir:    cfg.Dir,
@@ -125,8 +138,8 @@ func New(cfg Config) (*Store, error) {
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
-	if cfg.CleanupInterval < 0 {
-		return nil, errors.New("sessionkit: file: negative cleanup interval")
+	if cfg.CleanupInterval == 0 {
+		cfg.CleanupInterval = DefaultCleanupInterval
 	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sessionkit: file: create directory: %w", err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
 )
 
@@ -108,18 +107,18 @@ func (s *Store) lockOnce(ctx context.Context, path string) (*os.File, error) {
 	return f, nil
 }
 
-// flock takes an exclusive flock on f, polling with back-off so that ctx
-// can end the wait.
+// flock takes the exclusive cross-process lock on f (flock(2) on Unix,
+// LockFileEx on Windows), polling with back-off so that ctx can end the
+// wait.
 func flock(ctx context.Context, f *os.File) error {
-	fd := int(f.Fd())
 	wait := lockPollMin
 	for {
-		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return nil
+		ok, err := tryLockFile(f)
+		if err != nil {
+			return fmt.Errorf("lock file: %w", err)
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			return fmt.Errorf("flock: %w", err)
+		if ok {
+			return nil
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -139,8 +138,9 @@ func (l *keyLock) removeLockFile() {
 	_ = os.Remove(l.path) // best effort: a leftover lock file is harmless
 }
 
-// unlock releases the flock (by closing the file) and the shard mutex.
+// unlock releases the file lock and the shard mutex.
 func (l *keyLock) unlock() {
+	unlockFile(l.f)
 	l.f.Close()
 	<-l.mu
 }

@@ -18,8 +18,11 @@ import (
 const scanBatch = 256
 
 // staleTemp is the age after which DeleteExpired removes a temporary file
-// left behind by a writer that crashed between create and rename.
-const staleTemp = 10 * time.Minute
+// left behind by a writer that crashed between create and rename. A live
+// writer fills and renames its file within milliseconds; should one take
+// longer than this (a stalled disk), its rename fails and so does its
+// write, leaving the previous record intact.
+const staleTemp = time.Minute
 
 // Iterate calls fn with the key of every live record in the directory until
 // fn returns false. Files that do not have the store's prefix followed by a
@@ -52,7 +55,7 @@ func (s *Store) Iterate(ctx context.Context, fn func(key string) bool) error {
 // DeleteExpired removes every expired record and returns how many it
 // removed. It reads only headers: it also removes records whose header is
 // corrupt (they can never load), lock files whose record is gone, and
-// temporary files older than ten minutes that a crashed writer left behind,
+// temporary files older than a minute that a crashed writer left behind,
 // none of which it counts. A record whose header is intact but whose data
 // fails its checksum is removed once its expiry has passed.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {

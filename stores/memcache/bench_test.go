@@ -36,3 +36,11 @@ func BenchmarkLoadWithDeadline(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkContention reports CompareAndSwap calls per successful commit
+// with 16 and 64 concurrent writers on one session.
+func BenchmarkContention(b *testing.B) {
+	conformance.BenchmarkContention(b, func(b *testing.B) core.Store {
+		return newStore(b, newClient(testserver.Memcached(b)))
+	})
+}

@@ -90,50 +90,54 @@ func casResult(err error) error {
 // Touch sets the expiry of the record under key, keeping its data and
 // version. It rewrites the item (gets, then cas: two round trips), because
 // memcached's own touch would leave the expiry in the header, which Load
-// reports, unchanged; on a concurrent write it reads and retries. A missing
-// or expired record stays missing (an error wrapping core.ErrNotFound); an
-// expiry that is not in the future removes the record.
+// reports, unchanged. A missing or expired record stays missing (an error
+// wrapping core.ErrNotFound); an expiry that is not in the future removes
+// the record.
+//
+// When a concurrent write replaces the item between the two round trips,
+// Touch changes nothing and returns an error wrapping core.ErrConflict
+// without retrying: the record was just rewritten, and so extended, by that
+// writer, so there is nothing left to refresh (the core treats it as
+// success). Retrying would only lose again while writers are busy.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if !core.ValidKey(key) {
 		return fmt.Errorf("sessionkit: memcache: touch: %w", core.ErrInvalidKey)
 	}
 	err := s.do(ctx, func() error {
-		for attempt := 0; attempt < touchAttempts; attempt++ {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			cur, err := s.client.Get(s.prefix + key)
-			if errors.Is(err, memcache.ErrCacheMiss) {
-				return core.ErrNotFound
-			}
-			if err != nil {
-				return err
-			}
-			now := time.Now()
-			h, data, err := decode(cur.Value)
-			if err != nil {
-				return err
-			}
-			if !h.live(now) {
-				return core.ErrNotFound
-			}
-			h.expiry = expiry
-			cur.Value = encode(h, data)
-			cur.Expiration = expiration(expiry, now)
-			err = s.client.CompareAndSwap(cur)
-			switch {
-			case err == nil:
-				return nil
-			case errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
-				return core.ErrNotFound // the record vanished meanwhile
-			case !errors.Is(err, memcache.ErrCASConflict):
-				return err
-			}
+		cur, err := s.client.Get(s.prefix + key)
+		if errors.Is(err, memcache.ErrCacheMiss) {
+			return core.ErrNotFound
 		}
-		return fmt.Errorf("%w: record kept changing", core.ErrConflict)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		h, data, err := decode(cur.Value)
+		if err != nil {
+			return err
+		}
+		if !h.live(now) {
+			return core.ErrNotFound
+		}
+		h.expiry = expiry
+		cur.Value = encode(h, data)
+		cur.Expiration = expiration(expiry, now)
+		return casTouchResult(s.client.CompareAndSwap(cur))
 	})
 	if err != nil {
 		return s.wrap("touch", key, err)
 	}
 	return nil
+}
+
+// casTouchResult maps the outcome of Touch's cas: a vanished item is
+// core.ErrNotFound, a concurrent rewrite core.ErrConflict.
+func casTouchResult(err error) error {
+	switch {
+	case errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+		return core.ErrNotFound // the record vanished meanwhile
+	case errors.Is(err, memcache.ErrCASConflict):
+		return fmt.Errorf("%w: rewritten by a concurrent write", core.ErrConflict)
+	}
+	return err
 }

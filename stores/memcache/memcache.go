@@ -20,8 +20,9 @@
 // (add). Touch is also two round trips (gets, then cas): memcached's touch
 // would change only the server-side expiration, not the expiry in the
 // header that Load reports, so Touch rewrites the item with the new header,
-// keeping its data and version, and retries if a concurrent write
-// intervenes.
+// keeping its data and version; when a concurrent write intervenes it
+// returns an error wrapping core.ErrConflict instead of retrying, because
+// that write already extended the record.
 //
 // memcached cannot list its keys, so the store offers no core.Iterator;
 // it expires items itself, so there is no DeleteExpired either.
@@ -79,9 +80,6 @@ const (
 // maxRelative is memcached's largest relative expiration (30 days); larger
 // values are read as absolute Unix times.
 const maxRelative = 30 * 24 * 60 * 60
-
-// touchAttempts bounds the rewrite retries of Touch under contention.
-const touchAttempts = 10
 
 // Config configures a Store.
 type Config struct {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -337,4 +338,98 @@ func TestRoundTrips(t *testing.T) {
 func TestServerDownAndBack(t *testing.T) {
 	srv := testserver.StartMemcached(t)
 	testserver.CheckDownAndBack(t, srv, newStore(t, newClient(srv.Addr)))
+}
+
+// countingClient returns a client on addr whose round trips are counted.
+func countingClient(addr string, trips *atomic.Int64) *gomemcache.Client {
+	client := newClient(addr)
+	client.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		rc := &roundTripConn{Conn: c, trips: trips}
+		rc.reading.Store(true)
+		return rc, nil
+	}
+	return client
+}
+
+// TestTouchUnderContention touches a record while 16 writers rewrite it
+// with compare-and-swap, as concurrent requests through the core do. A
+// Touch that loses to a writer found the record just rewritten (and so
+// extended): it must return nil or an error wrapping core.ErrConflict,
+// never another error, and must not keep retrying (at most its two round
+// trips).
+func TestTouchUnderContention(t *testing.T) {
+	ctx := t.Context()
+	addr := testserver.Memcached(t)
+	prefix := uniquePrefix()
+	var trips atomic.Int64
+	toucher, err := memcachestore.New(countingClient(addr, &trips), memcachestore.Config{KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer, err := memcachestore.New(newClient(addr), memcachestore.Config{KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newKey()
+	if _, err := writer.CompareAndSwap(ctx, key, 0, []byte("0"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	var writes, writeErrs atomic.Int64
+	done := make(chan struct{})
+	const writers = 16
+	for range writers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for wctx.Err() == nil {
+				rec, _, err := writer.Load(wctx, key)
+				if err == nil {
+					_, err = writer.CompareAndSwap(wctx, key, rec.Version, []byte(fmt.Sprint(writes.Load())), time.Now().Add(time.Hour))
+				}
+				switch {
+				case err == nil:
+					writes.Add(1)
+				case !errors.Is(err, core.ErrConflict) && wctx.Err() == nil:
+					writeErrs.Add(1)
+				}
+			}
+		}()
+	}
+	calls := 200
+	if testing.Short() {
+		calls = 50
+	}
+	var conflicts, others int
+	for i := range calls {
+		before := trips.Load()
+		err := toucher.Touch(ctx, key, time.Now().Add(2*time.Hour))
+		switch {
+		case errors.Is(err, core.ErrConflict):
+			conflicts++
+		case err != nil:
+			others++
+			if others <= 3 {
+				t.Errorf("Touch %d while %d writers rewrite the record = %v, want nil or an error wrapping core.ErrConflict", i, writers, err)
+			}
+		}
+		if n := trips.Load() - before; n > 2 {
+			t.Errorf("Touch %d made %d round trips, want at most 2: a lost race means the record was just rewritten, there is nothing to retry", i, n)
+		}
+	}
+	stop()
+	for range writers {
+		<-done
+	}
+	t.Logf("%d touches: %d conflicts, %d other errors; %d writes, %d write errors", calls, conflicts, others, writes.Load(), writeErrs.Load())
+	if writeErrs.Load() > 0 {
+		t.Errorf("%d writes failed with an error other than core.ErrConflict", writeErrs.Load())
+	}
+	if _, found, err := writer.Load(ctx, key); err != nil || !found {
+		t.Errorf("Load after the contention = %v, %v, want the record", found, err)
+	}
 }

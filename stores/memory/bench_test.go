@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/conformance"
+	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
 
@@ -130,4 +132,12 @@ func BenchmarkHeapPerRecord(b *testing.B) {
 		runtime.KeepAlive(s)
 	}
 	b.ReportMetric(perRecord, "heapB/record")
+}
+
+// BenchmarkContention reports CompareAndSwap calls per successful commit
+// with 16 and 64 concurrent writers on one session.
+func BenchmarkContention(b *testing.B) {
+	conformance.BenchmarkContention(b, func(b *testing.B) core.Store {
+		return newStore(b, memory.Config{})
+	})
 }

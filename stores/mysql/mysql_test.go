@@ -231,7 +231,7 @@ func TestServerKilledAndPaused(t *testing.T) {
 	if cfg.Net != "tcp" {
 		t.Skipf("the test server is not on TCP (%s), so no proxy can stand in front of it", cfg.Net)
 	}
-	proxy := testserver.StartProxy(t, cfg.Addr)
+	proxy := testserver.NewProxy(t, cfg.Addr)
 	db := newDB(t, dbOptions{maxConns: 4, edit: func(c *mysql.Config) { c.Addr = proxy.Addr }})
 	s := newStore(t, db, Config{})
 	ctx := context.Background()
@@ -243,7 +243,7 @@ func TestServerKilledAndPaused(t *testing.T) {
 	for _, fault := range []struct {
 		name  string
 		apply func()
-	}{{"killed", proxy.Kill}, {"paused", proxy.Pause}} {
+	}{{"killed", proxy.Kill}, {"paused", proxy.Hold}} {
 		fault.apply()
 		dctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		ops := map[string]func() error{
@@ -259,7 +259,7 @@ func TestServerKilledAndPaused(t *testing.T) {
 			}
 		}
 		cancel()
-		proxy.Restore()
+		proxy.Release()
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		if err := s.Save(rctx, key, []byte("after "+fault.name), exp); err != nil {
 			t.Errorf("Save after the server was %s and came back = %v", fault.name, err)

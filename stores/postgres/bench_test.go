@@ -16,3 +16,12 @@ func BenchmarkStore(b *testing.B) {
 		return newStore(b, pool, dsn, Config{})
 	})
 }
+
+// BenchmarkContention reports CompareAndSwap calls per successful commit
+// with 16 and 64 concurrent writers on one session.
+func BenchmarkContention(b *testing.B) {
+	conformance.BenchmarkContention(b, func(b *testing.B) core.Store {
+		pool, dsn := newPool(b, 0, nil)
+		return newStore(b, pool, dsn, Config{})
+	})
+}

@@ -3,7 +3,7 @@ module github.com/sessionkit/sessionkit/stores/postgres
 go 1.25.0
 
 require (
-	github.com/jackc/pgx/v5 v5.13.0
+	github.com/jackc/pgx/v5 v5.9.2
 	github.com/sessionkit/sessionkit v0.1.0
 )
 

@@ -112,7 +112,6 @@ type report struct {
 	byScenario  map[string]map[string]bool
 	load        [][3]string
 	out         io.Writer
-	verdicts    []string
 	machineInfo string
 }
 

@@ -1,0 +1,64 @@
+package echosession_test
+
+import (
+	"bytes"
+	"net/http"
+	"testing"
+
+	"github.com/labstack/echo/v5"
+
+	echosession "github.com/sessionkit/sessionkit/adapters/echov5"
+	"github.com/sessionkit/sessionkit/conformance"
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/adaptertest"
+	"github.com/sessionkit/sessionkit/stores/cookie"
+	"github.com/sessionkit/sessionkit/stores/memory"
+)
+
+// mountEcho serves h for every method and path behind the Echo v5
+// middleware.
+func mountEcho(m *core.Manager, h conformance.Handler) http.Handler {
+	e := newEcho()
+	e.Use(echosession.Middleware(m))
+	e.Any("/*", func(c *echo.Context) error {
+		h(c.Response(), c.Request(), echosession.Get(c))
+		return nil
+	})
+	return e
+}
+
+func TestConformance(t *testing.T) {
+	conformance.TestAdapter(t, mountEcho)
+}
+
+// TestFailureLogged checks that a failed load or save, which Echo's
+// HTTPErrorHandler answers, is logged like net/http's.
+func TestFailureLogged(t *testing.T) {
+	adaptertest.TestFailureLogged(t, mountEcho)
+}
+
+// TestConformanceClientStore runs the adapter suite with client-side
+// sessions (stores/cookie), with and without a revocation list.
+func TestConformanceClientStore(t *testing.T) {
+	key := bytes.Repeat([]byte{1}, cookie.KeySize)
+	t.Run("Revocations", func(t *testing.T) {
+		conformance.TestAdapterWith(t, mountEcho, conformance.AdapterOptions{NewClientStore: func(t *testing.T) core.ClientStore {
+			list := memory.New(memory.Config{CleanupInterval: -1})
+			t.Cleanup(func() { list.Close() })
+			st, err := cookie.New(cookie.Config{Keys: [][]byte{key}, Revocations: list})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}})
+	})
+	t.Run("NoRevocations", func(t *testing.T) {
+		conformance.TestAdapterWith(t, mountEcho, conformance.AdapterOptions{KeepsEndedTokens: true, NewClientStore: func(t *testing.T) core.ClientStore {
+			st, err := cookie.New(cookie.Config{Keys: [][]byte{key}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}})
+	})
+}

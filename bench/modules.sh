@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# modules.sh measures sessionkit's own modules with the conformance
+# benchmarks and prints Markdown sections for RESULTS.md on stdout:
+#   - every adapter (net/http, Gin, Echo v4, Echo v5) with
+#     conformance.BenchmarkAdapter, next to its bare handler;
+#   - every store with conformance.BenchmarkStore (Load, Save,
+#     CompareAndSwap, Touch on a 512-byte record);
+#   - every compare-and-swap store under contention
+#     (conformance.BenchmarkContention: CompareAndSwap calls per successful
+#     commit, failed commits and lost keys with 16 and 64 writers on one
+#     session).
+# run.sh calls it after the peer comparison; run it alone with
+#   cd bench && ./modules.sh >> RESULTS.md
+# The network stores use SESSIONKIT_REDIS_ADDR, SESSIONKIT_MEMCACHE_ADDR,
+# SESSIONKIT_POSTGRES_DSN and SESSIONKIT_MYSQL_DSN, or the throw-away servers
+# their tests start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COUNT=${COUNT:-6}
+BENCHTIME=${BENCHTIME:-150ms}
+GO=${GO:-go}
+BENCHSTAT="golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da"
+export GOWORK=off
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+log() { printf '%s modules.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# bench DIR PATTERN BENCHTIME OUT: the benchmarks of one package, COUNT runs.
+bench() {
+	(cd "$1" && $GO test -run '^$' -bench "$2" -benchtime "$3" -count "$COUNT" -benchmem . 2>"$work/err.txt") >"$4" || {
+		log "$1: benchmarks failed"
+		cat "$work/err.txt" >&2
+		return 1
+	}
+}
+
+# table TITLE FILES...: benchstat of the files, in a fenced block.
+table() {
+	local title=$1
+	shift
+	printf '\n### %s\n\n```\n' "$title"
+	(cd bench && $GO run "$BENCHSTAT" "$@" 2>/dev/null) | sed '/^goos:\|^goarch:\|^cpu:/d'
+	printf '```\n'
+}
+
+printf '\n## sessionkit modules (conformance benchmarks)\n\n'
+printf 'Measured by bench/modules.sh on %s, %d runs each (benchstat medians ± 95%% confidence).\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$COUNT"
+printf 'Each table is one package measured on its own: compare rows within a table.\n'
+
+adapters=(adapters/nethttp adapters/gin adapters/echo adapters/echov5)
+files=()
+for a in "${adapters[@]}"; do
+	[ -d "$a" ] || continue
+	log "$a"
+	f="$work/$(echo "$a" | tr / -).txt"
+	bench "$a" '^(BenchmarkBare|BenchmarkAdapter)$' "$BENCHTIME" "$f"
+	files+=("$f")
+done
+printf '\n### Adapters (conformance.BenchmarkAdapter; Echo v5 next to Echo v4)\n'
+printf '\nA 10-value session; "untouched" never reads it, "read" reads one value, "update" sets one, "renew" renews the token. BenchmarkBare is the framework without sessionkit.\n'
+for f in "${files[@]}"; do
+	table "$(basename "$f" .txt | sed 's/^adapters-//')" "$f"
+done
+
+stores=(stores/memory stores/file stores/memcache stores/redis stores/postgres stores/mysql stores/sqlite)
+for s in "${stores[@]}"; do
+	[ -d "$s" ] || continue
+	log "$s"
+	bench "$s" '^BenchmarkStore$' "$BENCHTIME" "$work/store-$(basename "$s").txt" || true
+	bench "$s" '^BenchmarkContention$' 3x "$work/contention-$(basename "$s").txt" || true
+done
+printf '\n### Stores (conformance.BenchmarkStore: a 512-byte record, loopback servers)\n'
+for s in "${stores[@]}"; do
+	f="$work/store-$(basename "$s").txt"
+	[ -s "$f" ] && table "$(basename "$s")" "$f"
+done
+printf '\n### Contention (conformance.BenchmarkContention)\n'
+printf '\n16 or 64 concurrent writers, each committing 8 distinct keys to one session through one Manager: CompareAndSwap calls per successful commit (target ≤ 1.5 in one process), failed commits and lost keys per round (both must be 0).\n'
+for s in "${stores[@]}"; do
+	f="$work/contention-$(basename "$s").txt"
+	[ -s "$f" ] && table "$(basename "$s")" "$f"
+done
+log "done"

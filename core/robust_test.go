@@ -1,0 +1,275 @@
+package core_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/stores/memory"
+)
+
+// conflictingToucher is a store whose Touch always loses against a
+// concurrent writer.
+type conflictingToucher struct{ *memory.Store }
+
+func (c conflictingToucher) Touch(context.Context, string, time.Time) error {
+	return fmt.Errorf("record kept changing: %w", core.ErrConflict)
+}
+
+// conflictingCAS is a compare-and-swap store without Touch whose
+// CompareAndSwap conflicts once conflicts is set.
+type conflictingCAS struct {
+	core.Store
+	mu        sync.Mutex
+	conflicts bool
+	refused   int // CompareAndSwap calls answered with ErrConflict
+}
+
+func (c *conflictingCAS) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
+	c.mu.Lock()
+	bad := c.conflicts
+	if bad {
+		c.refused++
+	}
+	c.mu.Unlock()
+	if bad {
+		return 0, core.ErrConflict
+	}
+	return c.Store.(core.CompareAndSwapper).CompareAndSwap(ctx, key, version, data, expiry)
+}
+
+// TestTouchConflictIsNoError: a read-only request whose idle refresh loses
+// against a concurrent writer succeeds: the writer extended the record.
+func TestTouchConflictIsNoError(t *testing.T) {
+	t.Run("Touch", func(t *testing.T) {
+		st := memory.New(memory.Config{})
+		t.Cleanup(func() { st.Close() })
+		h := newHarness(t, core.Config{Store: conflictingToucher{st}, IdleTimeout: time.Hour})
+		tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
+		h.now = h.now.Add(30 * time.Minute) // refresh due
+		s, hdr := h.begin(tok, "192.0.2.1:1")
+		s.Get("a")
+		if err := h.m.Commit(s, hdr); err != nil {
+			t.Fatalf("Commit of a read-only request whose Touch conflicted = %v, want nil", err)
+		}
+		if c := hdr.Get("Set-Cookie"); c != "" {
+			t.Errorf("Set-Cookie after a conflicting Touch = %q, want none (the record was not extended by this request)", c)
+		}
+	})
+	t.Run("CompareAndSwap", func(t *testing.T) {
+		st := memory.New(memory.Config{})
+		t.Cleanup(func() { st.Close() })
+		cs := &conflictingCAS{Store: st} // no Touch: the interface hides it
+		h := newHarness(t, core.Config{Store: cs, IdleTimeout: time.Hour})
+		tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
+		h.now = h.now.Add(30 * time.Minute)
+		cs.mu.Lock()
+		cs.conflicts = true
+		cs.mu.Unlock()
+		s, hdr := h.begin(tok, "192.0.2.1:1")
+		s.Get("a")
+		if err := h.m.Commit(s, hdr); err != nil {
+			t.Fatalf("Commit of a read-only request whose refresh conflicted = %v, want nil", err)
+		}
+	})
+}
+
+// TestCommitOutlivesClientDisconnect: the handler changed the session and
+// the client went away before the header: the change is stored anyway.
+func TestCommitOutlivesClientDisconnect(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("cart", 1) })
+	ctx, cancel := context.WithCancel(context.Background())
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
+	r.Header.Set("Cookie", "session="+tok)
+	s := h.m.Begin(r)
+	s.Set("order", "A-17")
+	cancel() // the client disconnects before the header
+	if err := h.m.Commit(s, http.Header{}); err != nil {
+		t.Fatalf("Commit after the client disconnected = %v, want nil", err)
+	}
+	h.m.Release(s)
+	h.request(t, tok, func(s *core.Session) {
+		if v, _ := s.Get("order"); v != "A-17" {
+			t.Errorf("Get(order) after a disconnected request's commit = %v, want A-17", v)
+		}
+	})
+}
+
+// hangingStore blocks the chosen operations until their context is done,
+// as a paused server would. A call still blocked after a long while
+// returns errNeverCancelled, so that a missing deadline fails the test
+// instead of hanging it.
+type hangingStore struct {
+	*memory.Store
+	mu   sync.Mutex
+	hang map[string]bool
+}
+
+var errNeverCancelled = errors.New("store call was never cancelled: no deadline")
+
+func (h *hangingStore) wait(ctx context.Context, op string) error {
+	h.mu.Lock()
+	hang := h.hang[op]
+	h.mu.Unlock()
+	if !hang {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Minute):
+		return errNeverCancelled
+	}
+}
+
+func (h *hangingStore) set(ops ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hang = make(map[string]bool)
+	for _, op := range ops {
+		h.hang[op] = true
+	}
+}
+
+func (h *hangingStore) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	if err := h.wait(ctx, "Load"); err != nil {
+		return core.Record{}, false, err
+	}
+	return h.Store.Load(ctx, key)
+}
+
+func (h *hangingStore) Save(ctx context.Context, key string, data []byte, exp time.Time) error {
+	if err := h.wait(ctx, "Save"); err != nil {
+		return err
+	}
+	return h.Store.Save(ctx, key, data, exp)
+}
+
+func (h *hangingStore) Delete(ctx context.Context, key string) error {
+	if err := h.wait(ctx, "Delete"); err != nil {
+		return err
+	}
+	return h.Store.Delete(ctx, key)
+}
+
+func (h *hangingStore) Touch(ctx context.Context, key string, exp time.Time) error {
+	if err := h.wait(ctx, "Touch"); err != nil {
+		return err
+	}
+	return h.Store.Touch(ctx, key, exp)
+}
+
+func (h *hangingStore) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, exp time.Time) (uint64, error) {
+	if err := h.wait(ctx, "CompareAndSwap"); err != nil {
+		return 0, err
+	}
+	return h.Store.CompareAndSwap(ctx, key, version, data, exp)
+}
+
+// TestStoreCallsHaveADeadline: with a store that hangs, every store call
+// ends after StoreTimeout and the error reaches the error handler.
+func TestStoreCallsHaveADeadline(t *testing.T) {
+	for _, tc := range []struct {
+		op      string
+		idle    bool
+		handler func(s *core.Session)
+	}{
+		{"Load", false, func(s *core.Session) { s.Get("a") }},
+		{"CompareAndSwap", false, func(s *core.Session) { s.Set("b", 2) }},
+		{"Touch", true, func(s *core.Session) { s.Get("a") }},
+		{"Delete", false, func(s *core.Session) { s.Destroy() }},
+	} {
+		t.Run(tc.op, func(t *testing.T) {
+			st := &hangingStore{Store: memory.New(memory.Config{})}
+			t.Cleanup(func() { st.Store.Close() })
+			var handled []error
+			cfg := core.Config{Store: st, StoreTimeout: 20 * time.Millisecond,
+				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+					handled = append(handled, err)
+					w.WriteHeader(http.StatusServiceUnavailable)
+				}}
+			if tc.idle {
+				cfg.IdleTimeout = time.Hour
+			}
+			h := newHarness(t, cfg)
+			tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
+			h.now = h.now.Add(30 * time.Minute)
+			st.set(tc.op)
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", "session="+tok)
+			s := h.m.Begin(r)
+			tc.handler(s)
+			err := h.m.Commit(s, http.Header{})
+			h.m.Release(s)
+			if err == nil {
+				t.Fatalf("Commit with a hanging %s = nil, want an error", tc.op)
+			}
+			h.m.HandleError(httptest.NewRecorder(), r, err)
+			if len(handled) != 1 || !errors.Is(handled[0], context.DeadlineExceeded) {
+				t.Errorf("error handler got %v, want one error wrapping context.DeadlineExceeded", handled)
+			}
+		})
+	}
+}
+
+// TestCommitTimeoutBoundsRetries: a commit that keeps conflicting gives up
+// at its deadline with an error wrapping ErrConflict.
+func TestCommitTimeoutBoundsRetries(t *testing.T) {
+	st := memory.New(memory.Config{})
+	t.Cleanup(func() { st.Close() })
+	cs := &conflictingCAS{Store: st}
+	h := newHarness(t, core.Config{Store: cs, CommitTimeout: 50 * time.Millisecond})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
+	cs.mu.Lock()
+	cs.conflicts = true
+	cs.mu.Unlock()
+	s, hdr := h.begin(tok, "192.0.2.1:1")
+	s.Set("b", 2)
+	err := h.m.Commit(s, hdr)
+	// The deadline may end the commit in its compare-and-swap (the error
+	// then wraps ErrConflict too) or in the reload between two attempts;
+	// either way it is the deadline, not a count, that ended the retries.
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Commit against a store that always conflicts = %v, want an error wrapping context.DeadlineExceeded", err)
+	}
+	cs.mu.Lock()
+	refused := cs.refused
+	cs.mu.Unlock()
+	if refused < 2 {
+		t.Errorf("Commit gave up after %d conflicting attempts, want retries until the deadline", refused)
+	}
+}
+
+// TestNewWarnsWithoutCompareAndSwap: core.New logs once, at warning level,
+// that concurrent updates can be lost on a store without compare-and-swap.
+func TestNewWarnsWithoutCompareAndSwap(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store core.Store
+		warn  bool
+	}{
+		{"noCAS", struct{ core.Store }{memory.New(memory.Config{})}, true},
+		{"CAS", memory.New(memory.Config{}), false},
+	} {
+		var logs bytes.Buffer
+		_, err := core.New(core.Config{Store: tc.store, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := strings.Count(logs.String(), "level=WARN")
+		got := n == 1 && strings.Contains(logs.String(), "concurrent updates")
+		if got != tc.warn || (!tc.warn && n != 0) {
+			t.Errorf("%s: New logged %q, want a warning: %t", tc.name, logs.String(), tc.warn)
+		}
+	}
+}

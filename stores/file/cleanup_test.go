@@ -1,0 +1,197 @@
+package file
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestJanitorRunsByDefault: a Store built from the zero Config cleans up
+// after itself, every DefaultCleanupInterval, until Close.
+func TestJanitorRunsByDefault(t *testing.T) {
+	s := newStore(t, Config{})
+	if !s.janitor.Running() {
+		t.Fatal("New(Config{}) started no janitor: expired sessions would pile up forever")
+	}
+	if DefaultCleanupInterval != 5*time.Minute {
+		t.Errorf("DefaultCleanupInterval = %v, want 5m as documented", DefaultCleanupInterval)
+	}
+	s.Close()
+	if s.janitor.Running() {
+		t.Error("the janitor runs on after Close")
+	}
+}
+
+// writeExpired creates key's record, expired, through the store's own
+// write path, so that it leaves what a real session leaves: the record file
+// and its lock file.
+func writeExpired(t testing.TB, s *Store, key string) {
+	l, err := s.lock(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.unlock()
+	if _, err := s.write(key, 0, []byte("expired session"), time.Now().Add(-time.Minute).UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCleanupPassRemovesEverythingExpired reproduces issue 10: after 30 000
+// sessions expired (3 000 in -short mode), one cleanup pass by the janitor
+// leaves no session file, no lock file and no stale temporary file, and
+// does not touch live sessions or a temporary file being written.
+func TestCleanupPassRemovesEverythingExpired(t *testing.T) {
+	n := 30000
+	if testing.Short() {
+		n = 3000
+	}
+	dir := t.TempDir()
+	setup := newStore(t, Config{Dir: dir, CleanupInterval: -1})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < n; i += 8 {
+				writeExpired(t, setup, testKey(fmt.Sprint("expired", i)))
+			}
+		})
+	}
+	wg.Wait()
+	live := []string{testKey("live 1"), testKey("live 2")}
+	for _, k := range live {
+		mustSave(t, setup, k, "live", time.Now().Add(time.Hour))
+	}
+	// What crashed writers left behind, more than a minute ago.
+	old := time.Now().Add(-90 * time.Second)
+	for i := range 17 {
+		p := filepath.Join(dir, fmt.Sprintf(".sess-%s.%d.tmp", testKey(fmt.Sprint("crashed", i)), i))
+		if err := os.WriteFile(p, []byte("half a record"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writing := fmt.Sprintf(".sess-%s.1.tmp", testKey("being written"))
+	if err := os.WriteFile(filepath.Join(dir, writing), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(dirNames(t, dir)); got != 2*n+2*len(live)+17+1 {
+		t.Fatalf("setup left %d files, want %d", got, 2*n+2*len(live)+18)
+	}
+
+	// The janitor of a second store on the directory, as after a restart.
+	s := newStore(t, Config{Dir: dir, CleanupInterval: time.Millisecond})
+	want := []string{writing, "sess-" + live[0], "sess-" + live[0] + ".lock", "sess-" + live[1], "sess-" + live[1] + ".lock"}
+	for {
+		got := dirNames(t, dir)
+		if len(got) <= len(want) {
+			if strings.Join(sorted(got), " ") != strings.Join(sorted(want), " ") {
+				t.Fatalf("after cleanup the directory holds %v, want %v", got, want)
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // the janitor is still sweeping
+	}
+	s.Close()
+	for _, k := range live {
+		if got := loadData(t, s, k); got != "live" {
+			t.Errorf("live session after cleanup = %q, want %q", got, "live")
+		}
+	}
+}
+
+// sorted returns a sorted copy of names.
+func sorted(names []string) []string {
+	out := append([]string(nil), names...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// TestCleanupKeepsLocking runs DeleteExpired over and over, through a third
+// Store value, while writers on two Store values (as two processes would
+// be, so only the file lock excludes them) take the locks of keys whose
+// records they leave expired: the sweeper keeps removing those records and
+// their lock files under the writers, and no two writers may ever hold one
+// key's lock at once. Counters incremented meanwhile lose nothing.
+func TestCleanupKeepsLocking(t *testing.T) {
+	dir := t.TempDir()
+	a := newStore(t, Config{Dir: dir, CleanupInterval: -1})
+	b := newStore(t, Config{Dir: dir, CleanupInterval: -1})
+	sweeper := newStore(t, Config{Dir: dir, CleanupInterval: -1})
+	ctx := context.Background()
+	writers, rounds := 8, 200
+	if testing.Short() {
+		rounds = 50
+	}
+	counter := testKey("counter")
+	expiring := []string{testKey("expiring 0"), testKey("expiring 1")}
+	var inside [2]atomic.Int32
+	stop := make(chan struct{})
+	var sweeps sync.WaitGroup
+	var swept atomic.Int64
+	sweeps.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n, err := sweeper.DeleteExpired(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			swept.Add(int64(n))
+		}
+	})
+	var wg sync.WaitGroup
+	for w := range writers {
+		s := a
+		if w%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			for r := range rounds {
+				if err := increment(ctx, s, counter); err != nil {
+					t.Error(err)
+					return
+				}
+				i := r % 2
+				l, err := s.lock(ctx, expiring[i])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n := inside[i].Add(1); n != 1 {
+					t.Errorf("%d writers hold one key's lock at once: lock file removal broke exclusion", n)
+				}
+				_, err = s.write(expiring[i], 0, []byte("expired"), time.Now().Add(-time.Second).UnixNano())
+				inside[i].Add(-1)
+				l.unlock()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	sweeps.Wait()
+	t.Logf("the sweeper removed %d expired records under the writers", swept.Load())
+	if got, want := loadData(t, a, counter), fmt.Sprint(writers*rounds); got != want {
+		t.Errorf("counter = %s, want %s: an increment was lost while the sweeper removed lock files", got, want)
+	}
+}
