@@ -26,6 +26,8 @@
 // column checked in the UPDATE's WHERE clause, so concurrent writers on any
 // number of application servers never lose an update), core.Iterator and
 // core.ExpiredDeleter. It works with or without clientFoundRows in the DSN.
+// A statement InnoDB rolls back to break a deadlock (concurrent writes of
+// one session can meet one) is run again, within the operation's context.
 //
 // # Size limit
 //
@@ -127,6 +129,7 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	s, err := sqlstore.New(dialect(t), sqlstore.Config{
 		Read: db, Write: db,
 		MaxDataSize:     cfg.MaxDataSize,
+		BusyTimeout:     deadlockRetryTimeout,
 		CleanupInterval: cfg.CleanupInterval,
 		Logger:          cfg.Logger,
 		Table:           t.quoted(),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -149,7 +150,25 @@ func dialect(t table) sqlstore.Dialect {
 			return id != 0, err
 		},
 		TooLarge: tooLarge,
+		Busy:     deadlock,
 	}
+}
+
+// erLockDeadlock is the error InnoDB returns to the statement it rolls
+// back to break a deadlock. Concurrent upserts of one key meet it (each
+// holds a shared lock on the duplicate key and waits for the other's to
+// take an exclusive one); the statement had no effect, so the store runs
+// it again.
+const erLockDeadlock = 1213
+
+// deadlockRetryTimeout bounds how long the store keeps retrying a
+// statement InnoDB rolled back to break a deadlock.
+const deadlockRetryTimeout = 5 * time.Second
+
+// deadlock reports whether err is InnoDB's deadlock error.
+func deadlock(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == erLockDeadlock
 }
 
 // MySQL error numbers that mean a record did not fit.
