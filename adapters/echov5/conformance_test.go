@@ -1,7 +1,6 @@
 package echosession_test
 
 import (
-	"bytes"
 	"net/http"
 	"testing"
 
@@ -11,8 +10,6 @@ import (
 	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/adaptertest"
-	"github.com/sessionkit/sessionkit/stores/cookie"
-	"github.com/sessionkit/sessionkit/stores/memory"
 )
 
 // mountEcho serves h for every method and path behind the Echo v5
@@ -40,25 +37,5 @@ func TestFailureLogged(t *testing.T) {
 // TestConformanceClientStore runs the adapter suite with client-side
 // sessions (stores/cookie), with and without a revocation list.
 func TestConformanceClientStore(t *testing.T) {
-	key := bytes.Repeat([]byte{1}, cookie.KeySize)
-	t.Run("Revocations", func(t *testing.T) {
-		conformance.TestAdapterWith(t, mountEcho, conformance.AdapterOptions{NewClientStore: func(t *testing.T) core.ClientStore {
-			list := memory.New(memory.Config{CleanupInterval: -1})
-			t.Cleanup(func() { list.Close() })
-			st, err := cookie.New(cookie.Config{Keys: [][]byte{key}, Revocations: list})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		}})
-	})
-	t.Run("NoRevocations", func(t *testing.T) {
-		conformance.TestAdapterWith(t, mountEcho, conformance.AdapterOptions{KeepsEndedTokens: true, NewClientStore: func(t *testing.T) core.ClientStore {
-			st, err := cookie.New(cookie.Config{Keys: [][]byte{key}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		}})
-	})
+	conformance.TestAdapterClientSide(t, mountEcho)
 }
