@@ -78,7 +78,7 @@ go125:
 # (and that have no published advisory); this runs the adapter and demo
 # tests once more against the latest releases, in a throw-away copy of each
 # go.mod (-modfile), so the go.mod files themselves are untouched.
-LATEST := adapters/gin:github.com/gin-gonic/gin adapters/echo:github.com/labstack/echo/v4 \
+LATEST := adapters/ginsession:github.com/gin-gonic/gin adapters/echosession:github.com/labstack/echo/v4 \
 	adapters/echov5:github.com/labstack/echo/v5 \
 	cmd/sessiondemo:github.com/gin-gonic/gin cmd/sessiondemo:github.com/labstack/echo/v4 \
 	cmd/sessiondemo:github.com/labstack/echo/v5

@@ -4,10 +4,10 @@ go 1.26.0
 
 replace (
 	github.com/sessionkit/sessionkit => ../
-	github.com/sessionkit/sessionkit/adapters/echo => ../adapters/echo
-	github.com/sessionkit/sessionkit/adapters/gin => ../adapters/gin
-	github.com/sessionkit/sessionkit/stores/memcache => ../stores/memcache
-	github.com/sessionkit/sessionkit/stores/redis => ../stores/redis
+	github.com/sessionkit/sessionkit/adapters/echosession => ../adapters/echosession
+	github.com/sessionkit/sessionkit/adapters/ginsession => ../adapters/ginsession
+	github.com/sessionkit/sessionkit/stores/memcachestore => ../stores/memcachestore
+	github.com/sessionkit/sessionkit/stores/redisstore => ../stores/redisstore
 )
 
 require (
@@ -23,10 +23,10 @@ require (
 	github.com/quasoft/memstore v0.0.0-20191010062613-2bce066d2b0b
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/sessionkit/sessionkit v0.1.0
-	github.com/sessionkit/sessionkit/adapters/echo v0.0.0-00010101000000-000000000000
-	github.com/sessionkit/sessionkit/adapters/gin v0.0.0-00010101000000-000000000000
-	github.com/sessionkit/sessionkit/stores/memcache v0.0.0-00010101000000-000000000000
-	github.com/sessionkit/sessionkit/stores/redis v0.0.0-00010101000000-000000000000
+	github.com/sessionkit/sessionkit/adapters/echosession v0.0.0-00010101000000-000000000000
+	github.com/sessionkit/sessionkit/adapters/ginsession v0.0.0-00010101000000-000000000000
+	github.com/sessionkit/sessionkit/stores/memcachestore v0.0.0-00010101000000-000000000000
+	github.com/sessionkit/sessionkit/stores/redisstore v0.0.0-00010101000000-000000000000
 )
 
 require (
@@ -51,7 +51,7 @@ require (
 	github.com/labstack/gommon v0.5.0 // indirect
 	github.com/leodido/go-urn v1.4.0 // indirect
 	github.com/mattn/go-colorable v0.1.15 // indirect
-	github.com/mattn/go-isatty v0.0.22 // indirect
+	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/pelletier/go-toml/v2 v2.2.4 // indirect

@@ -49,7 +49,7 @@ printf '\n## sessionkit modules (conformance benchmarks)\n\n'
 printf 'Measured by bench/modules.sh on %s, %d runs each (benchstat medians ± 95%% confidence).\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$COUNT"
 printf 'Each table is one package measured on its own: compare rows within a table.\n'
 
-adapters=(adapters/nethttp adapters/gin adapters/echo adapters/echov5)
+adapters=(adapters/nethttp adapters/ginsession adapters/echosession adapters/echov5)
 files=()
 for a in "${adapters[@]}"; do
 	[ -d "$a" ] || continue
@@ -64,7 +64,7 @@ for f in "${files[@]}"; do
 	table "$(basename "$f" .txt | sed 's/^adapters-//')" "$f"
 done
 
-stores=(stores/memory stores/file stores/memcache stores/redis stores/postgres stores/mysql stores/sqlite)
+stores=(stores/memory stores/file stores/memcachestore stores/redisstore stores/postgresstore stores/mysqlstore stores/sqlitestore)
 for s in "${stores[@]}"; do
 	[ -d "$s" ] || continue
 	log "$s"

@@ -12,13 +12,13 @@ import (
 	"github.com/labstack/echo/v4"
 	goredis "github.com/redis/go-redis/v9"
 
-	echosession "github.com/sessionkit/sessionkit/adapters/echo"
-	ginsession "github.com/sessionkit/sessionkit/adapters/gin"
+	echosession "github.com/sessionkit/sessionkit/adapters/echosession"
+	ginsession "github.com/sessionkit/sessionkit/adapters/ginsession"
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/core"
-	"github.com/sessionkit/sessionkit/stores/memcache"
+	"github.com/sessionkit/sessionkit/stores/memcachestore"
 	"github.com/sessionkit/sessionkit/stores/memory"
-	"github.com/sessionkit/sessionkit/stores/redis"
+	"github.com/sessionkit/sessionkit/stores/redisstore"
 )
 
 // skManager returns a Manager with the default configuration on store.

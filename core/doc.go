@@ -1,7 +1,7 @@
 // Package core is sessionkit's framework-agnostic session engine: it decides
 // when a session is loaded, when it is saved, when the cookie (or token
 // header) is sent, and how concurrent requests on one session are merged.
-// The adapters in adapters/nethttp, adapters/gin and adapters/echo connect it
+// The adapters in adapters/nethttp, adapters/ginsession and adapters/echosession connect it
 // to a framework; the stores in stores/ keep the records.
 //
 // # Using it
@@ -31,7 +31,7 @@
 // Set, Renew, Destroy, Flashes, ...), Value and PopValue, the Store
 // interfaces and the codecs. It never calls Manager.Begin, BeginRequest,
 // Commit, Release, HandleError or LogError: those are the adapter API,
-// which the middleware in adapters/nethttp, adapters/gin, adapters/echo and
+// which the middleware in adapters/nethttp, adapters/ginsession, adapters/echosession and
 // adapters/echov5 calls at the right moments (their doc comments say
 // "Adapter API"). adapters/nethttp.Writer is the response wrapper that other
 // adapters reuse for the same purpose. Only someone writing an adapter for

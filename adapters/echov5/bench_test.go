@@ -1,4 +1,4 @@
-package echosession_test
+package echov5_test
 
 import (
 	"io"

@@ -1,4 +1,4 @@
-package echosession_test
+package echov5_test
 
 import (
 	"net/http"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
-	echosession "github.com/sessionkit/sessionkit/adapters/echov5"
+	"github.com/sessionkit/sessionkit/adapters/echov5"
 	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/adaptertest"
@@ -16,9 +16,9 @@ import (
 // middleware.
 func mountEcho(m *core.Manager, h conformance.Handler) http.Handler {
 	e := newEcho()
-	e.Use(echosession.Middleware(m))
+	e.Use(echov5.Middleware(m))
 	e.Any("/*", func(c *echo.Context) error {
-		h(c.Response(), c.Request(), echosession.Get(c))
+		h(c.Response(), c.Request(), echov5.Get(c))
 		return nil
 	})
 	return e

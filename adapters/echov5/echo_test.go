@@ -1,4 +1,4 @@
-package echosession_test
+package echov5_test
 
 import (
 	"bufio"
@@ -17,7 +17,7 @@ import (
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
 
-	echosession "github.com/sessionkit/sessionkit/adapters/echov5"
+	"github.com/sessionkit/sessionkit/adapters/echov5"
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/adaptertest"
@@ -51,10 +51,10 @@ func TestWritePaths(t *testing.T) {
 	}
 	e := newEcho()
 	e.Filesystem = os.DirFS(dir)
-	e.Use(echosession.Middleware(m))
-	set := func(c *echo.Context) { echosession.Get(c).Set("v", c.Path()+c.Request().Method) }
+	e.Use(echov5.Middleware(m))
+	set := func(c *echo.Context) { echov5.Get(c).Set("v", c.Path()+c.Request().Method) }
 	e.GET("/read", func(c *echo.Context) error {
-		v, _ := core.Value[string](echosession.Get(c), "v")
+		v, _ := core.Value[string](echov5.Get(c), "v")
 		return c.String(http.StatusOK, v)
 	})
 	e.GET("/json", func(c *echo.Context) error { set(c); return c.JSON(http.StatusOK, map[string]bool{"ok": true}) })
@@ -150,7 +150,7 @@ func TestWritePaths(t *testing.T) {
 func TestUntouched(t *testing.T) {
 	m, st := newManager(t)
 	e := newEcho()
-	e.Use(echosession.Middleware(m))
+	e.Use(echov5.Middleware(m))
 	e.GET("/", func(c *echo.Context) error { return c.String(http.StatusOK, "plain") })
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("GET", "/", nil)
@@ -173,7 +173,7 @@ func TestSkipper(t *testing.T) {
 	m, _ := newManager(t)
 	e := newEcho()
 	var skip middleware.Skipper = func(c *echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/static") }
-	e.Use(echosession.MiddlewareWithConfig(echosession.Config{Manager: m, Skipper: skip}))
+	e.Use(echov5.MiddlewareWithConfig(echov5.Config{Manager: m, Skipper: skip}))
 	handler := func(c *echo.Context) error {
 		_, ok := core.FromContext(c.Request().Context())
 		return c.String(http.StatusOK, fmt.Sprint(ok))
@@ -218,9 +218,9 @@ func TestRestores(t *testing.T) {
 			return err
 		}
 	})
-	e.Use(echosession.Middleware(m))
+	e.Use(echov5.Middleware(m))
 	e.GET("/", func(c *echo.Context) error {
-		s := echosession.Get(c)
+		s := echov5.Get(c)
 		if s2, ok := core.FromContext(c.Request().Context()); !ok || s2 != s {
 			t.Errorf("core.FromContext = %p, %v, want %p, true", s2, ok, s)
 		}
@@ -291,9 +291,9 @@ func TestCommitError(t *testing.T) {
 			st.FailSave.Store(true)
 			e := newEcho()
 			errs := recordErrors(e)
-			e.Use(echosession.Middleware(m))
+			e.Use(echov5.Middleware(m))
 			e.GET("/", func(c *echo.Context) error {
-				echosession.Get(c).Set("k", "v")
+				echov5.Get(c).Set("k", "v")
 				c.Response().Header().Set("X-Handler", "1")
 				return tc.handler(c)
 			})
@@ -329,9 +329,9 @@ func TestLoadError(t *testing.T) {
 	st.FailLoad.Store(true)
 	e := newEcho()
 	errs := recordErrors(e)
-	e.Use(echosession.Middleware(m))
+	e.Use(echov5.Middleware(m))
 	e.GET("/", func(c *echo.Context) error {
-		s := echosession.Get(c)
+		s := echov5.Get(c)
 		if _, ok := s.Get("k"); ok {
 			t.Error("Get found a value although the load failed")
 		}
@@ -359,8 +359,8 @@ func TestReturnedErrorOnce(t *testing.T) {
 	m, _ := newManager(t)
 	e := newEcho()
 	errs := recordErrors(e)
-	e.Use(echosession.Middleware(m))
-	e.GET("/", func(c *echo.Context) error { echosession.Get(c).Set("k", 1); return echo.ErrForbidden })
+	e.Use(echov5.Middleware(m))
+	e.GET("/", func(c *echo.Context) error { echov5.Get(c).Set("k", 1); return echo.ErrForbidden })
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if rec.Code != http.StatusForbidden || rec.Body.String() != "{\"message\":\"Forbidden\"}\n" {
@@ -387,12 +387,12 @@ func TestPanic(t *testing.T) {
 			if !recoverInside {
 				e.Use(recov)
 			}
-			e.Use(echosession.Middleware(m))
+			e.Use(echov5.Middleware(m))
 			if recoverInside {
 				e.Use(recov)
 			}
-			e.GET("/panic", func(c *echo.Context) error { echosession.Get(c).Set("k", 1); panic("boom") })
-			e.GET("/ok", func(c *echo.Context) error { echosession.Get(c).Set("k", 1); return c.String(http.StatusOK, "ok") })
+			e.GET("/panic", func(c *echo.Context) error { echov5.Get(c).Set("k", 1); panic("boom") })
+			e.GET("/ok", func(c *echo.Context) error { echov5.Get(c).Set("k", 1); return c.String(http.StatusOK, "ok") })
 			for _, path := range []string{"/panic", "/ok", "/panic", "/ok"} {
 				rec := httptest.NewRecorder()
 				e.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -432,17 +432,17 @@ func TestHijack(t *testing.T) {
 			return err
 		}
 	})
-	e.Use(echosession.Middleware(m))
+	e.Use(echov5.Middleware(m))
 	e.GET("/set", func(c *echo.Context) error {
-		echosession.Get(c).Set("n", 0)
+		echov5.Get(c).Set("n", 0)
 		return c.NoContent(http.StatusNoContent)
 	})
 	e.GET("/read", func(c *echo.Context) error {
-		n, _ := core.Value[int](echosession.Get(c), "n")
+		n, _ := core.Value[int](echov5.Get(c), "n")
 		return c.String(http.StatusOK, fmt.Sprint(n))
 	})
 	hijack := func(c *echo.Context, take func() (io.ReadWriteCloser, *bufio.ReadWriter, error)) error {
-		s := echosession.Get(c)
+		s := echov5.Get(c)
 		n, _ := core.Value[int](s, "n")
 		s.Set("n", n+1)
 		conn, rw, err := take()
@@ -495,7 +495,7 @@ func TestGetWithoutMiddleware(t *testing.T) {
 			t.Error("Get without the middleware did not panic")
 		}
 	}()
-	echosession.Get(c)
+	echov5.Get(c)
 }
 
 // TestNilManager checks the documented constructor panic.
@@ -505,26 +505,26 @@ func TestNilManager(t *testing.T) {
 			t.Error("MiddlewareWithConfig without a Manager did not panic")
 		}
 	}()
-	echosession.MiddlewareWithConfig(echosession.Config{})
+	echov5.MiddlewareWithConfig(echov5.Config{})
 }
 
 // TestRenewAndDestroy runs a login and logout through Echo.
 func TestRenewAndDestroy(t *testing.T) {
 	m, _ := newManager(t)
 	e := newEcho()
-	e.Use(echosession.Middleware(m))
+	e.Use(echov5.Middleware(m))
 	e.GET("/count", func(c *echo.Context) error {
-		s := echosession.Get(c)
+		s := echov5.Get(c)
 		n, _ := core.Value[int](s, "n")
 		s.Set("n", n+1)
 		return c.String(http.StatusOK, fmt.Sprint(n+1))
 	})
 	e.POST("/login", func(c *echo.Context) error {
-		echosession.Get(c).Renew()
+		echov5.Get(c).Renew()
 		return c.Redirect(http.StatusSeeOther, "/count")
 	})
 	e.POST("/logout", func(c *echo.Context) error {
-		echosession.Get(c).Destroy()
+		echov5.Get(c).Destroy()
 		return c.Redirect(http.StatusSeeOther, "/count")
 	})
 	srv := httptest.NewServer(e)
@@ -570,10 +570,10 @@ func TestErrorHandlerUsesSession(t *testing.T) {
 		}
 		def(c, err)
 	}
-	e.Use(echosession.Middleware(m))
+	e.Use(echov5.Middleware(m))
 	e.GET("/fail", func(c *echo.Context) error { return errors.New("boom") })
 	e.GET("/next", func(c *echo.Context) error {
-		return c.String(http.StatusOK, strings.Join(echosession.Get(c).Flashes(), ","))
+		return c.String(http.StatusOK, strings.Join(echov5.Get(c).Flashes(), ","))
 	})
 	srv := httptest.NewServer(e)
 	defer srv.Close()
@@ -597,17 +597,17 @@ func TestPressure(t *testing.T) {
 	st.FailSave.Store(true)
 	e := newEcho()
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}))
-	ok := echosession.Middleware(m)
+	ok := echov5.Middleware(m)
 	e.GET("/json", func(c *echo.Context) error {
-		echosession.Get(c).Set("k", 1)
+		echov5.Get(c).Set("k", 1)
 		return c.JSON(http.StatusOK, map[string]int{"k": 1})
 	}, ok)
-	e.GET("/error", func(c *echo.Context) error { echosession.Get(c).Set("k", 1); return echo.ErrForbidden }, ok)
-	e.GET("/panic", func(c *echo.Context) error { echosession.Get(c).Set("k", 1); panic("boom") }, ok)
+	e.GET("/error", func(c *echo.Context) error { echov5.Get(c).Set("k", 1); return echo.ErrForbidden }, ok)
+	e.GET("/panic", func(c *echo.Context) error { echov5.Get(c).Set("k", 1); panic("boom") }, ok)
 	e.GET("/failing", func(c *echo.Context) error {
-		echosession.Get(c).Set("k", 1)
+		echov5.Get(c).Set("k", 1)
 		return c.JSON(http.StatusOK, map[string]int{"k": 1})
-	}, echosession.Middleware(failing))
+	}, echov5.Middleware(failing))
 	want := map[string]struct {
 		status int
 		cookie bool
@@ -657,9 +657,9 @@ func TestAutoHead(t *testing.T) {
 				Logger: slog.New(slog.DiscardHandler),
 				Router: echo.NewRouter(echo.RouterConfig{AutoHandleHEAD: true}),
 			})
-			e.Use(echosession.Middleware(m))
+			e.Use(echov5.Middleware(m))
 			e.GET("/", func(c *echo.Context) error {
-				echosession.Get(c).Set("k", 1)
+				echov5.Get(c).Set("k", 1)
 				return c.String(http.StatusOK, "body")
 			})
 			rec := httptest.NewRecorder()

@@ -1,4 +1,4 @@
-package echosession_test
+package echov5_test
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
-	echosession "github.com/sessionkit/sessionkit/adapters/echov5"
+	"github.com/sessionkit/sessionkit/adapters/echov5"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
@@ -23,9 +23,9 @@ func ExampleMiddleware() {
 	}
 
 	e := echo.New()
-	e.Use(echosession.Middleware(m))
+	e.Use(echov5.Middleware(m))
 	e.GET("/visit", func(c *echo.Context) error {
-		s := echosession.Get(c)
+		s := echov5.Get(c)
 		n, _ := core.Value[int](s, "visits")
 		s.Set("visits", n+1) // no Save: committed before the header leaves
 		return c.JSON(http.StatusOK, map[string]int{"visit": n + 1})
@@ -65,14 +65,14 @@ func ExampleMiddlewareWithConfig() {
 	}
 
 	e := echo.New()
-	e.Use(echosession.MiddlewareWithConfig(echosession.Config{
+	e.Use(echov5.MiddlewareWithConfig(echov5.Config{
 		Manager: m,
 		// Static files need no session.
 		Skipper: func(c *echo.Context) bool { return strings.HasPrefix(c.Path(), "/static/") },
 	}))
 	e.GET("/static/*", func(c *echo.Context) error { return c.String(http.StatusOK, "asset") })
 	e.GET("/login", func(c *echo.Context) error {
-		echosession.Get(c).Set("user", "gopher")
+		echov5.Get(c).Set("user", "gopher")
 		return c.Redirect(http.StatusSeeOther, "/")
 	})
 

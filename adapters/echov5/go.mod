@@ -7,7 +7,11 @@ require (
 	github.com/sessionkit/sessionkit v0.1.0
 )
 
-require golang.org/x/time v0.15.0 // indirect
+require (
+	github.com/stretchr/testify v1.12.1 // indirect
+	golang.org/x/net v0.58.0 // indirect
+	golang.org/x/time v0.15.0 // indirect
+)
 
 // The adapter builds from this checkout; the replace is ignored when the
 // module is required by another.

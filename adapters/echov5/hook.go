@@ -1,4 +1,4 @@
-package echosession
+package echov5
 
 import (
 	"net/http"

@@ -1,13 +1,14 @@
-// Package echosession connects sessionkit to Echo v5. It has the name and
-// the API of the Echo v4 adapter (package
-// github.com/sessionkit/sessionkit/adapters/echo), so that moving to Echo
-// v5 changes the import path and echo.Context to *echo.Context, nothing
-// else.
+// Package echov5 connects sessionkit to Echo v5. It has the API of the
+// Echo v4 adapter (package echosession in
+// github.com/sessionkit/sessionkit/adapters/echosession), so that moving to
+// Echo v5 changes the import, the package name and echo.Context to
+// *echo.Context, nothing else. The package is named after its directory so
+// that goimports finds it.
 //
 //	e := echo.New()
-//	e.Use(echosession.Middleware(m))
+//	e.Use(echov5.Middleware(m))
 //	e.GET("/", func(c *echo.Context) error {
-//		s := echosession.Get(c)
+//		s := echov5.Get(c)
 //		n, _ := core.Value[int](s, "n")
 //		s.Set("n", n+1)
 //		return c.String(http.StatusOK, strconv.Itoa(n+1))
@@ -19,7 +20,7 @@
 // http.NewResponseController(c.Response()), a returned error rendered by
 // the HTTPErrorHandler, ...), and after the handler returns when nothing
 // was written.
-package echosession
+package echov5
 
 import (
 	"github.com/labstack/echo/v5"
@@ -71,7 +72,7 @@ func Middleware(m *core.Manager) echo.MiddlewareFunc {
 // MiddlewareWithConfig panics when cfg.Manager is nil.
 func MiddlewareWithConfig(cfg Config) echo.MiddlewareFunc {
 	if cfg.Manager == nil {
-		panic("sessionkit: echosession: Config.Manager is required")
+		panic("sessionkit: echov5: Config.Manager is required")
 	}
 	m, skip := cfg.Manager, cfg.Skipper
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -109,7 +110,7 @@ func MiddlewareWithConfig(cfg Config) echo.MiddlewareFunc {
 func Get(c *echo.Context) *core.Session {
 	s, ok := core.FromContext(c.Request().Context())
 	if !ok {
-		panic("sessionkit: echosession.Get: no session in the request context; is the middleware installed?")
+		panic("sessionkit: echov5.Get: no session in the request context; is the middleware installed?")
 	}
 	return s
 }

@@ -13,14 +13,14 @@ require (
 	github.com/labstack/echo/v5 v5.4.5
 	github.com/redis/go-redis/v9 v9.7.3
 	github.com/sessionkit/sessionkit v0.1.0
-	github.com/sessionkit/sessionkit/adapters/echo v0.1.0
+	github.com/sessionkit/sessionkit/adapters/echosession v0.1.0
 	github.com/sessionkit/sessionkit/adapters/echov5 v0.1.0
-	github.com/sessionkit/sessionkit/adapters/gin v0.1.0
-	github.com/sessionkit/sessionkit/stores/memcache v0.1.0
-	github.com/sessionkit/sessionkit/stores/mysql v0.1.0
-	github.com/sessionkit/sessionkit/stores/postgres v0.1.0
-	github.com/sessionkit/sessionkit/stores/redis v0.1.0
-	github.com/sessionkit/sessionkit/stores/sqlite v0.1.0
+	github.com/sessionkit/sessionkit/adapters/ginsession v0.1.0
+	github.com/sessionkit/sessionkit/stores/memcachestore v0.1.0
+	github.com/sessionkit/sessionkit/stores/mysqlstore v0.1.0
+	github.com/sessionkit/sessionkit/stores/postgresstore v0.1.0
+	github.com/sessionkit/sessionkit/stores/redisstore v0.1.0
+	github.com/sessionkit/sessionkit/stores/sqlitestore v0.1.0
 )
 
 require (
@@ -55,11 +55,11 @@ require (
 	github.com/ncruces/go-strftime v1.0.0 // indirect
 	github.com/pelletier/go-toml/v2 v2.2.4 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
 	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
 	github.com/ugorji/go/codec v1.3.1 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/arch v0.22.0 // indirect
 	golang.org/x/crypto v0.55.0 // indirect
 	golang.org/x/net v0.58.0 // indirect
@@ -76,12 +76,12 @@ require (
 
 replace (
 	github.com/sessionkit/sessionkit => ../..
-	github.com/sessionkit/sessionkit/adapters/echo => ../../adapters/echo
+	github.com/sessionkit/sessionkit/adapters/echosession => ../../adapters/echosession
 	github.com/sessionkit/sessionkit/adapters/echov5 => ../../adapters/echov5
-	github.com/sessionkit/sessionkit/adapters/gin => ../../adapters/gin
-	github.com/sessionkit/sessionkit/stores/memcache => ../../stores/memcache
-	github.com/sessionkit/sessionkit/stores/mysql => ../../stores/mysql
-	github.com/sessionkit/sessionkit/stores/postgres => ../../stores/postgres
-	github.com/sessionkit/sessionkit/stores/redis => ../../stores/redis
-	github.com/sessionkit/sessionkit/stores/sqlite => ../../stores/sqlite
+	github.com/sessionkit/sessionkit/adapters/ginsession => ../../adapters/ginsession
+	github.com/sessionkit/sessionkit/stores/memcachestore => ../../stores/memcachestore
+	github.com/sessionkit/sessionkit/stores/mysqlstore => ../../stores/mysqlstore
+	github.com/sessionkit/sessionkit/stores/postgresstore => ../../stores/postgresstore
+	github.com/sessionkit/sessionkit/stores/redisstore => ../../stores/redisstore
+	github.com/sessionkit/sessionkit/stores/sqlitestore => ../../stores/sqlitestore
 )

@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
-	echosession "github.com/sessionkit/sessionkit/adapters/echov5"
+	"github.com/sessionkit/sessionkit/adapters/echov5"
 	"github.com/sessionkit/sessionkit/core"
 )
 
@@ -13,11 +13,11 @@ import (
 func mountEchoV5(m *core.Manager) http.Handler {
 	e := echo.New()
 	e.Logger = m.Logger() // Echo v5 logs with log/slog: the demo's logger
-	e.Use(echosession.Middleware(m))
+	e.Use(echov5.Middleware(m))
 	for _, rt := range routes() {
 		h := rt.h
 		e.Add(rt.method, rt.path, func(c *echo.Context) error {
-			h(c.Response(), c.Request(), echosession.Get(c))
+			h(c.Response(), c.Request(), echov5.Get(c))
 			return nil
 		})
 	}

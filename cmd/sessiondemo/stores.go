@@ -12,10 +12,10 @@ import (
 
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/stores/file"
-	"github.com/sessionkit/sessionkit/stores/memcache"
+	"github.com/sessionkit/sessionkit/stores/memcachestore"
 	"github.com/sessionkit/sessionkit/stores/memory"
-	"github.com/sessionkit/sessionkit/stores/postgres"
-	"github.com/sessionkit/sessionkit/stores/redis"
+	"github.com/sessionkit/sessionkit/stores/postgresstore"
+	"github.com/sessionkit/sessionkit/stores/redisstore"
 )
 
 // storeOpener opens the store named by -store and puts it into cfg (as

@@ -11,8 +11,8 @@ import (
 	_ "github.com/go-sql-driver/mysql" // the "mysql" database/sql driver
 
 	"github.com/sessionkit/sessionkit/core"
-	"github.com/sessionkit/sessionkit/stores/mysql"
-	"github.com/sessionkit/sessionkit/stores/sqlite"
+	"github.com/sessionkit/sessionkit/stores/mysqlstore"
+	"github.com/sessionkit/sessionkit/stores/sqlitestore"
 )
 
 // openMySQL uses -store-dsn (a go-sql-driver/mysql DSN) and creates the

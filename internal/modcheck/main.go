@@ -9,7 +9,7 @@
 // module is caught by `make test`.
 //
 // It also checks that goimports resolves the packages whose names differ
-// from their directories (redisstore in stores/redis, and so on).
+// from their directories (redisstore in stores/redisstore, and so on).
 //
 //	go run . -repo ../..            # from internal/modcheck
 package main
@@ -67,14 +67,14 @@ func without(prefixes ...string) []string {
 var scenarios = []scenario{
 	{"net/http + memory", []string{"core", "adapters/nethttp", "stores/memory"}, heavy, 6, 1536 << 10},
 	{"net/http + file + cookie", []string{"core", "adapters/nethttp", "stores/file", "stores/cookie"}, heavy, 6, 1536 << 10},
-	{"Gin + memory", []string{"core", "adapters/gin", "stores/memory"}, without("github.com/gin-gonic/"), 0, 0},
-	{"Echo v4 + memory", []string{"core", "adapters/echo", "stores/memory"}, without("github.com/labstack/"), 0, 0},
+	{"Gin + memory", []string{"core", "adapters/ginsession", "stores/memory"}, without("github.com/gin-gonic/"), 0, 0},
+	{"Echo v4 + memory", []string{"core", "adapters/echosession", "stores/memory"}, without("github.com/labstack/"), 0, 0},
 	{"Echo v5 + memory", []string{"core", "adapters/echov5", "stores/memory"}, without("github.com/labstack/"), 0, 0},
-	{"net/http + redis", []string{"core", "adapters/nethttp", "stores/redis"}, without("github.com/redis/"), 0, 0},
-	{"net/http + memcache", []string{"core", "adapters/nethttp", "stores/memcache"}, without("github.com/bradfitz/"), 0, 0},
-	{"net/http + postgres", []string{"core", "adapters/nethttp", "stores/postgres"}, without("github.com/jackc/"), 0, 0},
-	{"net/http + mysql", []string{"core", "adapters/nethttp", "stores/mysql"}, without("github.com/go-sql-driver/"), 0, 0},
-	{"net/http + sqlite", []string{"core", "adapters/nethttp", "stores/sqlite"}, without("modernc.org/"), 0, 0},
+	{"net/http + redis", []string{"core", "adapters/nethttp", "stores/redisstore"}, without("github.com/redis/"), 0, 0},
+	{"net/http + memcache", []string{"core", "adapters/nethttp", "stores/memcachestore"}, without("github.com/bradfitz/"), 0, 0},
+	{"net/http + postgres", []string{"core", "adapters/nethttp", "stores/postgresstore"}, without("github.com/jackc/"), 0, 0},
+	{"net/http + mysql", []string{"core", "adapters/nethttp", "stores/mysqlstore"}, without("github.com/go-sql-driver/"), 0, 0},
+	{"net/http + sqlite", []string{"core", "adapters/nethttp", "stores/sqlitestore"}, without("modernc.org/"), 0, 0},
 }
 
 // failed is set by any check that fails; main exits 1 then.
@@ -315,13 +315,13 @@ func goimportsCheck(root, dir, proxy string, mods []string) string {
 		"file":          {rootPath + "/stores/file", "New"},
 		"cookie":        {rootPath + "/stores/cookie", "New"},
 		"conformance":   {rootPath + "/conformance", "TestStore"},
-		"ginsession":    {rootPath + "/adapters/gin", "Middleware"},
-		"echosession":   {rootPath + "/adapters/echo", "Middleware"}, // v4 or v5: both are echosession
-		"redisstore":    {rootPath + "/stores/redis", "New"},
-		"memcachestore": {rootPath + "/stores/memcache", "New"},
-		"postgresstore": {rootPath + "/stores/postgres", "New"},
-		"mysqlstore":    {rootPath + "/stores/mysql", "New"},
-		"sqlitestore":   {rootPath + "/stores/sqlite", "Open"},
+		"ginsession":    {rootPath + "/adapters/ginsession", "Middleware"},
+		"echosession":   {rootPath + "/adapters/echosession", "Middleware"}, // v4 or v5: both are echosession
+		"redisstore":    {rootPath + "/stores/redisstore", "New"},
+		"memcachestore": {rootPath + "/stores/memcachestore", "New"},
+		"postgresstore": {rootPath + "/stores/postgresstore", "New"},
+		"mysqlstore":    {rootPath + "/stores/mysqlstore", "New"},
+		"sqlitestore":   {rootPath + "/stores/sqlitestore", "Open"},
 	}
 	user, err := os.MkdirTemp(dir, "goimports-")
 	check(err)

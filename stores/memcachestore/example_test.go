@@ -1,0 +1,67 @@
+package memcachestore_test
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/sessionkit/sessionkit/adapters/nethttp"
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/testserver"
+	memcachestore "github.com/sessionkit/sessionkit/stores/memcachestore"
+)
+
+// The examples run against the server in SESSIONKIT_MEMCACHE_ADDR, or a
+// throw-away redis-server the tests start.
+func TestMain(m *testing.M) {
+	os.Exit(testserver.RunWithServer(m, testserver.MemcachedEnv, testserver.Memcached))
+}
+
+// Example wires the memcache store into an application: a gomemcache
+// client (one server or many: sessions spread over them by key), the store,
+// a Manager, the net/http middleware.
+func Example() {
+	client := memcache.New(strings.Split(os.Getenv("SESSIONKIT_MEMCACHE_ADDR"), ",")...) // e.g. "10.0.0.1:11211", "10.0.0.2:11211"
+	client.Timeout = 300 * time.Millisecond                                              // a dead server fails requests after this
+	defer client.Close()
+	store, err := memcachestore.New(client, memcachestore.Config{KeyPrefix: "myapp:session:"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := core.New(core.Config{Store: store, IdleTimeout: 30 * time.Minute})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app := nethttp.Middleware(m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := nethttp.Get(r)
+		n, _ := core.Value[int](s, "visits")
+		s.Set("visits", n+1)
+		fmt.Fprintf(w, "visit %d", n+1)
+	}))
+
+	srv := httptest.NewServer(app)
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	for range 2 {
+		resp, err := browser.Get(srv.URL)
+		if err != nil {
+			log.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println(string(body))
+	}
+	// Output:
+	// visit 1
+	// visit 2
+}
