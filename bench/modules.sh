@@ -41,7 +41,9 @@ table() {
 	local title=$1
 	shift
 	printf '\n### %s\n\n```\n' "$title"
-	(cd bench && $GO run "$BENCHSTAT" "$@" 2>/dev/null) | sed '/^goos:\|^goarch:\|^cpu:/d'
+	local names=()
+	for f in "$@"; do names+=("$(basename "$f")"); done
+	(cd "$work" && $GO run "$BENCHSTAT" "${names[@]}" 2>/dev/null) | sed '/^goos:\|^goarch:\|^cpu:/d'
 	printf '```\n'
 }
 
@@ -74,12 +76,12 @@ done
 printf '\n### Stores (conformance.BenchmarkStore: a 512-byte record, loopback servers)\n'
 for s in "${stores[@]}"; do
 	f="$work/store-$(basename "$s").txt"
-	[ -s "$f" ] && table "$(basename "$s")" "$f"
+	grep -q '^Benchmark' "$f" 2>/dev/null && table "$(basename "$s")" "$f"
 done
 printf '\n### Contention (conformance.BenchmarkContention)\n'
 printf '\n16 or 64 concurrent writers, each committing 8 distinct keys to one session through one Manager: CompareAndSwap calls per successful commit (target ≤ 1.5 in one process), failed commits and lost keys per round (both must be 0).\n'
 for s in "${stores[@]}"; do
 	f="$work/contention-$(basename "$s").txt"
-	[ -s "$f" ] && table "$(basename "$s")" "$f"
+	grep -q '^Benchmark' "$f" 2>/dev/null && table "$(basename "$s")" "$f"
 done
 log "done"

@@ -15,3 +15,11 @@ func BenchmarkStore(b *testing.B) {
 		return openStore(b, "", Config{})
 	})
 }
+
+// BenchmarkContention reports CompareAndSwap calls per successful commit
+// with 16 and 64 concurrent writers on one session.
+func BenchmarkContention(b *testing.B) {
+	conformance.BenchmarkContention(b, func(b *testing.B) core.Store {
+		return openStore(b, "", Config{})
+	})
+}
