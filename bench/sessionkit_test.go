@@ -12,8 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 	goredis "github.com/redis/go-redis/v9"
 
-	echosession "github.com/sessionkit/sessionkit/adapters/echosession"
-	ginsession "github.com/sessionkit/sessionkit/adapters/ginsession"
+	"github.com/sessionkit/sessionkit/adapters/echosession"
+	"github.com/sessionkit/sessionkit/adapters/ginsession"
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/stores/memcachestore"

@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	echosession "github.com/sessionkit/sessionkit/adapters/echosession"
+	"github.com/sessionkit/sessionkit/adapters/echosession"
 	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/adaptertest"

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	ginsession "github.com/sessionkit/sessionkit/adapters/ginsession"
+	"github.com/sessionkit/sessionkit/adapters/ginsession"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/stores/memory"
 )

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	ginsession "github.com/sessionkit/sessionkit/adapters/ginsession"
+	"github.com/sessionkit/sessionkit/adapters/ginsession"
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/adaptertest"

@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	echosession "github.com/sessionkit/sessionkit/adapters/echosession"
+	"github.com/sessionkit/sessionkit/adapters/echosession"
 	"github.com/sessionkit/sessionkit/core"
 )
 

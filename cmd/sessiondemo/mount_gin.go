@@ -5,7 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	ginsession "github.com/sessionkit/sessionkit/adapters/ginsession"
+	"github.com/sessionkit/sessionkit/adapters/ginsession"
 	"github.com/sessionkit/sessionkit/core"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/testserver"
-	memcachestore "github.com/sessionkit/sessionkit/stores/memcachestore"
+	"github.com/sessionkit/sessionkit/stores/memcachestore"
 )
 
 // The examples run against the server in SESSIONKIT_MEMCACHE_ADDR, or a

@@ -17,7 +17,7 @@ import (
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/testserver"
-	postgresstore "github.com/sessionkit/sessionkit/stores/postgresstore"
+	"github.com/sessionkit/sessionkit/stores/postgresstore"
 	"github.com/sessionkit/sessionkit/stores/postgresstore/internal/pgtest"
 )
 

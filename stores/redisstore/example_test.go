@@ -16,7 +16,7 @@ import (
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/testserver"
-	redisstore "github.com/sessionkit/sessionkit/stores/redisstore"
+	"github.com/sessionkit/sessionkit/stores/redisstore"
 )
 
 // The examples run against the server in SESSIONKIT_REDIS_ADDR, or a
