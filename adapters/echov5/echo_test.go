@@ -530,30 +530,7 @@ func TestRenewAndDestroy(t *testing.T) {
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 
-	res, _ := do(t, "GET", srv.URL+"/count", "")
-	first := sessionCookie(res)
-	res, _ = do(t, "POST", srv.URL+"/login", first)
-	second := sessionCookie(res)
-	if second == "" || second == first {
-		t.Fatalf("login cookie = %q, want a new one (old %q)", second, first)
-	}
-	if _, body := do(t, "GET", srv.URL+"/count", first); body != "1" {
-		t.Errorf("old cookie after login counts %q, want a fresh session (1)", body)
-	}
-	if _, body := do(t, "GET", srv.URL+"/count", second); body != "2" {
-		t.Errorf("new cookie after login counts %q, want 2", body)
-	}
-	res, _ = do(t, "POST", srv.URL+"/logout", second)
-	var expired bool
-	for _, c := range res.Cookies() {
-		expired = expired || (c.Name == core.DefaultCookieName && c.MaxAge < 0)
-	}
-	if !expired {
-		t.Errorf("logout Set-Cookie = %q, want an expired session cookie", res.Header.Values("Set-Cookie"))
-	}
-	if _, body := do(t, "GET", srv.URL+"/count", second); body != "1" {
-		t.Errorf("cookie after logout counts %q, want 1", body)
-	}
+	adaptertest.CheckRenewAndDestroy(t, srv.URL)
 }
 
 // TestErrorHandlerUsesSession checks that the HTTPErrorHandler renders a

@@ -95,3 +95,35 @@ func SessionCookie(res *http.Response) string {
 	}
 	return ""
 }
+
+// CheckRenewAndDestroy drives a server whose GET /count increments and
+// prints a counter in the session, POST /login renews the session and POST
+// /logout destroys it: login issues a new cookie, the old one no longer
+// reaches the session, and logout expires the cookie and ends the session.
+func CheckRenewAndDestroy(t *testing.T, baseURL string) {
+	t.Helper()
+	res, _ := Do(t, "GET", baseURL+"/count", "")
+	first := SessionCookie(res)
+	res, _ = Do(t, "POST", baseURL+"/login", first)
+	second := SessionCookie(res)
+	if second == "" || second == first {
+		t.Fatalf("login cookie = %q, want a new one (old %q)", second, first)
+	}
+	if _, body := Do(t, "GET", baseURL+"/count", first); body != "1" {
+		t.Errorf("old cookie after login counts %q, want a fresh session (1)", body)
+	}
+	if _, body := Do(t, "GET", baseURL+"/count", second); body != "2" {
+		t.Errorf("new cookie after login counts %q, want 2", body)
+	}
+	res, _ = Do(t, "POST", baseURL+"/logout", second)
+	var expired bool
+	for _, c := range res.Cookies() {
+		expired = expired || (c.Name == core.DefaultCookieName && c.MaxAge < 0)
+	}
+	if !expired {
+		t.Errorf("logout Set-Cookie = %q, want an expired session cookie", res.Header.Values("Set-Cookie"))
+	}
+	if _, body := Do(t, "GET", baseURL+"/count", second); body != "1" {
+		t.Errorf("cookie after logout counts %q, want 1", body)
+	}
+}
