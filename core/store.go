@@ -95,6 +95,35 @@ type ExpiredDeleter interface {
 	DeleteExpired(ctx context.Context) (n int, err error)
 }
 
+// UserIndexer is implemented by stores that keep, for every user, the keys
+// of that user's sessions (see Session.SetUser), so that
+// Manager.UserSessions and Manager.EndUserSessions need not scan every
+// record. Without it the Manager falls back to Iterator, at a cost of one
+// Load per stored session.
+type UserIndexer interface {
+	CompareAndSwapper
+
+	// CompareAndSwapUser is CompareAndSwap that also files the record
+	// under user, or under no user when user is "" (removing it from the
+	// set of the user it was filed under), in the same write where the
+	// store can. The filing lasts while the record does: deleting,
+	// expiring or ending the record (an expiry that is not in the future)
+	// ends it too, and it never outlives until, the session's absolute
+	// deadline, which no Touch moves past. CompareAndSwap, Save and Touch
+	// leave a record's filing as it was (a record created by them is filed
+	// under no user).
+	CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, user string, until time.Time) (newVersion uint64, err error)
+
+	// UserKeys returns the keys of the records filed under user. It may
+	// include a key whose record ended moments ago (the core loads every
+	// key and skips those), but never one past its until, and never one
+	// filed under another user. Stores remove ended entries (at the
+	// latest when their until has passed) so that the index never outgrows
+	// the live sessions by more than the records that ended within
+	// Lifetime.
+	UserKeys(ctx context.Context, user string) ([]string, error)
+}
+
 // Errors a Store returns, to be matched with errors.Is.
 var (
 	// ErrConflict reports that a CompareAndSwap lost against another writer.
@@ -105,6 +134,10 @@ var (
 	ErrInvalidKey = errors.New("sessionkit: invalid store key")
 	// ErrNotFound reports that Touch found no live record to extend.
 	ErrNotFound = errors.New("sessionkit: no live record")
+	// ErrNotSupported reports that the store lacks the capability an
+	// operation needs (for example listing the sessions of a client-side
+	// store).
+	ErrNotSupported = errors.New("sessionkit: not supported by the store")
 )
 
 // ValidKey reports whether key has the shape the core gives store keys:
