@@ -106,6 +106,7 @@ var (
 	_ core.CompareAndSwapper = (*Store)(nil)
 	_ core.Iterator          = (*Store)(nil)
 	_ core.ExpiredDeleter    = (*Store)(nil)
+	_ core.UserIndexer       = (*Store)(nil)
 )
 
 // New validates cfg, creates the directory if needed and returns a Store.

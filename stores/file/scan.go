@@ -79,6 +79,9 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 		}
 		return true, nil
 	})
+	if err == nil {
+		err = s.cleanIndex(ctx)
+	}
 	if err != nil {
 		return n, fmt.Errorf("sessionkit: file: delete expired: %w", err)
 	}
@@ -103,13 +106,13 @@ func (s *Store) deleteIfExpired(ctx context.Context, key string) (bool, error) {
 		l.removeLockFile()
 		return false, nil
 	case errors.Is(err, core.ErrCorrupt):
-		return false, s.remove(l, key)
+		return false, s.remove(l, key, filing{})
 	case err != nil:
 		return false, err
 	case h.live(time.Now().UnixNano()):
 		return false, nil
 	}
-	return true, s.remove(l, key)
+	return true, s.remove(l, key, h.filing)
 }
 
 // deleteOrphanLock removes key's lock file if key has no record.
