@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -193,4 +194,157 @@ func TestEndUserSessionsClientSide(t *testing.T) {
 	if _, err := a.m.EndSession(ctx, "ann@example.com", "x"); !errors.Is(err, core.ErrNotSupported) {
 		t.Errorf("EndSession = %v, want an error wrapping ErrNotSupported", err)
 	}
+}
+
+// TestEndUserSessionsWithoutRevocationList: without a revocation list
+// nothing can end a client-side session early, and EndUserSessions says so
+// rather than pretending.
+func TestEndUserSessionsWithoutRevocationList(t *testing.T) {
+	a := newUserApp(t, nil)
+	tok := a.login(t, "ann")
+	if _, err := a.m.EndUserSessions(ctx, "ann", ""); !errors.Is(err, core.ErrNotSupported) {
+		t.Errorf("EndUserSessions without a revocation list = %v, want an error wrapping ErrNotSupported", err)
+	}
+	a.clock.Advance(time.Second)
+	if u, _, _ := a.whoami(t, tok); u != "ann" {
+		t.Errorf("the session opens as %q, want it untouched", u)
+	}
+}
+
+// TestUserRevocationCost checks what the check costs on Open: nothing
+// for a session without a user, one revocation-list Load for one with.
+func TestUserRevocationCost(t *testing.T) {
+	list := memory.New(memory.Config{CleanupInterval: -1})
+	defer list.Close()
+	a := newUserApp(t, list)
+	anon := a.do(t, "", func(s *core.Session) { s.Set("cart", 1) })
+	user := a.login(t, "ann")
+	count := func(tok string) int64 {
+		before := a.list.loads.Load()
+		a.whoami(t, tok)
+		return a.list.loads.Load() - before
+	}
+	base := count(anon)
+	if got := count(user); got != base+1 {
+		t.Errorf("opening a session with a user costs %d revocation-list Loads, one without %d; want exactly one more", got, base)
+	}
+}
+
+// TestUserRevocationRecord checks the record RevokeUser keeps: under a
+// valid store key, not naming the user, separate per cookie name, kept
+// until the latest deadline it was given.
+func TestUserRevocationRecord(t *testing.T) {
+	list := memory.New(memory.Config{CleanupInterval: -1})
+	defer list.Close()
+	st, err := cookie.New(cookie.Config{Keys: [][]byte{fixedKey(1)}, Revocations: list})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now()
+	if err := st.RevokeUser(ctx, "session", "ann@example.com", "keep", at, at.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RevokeUser(ctx, "session", "ann@example.com", "", at.Add(time.Second), at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	list.Iterate(ctx, func(k string) bool { keys = append(keys, k); return true })
+	if len(keys) != 1 || !core.ValidKey(keys[0]) {
+		t.Fatalf("revocation list keys = %q, want one valid store key", keys)
+	}
+	rec, _, _ := list.Load(ctx, keys[0])
+	if strings.Contains(string(rec.Data), "ann") {
+		t.Errorf("the record names the user: %q", rec.Data)
+	}
+	if want := at.Add(2 * time.Hour); rec.Expiry.Before(want.Add(-time.Second)) {
+		t.Errorf("record expires %v, want the later deadline %v", rec.Expiry, want)
+	}
+	for _, c := range []struct {
+		name, user, id string
+		since          time.Time
+		want           bool
+	}{
+		{"session", "ann@example.com", "other", at, true},
+		{"session", "ann@example.com", "keep", at, true}, // the second call kept none
+		{"session", "ann@example.com", "other", at.Add(2 * time.Second), false},
+		{"other-cookie", "ann@example.com", "other", at, false},
+		{"session", "bob@example.com", "other", at, false},
+	} {
+		got, err := st.UserRevoked(ctx, c.name, c.user, c.id, c.since)
+		if err != nil || got != c.want {
+			t.Errorf("UserRevoked(%q, %q, %q, %v) = %v, %v; want %v", c.name, c.user, c.id, c.since.Sub(at), got, err, c.want)
+		}
+	}
+	// A record under the user's key that is not a revocation is an error
+	// of the list, not a silent "not revoked".
+	if err := list.Save(ctx, keys[0], []byte("junk"), at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UserRevoked(ctx, "session", "ann@example.com", "x", at); !errors.Is(err, core.ErrCorrupt) {
+		t.Errorf("UserRevoked over a malformed record = %v, want an error wrapping ErrCorrupt", err)
+	}
+	// RevokeUser heals it.
+	if err := st.RevokeUser(ctx, "session", "ann@example.com", "", at, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.UserRevoked(ctx, "session", "ann@example.com", "x", at); err != nil || !got {
+		t.Errorf("UserRevoked after RevokeUser over a malformed record = %v, %v; want true", got, err)
+	}
+}
+
+// TestConcurrentRevokeUser calls RevokeUser from many goroutines at once,
+// each keeping another session and at another time: with a
+// compare-and-swap list no call is lost, so the record revokes exactly
+// what the calls together revoke.
+func TestConcurrentRevokeUser(t *testing.T) {
+	list := memory.New(memory.Config{CleanupInterval: -1})
+	defer list.Close()
+	st, err := cookie.New(cookie.Config{Keys: [][]byte{fixedKey(1)}, Revocations: slowLoads{list}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now()
+	ids := []string{"a", "b", "c", "d", ""}
+	type call struct {
+		at   time.Time
+		keep string
+	}
+	var calls []call
+	for i := range 64 {
+		calls = append(calls, call{at: base.Add(time.Duration(i*37%64) * time.Second), keep: ids[i%len(ids)]})
+	}
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		wg.Go(func() {
+			if err := st.RevokeUser(ctx, "session", "ann", c.keep, c.at, c.at.Add(time.Hour)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		for s := -1; s <= 65; s++ {
+			since := base.Add(time.Duration(s) * time.Second)
+			want := false
+			for _, c := range calls {
+				if !since.After(c.at) && id != c.keep {
+					want = true
+				}
+			}
+			got, err := st.UserRevoked(ctx, "session", "ann", id, since)
+			if err != nil || got != want {
+				t.Fatalf("after %d concurrent RevokeUser calls: UserRevoked(%q, base%+ds) = %v, %v; want %v", len(calls), id, s, got, err, want)
+			}
+		}
+	}
+}
+
+// slowLoads delays every Load, widening the window between RevokeUser's
+// read and its write in which another call can slip in.
+type slowLoads struct{ *memory.Store }
+
+func (s slowLoads) Load(ctx ctxT, key string) (core.Record, bool, error) {
+	rec, found, err := s.Store.Load(ctx, key)
+	time.Sleep(time.Millisecond)
+	return rec, found, err
 }
