@@ -41,8 +41,9 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 }
 
 // Save writes data under key until expiry, replacing any previous record
-// atomically. An expiry that is not in the future deletes the record. On
-// error the previous record is left intact.
+// atomically. A live record keeps its user filing (see CompareAndSwapUser);
+// a new one is filed under no user. An expiry that is not in the future
+// deletes the record. On error the previous record is left intact.
 func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	if err := s.save(ctx, key, data, expiry); err != nil {
 		return fmt.Errorf("sessionkit: file: save: %w", err)
@@ -84,7 +85,9 @@ func (s *Store) save(ctx context.Context, key string, data []byte, expiry time.T
 // version equals version (zero: if no live record exists) and returns the
 // new version. Otherwise it returns an error wrapping core.ErrConflict. The
 // check and the write happen under the key's lock, which holds across
-// processes. An expiry that is not in the future deletes the record.
+// processes. A live record keeps its user filing (see CompareAndSwapUser);
+// a new one is filed under no user. An expiry that is not in the future
+// deletes the record.
 func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
 	v, err := s.compareAndSwap(ctx, key, version, data, expiry)
 	if err != nil {
@@ -137,8 +140,8 @@ func (s *Store) swap(ctx context.Context, key string, version uint64, data []byt
 	return s.writeFiled(key, cur.version, data, unixNanos(expiry), cur.filing, next, refile != nil)
 }
 
-// Touch sets the expiry of a live record without changing its data or
-// version. The new record is written to a temporary file (header, then the
+// Touch sets the expiry of a live record without changing its data,
+// version or user filing. The new record is written to a temporary file (header, then the
 // data copied file-to-file in the kernel) and renamed into place, because an
 // in-place header write could be seen half-done by a reader or a crash. A
 // missing or expired record is left alone (an error wrapping
@@ -198,8 +201,8 @@ func (s *Store) touch(ctx context.Context, key string, expiry time.Time) error {
 	})
 }
 
-// Delete removes the record under key, and its lock file. A missing record
-// is not an error.
+// Delete removes the record under key, its lock file and its user-index
+// entry. A missing record is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := check(ctx, key); err != nil {
 		return fmt.Errorf("sessionkit: file: delete: %w", err)

@@ -54,9 +54,11 @@ func (s *Store) Iterate(ctx context.Context, fn func(key string) bool) error {
 
 // DeleteExpired removes every expired record and returns how many it
 // removed. It reads only headers: it also removes records whose header is
-// corrupt (they can never load), lock files whose record is gone, and
+// corrupt (they can never load), lock files whose record is gone,
 // temporary files older than a minute that a crashed writer left behind,
-// none of which it counts. A record whose header is intact but whose data
+// and user-index entries whose record is gone, expired, filed elsewhere or
+// past its until (see the package documentation), none of which it
+// counts. A record whose header is intact but whose data
 // fails its checksum is removed once its expiry has passed.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	n := 0
