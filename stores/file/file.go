@@ -128,6 +128,10 @@ type Store struct {
 	// file, so that tests can inject write failures even when running as
 	// root, where permission bits do not stop writes.
 	writeHook func(io.Writer) io.Writer
+	// listHook, when set (by tests), runs after every read of a user's
+	// index directory, before the entries read are looked at, so that
+	// tests can change the index between the two.
+	listHook func()
 
 	janitor *janitor.Janitor // nil with a negative CleanupInterval
 }

@@ -165,13 +165,24 @@ func (s *Store) removeEntry(d digest, key string) {
 	}
 }
 
-// UserKeys implements core.UserIndexer: it returns the keys of the live
-// records filed under user, reading the user's index directory and the
-// header of every record it names. Entries whose record is gone, expired,
-// filed under another user or past the filing's until are removed as it
-// goes (each under its key's lock, after checking again), so the directory
-// never grows beyond the user's filed records by more than those that
-// ended since the last UserKeys or DeleteExpired.
+// UserKeys implements core.UserIndexer: it returns the keys filed under
+// user, reading the user's index directory and the header of every record
+// it names. It leaves out the records its header shows filed under user
+// but expired or past the filing's until (ended for good), and those now
+// filed under another user; it lists those whose record is gone,
+// unreadable or filed under no user, because they may have ended after
+// the listing (a renew ends the old key after it files the new one), which
+// the caller must see, and lists them once: entries that no longer name a
+// live record filed under user are removed as it goes, each under its
+// key's lock and after checking again. The index therefore never grows
+// beyond the user's filed records by more than those that ended since the
+// last UserKeys or DeleteExpired.
+//
+// A directory read is atomic only while it takes one system call, so the
+// directory is read twice and the listings joined: a key that a renew
+// files while the first read is under way, after the read passed its
+// place, shows in the second, unless a second renew of the same session
+// moves it again during that read as well.
 func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 	keys, err := s.userKeys(ctx, userDigest(user))
 	if err != nil {
@@ -182,20 +193,36 @@ func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 
 func (s *Store) userKeys(ctx context.Context, d digest) ([]string, error) {
 	var keys, stale []string
-	err := s.scanIndex(ctx, d, func(key string) error {
-		h, exists, err := s.readHeader(key)
-		if err != nil && !errors.Is(err, core.ErrCorrupt) {
-			return err
+	seen := make(map[string]bool)
+	for range 2 {
+		err := s.scanIndex(ctx, d, func(key string) error {
+			if seen[key] {
+				return nil
+			}
+			seen[key] = true
+			h, exists, err := s.readHeader(key)
+			if err != nil && !errors.Is(err, core.ErrCorrupt) {
+				return err
+			}
+			now := time.Now().UnixNano()
+			switch {
+			case filedUnder(h, exists, err, d, now):
+				keys = append(keys, key)
+			case exists && err == nil && h.filing.filed:
+				// Filed under d but expired or past until (ended
+				// for good), or filed under another user.
+				stale = append(stale, key)
+			default:
+				// Gone, unreadable or filed under no user: maybe
+				// since the listing.
+				keys = append(keys, key)
+				stale = append(stale, key)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		if filedUnder(h, exists, err, d, time.Now().UnixNano()) {
-			keys = append(keys, key)
-		} else {
-			stale = append(stale, key)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	for _, key := range stale {
 		if _, err := s.pruneEntry(ctx, d, key); err != nil {
@@ -221,6 +248,9 @@ func (s *Store) scanIndex(ctx context.Context, d digest, fn func(key string) err
 	defer dir.Close()
 	for {
 		names, err := dir.Readdirnames(scanBatch)
+		if s.listHook != nil {
+			s.listHook()
+		}
 		for _, name := range names {
 			if err := ctx.Err(); err != nil {
 				return err

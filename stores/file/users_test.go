@@ -253,14 +253,15 @@ func TestUserIndexOrphanEntries(t *testing.T) {
 			s := newStore(t, Config{CleanupInterval: -1})
 			ctx := context.Background()
 			hour := time.Now().Add(time.Hour)
-			live, gone, moved, corrupt := testKey("live"), testKey("gone"), testKey("moved"), testKey("corrupt")
+			live, gone, moved, corrupt, unfiled := testKey("live"), testKey("gone"), testKey("moved"), testKey("corrupt"), testKey("unfiled")
 			mustSwapUser(t, s, live, 0, "x", "ann", hour, hour)
 			mustSwapUser(t, s, moved, 0, "x", "bob", hour, hour)
 			mustSave(t, s, corrupt, "x", hour)
+			mustSave(t, s, unfiled, "x", hour)
 			if err := os.WriteFile(s.recordPath(corrupt), []byte("garbage"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			for _, k := range []string{gone, moved, corrupt} {
+			for _, k := range []string{gone, moved, corrupt, unfiled} {
 				if err := os.WriteFile(s.entryPath(userDigest("ann"), k), nil, 0o600); err != nil {
 					t.Fatal(err)
 				}
@@ -272,8 +273,16 @@ func TestUserIndexOrphanEntries(t *testing.T) {
 				if _, err := s.DeleteExpired(ctx); err != nil {
 					t.Fatal(err)
 				}
-			} else if _, err := s.UserKeys(ctx, "ann"); err != nil {
-				t.Fatal(err)
+			} else {
+				// The records that are gone, unreadable or filed under
+				// no user may have ended after the listing (a renew in
+				// flight): they are listed, once. The record filed
+				// under bob is not.
+				keys, err := s.UserKeys(ctx, "ann")
+				slices.Sort(keys)
+				if want := slices.Sorted(slices.Values([]string{live, gone, corrupt, unfiled})); err != nil || !slices.Equal(keys, want) {
+					t.Errorf("UserKeys with orphan entries = %v, %v; want %v", keys, err, want)
+				}
 			}
 			if got, want := indexEntries(t, s)[dirOf("ann")], []string{live, "not-a-key"}; !slices.Equal(got, slices.Sorted(slices.Values(want))) {
 				t.Errorf("ann's entries = %v, want %v (orphans pruned, a foreign file left alone)", got, want)
@@ -531,5 +540,119 @@ func TestUserIndexThroughManager(t *testing.T) {
 	}
 	if got := indexEntries(t, s)[dirOf("ann@example.com")]; len(got) != 1 {
 		t.Errorf("index entries after ending all but one session: %d, want 1", len(got))
+	}
+}
+
+// TestUserKeysDuringRenews renews one session over and over (file the new
+// key, then retire the old one: refile it under no user, or delete it, as
+// the core does with and without a grace window) while UserKeys lists the
+// user's keys: every listing must include a key of the session (the new
+// one, or the old one whose end the caller then sees), never none.
+func TestUserKeysDuringRenews(t *testing.T) {
+	dir := t.TempDir()
+	w, r := newStore(t, Config{Dir: dir, CleanupInterval: -1}), newStore(t, Config{Dir: dir, CleanupInterval: -1})
+	ctx := context.Background()
+	hour := time.Now().Add(time.Hour)
+	renews := 500
+	if testing.Short() {
+		renews = 300
+	}
+	// Other sessions of the user, so that the directory is not trivial.
+	for i := range 20 {
+		mustSwapUser(t, w, testKey(fmt.Sprint("other", i)), 0, "x", "ann", hour, hour)
+	}
+	chain := make(map[string]bool, renews+1) // the session's keys, read-only below
+	for i := range renews + 1 {
+		chain[testKey(fmt.Sprint("renew", i))] = true
+	}
+	old := testKey("renew0")
+	oldV := mustSwapUser(t, w, old, 0, "x", "ann", hour, hour)
+	done := make(chan struct{})
+	var listings, empty atomic.Int64
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				keys, err := r.UserKeys(ctx, "ann")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				listings.Add(1)
+				if !slices.ContainsFunc(keys, func(k string) bool { return chain[k] }) {
+					empty.Add(1)
+				}
+			}
+		})
+	}
+	for i := 1; i <= renews; i++ {
+		key := testKey(fmt.Sprint("renew", i))
+		v := mustSwapUser(t, w, key, 0, "x", "ann", hour, hour)
+		var err error
+		if i%2 == 0 {
+			_, err = w.CompareAndSwapUser(ctx, old, oldV, []byte("retired"), hour, "", hour)
+		} else {
+			_, err = w.CompareAndSwap(ctx, old, oldV, nil, time.Now().Add(-time.Second))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Delete(ctx, old) // the marker's end, as its grace window passes
+		old, oldV = key, v
+	}
+	close(done)
+	wg.Wait()
+	if n := empty.Load(); n > 0 {
+		t.Errorf("%d of %d listings during %d renews held no key of the renewed session", n, listings.Load(), renews)
+	}
+	t.Logf("%d listings during %d renews", listings.Load(), renews)
+}
+
+// TestUserKeysListsKeysEndedAfterListing renews a session between the
+// directory read of UserKeys and its look at the entries, every time it
+// reads the directory: the key it read was retired (refiled under no
+// user, or deleted) meanwhile, and its successor was filed after the read.
+// UserKeys must still list a key of the session, the old one, so that the
+// caller sees it ended and lists again.
+func TestUserKeysListsKeysEndedAfterListing(t *testing.T) {
+	for _, retire := range []string{"refile", "delete"} {
+		t.Run(retire, func(t *testing.T) {
+			s := newStore(t, Config{CleanupInterval: -1})
+			ctx := context.Background()
+			hour := time.Now().Add(time.Hour)
+			chain := []string{testKey("renew0")}
+			v := mustSwapUser(t, s, chain[0], 0, "x", "ann", hour, hour)
+			s.listHook = func() {
+				old := chain[len(chain)-1]
+				key := testKey(fmt.Sprint("renew", len(chain)))
+				nv, err := s.CompareAndSwapUser(ctx, key, 0, []byte("x"), hour, "ann", hour)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if retire == "refile" {
+					_, err = s.CompareAndSwapUser(ctx, old, v, []byte("retired"), hour, "", hour)
+				} else {
+					_, err = s.CompareAndSwap(ctx, old, v, nil, time.Now().Add(-time.Second))
+				}
+				if err != nil {
+					t.Error(err)
+				}
+				chain, v = append(chain, key), nv
+			}
+			keys, err := s.UserKeys(ctx, "ann")
+			s.listHook = nil
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(chain, k) }) {
+				t.Errorf("UserKeys during renews = %v: no key of the session (%d keys so far)", keys, len(chain))
+			}
+		})
 	}
 }
