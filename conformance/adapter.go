@@ -121,7 +121,7 @@ type adapterCheck struct {
 	// lists: the check needs a store that can list a user's sessions
 	// (core.UserIndexer or core.Iterator).
 	lists bool
-	run func(e *adapterEnv) error
+	run   func(e *adapterEnv) error
 }
 
 // skip returns why c does not apply in e, or "".
