@@ -141,12 +141,12 @@ func (s *Store) swap(ctx context.Context, key string, version uint64, data []byt
 }
 
 // Touch sets the expiry of a live record without changing its data,
-// version or user filing. The new record is written to a temporary file (header, then the
-// data copied file-to-file in the kernel) and renamed into place, because an
-// in-place header write could be seen half-done by a reader or a crash. A
-// missing or expired record is left alone (an error wrapping
-// core.ErrNotFound); an expiry that is not in the
-// future deletes the record.
+// version or user filing. The new record is written to a temporary file
+// (header, then the data copied file-to-file in the kernel) and renamed
+// into place, because an in-place header write could be seen half-done by
+// a reader or a crash. A missing or expired record is left alone (an error
+// wrapping core.ErrNotFound); an expiry that is not in the future deletes
+// the record.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if err := s.touch(ctx, key, expiry); err != nil {
 		return fmt.Errorf("sessionkit: file: touch: %w", err)
