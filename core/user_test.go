@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
@@ -365,4 +366,20 @@ func TestClientSideEndUserSessions(t *testing.T) {
 	if cs.lookups.Load() == 0 {
 		t.Error("the core never asked UserRevoked")
 	}
+}
+
+// TestUserSessionsConformance runs the Manager-level conformance checks
+// with the memory store's index and with the Iterator fallback.
+func TestUserSessionsConformance(t *testing.T) {
+	newMem := func(t *testing.T) *memory.Store {
+		st := memory.New(memory.Config{CleanupInterval: -1})
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	}
+	t.Run("index", func(t *testing.T) {
+		conformance.TestUserSessions(t, func(t *testing.T) core.Store { return newMem(t) })
+	})
+	t.Run("iterator", func(t *testing.T) {
+		conformance.TestUserSessions(t, func(t *testing.T) core.Store { return iterOnly{newMem(t)} })
+	})
 }
