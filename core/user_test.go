@@ -484,3 +484,52 @@ func TestClientSideEndUserSessionsUnderLoad(t *testing.T) {
 		})
 	}
 }
+
+// countingKeys counts UserKeys calls: one per listing.
+type countingKeys struct {
+	*memory.Store
+	calls atomic.Int64
+}
+
+func (c *countingKeys) UserKeys(ctx context.Context, user string) ([]string, error) {
+	c.calls.Add(1)
+	return c.Store.UserKeys(ctx, user)
+}
+
+// TestUserSessionsRelists: a listing that meets the retired old key of a
+// renew lists again (the new key may have been filed after the first
+// listing took its keys), but not for a renew done well before it began;
+// End* list again for any key met ended.
+func TestUserSessionsRelists(t *testing.T) {
+	st := &countingKeys{Store: memory.New(memory.Config{})}
+	defer st.Close()
+	h := newHarness(t, core.Config{Store: st})
+	ctx := t.Context()
+	tok, _ := h.request(t, "", func(s *core.Session) { s.SetUser("ann") })
+	h.request(t, tok, func(s *core.Session) { s.Renew() }) // the old key is now a retired marker, still filed until retired
+	listings := func(fn func()) int64 {
+		st.calls.Store(0)
+		fn()
+		return st.calls.Load()
+	}
+	// The memory store unfiles the marker when it is written, so plant
+	// one that UserKeys still lists: a retired record filed under ann.
+	marker := core.StoreKey("planted")
+	data, _ := core.BinaryCodec{}.Encode(h.now, map[string]any{"\x00sessionkit.retired": true})
+	if _, err := st.CompareAndSwapUser(ctx, marker, 0, data, h.now.Add(30*time.Second), "ann", h.now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := listings(func() { h.m.UserSessions(ctx, "ann") }); n != 2 {
+		t.Errorf("UserSessions meeting a fresh retired marker listed %d times, want 2", n)
+	}
+	h.now = h.now.Add(10 * time.Second)
+	if n := listings(func() { h.m.UserSessions(ctx, "ann") }); n != 1 {
+		t.Errorf("UserSessions meeting a marker retired 10 s before listed %d times, want 1", n)
+	}
+	if n := listings(func() { h.m.EndUserSessions(ctx, "bob", "") }); n != 1 {
+		t.Errorf("EndUserSessions of a user without sessions listed %d times, want 1", n)
+	}
+	if n := listings(func() { h.m.EndSession(ctx, "ann", "nope") }); n != 2 {
+		t.Errorf("EndSession meeting an old retired marker listed %d times, want 2 (End* trust no clock)", n)
+	}
+}
