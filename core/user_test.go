@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -531,5 +532,62 @@ func TestUserSessionsRelists(t *testing.T) {
 	}
 	if n := listings(func() { h.m.EndSession(ctx, "ann", "nope") }); n != 2 {
 		t.Errorf("EndSession meeting an old retired marker listed %d times, want 2 (End* trust no clock)", n)
+	}
+}
+
+// TestUserFilingAcrossManagers: two Managers on one store (two processes)
+// make real compare-and-swap conflicts; the rebase re-applies SetUser, and
+// the filing follows the record's user whatever the interleaving.
+func TestUserFilingAcrossManagers(t *testing.T) {
+	h1 := newHarness(t, core.Config{})
+	h2 := newHarness(t, core.Config{Store: h1.store})
+	ctx := t.Context()
+	tok, _ := h1.request(t, "", func(s *core.Session) { s.Set("seed", true) })
+	for round, user := range []string{"ann", "bob", ""} {
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Go(func() {
+				h := h1
+				if w%2 == 1 {
+					h = h2
+				}
+				s, hdr := h.begin(tok, "192.0.2.1:1234")
+				s.Set(fmt.Sprintf("k%d.%d", round, w), w)
+				if w == 5 {
+					s.SetUser(user)
+				}
+				if err := h.m.Commit(s, hdr); err != nil {
+					t.Error(err)
+				}
+				h.m.Release(s)
+			})
+		}
+		wg.Wait()
+		var id string
+		h1.request(t, tok, func(s *core.Session) {
+			id = s.ID()
+			if s.User() != user {
+				t.Errorf("round %d: User() = %q, want %q", round, s.User(), user)
+			}
+			for w := range 16 {
+				if _, ok := s.Get(fmt.Sprintf("k%d.%d", round, w)); !ok {
+					t.Errorf("round %d: the change of request %d was lost", round, w)
+				}
+			}
+		})
+		for _, u := range []string{"ann", "bob"} {
+			list, err := h2.m.UserSessions(ctx, u)
+			want := 0
+			if u == user {
+				want = 1
+			}
+			if err != nil || len(list) != want || (want == 1 && list[0].ID != id) {
+				t.Errorf("round %d: UserSessions(%s) = %+v, %v; want %d session(s)", round, u, list, err, want)
+			}
+			keys, _ := h1.store.UserKeys(ctx, u)
+			if len(keys) != want {
+				t.Errorf("round %d: the store files %d keys under %s, want %d", round, len(keys), u, want)
+			}
+		}
 	}
 }
