@@ -591,3 +591,17 @@ func TestUserFilingAcrossManagers(t *testing.T) {
 		}
 	}
 }
+
+// TestUserSessionsJSONCodec: the metadata survives the JSON codec, which
+// returns times as strings.
+func TestUserSessionsJSONCodec(t *testing.T) {
+	h := newHarness(t, core.Config{Codec: core.JSONCodec{}})
+	var id string
+	tok, _ := h.request(t, "", func(s *core.Session) { s.SetUser("ann"); id = s.ID() })
+	h.now = h.now.Add(time.Minute)
+	h.request(t, tok, func(s *core.Session) { s.Set("a", 1) })
+	list, err := h.m.UserSessions(t.Context(), "ann")
+	if err != nil || len(list) != 1 || list[0].ID != id || !list[0].LastSeen.Equal(h.now) || !list[0].Created.Equal(h.now.Add(-time.Minute)) {
+		t.Fatalf("UserSessions = %+v, %v; want session %s created %v, last seen %v", list, err, id, h.now.Add(-time.Minute), h.now)
+	}
+}
