@@ -3,6 +3,8 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
@@ -364,5 +367,241 @@ func TestClientSideEndUserSessions(t *testing.T) {
 	})
 	if cs.lookups.Load() == 0 {
 		t.Error("the core never asked UserRevoked")
+	}
+}
+
+// TestUserSessionsConformance runs the Manager-level conformance checks
+// with the memory store's index and with the Iterator fallback.
+func TestUserSessionsConformance(t *testing.T) {
+	newMem := func(t *testing.T) *memory.Store {
+		st := memory.New(memory.Config{CleanupInterval: -1})
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	}
+	t.Run("index", func(t *testing.T) {
+		conformance.TestUserSessions(t, func(t *testing.T) core.Store { return newMem(t) })
+	})
+	t.Run("iterator", func(t *testing.T) {
+		conformance.TestUserSessions(t, func(t *testing.T) core.Store { return iterOnly{newMem(t)} })
+	})
+}
+
+// TestClientSideEndUserSessionsUnderLoad: client-side sessions ended by
+// EndUserSessions stay ended while 16 concurrent requests keep writing
+// (each sealing a new cookie), and the kept one lives. (No renews: without
+// a RetiringClientStore concurrent renews of one client-side session race
+// for the cookie whatever EndUserSessions does.)
+func TestClientSideEndUserSessionsUnderLoad(t *testing.T) {
+	cs := &revokingClientStore{}
+	m, err := core.New(core.Config{ClientStore: cs, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := func(tok string, fn func(s *core.Session)) string {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if tok != "" {
+			r.AddCookie(&http.Cookie{Name: "session", Value: tok})
+		}
+		s := m.Begin(r)
+		fn(s)
+		h := http.Header{}
+		if err := m.Commit(s, h); err != nil {
+			t.Error(err)
+		}
+		m.Release(s)
+		for _, c := range (&http.Response{Header: h}).Cookies() {
+			if c.Name == "session" && c.MaxAge >= 0 {
+				return c.Value
+			}
+		}
+		return tok
+	}
+	const sessions, workers = 4, 16
+	var (
+		mu     sync.Mutex
+		tokens [sessions]string
+		keepID string
+	)
+	for i := range tokens {
+		tokens[i] = request("", func(s *core.Session) {
+			s.SetUser("ann")
+			if i == 0 {
+				keepID = s.ID()
+			}
+		})
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			i := w % sessions
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				tok := tokens[i]
+				mu.Unlock()
+				next := request(tok, func(s *core.Session) {
+					v, _ := core.Value[int](s, "n")
+					time.Sleep(time.Duration(n%7) * 100 * time.Microsecond)
+					s.Set("n", v+1)
+				})
+				mu.Lock()
+				if tokens[i] == tok {
+					tokens[i] = next
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
+	before := tokens
+	mu.Unlock()
+	for i, tok := range before {
+		request(tok, func(s *core.Session) {
+			if s.User() != "ann" {
+				t.Fatalf("session %d under load before the ending: user %q, want ann", i, s.User())
+			}
+		})
+	}
+	if _, err := m.EndUserSessions(t.Context(), "ann", keepID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	for i, tok := range tokens {
+		request(tok, func(s *core.Session) {
+			switch user, id := s.User(), s.ID(); {
+			case i == 0 && (user != "ann" || id != keepID):
+				t.Errorf("the kept session's last cookie opens user %q, id kept %t; want the kept session", user, id == keepID)
+			case i != 0 && user != "":
+				t.Errorf("ended session %d's last cookie still opens a session of %q", i, user)
+			}
+		})
+	}
+}
+
+// countingKeys counts UserKeys calls: one per listing.
+type countingKeys struct {
+	*memory.Store
+	calls atomic.Int64
+}
+
+func (c *countingKeys) UserKeys(ctx context.Context, user string) ([]string, error) {
+	c.calls.Add(1)
+	return c.Store.UserKeys(ctx, user)
+}
+
+// TestUserSessionsRelists: a listing that meets the retired old key of a
+// renew lists again (the new key may have been filed after the first
+// listing took its keys), but not for a renew done well before it began;
+// End* list again for any key met ended.
+func TestUserSessionsRelists(t *testing.T) {
+	st := &countingKeys{Store: memory.New(memory.Config{})}
+	defer st.Close()
+	h := newHarness(t, core.Config{Store: st})
+	ctx := t.Context()
+	tok, _ := h.request(t, "", func(s *core.Session) { s.SetUser("ann") })
+	h.request(t, tok, func(s *core.Session) { s.Renew() }) // the old key is now a retired marker, still filed until retired
+	listings := func(fn func()) int64 {
+		st.calls.Store(0)
+		fn()
+		return st.calls.Load()
+	}
+	// The memory store unfiles the marker when it is written, so plant
+	// one that UserKeys still lists: a retired record filed under ann.
+	marker := core.StoreKey("planted")
+	data, _ := core.BinaryCodec{}.Encode(h.now, map[string]any{"\x00sessionkit.retired": true})
+	if _, err := st.CompareAndSwapUser(ctx, marker, 0, data, h.now.Add(30*time.Second), "ann", h.now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := listings(func() { h.m.UserSessions(ctx, "ann") }); n != 2 {
+		t.Errorf("UserSessions meeting a fresh retired marker listed %d times, want 2", n)
+	}
+	h.now = h.now.Add(10 * time.Second)
+	if n := listings(func() { h.m.UserSessions(ctx, "ann") }); n != 1 {
+		t.Errorf("UserSessions meeting a marker retired 10 s before listed %d times, want 1", n)
+	}
+	if n := listings(func() { h.m.EndUserSessions(ctx, "bob", "") }); n != 1 {
+		t.Errorf("EndUserSessions of a user without sessions listed %d times, want 1", n)
+	}
+	if n := listings(func() { h.m.EndSession(ctx, "ann", "nope") }); n != 2 {
+		t.Errorf("EndSession meeting an old retired marker listed %d times, want 2 (End* trust no clock)", n)
+	}
+}
+
+// TestUserFilingAcrossManagers: two Managers on one store (two processes)
+// make real compare-and-swap conflicts; the rebase re-applies SetUser, and
+// the filing follows the record's user whatever the interleaving.
+func TestUserFilingAcrossManagers(t *testing.T) {
+	h1 := newHarness(t, core.Config{})
+	h2 := newHarness(t, core.Config{Store: h1.store})
+	ctx := t.Context()
+	tok, _ := h1.request(t, "", func(s *core.Session) { s.Set("seed", true) })
+	for round, user := range []string{"ann", "bob", ""} {
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Go(func() {
+				h := h1
+				if w%2 == 1 {
+					h = h2
+				}
+				s, hdr := h.begin(tok, "192.0.2.1:1234")
+				s.Set(fmt.Sprintf("k%d.%d", round, w), w)
+				if w == 5 {
+					s.SetUser(user)
+				}
+				if err := h.m.Commit(s, hdr); err != nil {
+					t.Error(err)
+				}
+				h.m.Release(s)
+			})
+		}
+		wg.Wait()
+		var id string
+		h1.request(t, tok, func(s *core.Session) {
+			id = s.ID()
+			if s.User() != user {
+				t.Errorf("round %d: User() = %q, want %q", round, s.User(), user)
+			}
+			for w := range 16 {
+				if _, ok := s.Get(fmt.Sprintf("k%d.%d", round, w)); !ok {
+					t.Errorf("round %d: the change of request %d was lost", round, w)
+				}
+			}
+		})
+		for _, u := range []string{"ann", "bob"} {
+			list, err := h2.m.UserSessions(ctx, u)
+			want := 0
+			if u == user {
+				want = 1
+			}
+			if err != nil || len(list) != want || (want == 1 && list[0].ID != id) {
+				t.Errorf("round %d: UserSessions(%s) = %+v, %v; want %d session(s)", round, u, list, err, want)
+			}
+			keys, _ := h1.store.UserKeys(ctx, u)
+			if len(keys) != want {
+				t.Errorf("round %d: the store files %d keys under %s, want %d", round, len(keys), u, want)
+			}
+		}
+	}
+}
+
+// TestUserSessionsJSONCodec: the metadata survives the JSON codec, which
+// returns times as strings.
+func TestUserSessionsJSONCodec(t *testing.T) {
+	h := newHarness(t, core.Config{Codec: core.JSONCodec{}})
+	var id string
+	tok, _ := h.request(t, "", func(s *core.Session) { s.SetUser("ann"); id = s.ID() })
+	h.now = h.now.Add(time.Minute)
+	h.request(t, tok, func(s *core.Session) { s.Set("a", 1) })
+	list, err := h.m.UserSessions(t.Context(), "ann")
+	if err != nil || len(list) != 1 || list[0].ID != id || !list[0].LastSeen.Equal(h.now) || !list[0].Created.Equal(h.now.Add(-time.Minute)) {
+		t.Fatalf("UserSessions = %+v, %v; want session %s created %v, last seen %v", list, err, id, h.now.Add(-time.Minute), h.now)
 	}
 }

@@ -69,20 +69,24 @@ type SessionInfo struct {
 // each is loaded: one store call per session of the user. A store
 // without it but with Iterator is scanned: one Load per stored session of
 // every user, which is fine for thousands of sessions but not for
-// millions. Any other store returns an error wrapping ErrNotSupported, as
+// millions. A listing that meets a session being renewed (its old key
+// already retired) lists once more, so that the session is not missed. Any other store returns an error wrapping ErrNotSupported, as
 // do client-side sessions (Config.ClientStore): nothing on the server
 // knows them. An empty user has no sessions.
 func (m *Manager) UserSessions(ctx context.Context, user string) ([]SessionInfo, error) {
 	var recs []userRecord
 	seenRetired := make(map[string]bool)
-	for {
-		var p userPass
+	for pass := 1; ; pass++ {
+		p := userPass{display: true}
 		if err := m.userRecords(ctx, "user sessions", user, &p); err != nil {
 			return nil, err
 		}
 		recs = p.live
 		// A retired marker is a renew in flight, whose new key the
 		// listing may have missed: list again (once per marker).
+		if pass == maxListPasses {
+			break
+		}
 		again := false
 		for _, k := range p.retired {
 			if !seenRetired[k] {
@@ -157,7 +161,11 @@ func (m *Manager) EndSession(ctx context.Context, user, id string) (ended bool, 
 // ended: "log out everywhere (else)". Like EndSession it deletes until
 // no live record of user but except's is left, so a concurrent renew
 // cannot carry a session to a new token. A session of user created
-// while it runs may or may not be ended.
+// while it runs may or may not be ended. Each listing that meets a key
+// ended since an earlier one (a renew in flight, or a record that expired
+// or was deleted meanwhile) costs one more listing: with the Iterator
+// fallback, one more scan of the store for every renew of any user in
+// flight during a scan.
 //
 // For client-side sessions it needs a ClientStore that implements
 // UserRevoker: every token of user's sessions filed under user until now
@@ -207,14 +215,20 @@ func (m *Manager) EndUserSessions(ctx context.Context, user, except string) (n i
 }
 
 // maxEndPasses bounds the listings of one EndSession or EndUserSessions:
-// each pass deletes what it found, so only a store whose Delete does not
-// delete (or an endless stream of renews) needs more.
+// each pass deletes what it found and a pass that meets no ended key
+// seen for the first time is the last, so only a store whose Delete does
+// not delete, or renews without pause during every pass (a store scanned
+// with Iterator while many users log in), need more.
 const maxEndPasses = 100
+
+// maxListPasses bounds the listings of one UserSessions: it is a
+// display, which a renew in flight may at worst leave one session short.
+const maxListPasses = 4
 
 // endPass is pass number pass of an End* loop.
 func (m *Manager) endPass(ctx context.Context, op, user string, p *userPass, pass int) error {
 	if pass > maxEndPasses {
-		return fmt.Errorf("sessionkit: %s: sessions of the user still listed after %d rounds of deletes (does the store's Delete delete?)", op, maxEndPasses)
+		return fmt.Errorf("sessionkit: %s: the user's sessions still changing after %d listings (a store whose Delete does not delete, or renews without pause)", op, maxEndPasses)
 	}
 	return m.userRecords(ctx, op, user, p)
 }
@@ -237,6 +251,10 @@ type userPass struct {
 	retired []string        // keys of retired markers met in this pass
 	gone    map[string]bool // every key met ended (not found, expired, retired) so far
 	news    bool            // this pass met a key ended that no earlier pass had
+	// display: the listing is for display (UserSessions), so markers of
+	// renews that ended before it began are ignored (see retiredBefore);
+	// End* consider every marker, whatever the clocks say.
+	display bool
 }
 
 // userRecords lists the live records of user's sessions into p: through
@@ -252,6 +270,7 @@ func (m *Manager) userRecords(ctx context.Context, op, user string, p *userPass)
 	if user == "" {
 		return nil
 	}
+	now := m.cfg.Now() // before the listing: see retiredBefore
 	var keys []string
 	switch {
 	case m.users != nil:
@@ -273,7 +292,6 @@ func (m *Manager) userRecords(ctx context.Context, op, user string, p *userPass)
 	default:
 		return fmt.Errorf("sessionkit: %s: %w: the store implements neither core.UserIndexer nor core.Iterator", op, ErrNotSupported)
 	}
-	now := m.cfg.Now()
 	for _, key := range keys {
 		if !ValidKey(key) {
 			continue
@@ -292,6 +310,9 @@ func (m *Manager) userRecords(ctx context.Context, op, user string, p *userPass)
 		if found {
 			info, st = m.sessionInfo(rec, user, now)
 		}
+		if st == sessionRetired && p.display && m.retiredBefore(rec, now) {
+			st = sessionOther // its successor was filed before this listing began
+		}
 		switch st {
 		case sessionLive:
 			p.live = append(p.live, userRecord{key: key, info: info})
@@ -308,6 +329,23 @@ func (m *Manager) userRecords(ctx context.Context, op, user string, p *userPass)
 		}
 	}
 	return nil
+}
+
+// retireMargin allows for the clocks of several servers and for stores
+// that round expiry down (to the second, say) when retiredBefore dates a
+// marker.
+const retireMargin = 2 * time.Second
+
+// retiredBefore reports whether the retired marker rec was written
+// (RenewGrace before its expiry) well before start: the renew that wrote
+// it had filed its new key before a listing that began at start, which
+// therefore holds that key, so the marker needs no second listing. With
+// many renews (a store scanned with Iterator sees every user's) this
+// keeps listings from repeating for markers of renews long done. Only
+// UserSessions relies on it: a clock more than retireMargin behind would
+// make it skip a renew in flight, which a display may, but End* must not.
+func (m *Manager) retiredBefore(rec Record, start time.Time) bool {
+	return rec.Expiry.Add(-m.cfg.RenewGrace).Before(start.Add(-retireMargin))
 }
 
 // userState is what sessionInfo found in a record.
