@@ -15,7 +15,9 @@ import (
 // equals version. Version zero creates the record only when no live record
 // exists, in one round trip (add); any other version takes two (gets, then
 // cas on memcached's CAS id), so a write between them is detected by the
-// server. An expiry that is not in the future removes the record.
+// server. An expiry that is not in the future removes the record. The
+// record keeps its filing under a user (see CompareAndSwapUser); a record
+// it creates is filed under no user.
 func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
 	if !core.ValidKey(key) {
 		return 0, fmt.Errorf("sessionkit: memcache: compare-and-swap: %w", core.ErrInvalidKey)
@@ -28,10 +30,10 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 		now := time.Now()
 		item := &memcache.Item{
 			Key:        s.prefix + key,
-			Value:      encode(header{version: nv, expiry: expiry}, data),
 			Expiration: expiration(expiry, now),
 		}
 		if version == 0 {
+			item.Value = encode(header{version: nv, expiry: expiry, filed: true}, data)
 			return s.create(item, now)
 		}
 		cur, err := s.client.Get(item.Key)
@@ -48,6 +50,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 		if h.version != version || !h.live(now) {
 			return core.ErrConflict
 		}
+		item.Value = encode(header{version: nv, expiry: expiry, filed: h.filed, owner: h.owner}, data)
 		item.CasID = cur.CasID
 		return casResult(s.client.CompareAndSwap(item))
 	})
