@@ -36,6 +36,11 @@ import (
 // script writes the record only and the sets are updated by a pipeline
 // right after it: two round trips. See CompareAndSwapUser for the window
 // that leaves.
+//
+// The sets rely on Redis keeping its keys, as the records do: under a
+// maxmemory policy that evicts keys, a user's set may be evicted (its
+// sessions are then missing from UserKeys until their next filing), just
+// as sessions may be.
 
 // fileLua adds member ARGV[1] to the user set KEYS[1] with score ARGV[2]
 // (until, Unix ms), after dropping the members whose until is at or before
