@@ -17,7 +17,7 @@ import (
 // cas on memcached's CAS id), so a write between them is detected by the
 // server. An expiry that is not in the future removes the record. The
 // record keeps its filing under a user (see CompareAndSwapUser); a record
-// it creates is filed under no user.
+// it creates, like one Save writes, has no filing of its own.
 func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
 	if !core.ValidKey(key) {
 		return 0, fmt.Errorf("sessionkit: memcache: compare-and-swap: %w", core.ErrInvalidKey)
@@ -30,10 +30,10 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 		now := time.Now()
 		item := &memcache.Item{
 			Key:        s.prefix + key,
+			Value:      encode(header{version: nv, expiry: expiry}, data),
 			Expiration: expiration(expiry, now),
 		}
 		if version == 0 {
-			item.Value = encode(header{version: nv, expiry: expiry, filed: true}, data)
 			return s.create(item, now)
 		}
 		cur, err := s.client.Get(item.Key)
@@ -50,7 +50,10 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 		if h.version != version || !h.live(now) {
 			return core.ErrConflict
 		}
-		item.Value = encode(header{version: nv, expiry: expiry, filed: h.filed, owner: h.owner}, data)
+		if h.filed {
+			// Keep the record's filing (see CompareAndSwapUser).
+			item.Value = encode(header{version: nv, expiry: expiry, filed: true, owner: h.owner}, data)
+		}
 		item.CasID = cur.CasID
 		return casResult(s.client.CompareAndSwap(item))
 	})
