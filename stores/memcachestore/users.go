@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -20,16 +21,19 @@ import (
 
 // The user lists
 //
-// Each user with filed sessions has one item, KeyPrefix + "user:" + the
-// unpadded base64url SHA-256 of the user id (no user id in a key name),
-// listing the user's session keys, each with its until: 40 bytes per
-// session. Every change reads the list with gets and writes it back with
+// Each user with filed sessions has up to 16 list items, KeyPrefix +
+// "user:" + the unpadded base64url SHA-256 of the user id (no user id in a
+// key name) + "." + the first hex digit of the session key, each listing
+// the user's session keys that start with that digit, with their until:
+// 40 bytes per session. Spreading one user over 16 items keeps each write
+// small and lets concurrent filings of one user mostly touch different
+// items. Every change reads one item with gets and writes it back with
 // cas, retrying when another writer got in between, and drops the entries
-// whose until has passed; the item's memcached expiration is the largest
+// whose until has passed; the item's memcached expiration is its largest
 // until (rounded up to memcached's second), so a list outlives its last
-// session by at most two seconds. An item holds at most
-// (MaxItemSize-1)/40 entries (about 26 000 with the default size); past
-// that the entries with the earliest until are dropped.
+// session by at most two seconds. An item holds at most (MaxItemSize-1)/40
+// entries (about 26 000 with the default size, so about 400 000 per user);
+// past that the entries with the earliest until are dropped.
 //
 // A record filed under a user carries the user's hash in its header, which
 // is how CompareAndSwapUser finds the list to remove a key from, and how
@@ -41,10 +45,14 @@ var _ core.UserIndexer = (*Store)(nil)
 const (
 	listFormat   = 0x01
 	listEntryLen = 32 + 8 // raw key, until in Unix nanoseconds
+	// listBuckets is the number of list items per user.
+	listBuckets = 16
 	// listRetries bounds the gets/cas rounds of one list update.
 	listRetries = 64
 	// multiGetBatch bounds the keys of one GetMulti in UserKeys.
 	multiGetBatch = 500
+	// userKeysPasses bounds the listings of one UserKeys.
+	userKeysPasses = 16
 )
 
 // listEntry is one session in a user's list.
@@ -135,13 +143,24 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 // UserKeys returns the keys of the live records filed under user, in no
 // particular order.
 //
-// It reads the user's list (one round trip), drops the entries past their
-// until, then reads every listed record (one round trip per server and per
-// 500 keys) and drops the entries whose record is gone (deleted, expired,
-// evicted) or filed under another user or none. When it dropped any, it
-// writes the shorter list back with one cas (one more round trip; skipped
-// when another writer changed the list meanwhile, which prunes it in turn).
-// Cost: O(n) for a list of n entries, in bytes read and records fetched.
+// It reads the user's 16 list items (two round trips per server: see
+// collectLists), drops the
+// entries past their until, then reads every listed record (one round trip
+// per server and per 500 keys) and drops the entries whose record is gone
+// (deleted, expired, evicted) or filed under another user or none. It
+// writes each list item it shortened back with one cas (one round trip
+// each; skipped when another writer changed the item meanwhile, which
+// prunes it in turn). Cost: O(n) for n listed sessions, in bytes read and
+// records fetched.
+//
+// The lists and the records are read one after the other, not at one
+// instant, so when a record is found gone that an earlier reading had not
+// found gone, UserKeys reads the lists again: a renew lists a session's new
+// key before it ends the old one, so the new key is listed by then. It
+// stops after a reading that finds no newly gone record; under churn that
+// lasts 16 readings it returns the last reading's live keys together with
+// those it found newly gone (ended moments ago: the core, finding them
+// ended, lists again).
 func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sessionkit: memcache: user-keys: %w", err)
@@ -152,38 +171,78 @@ func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 	owner := sha256.Sum256([]byte(user))
 	var keys []string // written by the call: read only on success
 	err := s.do(ctx, func() error {
-		cur, err := s.client.Get(s.listKey(owner))
-		if errors.Is(err, memcache.ErrCacheMiss) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		entries := decodeList(cur.Value)
-		now := time.Now()
-		live := make([]listEntry, 0, len(entries))
-		for _, e := range entries {
-			if e.until > now.UnixNano() {
-				live = append(live, e)
+		dead := make(map[[32]byte]bool)
+		for pass := 1; ; pass++ {
+			live, fresh, err := s.listPass(owner, dead)
+			if err != nil {
+				return err
+			}
+			if len(fresh) == 0 || pass == userKeysPasses || ctx.Err() != nil {
+				// Still churning: the keys found ended in this reading
+				// ended moments ago; listing them makes the caller
+				// (the core) list again.
+				for _, e := range append(live, fresh...) {
+					keys = append(keys, hex.EncodeToString(e.key[:]))
+				}
+				return nil
 			}
 		}
-		kept, err := s.keepFiled(live, owner, now)
-		if err != nil {
-			return err
-		}
-		if len(kept) != len(entries) {
-			writeBack(s.client, cur, kept, now)
-		}
-		keys = make([]string, len(kept))
-		for i, e := range kept {
-			keys[i] = hex.EncodeToString(e.key[:])
-		}
-		return nil
 	})
 	if err != nil {
-		return nil, s.wrap("user-keys", s.listKey(owner), err)
+		return nil, s.wrap("user-keys", s.listKey(owner, 0), err)
 	}
 	return keys, nil
+}
+
+// listPass reads owner's lists and their records once, writes back the
+// items it pruned, and returns the live entries filed under owner, and in
+// fresh the entries found ended (or filed elsewhere) that dead did not
+// hold yet (added to it).
+func (s *Store) listPass(owner [ownerLen]byte, dead map[[32]byte]bool) (live, fresh []listEntry, err error) {
+	ids := make([]string, listBuckets)
+	for b := range ids {
+		ids[b] = s.listKey(owner, b)
+	}
+	items, err := s.collectLists(ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	lists := make(map[string][]listEntry, len(items))
+	var current []listEntry
+	for id, item := range items {
+		entries := decodeList(item.Value)
+		lists[id] = entries
+		for _, e := range entries {
+			if e.until > now.UnixNano() {
+				current = append(current, e)
+			}
+		}
+	}
+	live, err = s.keepFiled(current, owner, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	keep := make(map[[32]byte]bool, len(live))
+	for _, e := range live {
+		keep[e.key] = true
+	}
+	for id, entries := range lists {
+		kept := slices.DeleteFunc(slices.Clone(entries), func(e listEntry) bool {
+			if keep[e.key] {
+				return false
+			}
+			if e.until > now.UnixNano() && !dead[e.key] {
+				dead[e.key] = true
+				fresh = append(fresh, e)
+			}
+			return true
+		})
+		if len(kept) != len(entries) {
+			writeBack(s.client, items[id], kept, now)
+		}
+	}
+	return live, fresh, nil
 }
 
 // keepFiled returns the entries whose record is live and filed under owner
@@ -214,6 +273,36 @@ func (s *Store) keepFiled(entries []listEntry, owner [ownerLen]byte, now time.Ti
 	return kept, nil
 }
 
+// collectLists reads the list items ids, twice, until two readings in a
+// row find every item with the same CAS id (or missing in both): the
+// items read then were all current at one instant between the two
+// readings, which one multi-get over several items and servers does not
+// promise. After listBuckets tries it settles for the last reading.
+func (s *Store) collectLists(ids []string) (map[string]*memcache.Item, error) {
+	prev, err := s.client.GetMulti(ids)
+	if err != nil {
+		return nil, err
+	}
+	for range listBuckets {
+		cur, err := s.client.GetMulti(ids)
+		if err != nil {
+			return nil, err
+		}
+		same := len(cur) == len(prev)
+		for id, item := range cur {
+			if p, ok := prev[id]; !ok || p.CasID != item.CasID {
+				same = false
+				break
+			}
+		}
+		if same {
+			return cur, nil
+		}
+		prev = cur
+	}
+	return prev, nil
+}
+
 // writeBack stores the pruned list with one cas, expiring an empty list.
 // Losing the race is fine: the winner pruned the list too.
 func writeBack(c *memcache.Client, cur *memcache.Item, entries []listEntry, now time.Time) {
@@ -230,7 +319,7 @@ func (s *Store) updateList(ctx context.Context, owner [ownerLen]byte, key string
 	if _, err := hex.Decode(k[:], []byte(key)); err != nil {
 		return err
 	}
-	id := s.listKey(owner)
+	id := s.listKey(owner, int(k[0]>>4))
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -281,9 +370,10 @@ func (s *Store) trim(entries []listEntry) []listEntry {
 	return entries[:limit]
 }
 
-// listKey names owner's list.
-func (s *Store) listKey(owner [ownerLen]byte) string {
-	return s.prefix + "user:" + base64.RawURLEncoding.EncodeToString(owner[:])
+// listKey names owner's list item for the keys whose first hex digit is
+// bucket.
+func (s *Store) listKey(owner [ownerLen]byte, bucket int) string {
+	return s.prefix + "user:" + base64.RawURLEncoding.EncodeToString(owner[:]) + "." + strconv.FormatInt(int64(bucket), 16)
 }
 
 // listExpiration is the memcached expiration of a list: its largest until,

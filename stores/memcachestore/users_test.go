@@ -48,24 +48,33 @@ func (m userMode) store(t *testing.T, cfg memcachestore.Config) (*memcachestore.
 	return s, cfg.KeyPrefix
 }
 
-// listKey is the item that lists user's sessions under prefix.
-func listKey(prefix, user string) string {
+// listKeys are the 16 items that list user's sessions under prefix, one
+// per first hex digit of the session keys.
+func listKeys(prefix, user string) []string {
 	sum := sha256.Sum256([]byte(user))
-	return prefix + "user:" + base64.RawURLEncoding.EncodeToString(sum[:])
+	ids := make([]string, 16)
+	for b := range ids {
+		ids[b] = fmt.Sprintf("%suser:%s.%x", prefix, base64.RawURLEncoding.EncodeToString(sum[:]), b)
+	}
+	return ids
 }
 
-// listLen returns how many entries user's list item holds, -1 when the item
-// is missing.
+// listLen returns how many entries user's list items hold, -1 when there
+// is no item.
 func listLen(t *testing.T, c *gomemcache.Client, prefix, user string) int {
 	t.Helper()
-	item, err := c.Get(listKey(prefix, user))
-	if errors.Is(err, gomemcache.ErrCacheMiss) {
+	items, err := c.GetMulti(listKeys(prefix, user))
+	if err != nil {
+		t.Fatalf("get the lists of %s: %v", user, err)
+	}
+	if len(items) == 0 {
 		return -1
 	}
-	if err != nil {
-		t.Fatalf("get the list of %s: %v", user, err)
+	n := 0
+	for _, item := range items {
+		n += (len(item.Value) - 1) / 40
 	}
-	return (len(item.Value) - 1) / 40
+	return n
 }
 
 // checkKeys compares UserKeys(user) with want, ignoring order.
@@ -80,6 +89,16 @@ func checkKeys(t *testing.T, s *memcachestore.Store, user string, want ...string
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("UserKeys(%q) = %s, want %s", user, short(got), short(want))
+	}
+}
+
+// newKeyIn returns a key whose first hex digit is digit: one that the
+// store lists in the same item as every other such key of the user.
+func newKeyIn(digit byte) string {
+	for {
+		if k := newKey(); k[0] == digit {
+			return k
+		}
 	}
 }
 
@@ -215,15 +234,27 @@ func TestUserIndexStale(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Copy ben's list over ann's: theirs and gone are listed under ann now.
-	item, err := m.client.Get(listKey(prefix, "ben"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	annItem, _ := m.client.Get(listKey(prefix, "ann"))
-	annItem.Value = append(annItem.Value, item.Value[1:]...)
-	if err := m.client.Set(annItem); err != nil {
-		t.Fatal(err)
+	// Copy ben's lists into ann's: theirs and gone are listed under ann now.
+	annIDs := listKeys(prefix, "ann")
+	for b, id := range listKeys(prefix, "ben") {
+		item, err := m.client.Get(id)
+		if errors.Is(err, gomemcache.ErrCacheMiss) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ann, err := m.client.Get(annIDs[b])
+		if errors.Is(err, gomemcache.ErrCacheMiss) {
+			ann, err = &gomemcache.Item{Key: annIDs[b], Value: []byte{1}}, nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ann.Value = append(ann.Value, item.Value[1:]...)
+		if err := m.client.Set(ann); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := s.Delete(ctx, gone); err != nil {
 		t.Fatal(err)
@@ -246,7 +277,9 @@ func TestUserIndexEviction(t *testing.T) {
 	k1, k2 := newKey(), newKey()
 	v1, _ := s.CompareAndSwapUser(ctx, k1, 0, nil, exp, "cat", until)
 	s.CompareAndSwapUser(ctx, k2, 0, nil, exp, "cat", until)
-	m.client.Delete(listKey(prefix, "cat")) // evicted
+	for _, id := range listKeys(prefix, "cat") {
+		m.client.Delete(id) // evicted
+	}
 	checkKeys(t, s, "cat")
 	if _, err := s.CompareAndSwapUser(ctx, k1, v1, nil, exp, "cat", until); err != nil {
 		t.Fatal(err)
@@ -279,11 +312,11 @@ func TestUserIndexUntilAndCapacity(t *testing.T) {
 	}
 	checkKeys(t, s, "dan", long)
 
-	// A list of at most 5 entries keeps the 5 latest untils.
+	// A list item of at most 5 entries keeps the 5 latest untils.
 	s, prefix = m.store(t, memcachestore.Config{MaxItemSize: 1 + 5*40})
 	var want []string
 	for i := range 8 {
-		k := newKey()
+		k := newKeyIn('7') // one list item
 		if _, err := s.CompareAndSwapUser(ctx, k, 0, nil, exp, "eve", time.Now().Add(time.Duration(10-i)*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
@@ -303,17 +336,17 @@ func TestUserIndexPrunesOnFiling(t *testing.T) {
 	s, prefix := m.store(t, memcachestore.Config{})
 	exp := time.Now().Add(time.Minute)
 	for range 200 {
-		if _, err := s.CompareAndSwapUser(ctx, newKey(), 0, nil, exp, "fay", time.Now().Add(50*time.Millisecond)); err != nil {
+		if _, err := s.CompareAndSwapUser(ctx, newKeyIn('c'), 0, nil, exp, "fay", time.Now().Add(50*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
-	k := newKey()
+	k := newKeyIn('c') // the same list item
 	if _, err := s.CompareAndSwapUser(ctx, k, 0, nil, exp, "fay", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if n := listLen(t, m.client, prefix, "fay"); n != 1 {
-		t.Errorf("entries after a filing = %d, want 1: every entry past its until is dropped on filing", n)
+		t.Errorf("entries after a filing = %d, want 1: every entry past its until is dropped on a filing into its item", n)
 	}
 	checkKeys(t, s, "fay", k)
 }
@@ -581,5 +614,18 @@ func TestUserIndexRecordSize(t *testing.T) {
 	}
 	if _, err := s.CompareAndSwapUser(ctx, newKey(), 0, append(data, 0), exp, "hal", exp); !errors.Is(err, core.ErrTooLarge) {
 		t.Errorf("CompareAndSwapUser of MaxRecordSize+1 bytes = %v, want ErrTooLarge", err)
+	}
+}
+
+// TestUserIndexSnapshotUnderRenew renews one session over and over (file
+// the new key, then end the old one, as the core does) while others list
+// the user: at every instant one of the keys is live and filed, so no
+// listing may come back empty.
+func TestUserIndexSnapshotUnderRenew(t *testing.T) {
+	for _, m := range userModes(t) {
+		t.Run(m.name, func(t *testing.T) {
+			s, _ := m.store(t, memcachestore.Config{})
+			checkSnapshotUnderRenew(t, s)
+		})
 	}
 }
