@@ -134,6 +134,9 @@ func storeCheckUserEndUnderLoad(ctx context.Context, s core.Store, _ StoreOption
 				mu.Unlock()
 				next, err := h.request(tok, func(s *core.Session) {
 					n, _ := core.Value[int](s, "n")
+					// A handler takes a while: requests are in flight
+					// (loaded, not yet committed) when the session ends.
+					time.Sleep(time.Duration(r.IntN(2000)) * time.Microsecond)
 					s.Set("n", n+1)
 					if r.IntN(8) == 0 {
 						s.Renew()
