@@ -294,32 +294,33 @@ const userKeysPasses = 16
 func (s *Store) userKeysSplit(ctx context.Context, set, owner string, now int64) ([]string, error) {
 	dead := make(map[string]bool)
 	for pass := 1; ; pass++ {
-		live, fresh, err := s.setPass(ctx, set, owner, now, dead)
+		live, freshGone, fresh, err := s.setPass(ctx, set, owner, now, dead)
 		if err != nil {
 			return nil, err
 		}
-		if len(fresh) == 0 || pass == userKeysPasses {
-			return append(live, fresh...), nil
+		if !fresh || pass == userKeysPasses {
+			return append(live, freshGone...), nil
 		}
 		now = time.Now().UnixMilli()
 	}
 }
 
 // setPass reads the user set once (pruned of past untils) and checks each
-// member's record: it returns the members filed under owner, and in fresh
-// the members found gone or filed elsewhere that dead did not hold yet
-// (added to it). It removes the members whose record is gone.
-func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead map[string]bool) (live, fresh []string, err error) {
+// member's record: it returns the members filed under owner. The members
+// found with their record gone or filed elsewhere that dead did not hold
+// yet are added to it and reported by fresh; freshGone has those whose
+// record is gone. It removes the members whose record is gone.
+func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead map[string]bool) (live, freshGone []string, fresh bool, err error) {
 	var members *goredis.StringSliceCmd
 	if _, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.ZRemRangeByScore(ctx, set, "-inf", strconv.FormatInt(now, 10))
 		members = p.ZRangeByScore(ctx, set, &goredis.ZRangeBy{Min: "(" + strconv.FormatInt(now, 10), Max: "+inf"})
 		return nil
 	}); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if len(members.Val()) == 0 {
-		return nil, nil, nil
+		return nil, nil, false, nil
 	}
 	type check struct{ flag, tail *goredis.StringCmd }
 	checks := make([]check, len(members.Val()))
@@ -329,7 +330,7 @@ func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead 
 		}
 		return nil
 	}); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	var gone []any
 	for i, m := range members.Val() {
@@ -342,16 +343,18 @@ func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead 
 			gone = append(gone, m)
 		}
 		if !dead[m] {
-			dead[m] = true
-			fresh = append(fresh, m)
+			dead[m], fresh = true, true
+			if flag == "" {
+				freshGone = append(freshGone, m)
+			}
 		}
 	}
 	if len(gone) > 0 {
 		if err := s.client.ZRem(ctx, set, gone...).Err(); err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 	}
-	return live, fresh, nil
+	return live, freshGone, fresh, nil
 }
 
 // userHash names a user in key names and records: the hex SHA-256 of id.
