@@ -132,8 +132,8 @@ func (m *Manager) EndSession(ctx context.Context, user, id string) (ended bool, 
 		return false, nil
 	}
 	var p userPass
-	for {
-		if err := m.userRecords(ctx, "end session", user, &p); err != nil {
+	for pass := 1; ; pass++ {
+		if err := m.endPass(ctx, "end session", user, &p, pass); err != nil {
 			return ended, err
 		}
 		n := 0
@@ -185,8 +185,8 @@ func (m *Manager) EndUserSessions(ctx context.Context, user, except string) (n i
 	}
 	ended := make(map[string]bool)
 	var p userPass
-	for {
-		if err := m.userRecords(ctx, "end user sessions", user, &p); err != nil {
+	for pass := 1; ; pass++ {
+		if err := m.endPass(ctx, "end user sessions", user, &p, pass); err != nil {
 			return len(ended), err
 		}
 		deleted := 0
@@ -204,6 +204,19 @@ func (m *Manager) EndUserSessions(ctx context.Context, user, except string) (n i
 			return len(ended), nil
 		}
 	}
+}
+
+// maxEndPasses bounds the listings of one EndSession or EndUserSessions:
+// each pass deletes what it found, so only a store whose Delete does not
+// delete (or an endless stream of renews) needs more.
+const maxEndPasses = 100
+
+// endPass is pass number pass of an End* loop.
+func (m *Manager) endPass(ctx context.Context, op, user string, p *userPass, pass int) error {
+	if pass > maxEndPasses {
+		return fmt.Errorf("sessionkit: %s: sessions of the user still listed after %d rounds of deletes (does the store's Delete delete?)", op, maxEndPasses)
+	}
+	return m.userRecords(ctx, op, user, p)
 }
 
 // userRecord is one live record filed under a user.
