@@ -71,9 +71,12 @@ func (t table) indexName(suffix string) string { return `"` + string(t) + suffix
 //		ON "sessionkit_sessions" (user_hash) WHERE user_hash IS NOT NULL;
 //
 // A table created by an earlier version of the store lacks the user
-// columns, which SQLite cannot add with IF NOT EXISTS; Open adds them
-// (ALTER TABLE ... ADD COLUMN user_hash TEXT, ADD COLUMN user_until
-// INTEGER) and the index when they are missing.
+// columns, which SQLite cannot add with IF NOT EXISTS; Open looks them up
+// (pragma_table_info) and adds those missing, then the index, in one
+// transaction:
+//
+//	ALTER TABLE "sessionkit_sessions" ADD COLUMN user_hash TEXT;
+//	ALTER TABLE "sessionkit_sessions" ADD COLUMN user_until INTEGER;
 func Schema(table string) string {
 	t, err := parseTable(table)
 	if err != nil {
