@@ -150,6 +150,9 @@ func newApp(ctx context.Context, o options, logger *slog.Logger) (h http.Handler
 		Codec:       codec,
 		SigningKeys: signing,
 		Logger:      logger,
+		// "Your sessions" shows each session's browser: record the
+		// User-Agent (and client address) when a session is created.
+		RecordClientInfo: true,
 	}
 	closeStore, err := open(ctx, o, &cfg)
 	if err != nil {
