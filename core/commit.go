@@ -97,12 +97,13 @@ func (m *Manager) commitIO(s *Session, write, persist, newToken, refresh bool, n
 	defer dc.release()
 	var ctx context.Context = dc
 	state := s.base
+	filed := metaString(s.base, userKey) // the user the loaded record is filed under
 	if write && persist {
 		state = s.mergeIntoBase() // only now: nothing below reads the loaded state again
 	}
 	switch {
 	case write:
-		if err := m.commitWrite(ctx, s, state, persist, newToken, now); err != nil {
+		if err := m.commitWrite(ctx, s, state, filed, persist, newToken, now); err != nil {
 			if !errors.Is(err, errGone) {
 				return err
 			}
@@ -142,15 +143,16 @@ func (s *Session) discardChanges() {
 	s.cleared, s.renew, s.saveReq = false, false, false
 }
 
-// commitWrite stores state, under a new token when newToken is set. s.mu is held.
-func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]any, rebase, newToken bool, now time.Time) error {
-	key, token, version := s.key, s.token, s.version
+// commitWrite stores state, under a new token when newToken is set.
+// filed is the user the loaded record is filed under. s.mu is held.
+func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]any, filed string, rebase, newToken bool, now time.Time) error {
+	key, token, version, keyFiled := s.key, s.token, s.version, filed
 	if newToken {
 		var err error
 		if token, err = m.cfg.Tokens.New(); err != nil {
 			return err
 		}
-		key, version = StoreKey(token), 0
+		key, version, keyFiled = StoreKey(token), 0, "" // a new key is filed under no user yet
 	}
 	if m.cfg.BindClientIP && s.ip == "" {
 		s.ip = m.cfg.ClientIP(s.req)
@@ -158,7 +160,8 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 	if m.client != nil {
 		return m.commitClient(ctx, s, state, now)
 	}
-	w := writeOp{key: key, version: version, created: s.created, state: state, ip: s.ip}
+	w := writeOp{key: key, version: version, created: s.created, state: state, ip: s.ip, filed: keyFiled}
+	m.newMeta(s, &w, state)
 	if rebase {
 		w.changes, w.cleared = s.changes, s.cleared
 	}
@@ -180,7 +183,7 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 		// End the old record now, atomically with the check that it is
 		// still the one this request loaded: a logout that deleted it
 		// meanwhile must not live on under the new token.
-		if err := m.retire(ctx, s.key, s.version, &w, now); err != nil {
+		if err := m.retire(ctx, s.key, s.version, filed, &w, now); err != nil {
 			return err
 		}
 	} else if s.found && s.renew {
@@ -242,6 +245,9 @@ func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error 
 // commitClient seals state into a new client-side token. s.mu is held.
 func (m *Manager) commitClient(ctx context.Context, s *Session, state map[string]any, now time.Time) error {
 	w := writeOp{created: s.created, state: state, ip: s.ip, expiry: m.deadline(s.created, now)}
+	m.newMeta(s, &w, state)
+	stamp(&w, now)
+	state = w.state
 	data, err := m.encode(&w)
 	if err != nil {
 		return err
@@ -324,6 +330,13 @@ type writeOp struct {
 	changes map[string]change // this request's changes, re-applied on conflict
 	cleared bool
 	expiry  time.Time // set by write
+	// filed is the user the record under key at version is filed under
+	// (see UserIndexer): a write whose state names another user files it
+	// anew with CompareAndSwapUser.
+	filed string
+	// id, agent and addr are stamped into a state that has no public id
+	// yet (see stamp).
+	id, agent, addr string
 }
 
 // write stores w.state under w.key. With a compare-and-swap store the
@@ -335,6 +348,7 @@ type writeOp struct {
 func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 	if m.cas == nil {
 		w.expiry = m.deadline(w.created, now)
+		stamp(w, now)
 		data, err := m.encode(w)
 		if err != nil {
 			return err
@@ -360,12 +374,13 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 	}
 	for attempt := 1; ; attempt++ {
 		w.expiry = m.deadline(w.created, now)
+		stamp(w, now)
 		data, err := m.encode(w)
 		if err != nil {
 			return err
 		}
 		cctx, dl := m.callCtx(ctx)
-		v, err := m.cas.CompareAndSwap(cctx, w.key, w.version, data, w.expiry)
+		v, err := m.swap(cctx, w, data)
 		dl.release()
 		if err == nil {
 			w.version, l.version = v, v
@@ -392,11 +407,17 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 // retirement is tried again; when it is gone (a concurrent logout or
 // renew), the successor is deleted too and errGone returned. Only with a
 // compare-and-swap store; the caller holds oldKey's lock.
-func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, w *writeOp, now time.Time) error {
+func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, oldFiled string, w *writeOp, now time.Time) error {
 	marker, until := m.retiredMarker(now)
 	for attempt := 1; ; attempt++ {
+		// The marker holds no user: it leaves the user's set with the
+		// session (a deleted record leaves it anyway).
+		op := writeOp{key: oldKey, version: oldVersion, filed: oldFiled, created: w.created, expiry: until}
+		if marker == nil {
+			op.filed = ""
+		}
 		cctx, dl := m.callCtx(ctx)
-		_, err := m.cas.CompareAndSwap(cctx, oldKey, oldVersion, marker, until)
+		_, err := m.swap(cctx, &op, marker)
 		dl.release()
 		if err == nil {
 			return nil
@@ -414,7 +435,7 @@ func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, 
 		}
 		if err == nil {
 			// The old record changed: carry its values over and try again.
-			oldVersion = old.version
+			oldVersion, oldFiled = old.version, old.filed
 			w.state, w.created, w.ip = old.state, old.created, old.ip
 			err = m.write(ctx, w, now)
 			if err == nil {
@@ -461,9 +482,25 @@ func (m *Manager) rebase(ctx context.Context, w *writeOp, now time.Time) error {
 		w.ip = ip
 		delete(values, ipKey)
 	}
-	w.version, w.created = rec.Version, created
+	w.version, w.created, w.filed = rec.Version, created, metaString(values, userKey)
 	w.state = applyChanges(values, w.cleared, w.changes)
 	return nil
+}
+
+// swap writes data under w.key at w.version until w.expiry with
+// compare-and-swap; with CompareAndSwapUser when the state names another
+// user than the record is filed under (a new key of a logged-in session,
+// or SetUser), so that the store's user index changes only then. The
+// filing lasts until the session's absolute deadline.
+func (m *Manager) swap(ctx context.Context, w *writeOp, data []byte) (uint64, error) {
+	if user := metaString(w.state, userKey); m.users != nil && user != w.filed {
+		v, err := m.users.CompareAndSwapUser(ctx, w.key, w.version, data, w.expiry, user, w.created.Add(m.cfg.Lifetime))
+		if err == nil {
+			w.filed = user
+		}
+		return v, err
+	}
+	return m.cas.CompareAndSwap(ctx, w.key, w.version, data, w.expiry)
 }
 
 // encode serialises w, enforcing MaxRecordSize.

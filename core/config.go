@@ -81,6 +81,17 @@ type Config struct {
 	// the host part of Request.RemoteAddr.
 	ClientIP func(r *http.Request) string
 
+	// RecordClientInfo, when true, stores with every new session the
+	// request's User-Agent (at most 256 bytes) and client address (see
+	// ClientIP) as they were when the session was first written, for
+	// Manager.UserSessions to show ("Firefox on Linux, 192.0.2.7").
+	// Privacy: both are personal data under laws such as the GDPR; they
+	// then sit in every record (and, for client-side sessions, in the
+	// sealed cookie) for the session's lifetime. Turn it on only when
+	// the application shows them to the user and says so in its privacy
+	// notice. Default: false (nothing recorded).
+	RecordClientInfo bool
+
 	// Codec encodes session records. Default: BinaryCodec{}.
 	Codec Codec
 

@@ -19,6 +19,9 @@ type Manager struct {
 	toucher Toucher
 	client  ClientStore
 	retirer RetiringClientStore // client, when it can and RenewGrace is on
+	users   UserIndexer         // Store, when it keeps a user index
+	iter    Iterator            // Store, when it can list its records
+	revoker UserRevoker         // client, when it can revoke a user's sessions
 	vary    []string
 	locks   keyLocks // serialises this process's writes to one store key
 }
@@ -34,9 +37,12 @@ func New(cfg Config) (*Manager, error) {
 	if r, ok := m.client.(RetiringClientStore); ok && cfg.RenewGrace > 0 {
 		m.retirer = r
 	}
+	m.revoker, _ = m.client.(UserRevoker)
 	if m.client == nil {
 		m.cas, _ = cfg.Store.(CompareAndSwapper)
 		m.toucher, _ = cfg.Store.(Toucher)
+		m.users, _ = cfg.Store.(UserIndexer)
+		m.iter, _ = cfg.Store.(Iterator)
 		if m.cas == nil {
 			cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn,
 				"sessionkit: the store does not implement core.CompareAndSwapper: concurrent updates to one session can be lost (the last writer wins)",
@@ -262,7 +268,14 @@ func (s *Session) loadClient(tok string, now time.Time) {
 			return
 		}
 		if ok && s.adopt(tok, id, Record{Data: data, Expiry: exp}, now) { // the key of a client-side session is its id
-			return
+			if err := s.checkUserRevoked(); err != nil {
+				s.loadErr = err
+				s.reset(now)
+				return
+			}
+			if s.found {
+				return
+			}
 		}
 		if !ok && m.retirer != nil {
 			// Only a refused token costs this call: was it retired by a

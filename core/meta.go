@@ -7,14 +7,47 @@ import (
 
 // The core keeps its own metadata in the stored values under keys that
 // begin with a NUL byte: the bound client address, the entries of flash
-// messages and the marker of a token retired by Renew. Session.Set panics
-// on such a key and Get, Delete, Pop and Keys do not see them, so an
-// application key can neither read, overwrite nor collide with them.
+// messages, the marker of a token retired by Renew, and what Manager's
+// UserSessions reports (the public id, the user, when the user was set,
+// the last write, and the client information of Config.RecordClientInfo).
+// Session.Set panics on such a key and Get, Delete, Pop and Keys do not
+// see them, so an application key can neither read, overwrite nor collide
+// with them.
 const (
-	ipKey       = "\x00sessionkit.ip"
-	retiredKey  = "\x00sessionkit.retired"
-	flashPrefix = "\x00sessionkit.flash."
+	ipKey        = "\x00sessionkit.ip"
+	retiredKey   = "\x00sessionkit.retired"
+	flashPrefix  = "\x00sessionkit.flash."
+	idKey        = "\x00sessionkit.id"        // string: the public session id (Session.ID)
+	userKey      = "\x00sessionkit.user"      // string: the user (Session.SetUser)
+	userSinceKey = "\x00sessionkit.usersince" // time.Time: when SetUser filed the session under the user
+	writtenKey   = "\x00sessionkit.written"   // time.Time: the last write of the session's data
+	agentKey     = "\x00sessionkit.agent"     // string: User-Agent at creation (Config.RecordClientInfo)
+	addrKey      = "\x00sessionkit.addr"      // string: client address at creation (Config.RecordClientInfo)
 )
+
+// maxAgentLen bounds the User-Agent kept by Config.RecordClientInfo.
+const maxAgentLen = 256
+
+// metaString returns the string stored under key in values, or "".
+func metaString(values map[string]any, key string) string {
+	s, _ := values[key].(string)
+	return s
+}
+
+// metaTime returns the time stored under key in values, or the zero
+// time. JSONCodec returns a time.Time as its RFC 3339 string.
+func metaTime(values map[string]any, key string) time.Time {
+	switch v := values[key].(type) {
+	case time.Time:
+		return v
+	case string:
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
 
 // ReservedKey reports whether key is reserved for the core's metadata: a
 // key that begins with a NUL byte. Session.Set panics on it.

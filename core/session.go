@@ -254,7 +254,9 @@ func (s *Session) Renew() {
 }
 
 // Destroy ends the session: at commit its record is deleted and the cookie
-// expired. Values set after Destroy start a new session with a new token.
+// expired, which also takes it out of its user's sessions (see SetUser).
+// Values set after Destroy start a new session with a new token and a new
+// ID.
 func (s *Session) Destroy() {
 	s.lock()
 	if s.found {

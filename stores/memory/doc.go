@@ -4,7 +4,9 @@
 // process exits and are not shared between replicas: use it for tests, for
 // single-instance deployments and as a reference implementation of
 // core.Store. It implements every optional capability of the store contract:
-// core.Toucher, core.CompareAndSwapper, core.Iterator and core.ExpiredDeleter.
+// core.Toucher, core.CompareAndSwapper, core.Iterator, core.ExpiredDeleter
+// and core.UserIndexer (an index from each user to the keys of their
+// sessions, whose entries leave with their records).
 //
 // A Store copies data on Save and on Load, so neither the caller nor the store
 // ever sees the other's slices. Expired records are invisible to Load at once

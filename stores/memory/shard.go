@@ -42,11 +42,13 @@ func nibble(c byte) byte {
 // String returns the key in the form the core uses.
 func (k id) String() string { return hex.EncodeToString(k[:]) }
 
-// entry is one stored record: 40 bytes plus the data itself.
+// entry is one stored record: 64 bytes plus the data itself.
 type entry struct {
 	data    []byte
 	expiry  int64 // Unix nanoseconds
 	version uint64
+	user    string // the user the record is filed under (see CompareAndSwapUser), or ""
+	until   int64  // Unix nanoseconds: when the filing ends at the latest
 }
 
 // live reports whether e has not expired at now (Unix nanoseconds).

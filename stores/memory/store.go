@@ -14,6 +14,7 @@ import (
 // with New; it is safe for concurrent use.
 type Store struct {
 	shards  [shardCount]shard
+	users   userIndex     // user -> keys of the records filed under them
 	version atomic.Uint64 // last version handed out; every write takes the next
 	maxSize int
 
@@ -27,6 +28,7 @@ var (
 	_ core.CompareAndSwapper = (*Store)(nil)
 	_ core.Iterator          = (*Store)(nil)
 	_ core.ExpiredDeleter    = (*Store)(nil)
+	_ core.UserIndexer       = (*Store)(nil)
 )
 
 // New returns an empty Store configured by cfg and, unless
@@ -108,12 +110,22 @@ func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.T
 	sh := s.shardOf(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if exp <= time.Now().UnixNano() {
-		delete(sh.m, k)
+	now := time.Now().UnixNano()
+	old, had := sh.m[k]
+	if exp <= now {
+		if had {
+			s.unfile(k, old)
+			delete(sh.m, k)
+		}
 		return nil
 	}
-	old := sh.m[k]
-	sh.m[k] = entry{data: fill(old.data, data), expiry: exp, version: s.version.Add(1)}
+	e := entry{data: fill(old.data, data), expiry: exp, version: s.version.Add(1)}
+	if had && old.live(now) {
+		e.user, e.until = old.user, old.until // Save keeps the filing
+	} else if had {
+		s.unfile(k, old) // a new record is filed under no user
+	}
+	sh.m[k] = e
 	return nil
 }
 
@@ -125,7 +137,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	sh := s.shardOf(k)
 	sh.mu.Lock()
-	delete(sh.m, k)
+	if e, ok := sh.m[k]; ok {
+		s.unfile(k, e)
+		delete(sh.m, k)
+	}
 	sh.mu.Unlock()
 	return nil
 }
@@ -150,9 +165,11 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	case !ok:
 		return fmt.Errorf("sessionkit: memory: touch: %w", core.ErrNotFound)
 	case !e.live(now):
+		s.unfile(k, e)
 		delete(sh.m, k)
 		return fmt.Errorf("sessionkit: memory: touch: %w", core.ErrNotFound)
 	case exp <= now:
+		s.unfile(k, e)
 		delete(sh.m, k)
 	default:
 		e.expiry = exp
@@ -167,11 +184,16 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 // core.ErrConflict and changes nothing. A successful swap with an expiry
 // that is not in the future deletes the record.
 func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
-	k, err := begin(ctx, "compare and swap", key)
+	return s.swap(ctx, "compare and swap", key, version, data, expiry, false, "", time.Time{})
+}
+
+// swap is CompareAndSwap and, with setUser, CompareAndSwapUser.
+func (s *Store) swap(ctx context.Context, op, key string, version uint64, data []byte, expiry time.Time, setUser bool, user string, until time.Time) (uint64, error) {
+	k, err := begin(ctx, op, key)
 	if err != nil {
 		return 0, err
 	}
-	if err := s.checkSize("compare and swap", data); err != nil {
+	if err := s.checkSize(op, data); err != nil {
 		return 0, err
 	}
 	exp := unixNano(expiry)
@@ -180,19 +202,40 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 	defer sh.mu.Unlock()
 	now := time.Now().UnixNano()
 	old, ok := sh.m[k]
+	live := ok && old.live(now)
 	var current uint64
-	if ok && old.live(now) {
+	if live {
 		current = old.version
 	}
 	if current != version {
-		return 0, fmt.Errorf("sessionkit: memory: compare and swap: %w", core.ErrConflict)
+		return 0, fmt.Errorf("sessionkit: memory: %s: %w", op, core.ErrConflict)
 	}
 	v := s.version.Add(1)
 	if exp <= now {
-		delete(sh.m, k)
+		if ok {
+			s.unfile(k, old)
+			delete(sh.m, k)
+		}
 		return v, nil
 	}
-	sh.m[k] = entry{data: fill(old.data, data), expiry: exp, version: v}
+	e := entry{data: fill(old.data, data), expiry: exp, version: v}
+	switch {
+	case !setUser && live:
+		e.user, e.until = old.user, old.until // CompareAndSwap keeps the filing
+	case !setUser:
+		s.unfile(k, old) // a new record is filed under no user
+	default:
+		if u := unixNano(until); user != "" && u > now {
+			e.user, e.until = user, u
+		}
+		if old.user != e.user {
+			s.unfile(k, old)
+		}
+		if e.user != "" {
+			s.users.add(e.user, k, e.until)
+		}
+	}
+	sh.m[k] = e
 	return v, nil
 }
 
@@ -235,18 +278,21 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return n, fmt.Errorf("sessionkit: memory: delete expired: %w", err)
 		}
-		n += s.shards[i].deleteExpired(time.Now().UnixNano())
+		n += s.deleteExpired(&s.shards[i], time.Now().UnixNano())
 	}
+	s.users.sweep(time.Now().UnixNano())
 	return n, nil
 }
 
-// deleteExpired removes sh's expired records and returns how many.
-func (sh *shard) deleteExpired(now int64) int {
+// deleteExpired removes sh's expired records, and their filings, and
+// returns how many.
+func (s *Store) deleteExpired(sh *shard, now int64) int {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	n := 0
 	for k, e := range sh.m {
 		if !e.live(now) {
+			s.unfile(k, e)
 			delete(sh.m, k)
 			n++
 		}

@@ -1,0 +1,360 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/stores/memory"
+)
+
+// filingCounter wraps the memory store and counts the core's
+// CompareAndSwapUser calls and the users they file under.
+type filingCounter struct {
+	*memory.Store
+	mu    sync.Mutex
+	calls []string // user of each CompareAndSwapUser, "" for a clear
+}
+
+func (f *filingCounter) CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, exp time.Time, user string, until time.Time) (uint64, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, user)
+	f.mu.Unlock()
+	return f.Store.CompareAndSwapUser(ctx, key, version, data, exp, user, until)
+}
+
+func (f *filingCounter) take() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.calls
+	f.calls = nil
+	return c
+}
+
+// TestSessionUserAndID: SetUser, User and ID across requests, Renew and
+// Destroy; the metadata is invisible to Keys and Get and cannot be Set.
+func TestSessionUserAndID(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	var id0 string
+	tok, _ := h.request(t, "", func(s *core.Session) {
+		id0 = s.ID()
+		if s.ID() != id0 || len(id0) != 26 {
+			t.Errorf("ID() = %q then %q, want one 26-character id", id0, s.ID())
+		}
+		if s.User() != "" {
+			t.Errorf("User() of a new session = %q, want \"\"", s.User())
+		}
+	})
+	if tok != "" || h.store.Len() != 0 {
+		t.Fatalf("asking a new session for its ID stored it (token %q, %d records), want nothing stored", tok, h.store.Len())
+	}
+	tok, _ = h.request(t, "", func(s *core.Session) {
+		id0 = s.ID()
+		s.Set("cart", 1)
+	})
+	login, _ := h.request(t, tok, func(s *core.Session) {
+		if s.ID() != id0 {
+			t.Errorf("ID() on the next request = %q, want %q (stable)", s.ID(), id0)
+		}
+		s.Renew()
+		s.SetUser("ann")
+		if s.User() != "ann" {
+			t.Errorf("User() after SetUser(ann) = %q", s.User())
+		}
+	})
+	h.request(t, login, func(s *core.Session) {
+		if s.ID() != id0 || s.User() != "ann" {
+			t.Errorf("after login: ID %q User %q, want %q ann (ID stable across Renew)", s.ID(), s.User(), id0)
+		}
+		if !slices.Equal(s.Keys(), []string{"cart"}) {
+			t.Errorf("Keys() = %q, want [cart]: metadata must be invisible", s.Keys())
+		}
+		for _, k := range []string{"\x00sessionkit.user", "\x00sessionkit.id", "\x00sessionkit.written"} {
+			if _, ok := s.Get(k); ok {
+				t.Errorf("Get(%q) found the core's metadata", k)
+			}
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("Set(%q) did not panic", k)
+					}
+				}()
+				s.Set(k, "x")
+			}()
+		}
+		s.Clear()
+		if s.User() != "ann" || s.ID() != id0 {
+			t.Errorf("after Clear: User %q ID %q, want ann %q", s.User(), s.ID(), id0)
+		}
+		s.Destroy()
+		if s.User() != "" || s.ID() == id0 {
+			t.Errorf("after Destroy: User %q ID %q, want \"\" and a new id", s.User(), s.ID())
+		}
+	})
+}
+
+// TestUserFilingCalls: the core files a key with CompareAndSwapUser only
+// when its filing changes, and never on an untouched, read or ordinary
+// write request.
+func TestUserFilingCalls(t *testing.T) {
+	st := &filingCounter{Store: memory.New(memory.Config{})}
+	defer st.Close()
+	h := newHarness(t, core.Config{Store: st})
+	step := func(name, tok string, fn func(s *core.Session), want ...string) string {
+		t.Helper()
+		tok, _ = h.request(t, tok, fn)
+		if got := st.take(); !slices.Equal(got, want) {
+			t.Errorf("%s: CompareAndSwapUser calls filing under %q, want %q", name, got, want)
+		}
+		return tok
+	}
+	anon := step("anonymous write", "", func(s *core.Session) { s.Set("a", 1) })
+	login := step("login", anon, func(s *core.Session) { s.Renew(); s.SetUser("ann") }, "ann")
+	step("untouched", login, func(*core.Session) {})
+	step("read", login, func(s *core.Session) { s.Get("a") })
+	step("write", login, func(s *core.Session) { s.Set("a", 2) })
+	step("same user again", login, func(s *core.Session) { s.SetUser("ann"); s.Set("a", 3) })
+	// A renew of a logged-in session files the new key, and takes the
+	// old one (now a retired marker) out of the set.
+	renewed := step("renew", login, func(s *core.Session) { s.Renew() }, "ann", "")
+	switched := step("switch user", renewed, func(s *core.Session) { s.SetUser("bob") }, "bob")
+	step("logout to anonymous", switched, func(s *core.Session) { s.SetUser("") }, "")
+	step("new session logging in at once", "", func(s *core.Session) { s.SetUser("cy") }, "cy")
+}
+
+// TestUserSessionsAPI: listing, ending one and ending all but one, with
+// the information each session carries.
+func TestUserSessionsAPI(t *testing.T) {
+	for _, mode := range []string{"index", "iterator"} {
+		t.Run(mode, func(t *testing.T) {
+			st := memory.New(memory.Config{})
+			defer st.Close()
+			var store core.Store = st
+			if mode == "iterator" {
+				store = iterOnly{st}
+			}
+			h := newHarness(t, core.Config{Store: store, RecordClientInfo: true, IdleTimeout: time.Hour})
+			ctx := t.Context()
+			login := func(user, agent string) (tok, id string) {
+				s, hdr := beginAgent(h, agent)
+				s.SetUser(user)
+				id = s.ID()
+				tok, _ = h.commit(t, s, "", hdr)
+				return tok, id
+			}
+			t1, a1 := login("ann", "Firefox")
+			h.now = h.now.Add(time.Minute)
+			_, a2 := login("ann", strings.Repeat("x", 300))
+			h.now = h.now.Add(time.Minute)
+			_, a3 := login("ann", "Safari")
+			_, b1 := login("bob", "Chrome")
+			h.request(t, "", func(s *core.Session) { s.Set("anon", true) })
+
+			list, err := h.m.UserSessions(ctx, "ann")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, si := range list {
+				ids = append(ids, si.ID)
+				if si.User != "ann" || si.ClientAddr != "198.51.100.7" || si.Created.IsZero() || !si.Expires.After(si.LastSeen) {
+					t.Errorf("SessionInfo %+v: want user ann, address 198.51.100.7, created set, expiry after last seen", si)
+				}
+			}
+			if want := []string{a3, a2, a1}; !slices.Equal(ids, want) {
+				t.Fatalf("UserSessions(ann) ids = %q, want %q (newest last seen first)", ids, want)
+			}
+			if list[2].UserAgent != "Firefox" || len(list[1].UserAgent) != 256 {
+				t.Errorf("UserAgent = %q and %d bytes, want Firefox and 256 (truncated)", list[2].UserAgent, len(list[1].UserAgent))
+			}
+			if !list[2].LastSeen.Equal(list[2].Created) {
+				t.Errorf("LastSeen of an unused session = %v, want its creation %v", list[2].LastSeen, list[2].Created)
+			}
+			// A read after the idle refresh is due shows as last seen.
+			h.now = h.now.Add(20 * time.Minute)
+			h.request(t, t1, func(s *core.Session) { s.Get("x") })
+			list, _ = h.m.UserSessions(ctx, "ann")
+			if len(list) != 3 || list[0].ID != a1 || !list[0].LastSeen.Equal(h.now) {
+				t.Errorf("after a read of %s: first listed %+v, want it with LastSeen %v", a1, list[0], h.now)
+			}
+
+			if ok, err := h.m.EndSession(ctx, "ann", b1); ok || err != nil {
+				t.Errorf("EndSession(ann, bob's id) = %v, %v; want false, nil", ok, err)
+			}
+			if ok, err := h.m.EndSession(ctx, "ann", a2); !ok || err != nil {
+				t.Errorf("EndSession(ann, a2) = %v, %v; want true, nil", ok, err)
+			}
+			if ok, _ := h.m.EndSession(ctx, "ann", a2); ok {
+				t.Error("EndSession of an ended session = true, want false")
+			}
+			if n, err := h.m.EndUserSessions(ctx, "ann", a3); n != 1 || err != nil {
+				t.Errorf("EndUserSessions(ann, except a3) = %d, %v; want 1, nil", n, err)
+			}
+			h.request(t, t1, func(s *core.Session) {
+				if !s.IsNew() {
+					t.Error("a request of an ended session loaded it")
+				}
+			})
+			list, _ = h.m.UserSessions(ctx, "ann")
+			if len(list) != 1 || list[0].ID != a3 {
+				t.Errorf("UserSessions(ann) after ending = %+v, want only %s", list, a3)
+			}
+			if list, _ := h.m.UserSessions(ctx, "bob"); len(list) != 1 || list[0].ID != b1 {
+				t.Errorf("UserSessions(bob) = %+v, want only %s (untouched)", list, b1)
+			}
+			if n, err := h.m.EndUserSessions(ctx, "ann", ""); n != 1 || err != nil {
+				t.Errorf("EndUserSessions(ann, none) = %d, %v; want 1, nil", n, err)
+			}
+			if list, err := h.m.UserSessions(ctx, ""); len(list) != 0 || err != nil {
+				t.Errorf("UserSessions(\"\") = %v, %v; want nothing", list, err)
+			}
+		})
+	}
+}
+
+// beginAgent begins a request without a token from 198.51.100.7 with
+// the User-Agent agent.
+func beginAgent(h *harness, agent string) (*core.Session, http.Header) {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.RemoteAddr = "198.51.100.7:4000"
+	r.Header.Set("User-Agent", agent)
+	return h.m.Begin(r), http.Header{}
+}
+
+// TestClientInfoOff: without RecordClientInfo nothing of the client is kept.
+func TestClientInfoOff(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	s, hdr := beginAgent(h, "Firefox")
+	s.SetUser("ann")
+	h.commit(t, s, "", hdr)
+	list, err := h.m.UserSessions(t.Context(), "ann")
+	if err != nil || len(list) != 1 || list[0].UserAgent != "" || list[0].ClientAddr != "" {
+		t.Errorf("UserSessions = %+v, %v; want one session without client information", list, err)
+	}
+}
+
+// iterOnly hides every capability of the memory store but
+// compare-and-swap and Iterator: the Manager must scan.
+type iterOnly struct{ st *memory.Store }
+
+func (i iterOnly) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	return i.st.Load(ctx, key)
+}
+func (i iterOnly) Save(ctx context.Context, key string, data []byte, exp time.Time) error {
+	return i.st.Save(ctx, key, data, exp)
+}
+func (i iterOnly) Delete(ctx context.Context, key string) error { return i.st.Delete(ctx, key) }
+func (i iterOnly) CompareAndSwap(ctx context.Context, key string, v uint64, data []byte, exp time.Time) (uint64, error) {
+	return i.st.CompareAndSwap(ctx, key, v, data, exp)
+}
+func (i iterOnly) Iterate(ctx context.Context, fn func(string) bool) error {
+	return i.st.Iterate(ctx, fn)
+}
+
+// TestUserSessionsNotSupported: a store without index or Iterator, and
+// client-side sessions, say so with ErrNotSupported.
+func TestUserSessionsNotSupported(t *testing.T) {
+	st := memory.New(memory.Config{})
+	defer st.Close()
+	h := newHarness(t, core.Config{Store: struct{ core.Store }{st}})
+	ctx := t.Context()
+	if _, err := h.m.UserSessions(ctx, "ann"); !errors.Is(err, core.ErrNotSupported) {
+		t.Errorf("UserSessions on a plain store: %v, want ErrNotSupported", err)
+	}
+	if _, err := h.m.EndUserSessions(ctx, "ann", ""); !errors.Is(err, core.ErrNotSupported) {
+		t.Errorf("EndUserSessions on a plain store: %v, want ErrNotSupported", err)
+	}
+	c := newHarness(t, core.Config{ClientStore: &plainClientStore{}})
+	if _, err := c.m.UserSessions(ctx, "ann"); !errors.Is(err, core.ErrNotSupported) {
+		t.Errorf("UserSessions client-side: %v, want ErrNotSupported", err)
+	}
+	if _, err := c.m.EndSession(ctx, "ann", "x"); !errors.Is(err, core.ErrNotSupported) {
+		t.Errorf("EndSession client-side: %v, want ErrNotSupported", err)
+	}
+	if _, err := c.m.EndUserSessions(ctx, "ann", ""); !errors.Is(err, core.ErrNotSupported) {
+		t.Errorf("EndUserSessions without a revocation list: %v, want ErrNotSupported", err)
+	}
+}
+
+// revokingClientStore adds core.UserRevoker to plainClientStore: the
+// latest RevokeUser per user, and a count of the lookups.
+type revokingClientStore struct {
+	plainClientStore
+	mu      sync.Mutex
+	users   map[string]userRevocation
+	lookups atomic.Int64
+}
+
+type userRevocation struct {
+	keep string
+	at   time.Time
+}
+
+func (r *revokingClientStore) RevokeUser(_ context.Context, _, user, keep string, at, _ time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.users == nil {
+		r.users = map[string]userRevocation{}
+	}
+	r.users[user] = userRevocation{keep, at}
+	return nil
+}
+
+func (r *revokingClientStore) UserRevoked(_ context.Context, _, user, id string, since time.Time) (bool, error) {
+	r.lookups.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u, ok := r.users[user]
+	return ok && !u.at.Before(since) && id != u.keep, nil
+}
+
+// TestClientSideEndUserSessions: with a UserRevoker, ending a user's
+// client-side sessions stops every token of theirs but the kept session's,
+// and only sessions with a user cost a lookup.
+func TestClientSideEndUserSessions(t *testing.T) {
+	cs := &revokingClientStore{}
+	h := newHarness(t, core.Config{ClientStore: cs})
+	ctx := t.Context()
+	anon, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
+	h.request(t, anon, func(s *core.Session) { s.Get("a") })
+	if n := cs.lookups.Load(); n != 0 {
+		t.Errorf("UserRevoked lookups for a session without a user = %d, want 0", n)
+	}
+	var keepID string
+	t1, _ := h.request(t, "", func(s *core.Session) { s.SetUser("ann"); s.Set("n", 1) })
+	t2, _ := h.request(t, "", func(s *core.Session) { s.SetUser("ann"); keepID = s.ID() })
+	h.now = h.now.Add(time.Second)
+	n, err := h.m.EndUserSessions(ctx, "ann", keepID)
+	if n != 0 || err != nil {
+		t.Fatalf("EndUserSessions client-side = %d, %v; want 0 (uncountable), nil", n, err)
+	}
+	h.request(t, t1, func(s *core.Session) {
+		if !s.IsNew() || s.User() != "" {
+			t.Error("a revoked client-side session still opened")
+		}
+	})
+	h.request(t, t2, func(s *core.Session) {
+		if s.IsNew() || s.User() != "ann" {
+			t.Error("the kept client-side session no longer opens")
+		}
+	})
+	// A login after the revocation is not affected.
+	h.now = h.now.Add(time.Second)
+	t3, _ := h.request(t, "", func(s *core.Session) { s.SetUser("ann") })
+	h.request(t, t3, func(s *core.Session) {
+		if s.IsNew() {
+			t.Error("a session logged in after EndUserSessions was revoked")
+		}
+	})
+	if cs.lookups.Load() == 0 {
+		t.Error("the core never asked UserRevoked")
+	}
+}

@@ -1,0 +1,326 @@
+package core
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// UserRevoker is implemented by client stores (see ClientStore) that can
+// end every session of one user at once, with a server-side revocation
+// list: Manager.EndUserSessions calls RevokeUser, and the core asks
+// UserRevoked on every Open of a session that has a user (see
+// Session.SetUser), so a session without one costs nothing extra.
+// Listing a user's client-side sessions is impossible: nothing but the
+// tokens themselves knows them.
+type UserRevoker interface {
+	ClientStore
+
+	// RevokeUser records that every session of user sealed under name
+	// that was filed under user (Session.SetUser) at or before at must
+	// stop opening, except the session whose public id (Session.ID) is
+	// keepID ("" keeps none). A later call for the same user replaces
+	// the earlier one (its at is later). The entry may be forgotten
+	// after until: every token it covers has expired by then.
+	RevokeUser(ctx context.Context, name, user, keepID string, at, until time.Time) error
+
+	// UserRevoked reports whether the session with public id id, filed
+	// under user at since, was revoked by RevokeUser: at is not before
+	// since and keepID is not id. An error is a failure of the store
+	// itself, as for Open.
+	UserRevoked(ctx context.Context, name, user, id string, since time.Time) (revoked bool, err error)
+}
+
+// SessionInfo describes one of a user's live sessions, as
+// Manager.UserSessions lists them.
+type SessionInfo struct {
+	// ID is the session's public id (Session.ID): neither its token nor
+	// its store key.
+	ID string
+	// User is the user the session is filed under (Session.SetUser).
+	User string
+	// Created is when the session was created.
+	Created time.Time
+	// LastSeen is when the session was last used, as far as the record
+	// tells without a write of its own: the latest of its last data write
+	// and, with an IdleTimeout, the last refresh of its idle deadline (so
+	// at the granularity of Config.IdleRefreshFraction).
+	LastSeen time.Time
+	// Expires is when the session ends if it is not used again.
+	Expires time.Time
+	// UserAgent is the User-Agent of the request that created the
+	// session, with Config.RecordClientInfo; "" otherwise.
+	UserAgent string
+	// ClientAddr is the client address (Config.ClientIP) of the request
+	// that created the session, with Config.RecordClientInfo; ""
+	// otherwise.
+	ClientAddr string
+}
+
+// UserSessions returns the live sessions filed under user (see
+// Session.SetUser), the most recently seen first. It needs no request:
+// an account page, an admin tool or a password-change handler may call
+// it.
+//
+// A store that implements UserIndexer is asked for the user's keys, and
+// each is loaded: one store call per session of the user. A store
+// without it but with Iterator is scanned: one Load per stored session of
+// every user, which is fine for thousands of sessions but not for
+// millions. Any other store returns an error wrapping ErrNotSupported, as
+// do client-side sessions (Config.ClientStore): nothing on the server
+// knows them. An empty user has no sessions.
+func (m *Manager) UserSessions(ctx context.Context, user string) ([]SessionInfo, error) {
+	recs, err := m.userRecords(ctx, "user sessions", user)
+	if err != nil {
+		return nil, err
+	}
+	list := make([]SessionInfo, 0, len(recs))
+	seen := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		if !seen[r.info.ID] { // one session under two keys: a renew in flight
+			seen[r.info.ID] = true
+			list = append(list, r.info)
+		}
+	}
+	slices.SortFunc(list, func(a, b SessionInfo) int {
+		if c := b.LastSeen.Compare(a.LastSeen); c != 0 {
+			return c
+		}
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return list, nil
+}
+
+// EndSession ends the session of user whose public id is id, as Destroy
+// would: its record is deleted, so its token loads nothing and a request
+// of it still in flight cannot write it back (on a store with
+// CompareAndSwapper). Because the id survives Renew, it deletes until no
+// live record of user carries id, so a concurrent renew cannot carry the
+// session to a new token. It reports false when no live session of user
+// has id (another user's id included): a handler can answer "not found"
+// without telling which.
+//
+// It finds the session as UserSessions does, at the same cost; for
+// client-side sessions it returns an error wrapping ErrNotSupported.
+func (m *Manager) EndSession(ctx context.Context, user, id string) (ended bool, err error) {
+	if m.client != nil {
+		return false, fmt.Errorf("sessionkit: end session: %w: a client-side session cannot be ended by id", ErrNotSupported)
+	}
+	if user == "" || id == "" {
+		return false, nil
+	}
+	for {
+		recs, err := m.userRecords(ctx, "end session", user)
+		if err != nil {
+			return ended, err
+		}
+		n := 0
+		for _, r := range recs {
+			if r.info.ID == id {
+				if err := m.deleteKey(ctx, "end session", r.key); err != nil {
+					return ended, err
+				}
+				ended = true
+				n++
+			}
+		}
+		if n == 0 {
+			return ended, nil
+		}
+	}
+}
+
+// EndUserSessions ends every session of user except the one whose public
+// id is except ("" ends all), as Destroy would, and returns how many it
+// ended: "log out everywhere (else)". Like EndSession it deletes until
+// no live record of user but except's is left, so a concurrent renew
+// cannot carry a session to a new token. A session of user created
+// while it runs may or may not be ended.
+//
+// For client-side sessions it needs a ClientStore that implements
+// UserRevoker: every token of user's sessions filed under user until now
+// stops opening (the next request of each is a new, empty session), and
+// n is 0 because nothing counts them. Without UserRevoker it returns an
+// error wrapping ErrNotSupported.
+func (m *Manager) EndUserSessions(ctx context.Context, user, except string) (n int, err error) {
+	if m.client != nil {
+		if m.revoker == nil {
+			return 0, fmt.Errorf("sessionkit: end user sessions: %w: the client store keeps no revocation list (it does not implement core.UserRevoker)", ErrNotSupported)
+		}
+		if user == "" {
+			return 0, nil
+		}
+		now := m.cfg.Now()
+		cctx, dl := m.callCtx(ctx)
+		defer dl.release()
+		if err := m.revoker.RevokeUser(cctx, m.tokenName(), user, except, now, now.Add(m.cfg.Lifetime)); err != nil {
+			return 0, fmt.Errorf("sessionkit: end user sessions: revoke: %w", err)
+		}
+		return 0, nil
+	}
+	if user == "" {
+		return 0, nil
+	}
+	ended := make(map[string]bool)
+	for {
+		recs, err := m.userRecords(ctx, "end user sessions", user)
+		if err != nil {
+			return len(ended), err
+		}
+		deleted := 0
+		for _, r := range recs {
+			if except != "" && r.info.ID == except {
+				continue
+			}
+			if err := m.deleteKey(ctx, "end user sessions", r.key); err != nil {
+				return len(ended), err
+			}
+			ended[r.info.ID] = true
+			deleted++
+		}
+		if deleted == 0 {
+			return len(ended), nil
+		}
+	}
+}
+
+// userRecord is one live record filed under a user.
+type userRecord struct {
+	key  string
+	info SessionInfo
+}
+
+// userRecords returns the live records of user's sessions: through the
+// store's user index, else by scanning the store.
+func (m *Manager) userRecords(ctx context.Context, op, user string) ([]userRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sessionkit: %s: %w", op, err)
+	}
+	if m.client != nil {
+		return nil, fmt.Errorf("sessionkit: %s: %w: client-side sessions cannot be listed", op, ErrNotSupported)
+	}
+	if user == "" {
+		return nil, nil
+	}
+	var keys []string
+	switch {
+	case m.users != nil:
+		cctx, dl := m.callCtx(ctx)
+		var err error
+		keys, err = m.users.UserKeys(cctx, user)
+		dl.release()
+		if err != nil {
+			return nil, fmt.Errorf("sessionkit: %s: user keys: %w", op, err)
+		}
+	case m.iter != nil:
+		// No index: every record is a candidate (O(sessions)).
+		if err := m.iter.Iterate(ctx, func(key string) bool {
+			keys = append(keys, key)
+			return true
+		}); err != nil {
+			return nil, fmt.Errorf("sessionkit: %s: iterate: %w", op, err)
+		}
+	default:
+		return nil, fmt.Errorf("sessionkit: %s: %w: the store implements neither core.UserIndexer nor core.Iterator", op, ErrNotSupported)
+	}
+	var out []userRecord
+	now := m.cfg.Now()
+	for _, key := range keys {
+		if !ValidKey(key) {
+			continue
+		}
+		cctx, dl := m.callCtx(ctx)
+		rec, found, err := m.cfg.Store.Load(cctx, key)
+		dl.release()
+		if errors.Is(err, ErrCorrupt) {
+			continue // no session there; the next request of it deletes it
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sessionkit: %s: load: %w", op, err)
+		}
+		if !found {
+			continue
+		}
+		if info, ok := m.sessionInfo(rec, user, now); ok {
+			out = append(out, userRecord{key: key, info: info})
+		}
+	}
+	return out, nil
+}
+
+// sessionInfo describes rec when it is a live session of user.
+func (m *Manager) sessionInfo(rec Record, user string, now time.Time) (SessionInfo, bool) {
+	if m.cfg.MaxRecordSize > 0 && len(rec.Data) > m.cfg.MaxRecordSize {
+		return SessionInfo{}, false
+	}
+	created, values, err := m.cfg.Codec.Decode(rec.Data)
+	if err != nil {
+		return SessionInfo{}, false
+	}
+	end := created.Add(m.cfg.Lifetime)
+	if _, retired := values[retiredKey]; retired || !now.Before(rec.Expiry) || !now.Before(end) {
+		return SessionInfo{}, false
+	}
+	id := metaString(values, idKey)
+	if metaString(values, userKey) != user || id == "" {
+		return SessionInfo{}, false
+	}
+	info := SessionInfo{
+		ID:         id,
+		User:       user,
+		Created:    created,
+		LastSeen:   metaTime(values, writtenKey),
+		Expires:    rec.Expiry,
+		UserAgent:  metaString(values, agentKey),
+		ClientAddr: metaString(values, addrKey),
+	}
+	if end.Before(info.Expires) {
+		info.Expires = end
+	}
+	if info.LastSeen.Before(created) {
+		info.LastSeen = created
+	}
+	if idle := m.cfg.IdleTimeout; idle > 0 {
+		if t := rec.Expiry.Add(-idle); t.After(info.LastSeen) && !t.After(now) {
+			info.LastSeen = t
+		}
+	}
+	return info, true
+}
+
+// deleteKey deletes the record under key, as Destroy does.
+func (m *Manager) deleteKey(ctx context.Context, op, key string) error {
+	cctx, dl := m.callCtx(ctx)
+	defer dl.release()
+	if err := m.cfg.Store.Delete(cctx, key); err != nil {
+		return fmt.Errorf("sessionkit: %s: delete: %w", op, err)
+	}
+	return nil
+}
+
+// checkUserRevoked asks the client store whether the session just
+// opened, when it has a user, was ended by EndUserSessions; a revoked
+// session is dropped (s.found false), as a revoked token is. s.mu is held.
+func (s *Session) checkUserRevoked() error {
+	m := s.m
+	user := metaString(s.base, userKey)
+	if m.revoker == nil || user == "" {
+		return nil
+	}
+	ctx, dl := m.callCtx(s.req.Context())
+	revoked, err := m.revoker.UserRevoked(ctx, m.tokenName(), user, metaString(s.base, idKey), metaTime(s.base, userSinceKey))
+	dl.release()
+	if err != nil {
+		return fmt.Errorf("sessionkit: open: %w", err)
+	}
+	if revoked {
+		s.found = false
+	}
+	return nil
+}

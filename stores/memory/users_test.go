@@ -1,0 +1,76 @@
+package memory
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestUserIndexBounded: the index does not grow without bound: 10 000
+// sessions of one user, created and expired, leave no entry behind once
+// swept, and entries leave with records that are deleted or refiled.
+func TestUserIndexBounded(t *testing.T) {
+	s := New(Config{CleanupInterval: -1})
+	defer s.Close()
+	ctx := t.Context()
+	key := func(n int) string {
+		sum := sha256.Sum256([]byte("bounded" + strconv.Itoa(n)))
+		return hex.EncodeToString(sum[:])
+	}
+	exp := time.Now().Add(2 * time.Second) // long enough to write them all under -race
+	until := time.Now().Add(time.Hour)
+	const n = 10000
+	for i := range n {
+		if _, err := s.CompareAndSwapUser(ctx, key(i), 0, []byte("x"), exp, "ann", until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.users.len(); got != n {
+		t.Fatalf("index entries after %d filed writes = %d, want %d", n, got, n)
+	}
+	time.Sleep(time.Until(exp) + 10*time.Millisecond)
+	if keys, err := s.UserKeys(ctx, "ann"); err != nil || len(keys) != 0 {
+		t.Fatalf("UserKeys(ann) after expiry = %d keys, %v; want none", len(keys), err)
+	}
+	if _, err := s.DeleteExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.users.len(); got != 0 {
+		t.Errorf("index entries after the sweep = %d, want 0", got)
+	}
+	for i := range s.users.shards {
+		if m := s.users.shards[i].m; len(m) != 0 {
+			t.Errorf("index shard %d keeps %d users after the sweep, want 0", i, len(m))
+		}
+	}
+
+	// Deleted, refiled and ended-by-swap records leave the index at once.
+	exp = time.Now().Add(time.Hour)
+	v1, _ := s.CompareAndSwapUser(ctx, key(1), 0, []byte("x"), exp, "ann", until)
+	_, _ = s.CompareAndSwapUser(ctx, key(2), 0, []byte("x"), exp, "ann", until)
+	v3, _ := s.CompareAndSwapUser(ctx, key(3), 0, []byte("x"), exp, "ann", until)
+	_ = s.Delete(ctx, key(2))
+	if _, err := s.CompareAndSwapUser(ctx, key(1), v1, []byte("x"), exp, "bob", until); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CompareAndSwap(ctx, key(3), v3, nil, time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.users.len(); got != 1 {
+		t.Errorf("index entries after delete, refile and ending swap = %d, want 1 (bob's)", got)
+	}
+	// Until bounds the filing even when the record lives on.
+	short := time.Now().Add(50 * time.Millisecond)
+	if _, err := s.CompareAndSwapUser(ctx, key(4), 0, []byte("x"), exp, "cy", short); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(short) + 10*time.Millisecond)
+	if _, err := s.DeleteExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.users.len(); got != 1 {
+		t.Errorf("index entries after cy's until passed and a sweep = %d, want 1 (bob's)", got)
+	}
+}
