@@ -17,10 +17,12 @@ import (
 //
 // The cookie store keeps sessions in the browsers, so nothing on the
 // server can list them: there the list holds only the current session,
-// ending one other session answers 501, and "log out everywhere else"
-// works through the revocation list, answering {"ended":0} because the
-// sessions it ends cannot be counted. A server-side store that can neither
-// list a user's sessions nor scan its records behaves the same way.
+// POST /api/sessions/end answers 404 for any other id (the server knows
+// none), and "log out everywhere else" works through the cookie store's
+// revocation list, answering {"ended":0} because the sessions it ends
+// cannot be counted (501 when the store has no revocation list). A
+// server-side store that can neither list a user's sessions nor scan its
+// records behaves the same way.
 
 // sessionRoutes are the routes of a user's sessions, answering for m.
 func sessionRoutes(m *core.Manager) []route {
@@ -91,7 +93,7 @@ const maxUserAgent = 256
 
 func truncate(s string, n int) string {
 	if len(s) > n {
-		return s[:n]
+		return strings.ToValidUTF8(s[:n], "") // as the core cuts it
 	}
 	return s
 }
@@ -137,12 +139,12 @@ func endSession(m *core.Manager, w http.ResponseWriter, r *http.Request, s *core
 	}
 	ended, err := m.EndSession(r.Context(), user, id)
 	switch {
-	case errors.Is(err, core.ErrNotSupported):
-		fail(w, r, s, http.StatusNotImplemented, "the "+storeKind(m)+" cannot end one session; use log out everywhere else")
+	case errors.Is(err, core.ErrNotSupported), err == nil && !ended:
+		// ErrNotSupported: the cookie store knows no session but the
+		// current one, so every other id is unknown to the server.
+		fail(w, r, s, http.StatusNotFound, errNoSuchSession)
 	case err != nil:
 		serverError(m, w, r, "end a session", err)
-	case !ended:
-		fail(w, r, s, http.StatusNotFound, errNoSuchSession)
 	default:
 		respond(w, r, map[string]any{"ok": true})
 	}
