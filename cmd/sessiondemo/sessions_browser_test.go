@@ -51,8 +51,13 @@ func newTab(t *testing.T, root context.Context, base, ua string) *tab {
 		_, err := cdp.Call(ctx, tg, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua})
 		return chromedp.Void{}, err
 	}
+	// The first Run creates the tab, which lives as long as the context
+	// of that Run: no timeout on it.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("%s: open a tab in a new browser context: %v", ua, err)
+	}
 	tb := &tab{t: t, ctx: ctx, name: ua, base: base}
-	tb.do("open a page with User-Agent "+ua, setUA, chromedp.Navigate(base+"/"))
+	tb.do("open the page with User-Agent "+ua, setUA, chromedp.Navigate(base+"/"))
 	return tb
 }
 
@@ -227,6 +232,7 @@ func testBrowserSessions(t *testing.T, exe, framework string) {
 	third := newTab(t, root, base, "device-three")
 	third.login("ann")
 	third.checkSessions("three devices logged in", third, first, second)
+	shot := screenshot(t, third.ctx, framework+"-sessions")
 	third.submit("log out everywhere else", "#logout-others")
 	third.checkSessions("after log out everywhere else", third)
 	if u := third.user(); u != "ann" {
@@ -240,5 +246,5 @@ func testBrowserSessions(t *testing.T, exe, framework string) {
 	}
 	third.reload()
 	third.checkSessions("reloaded after log out everywhere else", third)
-	t.Logf("screenshot of Your sessions: %s", screenshot(t, third.ctx, framework+"-sessions"))
+	t.Logf("screenshot of Your sessions with three devices: %s", shot)
 }
