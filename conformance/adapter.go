@@ -118,7 +118,10 @@ type adapterCheck struct {
 	endsTokens bool
 	// cas: the check needs a store with compare-and-swap.
 	cas bool
-	run func(e *adapterEnv) error
+	// lists: the check needs a store that can list a user's sessions
+	// (core.UserIndexer or core.Iterator).
+	lists bool
+	run   func(e *adapterEnv) error
 }
 
 // skip returns why c does not apply in e, or "".
@@ -135,6 +138,13 @@ func (c adapterCheck) skip(e *adapterEnv) string {
 		}
 		if !e.hasCAS() {
 			return "needs a store with core.CompareAndSwapper (without it the core falls back to last-writer-wins)"
+		}
+	}
+	if c.lists {
+		_, u := e.inner.(core.UserIndexer)
+		_, i := e.inner.(core.Iterator)
+		if e.opts.ClientSide || (!u && !i) {
+			return "needs a store that can list a user's sessions (core.UserIndexer or core.Iterator)"
 		}
 	}
 	return ""

@@ -180,6 +180,7 @@ var adapterFeatureChecks = []adapterCheck{
 	{name: "Flash", run: adapterCheckFlash},
 	{name: "Hijack", run: adapterCheckHijack},
 	{name: "HijackSavesChanges", serverRecord: true, run: adapterCheckHijackSaves},
+	{name: "UserSessions", cas: true, lists: true, run: adapterCheckUserSessions},
 }
 
 const ruleManual = "with ManualSave changes are stored only when the handler calls Save"

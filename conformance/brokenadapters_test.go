@@ -287,6 +287,7 @@ var brokenVariants = map[string]brokenVariant{
 	"dedupeHeaders":    {knobs: brokenKnobs{dedupeHeaders: true}},
 	"rejectOddCookies": {knobs: brokenKnobs{rejectOddCookies: true}},
 	"noCAS":            {store: func(s core.Store) core.Store { return noCASStore{s} }},
+	"ignoreDelete":     {store: func(s core.Store) core.Store { return deleteNoop{s.(*memory.Store)} }},
 	"writeOnce":        {store: func(s core.Store) core.Store { return writeOnceStore{noCASStore{s}} }},
 	"realClock":        {override: func(cfg *core.Config) { cfg.Now = time.Now }},
 	"adoptAlways":      {override: func(cfg *core.Config) { cfg.AdoptUnknownTokens = true }},
@@ -353,6 +354,7 @@ var brokenFails = map[string][]string{
 	"Features/Flash":                     {"writeOnce"},
 	"Features/Hijack":                    {"noHijack"},
 	"Features/HijackSavesChanges":        {"noFinish"},
+	"Features/UserSessions":              {"ignoreDelete"},
 }
 
 // TestAdapterReference runs the whole suite against the correct testAdapter.

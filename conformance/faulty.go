@@ -22,6 +22,9 @@ const (
 	OpCompareAndSwap Op = "CompareAndSwap"
 	OpIterate        Op = "Iterate"
 	OpDeleteExpired  Op = "DeleteExpired"
+	// OpCompareAndSwapUser and OpUserKeys are the calls of core.UserIndexer.
+	OpCompareAndSwapUser Op = "CompareAndSwapUser"
+	OpUserKeys           Op = "UserKeys"
 )
 
 // ErrInjected is the error a FaultyStore returns when a fault was set up
@@ -35,7 +38,7 @@ var ErrInjected = errors.New("sessionkit: conformance: injected fault")
 // A FaultyStore itself implements only core.Store. Hand the value returned
 // by Store to the code under test instead: it implements exactly the optional
 // capabilities (core.Toucher, core.CompareAndSwapper, core.Iterator,
-// core.ExpiredDeleter) of the wrapped store, so that the code takes the same
+// core.ExpiredDeleter, core.UserIndexer) of the wrapped store, so that the code takes the same
 // paths it would take with the wrapped store alone.
 //
 // Every call is counted, including calls that then fail. A call first

@@ -11,6 +11,9 @@ import (
 // faults and counts, and implements exactly the optional capabilities of the
 // store f wraps.
 func (f *FaultyStore) Store() core.Store {
+	if u, ok := f.inner.(core.UserIndexer); ok {
+		return f.userStore(u)
+	}
 	t, hasT := f.inner.(core.Toucher)
 	c, hasC := f.inner.(core.CompareAndSwapper)
 	i, hasI := f.inner.(core.Iterator)

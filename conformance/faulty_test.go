@@ -28,12 +28,13 @@ func TestFaultyStoreConformance(t *testing.T) {
 }
 
 // capabilities lists which optional interfaces s implements.
-func capabilities(s core.Store) [4]bool {
+func capabilities(s core.Store) [5]bool {
 	_, t := s.(core.Toucher)
 	_, c := s.(core.CompareAndSwapper)
 	_, i := s.(core.Iterator)
 	_, d := s.(core.ExpiredDeleter)
-	return [4]bool{t, c, i, d}
+	_, u := s.(core.UserIndexer)
+	return [5]bool{t, c, i, d, u}
 }
 
 func TestFaultyStoreCapabilities(t *testing.T) {
@@ -59,14 +60,29 @@ func TestFaultyStoreCapabilities(t *testing.T) {
 			core.Store
 			core.ExpiredDeleter
 		}{mem, mem},
+		"UserIndexer": struct {
+			core.Store
+			core.UserIndexer
+		}{mem, mem},
+		"UserIndexer+Toucher+Iterator": struct {
+			core.Store
+			core.UserIndexer
+			core.Toucher
+			core.Iterator
+		}{mem, mem, mem, mem},
+		"UserIndexer+ExpiredDeleter": struct {
+			core.Store
+			core.UserIndexer
+			core.ExpiredDeleter
+		}{mem, mem, mem},
 	}
 	for name, inner := range inners {
 		got := capabilities(conformance.NewFaultyStore(inner).Store())
 		if want := capabilities(inner); got != want {
-			t.Errorf("%s: Store() capabilities [Toucher CAS Iterator ExpiredDeleter] = %v, want %v", name, got, want)
+			t.Errorf("%s: Store() capabilities [Toucher CAS Iterator ExpiredDeleter UserIndexer] = %v, want %v", name, got, want)
 		}
 	}
-	if got := capabilities(conformance.NewFaultyStore(mem)); got != [4]bool{} {
+	if got := capabilities(conformance.NewFaultyStore(mem)); got != [5]bool{} {
 		t.Errorf("*FaultyStore itself has capabilities %v, want none", got)
 	}
 }
@@ -87,6 +103,12 @@ func TestFaultyStoreFailAll(t *testing.T) {
 	}
 	if err := s.(core.Iterator).Iterate(ctx, func(string) bool { return true }); !errors.Is(err, conformance.ErrInjected) {
 		t.Errorf("Iterate = %v, want ErrInjected", err)
+	}
+	if _, err := s.(core.UserIndexer).CompareAndSwapUser(ctx, faultyKey, 0, nil, exp, "ann", exp); !errors.Is(err, conformance.ErrInjected) {
+		t.Errorf("CompareAndSwapUser = %v, want ErrInjected", err)
+	}
+	if _, err := s.(core.UserIndexer).UserKeys(ctx, "ann"); !errors.Is(err, conformance.ErrInjected) {
+		t.Errorf("UserKeys = %v, want ErrInjected", err)
 	}
 	if mem.Len() != 0 {
 		t.Errorf("a failed Save or CompareAndSwap reached the wrapped store")

@@ -137,4 +137,8 @@ var storeGroups = []storeGroup{
 		name: "ExpiredDeleter", capability: "core.ExpiredDeleter", checks: storeDeleterChecks,
 		supported: func(s core.Store) bool { _, ok := s.(core.ExpiredDeleter); return ok },
 	},
+	{
+		name: "UserIndexer", capability: "core.UserIndexer", checks: storeUserChecks,
+		supported: func(s core.Store) bool { _, ok := s.(core.UserIndexer); return ok },
+	},
 }

@@ -54,6 +54,9 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 		size = s.mergedLen()
 	}
 	write := persist || (s.renew && s.found)
+	if _, pending := s.base[idKey]; pending && !s.found {
+		size-- // the public id ID handed out is no content of its own
+	}
 	if !s.found && size == 0 {
 		write = false // never create a record for an empty session
 	}

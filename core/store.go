@@ -114,13 +114,19 @@ type UserIndexer interface {
 	// under no user).
 	CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, user string, until time.Time) (newVersion uint64, err error)
 
-	// UserKeys returns the keys of the records filed under user. It may
-	// include a key whose record ended moments ago (the core loads every
-	// key and skips those), but never one past its until, and never one
-	// filed under another user. Stores remove ended entries (at the
-	// latest when their until has passed) so that the index never outgrows
-	// the live sessions by more than the records that ended within
-	// Lifetime.
+	// UserKeys returns the keys of the records filed under user, as a
+	// snapshot: the keys filed under user at one instant during the call.
+	// A renew files a session's new key before it ends the old one, so a
+	// snapshot holds at least one of them; a store that then drops keys
+	// by their records' current state must not drop one that was deleted
+	// or refiled after that instant (the core loads every key, skips the
+	// ended ones and lists again when one ended since). It may include a
+	// key whose record ended moments ago, but never one past its until,
+	// and never one filed under another user at that instant. Stores
+	// remove ended entries (at the latest when their until has passed,
+	// and by the next DeleteExpired of an ExpiredDeleter) so that the
+	// index never outgrows the live sessions by more than the records
+	// that ended within Lifetime.
 	UserKeys(ctx context.Context, user string) ([]string, error)
 }
 

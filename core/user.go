@@ -17,7 +17,8 @@ import (
 // The filing travels with the session: Renew keeps it, Destroy ends it
 // (the record is gone) and so does the session's expiry. Setting the user
 // the session already has changes nothing. Clear keeps the user (it is
-// not a value); Revert undoes SetUser.
+// not a value); Revert undoes SetUser. Like a value, the change is
+// stored at commit, with ManualSave only when the handler calls Save.
 func (s *Session) SetUser(id string) {
 	s.lock()
 	defer s.mu.Unlock()

@@ -57,6 +57,14 @@ func TestSessionUserAndID(t *testing.T) {
 		t.Fatalf("asking a new session for its ID stored it (token %q, %d records), want nothing stored", tok, h.store.Len())
 	}
 	tok, _ = h.request(t, "", func(s *core.Session) {
+		s.ID()
+		s.Set("a", 1)
+		s.Delete("a")
+	})
+	if tok != "" || h.store.Len() != 0 {
+		t.Fatalf("a new session with an ID whose only value was set and deleted was stored (token %q, %d records), want nothing stored", tok, h.store.Len())
+	}
+	tok, _ = h.request(t, "", func(s *core.Session) {
 		id0 = s.ID()
 		s.Set("cart", 1)
 	})

@@ -73,9 +73,25 @@ type SessionInfo struct {
 // do client-side sessions (Config.ClientStore): nothing on the server
 // knows them. An empty user has no sessions.
 func (m *Manager) UserSessions(ctx context.Context, user string) ([]SessionInfo, error) {
-	recs, err := m.userRecords(ctx, "user sessions", user)
-	if err != nil {
-		return nil, err
+	var recs []userRecord
+	seenRetired := make(map[string]bool)
+	for {
+		var p userPass
+		if err := m.userRecords(ctx, "user sessions", user, &p); err != nil {
+			return nil, err
+		}
+		recs = p.live
+		// A retired marker is a renew in flight, whose new key the
+		// listing may have missed: list again (once per marker).
+		again := false
+		for _, k := range p.retired {
+			if !seenRetired[k] {
+				seenRetired[k], again = true, true
+			}
+		}
+		if !again {
+			break
+		}
 	}
 	list := make([]SessionInfo, 0, len(recs))
 	seen := make(map[string]bool, len(recs))
@@ -115,13 +131,13 @@ func (m *Manager) EndSession(ctx context.Context, user, id string) (ended bool, 
 	if user == "" || id == "" {
 		return false, nil
 	}
-	for {
-		recs, err := m.userRecords(ctx, "end session", user)
-		if err != nil {
+	var p userPass
+	for pass := 1; ; pass++ {
+		if err := m.endPass(ctx, "end session", user, &p, pass); err != nil {
 			return ended, err
 		}
 		n := 0
-		for _, r := range recs {
+		for _, r := range p.live {
 			if r.info.ID == id {
 				if err := m.deleteKey(ctx, "end session", r.key); err != nil {
 					return ended, err
@@ -130,7 +146,7 @@ func (m *Manager) EndSession(ctx context.Context, user, id string) (ended bool, 
 				n++
 			}
 		}
-		if n == 0 {
+		if n == 0 && !p.news {
 			return ended, nil
 		}
 	}
@@ -168,13 +184,13 @@ func (m *Manager) EndUserSessions(ctx context.Context, user, except string) (n i
 		return 0, nil
 	}
 	ended := make(map[string]bool)
-	for {
-		recs, err := m.userRecords(ctx, "end user sessions", user)
-		if err != nil {
+	var p userPass
+	for pass := 1; ; pass++ {
+		if err := m.endPass(ctx, "end user sessions", user, &p, pass); err != nil {
 			return len(ended), err
 		}
 		deleted := 0
-		for _, r := range recs {
+		for _, r := range p.live {
 			if except != "" && r.info.ID == except {
 				continue
 			}
@@ -184,10 +200,23 @@ func (m *Manager) EndUserSessions(ctx context.Context, user, except string) (n i
 			ended[r.info.ID] = true
 			deleted++
 		}
-		if deleted == 0 {
+		if deleted == 0 && !p.news {
 			return len(ended), nil
 		}
 	}
+}
+
+// maxEndPasses bounds the listings of one EndSession or EndUserSessions:
+// each pass deletes what it found, so only a store whose Delete does not
+// delete (or an endless stream of renews) needs more.
+const maxEndPasses = 100
+
+// endPass is pass number pass of an End* loop.
+func (m *Manager) endPass(ctx context.Context, op, user string, p *userPass, pass int) error {
+	if pass > maxEndPasses {
+		return fmt.Errorf("sessionkit: %s: sessions of the user still listed after %d rounds of deletes (does the store's Delete delete?)", op, maxEndPasses)
+	}
+	return m.userRecords(ctx, op, user, p)
 }
 
 // userRecord is one live record filed under a user.
@@ -196,17 +225,32 @@ type userRecord struct {
 	info SessionInfo
 }
 
-// userRecords returns the live records of user's sessions: through the
-// store's user index, else by scanning the store.
-func (m *Manager) userRecords(ctx context.Context, op, user string) ([]userRecord, error) {
+// userPass is one listing of a user's sessions. Listing the keys and
+// loading each is no snapshot: a renew may move a session from a key
+// that was listed (and is found ended by the time it is loaded) to one
+// that was not. Because the core files the new key before it ends the
+// old one, a listing that starts after the old key was found ended sees
+// the new key: so End* list again until a pass meets no key it had not
+// met ended before (each such key costs at most one more pass).
+type userPass struct {
+	live    []userRecord
+	retired []string        // keys of retired markers met in this pass
+	gone    map[string]bool // every key met ended (not found, expired, retired) so far
+	news    bool            // this pass met a key ended that no earlier pass had
+}
+
+// userRecords lists the live records of user's sessions into p: through
+// the store's user index, else by scanning the store.
+func (m *Manager) userRecords(ctx context.Context, op, user string, p *userPass) error {
+	p.live, p.retired, p.news = p.live[:0], p.retired[:0], false
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("sessionkit: %s: %w", op, err)
+		return fmt.Errorf("sessionkit: %s: %w", op, err)
 	}
 	if m.client != nil {
-		return nil, fmt.Errorf("sessionkit: %s: %w: client-side sessions cannot be listed", op, ErrNotSupported)
+		return fmt.Errorf("sessionkit: %s: %w: client-side sessions cannot be listed", op, ErrNotSupported)
 	}
 	if user == "" {
-		return nil, nil
+		return nil
 	}
 	var keys []string
 	switch {
@@ -216,7 +260,7 @@ func (m *Manager) userRecords(ctx context.Context, op, user string) ([]userRecor
 		keys, err = m.users.UserKeys(cctx, user)
 		dl.release()
 		if err != nil {
-			return nil, fmt.Errorf("sessionkit: %s: user keys: %w", op, err)
+			return fmt.Errorf("sessionkit: %s: user keys: %w", op, err)
 		}
 	case m.iter != nil:
 		// No index: every record is a candidate (O(sessions)).
@@ -224,12 +268,11 @@ func (m *Manager) userRecords(ctx context.Context, op, user string) ([]userRecor
 			keys = append(keys, key)
 			return true
 		}); err != nil {
-			return nil, fmt.Errorf("sessionkit: %s: iterate: %w", op, err)
+			return fmt.Errorf("sessionkit: %s: iterate: %w", op, err)
 		}
 	default:
-		return nil, fmt.Errorf("sessionkit: %s: %w: the store implements neither core.UserIndexer nor core.Iterator", op, ErrNotSupported)
+		return fmt.Errorf("sessionkit: %s: %w: the store implements neither core.UserIndexer nor core.Iterator", op, ErrNotSupported)
 	}
-	var out []userRecord
 	now := m.cfg.Now()
 	for _, key := range keys {
 		if !ValidKey(key) {
@@ -242,34 +285,60 @@ func (m *Manager) userRecords(ctx context.Context, op, user string) ([]userRecor
 			continue // no session there; the next request of it deletes it
 		}
 		if err != nil {
-			return nil, fmt.Errorf("sessionkit: %s: load: %w", op, err)
+			return fmt.Errorf("sessionkit: %s: load: %w", op, err)
 		}
-		if !found {
-			continue
+		var info SessionInfo
+		st := sessionGone
+		if found {
+			info, st = m.sessionInfo(rec, user, now)
 		}
-		if info, ok := m.sessionInfo(rec, user, now); ok {
-			out = append(out, userRecord{key: key, info: info})
+		switch st {
+		case sessionLive:
+			p.live = append(p.live, userRecord{key: key, info: info})
+		case sessionRetired, sessionGone:
+			if st == sessionRetired {
+				p.retired = append(p.retired, key)
+			}
+			if !p.gone[key] {
+				if p.gone == nil {
+					p.gone = make(map[string]bool)
+				}
+				p.gone[key], p.news = true, true
+			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
+// userState is what sessionInfo found in a record.
+type userState uint8
+
+const (
+	sessionGone    userState = iota // missing, expired or unreadable
+	sessionLive                     // a live session of the user
+	sessionRetired                  // a marker left by a renew
+	sessionOther                    // a live session of another user, or of none
+)
+
 // sessionInfo describes rec when it is a live session of user.
-func (m *Manager) sessionInfo(rec Record, user string, now time.Time) (SessionInfo, bool) {
+func (m *Manager) sessionInfo(rec Record, user string, now time.Time) (SessionInfo, userState) {
 	if m.cfg.MaxRecordSize > 0 && len(rec.Data) > m.cfg.MaxRecordSize {
-		return SessionInfo{}, false
+		return SessionInfo{}, sessionGone
 	}
 	created, values, err := m.cfg.Codec.Decode(rec.Data)
 	if err != nil {
-		return SessionInfo{}, false
+		return SessionInfo{}, sessionGone
 	}
 	end := created.Add(m.cfg.Lifetime)
-	if _, retired := values[retiredKey]; retired || !now.Before(rec.Expiry) || !now.Before(end) {
-		return SessionInfo{}, false
+	if _, retired := values[retiredKey]; retired {
+		return SessionInfo{}, sessionRetired
+	}
+	if !now.Before(rec.Expiry) || !now.Before(end) {
+		return SessionInfo{}, sessionGone
 	}
 	id := metaString(values, idKey)
 	if metaString(values, userKey) != user || id == "" {
-		return SessionInfo{}, false
+		return SessionInfo{}, sessionOther
 	}
 	info := SessionInfo{
 		ID:         id,
@@ -291,7 +360,7 @@ func (m *Manager) sessionInfo(rec Record, user string, now time.Time) (SessionIn
 			info.LastSeen = t
 		}
 	}
-	return info, true
+	return info, sessionLive
 }
 
 // deleteKey deletes the record under key, as Destroy does.

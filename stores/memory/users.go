@@ -132,8 +132,9 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 	return s.swap(ctx, "compare and swap user", key, version, data, expiry, true, user, until)
 }
 
-// UserKeys returns the keys of the live records filed under user, in no
-// particular order.
+// UserKeys returns the keys filed under user whose until has not passed,
+// in no particular order: a snapshot of the index at one instant, without
+// the records that have expired by the time it returns.
 func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sessionkit: memory: user keys: %w", err)
@@ -141,12 +142,16 @@ func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 	now := time.Now().UnixNano()
 	var out []string
 	for _, k := range s.users.keys(user, now) {
+		// Only an expired record is left out: one deleted or refiled
+		// since the snapshot stays, so that the caller sees that it
+		// changed (a renew moves a session from it to a key filed
+		// before it ended).
 		sh := s.shardOf(k)
 		sh.mu.RLock()
 		e, ok := sh.m[k]
-		filed := ok && e.live(now) && e.user == user && e.until > now
+		expired := ok && !e.live(now)
 		sh.mu.RUnlock()
-		if filed {
+		if !expired {
 			out = append(out, k.String())
 		}
 	}
