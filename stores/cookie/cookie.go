@@ -56,7 +56,9 @@ type Config struct {
 	// saves instead a marker that also records the end of the core's
 	// grace window (core.Config.RenewGrace), so that a request still
 	// carrying a pre-login token gets no cookie that would replace the
-	// logged-in one. Any core.Store works. Default: nil, no revocation
+	// logged-in one. It also keeps, for Manager.EndUserSessions, one
+	// record per user whose sessions were ended (see RevokeUser). Any
+	// core.Store works. Default: nil, no revocation
 	// (the tokens of a destroyed or renewed session stay valid until their
 	// deadline, and there is no such protection; see the package
 	// documentation).

@@ -69,6 +69,35 @@
 // with a cookie of its own: nothing tells its commit that the session
 // ended meanwhile (server-side stores catch this with compare-and-swap).
 //
+// # A user's sessions
+//
+// Manager.UserSessions cannot list client-side sessions, and
+// Manager.EndSession cannot end one by its id: nothing on the server knows
+// them, only the tokens in the clients' cookie jars. Both return an error
+// wrapping core.ErrNotSupported.
+//
+// Manager.EndUserSessions ("log out everywhere", or everywhere else) works
+// with a revocation list: the store implements core.UserRevoker. It keeps
+// one record per user (under a store key hashed from the cookie name and
+// the user id, so the list never holds the id) with a not-before time and
+// the public id of the session to keep, until the longest session it
+// covers could expire (the session Lifetime). Every token of a session
+// filed under that user (core.Session.SetUser) at or before that time then
+// stops opening, except the kept session's: the next request of each is a
+// new, empty session, as after a logout. A login after the call is not
+// affected. EndUserSessions returns 0, because nothing counts the sessions
+// it ended. Repeated calls add up rather than replace each other: a session
+// one call ended stays ended even if a later call names it as the one to
+// keep, and two devices that each end "everywhere else" at the same moment
+// end each other. The call costs a Load and a write of the list (a
+// compare-and-swap, retried on conflict, when the list implements
+// core.CompareAndSwapper; with a plain Save two concurrent calls for one
+// user may keep only one of them). Each Open of a session that has a user
+// costs one more Load of the list; sessions without a user cost nothing
+// more. Without Config.Revocations, EndUserSessions returns an error
+// wrapping core.ErrNotSupported, and a session cannot be ended before its
+// deadline.
+//
 // A cookie carries at most 4096 bytes including its name and attributes;
 // the Manager fails the request with an error wrapping core.ErrTooLarge
 // when a sealed session would not fit, rather than sending a cookie the

@@ -67,3 +67,63 @@ func Example() {
 	// user="ada"
 	// user=""
 }
+
+// ExampleClientStore_RevokeUser logs a user in on two devices and ends
+// every session but the current one ("log out everywhere else") through
+// Manager.EndUserSessions, which needs the revocation list.
+func ExampleClientStore_RevokeUser() {
+	key := make([]byte, cookie.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		log.Fatal(err)
+	}
+	revoked := memory.New(memory.Config{})
+	defer revoked.Close()
+	st, err := cookie.New(cookie.Config{Keys: [][]byte{key}, Revocations: revoked})
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := core.New(core.Config{ClientStore: st, Lifetime: time.Hour})
+	if err != nil {
+		log.Fatal(err)
+	}
+	h := nethttp.Middleware(m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := nethttp.Get(r)
+		switch r.URL.Path {
+		case "/login":
+			s.Renew()
+			s.SetUser("ada")
+		case "/logout-others":
+			if _, err := m.EndUserSessions(r.Context(), s.User(), s.ID()); err != nil {
+				http.Error(w, "cannot end sessions", http.StatusInternalServerError)
+				return
+			}
+		}
+		fmt.Fprintf(w, "user=%q", s.User())
+	}))
+	get := func(path string, c *http.Cookie) (string, *http.Cookie) {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		if c != nil {
+			r.AddCookie(c)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		b, _ := io.ReadAll(w.Result().Body)
+		if cs := w.Result().Cookies(); len(cs) > 0 {
+			c = cs[0]
+		}
+		return string(b), c
+	}
+
+	_, phone := get("/login", nil)
+	_, laptop := get("/login", nil)
+	body, phone := get("/logout-others", phone)
+	fmt.Println(body)
+	body, _ = get("/", phone)
+	fmt.Println(body)
+	body, _ = get("/", laptop) // a new, empty session
+	fmt.Println(body)
+	// Output:
+	// user="ada"
+	// user="ada"
+	// user=""
+}

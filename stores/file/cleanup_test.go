@@ -37,7 +37,7 @@ func writeExpired(t testing.TB, s *Store, key string) {
 		t.Fatal(err)
 	}
 	defer l.unlock()
-	if _, err := s.write(key, 0, []byte("expired session"), time.Now().Add(-time.Minute).UnixNano()); err != nil {
+	if _, err := s.write(key, 0, []byte("expired session"), time.Now().Add(-time.Minute).UnixNano(), filing{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -177,7 +177,7 @@ func TestCleanupKeepsLocking(t *testing.T) {
 				if n := inside[i].Add(1); n != 1 {
 					t.Errorf("%d writers hold one key's lock at once: lock file removal broke exclusion", n)
 				}
-				_, err = s.write(expiring[i], 0, []byte("expired"), time.Now().Add(-time.Second).UnixNano())
+				_, err = s.write(expiring[i], 0, []byte("expired"), time.Now().Add(-time.Second).UnixNano(), filing{})
 				inside[i].Add(-1)
 				l.unlock()
 				if err != nil {

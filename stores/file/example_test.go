@@ -72,3 +72,40 @@ func ExampleStore_CompareAndSwap() {
 	// b: <nil>
 	// a: sessionkit: file: compare and swap: sessionkit: version conflict
 }
+
+// ExampleStore_UserKeys files two sessions under a user, as the core does
+// at login (core.Session.SetUser), and lists them; Delete (a logout, or
+// Manager.EndSession) takes a session out of the index with its record.
+func ExampleStore_UserKeys() {
+	dir, err := os.MkdirTemp("", "sessions")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	store, err := file.New(file.Config{Dir: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	ctx := context.Background()
+	phone := "1111111111111111111111111111111111111111111111111111111111111111"
+	laptop := "2222222222222222222222222222222222222222222222222222222222222222"
+	expiry, until := time.Now().Add(time.Hour), time.Now().Add(24*time.Hour)
+	for _, key := range []string{phone, laptop} {
+		if _, err := store.CompareAndSwapUser(ctx, key, 0, []byte("session"), expiry, "ada@example.com", until); err != nil {
+			log.Fatal(err)
+		}
+	}
+	keys, _ := store.UserKeys(ctx, "ada@example.com")
+	fmt.Println(len(keys), "sessions")
+
+	if err := store.Delete(ctx, laptop); err != nil {
+		log.Fatal(err)
+	}
+	keys, _ = store.UserKeys(ctx, "ada@example.com")
+	fmt.Println(keys[0] == phone)
+	// Output:
+	// 2 sessions
+	// true
+}

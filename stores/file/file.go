@@ -10,18 +10,51 @@
 // wrapping core.ErrCorrupt, which the core treats as "no session".
 //
 // The Store implements core.Store and every optional capability:
-// core.Toucher, core.CompareAndSwapper, core.Iterator and
-// core.ExpiredDeleter. Writers of one key are serialised by a mutex sharded
+// core.Toucher, core.CompareAndSwapper, core.Iterator,
+// core.ExpiredDeleter and core.UserIndexer. Writers of one key are serialised by a mutex sharded
 // by key and by an advisory flock(2) on a sibling "<record>.lock" file, so
 // several Store values on one directory, in one process or in several,
 // never lose an update made through CompareAndSwap. Loads take no lock.
 //
 // Expired records stay on disk (and load as not found) until DeleteExpired
-// removes them, with their lock files and any temporary file a crashed
-// writer left behind. New starts a janitor that calls it every
+// removes them, with their lock files, their user-index entries and any
+// temporary file a crashed writer left behind. New starts a janitor that calls it every
 // DefaultCleanupInterval (five minutes; Config.CleanupInterval changes it,
 // a negative value turns it off for applications that run DeleteExpired
 // themselves, from a cron job say). Call Close to stop it.
+//
+// # The user index
+//
+// For core.UserIndexer (Manager.UserSessions and EndUserSessions) the
+// store keeps, next to the records, a directory "<prefix>users" with one
+// directory per user that has filed sessions, named by the SHA-256 of the
+// user id in hexadecimal (a user id, often an email address, never appears
+// in a file name), holding one empty entry file per filed session, named
+// by its key. A filed record's header carries the same digest and the
+// filing's deadline (until), and is the truth: UserKeys lists an entry only
+// when the record it names is live, filed under that user and before its
+// until.
+//
+// CompareAndSwapUser creates the entry, writes the record and removes the
+// entry of the user the record was filed under before, all under the
+// record's lock, so the index holds across Store values and processes as
+// the records do; Delete, an expiry in the past and a new record written
+// over an expired one remove the entry with the record. A crash between
+// the steps can leave an entry whose record is gone or filed elsewhere,
+// never a filed record without its entry. UserKeys and DeleteExpired (the
+// janitor) prune such entries and those of expired records or past their
+// until, each after taking its record's lock, and remove a user's
+// directory when it empties, and the index directory when it is empty.
+//
+// Costs: CompareAndSwapUser adds the creation (and, on a refiling, the
+// removal) of one small file to the write; CompareAndSwap, Save and Touch
+// cost nothing more, except that Save now reads the old header to keep its
+// filing; Delete and the removal of a filed record remove one more file.
+// UserKeys reads one directory and one record header per entry: a user's
+// sessions, not the store's. DeleteExpired reads the index too, one header
+// per entry. Records filed under no user keep the original format, which
+// older versions of this package read; a filed record written by this
+// version loads as corrupt (no session) in an older one.
 //
 // The cross-process lock is flock(2) on Unix and LockFileEx on Windows.
 // flock is not reliable on some network file systems. On Windows a file that
@@ -95,6 +128,10 @@ type Store struct {
 	// file, so that tests can inject write failures even when running as
 	// root, where permission bits do not stop writes.
 	writeHook func(io.Writer) io.Writer
+	// listHook, when set (by tests), runs after every read of a user's
+	// index directory, before the entries read are looked at, so that
+	// tests can change the index between the two.
+	listHook func()
 
 	janitor *janitor.Janitor // nil with a negative CleanupInterval
 }
@@ -106,6 +143,7 @@ var (
 	_ core.CompareAndSwapper = (*Store)(nil)
 	_ core.Iterator          = (*Store)(nil)
 	_ core.ExpiredDeleter    = (*Store)(nil)
+	_ core.UserIndexer       = (*Store)(nil)
 )
 
 // New validates cfg, creates the directory if needed and returns a Store.

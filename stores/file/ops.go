@@ -41,8 +41,9 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 }
 
 // Save writes data under key until expiry, replacing any previous record
-// atomically. An expiry that is not in the future deletes the record. On
-// error the previous record is left intact.
+// atomically. A live record keeps its user filing (see CompareAndSwapUser);
+// a new one is filed under no user. An expiry that is not in the future
+// deletes the record. On error the previous record is left intact.
 func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	if err := s.save(ctx, key, data, expiry); err != nil {
 		return fmt.Errorf("sessionkit: file: save: %w", err)
@@ -62,12 +63,21 @@ func (s *Store) save(ctx context.Context, key string, data []byte, expiry time.T
 		return err
 	}
 	defer l.unlock()
-	if !expiry.After(time.Now()) {
-		return s.remove(l, key)
+	// The old header tells the filing to keep (a live record's) or to end
+	// (an expired one's: Save then creates a new record).
+	cur, exists, err := s.readHeader(key)
+	if err != nil && !errors.Is(err, core.ErrCorrupt) {
+		return err
 	}
-	// A random 64-bit version repeats the old one with negligible
-	// probability, so Save need not read the old header.
-	_, err = s.write(key, 0, data, unixNanos(expiry))
+	now := time.Now()
+	if !expiry.After(now) {
+		return s.remove(l, key, cur.filing)
+	}
+	next := filing{}
+	if exists && err == nil && cur.live(now.UnixNano()) {
+		next = cur.filing
+	}
+	_, err = s.writeFiled(key, cur.version, data, unixNanos(expiry), cur.filing, next, false)
 	return err
 }
 
@@ -75,7 +85,9 @@ func (s *Store) save(ctx context.Context, key string, data []byte, expiry time.T
 // version equals version (zero: if no live record exists) and returns the
 // new version. Otherwise it returns an error wrapping core.ErrConflict. The
 // check and the write happen under the key's lock, which holds across
-// processes. An expiry that is not in the future deletes the record.
+// processes. A live record keeps its user filing (see CompareAndSwapUser);
+// a new one is filed under no user. An expiry that is not in the future
+// deletes the record.
 func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
 	v, err := s.compareAndSwap(ctx, key, version, data, expiry)
 	if err != nil {
@@ -85,6 +97,13 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 }
 
 func (s *Store) compareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
+	return s.swap(ctx, key, version, data, expiry, nil)
+}
+
+// swap is CompareAndSwap when refile is nil (a live record keeps its
+// filing, a new one is filed under no user) and CompareAndSwapUser
+// otherwise (the record is filed as *refile says).
+func (s *Store) swap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, refile *filing) (uint64, error) {
 	if err := check(ctx, key); err != nil {
 		return 0, err
 	}
@@ -109,13 +128,20 @@ func (s *Store) compareAndSwap(ctx context.Context, key string, version uint64, 
 		return 0, core.ErrConflict
 	}
 	if !expiry.After(now) {
-		return newVersion(cur.version), s.remove(l, key)
+		return newVersion(cur.version), s.remove(l, key, cur.filing)
 	}
-	return s.write(key, cur.version, data, unixNanos(expiry))
+	next := filing{}
+	switch {
+	case refile != nil:
+		next = *refile
+	case live:
+		next = cur.filing
+	}
+	return s.writeFiled(key, cur.version, data, unixNanos(expiry), cur.filing, next, refile != nil)
 }
 
-// Touch sets the expiry of a live record without changing its data or
-// version. The new record is written to a temporary file (header, then the
+// Touch sets the expiry of a live record without changing its data,
+// version or user filing. The new record is written to a temporary file (header, then the
 // data copied file-to-file in the kernel) and renamed into place, because an
 // in-place header write could be seen half-done by a reader or a crash. A
 // missing or expired record is left alone (an error wrapping
@@ -149,11 +175,7 @@ func (s *Store) touch(ctx context.Context, key string, expiry time.Time) error {
 		return scrub(err)
 	}
 	defer old.Close()
-	var hb [headerSize]byte
-	if _, err := io.ReadFull(old, hb[:]); err != nil {
-		return fmt.Errorf("read header: %w", core.ErrCorrupt)
-	}
-	h, err := parseHeader(hb[:])
+	h, err := readHeaderFrom(old)
 	if err != nil {
 		return err
 	}
@@ -162,12 +184,13 @@ func (s *Store) touch(ctx context.Context, key string, expiry time.Time) error {
 		return core.ErrNotFound
 	}
 	if !expiry.After(now) {
-		return s.remove(l, key)
+		return s.remove(l, key, h.filing)
 	}
 	h.expiry = unixNanos(expiry)
 	return s.writeFile(key, func(w io.Writer) error {
+		var hb [filedHeaderSize]byte
 		putHeader(hb[:], h)
-		if _, err := w.Write(hb[:]); err != nil {
+		if _, err := w.Write(hb[:h.size()]); err != nil {
 			return err
 		}
 		n, err := io.CopyN(w, old, int64(h.length))
@@ -178,8 +201,8 @@ func (s *Store) touch(ctx context.Context, key string, expiry time.Time) error {
 	})
 }
 
-// Delete removes the record under key, and its lock file. A missing record
-// is not an error.
+// Delete removes the record under key, its lock file and its user-index
+// entry. A missing record is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := check(ctx, key); err != nil {
 		return fmt.Errorf("sessionkit: file: delete: %w", err)
@@ -189,21 +212,34 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("sessionkit: file: delete: %w", err)
 	}
 	defer l.unlock()
-	if err := s.remove(l, key); err != nil {
+	// A corrupt header hides the filing: its entry is left to UserKeys
+	// and DeleteExpired, which remove entries whose record is gone.
+	cur, _, err := s.readHeader(key)
+	if err != nil && !errors.Is(err, core.ErrCorrupt) {
+		return fmt.Errorf("sessionkit: file: delete: %w", err)
+	}
+	if err := s.remove(l, key, cur.filing); err != nil {
 		return fmt.Errorf("sessionkit: file: delete: %w", err)
 	}
 	return nil
 }
 
-// remove deletes key's record and lock file; l must be key's held lock.
-func (s *Store) remove(l *keyLock, key string) error {
+// remove deletes key's record and lock file and ends its filing, old (read
+// from the record's header); l must be key's held lock. The record goes
+// first: should the process die in between, an index entry without its
+// record is left, which UserKeys and DeleteExpired prune, and never a
+// filed record without its entry.
+func (s *Store) remove(l *keyLock, key string, old filing) error {
 	err := os.Remove(s.recordPath(key))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return scrub(err)
 	}
 	l.removeLockFile()
+	if old.filed {
+		s.removeEntry(old.user, key)
+	}
 	if err == nil && s.sync {
-		return s.syncDir()
+		return syncDir(s.dir)
 	}
 	return nil
 }
@@ -220,30 +256,27 @@ func (s *Store) readHeader(key string) (h header, exists bool, err error) {
 		return header{}, false, scrub(err)
 	}
 	defer f.Close()
-	var b [headerSize]byte
-	n, err := io.ReadFull(f, b[:])
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return header{}, true, scrub(err)
-	}
-	h, err = parseHeader(b[:n])
+	h, err = readHeaderFrom(f)
 	return h, true, err
 }
 
 // bufPool recycles the buffers records are assembled in before writing.
 var bufPool = sync.Pool{New: func() any { return new([]byte) }}
 
-// write stores a new record for key with a fresh version different from
-// old and returns that version. The caller holds key's lock.
-func (s *Store) write(key string, old uint64, data []byte, expiry int64) (uint64, error) {
+// write stores a new record for key, filed as f says, with a fresh version
+// different from old and returns that version. The caller holds key's lock
+// and has made the index entry f needs.
+func (s *Store) write(key string, old uint64, data []byte, expiry int64, f filing) (uint64, error) {
 	h := header{
 		expiry:   expiry,
 		version:  newVersion(old),
 		length:   uint32(len(data)),
 		checksum: crc32.Checksum(data, crc32cTab),
+		filing:   f,
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	buf := append((*bp)[:0], make([]byte, headerSize)...)
+	buf := append((*bp)[:0], make([]byte, h.size())...)
 	putHeader(buf, h)
 	buf = append(buf, data...)
 	*bp = buf
@@ -296,14 +329,15 @@ func (s *Store) writeFile(key string, fill func(io.Writer) error) (err error) {
 		return fmt.Errorf("rename: %w", scrub(err))
 	}
 	if s.sync {
-		return s.syncDir()
+		return syncDir(s.dir)
 	}
 	return nil
 }
 
-// syncDir fsyncs the directory so that a rename or removal is durable.
-func (s *Store) syncDir() error {
-	d, err := os.Open(s.dir)
+// syncDir fsyncs the directory dir so that a rename, creation or removal
+// in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync directory: %w", scrub(err))
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"time"
 
@@ -14,23 +15,33 @@ import (
 //
 //	offset size field
 //	0      4    magic "SKF\x00"
-//	4      1    format version (1)
+//	4      1    format version: 1, or 2 for a record filed under a user
 //	5      8    expiry, Unix nanoseconds (int64)
 //	13     8    record version for CompareAndSwap (uint64, never zero)
 //	21     4    length of the data (uint32)
 //	25     4    CRC-32C of the data
-//	29     n    data
 //
-// The checksum covers the data only, so that Touch can copy the data
-// without reading it into memory.
+// then, in format 2 only (a record filed under a user by
+// CompareAndSwapUser):
+//
+//	29     8    until, Unix nanoseconds (int64): the filing ends then
+//	37     32   the user's digest (see userDigest)
+//
+// and the data. The checksum covers the data only, so that Touch can copy
+// the data without reading it into memory. A record filed under no user is
+// written in format 1, which stores that predate the user index read too.
 const (
-	headerSize    = 29
-	formatVersion = 1
-	offExpiry     = 5
-	offVersion    = 13
-	offLength     = 21
-	offChecksum   = 25
-	maxDataSize   = math.MaxUint32
+	headerSize      = 29 // format 1, and the common prefix of format 2
+	filedHeaderSize = headerSize + 8 + digestSize
+	formatVersion   = 1
+	formatFiled     = 2
+	offExpiry       = 5
+	offVersion      = 13
+	offLength       = 21
+	offChecksum     = 25
+	offUntil        = 29
+	offUser         = 37
+	maxDataSize     = math.MaxUint32
 )
 
 var (
@@ -38,18 +49,34 @@ var (
 	crc32cTab = crc32.MakeTable(crc32.Castagnoli)
 )
 
-// header is the decoded fixed-size prefix of a record file.
+// header is the decoded header of a record file.
 type header struct {
 	expiry   int64 // Unix nanoseconds
 	version  uint64
 	length   uint32
 	checksum uint32
+	filing   filing // the user the record is filed under, if any
+}
+
+// filing is the user a record is filed under: filed is false for none.
+type filing struct {
+	filed bool
+	until int64 // Unix nanoseconds
+	user  digest
 }
 
 // live reports whether the record has not expired at now (Unix nanoseconds).
 func (h header) live(now int64) bool { return h.expiry > now }
 
-// putHeader encodes h into b, which must be at least headerSize long.
+// size returns the length of h's encoding.
+func (h header) size() int {
+	if h.filing.filed {
+		return filedHeaderSize
+	}
+	return headerSize
+}
+
+// putHeader encodes h into b, which must be at least h.size() long.
 func putHeader(b []byte, h header) {
 	copy(b, magic[:])
 	b[4] = formatVersion
@@ -57,6 +84,11 @@ func putHeader(b []byte, h header) {
 	binary.BigEndian.PutUint64(b[offVersion:], h.version)
 	binary.BigEndian.PutUint32(b[offLength:], h.length)
 	binary.BigEndian.PutUint32(b[offChecksum:], h.checksum)
+	if h.filing.filed {
+		b[4] = formatFiled
+		binary.BigEndian.PutUint64(b[offUntil:], uint64(h.filing.until))
+		copy(b[offUser:], h.filing.user[:])
+	}
 }
 
 // parseHeader decodes the header at the start of b. It checks everything
@@ -68,7 +100,7 @@ func parseHeader(b []byte) (header, error) {
 	if [4]byte(b[:4]) != magic {
 		return header{}, fmt.Errorf("bad magic: %w", core.ErrCorrupt)
 	}
-	if b[4] != formatVersion {
+	if b[4] != formatVersion && b[4] != formatFiled {
 		return header{}, fmt.Errorf("unknown format version %d: %w", b[4], core.ErrCorrupt)
 	}
 	h := header{
@@ -80,7 +112,30 @@ func parseHeader(b []byte) (header, error) {
 	if h.version == 0 {
 		return header{}, fmt.Errorf("zero version: %w", core.ErrCorrupt)
 	}
+	if b[4] == formatFiled {
+		if len(b) < filedHeaderSize {
+			return header{}, fmt.Errorf("short header (%d bytes): %w", len(b), core.ErrCorrupt)
+		}
+		h.filing = filing{filed: true, until: int64(binary.BigEndian.Uint64(b[offUntil:]))}
+		copy(h.filing.user[:], b[offUser:filedHeaderSize])
+	}
 	return h, nil
+}
+
+// readHeaderFrom reads and decodes a record header from the start of r,
+// leaving r positioned at the data.
+func readHeaderFrom(r io.Reader) (header, error) {
+	var b [filedHeaderSize]byte
+	n, err := io.ReadFull(r, b[:headerSize])
+	if err == nil && b[4] == formatFiled {
+		var m int
+		m, err = io.ReadFull(r, b[headerSize:])
+		n += m
+	}
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return header{}, scrub(err)
+	}
+	return parseHeader(b[:n])
 }
 
 // parseRecord decodes a whole record file and verifies its length and
@@ -90,7 +145,7 @@ func parseRecord(b []byte) (header, []byte, error) {
 	if err != nil {
 		return header{}, nil, err
 	}
-	data := b[headerSize:]
+	data := b[h.size():]
 	if uint64(len(data)) != uint64(h.length) {
 		return header{}, nil, fmt.Errorf("data length %d, header says %d: %w", len(data), h.length, core.ErrCorrupt)
 	}

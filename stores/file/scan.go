@@ -54,9 +54,11 @@ func (s *Store) Iterate(ctx context.Context, fn func(key string) bool) error {
 
 // DeleteExpired removes every expired record and returns how many it
 // removed. It reads only headers: it also removes records whose header is
-// corrupt (they can never load), lock files whose record is gone, and
+// corrupt (they can never load), lock files whose record is gone,
 // temporary files older than a minute that a crashed writer left behind,
-// none of which it counts. A record whose header is intact but whose data
+// and user-index entries whose record is gone, expired, filed elsewhere or
+// past its until (see the package documentation), none of which it
+// counts. A record whose header is intact but whose data
 // fails its checksum is removed once its expiry has passed.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	n := 0
@@ -79,6 +81,9 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 		}
 		return true, nil
 	})
+	if err == nil {
+		err = s.cleanIndex(ctx)
+	}
 	if err != nil {
 		return n, fmt.Errorf("sessionkit: file: delete expired: %w", err)
 	}
@@ -103,13 +108,13 @@ func (s *Store) deleteIfExpired(ctx context.Context, key string) (bool, error) {
 		l.removeLockFile()
 		return false, nil
 	case errors.Is(err, core.ErrCorrupt):
-		return false, s.remove(l, key)
+		return false, s.remove(l, key, filing{})
 	case err != nil:
 		return false, err
 	case h.live(time.Now().UnixNano()):
 		return false, nil
 	}
-	return true, s.remove(l, key)
+	return true, s.remove(l, key, h.filing)
 }
 
 // deleteOrphanLock removes key's lock file if key has no record.
