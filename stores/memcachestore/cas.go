@@ -15,7 +15,9 @@ import (
 // equals version. Version zero creates the record only when no live record
 // exists, in one round trip (add); any other version takes two (gets, then
 // cas on memcached's CAS id), so a write between them is detected by the
-// server. An expiry that is not in the future removes the record.
+// server. An expiry that is not in the future removes the record. The
+// record keeps its filing under a user (see CompareAndSwapUser); a record
+// it creates, like one Save writes, has no filing of its own.
 func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
 	if !core.ValidKey(key) {
 		return 0, fmt.Errorf("sessionkit: memcache: compare-and-swap: %w", core.ErrInvalidKey)
@@ -47,6 +49,10 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 		}
 		if h.version != version || !h.live(now) {
 			return core.ErrConflict
+		}
+		if h.filed {
+			// Keep the record's filing (see CompareAndSwapUser).
+			item.Value = encode(header{version: nv, expiry: expiry, filed: true, owner: h.owner}, data)
 		}
 		item.CasID = cur.CasID
 		return casResult(s.client.CompareAndSwap(item))

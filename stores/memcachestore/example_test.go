@@ -1,6 +1,7 @@
 package memcachestore_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log"
@@ -64,4 +65,31 @@ func Example() {
 	// Output:
 	// visit 1
 	// visit 2
+}
+
+// ExampleStore_UserKeys shows the user lists the Manager's UserSessions
+// and EndUserSessions use (best effort: see the package documentation):
+// CompareAndSwapUser files a record under a user (the core calls it at
+// login, after Session.SetUser), UserKeys lists the user's live records.
+func ExampleStore_UserKeys() {
+	client := memcache.New(strings.Split(os.Getenv("SESSIONKIT_MEMCACHE_ADDR"), ",")...)
+	defer client.Close()
+	store, err := memcachestore.New(client, memcachestore.Config{KeyPrefix: "example-users:"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	key := strings.Repeat("ab", 32) // the core's keys are hex SHA-256 of a token
+	expiry := time.Now().Add(time.Hour)
+	if _, err := store.CompareAndSwapUser(ctx, key, 0, []byte("session data"), expiry, "ann@example.com", expiry); err != nil {
+		log.Fatal(err)
+	}
+	defer store.Delete(ctx, key)
+	keys, err := store.UserKeys(ctx, "ann@example.com")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(keys), keys[0] == key)
+	// Output:
+	// 1 true
 }

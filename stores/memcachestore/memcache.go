@@ -4,7 +4,8 @@
 // One client may spread sessions over many servers (memcache.New(addrs...)
 // or its ServerList): each key lives on the server its hash picks. Each
 // session is one item under KeyPrefix + key whose value is a 17-byte header
-// (format, version, exact expiry) followed by the encoded session. The
+// (format, version, exact expiry; 49 bytes with the hash of the user the
+// record is filed under) followed by the encoded session. The
 // server-side expiration is set from the expiry, rounded up to memcached's
 // second, and sent as an absolute Unix time when it is more than 30 days
 // away (memcached reads larger relative values as absolute times); Load
@@ -27,6 +28,41 @@
 // memcached cannot list its keys, so the store offers no core.Iterator;
 // it expires items itself, so there is no DeleteExpired either.
 //
+// # A user's sessions: best effort
+//
+// The store implements core.UserIndexer with one list item per user (see
+// CompareAndSwapUser and UserKeys for its layout and costs). memcached is a
+// cache, and the lists are only as reliable as a cache:
+//
+//   - memcached may evict a user's list (when it runs short of memory, on
+//     a restart, on a flush) or lose it with its server. The user's
+//     sessions filed before are then missing from UserKeys, and so from
+//     Manager.UserSessions and Manager.EndUserSessions ("log out
+//     everywhere" leaves them logged in), until each is filed again by its
+//     next CompareAndSwapUser (the core calls it when the user changes or
+//     a renew moves the session to a new key, not on every write). The
+//     sessions themselves are unaffected.
+//   - memcached may evict a record: that session ends (as it always could
+//     with this store) and its entry is dropped at the next list update or
+//     UserKeys.
+//   - The record and the list are separate items, written one after the
+//     other: while CompareAndSwapUser runs, the record is filed before it
+//     is listed; a failed list update leaves the record written and
+//     unlisted (the call returns the error).
+//   - A list holds at most (MaxItemSize-1)/40 sessions; a user with more
+//     loses the entries with the earliest until.
+//   - Save does not read the record it replaces, so a record it writes
+//     counts as filed under the user whose list holds its key. A key is a
+//     hash of a fresh random token, so a saved record is only ever on the
+//     list of the user its earlier versions were filed under.
+//
+// What cannot go wrong: UserKeys never returns a key past its until, whose
+// record is gone, or that is filed under another user (it reads every
+// listed record), and a list never outlives its latest until by more than
+// memcached's expiry rounding (two seconds). For "log out everywhere" that
+// must hold after evictions, use a store that keeps its data (Redis,
+// PostgreSQL, MySQL, SQLite).
+//
 // # Timeouts and contexts
 //
 // gomemcache takes no context. Every call fails after the client's Timeout
@@ -40,6 +76,7 @@ package memcachestore
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -66,15 +103,24 @@ const (
 	// 250 bytes and session keys are 64.
 	MaxKeyPrefixLen = 250 - 64
 
-	// HeaderSize is how many bytes of each item's value the store uses for
-	// its header; a record can hold MaxItemSize - HeaderSize bytes of data.
+	// HeaderSize is how many bytes of each item's value the store reserves
+	// for its header (the header of a record filed under a user holds the
+	// user's hash); a record can hold MaxItemSize - HeaderSize bytes of
+	// data.
 	HeaderSize = headerLen
 )
 
-// Value layout: format byte, version, expiry in Unix nanoseconds.
+// Value layout: format byte, version, expiry in Unix nanoseconds, then for
+// formatFiled the SHA-256 of the user the record is filed under (all zero:
+// no user). A formatV1 record's filing is unknown (Save does not read the
+// record it replaces): it counts as filed under whichever user's list
+// holds its key.
 const (
-	formatV1  = 0x01
-	headerLen = 1 + 8 + 8
+	formatV1    = 0x01
+	formatFiled = 0x02
+	v1HeaderLen = 1 + 8 + 8
+	ownerLen    = sha256.Size
+	headerLen   = v1HeaderLen + ownerLen
 )
 
 // maxRelative is memcached's largest relative expiration (30 days); larger
@@ -292,6 +338,10 @@ func newVersion() uint64 {
 type header struct {
 	version uint64
 	expiry  time.Time
+	// filed tells that owner is known: the hash of the record's user, or
+	// all zero for no user.
+	filed bool
+	owner [ownerLen]byte
 }
 
 // live reports whether a record with this header is still valid at now.
@@ -299,21 +349,36 @@ func (h header) live(now time.Time) bool { return now.Before(h.expiry) }
 
 // encode returns an item value: the header, then a copy of data.
 func encode(h header, data []byte) []byte {
-	b := make([]byte, headerLen+len(data))
+	n := v1HeaderLen
+	if h.filed {
+		n = headerLen
+	}
+	b := make([]byte, n+len(data))
 	b[0] = formatV1
 	binary.BigEndian.PutUint64(b[1:], h.version)
 	binary.BigEndian.PutUint64(b[9:], uint64(h.expiry.UnixNano()))
-	copy(b[headerLen:], data)
+	if h.filed {
+		b[0] = formatFiled
+		copy(b[v1HeaderLen:], h.owner[:])
+	}
+	copy(b[n:], data)
 	return b
 }
 
 // decode splits an item value into header and data.
 func decode(value []byte) (header, []byte, error) {
-	if len(value) < headerLen || value[0] != formatV1 {
+	n := v1HeaderLen
+	if len(value) > 0 && value[0] == formatFiled {
+		n = headerLen
+	}
+	if len(value) < n || (value[0] != formatV1 && value[0] != formatFiled) {
 		return header{}, nil, fmt.Errorf("%w: not a sessionkit record", core.ErrCorrupt)
 	}
-	return header{
+	h := header{
 		version: binary.BigEndian.Uint64(value[1:]),
 		expiry:  time.Unix(0, int64(binary.BigEndian.Uint64(value[9:]))),
-	}, value[headerLen:], nil
+		filed:   n == headerLen,
+	}
+	copy(h.owner[:], value[v1HeaderLen:n])
+	return h, value[n:], nil
 }

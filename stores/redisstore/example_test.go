@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log"
@@ -8,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +87,31 @@ func Example_cluster() {
 		log.Fatal(err)
 	}
 	http.Handle("/", nethttp.Middleware(m)(http.NotFoundHandler()))
+}
+
+// ExampleStore_UserKeys shows the user index the Manager's UserSessions
+// and EndUserSessions use: CompareAndSwapUser files a record under a user
+// (the core calls it at login, after Session.SetUser), UserKeys lists the
+// user's live records.
+func ExampleStore_UserKeys() {
+	client := goredis.NewClient(&goredis.Options{Addr: os.Getenv("SESSIONKIT_REDIS_ADDR"), ContextTimeoutEnabled: true})
+	defer client.Close()
+	store, err := redisstore.New(client, redisstore.Config{KeyPrefix: "example-users:"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	key := strings.Repeat("ab", 32) // the core's keys are hex SHA-256 of a token
+	expiry := time.Now().Add(time.Hour)
+	if _, err := store.CompareAndSwapUser(ctx, key, 0, []byte("session data"), expiry, "ann@example.com", expiry); err != nil {
+		log.Fatal(err)
+	}
+	defer store.Delete(ctx, key)
+	keys, err := store.UserKeys(ctx, "ann@example.com")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(keys), keys[0] == key)
+	// Output:
+	// 1 true
 }

@@ -5,14 +5,18 @@
 // session is one Redis string under KeyPrefix + key: a 16-byte header (the
 // record's version and its exact expiry, both big-endian) followed by the
 // encoded session, with a millisecond TTL (PX) set from the expiry so that
-// Redis drops the record by itself. Load (GET), Save (SET PX), Delete,
-// Touch and CompareAndSwap are each one network round trip; Touch and
-// CompareAndSwap run small Lua scripts (EVALSHA, falling back to EVAL once
-// per node), which touch one key and are therefore valid in Cluster mode.
+// Redis drops the record by itself. A record filed under a user (see
+// CompareAndSwapUser) has the top bit of its expiry field set and the
+// user's 64-character hash appended after the data. Load (GET), Save,
+// Delete, Touch and CompareAndSwap are each one network round trip; Save,
+// Touch and CompareAndSwap run small Lua scripts (EVALSHA, falling back to
+// EVAL once per node), which touch one key and are therefore valid in
+// Cluster mode.
 //
-// The store implements core.Store, core.Toucher, core.CompareAndSwapper and
-// core.Iterator. Expired records are removed by Redis itself, so there is no
-// DeleteExpired.
+// The store implements core.Store, core.Toucher, core.CompareAndSwapper,
+// core.Iterator and core.UserIndexer (one sorted set per user, see
+// CompareAndSwapUser and UserKeys for the index and its costs). Expired
+// records are removed by Redis itself, so there is no DeleteExpired.
 //
 // # Timeouts
 //
@@ -33,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -44,18 +49,24 @@ import (
 const DefaultKeyPrefix = "sessionkit:"
 
 // Layout of the header in front of the data: version, then expiry in Unix
-// nanoseconds.
+// nanoseconds. The top bit of the expiry field (never set by a real expiry,
+// which is positive) marks a record filed under a user, whose hash follows
+// the data.
 const (
 	versionLen = 8
 	headerLen  = 16
+	filedBit   = 1 << 63
+	ownerLen   = 64
 )
 
 // Config configures a Store.
 type Config struct {
-	// KeyPrefix is put in front of every session key, to keep sessions apart
-	// from other data on the same server. Default "sessionkit:". To keep
-	// all sessions of a Cluster in one slot, put a hash tag in it
-	// ("{sessions}:"); by default keys spread over all masters.
+	// KeyPrefix is put in front of every session key and every user set,
+	// to keep sessions apart from other data on the same server. Default
+	// "sessionkit:". To keep all sessions of a Cluster in one slot, put a
+	// hash tag in it ("{sessions}:"); by default keys spread over all
+	// masters. With a hash tag, CompareAndSwapUser maintains the user sets
+	// in the same script as the record, as on a single node.
 	KeyPrefix string
 }
 
@@ -64,6 +75,12 @@ type Store struct {
 	client  goredis.UniversalClient
 	prefix  string
 	pattern string
+	// userPrefix is put in front of a user's hash to name the user's set.
+	userPrefix string
+	// oneSlot is true when every key of the store lives in one slot of
+	// one node (a single node, or a hash tag in the prefix), so that a
+	// script may update a record and user sets together.
+	oneSlot bool
 }
 
 // Compile-time checks of the capabilities the store offers.
@@ -72,11 +89,12 @@ var (
 	_ core.Toucher           = (*Store)(nil)
 	_ core.CompareAndSwapper = (*Store)(nil)
 	_ core.Iterator          = (*Store)(nil)
+	_ core.UserIndexer       = (*Store)(nil)
 )
 
 // New returns a Store that keeps sessions in client, which may be a
-// *goredis.Client, a Sentinel failover client or a *goredis.ClusterClient.
-// The store does not close the client.
+// *goredis.Client, a Sentinel failover client, a *goredis.ClusterClient or
+// a *goredis.Ring. The store does not close the client.
 func New(client goredis.UniversalClient, cfg Config) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("sessionkit: redis: new: nil client")
@@ -85,11 +103,33 @@ func New(client goredis.UniversalClient, cfg Config) (*Store, error) {
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	return &Store{client: client, prefix: prefix, pattern: globEscape(prefix) + "*"}, nil
+	oneSlot := false
+	switch client.(type) {
+	case *goredis.Client:
+		oneSlot = true
+	case *goredis.ClusterClient, *goredis.Ring:
+		oneSlot = hasHashTag(prefix)
+	}
+	return &Store{
+		client:     client,
+		prefix:     prefix,
+		pattern:    globEscape(prefix) + "*",
+		userPrefix: prefix + "user:",
+		oneSlot:    oneSlot,
+	}, nil
+}
+
+// hasHashTag reports whether every key that starts with prefix has the
+// same Redis Cluster hash tag, taken from prefix: a "{" followed later by
+// a "}" with at least one byte between them.
+func hasHashTag(prefix string) bool {
+	i := strings.IndexByte(prefix, '{')
+	return i >= 0 && strings.IndexByte(prefix[i+1:], '}') > 0
 }
 
 // touchScript sets the expiry header (ARGV[1]) and the TTL (ARGV[2], in
-// milliseconds; 0 deletes) of an existing record, keeping data and version.
+// milliseconds; 0 deletes) of an existing record, keeping data, version
+// and filing.
 var touchScript = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local ttl = tonumber(ARGV[2])
@@ -97,22 +137,42 @@ if ttl <= 0 then
 	redis.call('DEL', KEYS[1])
 	return 1
 end
-redis.call('SETRANGE', KEYS[1], 8, ARGV[1])
+local e = ARGV[1]
+local f = redis.call('GETRANGE', KEYS[1], 8, 8)
+if f ~= '' and string.byte(f) >= 128 then
+	e = string.char(string.byte(e, 1) + 128) .. string.sub(e, 2)
+end
+redis.call('SETRANGE', KEYS[1], 8, e)
 redis.call('PEXPIRE', KEYS[1], ttl)
 return 1
 `)
 
-// casScript replaces the value only when its 8-byte version header equals
-// ARGV[1] (the empty string for "no record"). ARGV[2] is the new value and
-// ARGV[3] its TTL in milliseconds; a TTL of 0 deletes the record. It returns
-// 1 when it wrote, 0 on a conflict.
+// casScript writes a record (Save and CompareAndSwap) and keeps its filing.
+// It replaces the value only when its 8-byte version header equals ARGV[1]
+// (the empty string for "no record", "*" for any). ARGV[2] is the new value
+// and ARGV[3] its TTL in milliseconds; a TTL of 0 deletes the record.
+// ARGV[4] is the prefix of the user sets when they live in the record's
+// slot (the record's user set then loses the key when the record is
+// deleted), or empty. It returns 1 when it wrote, 0 on a conflict.
 var casScript = goredis.NewScript(`
-if redis.call('GETRANGE', KEYS[1], 0, 7) ~= ARGV[1] then return 0 end
+local head = redis.call('GETRANGE', KEYS[1], 0, 15)
+if ARGV[1] ~= '*' and string.sub(head, 1, 8) ~= ARGV[1] then return 0 end
+local owner = ''
+if #head == 16 and string.byte(head, 9) >= 128 then
+	owner = redis.call('GETRANGE', KEYS[1], -64, -1)
+end
 local ttl = tonumber(ARGV[3])
 if ttl <= 0 then
 	redis.call('DEL', KEYS[1])
-else
-	redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+	if owner ~= '' and ARGV[4] ~= '' then
+		redis.call('ZREM', ARGV[4] .. owner, string.sub(KEYS[1], -64))
+	end
+	return 1
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+if owner ~= '' then
+	redis.call('SETRANGE', KEYS[1], 8, string.char(string.byte(ARGV[2], 9) + 128))
+	redis.call('APPEND', KEYS[1], owner)
 end
 return 1
 `)
@@ -137,19 +197,28 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 	if len(value) < headerLen {
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w: not a sessionkit record", core.ErrCorrupt)
 	}
-	expiry := time.Unix(0, int64(binary.BigEndian.Uint64(value[versionLen:headerLen])))
+	exp := binary.BigEndian.Uint64(value[versionLen:headerLen])
+	data := value[headerLen:]
+	if exp&filedBit != 0 {
+		if len(data) < ownerLen {
+			return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w: truncated user filing", core.ErrCorrupt)
+		}
+		data = data[: len(data)-ownerLen : len(data)-ownerLen]
+	}
+	expiry := time.Unix(0, int64(exp&^filedBit))
 	if !time.Now().Before(expiry) {
 		return core.Record{}, false, nil
 	}
 	return core.Record{
-		Data:    value[headerLen:],
+		Data:    data,
 		Expiry:  expiry,
 		Version: binary.BigEndian.Uint64(value[:versionLen]),
 	}, true, nil
 }
 
-// Save stores data under key until expiry in one round trip (SET with PX).
-// An expiry less than a millisecond away deletes the record.
+// Save stores data under key until expiry in one round trip (a script that
+// keeps the record's filing under a user). An expiry less than a
+// millisecond away deletes the record.
 func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	if !core.ValidKey(key) {
 		return fmt.Errorf("sessionkit: redis: save: %w", core.ErrInvalidKey)
@@ -157,20 +226,14 @@ func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.T
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sessionkit: redis: save: %w", err)
 	}
-	ttl := ttlOf(expiry)
-	var err error
-	if ttl <= 0 {
-		err = s.client.Del(ctx, s.prefix+key).Err()
-	} else {
-		err = s.client.Set(ctx, s.prefix+key, encode(newVersion(), expiry, data), ttl).Err()
-	}
-	if err != nil {
+	if _, err := s.write(ctx, key, "*", newVersion(), data, expiry); err != nil {
 		return fmt.Errorf("sessionkit: redis: save: %w", err)
 	}
 	return nil
 }
 
-// Delete removes the record under key. A missing key is not an error.
+// Delete removes the record under key. A missing key is not an error. The
+// key stays in its user's set until UserKeys or a filing prunes it.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if !core.ValidKey(key) {
 		return fmt.Errorf("sessionkit: redis: delete: %w", core.ErrInvalidKey)
@@ -185,9 +248,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // Touch sets the expiry of the record under key, in one round trip and
-// atomically, without changing its data or version. A missing record stays
-// missing (an error wrapping core.ErrNotFound); an expiry that is not in
-// the future deletes the record.
+// atomically, without changing its data, version or filing. A missing
+// record stays missing (an error wrapping core.ErrNotFound); an expiry that
+// is not in the future deletes the record.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if !core.ValidKey(key) {
 		return fmt.Errorf("sessionkit: redis: touch: %w", core.ErrInvalidKey)
@@ -212,8 +275,9 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 
 // CompareAndSwap stores data under key until expiry if the record's version
 // equals version (zero: only if no record exists), atomically and in one
-// round trip. Versions are random non-zero 64-bit numbers, so a record that
-// was deleted and re-created never matches an old version.
+// round trip, keeping the record's filing under a user. Versions are random
+// non-zero 64-bit numbers, so a record that was deleted and re-created
+// never matches an old version.
 func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
 	if !core.ValidKey(key) {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", core.ErrInvalidKey)
@@ -221,23 +285,38 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
 	}
-	var want []byte
-	if version != 0 {
-		want = binary.BigEndian.AppendUint64(make([]byte, 0, versionLen), version)
+	nv := newVersion()
+	ok, err := s.write(ctx, key, wantVersion(version), nv, data, expiry)
+	if err != nil {
+		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
 	}
+	if !ok {
+		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", core.ErrConflict)
+	}
+	return nv, nil
+}
+
+// write runs casScript and reports whether it wrote.
+func (s *Store) write(ctx context.Context, key, want string, version uint64, data []byte, expiry time.Time) (bool, error) {
 	ttl := ttlOf(expiry)
 	if ttl < 0 {
 		ttl = 0
 	}
-	nv := newVersion()
-	n, err := casScript.Run(ctx, s.client, []string{s.prefix + key}, want, encode(nv, expiry, data), ttl.Milliseconds()).Int64()
-	if err != nil {
-		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
+	sets := ""
+	if s.oneSlot {
+		sets = s.userPrefix
 	}
-	if n != 1 {
-		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", core.ErrConflict)
+	n, err := casScript.Run(ctx, s.client, []string{s.prefix + key}, want, encode(version, expiry, data), ttl.Milliseconds(), sets).Int64()
+	return n == 1, err
+}
+
+// wantVersion returns the version header casScript compares with: empty
+// for version zero ("no record").
+func wantVersion(version uint64) string {
+	if version == 0 {
+		return ""
 	}
-	return nv, nil
+	return string(binary.BigEndian.AppendUint64(make([]byte, 0, versionLen), version))
 }
 
 // ttlOf returns the time left until expiry, truncated to milliseconds so
@@ -246,7 +325,8 @@ func ttlOf(expiry time.Time) time.Duration {
 	return time.Until(expiry).Truncate(time.Millisecond)
 }
 
-// encode returns the stored value: the header, then data.
+// encode returns the stored value of an unfiled record: the header, then
+// data.
 func encode(version uint64, expiry time.Time, data []byte) []byte {
 	b := make([]byte, headerLen+len(data))
 	binary.BigEndian.PutUint64(b, version)

@@ -1,0 +1,417 @@
+package memcachestore
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// The user lists
+//
+// Each user with filed sessions has up to 16 list items, KeyPrefix +
+// "user:" + the unpadded base64url SHA-256 of the user id (no user id in a
+// key name) + "." + the first hex digit of the session key, each listing
+// the user's session keys that start with that digit, with their until:
+// 40 bytes per session. Spreading one user over 16 items keeps each write
+// small and lets concurrent filings of one user mostly touch different
+// items. Every change reads one item with gets and writes it back with
+// cas, retrying when another writer got in between, and drops the entries
+// whose until has passed; the item's memcached expiration is its largest
+// until (rounded up to memcached's second), so a list outlives its last
+// session by at most two seconds. An item holds at most (MaxItemSize-1)/40
+// entries (about 26 000 with the default size, so about 400 000 per user);
+// past that the entries with the earliest until are dropped.
+//
+// A record filed under a user carries the user's hash in its header, which
+// is how CompareAndSwapUser finds the list to remove a key from, and how
+// UserKeys tells a current entry from a stale one.
+
+// The store keeps a list of sessions per user.
+var _ core.UserIndexer = (*Store)(nil)
+
+const (
+	listFormat   = 0x01
+	listEntryLen = 32 + 8 // raw key, until in Unix nanoseconds
+	// listBuckets is the number of list items per user.
+	listBuckets = 16
+	// listRetries bounds the gets/cas rounds of one list update.
+	listRetries = 64
+	// multiGetBatch bounds the keys of one GetMulti in UserKeys.
+	multiGetBatch = 500
+	// userKeysPasses bounds the listings of one UserKeys.
+	userKeysPasses = 16
+)
+
+// listEntry is one session in a user's list.
+type listEntry struct {
+	key   [32]byte
+	until int64
+}
+
+// CompareAndSwapUser is CompareAndSwap that also files the record under
+// user (taking it off the list of the user it was filed under before), or
+// under no user when user is "". The record keeps its filing through
+// CompareAndSwap and Touch; Save writes a record whose filing is unknown,
+// which counts as filed under the user whose list already holds its key.
+//
+// It writes the record first (two round trips, one for version zero), then
+// updates the old user's list and the new user's list with gets and cas:
+// two more round trips for each list that changes, more when concurrent
+// filings of the same user collide. Each update rewrites the whole list:
+// O(n) bytes for a user with n filed sessions. Between the record write
+// and the list update the record is filed but not listed (UserKeys misses
+// it while this call has not returned). When a list update fails (a server
+// error, or a list still contended after many retries), the call returns
+// that error although the record was written; the key then stays off the
+// list until the record's next CompareAndSwapUser. See the package
+// documentation for what eviction does to the lists.
+func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, user string, until time.Time) (uint64, error) {
+	if !core.ValidKey(key) {
+		return 0, fmt.Errorf("sessionkit: memcache: compare-and-swap-user: %w", core.ErrInvalidKey)
+	}
+	if headerLen+len(data) > s.maxItem {
+		return 0, fmt.Errorf("sessionkit: memcache: compare-and-swap-user: %w: %d bytes, limit %d", core.ErrTooLarge, len(data), s.MaxRecordSize())
+	}
+	var owner [ownerLen]byte
+	if user != "" {
+		owner = sha256.Sum256([]byte(user))
+	}
+	nv := newVersion()
+	err := s.do(ctx, func() error {
+		now := time.Now()
+		item := &memcache.Item{
+			Key:        s.prefix + key,
+			Value:      encode(header{version: nv, expiry: expiry, filed: true, owner: owner}, data),
+			Expiration: expiration(expiry, now),
+		}
+		var old header
+		if version == 0 {
+			if err := s.create(item, now); err != nil {
+				return err
+			}
+		} else {
+			cur, err := s.client.Get(item.Key)
+			if errors.Is(err, memcache.ErrCacheMiss) {
+				return core.ErrConflict
+			}
+			if err != nil {
+				return err
+			}
+			if old, _, err = decode(cur.Value); err != nil {
+				return err
+			}
+			if old.version != version || !old.live(now) {
+				return core.ErrConflict
+			}
+			item.CasID = cur.CasID
+			if err := casResult(s.client.CompareAndSwap(item)); err != nil {
+				return err
+			}
+		}
+		filed := user != "" && expiry.After(now) && until.After(now)
+		if old.filed && old.owner != ([ownerLen]byte{}) && (old.owner != owner || !filed) {
+			if err := s.updateList(ctx, old.owner, key, 0); err != nil {
+				return fmt.Errorf("update the previous user's list: %w", err)
+			}
+		}
+		if filed {
+			if err := s.updateList(ctx, owner, key, until.UnixNano()); err != nil {
+				return fmt.Errorf("update the user's list: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, s.wrap("compare-and-swap-user", key, err)
+	}
+	return nv, nil
+}
+
+// UserKeys returns the keys of the live records filed under user, in no
+// particular order.
+//
+// It reads the user's 16 list items (two round trips per server: see
+// collectLists), drops the
+// entries past their until, then reads every listed record (one round trip
+// per server and per 500 keys) and drops the entries whose record is gone
+// (deleted, expired, evicted) or filed under another user or none. It
+// writes each list item it shortened back with one cas (one round trip
+// each; skipped when another writer changed the item meanwhile, which
+// prunes it in turn). Cost: O(n) for n listed sessions, in bytes read and
+// records fetched.
+//
+// The lists and the records are read one after the other, not at one
+// instant, so when a record is found gone that an earlier reading had not
+// found gone, UserKeys reads the lists again: a renew lists a session's new
+// key before it ends the old one, so the new key is listed by then. It
+// stops after a reading that finds no newly gone record; under churn that
+// lasts 16 readings it returns the last reading's live keys together with
+// those it found newly gone (ended moments ago: the core, finding them
+// ended, lists again).
+func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sessionkit: memcache: user-keys: %w", err)
+	}
+	if user == "" {
+		return nil, nil
+	}
+	owner := sha256.Sum256([]byte(user))
+	var keys []string // written by the call: read only on success
+	err := s.do(ctx, func() error {
+		dead := make(map[[32]byte]bool)
+		for pass := 1; ; pass++ {
+			live, fresh, err := s.listPass(owner, dead)
+			if err != nil {
+				return err
+			}
+			if len(fresh) == 0 || pass == userKeysPasses || ctx.Err() != nil {
+				// Still churning: the keys found ended in this reading
+				// ended moments ago; listing them makes the caller
+				// (the core) list again.
+				for _, e := range append(live, fresh...) {
+					keys = append(keys, hex.EncodeToString(e.key[:]))
+				}
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		return nil, s.wrap("user-keys", s.listKey(owner, 0), err)
+	}
+	return keys, nil
+}
+
+// listPass reads owner's lists and their records once, writes back the
+// items it pruned, and returns the live entries filed under owner, and in
+// fresh the entries found ended (or filed elsewhere) that dead did not
+// hold yet (added to it).
+func (s *Store) listPass(owner [ownerLen]byte, dead map[[32]byte]bool) (live, fresh []listEntry, err error) {
+	ids := make([]string, listBuckets)
+	for b := range ids {
+		ids[b] = s.listKey(owner, b)
+	}
+	items, err := s.collectLists(ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	lists := make(map[string][]listEntry, len(items))
+	var current []listEntry
+	for id, item := range items {
+		entries := decodeList(item.Value)
+		lists[id] = entries
+		for _, e := range entries {
+			if e.until > now.UnixNano() {
+				current = append(current, e)
+			}
+		}
+	}
+	live, err = s.keepFiled(current, owner, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	keep := make(map[[32]byte]bool, len(live))
+	for _, e := range live {
+		keep[e.key] = true
+	}
+	for id, entries := range lists {
+		kept := slices.DeleteFunc(slices.Clone(entries), func(e listEntry) bool {
+			if keep[e.key] {
+				return false
+			}
+			if e.until > now.UnixNano() && !dead[e.key] {
+				dead[e.key] = true
+				fresh = append(fresh, e)
+			}
+			return true
+		})
+		if len(kept) != len(entries) {
+			writeBack(s.client, items[id], kept, now)
+		}
+	}
+	return live, fresh, nil
+}
+
+// keepFiled returns the entries whose record is live and filed under owner
+// (or of unknown filing).
+func (s *Store) keepFiled(entries []listEntry, owner [ownerLen]byte, now time.Time) ([]listEntry, error) {
+	kept := entries[:0:0]
+	for chunk := range slices.Chunk(entries, multiGetBatch) {
+		ids := make([]string, len(chunk))
+		for i, e := range chunk {
+			ids[i] = s.prefix + hex.EncodeToString(e.key[:])
+		}
+		items, err := s.client.GetMulti(ids)
+		if err != nil {
+			return nil, err
+		}
+		for i, e := range chunk {
+			item, ok := items[ids[i]]
+			if !ok {
+				continue
+			}
+			h, _, err := decode(item.Value)
+			if err != nil || !h.live(now) || (h.filed && h.owner != owner) {
+				continue
+			}
+			kept = append(kept, e)
+		}
+	}
+	return kept, nil
+}
+
+// collectLists reads the list items ids, twice, until two readings in a
+// row find every item with the same CAS id (or missing in both): the
+// items read then were all current at one instant between the two
+// readings, which one multi-get over several items and servers does not
+// promise. After listBuckets tries it settles for the last reading.
+func (s *Store) collectLists(ids []string) (map[string]*memcache.Item, error) {
+	prev, err := s.client.GetMulti(ids)
+	if err != nil {
+		return nil, err
+	}
+	for range listBuckets {
+		cur, err := s.client.GetMulti(ids)
+		if err != nil {
+			return nil, err
+		}
+		same := len(cur) == len(prev)
+		for id, item := range cur {
+			if p, ok := prev[id]; !ok || p.CasID != item.CasID {
+				same = false
+				break
+			}
+		}
+		if same {
+			return cur, nil
+		}
+		prev = cur
+	}
+	return prev, nil
+}
+
+// writeBack stores the pruned list with one cas, expiring an empty list.
+// Losing the race is fine: the winner pruned the list too.
+func writeBack(c *memcache.Client, cur *memcache.Item, entries []listEntry, now time.Time) {
+	cur.Value = encodeList(entries)
+	cur.Expiration = listExpiration(entries, now)
+	_ = c.CompareAndSwap(cur)
+}
+
+// updateList takes key off owner's list and, when until is not zero, puts
+// it back with until, dropping the entries past their until, with gets and
+// cas (add for a missing list), retrying while other writers win.
+func (s *Store) updateList(ctx context.Context, owner [ownerLen]byte, key string, until int64) error {
+	var k [32]byte
+	if _, err := hex.Decode(k[:], []byte(key)); err != nil {
+		return err
+	}
+	id := s.listKey(owner, int(k[0]>>4))
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cur, err := s.client.Get(id)
+		if err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
+			return err
+		}
+		var entries []listEntry
+		if cur != nil {
+			entries = decodeList(cur.Value)
+		}
+		now := time.Now()
+		entries = slices.DeleteFunc(entries, func(e listEntry) bool { return e.key == k || e.until <= now.UnixNano() })
+		if until != 0 {
+			entries = append(entries, listEntry{key: k, until: until})
+		}
+		entries = s.trim(entries)
+		switch {
+		case cur == nil && len(entries) == 0:
+			return nil
+		case cur == nil:
+			err = s.client.Add(&memcache.Item{Key: id, Value: encodeList(entries), Expiration: listExpiration(entries, now)})
+		default:
+			cur.Value = encodeList(entries)
+			cur.Expiration = listExpiration(entries, now)
+			err = s.client.CompareAndSwap(cur)
+		}
+		if !errors.Is(casResult(err), core.ErrConflict) {
+			return err
+		}
+		if attempt == listRetries {
+			return errors.New("the user's list stayed contended")
+		}
+		// Back off a little, at random, so colliding writers spread out.
+		time.Sleep(time.Duration(rand.Int64N(int64(attempt+1) * int64(200*time.Microsecond))))
+	}
+}
+
+// trim drops the entries with the earliest until while the list would not
+// fit in one item.
+func (s *Store) trim(entries []listEntry) []listEntry {
+	limit := (s.maxItem - 1) / listEntryLen
+	if len(entries) <= limit {
+		return entries
+	}
+	slices.SortFunc(entries, func(a, b listEntry) int { return cmp.Compare(b.until, a.until) })
+	return entries[:limit]
+}
+
+// listKey names owner's list item for the keys whose first hex digit is
+// bucket.
+func (s *Store) listKey(owner [ownerLen]byte, bucket int) string {
+	return s.prefix + "user:" + base64.RawURLEncoding.EncodeToString(owner[:]) + "." + strconv.FormatInt(int64(bucket), 16)
+}
+
+// listExpiration is the memcached expiration of a list: its largest until,
+// or expire at once when it is empty.
+func listExpiration(entries []listEntry, now time.Time) int32 {
+	var last int64
+	for _, e := range entries {
+		last = max(last, e.until)
+	}
+	if last == 0 {
+		return -1
+	}
+	return expiration(time.Unix(0, last), now)
+}
+
+// encodeList returns a list item's value.
+func encodeList(entries []listEntry) []byte {
+	b := make([]byte, 1, 1+len(entries)*listEntryLen)
+	b[0] = listFormat
+	for _, e := range entries {
+		b = append(b, e.key[:]...)
+		b = binary.BigEndian.AppendUint64(b, uint64(e.until))
+	}
+	return b
+}
+
+// decodeList parses a list item's value; anything malformed reads as an
+// empty list, which the next update overwrites.
+func decodeList(b []byte) []listEntry {
+	if len(b) < 1 || b[0] != listFormat || (len(b)-1)%listEntryLen != 0 {
+		return nil
+	}
+	entries := make([]listEntry, 0, (len(b)-1)/listEntryLen)
+	for p := b[1:]; len(p) > 0; p = p[listEntryLen:] {
+		var e listEntry
+		copy(e.key[:], p)
+		e.until = int64(binary.BigEndian.Uint64(p[32:]))
+		entries = append(entries, e)
+	}
+	return entries
+}

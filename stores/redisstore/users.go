@@ -1,0 +1,330 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// The user index
+//
+// Each user with filed sessions has one sorted set, KeyPrefix + "user:" +
+// the hex SHA-256 of the user id (so no user id appears in a key name; a
+// guessable id can still be confirmed by hashing guesses). Its members are
+// the session keys (without the prefix), scored by the session's until in
+// Unix milliseconds. Every filing first drops the members whose until has
+// passed (ZREMRANGEBYSCORE -inf now) and sets the set's TTL to its largest
+// until, so a set never outlives the last session filed in it and never
+// holds more than the keys filed within one Lifetime. The record itself
+// carries its user's hash, which is how CompareAndSwapUser with another
+// user, or with "", finds the set to remove the key from, and how UserKeys
+// tells a current member from a stale one.
+//
+// Where the record and the user sets share a slot (a single node or a
+// Sentinel failover client always; a Cluster or Ring when KeyPrefix has a
+// hash tag such as "{sessions}:") the record and the sets change in one
+// script: atomic, one round trip. Otherwise (a Cluster without a hash tag,
+// where a script over the record and the set is refused with CROSSSLOT) the
+// script writes the record only and the sets are updated by a pipeline
+// right after it: two round trips. See CompareAndSwapUser for the window
+// that leaves.
+//
+// The sets rely on Redis keeping its keys, as the records do: under a
+// maxmemory policy that evicts keys, a user's set may be evicted (its
+// sessions are then missing from UserKeys until their next filing), just
+// as sessions may be.
+
+// fileLua adds member ARGV[1] to the user set KEYS[1] with score ARGV[2]
+// (until, Unix ms), after dropping the members whose until is at or before
+// ARGV[3] (now, Unix ms), and sets the set's TTL to its largest until.
+const fileLua = `
+local function file(set, member, untilms, now)
+	redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
+	if tonumber(untilms) > tonumber(now) then
+		redis.call('ZADD', set, untilms, member)
+	end
+	local top = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
+	if top[2] then
+		redis.call('PEXPIRE', set, math.max(1, tonumber(top[2]) - tonumber(now)))
+	end
+end
+`
+
+// fileScript is fileLua on its own, for the user set of a Cluster whose
+// slots differ from the record's.
+var fileScript = goredis.NewScript(fileLua + `
+file(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+return 1
+`)
+
+// userCASScript is casScript that also changes the record's filing.
+// KEYS[1] is the record; KEYS[2], present when the sets share the record's
+// slot and the new user is not empty, is the new user's set. ARGV[1] is
+// the expected version header ("" for no record), ARGV[2] the new value
+// (unfiled), ARGV[3] its TTL in ms (0 deletes), ARGV[4] the new user's hash
+// ("" for none), ARGV[5] until and ARGV[6] now in Unix ms, ARGV[7] the
+// prefix of the user sets when the script maintains them ("" when the
+// caller does). It returns {1, the hash the record was filed under before
+// ("" for none)} when it wrote, {0, ""} on a conflict.
+var userCASScript = goredis.NewScript(fileLua + `
+local head = redis.call('GETRANGE', KEYS[1], 0, 15)
+if string.sub(head, 1, 8) ~= ARGV[1] then return {0, ''} end
+local old = ''
+if #head == 16 and string.byte(head, 9) >= 128 then
+	old = redis.call('GETRANGE', KEYS[1], -64, -1)
+end
+local new = ARGV[4]
+local ttl = tonumber(ARGV[3])
+if ttl <= 0 then
+	redis.call('DEL', KEYS[1])
+	new = ''
+else
+	redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+	if new ~= '' then
+		redis.call('SETRANGE', KEYS[1], 8, string.char(string.byte(ARGV[2], 9) + 128))
+		redis.call('APPEND', KEYS[1], new)
+	end
+end
+if ARGV[7] ~= '' then
+	local member = string.sub(KEYS[1], -64)
+	if old ~= '' and old ~= new then
+		redis.call('ZREM', ARGV[7] .. old, member)
+	end
+	if new ~= '' then
+		file(KEYS[2], member, ARGV[5], ARGV[6])
+	end
+end
+return {1, old}
+`)
+
+// userKeysScript lists the user set KEYS[1] after dropping the members past
+// their until (ARGV[1], now in Unix ms) and those whose record (ARGV[2], the
+// session key prefix, + member) is gone or no longer filed under the user
+// whose hash is ARGV[3]. It is used when the records share the set's slot.
+var userKeysScript = goredis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local live = {}
+for _, m in ipairs(members) do
+	local k = ARGV[2] .. m
+	local head = redis.call('GETRANGE', k, 0, 15)
+	if #head == 16 and string.byte(head, 9) >= 128 and redis.call('GETRANGE', k, -64, -1) == ARGV[3] then
+		live[#live + 1] = m
+	else
+		redis.call('ZREM', KEYS[1], m)
+	end
+end
+return live
+`)
+
+// CompareAndSwapUser is CompareAndSwap that also files the record under
+// user (removing it from the set of the user it was filed under before),
+// or under no user when user is "". The record remembers its user, so
+// CompareAndSwap, Save and Touch keep the filing; Delete, an expiry or an
+// expiry that is not in the future ends it (the set loses the key at the
+// next UserKeys or, for an ended record on a single slot, at once).
+//
+// Costs: on a single node, behind Sentinel, or with a hash-tagged prefix it
+// is one round trip and atomic: one script writes the record, removes the
+// key from the previous user's set and adds it to the new one, dropping
+// that set's members past their until and setting its TTL to the largest
+// until (O(log n) per change in a set of n keys).
+//
+// On a Cluster without a hash tag the user set and the record usually live
+// in different slots, where one script cannot touch both (CROSSSLOT). The
+// script then writes only the record, and a pipeline right after it (one
+// more round trip, to the sets' nodes) does the same set updates. Between
+// the two the record is filed but not yet listed: a UserKeys that runs in
+// that window (while CompareAndSwapUser has not returned, so before the
+// application could hand out the session's token after a login) misses
+// the key, and the old user's set still lists it (UserKeys skips it: the
+// record names its user). When the pipeline fails, CompareAndSwapUser
+// returns its error although the record was written; the key then stays
+// unlisted until the record's next CompareAndSwapUser, and a stale member
+// of the previous user stays until its until.
+func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, user string, until time.Time) (uint64, error) {
+	if !core.ValidKey(key) {
+		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: %w", core.ErrInvalidKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: %w", err)
+	}
+	ttl := ttlOf(expiry)
+	if ttl < 0 {
+		ttl = 0
+	}
+	owner := ""
+	if user != "" {
+		owner = userHash(user)
+	}
+	now := time.Now().UnixMilli()
+	untilMs := until.UnixMilli()
+	keys := []string{s.prefix + key}
+	sets := ""
+	if s.oneSlot {
+		sets = s.userPrefix
+		if owner != "" {
+			keys = append(keys, s.userPrefix+owner)
+		}
+	}
+	nv := newVersion()
+	res, err := userCASScript.Run(ctx, s.client, keys, wantVersion(version), encode(nv, expiry, data),
+		ttl.Milliseconds(), owner, untilMs, now, sets).Slice()
+	if err != nil {
+		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: %w", err)
+	}
+	if len(res) != 2 {
+		return 0, errors.New("sessionkit: redis: compare-and-swap-user: unexpected script reply")
+	}
+	if n, _ := res[0].(int64); n != 1 {
+		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: %w", core.ErrConflict)
+	}
+	if !s.oneSlot {
+		if ttl <= 0 {
+			owner = "" // the record was ended: it is filed nowhere
+		}
+		old, _ := res[1].(string)
+		if err := s.refile(ctx, key, old, owner, untilMs, now); err != nil {
+			return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: update the user sets: %w", err)
+		}
+	}
+	return nv, nil
+}
+
+// refile moves key from the set of the user hashed old to the one of the
+// user hashed owner (either may be ""), in one pipeline, for a store whose
+// records and sets live in different slots.
+func (s *Store) refile(ctx context.Context, key, old, owner string, untilMs, now int64) error {
+	pipe := s.client.Pipeline()
+	var zrem *goredis.IntCmd
+	if old != "" && old != owner {
+		zrem = pipe.ZRem(ctx, s.userPrefix+old, key)
+	}
+	var file *goredis.Cmd
+	setKeys, fileArgs := []string{s.userPrefix + owner}, []any{key, untilMs, now}
+	if owner != "" {
+		file = fileScript.EvalSha(ctx, pipe, setKeys, fileArgs...)
+	}
+	if pipe.Len() == 0 {
+		return nil
+	}
+	_, _ = pipe.Exec(ctx) // each command's error is checked below
+	if zrem != nil && zrem.Err() != nil {
+		return zrem.Err()
+	}
+	if file != nil {
+		if err := file.Err(); goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			// The set's node has not seen the script yet: EVAL loads it.
+			return fileScript.Run(ctx, s.client, setKeys, fileArgs...).Err()
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UserKeys returns the keys of the live records filed under user, at
+// most one per session, in no particular order.
+//
+// It drops the set's members whose until has passed, and those whose
+// record is gone (deleted, expired or ended) or now filed under another
+// user or none, so the set shrinks to the live sessions as it is read. It
+// checks every member's record, so it never returns a key filed under
+// another user, even in the window CompareAndSwapUser leaves on a Cluster.
+//
+// Costs: O(n) for a set of n members. Where the records share the set's
+// slot it is one script and one round trip (the script blocks that Redis
+// node for the n record lookups: about a millisecond per few thousand
+// keys). On a Cluster without a hash tag it is three round trips: the set
+// (pruned of past untils), then a pipeline of two GETRANGEs per member to
+// the records' nodes, then, when some records are gone, a ZREM of those.
+// There, a member whose record is filed elsewhere is only skipped, not
+// removed: the CompareAndSwapUser that refiled it removes it, or its until
+// does.
+func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sessionkit: redis: user-keys: %w", err)
+	}
+	if user == "" {
+		return nil, nil
+	}
+	owner := userHash(user)
+	set := s.userPrefix + owner
+	now := time.Now().UnixMilli()
+	var (
+		keys []string
+		err  error
+	)
+	if s.oneSlot {
+		keys, err = userKeysScript.Run(ctx, s.client, []string{set}, now, s.prefix, owner).StringSlice()
+	} else {
+		keys, err = s.userKeysSplit(ctx, set, owner, now)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sessionkit: redis: user-keys: %w", err)
+	}
+	out := keys[:0]
+	for _, k := range keys {
+		if core.ValidKey(k) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// userKeysSplit is UserKeys for records that live in other slots than the
+// user set.
+func (s *Store) userKeysSplit(ctx context.Context, set, owner string, now int64) ([]string, error) {
+	var members *goredis.StringSliceCmd
+	if _, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.ZRemRangeByScore(ctx, set, "-inf", strconv.FormatInt(now, 10))
+		members = p.ZRangeByScore(ctx, set, &goredis.ZRangeBy{Min: "(" + strconv.FormatInt(now, 10), Max: "+inf"})
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if len(members.Val()) == 0 {
+		return nil, nil
+	}
+	type check struct{ flag, tail *goredis.StringCmd }
+	checks := make([]check, len(members.Val()))
+	if _, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, m := range members.Val() {
+			checks[i] = check{p.GetRange(ctx, s.prefix+m, 8, 8), p.GetRange(ctx, s.prefix+m, -ownerLen, -1)}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var live []string
+	var gone []any
+	for i, m := range members.Val() {
+		flag := checks[i].flag.Val()
+		switch {
+		case flag == "":
+			gone = append(gone, m)
+		case flag[0] >= 0x80 && checks[i].tail.Val() == owner:
+			live = append(live, m)
+		}
+	}
+	if len(gone) > 0 {
+		if err := s.client.ZRem(ctx, set, gone...).Err(); err != nil {
+			return nil, err
+		}
+	}
+	return live, nil
+}
+
+// userHash names a user in key names and records: the hex SHA-256 of id.
+func userHash(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
