@@ -65,7 +65,7 @@ func (s *Store) save(ctx context.Context, key string, data []byte, expiry time.T
 		_, err := s.exec(ctx, qDelete, &args{key: key})
 		return err
 	}
-	_, err := s.exec(ctx, qSave, &args{key: key, data: nonNil(data), expiry: micros(expiry), version: firstVersion()})
+	_, err := s.exec(ctx, qSave, &args{key: key, data: nonNil(data), expiry: micros(expiry), version: firstVersion(), now: time.Now().UnixMicro()})
 	return err
 }
 
@@ -76,14 +76,16 @@ func (s *Store) save(ctx context.Context, key string, data []byte, expiry time.T
 // returns an error wrapping core.ErrConflict. An expiry that is not in the
 // future deletes the row (if the version matches).
 func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
-	v, err := s.compareAndSwap(ctx, key, version, data, expiry)
+	v, err := s.compareAndSwap(ctx, key, version, data, expiry, nil)
 	if err != nil {
 		return 0, s.wrap("compare and swap", err)
 	}
 	return v, nil
 }
 
-func (s *Store) compareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
+// compareAndSwap is CompareAndSwap, and with a non-nil f
+// CompareAndSwapUser: the same statements, which also set the user columns.
+func (s *Store) compareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, f *filing) (uint64, error) {
 	if err := begin(ctx, key); err != nil {
 		return 0, err
 	}
@@ -98,9 +100,14 @@ func (s *Store) compareAndSwap(ctx context.Context, key string, version uint64, 
 	if !expiry.After(now) {
 		return s.casDelete(ctx, a)
 	}
+	insert, update := qCASInsert, qCASUpdate
+	if f != nil {
+		insert, update = qCASInsertUser, qCASUpdateUser
+		a.user, a.until = f.user, f.until
+	}
 	if version == 0 {
 		a.version = firstVersion()
-		res, err := s.exec(ctx, qCASInsert, a)
+		res, err := s.exec(ctx, insert, a)
 		if err != nil {
 			return 0, err
 		}
@@ -114,7 +121,7 @@ func (s *Store) compareAndSwap(ctx context.Context, key string, version uint64, 
 		return uint64(a.version), nil
 	}
 	a.newVersion = a.version + 1
-	res, err := s.exec(ctx, qCASUpdate, a)
+	res, err := s.exec(ctx, update, a)
 	if err != nil {
 		return 0, err
 	}

@@ -19,6 +19,9 @@ const (
 	qTouch
 	qIterate
 	qDeleteExpired
+	qCASInsertUser
+	qCASUpdateUser
+	qUserKeys
 	numQueries
 )
 
@@ -33,6 +36,8 @@ const (
 	pNewVersion
 	pNow
 	pAfter
+	pUser
+	pUntil
 )
 
 // paramNames maps the names statements use to parameters. Longer names
@@ -48,6 +53,8 @@ var paramNames = []struct {
 	{":version", pVersion},
 	{":now", pNow},
 	{":after", pAfter},
+	{":user", pUser},
+	{":until", pUntil},
 }
 
 // args are the values of the named parameters for one execution.
@@ -56,6 +63,9 @@ type args struct {
 	data                        []byte
 	expiry, version, newVersion int64
 	now                         int64
+	// user and until are the filing's columns: nil (NULL) for no user,
+	// else the user's hash (string) and until (int64 microseconds).
+	user, until any
 }
 
 // query is a statement with its named parameters replaced by ?
@@ -124,6 +134,10 @@ func (q query) args(a *args) []any {
 			out[i] = a.now
 		case pAfter:
 			out[i] = a.after
+		case pUser:
+			out[i] = a.user
+		case pUntil:
+			out[i] = a.until
 		}
 	}
 	return out

@@ -70,12 +70,24 @@ type Dialect struct {
 //	:newversion  the version CASUpdate gives the row: :version + 1
 //	:now         the current time, microseconds since the Unix epoch
 //	:after       the key Iterate's page starts after
+//	:user        the user column: the hex SHA-256 of the user id (text), or
+//	             NULL for no user
+//	:until       the user filing's end, microseconds since the Unix epoch,
+//	             or NULL for no user
+//
+// The table has two nullable user columns besides key, data, expiry and
+// version: the hash of the user a row is filed under and the filing's end
+// (see core.UserIndexer). Every statement that replaces an expired row
+// (Save, CASInsert) clears them, since the row is then a new record filed
+// under no user; the other statements except CASInsertUser and
+// CASUpdateUser leave them as they are.
 type Queries struct {
 	// Load selects data, expiry and version of the live row under :key
 	// (expiry > :now).
 	Load string
 	// Save upserts :key with :data and :expiry; a new row gets :version,
-	// an existing one its version plus one.
+	// an existing one its version plus one, and an existing row that had
+	// expired (expiry <= :now) loses its user columns.
 	Save string
 	// Delete deletes the row under :key.
 	Delete string
@@ -99,6 +111,15 @@ type Queries struct {
 	Iterate string
 	// DeleteExpired deletes at most PageSize rows with expiry <= :now.
 	DeleteExpired string
+	// CASInsertUser is CASInsert that also sets the user columns to :user
+	// and :until.
+	CASInsertUser string
+	// CASUpdateUser is CASUpdate that also sets the user columns to :user
+	// and :until.
+	CASUpdateUser string
+	// UserKeys selects the keys of the live rows whose user column is
+	// :user and whose until is after :now.
+	UserKeys string
 }
 
 // Config is what a store package passes to New besides the dialect.
@@ -157,6 +178,7 @@ func New(d Dialect, cfg Config) (*Store, error) {
 		qDeleteLive: d.Queries.DeleteLive, qCASInsert: d.Queries.CASInsert,
 		qCASUpdate: d.Queries.CASUpdate, qLiveExists: d.Queries.LiveExists,
 		qTouch: d.Queries.Touch, qIterate: d.Queries.Iterate, qDeleteExpired: d.Queries.DeleteExpired,
+		qCASInsertUser: d.Queries.CASInsertUser, qCASUpdateUser: d.Queries.CASUpdateUser, qUserKeys: d.Queries.UserKeys,
 	}
 	for i, text := range texts {
 		q, err := compile(text)
@@ -199,7 +221,7 @@ func (s *Store) Close() error {
 // db returns the pool that runs query i.
 func (s *Store) db(i queryID) *sql.DB {
 	switch i {
-	case qLoad, qLiveExists, qIterate:
+	case qLoad, qLiveExists, qIterate, qUserKeys:
 		return s.cfg.Read
 	}
 	return s.cfg.Write

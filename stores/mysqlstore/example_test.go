@@ -56,12 +56,15 @@ func ExampleSchema() {
 	fmt.Print(mysqlstore.Schema("sessions"))
 	// Output:
 	// CREATE TABLE IF NOT EXISTS `sessions` (
-	// 	`key`     CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-	// 	`data`    MEDIUMBLOB NOT NULL,
-	// 	`expiry`  BIGINT     NOT NULL,
-	// 	`version` BIGINT     NOT NULL,
+	// 	`key`        CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+	// 	`data`       MEDIUMBLOB NOT NULL,
+	// 	`expiry`     BIGINT     NOT NULL,
+	// 	`version`    BIGINT     NOT NULL,
+	// 	`user_hash`  CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
+	// 	`user_until` BIGINT     NULL,
 	// 	PRIMARY KEY (`key`),
 	// 	INDEX `expiry_idx` (`expiry`),
+	// 	INDEX `user_idx` (`user_hash`),
 	// 	CHECK (`version` > 0)
 	// ) ENGINE=InnoDB
 }

@@ -6,14 +6,21 @@
 // create it with Store.CreateTable or put Schema's SQL into your migrations:
 //
 //	CREATE TABLE IF NOT EXISTS `sessionkit_sessions` (
-//		`key`     CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-//		`data`    MEDIUMBLOB NOT NULL,
-//		`expiry`  BIGINT     NOT NULL,
-//		`version` BIGINT     NOT NULL,
+//		`key`        CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+//		`data`       MEDIUMBLOB NOT NULL,
+//		`expiry`     BIGINT     NOT NULL,
+//		`version`    BIGINT     NOT NULL,
+//		`user_hash`  CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
+//		`user_until` BIGINT     NULL,
 //		PRIMARY KEY (`key`),
 //		INDEX `expiry_idx` (`expiry`),
+//		INDEX `user_idx` (`user_hash`),
 //		CHECK (`version` > 0)
 //	) ENGINE=InnoDB
+//
+// CreateTable also upgrades a table created by an earlier version of the
+// store, which lacks the user columns and user_idx (see Schema for the
+// equivalent ALTER TABLE).
 //
 // Expiry is kept as microseconds since 1970-01-01 UTC, so the store works
 // whatever the DSN's parseTime and loc say and whatever the server's time
@@ -25,7 +32,8 @@
 // optional capability: core.Toucher, core.CompareAndSwapper (a version
 // column checked in the UPDATE's WHERE clause, so concurrent writers on any
 // number of application servers never lose an update), core.Iterator and
-// core.ExpiredDeleter. It works with or without clientFoundRows in the DSN.
+// core.ExpiredDeleter and core.UserIndexer. It works with or without
+// clientFoundRows in the DSN.
 // A statement InnoDB rolls back to break a deadlock (concurrent writes of
 // one session can meet one) is run again, within the operation's context.
 //
@@ -43,12 +51,31 @@
 // Without it the driver assumes 64 MiB and a record close to 16 MiB can
 // exceed a 16 MiB server limit.
 //
+// # A user's sessions
+//
+// CompareAndSwapUser files a row under a user in the statement that writes
+// it: user_hash holds the lowercase hex SHA-256 of the user id (NULL for no
+// user), user_until the filing's end, and user_idx serves UserKeys. The
+// table thus holds no e-mail addresses or other user ids in the clear, ids
+// of any length index alike, and the collation cannot make "Alice" and
+// "alice " one user; the hash is a pseudonym, not a secret (whoever can
+// guess an id can hash it). To list a user's sessions in SQL:
+//
+//	SELECT `key` FROM sessionkit_sessions
+//	WHERE user_hash = SHA2('alice@example.com', 256)
+//	  AND expiry > UNIX_TIMESTAMP(NOW(6)) * 1000000 AND user_until > UNIX_TIMESTAMP(NOW(6)) * 1000000
+//
+// The filing lives in the row, so it ends with it: Delete, an expiry that is
+// not in the future, and DeleteExpired leave no index entry behind.
+// CompareAndSwap, Save and Touch keep a live row's filing; a row they create
+// (or an expired row they replace) is filed under no user.
+//
 // # Clock
 //
 // Expiry is decided by the application's clock throughout: the store passes
 // the current time as a query parameter wherever it compares with expiry
-// (Load, CompareAndSwap, Touch, Iterate, DeleteExpired), never the
-// database's NOW(). Keep application servers' clocks in sync as for any
+// (Load, CompareAndSwap, Touch, Iterate, UserKeys, DeleteExpired), never
+// the database's NOW(). Keep application servers' clocks in sync as for any
 // session store. A cron job in SQL can clean up with
 //
 //	DELETE FROM sessionkit_sessions WHERE expiry <= UNIX_TIMESTAMP(NOW(6)) * 1000000
@@ -106,6 +133,7 @@ var (
 	_ core.CompareAndSwapper = (*Store)(nil)
 	_ core.Iterator          = (*Store)(nil)
 	_ core.ExpiredDeleter    = (*Store)(nil)
+	_ core.UserIndexer       = (*Store)(nil)
 )
 
 // New returns a Store that uses db (opened with the "mysql" driver) and the
@@ -202,4 +230,19 @@ func (s *Store) Iterate(ctx context.Context, fn func(key string) bool) error {
 // removed.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	return s.s.DeleteExpired(ctx)
+}
+
+// CompareAndSwapUser is CompareAndSwap that also files the row under user
+// (the SHA-256 of user in user_hash, until in user_until), or under no user
+// when user is "" (both NULL), in the same single statement. An expiry that
+// is not in the future deletes the row, and its filing with it.
+func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, user string, until time.Time) (uint64, error) {
+	return s.s.CompareAndSwapUser(ctx, key, version, data, expiry, user, until)
+}
+
+// UserKeys returns the keys of the live rows filed under user whose until
+// has not passed, in one query on user_idx. A user with no sessions, or "",
+// has none. The order is unspecified.
+func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
+	return s.s.UserKeys(ctx, user)
 }

@@ -25,7 +25,7 @@ func harness(edit func(*mysql.Config)) sqlstoretest.Harness {
 			return newStore(t, db, Config{MaxDataSize: max}), db
 		},
 		InsertSQL: func(s sqlstoretest.Store) string {
-			return "INSERT INTO " + s.(*Store).TableName() + " VALUES (?, ?, ?, ?)"
+			return "INSERT INTO " + s.(*Store).TableName() + " (`key`, `data`, `expiry`, `version`) VALUES (?, ?, ?, ?)"
 		},
 		CountSQL:    func(s sqlstoretest.Store) string { return "SELECT COUNT(*) FROM " + s.(*Store).TableName() },
 		MaxDataSize: MaxDataSize,

@@ -53,21 +53,33 @@ func parseTable(name string) (table, error) {
 func (t table) quoted() string { return "`" + strings.Join(t, "`.`") + "`" }
 
 // Schema returns the SQL that creates the session table named table
-// (empty: DefaultTableName) with its expiry index, for use in a migration
-// tool. It uses IF NOT EXISTS, so running it again is harmless. Schema
-// panics if table is not a valid name (see Config.TableName).
+// (empty: DefaultTableName) with its indexes, for use in a migration tool.
+// It uses IF NOT EXISTS, so running it again is harmless. Schema panics if
+// table is not a valid name (see Config.TableName).
 //
 // The table:
 //
 //	CREATE TABLE IF NOT EXISTS `sessionkit_sessions` (
-//		`key`     CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,  -- SHA-256 of the token, hex
-//		`data`    MEDIUMBLOB NOT NULL,  -- the encoded session, at most 16 MiB - 1
-//		`expiry`  BIGINT     NOT NULL,  -- microseconds since 1970-01-01 UTC
-//		`version` BIGINT     NOT NULL,
+//		`key`        CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,  -- SHA-256 of the token, hex
+//		`data`       MEDIUMBLOB NOT NULL,  -- the encoded session, at most 16 MiB - 1
+//		`expiry`     BIGINT     NOT NULL,  -- microseconds since 1970-01-01 UTC
+//		`version`    BIGINT     NOT NULL,
+//		`user_hash`  CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,  -- SHA-256 of the user id, hex
+//		`user_until` BIGINT     NULL,      -- the user filing's end, microseconds
 //		PRIMARY KEY (`key`),
 //		INDEX `expiry_idx` (`expiry`),
+//		INDEX `user_idx` (`user_hash`),
 //		CHECK (`version` > 0)
 //	) ENGINE=InnoDB
+//
+// A table created by an earlier version of the store lacks the two user
+// columns and user_idx; CreateTable adds them. To upgrade it with a
+// migration tool instead:
+//
+//	ALTER TABLE `sessionkit_sessions`
+//		ADD COLUMN `user_hash` CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
+//		ADD COLUMN `user_until` BIGINT NULL,
+//		ADD INDEX `user_idx` (`user_hash`)
 func Schema(table string) string {
 	t, err := parseTable(table)
 	if err != nil {
@@ -76,29 +88,93 @@ func Schema(table string) string {
 	return t.schema()
 }
 
+// Column definitions of the user columns, shared by the table and the
+// upgrade.
+const (
+	userHashColumn  = "`user_hash`  CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL"
+	userUntilColumn = "`user_until` BIGINT     NULL"
+	userIndex       = "INDEX `user_idx` (`user_hash`)"
+)
+
 func (t table) schema() string {
 	return "CREATE TABLE IF NOT EXISTS " + t.quoted() + ` (
-	` + "`key`     CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL," + `
-	` + "`data`    MEDIUMBLOB NOT NULL," + `
-	` + "`expiry`  BIGINT     NOT NULL," + `
-	` + "`version` BIGINT     NOT NULL," + `
+	` + "`key`        CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL," + `
+	` + "`data`       MEDIUMBLOB NOT NULL," + `
+	` + "`expiry`     BIGINT     NOT NULL," + `
+	` + "`version`    BIGINT     NOT NULL," + `
+	` + userHashColumn + `,
+	` + userUntilColumn + `,
 	` + "PRIMARY KEY (`key`)," + `
 	` + "INDEX `expiry_idx` (`expiry`)," + `
+	` + userIndex + `,
 	` + "CHECK (`version` > 0)" + `
 ) ENGINE=InnoDB
 `
 }
 
-// CreateTable creates the store's table and index if they do not exist. It
-// is idempotent and safe to call concurrently from several processes.
+// CreateTable creates the store's table and indexes if they do not exist,
+// and upgrades a table created by an earlier version of the store (adding
+// the user columns and index, see Schema). It is idempotent and safe to
+// call concurrently from several processes. The upgrade looks in
+// information_schema first, which works on every MySQL and MariaDB version
+// (ADD COLUMN IF NOT EXISTS does not), and alters the table only for what
+// is missing, so an up-to-date table is not locked.
 func (s *Store) CreateTable(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sessionkit: mysql: create table: %w", err)
-	}
-	if _, err := s.db.ExecContext(ctx, s.table.schema()); err != nil {
+	if err := s.createTable(ctx); err != nil {
 		return fmt.Errorf("sessionkit: mysql: create table: %w", err)
 	}
 	return nil
+}
+
+func (s *Store) createTable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, s.table.schema()); err != nil {
+		return err
+	}
+	upgrades := []struct {
+		check, alter string
+		dup          uint16 // the error a concurrent upgrader's change gives
+	}{
+		{"SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME = 'user_hash'",
+			"ADD COLUMN " + userHashColumn, erDupFieldName},
+		{"SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME = 'user_until'",
+			"ADD COLUMN " + userUntilColumn, erDupFieldName},
+		{"SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND INDEX_NAME = 'user_idx'",
+			"ADD " + userIndex, erDupKeyName},
+	}
+	db, name := s.table.split()
+	for _, u := range upgrades {
+		var n int
+		if err := s.db.QueryRowContext(ctx, u.check, db, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		_, err := s.db.ExecContext(ctx, "ALTER TABLE "+s.table.quoted()+" "+u.alter)
+		var me *mysql.MySQLError
+		if err != nil && !(errors.As(err, &me) && me.Number == u.dup) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Errors an ALTER TABLE gives when another process added the column or
+// index first.
+const (
+	erDupFieldName = 1060
+	erDupKeyName   = 1061
+)
+
+// split returns the table's database (nil: the connection's) and name.
+func (t table) split() (db any, name string) {
+	if len(t) == 2 {
+		return t[0], t[1]
+	}
+	return nil, t[0]
 }
 
 // queries returns the store's statements on the quoted table t.
@@ -111,26 +187,40 @@ func (s *Store) CreateTable(ctx context.Context) error {
 // matched, whatever the DSN says. CASUpdate always changes the version, so
 // its rows affected is reliable.
 func queries(t string) sqlstore.Queries {
+	// The assignments of ON DUPLICATE KEY UPDATE run left to right and
+	// each sees the columns assigned before it, so expiry, which the
+	// others test, comes last; a replaced expired row loses its filing.
+	const keepFiling = " `user_hash` = IF(`expiry` > :now, `user_hash`, NULL)," +
+		" `user_until` = IF(`expiry` > :now, `user_until`, NULL),"
+	const casInsertUpdate = " ON DUPLICATE KEY UPDATE" +
+		" `data` = IF(`expiry` > :now, `data`, VALUES(`data`))," +
+		" `version` = IF(`expiry` > :now, LAST_INSERT_ID(`version`), VALUES(`version`)),"
 	return sqlstore.Queries{
 		Load: "SELECT `data`, `expiry`, `version` FROM " + t + " WHERE `key` = :key AND `expiry` > :now",
 		Save: "INSERT INTO " + t + " (`key`, `data`, `expiry`, `version`) VALUES (:key, :data, :expiry, :version)" +
-			" ON DUPLICATE KEY UPDATE `data` = VALUES(`data`), `expiry` = VALUES(`expiry`), `version` = `version` + 1",
+			" ON DUPLICATE KEY UPDATE" + keepFiling +
+			" `data` = VALUES(`data`), `version` = `version` + 1, `expiry` = VALUES(`expiry`)",
 		Delete:     "DELETE FROM " + t + " WHERE `key` = :key",
 		DeleteLive: "DELETE FROM " + t + " WHERE `key` = :key AND `version` = :version AND `expiry` > :now",
-		// The assignments run left to right and each sees the columns
-		// assigned before it, so expiry, which all three test, comes last.
 		CASInsert: "INSERT INTO " + t + " (`key`, `data`, `expiry`, `version`) VALUES (:key, :data, :expiry, :version)" +
-			" ON DUPLICATE KEY UPDATE" +
-			" `data` = IF(`expiry` > :now, `data`, VALUES(`data`))," +
-			" `version` = IF(`expiry` > :now, LAST_INSERT_ID(`version`), VALUES(`version`))," +
+			casInsertUpdate + keepFiling +
+			" `expiry` = IF(`expiry` > :now, `expiry`, VALUES(`expiry`))",
+		CASInsertUser: "INSERT INTO " + t + " (`key`, `data`, `expiry`, `version`, `user_hash`, `user_until`)" +
+			" VALUES (:key, :data, :expiry, :version, :user, :until)" + casInsertUpdate +
+			" `user_hash` = IF(`expiry` > :now, `user_hash`, VALUES(`user_hash`))," +
+			" `user_until` = IF(`expiry` > :now, `user_until`, VALUES(`user_until`))," +
 			" `expiry` = IF(`expiry` > :now, `expiry`, VALUES(`expiry`))",
 		CASUpdate: "UPDATE " + t + " SET `data` = :data, `expiry` = :expiry, `version` = :newversion" +
+			" WHERE `key` = :key AND `version` = :version AND `expiry` > :now",
+		CASUpdateUser: "UPDATE " + t + " SET `data` = :data, `expiry` = :expiry, `version` = :newversion," +
+			" `user_hash` = :user, `user_until` = :until" +
 			" WHERE `key` = :key AND `version` = :version AND `expiry` > :now",
 		LiveExists: "SELECT COUNT(*) FROM " + t + " WHERE `key` = :key AND `expiry` > :now",
 		Touch: "UPDATE " + t + " SET `expiry` = :expiry, `version` = LAST_INSERT_ID(`version`)" +
 			" WHERE `key` = :key AND `expiry` > :now",
 		Iterate: "SELECT `key` FROM " + t + " WHERE `key` > :after AND `expiry` > :now ORDER BY `key` LIMIT " +
 			fmt.Sprint(sqlstore.PageSize),
+		UserKeys: "SELECT `key` FROM " + t + " WHERE `user_hash` = :user AND `expiry` > :now AND `user_until` > :now",
 		DeleteExpired: "DELETE FROM " + t + " WHERE `expiry` <= :now ORDER BY `expiry` LIMIT " +
 			fmt.Sprint(sqlstore.PageSize),
 	}

@@ -81,10 +81,16 @@ func ExampleSchema() {
 	fmt.Print(postgresstore.Schema("sessions"))
 	// Output:
 	// CREATE TABLE IF NOT EXISTS "sessions" (
-	// 	key     text        PRIMARY KEY,
-	// 	data    bytea       NOT NULL,
-	// 	expiry  timestamptz NOT NULL,
-	// 	version bigint      NOT NULL CHECK (version > 0)
+	// 	key        text        PRIMARY KEY,
+	// 	data       bytea       NOT NULL,
+	// 	expiry     timestamptz NOT NULL,
+	// 	version    bigint      NOT NULL CHECK (version > 0),
+	// 	user_hash  text,
+	// 	user_until timestamptz
 	// );
 	// CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" (expiry);
+	// ALTER TABLE "sessions"
+	// 	ADD COLUMN IF NOT EXISTS user_hash text,
+	// 	ADD COLUMN IF NOT EXISTS user_until timestamptz;
+	// CREATE INDEX IF NOT EXISTS "sessions_user_idx" ON "sessions" (user_hash) WHERE user_hash IS NOT NULL;
 }

@@ -24,22 +24,36 @@ const pageSize = 1000
 // formats nothing.
 type queries struct {
 	load, save, del, delLive, casInsert, casUpdate, liveExists, touch, iterate, deleteExpired string
+	casInsertUser, casUpdateUser, userKeys                                                    string
 }
 
 func buildQueries(t string) queries {
 	return queries{
 		load: `SELECT data, expiry, version FROM ` + t + ` WHERE key = $1 AND expiry > $2`,
+		// Save keeps the filing of a live row and drops that of an
+		// expired one it replaces (a new record is filed under no user).
 		save: `INSERT INTO ` + t + ` AS s (key, data, expiry, version) VALUES ($1, $2, $3, $4)
-ON CONFLICT (key) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, version = s.version + 1`,
+ON CONFLICT (key) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, version = s.version + 1,
+user_hash = CASE WHEN s.expiry > $5 THEN s.user_hash END, user_until = CASE WHEN s.expiry > $5 THEN s.user_until END`,
 		del:     `DELETE FROM ` + t + ` WHERE key = $1`,
 		delLive: `DELETE FROM ` + t + ` WHERE key = $1 AND version = $2 AND expiry > $3`,
 		casInsert: `INSERT INTO ` + t + ` AS s (key, data, expiry, version) VALUES ($1, $2, $3, $4)
-ON CONFLICT (key) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, version = s.version + 1
+ON CONFLICT (key) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, version = s.version + 1,
+user_hash = NULL, user_until = NULL
+WHERE s.expiry <= $5
+RETURNING version`,
+		casInsertUser: `INSERT INTO ` + t + ` AS s (key, data, expiry, version, user_hash, user_until) VALUES ($1, $2, $3, $4, $6, $7)
+ON CONFLICT (key) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, version = s.version + 1,
+user_hash = excluded.user_hash, user_until = excluded.user_until
 WHERE s.expiry <= $5
 RETURNING version`,
 		casUpdate: `UPDATE ` + t + ` SET data = $3, expiry = $4, version = version + 1
 WHERE key = $1 AND version = $2 AND expiry > $5
 RETURNING version`,
+		casUpdateUser: `UPDATE ` + t + ` SET data = $3, expiry = $4, version = version + 1, user_hash = $6, user_until = $7
+WHERE key = $1 AND version = $2 AND expiry > $5
+RETURNING version`,
+		userKeys:   `SELECT key FROM ` + t + ` WHERE user_hash = $1 AND expiry > $2 AND user_until > $2`,
 		liveExists: `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE key = $1 AND expiry > $2)`,
 		touch:      `UPDATE ` + t + ` SET expiry = $2 WHERE key = $1 AND expiry > $3`,
 		iterate:    `SELECT key FROM ` + t + ` WHERE key > $1 AND expiry > $2 ORDER BY key LIMIT ` + fmt.Sprint(pageSize),
@@ -103,7 +117,7 @@ func (s *Store) save(ctx context.Context, key string, data []byte, expiry time.T
 		_, err := s.pool.Exec(ctx, s.q.del, key)
 		return err
 	}
-	_, err := s.pool.Exec(ctx, s.q.save, key, nonNil(data), expiry, firstVersion())
+	_, err := s.pool.Exec(ctx, s.q.save, key, nonNil(data), expiry, firstVersion(), time.Now())
 	return err
 }
 
@@ -114,14 +128,16 @@ func (s *Store) save(ctx context.Context, key string, data []byte, expiry time.T
 // qualifies it returns an error wrapping core.ErrConflict. An expiry that is
 // not in the future deletes the row (if the version matches).
 func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
-	v, err := s.compareAndSwap(ctx, key, version, data, expiry)
+	v, err := s.compareAndSwap(ctx, key, version, data, expiry, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sessionkit: postgres: compare and swap: %w", err)
 	}
 	return v, nil
 }
 
-func (s *Store) compareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
+// compareAndSwap is CompareAndSwap, and with a non-nil f
+// CompareAndSwapUser: the same statements, which also set the row's filing.
+func (s *Store) compareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, f *filing) (uint64, error) {
 	if err := begin(ctx, key); err != nil {
 		return 0, err
 	}
@@ -137,10 +153,15 @@ func (s *Store) compareAndSwap(ctx context.Context, key string, version uint64, 
 	}
 	var newVersion int64
 	var err error
-	if version == 0 {
+	switch {
+	case version == 0 && f == nil:
 		err = s.pool.QueryRow(ctx, s.q.casInsert, key, nonNil(data), expiry, firstVersion(), now).Scan(&newVersion)
-	} else {
+	case version == 0:
+		err = s.pool.QueryRow(ctx, s.q.casInsertUser, key, nonNil(data), expiry, firstVersion(), now, f.hash, f.until).Scan(&newVersion)
+	case f == nil:
 		err = s.pool.QueryRow(ctx, s.q.casUpdate, key, int64(version), nonNil(data), expiry, now).Scan(&newVersion)
+	default:
+		err = s.pool.QueryRow(ctx, s.q.casUpdateUser, key, int64(version), nonNil(data), expiry, now, f.hash, f.until).Scan(&newVersion)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, core.ErrConflict

@@ -6,29 +6,58 @@
 // Store.CreateTable or put Schema's SQL into your migrations:
 //
 //	CREATE TABLE IF NOT EXISTS "sessionkit_sessions" (
-//		key     text        PRIMARY KEY,
-//		data    bytea       NOT NULL,
-//		expiry  timestamptz NOT NULL,
-//		version bigint      NOT NULL CHECK (version > 0)
+//		key        text        PRIMARY KEY,
+//		data       bytea       NOT NULL,
+//		expiry     timestamptz NOT NULL,
+//		version    bigint      NOT NULL CHECK (version > 0),
+//		user_hash  text,
+//		user_until timestamptz
 //	);
 //	CREATE INDEX IF NOT EXISTS "sessionkit_sessions_expiry_idx"
 //		ON "sessionkit_sessions" (expiry);
+//	ALTER TABLE "sessionkit_sessions"
+//		ADD COLUMN IF NOT EXISTS user_hash text,
+//		ADD COLUMN IF NOT EXISTS user_until timestamptz;
+//	CREATE INDEX IF NOT EXISTS "sessionkit_sessions_user_idx"
+//		ON "sessionkit_sessions" (user_hash) WHERE user_hash IS NOT NULL;
+//
+// A table created by an earlier version of the store, without the user
+// columns, is upgraded by CreateTable or by running Schema's SQL again.
 //
 // Every operation is one statement, so one round trip once pgx has prepared
 // it on a connection. The Store implements core.Store and every optional
 // capability: core.Toucher, core.CompareAndSwapper (a version column
 // checked in the UPDATE's WHERE clause, so concurrent writers on any number
-// of application servers never lose an update), core.Iterator and
-// core.ExpiredDeleter.
+// of application servers never lose an update), core.Iterator,
+// core.ExpiredDeleter and core.UserIndexer.
+//
+// # A user's sessions
+//
+// CompareAndSwapUser files a row under a user in the statement that writes
+// it: the user_hash column holds the lowercase hex SHA-256 of the user id
+// (NULL for no user), user_until the filing's end, and a partial index on
+// user_hash (only rows with a user) serves UserKeys. The table thus holds no
+// e-mail addresses or other user ids in the clear, and ids of any length
+// index alike; the hash is a pseudonym, not a secret (whoever can guess an
+// id can hash it). To list a user's sessions in SQL:
+//
+//	SELECT key, expiry FROM sessionkit_sessions
+//	WHERE user_hash = encode(sha256(convert_to('alice@example.com', 'UTF8')), 'hex')
+//	  AND expiry > now() AND user_until > now();
+//
+// The filing lives in the row, so it ends with it: Delete, an expiry that is
+// not in the future, and DeleteExpired leave no index entry behind.
+// CompareAndSwap, Save and Touch keep a live row's filing; a row they create
+// (or an expired row they replace) is filed under no user.
 //
 // # Clock
 //
 // Expiry is decided by the application's clock throughout: the core computes
 // expiry times with it, and the store passes time.Now() as a query parameter
 // wherever it compares with expiry (Load, CompareAndSwap, Touch, Iterate,
-// DeleteExpired), never the database's now(). Keep application servers'
-// clocks in sync as for any session store. A cron job in SQL can clean up
-// with DELETE FROM sessionkit_sessions WHERE expiry < now().
+// UserKeys, DeleteExpired), never the database's now(). Keep application
+// servers' clocks in sync as for any session store. A cron job in SQL can
+// clean up with DELETE FROM sessionkit_sessions WHERE expiry < now().
 //
 // Expired rows stay until DeleteExpired removes them, called by the
 // application or by the janitor that New starts when Config.CleanupInterval
@@ -81,6 +110,7 @@ var (
 	_ core.CompareAndSwapper = (*Store)(nil)
 	_ core.Iterator          = (*Store)(nil)
 	_ core.ExpiredDeleter    = (*Store)(nil)
+	_ core.UserIndexer       = (*Store)(nil)
 )
 
 // New returns a Store that uses pool and the table named by cfg. It does

@@ -533,7 +533,7 @@ func TestConfig(t *testing.T) {
 	if _, err := New(pool, Config{CleanupInterval: -1}); err == nil {
 		t.Error("New(negative CleanupInterval) = nil error")
 	}
-	if got := (table{strings.Repeat("b", 63)}).indexName(); len(got) != 63+2 {
+	if got := (table{strings.Repeat("b", 63)}).indexName(expirySuffix); len(got) != 63+2 {
 		t.Errorf("index name for a 63-byte table = %s (%d bytes), want 63 bytes quoted", got, len(got))
 	}
 }

@@ -72,10 +72,13 @@ func ExampleSchema() {
 	fmt.Print(sqlitestore.Schema("sessions"))
 	// Output:
 	// CREATE TABLE IF NOT EXISTS "sessions" (
-	// 	key     TEXT    NOT NULL PRIMARY KEY,
-	// 	data    BLOB    NOT NULL,
-	// 	expiry  INTEGER NOT NULL,
-	// 	version INTEGER NOT NULL CHECK (version > 0)
+	// 	key        TEXT    NOT NULL PRIMARY KEY,
+	// 	data       BLOB    NOT NULL,
+	// 	expiry     INTEGER NOT NULL,
+	// 	version    INTEGER NOT NULL CHECK (version > 0),
+	// 	user_hash  TEXT,
+	// 	user_until INTEGER
 	// ) WITHOUT ROWID;
 	// CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" (expiry);
+	// CREATE INDEX IF NOT EXISTS "sessions_user_idx" ON "sessions" (user_hash) WHERE user_hash IS NOT NULL;
 }

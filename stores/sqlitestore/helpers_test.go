@@ -33,7 +33,7 @@ var harness = sqlstoretest.Harness{
 		return s, s.write
 	},
 	InsertSQL: func(s sqlstoretest.Store) string {
-		return "INSERT INTO " + s.(*Store).TableName() + " VALUES (?, ?, ?, ?)"
+		return "INSERT INTO " + s.(*Store).TableName() + " (key, data, expiry, version) VALUES (?, ?, ?, ?)"
 	},
 	CountSQL:    func(s sqlstoretest.Store) string { return "SELECT COUNT(*) FROM " + s.(*Store).TableName() },
 	MaxDataSize: MaxDataSize,

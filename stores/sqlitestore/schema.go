@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -46,49 +47,66 @@ func parseTable(name string) (table, error) {
 // quoted returns the table name quoted for SQL.
 func (t table) quoted() string { return `"` + string(t) + `"` }
 
-// indexName returns the quoted name of the expiry index.
-func (t table) indexName() string { return `"` + string(t) + `_expiry_idx"` }
+// indexName returns the quoted name of the table's index with suffix.
+func (t table) indexName(suffix string) string { return `"` + string(t) + suffix + `"` }
 
 // Schema returns the SQL that creates the session table named table (empty:
-// DefaultTableName) and its expiry index. Both statements use IF NOT
-// EXISTS, so running them again is harmless. Schema panics if table is not
-// a valid name (see Config.TableName).
+// DefaultTableName) and its indexes. Every statement uses IF NOT EXISTS, so
+// running them again is harmless. Schema panics if table is not a valid
+// name (see Config.TableName).
 //
 // The table:
 //
 //	CREATE TABLE IF NOT EXISTS "sessionkit_sessions" (
-//		key     TEXT    NOT NULL PRIMARY KEY,  -- SHA-256 of the token, hex
-//		data    BLOB    NOT NULL,              -- the encoded session
-//		expiry  INTEGER NOT NULL,              -- microseconds since 1970-01-01 UTC
-//		version INTEGER NOT NULL CHECK (version > 0)
+//		key        TEXT    NOT NULL PRIMARY KEY,  -- SHA-256 of the token, hex
+//		data       BLOB    NOT NULL,              -- the encoded session
+//		expiry     INTEGER NOT NULL,              -- microseconds since 1970-01-01 UTC
+//		version    INTEGER NOT NULL CHECK (version > 0),
+//		user_hash  TEXT,                          -- SHA-256 of the user id, hex; NULL: no user
+//		user_until INTEGER                        -- the user filing's end, microseconds
 //	) WITHOUT ROWID;
 //	CREATE INDEX IF NOT EXISTS "sessionkit_sessions_expiry_idx"
 //		ON "sessionkit_sessions" (expiry);
+//	CREATE INDEX IF NOT EXISTS "sessionkit_sessions_user_idx"
+//		ON "sessionkit_sessions" (user_hash) WHERE user_hash IS NOT NULL;
+//
+// A table created by an earlier version of the store lacks the user
+// columns, which SQLite cannot add with IF NOT EXISTS; Open adds them
+// (ALTER TABLE ... ADD COLUMN user_hash TEXT, ADD COLUMN user_until
+// INTEGER) and the index when they are missing.
 func Schema(table string) string {
 	t, err := parseTable(table)
 	if err != nil {
 		panic(err)
 	}
 	s := t.schema()
-	return s[0] + ";\n" + s[1] + ";\n"
+	return strings.Join(s[:], ";\n") + ";\n"
 }
 
-// schema returns the statements that create the table and its index.
-func (t table) schema() [2]string {
-	return [2]string{
+// schema returns the statements that create the table and its indexes.
+func (t table) schema() [3]string {
+	return [3]string{
 		`CREATE TABLE IF NOT EXISTS ` + t.quoted() + ` (
-	key     TEXT    NOT NULL PRIMARY KEY,
-	data    BLOB    NOT NULL,
-	expiry  INTEGER NOT NULL,
-	version INTEGER NOT NULL CHECK (version > 0)
+	key        TEXT    NOT NULL PRIMARY KEY,
+	data       BLOB    NOT NULL,
+	expiry     INTEGER NOT NULL,
+	version    INTEGER NOT NULL CHECK (version > 0),
+	user_hash  TEXT,
+	user_until INTEGER
 ) WITHOUT ROWID`,
-		`CREATE INDEX IF NOT EXISTS ` + t.indexName() + ` ON ` + t.quoted() + ` (expiry)`,
+		`CREATE INDEX IF NOT EXISTS ` + t.indexName("_expiry_idx") + ` ON ` + t.quoted() + ` (expiry)`,
+		`CREATE INDEX IF NOT EXISTS ` + t.indexName("_user_idx") + ` ON ` + t.quoted() + ` (user_hash) WHERE user_hash IS NOT NULL`,
 	}
 }
 
-// CreateTable creates the store's table and index if they do not exist, in
-// one transaction. It is idempotent and safe to call concurrently from
-// several processes.
+// userColumns are the columns an earlier version's table lacks, with
+// their definitions.
+var userColumns = [...][2]string{{"user_hash", "TEXT"}, {"user_until", "INTEGER"}}
+
+// CreateTable creates the store's table and indexes if they do not exist,
+// and upgrades a table created by an earlier version of the store (adding
+// the user columns and index), in one transaction. It is idempotent and
+// safe to call concurrently from several processes.
 func (s *Store) CreateTable(ctx context.Context) error {
 	if err := s.createTable(ctx); err != nil {
 		return fmt.Errorf("sessionkit: sqlite: create table: %w", err)
@@ -101,12 +119,39 @@ func (s *Store) createTable(ctx context.Context) error {
 }
 
 func (s *Store) createTableOnce(ctx context.Context) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.write.BeginTx(ctx, nil) // immediate: holds the write lock
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	for _, stmt := range s.table.schema() {
+	stmts := s.table.schema()
+	if _, err := tx.ExecContext(ctx, stmts[0]); err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, string(s.table))
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		have[name] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, c := range userColumns {
+		if !have[c[0]] {
+			if _, err := tx.ExecContext(ctx, `ALTER TABLE `+s.table.quoted()+` ADD COLUMN `+c[0]+` `+c[1]); err != nil {
+				return err
+			}
+		}
+	}
+	for _, stmt := range stmts[1:] {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
@@ -118,19 +163,32 @@ func (s *Store) createTableOnce(ctx context.Context) error {
 func queries(t string) sqlstore.Queries {
 	return sqlstore.Queries{
 		Load: `SELECT data, expiry, version FROM ` + t + ` WHERE key = :key AND expiry > :now`,
+		// Every assignment sees the row as it was: a replaced expired
+		// row loses its filing.
 		Save: `INSERT INTO ` + t + ` (key, data, expiry, version) VALUES (:key, :data, :expiry, :version)
-ON CONFLICT (key) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, version = version + 1`,
+ON CONFLICT (key) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, version = version + 1,
+user_hash = CASE WHEN expiry > :now THEN user_hash END, user_until = CASE WHEN expiry > :now THEN user_until END`,
 		Delete:     `DELETE FROM ` + t + ` WHERE key = :key`,
 		DeleteLive: `DELETE FROM ` + t + ` WHERE key = :key AND version = :version AND expiry > :now`,
 		CASInsert: `INSERT INTO ` + t + ` (key, data, expiry, version) VALUES (:key, :data, :expiry, :version)
-ON CONFLICT (key) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, version = excluded.version
+ON CONFLICT (key) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, version = excluded.version,
+user_hash = NULL, user_until = NULL
+WHERE expiry <= :now`,
+		CASInsertUser: `INSERT INTO ` + t + ` (key, data, expiry, version, user_hash, user_until)
+VALUES (:key, :data, :expiry, :version, :user, :until)
+ON CONFLICT (key) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, version = excluded.version,
+user_hash = excluded.user_hash, user_until = excluded.user_until
 WHERE expiry <= :now`,
 		CASUpdate: `UPDATE ` + t + ` SET data = :data, expiry = :expiry, version = :newversion
+WHERE key = :key AND version = :version AND expiry > :now`,
+		CASUpdateUser: `UPDATE ` + t + ` SET data = :data, expiry = :expiry, version = :newversion,
+user_hash = :user, user_until = :until
 WHERE key = :key AND version = :version AND expiry > :now`,
 		LiveExists: `SELECT COUNT(*) FROM ` + t + ` WHERE key = :key AND expiry > :now`,
 		Touch:      `UPDATE ` + t + ` SET expiry = :expiry WHERE key = :key AND expiry > :now`,
 		Iterate: `SELECT key FROM ` + t + ` WHERE key > :after AND expiry > :now ORDER BY key LIMIT ` +
 			fmt.Sprint(sqlstore.PageSize),
+		UserKeys: `SELECT key FROM ` + t + ` WHERE user_hash = :user AND expiry > :now AND user_until > :now`,
 		DeleteExpired: `DELETE FROM ` + t + ` WHERE key IN (SELECT key FROM ` + t + ` WHERE expiry <= :now LIMIT ` +
 			fmt.Sprint(sqlstore.PageSize) + `)`,
 	}

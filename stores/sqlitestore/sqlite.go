@@ -15,19 +15,33 @@
 // otherwise) with the layout that Schema returns:
 //
 //	CREATE TABLE IF NOT EXISTS "sessionkit_sessions" (
-//		key     TEXT    NOT NULL PRIMARY KEY,
-//		data    BLOB    NOT NULL,
-//		expiry  INTEGER NOT NULL,  -- microseconds since 1970-01-01 UTC
-//		version INTEGER NOT NULL CHECK (version > 0)
+//		key        TEXT    NOT NULL PRIMARY KEY,
+//		data       BLOB    NOT NULL,
+//		expiry     INTEGER NOT NULL,  -- microseconds since 1970-01-01 UTC
+//		version    INTEGER NOT NULL CHECK (version > 0),
+//		user_hash  TEXT,              -- SHA-256 of the user id, hex
+//		user_until INTEGER            -- microseconds since 1970-01-01 UTC
 //	) WITHOUT ROWID;
 //	CREATE INDEX IF NOT EXISTS "sessionkit_sessions_expiry_idx"
 //		ON "sessionkit_sessions" (expiry);
+//	CREATE INDEX IF NOT EXISTS "sessionkit_sessions_user_idx"
+//		ON "sessionkit_sessions" (user_hash) WHERE user_hash IS NOT NULL;
+//
+// Open upgrades a table created by an earlier version of the store, adding
+// the user columns and index.
 //
 // The Store implements core.Store and every optional capability:
 // core.Toucher, core.CompareAndSwapper (a version column checked in the
-// statement's WHERE clause), core.Iterator and core.ExpiredDeleter.
-// Records larger than Config.MaxDataSize (16 MiB - 1 by default) fail with
-// core.ErrTooLarge.
+// statement's WHERE clause), core.Iterator, core.ExpiredDeleter and
+// core.UserIndexer. Records larger than Config.MaxDataSize (16 MiB - 1 by
+// default) fail with core.ErrTooLarge.
+//
+// CompareAndSwapUser files a row under a user in the statement that writes
+// it: user_hash holds the lowercase hex SHA-256 of the user id (NULL for no
+// user), so the file holds no e-mail addresses or other user ids in the
+// clear (the hash is a pseudonym, not a secret: whoever can guess an id can
+// hash it); user_until holds the filing's end, and a partial index on
+// user_hash serves UserKeys. The filing lives in the row and ends with it.
 //
 // The file uses synchronous=NORMAL, SQLite's recommendation for WAL mode:
 // a crash of the application loses nothing, a power failure may lose the
@@ -107,12 +121,14 @@ var (
 	_ core.CompareAndSwapper = (*Store)(nil)
 	_ core.Iterator          = (*Store)(nil)
 	_ core.ExpiredDeleter    = (*Store)(nil)
+	_ core.UserIndexer       = (*Store)(nil)
 )
 
 // Open opens the SQLite database file at path, creating it if it does not
-// exist, switches it to WAL mode and creates the store's table and index if
-// they do not exist (see Schema). When cfg.CleanupInterval is positive it
-// starts the janitor. Call Close when done.
+// exist, switches it to WAL mode and creates the store's table and indexes
+// if they do not exist, or upgrades a table of an earlier version (see
+// Schema). When cfg.CleanupInterval is positive it starts the janitor.
+// Call Close when done.
 func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
 	s, err := open(ctx, path, cfg)
 	if err != nil {
@@ -255,4 +271,19 @@ func (s *Store) Iterate(ctx context.Context, fn func(key string) bool) error {
 // removed.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	return s.s.DeleteExpired(ctx)
+}
+
+// CompareAndSwapUser is CompareAndSwap that also files the row under user
+// (the SHA-256 of user in user_hash, until in user_until), or under no user
+// when user is "" (both NULL), in the same single statement. An expiry that
+// is not in the future deletes the row, and its filing with it.
+func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, user string, until time.Time) (uint64, error) {
+	return s.s.CompareAndSwapUser(ctx, key, version, data, expiry, user, until)
+}
+
+// UserKeys returns the keys of the live rows filed under user whose until
+// has not passed, in one query on the partial user index. A user with no
+// sessions, or "", has none. The order is unspecified.
+func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
+	return s.s.UserKeys(ctx, user)
 }
