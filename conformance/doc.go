@@ -23,8 +23,12 @@
 // contract that the store broke.
 //
 // The optional capabilities core.Toucher, core.CompareAndSwapper,
-// core.Iterator and core.ExpiredDeleter are tested, each in its own group of
-// subtests, only when the store implements them. A store that keeps
+// core.Iterator, core.ExpiredDeleter and core.UserIndexer are tested, each
+// in its own group of subtests, only when the store implements them. The
+// UserIndexer group also drives a core.Manager on the store: sessions
+// ended by EndSession and EndUserSessions stay ended while 16 concurrent
+// requests keep writing and renewing them, and expired sessions are not
+// listed. A store that keeps
 // expired records until cleanup should disable or slow down any background
 // sweeping in the factory so that DeleteExpired has something to count.
 //

@@ -59,9 +59,20 @@
 // SHA-256 hashes of the tokens (StoreKey), so a store never sees a token.
 // Optional interfaces add what a store can do: Toucher (move the deadline
 // without a rewrite), CompareAndSwapper (versioned writes), Iterator and
-// ExpiredDeleter (cleanup). A ClientStore keeps the session in the token
-// itself (stores/cookie). Package conformance holds the test suites that
-// define these contracts.
+// ExpiredDeleter (cleanup), UserIndexer (a user's sessions). A ClientStore
+// keeps the session in the token itself (stores/cookie). Package
+// conformance holds the test suites that define these contracts.
+//
+// # A user's sessions
+//
+// Session.SetUser files a session under a user (at login, next to Renew);
+// Session.ID is its public id, stable across Renew. Manager.UserSessions
+// lists a user's live sessions (SessionInfo), Manager.EndSession ends one
+// by id and Manager.EndUserSessions all but one ("log out everywhere
+// else"), as strongly as Destroy, from any goroutine. Stores that
+// implement UserIndexer keep a per-user index; others are scanned with
+// Iterator; client-side sessions can only be ended all at once, through
+// a ClientStore that implements UserRevoker.
 //
 // # Concurrent requests
 //

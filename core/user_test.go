@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
@@ -364,5 +366,121 @@ func TestClientSideEndUserSessions(t *testing.T) {
 	})
 	if cs.lookups.Load() == 0 {
 		t.Error("the core never asked UserRevoked")
+	}
+}
+
+// TestUserSessionsConformance runs the Manager-level conformance checks
+// with the memory store's index and with the Iterator fallback.
+func TestUserSessionsConformance(t *testing.T) {
+	newMem := func(t *testing.T) *memory.Store {
+		st := memory.New(memory.Config{CleanupInterval: -1})
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	}
+	t.Run("index", func(t *testing.T) {
+		conformance.TestUserSessions(t, func(t *testing.T) core.Store { return newMem(t) })
+	})
+	t.Run("iterator", func(t *testing.T) {
+		conformance.TestUserSessions(t, func(t *testing.T) core.Store { return iterOnly{newMem(t)} })
+	})
+}
+
+// TestClientSideEndUserSessionsUnderLoad: client-side sessions ended by
+// EndUserSessions stay ended while 16 concurrent requests keep writing
+// (each sealing a new cookie), and the kept one lives. (No renews: without
+// a RetiringClientStore concurrent renews of one client-side session race
+// for the cookie whatever EndUserSessions does.)
+func TestClientSideEndUserSessionsUnderLoad(t *testing.T) {
+	cs := &revokingClientStore{}
+	m, err := core.New(core.Config{ClientStore: cs, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := func(tok string, fn func(s *core.Session)) string {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if tok != "" {
+			r.AddCookie(&http.Cookie{Name: "session", Value: tok})
+		}
+		s := m.Begin(r)
+		fn(s)
+		h := http.Header{}
+		if err := m.Commit(s, h); err != nil {
+			t.Error(err)
+		}
+		m.Release(s)
+		for _, c := range (&http.Response{Header: h}).Cookies() {
+			if c.Name == "session" && c.MaxAge >= 0 {
+				return c.Value
+			}
+		}
+		return tok
+	}
+	const sessions, workers = 4, 16
+	var (
+		mu     sync.Mutex
+		tokens [sessions]string
+		keepID string
+	)
+	for i := range tokens {
+		tokens[i] = request("", func(s *core.Session) {
+			s.SetUser("ann")
+			if i == 0 {
+				keepID = s.ID()
+			}
+		})
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			i := w % sessions
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				tok := tokens[i]
+				mu.Unlock()
+				next := request(tok, func(s *core.Session) {
+					v, _ := core.Value[int](s, "n")
+					time.Sleep(time.Duration(n%7) * 100 * time.Microsecond)
+					s.Set("n", v+1)
+				})
+				mu.Lock()
+				if tokens[i] == tok {
+					tokens[i] = next
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
+	before := tokens
+	mu.Unlock()
+	for i, tok := range before {
+		request(tok, func(s *core.Session) {
+			if s.User() != "ann" {
+				t.Fatalf("session %d under load before the ending: user %q, want ann", i, s.User())
+			}
+		})
+	}
+	if _, err := m.EndUserSessions(t.Context(), "ann", keepID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	for i, tok := range tokens {
+		request(tok, func(s *core.Session) {
+			switch user, id := s.User(), s.ID(); {
+			case i == 0 && (user != "ann" || id != keepID):
+				t.Errorf("the kept session's last cookie opens user %q, id kept %t; want the kept session", user, id == keepID)
+			case i != 0 && user != "":
+				t.Errorf("ended session %d's last cookie still opens a session of %q", i, user)
+			}
+		})
 	}
 }
