@@ -61,7 +61,11 @@
 // is open cannot be removed or replaced, so a rename over a record that a
 // concurrent Load has open, or the removal of a lock file another process
 // waits on, can fail there; lock files left behind are removed by a later
-// DeleteExpired.
+// DeleteExpired. Likewise a user's index directory that another process
+// has open cannot be removed there (it stays, empty, until a later
+// DeleteExpired), and filing a record into a directory at the moment it is
+// being removed can fail, failing the write and leaving the previous
+// record.
 package file
 
 import (

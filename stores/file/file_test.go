@@ -575,7 +575,7 @@ func TestDeleteExpired(t *testing.T) {
 	keep := testKey("keep")
 	mustSave(t, s, keep, "x", time.Now().Add(time.Hour))
 	for i := range 3 {
-		mustSave(t, s, testKey(fmt.Sprint("gone", i)), "x", time.Now().Add(10*time.Millisecond))
+		mustSave(t, s, testKey(fmt.Sprint("gone", i)), "x", time.Now().Add(200*time.Millisecond))
 	}
 	orphan := s.lockPath(testKey("orphan"))
 	oldTemp := filepath.Join(s.Dir(), ".sess-"+testKey("old")+".1.tmp")
@@ -589,7 +589,7 @@ func TestDeleteExpired(t *testing.T) {
 	if err := os.Chtimes(oldTemp, old, old); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(250 * time.Millisecond)
 	n, err := s.DeleteExpired(ctx)
 	if err != nil || n != 3 {
 		t.Fatalf("DeleteExpired = %d, %v; want 3, nil", n, err)

@@ -262,8 +262,8 @@ func (s *Store) scanIndex(ctx context.Context, d digest, fn func(key string) err
 				return err
 			}
 		}
-		if err == io.EOF {
-			return nil
+		if err == io.EOF || errors.Is(err, fs.ErrNotExist) {
+			return nil // the end, or the directory was removed as it emptied
 		}
 		if err != nil {
 			return scrub(err)
@@ -327,8 +327,8 @@ func (s *Store) cleanIndex(ctx context.Context) error {
 			}
 			os.Remove(s.userDir(d)) // an empty directory of a user with no entries
 		}
-		if rerr == io.EOF {
-			break
+		if rerr == io.EOF || errors.Is(rerr, fs.ErrNotExist) {
+			break // the end, or another process removed the emptied index
 		}
 		if rerr != nil {
 			return scrub(rerr)
