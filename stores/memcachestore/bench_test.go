@@ -44,3 +44,32 @@ func BenchmarkContention(b *testing.B) {
 		return newStore(b, newClient(testserver.Memcached(b)))
 	})
 }
+
+// BenchmarkUserIndex measures the user lists: a filing (CompareAndSwapUser
+// of a new key: add, then gets and cas of one list item) and UserKeys of a
+// user with 5 sessions.
+func BenchmarkUserIndex(b *testing.B) {
+	s := newStore(b, newClient(testserver.Memcached(b)))
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	data := make([]byte, 200)
+	b.Run("CompareAndSwapUser", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.CompareAndSwapUser(ctx, newKey(), 0, data, exp, "bench", time.Now().Add(time.Second)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for range 5 {
+		s.CompareAndSwapUser(ctx, newKey(), 0, data, exp, "five", exp)
+	}
+	b.Run("UserKeys5", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if keys, err := s.UserKeys(ctx, "five"); err != nil || len(keys) != 5 {
+				b.Fatal(len(keys), err)
+			}
+		}
+	})
+}

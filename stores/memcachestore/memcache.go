@@ -30,7 +30,7 @@
 //
 // # A user's sessions: best effort
 //
-// The store implements core.UserIndexer with one list item per user (see
+// The store implements core.UserIndexer with list items per user (see
 // CompareAndSwapUser and UserKeys for its layout and costs). memcached is a
 // cache, and the lists are only as reliable as a cache:
 //
@@ -49,8 +49,9 @@
 //     other: while CompareAndSwapUser runs, the record is filed before it
 //     is listed; a failed list update leaves the record written and
 //     unlisted (the call returns the error).
-//   - A list holds at most (MaxItemSize-1)/40 sessions; a user with more
-//     loses the entries with the earliest until.
+//   - Each of a user's 16 list items holds at most (MaxItemSize-1)/40
+//     sessions (about 26 000; sessions spread over the items by key); past
+//     that the entries with the earliest until are dropped.
 //   - Save does not read the record it replaces, so a record it writes
 //     counts as filed under the user whose list holds its key. A key is a
 //     hash of a fresh random token, so a saved record is only ever on the

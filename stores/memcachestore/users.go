@@ -173,15 +173,15 @@ func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 	err := s.do(ctx, func() error {
 		dead := make(map[[32]byte]bool)
 		for pass := 1; ; pass++ {
-			live, fresh, err := s.listPass(owner, dead)
+			live, freshGone, fresh, err := s.listPass(owner, dead)
 			if err != nil {
 				return err
 			}
-			if len(fresh) == 0 || pass == userKeysPasses || ctx.Err() != nil {
-				// Still churning: the keys found ended in this reading
+			if !fresh || pass == userKeysPasses || ctx.Err() != nil {
+				// Still churning: the records found gone in this reading
 				// ended moments ago; listing them makes the caller
 				// (the core) list again.
-				for _, e := range append(live, fresh...) {
+				for _, e := range append(live, freshGone...) {
 					keys = append(keys, hex.EncodeToString(e.key[:]))
 				}
 				return nil
@@ -195,17 +195,18 @@ func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 }
 
 // listPass reads owner's lists and their records once, writes back the
-// items it pruned, and returns the live entries filed under owner, and in
-// fresh the entries found ended (or filed elsewhere) that dead did not
-// hold yet (added to it).
-func (s *Store) listPass(owner [ownerLen]byte, dead map[[32]byte]bool) (live, fresh []listEntry, err error) {
+// items it pruned, and returns the live entries filed under owner. The
+// entries found with their record gone or filed elsewhere that dead did
+// not hold yet are added to it and reported by fresh; freshGone has those
+// whose record is gone.
+func (s *Store) listPass(owner [ownerLen]byte, dead map[[32]byte]bool) (live, freshGone []listEntry, fresh bool, err error) {
 	ids := make([]string, listBuckets)
 	for b := range ids {
 		ids[b] = s.listKey(owner, b)
 	}
 	items, err := s.collectLists(ids)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	now := time.Now()
 	lists := make(map[string][]listEntry, len(items))
@@ -219,9 +220,9 @@ func (s *Store) listPass(owner [ownerLen]byte, dead map[[32]byte]bool) (live, fr
 			}
 		}
 	}
-	live, err = s.keepFiled(current, owner, now)
+	live, gone, err := s.keepFiled(current, owner, now)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	keep := make(map[[32]byte]bool, len(live))
 	for _, e := range live {
@@ -233,8 +234,10 @@ func (s *Store) listPass(owner [ownerLen]byte, dead map[[32]byte]bool) (live, fr
 				return false
 			}
 			if e.until > now.UnixNano() && !dead[e.key] {
-				dead[e.key] = true
-				fresh = append(fresh, e)
+				dead[e.key], fresh = true, true
+				if gone[e.key] {
+					freshGone = append(freshGone, e)
+				}
 			}
 			return true
 		})
@@ -242,13 +245,13 @@ func (s *Store) listPass(owner [ownerLen]byte, dead map[[32]byte]bool) (live, fr
 			writeBack(s.client, items[id], kept, now)
 		}
 	}
-	return live, fresh, nil
+	return live, freshGone, fresh, nil
 }
 
 // keepFiled returns the entries whose record is live and filed under owner
-// (or of unknown filing).
-func (s *Store) keepFiled(entries []listEntry, owner [ownerLen]byte, now time.Time) ([]listEntry, error) {
-	kept := entries[:0:0]
+// (or of unknown filing), and the keys whose record is gone.
+func (s *Store) keepFiled(entries []listEntry, owner [ownerLen]byte, now time.Time) (kept []listEntry, gone map[[32]byte]bool, err error) {
+	gone = make(map[[32]byte]bool)
 	for chunk := range slices.Chunk(entries, multiGetBatch) {
 		ids := make([]string, len(chunk))
 		for i, e := range chunk {
@@ -256,21 +259,24 @@ func (s *Store) keepFiled(entries []listEntry, owner [ownerLen]byte, now time.Ti
 		}
 		items, err := s.client.GetMulti(ids)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for i, e := range chunk {
 			item, ok := items[ids[i]]
 			if !ok {
+				gone[e.key] = true
 				continue
 			}
 			h, _, err := decode(item.Value)
-			if err != nil || !h.live(now) || (h.filed && h.owner != owner) {
-				continue
+			switch {
+			case err != nil || !h.live(now):
+				gone[e.key] = true
+			case !h.filed || h.owner == owner:
+				kept = append(kept, e)
 			}
-			kept = append(kept, e)
 		}
 	}
-	return kept, nil
+	return kept, gone, nil
 }
 
 // collectLists reads the list items ids, twice, until two readings in a

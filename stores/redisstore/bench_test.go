@@ -1,7 +1,11 @@
 package redisstore_test
 
 import (
+	"context"
 	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
@@ -22,4 +26,40 @@ func BenchmarkContention(b *testing.B) {
 	conformance.BenchmarkContention(b, func(b *testing.B) core.Store {
 		return newStore(b, newClient(b, testserver.Redis(b)))
 	})
+}
+
+// BenchmarkUserIndex measures the user index: a filing (CompareAndSwapUser
+// of a new key) and UserKeys of a user with 5 sessions, on a single node
+// (one script each) and on a Cluster across slots (a script and a
+// follow-up pipeline; three round trips for UserKeys).
+func BenchmarkUserIndex(b *testing.B) {
+	clients := map[string]goredis.UniversalClient{
+		"Single":  newClient(b, testserver.Redis(b)),
+		"Cluster": newClusterClient(b),
+	}
+	for _, name := range []string{"Single", "Cluster"} {
+		s := newStore(b, clients[name])
+		ctx := context.Background()
+		exp := time.Now().Add(time.Hour)
+		data := make([]byte, 200)
+		b.Run(name+"/CompareAndSwapUser", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.CompareAndSwapUser(ctx, newKey(), 0, data, exp, "bench", time.Now().Add(time.Minute)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		for range 5 {
+			s.CompareAndSwapUser(ctx, newKey(), 0, data, exp, "five", exp)
+		}
+		b.Run(name+"/UserKeys5", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if keys, err := s.UserKeys(ctx, "five"); err != nil || len(keys) != 5 {
+					b.Fatal(len(keys), err)
+				}
+			}
+		})
+	}
 }

@@ -243,12 +243,13 @@ func (s *Store) refile(ctx context.Context, key, old, owner string, untilMs, now
 // Costs: O(n) for a set of n members. Where the records share the set's
 // slot it is one script and one round trip (the script blocks that Redis
 // node for the n record lookups: about a millisecond per few thousand
-// keys). On a Cluster without a hash tag it is three round trips: the set
-// (pruned of past untils), then a pipeline of two GETRANGEs per member to
-// the records' nodes, then, when some records are gone, a ZREM of those.
-// There, a member whose record is filed elsewhere is only skipped, not
-// removed: the CompareAndSwapUser that refiled it removes it, or its until
-// does.
+// keys), and the listing is a snapshot. On a Cluster without a hash tag a
+// reading is three round trips: the set (pruned of past untils), then a
+// pipeline of two GETRANGEs per member to the records' nodes, then, when
+// some records are gone, a ZREM of those; a reading that finds a record
+// newly ended is followed by another (see userKeysSplit). There, a member
+// whose record is filed elsewhere is only skipped, not removed: the
+// CompareAndSwapUser that refiled it removes it, or its until does.
 func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sessionkit: redis: user-keys: %w", err)
@@ -280,19 +281,46 @@ func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 	return out, nil
 }
 
+// userKeysPasses bounds the readings of one UserKeys on a Cluster.
+const userKeysPasses = 16
+
 // userKeysSplit is UserKeys for records that live in other slots than the
-// user set.
+// user set. The set and the records are read one after the other, so when
+// it finds a record newly ended it reads the set again: a renew files the
+// new key before it ends the old one, so the set holds the new key by
+// then. Under churn that lasts userKeysPasses readings it returns the last
+// reading's live keys with those it found newly ended (ended moments ago:
+// the core, finding them ended, lists again).
 func (s *Store) userKeysSplit(ctx context.Context, set, owner string, now int64) ([]string, error) {
+	dead := make(map[string]bool)
+	for pass := 1; ; pass++ {
+		live, freshGone, fresh, err := s.setPass(ctx, set, owner, now, dead)
+		if err != nil {
+			return nil, err
+		}
+		if !fresh || pass == userKeysPasses {
+			return append(live, freshGone...), nil
+		}
+		now = time.Now().UnixMilli()
+	}
+}
+
+// setPass reads the user set once (pruned of past untils) and checks each
+// member's record: it returns the members filed under owner. The members
+// found with their record gone or filed elsewhere that dead did not hold
+// yet are added to it and reported by fresh; freshGone has those whose
+// record is gone. It removes the members whose record is gone.
+func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead map[string]bool) (live, freshGone []string, fresh bool, err error) {
 	var members *goredis.StringSliceCmd
 	if _, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.ZRemRangeByScore(ctx, set, "-inf", strconv.FormatInt(now, 10))
 		members = p.ZRangeByScore(ctx, set, &goredis.ZRangeBy{Min: "(" + strconv.FormatInt(now, 10), Max: "+inf"})
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, nil, false, err
 	}
 	if len(members.Val()) == 0 {
-		return nil, nil
+		return nil, nil, false, nil
 	}
 	type check struct{ flag, tail *goredis.StringCmd }
 	checks := make([]check, len(members.Val()))
@@ -302,25 +330,31 @@ func (s *Store) userKeysSplit(ctx context.Context, set, owner string, now int64)
 		}
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, nil, false, err
 	}
-	var live []string
 	var gone []any
 	for i, m := range members.Val() {
 		flag := checks[i].flag.Val()
 		switch {
+		case flag != "" && flag[0] >= 0x80 && checks[i].tail.Val() == owner:
+			live = append(live, m)
+			continue
 		case flag == "":
 			gone = append(gone, m)
-		case flag[0] >= 0x80 && checks[i].tail.Val() == owner:
-			live = append(live, m)
+		}
+		if !dead[m] {
+			dead[m], fresh = true, true
+			if flag == "" {
+				freshGone = append(freshGone, m)
+			}
 		}
 	}
 	if len(gone) > 0 {
 		if err := s.client.ZRem(ctx, set, gone...).Err(); err != nil {
-			return nil, err
+			return nil, nil, false, err
 		}
 	}
-	return live, nil
+	return live, freshGone, fresh, nil
 }
 
 // userHash names a user in key names and records: the hex SHA-256 of id.

@@ -543,3 +543,16 @@ func TestUserIndexRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestUserIndexSnapshotUnderRenew renews one session over and over (file
+// the new key, then end the old one, as the core does) while others list
+// the user: at every instant one of the keys is live and filed, so no
+// listing may come back empty.
+func TestUserIndexSnapshotUnderRenew(t *testing.T) {
+	for _, m := range userModes(t) {
+		t.Run(m.name, func(t *testing.T) {
+			s, _ := m.store(t)
+			checkSnapshotUnderRenew(t, s)
+		})
+	}
+}
