@@ -250,7 +250,7 @@ func testUserExpiredRowReplaced(t *testing.T, h UserHarness) {
 	s := h.New(t)
 	ctx := context.Background()
 	ka, kb, kc := Key("a"), Key("b"), Key("c")
-	short := time.Now().Add(200 * time.Millisecond)
+	short := time.Now().Add(1500 * time.Millisecond) // time enough to write and list under load
 	long := time.Now().Add(time.Hour)
 	for _, k := range []string{ka, kb, kc} {
 		if _, err := s.CompareAndSwapUser(ctx, k, 0, nil, short, "alice", long); err != nil {
