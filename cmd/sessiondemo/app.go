@@ -19,11 +19,12 @@ type route struct {
 	h            handler
 }
 
-// routes are the demo's routes. An external black-box suite drives them:
-// keep paths, methods and JSON shapes exactly as they are.
-func routes() []route {
-	return []route{
-		{http.MethodGet, "/", page},
+// routes are the demo's routes, answering for m. An external black-box
+// suite drives them: keep paths, methods and JSON shapes exactly as they
+// are.
+func routes(m *core.Manager) []route {
+	return append([]route{
+		{http.MethodGet, "/", func(w http.ResponseWriter, r *http.Request, s *core.Session) { page(m, w, r, s) }},
 		{http.MethodGet, "/api/count", count},
 		{http.MethodPost, "/api/set", set},
 		{http.MethodGet, "/api/get", get},
@@ -32,7 +33,7 @@ func routes() []route {
 		{http.MethodGet, "/api/whoami", whoami},
 		{http.MethodPost, "/api/flash", flash},
 		{http.MethodGet, "/api/flashes", flashes},
-	}
+	}, sessionRoutes(m)...)
 }
 
 func increment(s *core.Session) int {
@@ -68,14 +69,15 @@ func login(w http.ResponseWriter, r *http.Request, s *core.Session) {
 		http.Error(w, `{"error":"user is required"}`, http.StatusBadRequest)
 		return
 	}
-	s.Renew() // a new token at every change of privilege
+	s.Renew()       // a new token at every change of privilege
+	s.SetUser(user) // files the session under the user: "Your sessions"
 	s.Set("user", user)
 	s.AddFlash("Welcome, " + user + "!")
 	respond(w, r, map[string]any{"ok": true, "user": user})
 }
 
 func logout(w http.ResponseWriter, r *http.Request, s *core.Session) {
-	s.Destroy()
+	s.Destroy() // also ends the session's filing under its user
 	respond(w, r, map[string]any{"ok": true})
 }
 
@@ -105,7 +107,7 @@ func flashes(w http.ResponseWriter, r *http.Request, s *core.Session) {
 // respond answers an HTML form post with a redirect to the page, and any
 // other client with JSON.
 func respond(w http.ResponseWriter, r *http.Request, v any) {
-	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+	if wantsHTML(r) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
@@ -117,17 +119,18 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func page(w http.ResponseWriter, r *http.Request, s *core.Session) {
+func page(m *core.Manager, w http.ResponseWriter, r *http.Request, s *core.Session) {
 	if r.URL.Path != "/" {
 		http.NotFound(w, r)
 		return
 	}
 	user, _ := core.Value[string](s, "user")
 	data := struct {
-		Count   int
-		User    string
-		Flashes []string
-	}{increment(s), user, s.Flashes()}
+		Count    int
+		User     string
+		Flashes  []string
+		Sessions *sessionsView
+	}{increment(s), user, s.Flashes(), newSessionsView(m, r, s)}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = pageTemplate.Execute(w, data)
 }
@@ -146,6 +149,7 @@ form{margin:1rem 0} input{padding:.3rem}
 <p>Visits in this session: <strong id="count">{{.Count}}</strong></p>
 {{if .User}}<p>Logged in as <strong id="user">{{.User}}</strong></p>
 <form method="post" action="/api/logout"><button id="logout">Log out</button></form>
+{{template "sessions" .Sessions}}
 {{else}}<p id="user-none">Not logged in.</p>
 <form method="post" action="/api/login"><input name="user" id="user-input" placeholder="name"> <button id="login">Log in</button></form>
 {{end}}

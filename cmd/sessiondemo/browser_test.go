@@ -73,9 +73,10 @@ func TestBrowser(t *testing.T) {
 	}
 }
 
-func testBrowser(t *testing.T, exe, framework string) {
-	base := serveDemo(t, framework)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+// newAllocator returns the allocator of a headless Chromium at exe with a
+// fresh profile, reaching only 127.0.0.1.
+func newAllocator(t *testing.T, exe string) (context.Context, context.CancelFunc) {
+	return chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true),
@@ -88,6 +89,11 @@ func testBrowser(t *testing.T, exe, framework string) {
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
 		chromedp.UserDataDir(t.TempDir()),
 	)
+}
+
+func testBrowser(t *testing.T, exe, framework string) {
+	base := serveDemo(t, framework)
+	allocCtx, cancelAlloc := newAllocator(t, exe)
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	defer cancel()

@@ -1,7 +1,8 @@
 // Command sessiondemo serves a small web application that uses sessionkit:
-// a visit counter, login and logout with token renewal, flash messages, and
-// a JSON API, identically on net/http, Gin, Echo v4 and Echo v5 and on
-// every store.
+// a visit counter, login and logout with token renewal, flash messages, a
+// user's sessions (list them, end one, log out everywhere else), and a JSON
+// API, identically on net/http, Gin, Echo v4 and Echo v5 and on every
+// store.
 //
 //	go run ./cmd/sessiondemo                       # net/http, memory store, 127.0.0.1:8080
 //	go run ./cmd/sessiondemo -framework gin -store redis -store-addr 127.0.0.1:6379
@@ -150,6 +151,9 @@ func newApp(ctx context.Context, o options, logger *slog.Logger) (h http.Handler
 		Codec:       codec,
 		SigningKeys: signing,
 		Logger:      logger,
+		// "Your sessions" shows each session's browser: record the
+		// User-Agent (and client address) when a session is created.
+		RecordClientInfo: true,
 	}
 	closeStore, err := open(ctx, o, &cfg)
 	if err != nil {

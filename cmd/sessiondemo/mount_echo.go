@@ -14,7 +14,7 @@ func mountEcho(m *core.Manager) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(echosession.Middleware(m))
-	for _, rt := range routes() {
+	for _, rt := range routes(m) {
 		h := rt.h
 		e.Add(rt.method, rt.path, func(c echo.Context) error {
 			h(c.Response(), c.Request(), echosession.Get(c))

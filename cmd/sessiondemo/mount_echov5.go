@@ -14,7 +14,7 @@ func mountEchoV5(m *core.Manager) http.Handler {
 	e := echo.New()
 	e.Logger = m.Logger() // Echo v5 logs with log/slog: the demo's logger
 	e.Use(echov5.Middleware(m))
-	for _, rt := range routes() {
+	for _, rt := range routes(m) {
 		h := rt.h
 		e.Add(rt.method, rt.path, func(c *echo.Context) error {
 			h(c.Response(), c.Request(), echov5.Get(c))

@@ -14,7 +14,7 @@ func mountGin(m *core.Manager) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(gin.Recovery(), ginsession.Middleware(m))
-	for _, rt := range routes() {
+	for _, rt := range routes(m) {
 		h := rt.h
 		r.Handle(rt.method, rt.path, func(c *gin.Context) {
 			h(c.Writer, c.Request, ginsession.Get(c))

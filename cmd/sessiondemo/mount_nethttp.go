@@ -10,7 +10,7 @@ import (
 // mountNetHTTP serves the routes with net/http's ServeMux.
 func mountNetHTTP(m *core.Manager) http.Handler {
 	mux := http.NewServeMux()
-	for _, rt := range routes() {
+	for _, rt := range routes(m) {
 		pattern := rt.method + " " + rt.path
 		if rt.path == "/" {
 			pattern += "{$}"
