@@ -22,8 +22,11 @@ type UserRevoker interface {
 	// RevokeUser records that every session of user sealed under name
 	// that was filed under user (Session.SetUser) at or before at must
 	// stop opening, except the session whose public id (Session.ID) is
-	// keepID ("" keeps none). A later call for the same user replaces
-	// the earlier one (its at is later). The entry may be forgotten
+	// keepID ("" keeps none). A later call for the same user adds to
+	// the earlier ones rather than replacing them: a session an earlier
+	// call ended stays ended even when a later call keeps its id (two
+	// devices that each log out everywhere else at once end each other).
+	// The entry may be forgotten
 	// after until: every token it covers has expired by then.
 	RevokeUser(ctx context.Context, name, user, keepID string, at, until time.Time) error
 
