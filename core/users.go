@@ -31,8 +31,8 @@ type UserRevoker interface {
 	RevokeUser(ctx context.Context, name, user, keepID string, at, until time.Time) error
 
 	// UserRevoked reports whether the session with public id id, filed
-	// under user at since, was revoked by RevokeUser: at is not before
-	// since and keepID is not id. An error is a failure of the store
+	// under user at since, was revoked by a RevokeUser call for user
+	// whose at is not before since and whose keepID is not id. An error is a failure of the store
 	// itself, as for Open.
 	UserRevoked(ctx context.Context, name, user, id string, since time.Time) (revoked bool, err error)
 }
