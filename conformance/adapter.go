@@ -37,7 +37,9 @@ type AdapterOptions struct {
 	// a fresh core.ClientStore per subtest goes into Config.ClientStore
 	// instead of a Store (NewStore is then not used), with its calls
 	// counted and faults injected as for a store (Open as Load, Seal as
-	// Save, Revoke as Delete). It implies ClientSide.
+	// Save, Revoke as Delete; the checks of a core.RetiringClientStore
+	// and of a core.UserRevoker as Load, their revocations as Delete).
+	// It implies ClientSide.
 	NewClientStore func(t *testing.T) core.ClientStore
 
 	// ClientSide declares that the store keeps no server-side record (the
@@ -121,7 +123,9 @@ type adapterCheck struct {
 	// lists: the check needs a store that can list a user's sessions
 	// (core.UserIndexer or core.Iterator).
 	lists bool
-	run   func(e *adapterEnv) error
+	// clientOnly: the check needs client-side sessions (ClientSide).
+	clientOnly bool
+	run        func(e *adapterEnv) error
 }
 
 // skip returns why c does not apply in e, or "".
@@ -139,6 +143,9 @@ func (c adapterCheck) skip(e *adapterEnv) string {
 		if !e.hasCAS() {
 			return "needs a store with core.CompareAndSwapper (without it the core falls back to last-writer-wins)"
 		}
+	}
+	if c.clientOnly && !e.opts.ClientSide {
+		return "needs client-side sessions; the store is not declared ClientSide"
 	}
 	if c.lists {
 		_, u := e.inner.(core.UserIndexer)

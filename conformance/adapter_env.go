@@ -461,17 +461,26 @@ func adapterState(s *core.Session) string {
 // adapterClientStore counts the calls of a client-side store and injects
 // faults through a FaultyStore: Open as OpLoad, Seal as OpSave and Revoke
 // as OpDelete (and, for a core.RetiringClientStore, Retired as OpLoad and
-// Retire as OpDelete).
+// Retire as OpDelete; for a core.UserRevoker, UserRevoked as OpLoad and
+// RevokeUser as OpDelete).
 type adapterClientStore struct {
 	f     *FaultyStore
 	inner core.ClientStore
 }
 
-// newAdapterClientStore wraps inner, keeping its core.RetiringClientStore.
+// newAdapterClientStore wraps inner, keeping its core.RetiringClientStore
+// and its core.UserRevoker.
 func newAdapterClientStore(f *FaultyStore, inner core.ClientStore) core.ClientStore {
 	c := adapterClientStore{f: f, inner: inner}
-	if r, ok := inner.(core.RetiringClientStore); ok {
+	r, retiring := inner.(core.RetiringClientStore)
+	u, revoking := inner.(core.UserRevoker)
+	switch {
+	case retiring && revoking:
+		return adapterRetiringUserClientStore{adapterRetiringClientStore{c, r}, adapterUserRevoker{f, u}}
+	case retiring:
 		return adapterRetiringClientStore{adapterClientStore: c, r: r}
+	case revoking:
+		return adapterUserClientStore{c, adapterUserRevoker{f, u}}
 	}
 	return c
 }
@@ -479,10 +488,46 @@ func newAdapterClientStore(f *FaultyStore, inner core.ClientStore) core.ClientSt
 // isAdapterClientStore reports whether cs is already wrapped.
 func isAdapterClientStore(cs core.ClientStore) bool {
 	switch cs.(type) {
-	case adapterClientStore, adapterRetiringClientStore:
+	case adapterClientStore, adapterRetiringClientStore, adapterUserClientStore, adapterRetiringUserClientStore:
 		return true
 	}
 	return false
+}
+
+// adapterUserRevoker counts and fault-injects the calls of a
+// core.UserRevoker: UserRevoked as OpLoad, RevokeUser as OpDelete.
+type adapterUserRevoker struct {
+	uf *FaultyStore
+	u  core.UserRevoker
+}
+
+// RevokeUser implements core.UserRevoker.
+func (c adapterUserRevoker) RevokeUser(ctx context.Context, name, user, keepID string, at, until time.Time) error {
+	if err := c.uf.enter(ctx, OpDelete); err != nil {
+		return err
+	}
+	return c.u.RevokeUser(ctx, name, user, keepID, at, until)
+}
+
+// UserRevoked implements core.UserRevoker.
+func (c adapterUserRevoker) UserRevoked(ctx context.Context, name, user, id string, since time.Time) (bool, error) {
+	if err := c.uf.enter(ctx, OpLoad); err != nil {
+		return false, err
+	}
+	return c.u.UserRevoked(ctx, name, user, id, since)
+}
+
+// adapterUserClientStore is adapterClientStore for a core.UserRevoker.
+type adapterUserClientStore struct {
+	adapterClientStore
+	adapterUserRevoker
+}
+
+// adapterRetiringUserClientStore is adapterClientStore for a store that
+// is both a core.RetiringClientStore and a core.UserRevoker.
+type adapterRetiringUserClientStore struct {
+	adapterRetiringClientStore
+	adapterUserRevoker
 }
 
 // adapterRetiringClientStore is adapterClientStore for a

@@ -174,13 +174,15 @@ func adapterCheckLateNew(e *adapterEnv) error {
 	return nil
 }
 
-// adapterFeatureChecks check manual save, flashes and hijacking.
+// adapterFeatureChecks check manual save, flashes, hijacking and a user's
+// sessions (server-side and client-side).
 var adapterFeatureChecks = []adapterCheck{
 	{name: "ManualSave", run: adapterCheckManualSave},
 	{name: "Flash", run: adapterCheckFlash},
 	{name: "Hijack", run: adapterCheckHijack},
 	{name: "HijackSavesChanges", serverRecord: true, run: adapterCheckHijackSaves},
 	{name: "UserSessions", cas: true, lists: true, run: adapterCheckUserSessions},
+	{name: "ClientUserSessions", clientOnly: true, run: adapterCheckClientUserSessions},
 }
 
 const ruleManual = "with ManualSave changes are stored only when the handler calls Save"

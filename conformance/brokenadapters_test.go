@@ -266,6 +266,9 @@ type brokenVariant struct {
 	// client, when set, runs the check with client-side sessions in this
 	// store instead of a Store.
 	client func(t *testing.T) core.ClientStore
+	// keepsEndedTokens runs the client-side check declaring
+	// AdapterOptions.KeepsEndedTokens (no revocation list).
+	keepsEndedTokens bool
 }
 
 var brokenVariants = map[string]brokenVariant{
@@ -355,6 +358,8 @@ var brokenFails = map[string][]string{
 	"Features/Hijack":                    {"noHijack"},
 	"Features/HijackSavesChanges":        {"noFinish"},
 	"Features/UserSessions":              {"ignoreDelete"},
+	"Features/ClientUserSessions": {"revokerNever", "revokerIgnoreKeep", "revokerAllUsers", "revokerOneShot",
+		"revokerErrorRevoked", "revokerReplace", "revokerSinceFromSeal", "revokerClaimsNoList"},
 }
 
 // TestAdapterReference runs the whole suite against the correct testAdapter.
@@ -409,7 +414,7 @@ func runBroken(t *testing.T, c adapterCheck, v brokenVariant) error {
 		return st
 	}}
 	if v.client != nil {
-		opts = AdapterOptions{NewClientStore: v.client, ClientSide: true}
+		opts = AdapterOptions{NewClientStore: v.client, ClientSide: true, KeepsEndedTokens: v.keepsEndedTokens}
 	}
 	e := newAdapterEnv(t, testAdapter(v.knobs), opts)
 	e.override = v.override
@@ -452,7 +457,7 @@ func TestAdapterSkips(t *testing.T) {
 		for _, g := range adapterGroups {
 			for _, c := range g.checks {
 				skipped := c.skip(e) != ""
-				if want := c.cas || (c.serverRecord && tc.opts.ClientSide) || (c.endsTokens && tc.opts.KeepsEndedTokens); skipped != want {
+				if want := c.cas || (c.serverRecord && tc.opts.ClientSide) || (c.endsTokens && tc.opts.KeepsEndedTokens) || (c.clientOnly && !tc.opts.ClientSide); skipped != want {
 					t.Errorf("%s: %s/%s skipped = %t, want %t", tc.name, g.name, c.name, skipped, want)
 				}
 			}
