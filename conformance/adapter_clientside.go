@@ -13,8 +13,11 @@ import (
 // (stores/cookie sealing the whole session into the token), so that an
 // adapter is shown to behave the same whatever keeps the session: subtest
 // "Revocations" with a revocation list, where ended tokens stop working at
-// once, and "NoRevocations" without one, where they keep working until
-// their deadline (AdapterOptions.KeepsEndedTokens).
+// once and "Features/ClientUserSessions" shows EndUserSessions logging a
+// user's other devices out for good, and "NoRevocations" without one,
+// where ended tokens keep working until their deadline
+// (AdapterOptions.KeepsEndedTokens) and EndUserSessions must refuse with
+// core.ErrNotSupported.
 func TestAdapterClientSide(t *testing.T, mount Mount) {
 	t.Helper()
 	key := bytes.Repeat([]byte{1}, cookie.KeySize)

@@ -96,6 +96,14 @@
 // store passes "Race/RenewGrace" by implementing core.RetiringClientStore;
 // one that keeps ended tokens valid (AdapterOptions.KeepsEndedTokens, a
 // cookie store without a revocation list) cannot, and the check is skipped.
+// "Features/ClientUserSessions" runs only with client-side sessions: with
+// a core.UserRevoker and a revocation list, Manager.EndUserSessions must
+// log out every other session of the user for good (requests in flight
+// across the call and later calls included) while the kept session and
+// other users stay logged in; with KeepsEndedTokens, or a client store
+// that is no core.UserRevoker, it must return an error wrapping
+// core.ErrNotSupported. UserSessions and EndSession always do for
+// client-side sessions.
 //
 // # Injecting faults
 //
