@@ -74,7 +74,7 @@ type Observer struct {
 	tracer trace.Tracer
 
 	loads, created, renewed, destroyed, expired, gone, conflicts, errs metric.Int64Counter
-	commitDur, storeDur                                               metric.Float64Histogram
+	commitDur, storeDur                                                metric.Float64Histogram
 
 	attrs sync.Map // attrKey → metric.MeasurementOption (attribute sets, built once)
 }
