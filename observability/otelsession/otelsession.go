@@ -37,7 +37,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -76,7 +78,68 @@ type Observer struct {
 	loads, created, renewed, destroyed, expired, gone, conflicts, errs metric.Int64Counter
 	commitDur, storeDur                                                metric.Float64Histogram
 
-	attrs sync.Map // attrKey → metric.MeasurementOption (attribute sets, built once)
+	attrs  cache[attrKey, opts] // attribute sets, built once
+	events cache[string, []trace.EventOption]
+	calls  cache[callKey, *callInfo]
+}
+
+// cache maps a small, bounded set of keys to values built once. Lookups
+// take no lock and allocate nothing (unlike a sync.Map, whose keys are
+// boxed): the map is replaced, copied, when a key is added.
+type cache[K comparable, V any] struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[K]V]
+}
+
+// get returns the value of k, built by build the first time.
+func (c *cache[K, V]) get(k K, build func() V) V {
+	if m := c.m.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	if old != nil {
+		if v, ok := (*old)[k]; ok {
+			return v
+		}
+	}
+	n := make(map[K]V)
+	if old != nil {
+		maps.Copy(n, *old)
+	}
+	v := build()
+	n[k] = v
+	c.m.Store(&n)
+	return v
+}
+
+// callKey names the store calls of one operation on one store.
+type callKey struct {
+	store string
+	op    core.StoreOp
+}
+
+// callInfo is what the spans and measurements of one callKey share,
+// built once.
+type callInfo struct {
+	name  string                  // the span name
+	start []trace.SpanStartOption // kind and attributes
+}
+
+// call returns the callInfo of op on store.
+func (o *Observer) call(store string, op core.StoreOp) *callInfo {
+	return o.calls.get(callKey{store, op}, func() *callInfo {
+		return &callInfo{
+			name: "sessionkit.store." + string(op),
+			start: []trace.SpanStartOption{
+				trace.WithSpanKind(trace.SpanKindClient),
+				trace.WithAttributes(AttrStore.String(store), AttrOperation.String(string(op))),
+			},
+		}
+	})
 }
 
 var _ core.Observer = (*Observer)(nil)
@@ -125,11 +188,24 @@ type attrKey struct {
 	store, op, outcome, errType string
 }
 
-// set returns the measurement option for k, built once.
-func (o *Observer) set(k attrKey) metric.MeasurementOption {
-	if v, ok := o.attrs.Load(k); ok {
-		return v.(metric.MeasurementOption)
-	}
+// opts are the options of a measurement with one attribute set, as the
+// variadic arguments of Add and Record (passed as slices built once, they
+// cost no allocation per measurement).
+type opts struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+// set returns the measurement options for k, built once.
+func (o *Observer) set(k attrKey) opts {
+	return o.attrs.get(k, func() opts {
+		set := buildSet(k)
+		return opts{add: []metric.AddOption{set}, rec: []metric.RecordOption{set}}
+	})
+}
+
+// buildSet returns the measurement option of the attributes in k.
+func buildSet(k attrKey) metric.MeasurementOption {
 	var kv []attribute.KeyValue
 	if k.store != "" {
 		kv = append(kv, AttrStore.String(k.store))
@@ -143,15 +219,13 @@ func (o *Observer) set(k attrKey) metric.MeasurementOption {
 	if k.errType != "" {
 		kv = append(kv, AttrErrorType.String(k.errType))
 	}
-	opt := metric.WithAttributeSet(attribute.NewSet(kv...))
-	v, _ := o.attrs.LoadOrStore(k, opt)
-	return v.(metric.MeasurementOption)
+	return metric.WithAttributeSet(attribute.NewSet(kv...))
 }
 
 // spanEvent adds an event to the span in ctx, when it records.
-func spanEvent(ctx context.Context, name string, attrs ...attribute.KeyValue) {
+func spanEvent(ctx context.Context, name string) {
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		span.AddEvent(name, trace.WithAttributes(attrs...))
+		span.AddEvent(name)
 	}
 }
 
@@ -178,14 +252,18 @@ func errorType(err error) string {
 // SessionLoaded implements core.Observer.
 func (o *Observer) SessionLoaded(ctx context.Context, outcome core.LoadOutcome) {
 	name := outcome.String()
-	o.loads.Add(ctx, 1, o.set(attrKey{outcome: name}))
+	o.loads.Add(ctx, 1, o.set(attrKey{outcome: name}).add...)
 	switch outcome {
 	case core.LoadExpired:
 		o.expired.Add(ctx, 1)
 	case core.LoadError:
-		o.errs.Add(ctx, 1, o.set(attrKey{op: "load", errType: "store"}))
+		o.errs.Add(ctx, 1, o.set(attrKey{op: "load", errType: "store"}).add...)
 	}
-	spanEvent(ctx, "sessionkit.session.loaded", AttrOutcome.String(name))
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent("sessionkit.session.loaded", o.events.get(name, func() []trace.EventOption {
+			return []trace.EventOption{trace.WithAttributes(AttrOutcome.String(name))}
+		})...)
+	}
 }
 
 // SessionCreated implements core.Observer.
@@ -215,7 +293,9 @@ func (o *Observer) SessionGone(ctx context.Context) {
 // ConflictRetried implements core.Observer.
 func (o *Observer) ConflictRetried(ctx context.Context, attempt int) {
 	o.conflicts.Add(ctx, 1)
-	spanEvent(ctx, "sessionkit.commit.conflict", attribute.Int("sessionkit.attempt", attempt))
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent("sessionkit.commit.conflict", trace.WithAttributes(attribute.Int("sessionkit.attempt", attempt)))
+	}
 }
 
 // CommitStarted implements core.Observer: it starts the commit's span.
@@ -233,9 +313,9 @@ func (o *Observer) SessionCommitted(ctx context.Context, e core.CommitEvent) {
 	outcome := e.Outcome.String()
 	if e.Err != nil {
 		outcome = "error"
-		o.errs.Add(ctx, 1, o.set(attrKey{op: "commit", errType: errorType(e.Err)}))
+		o.errs.Add(ctx, 1, o.set(attrKey{op: "commit", errType: errorType(e.Err)}).add...)
 	}
-	o.commitDur.Record(ctx, e.Duration.Seconds(), o.set(attrKey{outcome: outcome}))
+	o.commitDur.Record(ctx, e.Duration.Seconds(), o.set(attrKey{outcome: outcome}).rec...)
 	span, ok := ctx.Value(commitSpanKey{}).(trace.Span)
 	if !ok {
 		return // no CommitStarted: the span in ctx is the request's
@@ -251,9 +331,8 @@ func (o *Observer) SessionCommitted(ctx context.Context, e core.CommitEvent) {
 
 // StoreCallStarted implements core.Observer: it starts the call's span.
 func (o *Observer) StoreCallStarted(ctx context.Context, op core.StoreOp, store string) context.Context {
-	ctx, _ = o.tracer.Start(ctx, "sessionkit.store."+string(op),
-		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(AttrStore.String(store), AttrOperation.String(string(op))))
+	ci := o.call(store, op)
+	ctx, _ = o.tracer.Start(ctx, ci.name, ci.start...)
 	return ctx
 }
 
@@ -273,6 +352,6 @@ func (o *Observer) StoreCallFinished(ctx context.Context, e core.StoreCallEvent)
 		span.SetStatus(codes.Error, string(e.Op)+" failed")
 		span.SetAttributes(AttrErrorType.String(errorType(e.Err)))
 	}
-	o.storeDur.Record(ctx, e.Duration.Seconds(), o.set(attrKey{store: e.Store, op: string(e.Op), outcome: outcome}))
+	o.storeDur.Record(ctx, e.Duration.Seconds(), o.set(attrKey{store: e.Store, op: string(e.Op), outcome: outcome}).rec...)
 	span.End()
 }
