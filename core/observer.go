@@ -42,9 +42,11 @@ type Observer interface {
 	SessionGone(ctx context.Context)
 
 	// ConflictRetried reports that a compare-and-swap lost against
-	// another writer and is about to be tried again, after reloading the
-	// record and re-applying this request's changes. attempt counts the
-	// conflicts of this write so far (1 for the first retry).
+	// another writer (after the backoff, before the retry): the core
+	// reloads the record and, unless the session ended meanwhile (then
+	// SessionGone follows), re-applies this request's changes and tries
+	// again. attempt counts the conflicts of this write so far (1 for the
+	// first retry).
 	ConflictRetried(ctx context.Context, attempt int)
 
 	// CommitStarted is called before the first store call of a commit. The

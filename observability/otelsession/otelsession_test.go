@@ -116,7 +116,7 @@ func hasEvent(s sdktrace.ReadOnlySpan, name string) bool {
 func attr(attrs []attribute.KeyValue, k attribute.Key) string {
 	for _, a := range attrs {
 		if a.Key == k {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
@@ -186,7 +186,7 @@ func TestSpans(t *testing.T) {
 	}
 	for _, s := range e.spans.Ended() {
 		for _, a := range s.Attributes() {
-			if v := a.Value.Emit(); len(v) >= 43 && (v == cookie.Value || v == core.StoreKey(cookie.Value)) {
+			if v := a.Value.String(); len(v) >= 43 && (v == cookie.Value || v == core.StoreKey(cookie.Value)) {
 				t.Errorf("span %s attribute %s holds the token or its store key", s.Name(), a.Key)
 			}
 		}
