@@ -154,18 +154,29 @@ func (slowStore) Load(ctx context.Context, _ string) (core.Record, bool, error) 
 func TestCheck(t *testing.T) {
 	mem := memory.New(memory.Config{CleanupInterval: -1})
 	t.Cleanup(func() { _ = mem.Close() })
-	obs := &opCounter{}
-	m, err := core.New(core.Config{Store: mem, Observer: obs})
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		store core.Store
+		want  string // the one store call Check makes: store/op
+	}{
+		{mem, "memory/ping"},            // a Pinger
+		{noPing{mem}, "core_test/load"}, // the fallback
+	} {
+		obs := &opCounter{}
+		m, err := core.New(core.Config{Store: tc.store, Observer: obs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Config().Store != tc.store {
+			t.Errorf("Config().Store is not the store given")
+		}
+		if err := m.Check(t.Context()); err != nil {
+			t.Fatalf("Check(live %T) = %v, want nil", tc.store, err)
+		}
+		if len(obs.ops) != 1 || obs.ops[tc.want] != 1 {
+			t.Errorf("Check(%T) made store calls %v, want one %s", tc.store, obs.ops, tc.want)
+		}
 	}
-	if err := m.Check(t.Context()); err != nil {
-		t.Fatalf("Check(live memory store) = %v, want nil", err)
-	}
-	if obs.ops["load"] != 1 {
-		t.Errorf("Check made store calls %v, want one load", obs.ops)
-	}
-	m, err = core.New(core.Config{Store: slowStore{mem}, StoreTimeout: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	m, err := core.New(core.Config{Store: slowStore{noPing{mem}}, StoreTimeout: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,8 +202,8 @@ func (o *opCounter) StoreCallFinished(_ context.Context, e core.StoreCallEvent) 
 	if o.ops == nil {
 		o.ops = map[string]int{}
 	}
-	o.ops[string(e.Op)]++
-	if e.Store != "memory" {
-		panic("store name " + e.Store + ", want memory")
-	}
+	o.ops[e.Store+"/"+string(e.Op)]++
 }
+
+// noPing hides the Pinger of the store inside.
+type noPing struct{ core.Store }
