@@ -3,6 +3,8 @@
 # benchmarks and prints Markdown sections for RESULTS.md on stdout:
 #   - every adapter (net/http, Gin, Echo v4, Echo v5) with
 #     conformance.BenchmarkAdapter, next to its bare handler;
+#   - the net/http adapter with and without the OpenTelemetry Observer
+#     (observability/otelsession);
 #   - every store with conformance.BenchmarkStore (Load, Save,
 #     CompareAndSwap, Touch on a 512-byte record);
 #   - every compare-and-swap store under contention
@@ -65,6 +67,15 @@ printf '\nA 10-value session; "untouched" never reads it, "read" reads one value
 for f in "${files[@]}"; do
 	table "$(basename "$f" .txt | sed 's/^adapters-//')" "$f"
 done
+
+if [ -d observability/otelsession ]; then
+	log observability/otelsession
+	f="$work/otelsession.txt"
+	bench observability/otelsession '^(BenchmarkNoObserver|BenchmarkObserver)$' "$BENCHTIME" "$f"
+	printf '\n### Observer (observability/otelsession: the net/http adapter without and with the OpenTelemetry Observer)\n'
+	printf '\nBenchmarkObserver is BenchmarkAdapter with an otelsession.Observer on the real SDK (every span sampled and handed to a processor that drops it; metrics aggregated for a manual reader); the difference to BenchmarkNoObserver is the telemetry'"'"'s cost per request.\n'
+	table otelsession "$f"
+fi
 
 stores=(stores/memory stores/file stores/memcachestore stores/redisstore stores/postgresstore stores/mysqlstore stores/sqlitestore)
 for s in "${stores[@]}"; do

@@ -40,6 +40,14 @@
 // Checks that wait for records to expire take one to two seconds each and
 // are skipped under go test -short.
 //
+// After the capability groups, "Health" checks core.PingStore (the
+// store's Ping when it is a core.Pinger) against live and ended contexts,
+// "Wrapped" runs every check again on the store wrapped by core.WrapStore
+// (which must keep exactly its capabilities), and "Observed" drives a
+// Manager on the store through a table of requests and checks that every
+// core.Observer event fires exactly once per occurrence (TestObserver runs
+// the same table for an adapter).
+//
 // # Several application servers
 //
 // TestSharedStore checks what a deployment with several application

@@ -60,6 +60,9 @@ func TestStoreWithOptions(t *testing.T, newStore func(t *testing.T) core.Store, 
 			}
 		})
 	}
+	t.Run("Health", func(t *testing.T) { storeCheckHealth(t, newStore) })
+	t.Run("Wrapped", func(t *testing.T) { storeTestWrapped(t, newStore, opts) })
+	t.Run("Observed", func(t *testing.T) { checkObserved(t, managerMount, newStore) })
 }
 
 // storeRunCheck runs one check against a fresh store.

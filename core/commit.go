@@ -44,6 +44,9 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 	}
 	if s.retired {
 		m.dropRetired(s)
+		if h != nil {
+			m.observeCommit(s.req.Context(), CommitDropped)
+		}
 		return nil
 	}
 	now := m.cfg.Now()
@@ -74,6 +77,8 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 		if err := m.commitIO(s, write, persist, newToken, refresh, now); err != nil {
 			return err
 		}
+	} else if h != nil {
+		m.observeCommit(s.req.Context(), CommitNothing)
 	}
 	if h == nil {
 		return nil
@@ -92,11 +97,27 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 	return nil
 }
 
-// commitIO makes the store calls of a commit, on a context detached from
-// the request's cancellation (a client that went away must not lose what
-// its request changed) and bounded by CommitTimeout. s.mu is held.
+// commitIO makes the store calls of a commit, between the Observer's
+// CommitStarted and SessionCommitted when there is one. s.mu is held.
 func (m *Manager) commitIO(s *Session, write, persist, newToken, refresh bool, now time.Time) error {
-	dc := withDeadline(s.req.Context(), time.Now().Add(m.cfg.CommitTimeout), true)
+	if m.obs == nil {
+		_, err := m.commitStore(s.req.Context(), s, write, persist, newToken, refresh, now)
+		return err
+	}
+	start := time.Now()
+	ctx := m.obs.CommitStarted(s.req.Context())
+	outcome, err := m.commitStore(ctx, s, write, persist, newToken, refresh, now)
+	m.obs.SessionCommitted(ctx, CommitEvent{Outcome: outcome, Duration: time.Since(start), Err: err})
+	return err
+}
+
+// commitStore makes the store calls of a commit, on a context detached
+// from the request's cancellation (a client that went away must not lose
+// what its request changed) and bounded by CommitTimeout, and returns
+// what it did. s.mu is held.
+func (m *Manager) commitStore(parent context.Context, s *Session, write, persist, newToken, refresh bool, now time.Time) (CommitOutcome, error) {
+	outcome := CommitWritten
+	dc := withDeadline(parent, time.Now().Add(m.cfg.CommitTimeout), true)
 	defer dc.release()
 	var ctx context.Context = dc
 	state := s.base
@@ -106,26 +127,42 @@ func (m *Manager) commitIO(s *Session, write, persist, newToken, refresh bool, n
 	}
 	switch {
 	case write:
+		wasFound, renewing := s.found, s.renew
 		if err := m.commitWrite(ctx, s, state, filed, persist, newToken, now); err != nil {
 			if !errors.Is(err, errGone) {
-				return err
+				return outcome, err
 			}
 			m.cfg.Logger.LogAttrs(ctx, slog.LevelInfo,
 				"sessionkit: session was destroyed or renewed by a concurrent request; this request's changes were dropped")
 			s.discardChanges()
+			outcome = CommitDropped
+			m.observeEvent(ctx, evGone)
+		} else if !wasFound {
+			m.observeEvent(ctx, evCreated)
+		} else if renewing {
+			m.observeEvent(ctx, evRenewed)
 		}
 	case refresh:
-		if err := m.refresh(ctx, s, now); err != nil && !errors.Is(err, errGone) {
-			return err
+		outcome = CommitTouched
+		if err := m.refresh(ctx, s, now); err != nil {
+			if !errors.Is(err, errGone) {
+				return outcome, err
+			}
+			outcome = CommitDropped
+			m.observeEvent(ctx, evGone)
 		}
 	}
 	if s.drop != "" {
 		if err := m.end(ctx, s.drop, s.dropUntil, s.dropRetire, now); err != nil {
-			return err
+			return outcome, err
 		}
 		s.drop, s.dropRetire = "", false
+		if s.dropDestroy {
+			s.dropDestroy = false
+			m.observeEvent(ctx, evDestroyed)
+		}
 	}
-	return nil
+	return outcome, nil
 }
 
 // dropRetired ends the request of a token that Renew retired moments ago
@@ -395,6 +432,7 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 		if err := backoff(ctx, attempt); err != nil {
 			return fmt.Errorf("sessionkit: save: %w (%d attempts before the commit's deadline): %w", ErrConflict, attempt, err)
 		}
+		m.observeConflict(ctx, attempt)
 		if err := m.rebase(ctx, w, now); err != nil {
 			return err
 		}
@@ -431,6 +469,7 @@ func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, 
 		if err := backoff(ctx, attempt); err != nil {
 			return fmt.Errorf("sessionkit: delete: %w (%d attempts before the commit's deadline): %w", ErrConflict, attempt, err)
 		}
+		m.observeConflict(ctx, attempt)
 		old := writeOp{key: oldKey, version: oldVersion, created: w.created, ip: w.ip, changes: w.changes, cleared: w.cleared}
 		err = m.rebase(ctx, &old, now)
 		if err == nil && old.version == oldVersion {

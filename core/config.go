@@ -174,6 +174,11 @@ type Config struct {
 	// Negative: off, the old record is deleted (the old id revoked).
 	RenewGrace time.Duration
 
+	// Observer, when set, receives the events of the session life cycle
+	// and of every store call, for metrics and traces (see Observer and
+	// the otelsession module). Default: nil, no events, at no cost.
+	Observer Observer
+
 	signer *signer // built from SigningKeys by normalize
 }
 

@@ -74,6 +74,15 @@
 // Iterator; client-side sessions can only be ended all at once, through
 // a ClientStore that implements UserRevoker.
 //
+// # Observability
+//
+// Config.Observer receives the events of the life cycle (loaded, created,
+// renewed, destroyed, ended by another request, conflicts, commits) and of
+// every store call; without one they cost nothing. The otelsession module
+// turns them into OpenTelemetry spans and metrics. WrapStore decorates a
+// store (logging, metrics, fault injection, a cache) without hiding any of
+// its capabilities, and Manager.Check is a readiness probe (Pinger).
+//
 // # Concurrent requests
 //
 // On stores with compare-and-swap (every bundled server-side store),

@@ -206,6 +206,7 @@ func (m *Manager) claimFlashes(s *Session) []flashMsg {
 		if err := backoff(ctx, attempt); err != nil {
 			return fail(err)
 		}
+		m.observeConflict(ctx, attempt)
 		reload = true
 	}
 }

@@ -24,6 +24,10 @@ type Manager struct {
 	revoker UserRevoker         // client, when it can revoke a user's sessions
 	vary    []string
 	locks   keyLocks // serialises this process's writes to one store key
+	obs     Observer // Config.Observer; nil: no events
+
+	userStore  Store       // Config.Store as given (cfg.Store may be observed)
+	userClient ClientStore // Config.ClientStore as given
 }
 
 // New returns a Manager for cfg, or an error wrapping ErrConfig when cfg
@@ -32,17 +36,20 @@ func New(cfg Config) (*Manager, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg}
-	m.client = cfg.ClientStore
-	if r, ok := m.client.(RetiringClientStore); ok && cfg.RenewGrace > 0 {
-		m.retirer = r
+	m := &Manager{cfg: cfg, obs: cfg.Observer, userStore: cfg.Store, userClient: cfg.ClientStore}
+	m.observeStores()
+	m.client = m.cfg.ClientStore
+	if _, ok := cfg.ClientStore.(RetiringClientStore); ok && cfg.RenewGrace > 0 {
+		m.retirer = m.client.(RetiringClientStore)
 	}
-	m.revoker, _ = m.client.(UserRevoker)
+	if _, ok := cfg.ClientStore.(UserRevoker); ok {
+		m.revoker = m.client.(UserRevoker)
+	}
 	if m.client == nil {
-		m.cas, _ = cfg.Store.(CompareAndSwapper)
-		m.toucher, _ = cfg.Store.(Toucher)
-		m.users, _ = cfg.Store.(UserIndexer)
-		m.iter, _ = cfg.Store.(Iterator)
+		m.cas, _ = m.cfg.Store.(CompareAndSwapper)
+		m.toucher, _ = m.cfg.Store.(Toucher)
+		m.users, _ = m.cfg.Store.(UserIndexer)
+		m.iter, _ = m.cfg.Store.(Iterator)
 		if m.cas == nil {
 			cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn,
 				"sessionkit: the store does not implement core.CompareAndSwapper: concurrent updates to one session can be lost (the last writer wins)",
@@ -58,7 +65,11 @@ func New(cfg Config) (*Manager, error) {
 }
 
 // Config returns the Manager's configuration with its defaults filled in.
-func (m *Manager) Config() Config { return m.cfg }
+func (m *Manager) Config() Config {
+	c := m.cfg
+	c.Store, c.ClientStore = m.userStore, m.userClient
+	return c
+}
 
 // Begin returns the session for r without touching the store. The caller
 // (an adapter) must call Commit before the response header is written and
@@ -174,16 +185,20 @@ func (s *Session) load() {
 		ctx, dl := m.callCtx(s.req.Context())
 		rec, found, err := m.cfg.Store.Load(ctx, key)
 		dl.release()
+		corrupt := false
 		if errors.Is(err, ErrCorrupt) {
 			// The store cannot read its own record: no session, not a
 			// failure (a 500 on every request until the record expires).
 			m.cfg.Logger.LogAttrs(s.req.Context(), slog.LevelWarn, "sessionkit: stored session discarded",
 				slog.String("reason", "the store reports the record corrupt"), slog.Any("error", err))
 			s.dropStale(tok)
+			s.observeLoad(LoadCorrupt)
 			found, err = false, nil
+			corrupt = true
 		}
 		if err != nil {
 			s.loadErr = fmt.Errorf("sessionkit: load: %w", err)
+			s.observeLoad(LoadError)
 			s.reset(now)
 			return
 		}
@@ -191,18 +206,26 @@ func (s *Session) load() {
 			if s.adopt(tok, key, rec, now) {
 				return
 			}
-		} else if m.cfg.AdoptUnknownTokens {
-			s.reset(now)
-			s.token, s.key = tok, key
-			s.hooks |= hookInit
-			return
+		} else {
+			if !corrupt {
+				s.observeLoad(LoadMiss)
+			}
+			if m.cfg.AdoptUnknownTokens {
+				s.reset(now)
+				s.token, s.key = tok, key
+				s.hooks |= hookInit
+				return
+			}
 		}
+	} else if tok != "" {
+		s.observeLoad(LoadMiss) // malformed
 	}
 	s.reset(now)
 	s.hooks |= hookInit
 }
 
-// adopt installs a loaded record, or reports why it cannot be used.
+// adopt installs a loaded record, or reports why it cannot be used. It
+// reports the load's outcome to the Observer.
 func (s *Session) adopt(tok, key string, rec Record, now time.Time) bool {
 	m := s.m
 	log := func(msg string, err error) {
@@ -215,34 +238,40 @@ func (s *Session) adopt(tok, key string, rec Record, now time.Time) bool {
 	if m.cfg.MaxRecordSize > 0 && len(rec.Data) > m.cfg.MaxRecordSize {
 		log("record larger than MaxRecordSize", nil)
 		s.dropStale(tok)
+		s.observeLoad(LoadCorrupt)
 		return false
 	}
 	created, values, err := m.cfg.Codec.Decode(rec.Data)
 	if err != nil {
 		log("record cannot be decoded", err)
 		s.dropStale(tok)
+		s.observeLoad(LoadCorrupt)
 		return false
 	}
 	if _, retired := values[retiredKey]; retired {
 		// A marker left by a renew: within its window the request must
 		// not get a cookie that would replace the renewed one.
 		s.retired = now.Before(rec.Expiry)
+		s.observeLoad(LoadMiss)
 		return false
 	}
 	if !now.Before(rec.Expiry) || !now.Before(created.Add(m.cfg.Lifetime)) {
 		s.dropStale(tok)
 		s.hooks |= hookExpired
+		s.observeLoad(LoadExpired)
 		return false
 	}
 	ip, _ := values[ipKey].(string)
 	delete(values, ipKey)
 	if m.cfg.BindClientIP && ip != m.cfg.ClientIP(s.req) {
 		log("client address changed", nil)
+		s.observeLoad(LoadMiss)
 		return false
 	}
 	s.token, s.key, s.found = tok, key, true
 	s.version, s.expiry, s.created, s.ip = rec.Version, rec.Expiry, created, ip
 	s.base = values
+	s.observeLoad(LoadHit)
 	return true
 }
 
@@ -264,6 +293,7 @@ func (s *Session) loadClient(tok string, now time.Time) {
 		dl.release()
 		if err != nil {
 			s.loadErr = fmt.Errorf("sessionkit: open: %w", err)
+			s.observeLoad(LoadError)
 			s.reset(now)
 			return
 		}
@@ -285,11 +315,17 @@ func (s *Session) loadClient(tok string, now time.Time) {
 			dl.release()
 			if err != nil {
 				s.loadErr = fmt.Errorf("sessionkit: open: %w", err)
+				s.observeLoad(LoadError)
 				s.reset(now)
 				return
 			}
 			s.retired = now.Before(until)
 		}
+		if !ok {
+			s.observeLoad(LoadMiss)
+		}
+	} else if tok != "" {
+		s.observeLoad(LoadMiss) // longer than any browser sends
 	}
 	s.reset(now)
 	s.hooks |= hookInit

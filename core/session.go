@@ -43,14 +43,15 @@ type Session struct {
 	changes map[string]change
 	cleared bool
 
-	renew      bool
-	destroyed  bool      // Destroy was called: expire the cookie unless a new session is saved
-	drop       string    // token whose record ends at commit (client-side: session id to revoke)
-	dropUntil  time.Time // when the dropped token would have expired
-	dropRetire bool      // drop was retired by Renew: mark it (retire a client-side id) rather than delete it (revoke it)
-	saveReq    bool      // Save was called (manual mode)
-	flashSeq   uint32    // orders the flash messages added in this request
-	hdr        [3]string // backing array of the header values Commit adds (hdrVary, ...)
+	renew       bool
+	destroyed   bool      // Destroy was called: expire the cookie unless a new session is saved
+	drop        string    // token whose record ends at commit (client-side: session id to revoke)
+	dropUntil   time.Time // when the dropped token would have expired
+	dropRetire  bool      // drop was retired by Renew: mark it (retire a client-side id) rather than delete it (revoke it)
+	dropDestroy bool      // drop was set by Destroy (for Observer.SessionDestroyed)
+	saveReq     bool      // Save was called (manual mode)
+	flashSeq    uint32    // orders the flash messages added in this request
+	hdr         [3]string // backing array of the header values Commit adds (hdrVary, ...)
 }
 
 // Indexes into Session.hdr: the header values Commit adds live in the
@@ -264,6 +265,7 @@ func (s *Session) Destroy() {
 		if s.m.client != nil {
 			s.drop = s.key // client-side: revoke the session id, all its tokens
 		}
+		s.dropDestroy = true
 	}
 	s.destroyed = true
 	s.reset(s.m.cfg.Now())

@@ -39,3 +39,9 @@ func TestFailureLogged(t *testing.T) {
 func TestConformanceClientStore(t *testing.T) {
 	conformance.TestAdapterClientSide(t, mountEcho)
 }
+
+// TestObserver checks that every core.Observer event fires exactly once
+// per occurrence behind this adapter.
+func TestObserver(t *testing.T) {
+	conformance.TestObserver(t, mountEcho)
+}

@@ -35,3 +35,9 @@ func TestFailureLogged(t *testing.T) {
 func TestConformanceClientStore(t *testing.T) {
 	conformance.TestAdapterClientSide(t, mountGin)
 }
+
+// TestObserver checks that every core.Observer event fires exactly once
+// per occurrence behind this adapter.
+func TestObserver(t *testing.T) {
+	conformance.TestObserver(t, mountGin)
+}

@@ -101,3 +101,9 @@ func TestNestedManagers(t *testing.T) {
 func TestFailureLogged(t *testing.T) {
 	adaptertest.TestFailureLogged(t, mountNetHTTP)
 }
+
+// TestObserver checks that every core.Observer event fires exactly once
+// per occurrence behind this adapter.
+func TestObserver(t *testing.T) {
+	conformance.TestObserver(t, mountNetHTTP)
+}

@@ -11,6 +11,12 @@
 //
 //	go run ./cmd/sessiondemo -store cookie -codec json -signing-key "$(openssl rand -base64 32)"
 //
+//	go run ./cmd/sessiondemo -otel stdout       # spans and metrics on standard output, Prometheus /metrics
+//	go run ./cmd/sessiondemo -otel prometheus   # Prometheus /metrics only
+//
+// GET /healthz is a readiness probe (Manager.Check): 200 when the store
+// answers, 503 when it does not within the store timeout.
+//
 // Every flag can also be set with an environment variable, SESSIONKIT_ and
 // the flag's name in capitals with "_" for "-" (SESSIONKIT_STORE_ADDR for
 // -store-addr); -h lists them. State-changing requests from other origins
@@ -53,6 +59,7 @@ type options struct {
 	cookieKeys  string // -store cookie: base64 keys, comma-separated
 	signingKeys string // base64 keys, comma-separated: sign the token
 	codec       string // binary or json
+	otel        string // "", stdout or prometheus
 	stdout      io.Writer
 }
 
@@ -102,6 +109,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.cookieKeys, "cookie-keys", env("COOKIE_KEYS", ""), "-store cookie: comma-separated base64 AES-256 keys, newest first (generated and printed when empty)")
 	fs.StringVar(&o.signingKeys, "signing-key", env("SIGNING_KEY", ""), "sign the session token with HMAC-SHA256: comma-separated base64 keys of 32+ bytes, newest first")
 	fs.StringVar(&o.codec, "codec", env("CODEC", "binary"), "record encoding: binary or json")
+	fs.StringVar(&o.otel, "otel", env("OTEL", ""), "OpenTelemetry: "+otelModes)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -155,6 +163,13 @@ func newApp(ctx context.Context, o options, logger *slog.Logger) (h http.Handler
 		// User-Agent (and client address) when a session is created.
 		RecordClientInfo: true,
 	}
+	tel, err := newTelemetry(o.otel, o.stdout)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tel != nil {
+		cfg.Observer = tel.observer
+	}
 	closeStore, err := open(ctx, o, &cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("store %s: %w", o.store, err)
@@ -167,7 +182,18 @@ func newApp(ctx context.Context, o options, logger *slog.Logger) (h http.Handler
 	// Browsers send Origin (or Sec-Fetch-Site) with every POST: a form on
 	// another site cannot log a visitor in or out. Clients that send
 	// neither, such as curl and other API clients, pass.
-	return http.NewCrossOriginProtection().Handler(mount(m)), closeStore, nil
+	h = withHealth(m, http.NewCrossOriginProtection().Handler(mount(m)))
+	if tel == nil {
+		return h, closeStore, nil
+	}
+	return tel.wrap(h), func() {
+		closeStore()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tel.shutdown(shutdownCtx); err != nil {
+			logger.Error("sessiondemo: telemetry shutdown", slog.Any("error", err))
+		}
+	}, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -16,5 +16,7 @@ func TestPausedServer(t *testing.T) {
 	srv := testserver.StartMemcached(t)
 	client := newClient(srv.Addr)
 	client.Timeout = time.Minute
-	testserver.CheckPausedRequest(t, newStore(t, client), srv.Pause, srv.Resume)
+	s := newStore(t, client)
+	testserver.CheckPausedRequest(t, s, srv.Pause, srv.Resume)
+	testserver.CheckPausedPing(t, s, srv.Pause, srv.Resume)
 }

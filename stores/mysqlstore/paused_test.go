@@ -23,5 +23,7 @@ func TestPausedServer(t *testing.T) {
 	}
 	proxy := testserver.NewProxy(t, cfg.Addr)
 	db := newDB(t, dbOptions{edit: func(c *mysql.Config) { c.Addr = proxy.Addr }})
-	testserver.CheckPausedRequest(t, newStore(t, db, Config{}), proxy.Hold, proxy.Release)
+	s := newStore(t, db, Config{})
+	testserver.CheckPausedRequest(t, s, proxy.Hold, proxy.Release)
+	testserver.CheckPausedPing(t, s, proxy.Hold, proxy.Release)
 }

@@ -39,4 +39,5 @@ func TestPausedServer(t *testing.T) {
 	t.Cleanup(pool.Close)
 	s := newStore(t, pool, dsn, Config{})
 	testserver.CheckPausedRequest(t, s, proxy.Hold, proxy.Release)
+	testserver.CheckPausedPing(t, s, proxy.Hold, proxy.Release)
 }

@@ -26,5 +26,7 @@ func TestPausedServer(t *testing.T) {
 		MaxRetries:            1,
 	})
 	t.Cleanup(func() { client.Close() })
-	testserver.CheckPausedRequest(t, newStore(t, client), srv.Pause, srv.Resume)
+	s := newStore(t, client)
+	testserver.CheckPausedRequest(t, s, srv.Pause, srv.Resume)
+	testserver.CheckPausedPing(t, s, srv.Pause, srv.Resume)
 }

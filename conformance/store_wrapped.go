@@ -1,0 +1,122 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// storeCapabilities lists the optional capabilities a wrapped store must
+// keep. TestCapabilitiesListed (in the tests) fails when core gains one
+// that is missing here.
+var storeCapabilities = []reflect.Type{
+	reflect.TypeFor[core.Toucher](),
+	reflect.TypeFor[core.CompareAndSwapper](),
+	reflect.TypeFor[core.Iterator](),
+	reflect.TypeFor[core.ExpiredDeleter](),
+	reflect.TypeFor[core.UserIndexer](),
+	reflect.TypeFor[core.Pinger](),
+}
+
+// capabilityNames returns the capabilities of s, by name.
+func capabilityNames(s core.Store) string {
+	var names []string
+	for _, c := range storeCapabilities {
+		if reflect.TypeOf(s).Implements(c) {
+			names = append(names, c.String())
+		}
+	}
+	return "{" + strings.Join(names, ", ") + "}"
+}
+
+// wrapStore is core.WrapStore; the suite's own tests replace it with a
+// wrapper that loses capabilities, to see the Wrapped checks fail.
+var wrapStore = core.WrapStore
+
+// checkWrappedCaps compares the capabilities of w, a wrapper, with those
+// of inner.
+func checkWrappedCaps(inner, w core.Store) error {
+	if got, want := capabilityNames(w), capabilityNames(inner); got != want {
+		return fmt.Errorf("core.WrapStore(%T) has capabilities %s, want %s (rule: a wrapped store keeps every capability of the store inside)", inner, got, want)
+	}
+	return nil
+}
+
+// storeTestWrapped runs every check of the suite again on the stores of
+// newStore wrapped with core.WrapStore (with an Around that counts the
+// calls): the wrapped store must have exactly the capabilities of the
+// store inside and pass every check it passes.
+func storeTestWrapped(t *testing.T, newStore func(t *testing.T) core.Store, opts StoreOptions) {
+	t.Helper()
+	var calls atomic.Int64
+	wrapped := func(t *testing.T) core.Store {
+		s := newStore(t)
+		if s == nil {
+			return nil
+		}
+		w := wrapStore(s, core.StoreWrapper{
+			Around: func(ctx context.Context, _ core.StoreCall, next func(context.Context) error) error {
+				calls.Add(1)
+				return next(ctx)
+			},
+		})
+		if err := checkWrappedCaps(s, w); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	probe := wrapped(t)
+	for _, g := range storeGroups {
+		if g.supported != nil && !g.supported(probe) {
+			continue
+		}
+		t.Run(g.name, func(t *testing.T) {
+			for _, c := range g.checks {
+				if c.applies != nil && !c.applies(opts) {
+					continue
+				}
+				t.Run(c.name, func(t *testing.T) {
+					before := calls.Load()
+					storeRunCheck(t, wrapped, g, c, opts)
+					if calls.Load() == before && !t.Skipped() {
+						t.Errorf("the check made no call through the wrapper (rule: WrapStore's Around runs every call)")
+					}
+				})
+			}
+		})
+	}
+}
+
+// storeCheckHealth checks core.PingStore (the store's Ping when it has
+// one): nil on a live store, an error wrapping the context's when the
+// context is cancelled or past its deadline.
+func storeCheckHealth(t *testing.T, newStore func(t *testing.T) core.Store) {
+	t.Helper()
+	if err := storeHealthErr(t.Context(), newStore(t)); err != nil {
+		t.Error(err)
+	}
+}
+
+func storeHealthErr(ctx context.Context, s core.Store) error {
+	if err := core.PingStore(ctx, s); err != nil {
+		return fmt.Errorf("PingStore(live store) = %v, want nil (rule: a live store answers a ping)", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := core.PingStore(cctx, s); !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("PingStore(cancelled context) = %v, want an error wrapping context.Canceled (rule: a ping honours ctx)", err)
+	}
+	cctx, cancel = context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancel()
+	if err := core.PingStore(cctx, s); !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("PingStore(expired context) = %v, want an error wrapping context.DeadlineExceeded (rule: a ping honours ctx)", err)
+	}
+	return nil
+}
