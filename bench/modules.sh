@@ -4,7 +4,7 @@
 #   - every adapter (net/http, Gin, Echo v4, Echo v5) with
 #     conformance.BenchmarkAdapter, next to its bare handler;
 #   - the net/http adapter with and without the OpenTelemetry Observer
-#     (observability/otelsession);
+#     (core/otelsession);
 #   - every store with conformance.BenchmarkStore (Load, Save,
 #     CompareAndSwap, Touch on a 512-byte record);
 #   - every compare-and-swap store under contention
@@ -68,11 +68,11 @@ for f in "${files[@]}"; do
 	table "$(basename "$f" .txt | sed 's/^adapters-//')" "$f"
 done
 
-if [ -d observability/otelsession ]; then
-	log observability/otelsession
+if [ -d core/otelsession ]; then
+	log core/otelsession
 	f="$work/otelsession.txt"
-	bench observability/otelsession '^(BenchmarkNoObserver|BenchmarkObserver)$' "$BENCHTIME" "$f"
-	printf '\n### Observer (observability/otelsession: the net/http adapter without and with the OpenTelemetry Observer)\n'
+	bench core/otelsession '^(BenchmarkNoObserver|BenchmarkObserver)$' "$BENCHTIME" "$f"
+	printf '\n### Observer (core/otelsession: the net/http adapter without and with the OpenTelemetry Observer)\n'
 	printf '\nBenchmarkObserver is BenchmarkAdapter with an otelsession.Observer on the real SDK (every span sampled and handed to a processor that drops it; metrics aggregated for a manual reader); the difference to BenchmarkNoObserver is the telemetry'"'"'s cost per request.\n'
 	table otelsession "$f"
 fi

@@ -17,7 +17,7 @@ require (
 	github.com/sessionkit/sessionkit/adapters/echosession v0.1.0
 	github.com/sessionkit/sessionkit/adapters/echov5 v0.1.0
 	github.com/sessionkit/sessionkit/adapters/ginsession v0.1.0
-	github.com/sessionkit/sessionkit/observability/otelsession v0.1.0
+	github.com/sessionkit/sessionkit/core/otelsession v0.1.0
 	github.com/sessionkit/sessionkit/stores/memcachestore v0.1.0
 	github.com/sessionkit/sessionkit/stores/mysqlstore v0.1.0
 	github.com/sessionkit/sessionkit/stores/postgresstore v0.1.0
@@ -97,7 +97,7 @@ replace (
 	github.com/sessionkit/sessionkit/adapters/echosession => ../../adapters/echosession
 	github.com/sessionkit/sessionkit/adapters/echov5 => ../../adapters/echov5
 	github.com/sessionkit/sessionkit/adapters/ginsession => ../../adapters/ginsession
-	github.com/sessionkit/sessionkit/observability/otelsession => ../../observability/otelsession
+	github.com/sessionkit/sessionkit/core/otelsession => ../../core/otelsession
 	github.com/sessionkit/sessionkit/stores/memcachestore => ../../stores/memcachestore
 	github.com/sessionkit/sessionkit/stores/mysqlstore => ../../stores/mysqlstore
 	github.com/sessionkit/sessionkit/stores/postgresstore => ../../stores/postgresstore

@@ -19,7 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/sessionkit/sessionkit/core"
-	"github.com/sessionkit/sessionkit/observability/otelsession"
+	"github.com/sessionkit/sessionkit/core/otelsession"
 )
 
 // otelModes are the values of -otel.

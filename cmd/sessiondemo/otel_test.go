@@ -104,7 +104,7 @@ func TestOtelPrometheus(t *testing.T) {
 	for _, want := range []string{
 		"# TYPE sessionkit_session_created_total counter",
 		"# TYPE sessionkit_store_call_duration_seconds histogram",
-		`sessionkit_store_call_duration_seconds_count{otel_scope_name="github.com/sessionkit/sessionkit/observability/otelsession"`,
+		`sessionkit_store_call_duration_seconds_count{otel_scope_name="github.com/sessionkit/sessionkit/core/otelsession"`,
 		`sessionkit_operation="compare_and_swap"`,
 		`sessionkit_store="memory"`,
 		`sessionkit_commit_duration_seconds_bucket{`,

@@ -75,7 +75,7 @@ var scenarios = []scenario{
 	{"net/http + postgres", []string{"core", "adapters/nethttp", "stores/postgresstore"}, without("github.com/jackc/"), 0, 0},
 	{"net/http + mysql", []string{"core", "adapters/nethttp", "stores/mysqlstore"}, without("github.com/go-sql-driver/"), 0, 0},
 	{"net/http + sqlite", []string{"core", "adapters/nethttp", "stores/sqlitestore"}, without("modernc.org/"), 0, 0},
-	{"net/http + memory + OpenTelemetry", []string{"core", "adapters/nethttp", "stores/memory", "observability/otelsession"}, without("go.opentelemetry.io/"), 0, 0},
+	{"net/http + memory + OpenTelemetry", []string{"core", "adapters/nethttp", "stores/memory", "core/otelsession"}, without("go.opentelemetry.io/"), 0, 0},
 }
 
 // failed is set by any check that fails; main exits 1 then.
@@ -323,7 +323,7 @@ func goimportsCheck(root, dir, proxy string, mods []string) string {
 		"postgresstore": {rootPath + "/stores/postgresstore", "New"},
 		"mysqlstore":    {rootPath + "/stores/mysqlstore", "New"},
 		"sqlitestore":   {rootPath + "/stores/sqlitestore", "Open"},
-		"otelsession":   {rootPath + "/observability/otelsession", "New"},
+		"otelsession":   {rootPath + "/core/otelsession", "New"},
 	}
 	user, err := os.MkdirTemp(dir, "goimports-")
 	check(err)

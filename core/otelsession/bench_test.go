@@ -11,7 +11,7 @@ import (
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/conformance"
 	"github.com/sessionkit/sessionkit/core"
-	"github.com/sessionkit/sessionkit/observability/otelsession"
+	"github.com/sessionkit/sessionkit/core/otelsession"
 )
 
 func mountNetHTTP(m *core.Manager, h conformance.Handler) http.Handler {

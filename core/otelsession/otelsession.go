@@ -51,7 +51,7 @@ import (
 )
 
 // ScopeName is the instrumentation scope of the tracer and meter.
-const ScopeName = "github.com/sessionkit/sessionkit/observability/otelsession"
+const ScopeName = "github.com/sessionkit/sessionkit/core/otelsession"
 
 // Attribute keys.
 const (

@@ -13,7 +13,7 @@ import (
 
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/core"
-	"github.com/sessionkit/sessionkit/observability/otelsession"
+	"github.com/sessionkit/sessionkit/core/otelsession"
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
 

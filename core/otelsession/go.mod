@@ -1,4 +1,4 @@
-module github.com/sessionkit/sessionkit/observability/otelsession
+module github.com/sessionkit/sessionkit/core/otelsession
 
 go 1.25.0
 
