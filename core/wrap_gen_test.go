@@ -38,7 +38,7 @@ var wrapCaps = []struct {
 // notCapabilities are the interfaces of package core that are not
 // optional Store capabilities.
 var notCapabilities = []string{
-	"Store", "ClientStore", "RetiringClientStore", "TokenValidator", "TokenGenerator",
+	"Store", "ClientStore", "RetiringClientStore", "UserRevoker", "TokenValidator", "TokenGenerator",
 	"Codec", "Observer", "Unwrapper",
 }
 
