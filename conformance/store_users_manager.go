@@ -106,12 +106,41 @@ func storeCheckUserEndUnderLoad(ctx context.Context, s core.Store, _ StoreOption
 			return err
 		}
 	}
+	// Two more sessions of ann have no workers: one request of each is
+	// certainly in flight across the ending (loaded before it, committed
+	// after it), however the machine schedules the workers.
+	const heldN = 2
+	var heldTokens [heldN]string
+	for i := range heldN {
+		if heldTokens[i], _, err = h.login("ann"); err != nil {
+			return err
+		}
+	}
 	bobTok, bobID, err := h.login("bob")
 	if err != nil {
 		return err
 	}
-	if got, err := h.ids(ctx, "ann"); err != nil || len(got) != sessions {
-		return storeViolation(`UserSessions("ann") after 4 logins`, fmt.Sprintf("%d sessions, %s", len(got), storeErrText(err)), "4 sessions", ruleUserFile)
+	if got, err := h.ids(ctx, "ann"); err != nil || len(got) != sessions+heldN {
+		return storeViolation(`UserSessions("ann") after 6 logins`, fmt.Sprintf("%d sessions, %s", len(got), storeErrText(err)), "6 sessions", ruleUserFile)
+	}
+	loaded, release := make(chan struct{}, heldN), make(chan struct{})
+	heldErrs := make([]error, heldN)
+	var held sync.WaitGroup
+	for i, tok := range heldTokens {
+		held.Go(func() {
+			_, err := h.request(tok, func(s *core.Session) {
+				n, _ := core.Value[int](s, "n")
+				loaded <- struct{}{}
+				<-release
+				s.Set("n", n+1)
+			})
+			if err != nil {
+				heldErrs[i] = storeViolation("a request of one of ann's sessions held across the ending", storeErrText(err), "nil error", ruleUserEndForGood)
+			}
+		})
+	}
+	for range heldN {
+		<-loaded
 	}
 
 	// Workers keep writing (and now and then renewing) the sessions while
@@ -161,17 +190,19 @@ func storeCheckUserEndUnderLoad(ctx context.Context, s core.Store, _ StoreOption
 	ended, endErr := h.m.EndSession(ctx, "ann", ids[1])
 	pause()
 	n, endAllErr := h.m.EndUserSessions(ctx, "ann", ids[0])
+	close(release)
+	held.Wait()
 	pause()
 	close(stop)
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(append(errs, heldErrs...)...); err != nil {
 		return err
 	}
 	switch {
 	case endErr != nil || !ended:
 		return storeViolation("EndSession(ann, a live session's id) under load", fmt.Sprintf("%t, %s", ended, storeErrText(endErr)), "true, nil error", ruleUserEndForGood)
-	case endAllErr != nil || n != sessions-2:
-		return storeViolation("EndUserSessions(ann, except the first) under load", fmt.Sprintf("%d, %s", n, storeErrText(endAllErr)), fmt.Sprintf("%d, nil error", sessions-2), ruleUserEndForGood)
+	case endAllErr != nil || n != sessions-2+heldN:
+		return storeViolation("EndUserSessions(ann, except the first) under load", fmt.Sprintf("%d, %s", n, storeErrText(endAllErr)), fmt.Sprintf("%d, nil error", sessions-2+heldN), ruleUserEndForGood)
 	}
 	got, err := h.ids(ctx, "ann")
 	if err != nil || !slices.Equal(got, ids[:1]) {
@@ -183,6 +214,15 @@ func storeCheckUserEndUnderLoad(ctx context.Context, s core.Store, _ StoreOption
 	// Whatever token each session's clients hold now opens no ended
 	// session: an ended one loads as new (or as an anonymous session a
 	// later request started).
+	for _, tok := range heldTokens {
+		var user string
+		if _, err := h.request(tok, func(s *core.Session) { user = s.User() }); err != nil {
+			return storeViolation("a request after the ending", storeErrText(err), "nil error", ruleUserEndForGood)
+		}
+		if user != "" {
+			return storeViolation("a request with the token of an ended session whose request was in flight across the ending", fmt.Sprintf("a session of %q", user), "a new session", ruleUserEndForGood)
+		}
+	}
 	for i, tok := range append(tokens[:], bobTok) {
 		var user, id string
 		if _, err := h.request(tok, func(s *core.Session) { user, id = s.User(), s.ID() }); err != nil {
