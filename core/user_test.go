@@ -605,3 +605,112 @@ func TestUserSessionsJSONCodec(t *testing.T) {
 		t.Fatalf("UserSessions = %+v, %v; want session %s created %v, last seen %v", list, err, id, h.now.Add(-time.Minute), h.now)
 	}
 }
+
+// TestEndSessionsVersioned: End* end a record only at the version their
+// listing loaded. A request that files the session under another user
+// between the listing and the delete keeps it (the store wrapper runs
+// that request, through a second Manager on the same store, just before
+// End*'s first store call that would end it); one that merely writes it
+// for the same user is reloaded and ended all the same, and one that
+// renews it (so the listing holds only its retired old key) is found at
+// its new key by one more listing and ended.
+func TestEndSessionsVersioned(t *testing.T) {
+	for _, mode := range []string{"index", "iterator"} {
+		for _, op := range []string{"EndUserSessions", "EndSession"} {
+			for _, meanwhile := range []string{"refiled to bob", "written by ann", "renewed by ann"} {
+				t.Run(mode+"/"+op+"/"+meanwhile, func(t *testing.T) {
+					testEndSessionsVersioned(t, mode, op, meanwhile)
+				})
+			}
+		}
+	}
+}
+
+func testEndSessionsVersioned(t *testing.T, mode, op, meanwhile string) {
+	raw := memory.New(memory.Config{})
+	defer raw.Close()
+	var inner core.Store = raw
+	if mode == "iterator" {
+		inner = iterOnly{raw}
+	}
+	other := newHarness(t, core.Config{Store: raw}) // another process
+	var (
+		target string // the store key whose end is interleaved
+		tok    string // its token
+		newTok string // its token after the renew of "renewed by ann"
+		armed  atomic.Bool
+		fired  atomic.Bool
+	)
+	wrapped := core.WrapStore(inner, core.StoreWrapper{
+		Around: func(ctx context.Context, call core.StoreCall, next func(context.Context) error) error {
+			ending := call.Op == core.OpDelete || call.Op == core.OpCompareAndSwap
+			if ending && call.Key == target && armed.CompareAndSwap(true, false) {
+				newTok, _ = other.request(t, tok, func(s *core.Session) {
+					switch meanwhile {
+					case "refiled to bob":
+						s.SetUser("bob")
+					case "written by ann":
+						s.Set("cart", 2)
+					case "renewed by ann":
+						s.Renew()
+					}
+				})
+				fired.Store(true)
+			}
+			return next(ctx)
+		},
+	})
+	h := newHarness(t, core.Config{Store: wrapped})
+	ctx := t.Context()
+	var id, keptID string
+	tok, _ = h.request(t, "", func(s *core.Session) { s.SetUser("ann"); s.Set("cart", 1); id = s.ID() })
+	h.request(t, "", func(s *core.Session) { s.SetUser("ann"); keptID = s.ID() })
+	target = core.StoreKey(tok)
+	armed.Store(true)
+
+	var ended int
+	switch op {
+	case "EndUserSessions":
+		n, err := h.m.EndUserSessions(ctx, "ann", keptID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ended = n
+	case "EndSession":
+		ok, err := h.m.EndSession(ctx, "ann", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			ended = 1
+		}
+	}
+	if !fired.Load() {
+		t.Fatal("End* made no store call that could end the session: the test interleaved nothing")
+	}
+	var user string
+	var found bool
+	h.request(t, tok, func(s *core.Session) { user, found = s.User(), !s.IsNew() })
+	list, err := h.m.UserSessions(ctx, "ann")
+	if err != nil || len(list) != 1 || list[0].ID != keptID {
+		t.Errorf("UserSessions(ann) afterwards = %+v, %v; want only the kept session %s", list, err, keptID)
+	}
+	switch meanwhile {
+	case "refiled to bob":
+		if ended != 0 || !found || user != "bob" {
+			t.Errorf("%s ended %d; the session refiled to bob meanwhile: found %t, user %q; want 0 ended and bob's session intact", op, ended, found, user)
+		}
+		if list, err := h.m.UserSessions(ctx, "bob"); err != nil || len(list) != 1 || list[0].ID != id {
+			t.Errorf("UserSessions(bob) = %+v, %v; want the refiled session %s", list, err, id)
+		}
+	case "written by ann":
+		if ended != 1 || found {
+			t.Errorf("%s ended %d; the session written meanwhile still loads (%t); want it ended", op, ended, found)
+		}
+	case "renewed by ann":
+		h.request(t, newTok, func(s *core.Session) { found = found || !s.IsNew() })
+		if ended != 1 || found || newTok == tok {
+			t.Errorf("%s ended %d; the session renewed meanwhile still loads under its old or new token (%t); want it ended", op, ended, found)
+		}
+	}
+}
