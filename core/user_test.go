@@ -714,3 +714,49 @@ func testEndSessionsVersioned(t *testing.T, mode, op, meanwhile string) {
 		}
 	}
 }
+
+// TestEndSessionsBackoff: End* on a store whose ending calls end nothing
+// (every pass finds the sessions again) wait between passes, with a
+// growing jittered backoff, and stop when ctx ends, rather than run
+// their maxEndPasses (100) listings back to back.
+func TestEndSessionsBackoff(t *testing.T) {
+	for _, op := range []string{"EndUserSessions", "EndSession"} {
+		t.Run(op, func(t *testing.T) {
+			var broken atomic.Bool
+			var listings atomic.Int64
+			st := memory.New(memory.Config{})
+			defer st.Close()
+			wrapped := core.WrapStore(st, core.StoreWrapper{
+				Around: func(ctx context.Context, call core.StoreCall, next func(context.Context) error) error {
+					switch {
+					case call.Op == core.OpUserKeys:
+						listings.Add(1)
+					case broken.Load() && (call.Op == core.OpDelete || call.Op == core.OpCompareAndSwap):
+						return nil // "ended", yet nothing changed
+					}
+					return next(ctx)
+				},
+			})
+			h := newHarness(t, core.Config{Store: wrapped})
+			var id string
+			h.request(t, "", func(s *core.Session) { s.SetUser("ann"); id = s.ID() })
+			broken.Store(true)
+			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			var err error
+			if op == "EndUserSessions" {
+				_, err = h.m.EndUserSessions(ctx, "ann", "")
+			} else {
+				_, err = h.m.EndSession(ctx, "ann", id)
+			}
+			elapsed, n := time.Since(start), listings.Load()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s on a store that never ends a session = %v after %d listings in %v; want an error wrapping context.DeadlineExceeded", op, err, n, elapsed)
+			}
+			if n < 3 || n >= 100 {
+				t.Errorf("%s listed %d times in %v, want between 3 and 99 (a backoff between passes)", op, n, elapsed)
+			}
+		})
+	}
+}

@@ -181,7 +181,9 @@ func (m *Manager) EndSession(ctx context.Context, user, id string) (ended bool, 
 // ended since an earlier one (a renew in flight, or a record that expired
 // or was deleted meanwhile) costs one more listing: with the Iterator
 // fallback, one more scan of the store for every renew of any user in
-// flight during a scan.
+// flight during a scan. From the third listing on each waits a short
+// jittered delay, growing up to 100ms, so that such churn can settle;
+// the wait, like the whole call, ends with ctx.
 //
 // For client-side sessions it needs a ClientStore that implements
 // UserRevoker: every token of user's sessions filed under user until now
@@ -238,17 +240,27 @@ func (m *Manager) EndUserSessions(ctx context.Context, user, except string) (n i
 // each pass deletes what it found and a pass that meets no ended key
 // seen for the first time is the last, so only a store whose Delete does
 // not delete, or renews without pause during every pass (a store scanned
-// with Iterator while many users log in), need more.
+// with Iterator while many users log in), need more. With the backoff
+// between passes (see endPass) the last of them starts some seconds
+// after the first, unless ctx ends sooner.
 const maxEndPasses = 100
 
 // maxListPasses bounds the listings of one UserSessions: it is a
 // display, which a renew in flight may at worst leave one session short.
 const maxListPasses = 4
 
-// endPass is pass number pass of an End* loop.
+// endPass is pass number pass of an End* loop. From the third pass on
+// (the second is the usual last: it finds nothing left) it waits first,
+// with backoff, a jittered delay that grows with each pass, so that
+// sessions renewed without pause, which make every listing of the
+// Iterator fallback meet an ended key, settle between passes rather than
+// use up maxEndPasses at once; the wait ends with ctx.
 func (m *Manager) endPass(ctx context.Context, op, user string, p *userPass, pass int) error {
 	if pass > maxEndPasses {
 		return fmt.Errorf("sessionkit: %s: the user's sessions still changing after %d listings (a store whose Delete does not delete, or renews without pause)", op, maxEndPasses)
+	}
+	if err := backoff(ctx, pass-1); err != nil {
+		return fmt.Errorf("sessionkit: %s: %w", op, err)
 	}
 	return m.userRecords(ctx, op, user, p)
 }
