@@ -16,6 +16,16 @@ import (
 // Session.SetUser), so a session without one costs nothing extra.
 // Listing a user's client-side sessions is impossible: nothing but the
 // tokens themselves knows them.
+//
+// Clock skew: the core passes RevokeUser the time of the server that
+// calls EndUserSessions, and UserRevoked the time at which the server
+// that ran SetUser filed the session, so the two compare two clocks.
+// When the login's server runs d ahead of the revoking one, a login up
+// to d before the revocation is not ended by it; when it runs d behind,
+// a login up to d after the revocation is ended too (its next request
+// is a new, empty session). The kept session (keepID) is matched by id
+// and not affected. Keep the servers' clocks synchronised (NTP keeps
+// them within milliseconds); a single server has no such window.
 type UserRevoker interface {
 	ClientStore
 
@@ -187,7 +197,8 @@ func (m *Manager) EndSession(ctx context.Context, user, id string) (ended bool, 
 //
 // For client-side sessions it needs a ClientStore that implements
 // UserRevoker: every token of user's sessions filed under user until now
-// stops opening (the next request of each is a new, empty session), and
+// (by this server's clock against the login server's: see UserRevoker for
+// the skew window) stops opening (the next request of each is a new, empty session), and
 // n is 0 because nothing counts them. Without UserRevoker it returns an
 // error wrapping ErrNotSupported.
 func (m *Manager) EndUserSessions(ctx context.Context, user, except string) (n int, err error) {
