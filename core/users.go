@@ -191,9 +191,9 @@ func (m *Manager) EndSession(ctx context.Context, user, id string) (ended bool, 
 // ended since an earlier one (a renew in flight, or a record that expired
 // or was deleted meanwhile) costs one more listing: with the Iterator
 // fallback, one more scan of the store for every renew of any user in
-// flight during a scan. From the third listing on each waits a short
-// jittered delay, growing up to 100ms, so that such churn can settle;
-// the wait, like the whole call, ends with ctx.
+// flight during a scan. After 100 listings in a row, 100 more follow,
+// each after a short jittered delay growing up to 100ms, so that a burst
+// of such churn can settle; the wait, like the whole call, ends with ctx.
 //
 // For client-side sessions it needs a ClientStore that implements
 // UserRevoker: every token of user's sessions filed under user until now
@@ -247,31 +247,37 @@ func (m *Manager) EndUserSessions(ctx context.Context, user, except string) (n i
 	}
 }
 
-// maxEndPasses bounds the listings of one EndSession or EndUserSessions:
-// each pass deletes what it found and a pass that meets no ended key
-// seen for the first time is the last, so only a store whose Delete does
-// not delete, or renews without pause during every pass (a store scanned
-// with Iterator while many users log in), need more. With the backoff
-// between passes (see endPass) the last of them starts some seconds
-// after the first, unless ctx ends sooner.
-const maxEndPasses = 100
+// maxEndPasses bounds the listings of one EndSession or EndUserSessions
+// made one right after the other: each pass deletes what it found and a
+// pass that meets no ended key seen for the first time is the last, so
+// only a store whose Delete does not delete, or renews without pause
+// during every pass (a store scanned with Iterator while many users log
+// in), need more. maxEndBackoffPasses more follow, each after a jittered
+// backoff that grows to 100ms (see endPass), so that a burst of renews
+// can pass: some seconds in all, unless ctx ends sooner.
+const (
+	maxEndPasses        = 100
+	maxEndBackoffPasses = 100
+)
 
 // maxListPasses bounds the listings of one UserSessions: it is a
 // display, which a renew in flight may at worst leave one session short.
 const maxListPasses = 4
 
-// endPass is pass number pass of an End* loop. From the third pass on
-// (the second is the usual last: it finds nothing left) it waits first,
-// with backoff, a jittered delay that grows with each pass, so that
-// sessions renewed without pause, which make every listing of the
-// Iterator fallback meet an ended key, settle between passes rather than
-// use up maxEndPasses at once; the wait ends with ctx.
+// endPass is pass number pass of an End* loop. The first maxEndPasses
+// passes follow one another at once: under steady churn (renews of any
+// user, met by a scan with Iterator) a pass converges when it is quick,
+// and a wait would only let more renews in. Past them it waits first,
+// with backoff (a jittered delay that grows with each pass, ended by
+// ctx), so that a burst of renews can settle.
 func (m *Manager) endPass(ctx context.Context, op, user string, p *userPass, pass int) error {
-	if pass > maxEndPasses {
-		return fmt.Errorf("sessionkit: %s: the user's sessions still changing after %d listings (a store whose Delete does not delete, or renews without pause)", op, maxEndPasses)
+	if pass > maxEndPasses+maxEndBackoffPasses {
+		return fmt.Errorf("sessionkit: %s: the user's sessions still changing after %d listings (a store whose Delete does not delete, or renews without pause)", op, maxEndPasses+maxEndBackoffPasses)
 	}
-	if err := backoff(ctx, pass-1); err != nil {
-		return fmt.Errorf("sessionkit: %s: %w", op, err)
+	if pass > maxEndPasses {
+		if err := backoff(ctx, pass-maxEndPasses+1); err != nil {
+			return fmt.Errorf("sessionkit: %s: the user's sessions still changing after %d listings: %w", op, pass-1, err)
+		}
 	}
 	return m.userRecords(ctx, op, user, p)
 }
