@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -758,5 +759,67 @@ func TestEndSessionsBackoff(t *testing.T) {
 				t.Errorf("%s listed %d times in %v, want between 101 and 149 listings in about 300ms (100 at once, then a backoff between passes)", op, n, elapsed)
 			}
 		})
+	}
+}
+
+// TestAnonymousSessionMeta: an anonymous session's record holds no public
+// id and no last-write time until ID is asked for (then the id only,
+// stable across requests and Renew); the first write under a user stamps
+// both, keeping an id handed out before.
+func TestAnonymousSessionMeta(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	ctx := t.Context()
+	const idKey, writtenKey = "\x00sessionkit.id", "\x00sessionkit.written"
+	stored := func(tok string) map[string]any {
+		t.Helper()
+		rec, found, err := h.store.Load(ctx, core.StoreKey(tok))
+		if err != nil || !found {
+			t.Fatalf("Load = %v, %v; want the record", found, err)
+		}
+		_, values, err := core.BinaryCodec{}.Decode(rec.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return values
+	}
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
+	h.request(t, tok, func(s *core.Session) { s.Set("a", 2) })
+	if v := stored(tok); len(v) != 1 {
+		t.Errorf("anonymous session written twice stores %q, want only its value a", slices.Sorted(maps.Keys(v)))
+	}
+	var id string
+	h.request(t, tok, func(s *core.Session) { id = s.ID() })
+	if v := stored(tok); v[idKey] != id || v[writtenKey] != nil || len(v) != 2 {
+		t.Errorf("after ID() on an anonymous session the record holds %v, want a and the id %s only", v, id)
+	}
+	renewed, _ := h.request(t, tok, func(s *core.Session) {
+		if s.ID() != id {
+			t.Errorf("ID() on the next request = %q, want %q", s.ID(), id)
+		}
+		s.Renew()
+	})
+	h.request(t, renewed, func(s *core.Session) {
+		if s.ID() != id {
+			t.Errorf("ID() after Renew = %q, want %q", s.ID(), id)
+		}
+	})
+	h.now = h.now.Add(time.Minute)
+	h.request(t, renewed, func(s *core.Session) { s.SetUser("ann") })
+	if v := stored(renewed); v[idKey] != id || !v[writtenKey].(time.Time).Equal(h.now) {
+		t.Errorf("after SetUser the record holds id %v, written %v; want %s and %v", v[idKey], v[writtenKey], id, h.now)
+	}
+	h.request(t, renewed, func(s *core.Session) { s.SetUser("") })
+	if v := stored(renewed); v[idKey] != id || v[writtenKey] != nil {
+		t.Errorf("after logging out to anonymous the record holds id %v, written %v; want %s and no write time", v[idKey], v[writtenKey], id)
+	}
+
+	login, _ := h.request(t, "", func(s *core.Session) { s.SetUser("bob") })
+	v := stored(login)
+	if id, _ := v[idKey].(string); len(id) != 26 || !v[writtenKey].(time.Time).Equal(h.now) {
+		t.Errorf("a session logged in without asking ID stores id %v, written %v; want a 26-character id and %v", v[idKey], v[writtenKey], h.now)
+	}
+	list, err := h.m.UserSessions(ctx, "bob")
+	if err != nil || len(list) != 1 || list[0].ID != v[idKey] || !list[0].LastSeen.Equal(h.now) {
+		t.Errorf("UserSessions(bob) = %+v, %v; want its session, last seen %v", list, err, h.now)
 	}
 }
