@@ -374,8 +374,9 @@ type writeOp struct {
 	// (see UserIndexer): a write whose state names another user files it
 	// anew with CompareAndSwapUser.
 	filed string
-	// id, agent and addr are stamped into a state that has no public id
-	// yet (see stamp).
+	// id is the public id stamp stores in a state that has none yet;
+	// agent and addr the client information of a new session (see
+	// stamp).
 	id, agent, addr string
 }
 

@@ -20,7 +20,7 @@ const (
 	idKey        = "\x00sessionkit.id"        // string: the public session id (Session.ID)
 	userKey      = "\x00sessionkit.user"      // string: the user (Session.SetUser)
 	userSinceKey = "\x00sessionkit.usersince" // time.Time: when SetUser filed the session under the user
-	writtenKey   = "\x00sessionkit.written"   // time.Time: the last write of the session's data
+	writtenKey   = "\x00sessionkit.written"   // time.Time: the last write of the session's data while filed under a user
 	agentKey     = "\x00sessionkit.agent"     // string: User-Agent at creation (Config.RecordClientInfo)
 	addrKey      = "\x00sessionkit.addr"      // string: client address at creation (Config.RecordClientInfo)
 )

@@ -54,9 +54,12 @@ func (s *Session) user() string {
 // so a page may show it and a form may post it without leaking anything
 // that could open the session. It stays the same across Renew; Destroy
 // starts a new session with a new id. It is assigned when first asked
-// for or when the session is first written, so a request that does
-// neither costs nothing; a new session that is never written keeps its
-// id only for this request.
+// for, or at the first write of the session under a user (SetUser), so a
+// logged-in session always has one and an anonymous session that never
+// asks pays nothing for it. Once assigned it is stored with the session:
+// like a value, at commit (with ManualSave, when the handler calls
+// Save); a session that is not written meanwhile keeps its id only for
+// this request.
 func (s *Session) ID() string {
 	s.lock()
 	defer s.mu.Unlock()
@@ -113,12 +116,11 @@ func (s *Session) delMeta(key string) {
 }
 
 // newMeta fills in w what a write of s needs to stamp the session's
-// metadata (see stamp): its public id, and for a new session (no record
-// yet) the client information of Config.RecordClientInfo. s.mu is held.
+// metadata (see stamp): the public id the state already holds (one that
+// ID handed out), and for a new session (no record yet) the client
+// information of Config.RecordClientInfo. s.mu is held.
 func (m *Manager) newMeta(s *Session, w *writeOp, state map[string]any) {
-	if w.id = metaString(state, idKey); w.id == "" {
-		w.id = rand.Text() // the first write of a new session (or of an old record)
-	}
+	w.id = metaString(state, idKey)
 	if m.cfg.RecordClientInfo && !s.found {
 		ua := s.req.UserAgent()
 		if len(ua) > maxAgentLen {
@@ -128,15 +130,32 @@ func (m *Manager) newMeta(s *Session, w *writeOp, state map[string]any) {
 	}
 }
 
-// stamp adds the session's metadata to w.state before it is encoded: the
-// time of this write, w's id when the state has no public id yet (a new
-// session, or a record written before ids existed), and the client
-// information of a new session. w.state is owned by the write.
+// stamp adds the session's metadata to w.state before it is encoded. A
+// session filed under a user (what Manager.UserSessions lists) gets a
+// public id when it has none yet (a new random one unless ID handed one
+// out) and the time of this write; an anonymous session keeps an id that
+// ID handed out and nothing else, so that its records stay as small
+// and cheap as before public ids existed. A new session also gets the
+// client information of Config.RecordClientInfo. w.state is owned by
+// the write.
 func stamp(w *writeOp, now time.Time) {
+	filed := metaString(w.state, userKey) != ""
+	if filed && w.id == "" {
+		w.id = metaString(w.state, idKey)
+		if w.id == "" {
+			w.id = rand.Text() // the first write under a user of a session never asked for its id
+		}
+	}
+	if !filed {
+		delete(w.state, writtenKey) // left by a user logged out meanwhile
+		if w.id == "" && w.agent == "" && w.addr == "" {
+			return
+		}
+	}
 	if w.state == nil {
 		w.state = make(map[string]any, 4)
 	}
-	if metaString(w.state, idKey) == "" && w.id != "" {
+	if w.id != "" && metaString(w.state, idKey) == "" {
 		w.state[idKey] = w.id
 	}
 	if w.agent != "" {
@@ -145,5 +164,7 @@ func stamp(w *writeOp, now time.Time) {
 	if w.addr != "" {
 		w.state[addrKey] = w.addr
 	}
-	w.state[writtenKey] = now
+	if filed {
+		w.state[writtenKey] = now
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -603,5 +604,222 @@ func TestUserSessionsJSONCodec(t *testing.T) {
 	list, err := h.m.UserSessions(t.Context(), "ann")
 	if err != nil || len(list) != 1 || list[0].ID != id || !list[0].LastSeen.Equal(h.now) || !list[0].Created.Equal(h.now.Add(-time.Minute)) {
 		t.Fatalf("UserSessions = %+v, %v; want session %s created %v, last seen %v", list, err, id, h.now.Add(-time.Minute), h.now)
+	}
+}
+
+// TestEndSessionsVersioned: End* end a record only at the version their
+// listing loaded. A request that files the session under another user
+// between the listing and the delete keeps it (the store wrapper runs
+// that request, through a second Manager on the same store, just before
+// End*'s first store call that would end it); one that merely writes it
+// for the same user is reloaded and ended all the same, and one that
+// renews it (so the listing holds only its retired old key) is found at
+// its new key by one more listing and ended.
+func TestEndSessionsVersioned(t *testing.T) {
+	for _, mode := range []string{"index", "iterator"} {
+		for _, op := range []string{"EndUserSessions", "EndSession"} {
+			for _, meanwhile := range []string{"refiled to bob", "written by ann", "renewed by ann"} {
+				t.Run(mode+"/"+op+"/"+meanwhile, func(t *testing.T) {
+					testEndSessionsVersioned(t, mode, op, meanwhile)
+				})
+			}
+		}
+	}
+}
+
+func testEndSessionsVersioned(t *testing.T, mode, op, meanwhile string) {
+	raw := memory.New(memory.Config{})
+	defer raw.Close()
+	var inner core.Store = raw
+	if mode == "iterator" {
+		inner = iterOnly{raw}
+	}
+	other := newHarness(t, core.Config{Store: raw}) // another process
+	var (
+		target string // the store key whose end is interleaved
+		tok    string // its token
+		newTok string // its token after the renew of "renewed by ann"
+		armed  atomic.Bool
+		fired  atomic.Bool
+	)
+	wrapped := core.WrapStore(inner, core.StoreWrapper{
+		Around: func(ctx context.Context, call core.StoreCall, next func(context.Context) error) error {
+			ending := call.Op == core.OpDelete || call.Op == core.OpCompareAndSwap
+			if ending && call.Key == target && armed.CompareAndSwap(true, false) {
+				newTok, _ = other.request(t, tok, func(s *core.Session) {
+					switch meanwhile {
+					case "refiled to bob":
+						s.SetUser("bob")
+					case "written by ann":
+						s.Set("cart", 2)
+					case "renewed by ann":
+						s.Renew()
+					}
+				})
+				fired.Store(true)
+			}
+			return next(ctx)
+		},
+	})
+	h := newHarness(t, core.Config{Store: wrapped})
+	ctx := t.Context()
+	var id, keptID string
+	tok, _ = h.request(t, "", func(s *core.Session) { s.SetUser("ann"); s.Set("cart", 1); id = s.ID() })
+	h.request(t, "", func(s *core.Session) { s.SetUser("ann"); keptID = s.ID() })
+	target = core.StoreKey(tok)
+	armed.Store(true)
+
+	var ended int
+	switch op {
+	case "EndUserSessions":
+		n, err := h.m.EndUserSessions(ctx, "ann", keptID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ended = n
+	case "EndSession":
+		ok, err := h.m.EndSession(ctx, "ann", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			ended = 1
+		}
+	}
+	if !fired.Load() {
+		t.Fatal("End* made no store call that could end the session: the test interleaved nothing")
+	}
+	var user string
+	var found bool
+	h.request(t, tok, func(s *core.Session) { user, found = s.User(), !s.IsNew() })
+	list, err := h.m.UserSessions(ctx, "ann")
+	if err != nil || len(list) != 1 || list[0].ID != keptID {
+		t.Errorf("UserSessions(ann) afterwards = %+v, %v; want only the kept session %s", list, err, keptID)
+	}
+	switch meanwhile {
+	case "refiled to bob":
+		if ended != 0 || !found || user != "bob" {
+			t.Errorf("%s ended %d; the session refiled to bob meanwhile: found %t, user %q; want 0 ended and bob's session intact", op, ended, found, user)
+		}
+		if list, err := h.m.UserSessions(ctx, "bob"); err != nil || len(list) != 1 || list[0].ID != id {
+			t.Errorf("UserSessions(bob) = %+v, %v; want the refiled session %s", list, err, id)
+		}
+	case "written by ann":
+		if ended != 1 || found {
+			t.Errorf("%s ended %d; the session written meanwhile still loads (%t); want it ended", op, ended, found)
+		}
+	case "renewed by ann":
+		h.request(t, newTok, func(s *core.Session) { found = found || !s.IsNew() })
+		if ended != 1 || found || newTok == tok {
+			t.Errorf("%s ended %d; the session renewed meanwhile still loads under its old or new token (%t); want it ended", op, ended, found)
+		}
+	}
+}
+
+// TestEndSessionsBackoff: End* on a store whose ending calls end nothing
+// (every pass finds the sessions again) run their 100 immediate listings,
+// then wait between passes, with a growing jittered backoff, and stop
+// when ctx ends, rather than give up after 100 listings back to back.
+func TestEndSessionsBackoff(t *testing.T) {
+	for _, op := range []string{"EndUserSessions", "EndSession"} {
+		t.Run(op, func(t *testing.T) {
+			var broken atomic.Bool
+			var listings atomic.Int64
+			st := memory.New(memory.Config{})
+			defer st.Close()
+			wrapped := core.WrapStore(st, core.StoreWrapper{
+				Around: func(ctx context.Context, call core.StoreCall, next func(context.Context) error) error {
+					switch {
+					case call.Op == core.OpUserKeys:
+						listings.Add(1)
+					case broken.Load() && (call.Op == core.OpDelete || call.Op == core.OpCompareAndSwap):
+						return nil // "ended", yet nothing changed
+					}
+					return next(ctx)
+				},
+			})
+			h := newHarness(t, core.Config{Store: wrapped})
+			var id string
+			h.request(t, "", func(s *core.Session) { s.SetUser("ann"); id = s.ID() })
+			broken.Store(true)
+			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			var err error
+			if op == "EndUserSessions" {
+				_, err = h.m.EndUserSessions(ctx, "ann", "")
+			} else {
+				_, err = h.m.EndSession(ctx, "ann", id)
+			}
+			elapsed, n := time.Since(start), listings.Load()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s on a store that never ends a session = %v after %d listings in %v; want an error wrapping context.DeadlineExceeded", op, err, n, elapsed)
+			}
+			if n <= 100 || n >= 150 || elapsed < 250*time.Millisecond {
+				t.Errorf("%s listed %d times in %v, want between 101 and 149 listings in about 300ms (100 at once, then a backoff between passes)", op, n, elapsed)
+			}
+		})
+	}
+}
+
+// TestAnonymousSessionMeta: an anonymous session's record holds no public
+// id and no last-write time until ID is asked for (then the id only,
+// stable across requests and Renew); the first write under a user stamps
+// both, keeping an id handed out before.
+func TestAnonymousSessionMeta(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	ctx := t.Context()
+	const idKey, writtenKey = "\x00sessionkit.id", "\x00sessionkit.written"
+	stored := func(tok string) map[string]any {
+		t.Helper()
+		rec, found, err := h.store.Load(ctx, core.StoreKey(tok))
+		if err != nil || !found {
+			t.Fatalf("Load = %v, %v; want the record", found, err)
+		}
+		_, values, err := core.BinaryCodec{}.Decode(rec.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return values
+	}
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
+	h.request(t, tok, func(s *core.Session) { s.Set("a", 2) })
+	if v := stored(tok); len(v) != 1 {
+		t.Errorf("anonymous session written twice stores %q, want only its value a", slices.Sorted(maps.Keys(v)))
+	}
+	var id string
+	h.request(t, tok, func(s *core.Session) { id = s.ID() })
+	if v := stored(tok); v[idKey] != id || v[writtenKey] != nil || len(v) != 2 {
+		t.Errorf("after ID() on an anonymous session the record holds %v, want a and the id %s only", v, id)
+	}
+	renewed, _ := h.request(t, tok, func(s *core.Session) {
+		if s.ID() != id {
+			t.Errorf("ID() on the next request = %q, want %q", s.ID(), id)
+		}
+		s.Renew()
+	})
+	h.request(t, renewed, func(s *core.Session) {
+		if s.ID() != id {
+			t.Errorf("ID() after Renew = %q, want %q", s.ID(), id)
+		}
+	})
+	h.now = h.now.Add(time.Minute)
+	h.request(t, renewed, func(s *core.Session) { s.SetUser("ann") })
+	if v := stored(renewed); v[idKey] != id || !v[writtenKey].(time.Time).Equal(h.now) {
+		t.Errorf("after SetUser the record holds id %v, written %v; want %s and %v", v[idKey], v[writtenKey], id, h.now)
+	}
+	h.request(t, renewed, func(s *core.Session) { s.SetUser("") })
+	if v := stored(renewed); v[idKey] != id || v[writtenKey] != nil {
+		t.Errorf("after logging out to anonymous the record holds id %v, written %v; want %s and no write time", v[idKey], v[writtenKey], id)
+	}
+
+	login, _ := h.request(t, "", func(s *core.Session) { s.SetUser("bob") })
+	v := stored(login)
+	if id, _ := v[idKey].(string); len(id) != 26 || !v[writtenKey].(time.Time).Equal(h.now) {
+		t.Errorf("a session logged in without asking ID stores id %v, written %v; want a 26-character id and %v", v[idKey], v[writtenKey], h.now)
+	}
+	list, err := h.m.UserSessions(ctx, "bob")
+	if err != nil || len(list) != 1 || list[0].ID != v[idKey] || !list[0].LastSeen.Equal(h.now) {
+		t.Errorf("UserSessions(bob) = %+v, %v; want its session, last seen %v", list, err, h.now)
 	}
 }

@@ -16,6 +16,16 @@ import (
 // Session.SetUser), so a session without one costs nothing extra.
 // Listing a user's client-side sessions is impossible: nothing but the
 // tokens themselves knows them.
+//
+// Clock skew: the core passes RevokeUser the time of the server that
+// calls EndUserSessions, and UserRevoked the time at which the server
+// that ran SetUser filed the session, so the two compare two clocks.
+// When the login's server runs d ahead of the revoking one, a login up
+// to d before the revocation is not ended by it; when it runs d behind,
+// a login up to d after the revocation is ended too (its next request
+// is a new, empty session). The kept session (keepID) is matched by id
+// and not affected. Keep the servers' clocks synchronised (NTP keeps
+// them within milliseconds); a single server has no such window.
 type UserRevoker interface {
 	ClientStore
 
@@ -129,6 +139,12 @@ func (m *Manager) UserSessions(ctx context.Context, user string) ([]SessionInfo,
 // has id (another user's id included): a handler can answer "not found"
 // without telling which.
 //
+// On a store with CompareAndSwapper a record is ended only in the state
+// the listing loaded it in, and checked again when it changed since: a
+// request that files the session under another user (SetUser) in the
+// meantime keeps it. A store without compare-and-swap has no version to
+// check, and the record is deleted whatever happened to it since.
+//
 // It finds the session as UserSessions does, at the same cost; for
 // client-side sessions it returns an error wrapping ErrNotSupported.
 func (m *Manager) EndSession(ctx context.Context, user, id string) (ended bool, err error) {
@@ -143,17 +159,22 @@ func (m *Manager) EndSession(ctx context.Context, user, id string) (ended bool, 
 		if err := m.endPass(ctx, "end session", user, &p, pass); err != nil {
 			return ended, err
 		}
-		n := 0
+		n, again := 0, false
 		for _, r := range p.live {
-			if r.info.ID == id {
-				if err := m.deleteKey(ctx, "end session", r.key); err != nil {
-					return ended, err
-				}
+			if r.info.ID != id {
+				continue
+			}
+			done, changed, err := m.endRecord(ctx, "end session", user, r, func(got string) bool { return got == id })
+			if err != nil {
+				return ended, err
+			}
+			if done {
 				ended = true
 				n++
 			}
+			again = again || changed
 		}
-		if n == 0 && !p.news {
+		if n == 0 && !p.news && !again {
 			return ended, nil
 		}
 	}
@@ -163,16 +184,21 @@ func (m *Manager) EndSession(ctx context.Context, user, id string) (ended bool, 
 // id is except ("" ends all), as Destroy would, and returns how many it
 // ended: "log out everywhere (else)". Like EndSession it deletes until
 // no live record of user but except's is left, so a concurrent renew
-// cannot carry a session to a new token. A session of user created
-// while it runs may or may not be ended. Each listing that meets a key
+// cannot carry a session to a new token, and like EndSession it ends a
+// record only in the state it listed it in (with CompareAndSwapper), so
+// a session filed under another user meanwhile stays. A session of user
+// created while it runs may or may not be ended. Each listing that meets a key
 // ended since an earlier one (a renew in flight, or a record that expired
 // or was deleted meanwhile) costs one more listing: with the Iterator
 // fallback, one more scan of the store for every renew of any user in
-// flight during a scan.
+// flight during a scan. After 100 listings in a row, 100 more follow,
+// each after a short jittered delay growing up to 100ms, so that a burst
+// of such churn can settle; the wait, like the whole call, ends with ctx.
 //
 // For client-side sessions it needs a ClientStore that implements
 // UserRevoker: every token of user's sessions filed under user until now
-// stops opening (the next request of each is a new, empty session), and
+// (by this server's clock against the login server's: see UserRevoker for
+// the skew window) stops opening (the next request of each is a new, empty session), and
 // n is 0 because nothing counts them. Without UserRevoker it returns an
 // error wrapping ErrNotSupported.
 func (m *Manager) EndUserSessions(ctx context.Context, user, except string) (n int, err error) {
@@ -200,46 +226,67 @@ func (m *Manager) EndUserSessions(ctx context.Context, user, except string) (n i
 		if err := m.endPass(ctx, "end user sessions", user, &p, pass); err != nil {
 			return len(ended), err
 		}
-		deleted := 0
+		deleted, again := 0, false
 		for _, r := range p.live {
 			if except != "" && r.info.ID == except {
 				continue
 			}
-			if err := m.deleteKey(ctx, "end user sessions", r.key); err != nil {
+			done, changed, err := m.endRecord(ctx, "end user sessions", user, r, func(got string) bool { return except == "" || got != except })
+			if err != nil {
 				return len(ended), err
 			}
-			ended[r.info.ID] = true
-			deleted++
+			if done {
+				ended[r.info.ID] = true
+				deleted++
+			}
+			again = again || changed
 		}
-		if deleted == 0 && !p.news {
+		if deleted == 0 && !p.news && !again {
 			return len(ended), nil
 		}
 	}
 }
 
-// maxEndPasses bounds the listings of one EndSession or EndUserSessions:
-// each pass deletes what it found and a pass that meets no ended key
-// seen for the first time is the last, so only a store whose Delete does
-// not delete, or renews without pause during every pass (a store scanned
-// with Iterator while many users log in), need more.
-const maxEndPasses = 100
+// maxEndPasses bounds the listings of one EndSession or EndUserSessions
+// made one right after the other: each pass deletes what it found and a
+// pass that meets no ended key seen for the first time is the last, so
+// only a store whose Delete does not delete, or renews without pause
+// during every pass (a store scanned with Iterator while many users log
+// in), need more. maxEndBackoffPasses more follow, each after a jittered
+// backoff that grows to 100ms (see endPass), so that a burst of renews
+// can pass: some seconds in all, unless ctx ends sooner.
+const (
+	maxEndPasses        = 100
+	maxEndBackoffPasses = 100
+)
 
 // maxListPasses bounds the listings of one UserSessions: it is a
 // display, which a renew in flight may at worst leave one session short.
 const maxListPasses = 4
 
-// endPass is pass number pass of an End* loop.
+// endPass is pass number pass of an End* loop. The first maxEndPasses
+// passes follow one another at once: under steady churn (renews of any
+// user, met by a scan with Iterator) a pass converges when it is quick,
+// and a wait would only let more renews in. Past them it waits first,
+// with backoff (a jittered delay that grows with each pass, ended by
+// ctx), so that a burst of renews can settle.
 func (m *Manager) endPass(ctx context.Context, op, user string, p *userPass, pass int) error {
+	if pass > maxEndPasses+maxEndBackoffPasses {
+		return fmt.Errorf("sessionkit: %s: the user's sessions still changing after %d listings (a store whose Delete does not delete, or renews without pause)", op, maxEndPasses+maxEndBackoffPasses)
+	}
 	if pass > maxEndPasses {
-		return fmt.Errorf("sessionkit: %s: the user's sessions still changing after %d listings (a store whose Delete does not delete, or renews without pause)", op, maxEndPasses)
+		if err := backoff(ctx, pass-maxEndPasses+1); err != nil {
+			return fmt.Errorf("sessionkit: %s: the user's sessions still changing after %d listings: %w", op, pass-1, err)
+		}
 	}
 	return m.userRecords(ctx, op, user, p)
 }
 
 // userRecord is one live record filed under a user.
 type userRecord struct {
-	key  string
-	info SessionInfo
+	key     string
+	version uint64 // as loaded: End* end the record only at this version
+	info    SessionInfo
 }
 
 // userPass is one listing of a user's sessions. Listing the keys and
@@ -318,7 +365,7 @@ func (m *Manager) userRecords(ctx context.Context, op, user string, p *userPass)
 		}
 		switch st {
 		case sessionLive:
-			p.live = append(p.live, userRecord{key: key, info: info})
+			p.live = append(p.live, userRecord{key: key, version: rec.Version, info: info})
 		case sessionRetired, sessionGone:
 			if st == sessionRetired {
 				p.retired = append(p.retired, key)
@@ -404,14 +451,55 @@ func (m *Manager) sessionInfo(rec Record, user string, now time.Time) (SessionIn
 	return info, sessionLive
 }
 
-// deleteKey deletes the record under key, as Destroy does.
-func (m *Manager) deleteKey(ctx context.Context, op, key string) error {
-	cctx, dl := m.callCtx(ctx)
-	defer dl.release()
-	if err := m.cfg.Store.Delete(cctx, key); err != nil {
-		return fmt.Errorf("sessionkit: %s: delete: %w", op, err)
+// endRecord ends r, a live record of user that a listing loaded, as
+// Destroy does, if it is still a session of user whose id match accepts.
+// With a compare-and-swap store the record is ended (an expiry in the
+// past) only at the version the listing loaded: a request that filed it
+// under another user (SetUser) or renewed it between the listing and
+// this call must not be undone. On a conflict the record is loaded again
+// and checked again; changed reports that it no longer matched (it was
+// refiled, renewed or ended meanwhile), so that the caller lists once
+// more: a renew may have carried the session to a key the listing did
+// not hold. A store without CompareAndSwapper has no version to check:
+// the record is deleted.
+func (m *Manager) endRecord(ctx context.Context, op, user string, r userRecord, match func(id string) bool) (ended, changed bool, err error) {
+	if m.cas == nil {
+		cctx, dl := m.callCtx(ctx)
+		defer dl.release()
+		if err := m.cfg.Store.Delete(cctx, r.key); err != nil {
+			return false, false, fmt.Errorf("sessionkit: %s: delete: %w", op, err)
+		}
+		return true, false, nil
 	}
-	return nil
+	version := r.version
+	for attempt := 1; ; attempt++ {
+		cctx, dl := m.callCtx(ctx)
+		_, err := m.cas.CompareAndSwap(cctx, r.key, version, nil, time.Unix(1, 0))
+		dl.release()
+		if err == nil {
+			return true, false, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return false, false, fmt.Errorf("sessionkit: %s: delete: %w", op, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return false, false, fmt.Errorf("sessionkit: %s: delete: %w (%d attempts): %w", op, ErrConflict, attempt, err)
+		}
+		cctx, dl = m.callCtx(ctx)
+		rec, found, err := m.cfg.Store.Load(cctx, r.key)
+		dl.release()
+		if err != nil && !errors.Is(err, ErrCorrupt) {
+			return false, false, fmt.Errorf("sessionkit: %s: load: %w", op, err)
+		}
+		if err != nil || !found {
+			return false, true, nil // ended meanwhile
+		}
+		info, st := m.sessionInfo(rec, user, m.cfg.Now())
+		if st != sessionLive || !match(info.ID) {
+			return false, true, nil
+		}
+		version = rec.Version
+	}
 }
 
 // checkUserRevoked asks the client store whether the session just

@@ -36,7 +36,8 @@ var wrapCaps = []struct {
 }
 
 // notCapabilities are the interfaces of package core that are not
-// optional Store capabilities.
+// optional Store capabilities (RetiringClientStore and UserRevoker are
+// ClientStore capabilities, which the observed client store keeps).
 var notCapabilities = []string{
 	"Store", "ClientStore", "RetiringClientStore", "UserRevoker", "TokenValidator", "TokenGenerator",
 	"Codec", "Observer", "Unwrapper",

@@ -85,12 +85,16 @@
 // filed under that user (core.Session.SetUser) at or before that time then
 // stops opening, except the kept session's: the next request of each is a
 // new, empty session, as after a logout. A login after the call is not
-// affected. EndUserSessions returns 0, because nothing counts the sessions
+// affected; "before" and "after" compare the clock of the server that
+// called EndUserSessions with that of the server that ran the login, so
+// with clocks d apart a login up to d before the call may survive it, or
+// one up to d after it be ended (see core.UserRevoker; keep the clocks in
+// sync with NTP). EndUserSessions returns 0, because nothing counts the sessions
 // it ended. Repeated calls add up rather than replace each other: a session
 // one call ended stays ended even if a later call names it as the one to
 // keep, and two devices that each end "everywhere else" at the same moment
 // end each other. The call costs a Load and a write of the list (a
-// compare-and-swap, retried on conflict, when the list implements
+// compare-and-swap, retried on conflict after a jittered backoff, when the list implements
 // core.CompareAndSwapper; with a plain Save two concurrent calls for one
 // user may keep only one of them). Each Open of a session that has a user
 // costs one more Load of the list; sessions without a user cost nothing

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/sessionkit/sessionkit/core"
@@ -106,8 +107,9 @@ func userRevocationKey(name, user string) string {
 //
 // It keeps one record per user in the list, under a key hashed from name
 // and user, until the later of until and the previous record's deadline:
-// a read and a write (a compare-and-swap, retried on conflict, when the
-// list implements core.CompareAndSwapper; on a list without it two
+// a read and a write (a compare-and-swap, retried on conflict after a
+// jittered backoff that grows with each conflict and ends with ctx, when
+// the list implements core.CompareAndSwapper; on a list without it two
 // concurrent calls for one user may keep only one of them). A later call
 // adds to the earlier ones rather than replacing them: a session an
 // earlier call ended stays ended even when a later call names it as the
@@ -121,7 +123,7 @@ func (s *ClientStore) RevokeUser(ctx context.Context, name, user, keepID string,
 	}
 	key := userRevocationKey(name, user)
 	cas, _ := s.revoked.(core.CompareAndSwapper)
-	for {
+	for attempt := 1; ; attempt++ {
 		rec, found, err := s.revoked.Load(ctx, key)
 		if err != nil {
 			return fmt.Errorf("sessionkit: cookie: revoke user: %w", err)
@@ -143,6 +145,9 @@ func (s *ClientStore) RevokeUser(ctx context.Context, name, user, keepID string,
 		} else {
 			_, err = cas.CompareAndSwap(ctx, key, rec.Version, data, expiry)
 			if errors.Is(err, core.ErrConflict) {
+				if err := revokeBackoff(ctx, attempt); err != nil {
+					return fmt.Errorf("sessionkit: cookie: revoke user: %w (%d attempts): %w", core.ErrConflict, attempt, err)
+				}
 				continue
 			}
 		}
@@ -150,6 +155,36 @@ func (s *ClientStore) RevokeUser(ctx context.Context, name, user, keepID string,
 			return fmt.Errorf("sessionkit: cookie: revoke user: %w", err)
 		}
 		return nil
+	}
+}
+
+// Backoff between RevokeUser's compare-and-swap attempts that lost
+// against a concurrent call for the same user: full jitter, exponential
+// from revokeBackoffBase up to revokeBackoffMax, as the core waits
+// between its own.
+const (
+	revokeBackoffBase = time.Millisecond
+	revokeBackoffMax  = 100 * time.Millisecond
+)
+
+// revokeBackoff waits after the attempt-th conflict, or until ctx is
+// done. The first retry is immediate: the reload already took a round
+// trip.
+func revokeBackoff(ctx context.Context, attempt int) error {
+	if attempt <= 1 {
+		return ctx.Err()
+	}
+	ceil := revokeBackoffMax
+	if attempt-2 < 16 {
+		ceil = min(revokeBackoffMax, revokeBackoffBase<<(attempt-2))
+	}
+	t := time.NewTimer(rand.N(ceil) + 1)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

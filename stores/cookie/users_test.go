@@ -1,11 +1,14 @@
 package cookie_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -347,4 +350,39 @@ func (s slowLoads) Load(ctx ctxT, key string) (core.Record, bool, error) {
 	rec, found, err := s.Store.Load(ctx, key)
 	time.Sleep(time.Millisecond)
 	return rec, found, err
+}
+
+// TestRevokeUserBackoff: RevokeUser on a list whose compare-and-swap
+// always loses waits between attempts, with a growing jittered backoff,
+// and gives up with ctx, the error wrapping both core.ErrConflict and
+// ctx's, rather than spin through thousands of attempts.
+func TestRevokeUserBackoff(t *testing.T) {
+	list := memory.New(memory.Config{CleanupInterval: -1})
+	defer list.Close()
+	var attempts atomic.Int64
+	losing := core.WrapStore(list, core.StoreWrapper{
+		Around: func(ctx context.Context, call core.StoreCall, next func(context.Context) error) error {
+			if call.Op == core.OpCompareAndSwap {
+				attempts.Add(1)
+				return fmt.Errorf("always another writer: %w", core.ErrConflict)
+			}
+			return next(ctx)
+		},
+	})
+	st, err := cookie.New(cookie.Config{Keys: [][]byte{fixedKey(1)}, Revocations: losing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	now := time.Now()
+	err = st.RevokeUser(c, "session", "ann", "", now, now.Add(time.Hour))
+	elapsed, n := time.Since(start), attempts.Load()
+	if !errors.Is(err, core.ErrConflict) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("RevokeUser on a list that always conflicts = %v after %d attempts in %v; want an error wrapping ErrConflict and context.DeadlineExceeded", err, n, elapsed)
+	}
+	if n < 3 || n >= 100 {
+		t.Errorf("RevokeUser made %d compare-and-swap attempts in %v, want between 3 and 99 (a backoff between attempts)", n, elapsed)
+	}
 }
