@@ -115,7 +115,9 @@ type requestSession struct {
 func (m *Manager) Release(s *Session) {
 	s.mu.Lock()
 	s.released, s.loaded = true, true
-	s.base, s.changes, s.hooks = nil, nil, 0
+	if s.sessionState != nil {
+		s.base, s.changes, s.hooks = nil, nil, 0
+	}
 	s.mu.Unlock()
 }
 

@@ -59,8 +59,8 @@ func (m *Manager) addVary(h http.Header, s *Session) {
 		// here, and nothing shared with other responses that a handler
 		// editing h["Vary"][0] in place could race with. The cap of 1
 		// makes any append copy.
-		s.hdr[hdrVary] = m.vary[0]
-		h["Vary"] = s.hdr[hdrVary : hdrVary+1 : hdrVary+1]
+		s.vary[0] = m.vary[0]
+		h["Vary"] = s.vary[:1:1]
 		return
 	}
 	for _, v := range vary {
