@@ -34,6 +34,12 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 	if h != nil {
 		m.addVary(h, s)
 	}
+	if !s.touched.Load() {
+		// Never locked, so never loaded: nothing to store or send. A
+		// goroutine of the handler that touches it later finds what it
+		// would have found had Commit taken the lock first.
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.loaded || s.released {

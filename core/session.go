@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,7 +27,8 @@ type Session struct {
 	mu       sync.Mutex
 	released bool // the request ended; see Manager.Release
 	loaded   bool
-	vary     [1]string // backing array of the Vary value Commit adds
+	touched  atomic.Bool // sessionState is set: lets Commit pass an untouched session without locking
+	vary     [1]string   // backing array of the Vary value Commit adds
 
 	// The rest of the session lives in its own allocation, made when the
 	// session is first locked (s.mu held): a request whose handler never
@@ -90,6 +92,7 @@ func (s *Session) lock() {
 	s.mu.Lock()
 	if s.sessionState == nil {
 		s.sessionState = new(sessionState)
+		s.touched.Store(true)
 	}
 	if !s.loaded {
 		s.load()
@@ -118,6 +121,7 @@ func (s *Session) runInit() {
 		return
 	}
 	d := &Session{m: s.m, req: s.req, loaded: true, sessionState: &sessionState{created: s.created}}
+	d.touched.Store(true)
 	d.ctx = sessionContext{Context: s.req.Context(), s: d}
 	s.m.cfg.Init(d)
 	d.mu.Lock()
