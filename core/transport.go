@@ -93,7 +93,7 @@ func (m *Manager) writeToken(h http.Header, s *Session, token string, expiry, no
 		c.MaxAge = m.cookieMaxAge(expiry, now)
 		c.Expires = now.Add(time.Duration(c.MaxAge) * time.Second)
 	}
-	if v := c.String(); v != "" {
+	if v := m.cookie.String(&c); v != "" {
 		s.hdr[hdrSetCookie] = v
 		addHeader(h, "Set-Cookie", s.hdr[hdrSetCookie:hdrSetCookie+1:hdrSetCookie+1])
 	} else {

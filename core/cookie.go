@@ -1,0 +1,79 @@
+package core
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// cookieTemplate is the Set-Cookie value of the session cookie cut around
+// the parts that change from one response to the next:
+//
+//	head + value + mid + ["; Expires=..."] + ["; Max-Age=..."] + tail
+//
+// which is the order http.Cookie.String writes them in. Building the value
+// from it costs one allocation and no validation of the constant parts,
+// which New did once. Values that http.Cookie.String would sanitize or
+// quote go through http.Cookie.String instead.
+type cookieTemplate struct {
+	head, mid, tail string
+	ok              bool // the template applies; otherwise always use http.Cookie.String
+}
+
+// newCookieTemplate cuts c's Set-Cookie value into a cookieTemplate.
+func newCookieTemplate(c http.Cookie) cookieTemplate {
+	if c.Quoted || c.Raw != "" || len(c.Unparsed) != 0 {
+		return cookieTemplate{}
+	}
+	c.Value, c.MaxAge, c.Expires = "", 0, time.Time{}
+	full := c.String() // name=; Path=...; Domain=...; HttpOnly; Secure; SameSite=...; Partitioned
+	front := (&http.Cookie{Name: c.Name, Path: c.Path, Domain: c.Domain}).String()
+	head := c.Name + "="
+	if full == "" || !strings.HasPrefix(front, head) || !strings.HasPrefix(full, front) {
+		return cookieTemplate{}
+	}
+	return cookieTemplate{head: head, mid: front[len(head):], tail: full[len(front):], ok: true}
+}
+
+// plainCookieValue reports whether http.Cookie.String writes v as it is:
+// no byte it would drop, and nothing that would make it quote v.
+func plainCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		if b <= ' ' || b >= 0x7f || b == '"' || b == ';' || b == '\\' || b == ',' {
+			return false
+		}
+	}
+	return true
+}
+
+// String returns what http.Cookie.String returns for the template's cookie
+// with c's Value, MaxAge and Expires.
+func (t *cookieTemplate) String(c *http.Cookie) string {
+	if !t.ok || !plainCookieValue(c.Value) {
+		return c.String()
+	}
+	const expiresLen = len("; Expires=") + len(http.TimeFormat)
+	const maxAgeLen = len("; Max-Age=") + 20
+	var b strings.Builder
+	b.Grow(len(t.head) + len(c.Value) + len(t.mid) + expiresLen + maxAgeLen + len(t.tail))
+	b.WriteString(t.head)
+	b.WriteString(c.Value)
+	b.WriteString(t.mid)
+	if c.Expires.Year() >= 1601 { // http.Cookie.String's validCookieExpires
+		var buf [len(http.TimeFormat)]byte
+		b.WriteString("; Expires=")
+		b.Write(c.Expires.UTC().AppendFormat(buf[:0], http.TimeFormat))
+	}
+	switch {
+	case c.MaxAge > 0:
+		var buf [20]byte
+		b.WriteString("; Max-Age=")
+		b.Write(strconv.AppendInt(buf[:0], int64(c.MaxAge), 10))
+	case c.MaxAge < 0:
+		b.WriteString("; Max-Age=0")
+	}
+	b.WriteString(t.tail)
+	return b.String()
+}
