@@ -77,3 +77,30 @@ func (t *cookieTemplate) String(c *http.Cookie) string {
 	b.WriteString(t.tail)
 	return b.String()
 }
+
+// Len returns len(t.String(c)) without building the value.
+func (t *cookieTemplate) Len(c *http.Cookie) int {
+	if !t.ok || !plainCookieValue(c.Value) || c.Expires.Year() > 9999 {
+		return len(c.String())
+	}
+	n := len(t.head) + len(c.Value) + len(t.mid) + len(t.tail)
+	if c.Expires.Year() >= 1601 {
+		n += len("; Expires=") + len(http.TimeFormat)
+	}
+	switch {
+	case c.MaxAge > 0:
+		n += len("; Max-Age=") + decimalLen(c.MaxAge)
+	case c.MaxAge < 0:
+		n += len("; Max-Age=0")
+	}
+	return n
+}
+
+// decimalLen returns the number of digits of n > 0.
+func decimalLen(n int) int {
+	d := 1
+	for ; n >= 10; n /= 10 {
+		d++
+	}
+	return d
+}

@@ -32,11 +32,14 @@ func TestCookieTemplate(t *testing.T) {
 		ct := newCookieTemplate(tmpl)
 		c := tmpl
 		c.Value = values[rng.IntN(len(values))]
-		c.MaxAge = []int{-1, 0, 1, 3600, 34560000}[rng.IntN(5)]
+		c.MaxAge = []int{-1, 0, 1, 9, 10, 99, 3600, 34560000}[rng.IntN(8)]
 		c.Expires = expiries[rng.IntN(len(expiries))]
 		want := c.String()
 		if got := ct.String(&c); got != want {
 			t.Fatalf("cookie %+v:\n got %q\nwant %q", c, got, want)
+		}
+		if got := ct.Len(&c); got != len(want) {
+			t.Fatalf("cookie %+v: Len = %d, want %d (%q)", c, got, len(want), want)
 		}
 		if ct.ok && plainCookieValue(c.Value) {
 			fast++

@@ -125,7 +125,7 @@ func (m *Manager) tokenFits(token string, expiry, now time.Time) error {
 	}
 	c := m.cfg.Cookie
 	c.Value, c.MaxAge, c.Expires = m.signValue(token), m.cookieMaxAge(expiry, now), now
-	if n := len(c.String()); n > MaxCookieSize || n == 0 {
+	if n := m.cookie.Len(&c); n > MaxCookieSize || n == 0 {
 		return fmt.Errorf("sessionkit: seal: %w: the session cookie would take %d bytes, browsers keep at most %d", ErrTooLarge, n, MaxCookieSize)
 	}
 	return nil
