@@ -192,6 +192,12 @@ func (s *Session) discardChanges() {
 // commitWrite stores state, under a new token when newToken is set.
 // filed is the user the loaded record is filed under. s.mu is held.
 func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]any, filed string, rebase, newToken bool, now time.Time) error {
+	if m.cfg.BindClientIP && s.ip == "" {
+		s.ip = m.cfg.ClientIP(s.req)
+	}
+	if m.client != nil {
+		return m.commitClient(ctx, s, state, now) // seals its own token
+	}
 	key, token, version, keyFiled := s.key, s.token, s.version, filed
 	if newToken {
 		var err error
@@ -199,12 +205,6 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 			return err
 		}
 		key, version, keyFiled = StoreKey(token), 0, "" // a new key is filed under no user yet
-	}
-	if m.cfg.BindClientIP && s.ip == "" {
-		s.ip = m.cfg.ClientIP(s.req)
-	}
-	if m.client != nil {
-		return m.commitClient(ctx, s, state, now)
 	}
 	w := writeOp{key: key, version: version, created: s.created, state: state, ip: s.ip, filed: keyFiled}
 	m.newMeta(s, &w, state)
