@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,16 @@ import (
 type cookieTemplate struct {
 	head, mid, tail string
 	ok              bool // the template applies; otherwise always use http.Cookie.String
+	// expires caches the last Expires attribute written: the sessions
+	// created within one second share it.
+	expires *atomic.Pointer[expiresText]
+}
+
+// expiresText is an Expires attribute's date, in http.TimeFormat, and the
+// Unix second it names.
+type expiresText struct {
+	sec  int64
+	text [len(http.TimeFormat)]byte
 }
 
 // newCookieTemplate cuts c's Set-Cookie value into a cookieTemplate.
@@ -33,7 +44,8 @@ func newCookieTemplate(c http.Cookie) cookieTemplate {
 	if full == "" || !strings.HasPrefix(front, head) || !strings.HasPrefix(full, front) {
 		return cookieTemplate{}
 	}
-	return cookieTemplate{head: head, mid: front[len(head):], tail: full[len(front):], ok: true}
+	return cookieTemplate{head: head, mid: front[len(head):], tail: full[len(front):], ok: true,
+		expires: new(atomic.Pointer[expiresText])}
 }
 
 // plainCookieValue reports whether http.Cookie.String writes v as it is:
@@ -62,9 +74,8 @@ func (t *cookieTemplate) String(c *http.Cookie) string {
 	b.WriteString(c.Value)
 	b.WriteString(t.mid)
 	if c.Expires.Year() >= 1601 { // http.Cookie.String's validCookieExpires
-		var buf [len(http.TimeFormat)]byte
 		b.WriteString("; Expires=")
-		b.Write(c.Expires.UTC().AppendFormat(buf[:0], http.TimeFormat))
+		b.Write(t.expiresText(c.Expires))
 	}
 	switch {
 	case c.MaxAge > 0:
@@ -76,6 +87,22 @@ func (t *cookieTemplate) String(c *http.Cookie) string {
 	}
 	b.WriteString(t.tail)
 	return b.String()
+}
+
+// expiresText returns exp in http.TimeFormat, from the cache when it names
+// the same second as the last one written.
+func (t *cookieTemplate) expiresText(exp time.Time) []byte {
+	if exp.Year() > 9999 {
+		return exp.UTC().AppendFormat(nil, http.TimeFormat) // longer than the cache holds
+	}
+	sec := exp.Unix()
+	e := t.expires.Load()
+	if e == nil || e.sec != sec {
+		e = &expiresText{sec: sec}
+		exp.UTC().AppendFormat(e.text[:0], http.TimeFormat)
+		t.expires.Store(e)
+	}
+	return e.text[:]
 }
 
 // Len returns len(t.String(c)) without building the value.
