@@ -34,6 +34,12 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 	if h != nil {
 		m.addVary(h, s)
 	}
+	if !s.touched.Load() {
+		// Never locked, so never loaded: nothing to store or send. A
+		// goroutine of the handler that touches it later finds what it
+		// would have found had Commit taken the lock first.
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.loaded || s.released {
@@ -186,6 +192,12 @@ func (s *Session) discardChanges() {
 // commitWrite stores state, under a new token when newToken is set.
 // filed is the user the loaded record is filed under. s.mu is held.
 func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]any, filed string, rebase, newToken bool, now time.Time) error {
+	if m.cfg.BindClientIP && s.ip == "" {
+		s.ip = m.cfg.ClientIP(s.req)
+	}
+	if m.client != nil {
+		return m.commitClient(ctx, s, state, now) // seals its own token
+	}
 	key, token, version, keyFiled := s.key, s.token, s.version, filed
 	if newToken {
 		var err error
@@ -193,12 +205,6 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 			return err
 		}
 		key, version, keyFiled = StoreKey(token), 0, "" // a new key is filed under no user yet
-	}
-	if m.cfg.BindClientIP && s.ip == "" {
-		s.ip = m.cfg.ClientIP(s.req)
-	}
-	if m.client != nil {
-		return m.commitClient(ctx, s, state, now)
 	}
 	w := writeOp{key: key, version: version, created: s.created, state: state, ip: s.ip, filed: keyFiled}
 	m.newMeta(s, &w, state)

@@ -23,8 +23,9 @@ type Manager struct {
 	iter    Iterator            // Store, when it can list its records
 	revoker UserRevoker         // client, when it can revoke a user's sessions
 	vary    []string
-	locks   keyLocks // serialises this process's writes to one store key
-	obs     Observer // Config.Observer; nil: no events
+	locks   keyLocks       // serialises this process's writes to one store key
+	obs     Observer       // Config.Observer; nil: no events
+	cookie  cookieTemplate // the session cookie's Set-Cookie value, cut for writeToken
 
 	userStore  Store       // Config.Store as given (cfg.Store may be observed)
 	userClient ClientStore // Config.ClientStore as given
@@ -61,6 +62,9 @@ func New(cfg Config) (*Manager, error) {
 		varyOn = cfg.Header
 	}
 	m.vary = []string{varyOn}
+	if cfg.Header == "" {
+		m.cookie = newCookieTemplate(cfg.Cookie)
+	}
 	return m, nil
 }
 
@@ -115,7 +119,9 @@ type requestSession struct {
 func (m *Manager) Release(s *Session) {
 	s.mu.Lock()
 	s.released, s.loaded = true, true
-	s.base, s.changes, s.hooks = nil, nil, 0
+	if s.sessionState != nil {
+		s.base, s.changes, s.hooks = nil, nil, 0
+	}
 	s.mu.Unlock()
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,8 +27,22 @@ type Session struct {
 	mu       sync.Mutex
 	released bool // the request ended; see Manager.Release
 	loaded   bool
-	loadErr  error
-	hooks    uint8 // pending Init / OnExpired calls, run outside mu
+	touched  atomic.Bool // sessionState is set: lets Commit pass an untouched session without locking
+	vary     [1]string   // backing array of the Vary value Commit adds
+
+	// The rest of the session lives in its own allocation, made when the
+	// session is first locked (s.mu held): a request whose handler never
+	// touches its session allocates only the small part above, together
+	// with the request copy that carries it (Manager.BeginRequest). Fields
+	// are promoted, so s.base is s.sessionState.base.
+	*sessionState
+}
+
+// sessionState is the state of a touched session. Only lock (and the
+// methods that run with s.mu held after it) reach it; see Session.
+type sessionState struct {
+	loadErr error
+	hooks   uint8 // pending Init / OnExpired calls, run outside mu
 
 	token     string // current token; "" until one is issued
 	key       string // store key of token
@@ -51,15 +66,14 @@ type Session struct {
 	dropDestroy bool      // drop was set by Destroy (for Observer.SessionDestroyed)
 	saveReq     bool      // Save was called (manual mode)
 	flashSeq    uint32    // orders the flash messages added in this request
-	hdr         [3]string // backing array of the header values Commit adds (hdrVary, ...)
+	hdr         [2]string // backing array of the header values Commit adds (hdrSetCookie, ...)
 }
 
 // Indexes into Session.hdr: the header values Commit adds live in the
-// session's own allocation, so adding them allocates nothing and no slice
-// is shared between responses.
+// session's own allocation (Vary in Session.vary), so adding them
+// allocates nothing and no slice is shared between responses.
 const (
-	hdrVary = iota
-	hdrSetCookie
+	hdrSetCookie = iota
 	hdrCacheControl
 )
 
@@ -76,6 +90,10 @@ const (
 // lock locks s, loading it first if needed.
 func (s *Session) lock() {
 	s.mu.Lock()
+	if s.sessionState == nil {
+		s.sessionState = new(sessionState)
+		s.touched.Store(true)
+	}
 	if !s.loaded {
 		s.load()
 	}
@@ -102,7 +120,8 @@ func (s *Session) runInit() {
 	if s.m.cfg.Init == nil {
 		return
 	}
-	d := &Session{m: s.m, req: s.req, loaded: true, created: s.created}
+	d := &Session{m: s.m, req: s.req, loaded: true, sessionState: &sessionState{created: s.created}}
+	d.touched.Store(true)
 	d.ctx = sessionContext{Context: s.req.Context(), s: d}
 	s.m.cfg.Init(d)
 	d.mu.Lock()
@@ -320,6 +339,9 @@ func (s *Session) Modified() bool {
 }
 
 func (s *Session) modified() bool {
+	if s.sessionState == nil {
+		return false // never touched
+	}
 	return len(s.changes) != 0 || s.cleared || s.renew || s.drop != ""
 }
 

@@ -59,8 +59,8 @@ func (m *Manager) addVary(h http.Header, s *Session) {
 		// here, and nothing shared with other responses that a handler
 		// editing h["Vary"][0] in place could race with. The cap of 1
 		// makes any append copy.
-		s.hdr[hdrVary] = m.vary[0]
-		h["Vary"] = s.hdr[hdrVary : hdrVary+1 : hdrVary+1]
+		s.vary[0] = m.vary[0]
+		h["Vary"] = s.vary[:1:1]
 		return
 	}
 	for _, v := range vary {
@@ -93,7 +93,7 @@ func (m *Manager) writeToken(h http.Header, s *Session, token string, expiry, no
 		c.MaxAge = m.cookieMaxAge(expiry, now)
 		c.Expires = now.Add(time.Duration(c.MaxAge) * time.Second)
 	}
-	if v := c.String(); v != "" {
+	if v := m.cookie.String(&c); v != "" {
 		s.hdr[hdrSetCookie] = v
 		addHeader(h, "Set-Cookie", s.hdr[hdrSetCookie:hdrSetCookie+1:hdrSetCookie+1])
 	} else {
@@ -125,7 +125,7 @@ func (m *Manager) tokenFits(token string, expiry, now time.Time) error {
 	}
 	c := m.cfg.Cookie
 	c.Value, c.MaxAge, c.Expires = m.signValue(token), m.cookieMaxAge(expiry, now), now
-	if n := len(c.String()); n > MaxCookieSize || n == 0 {
+	if n := m.cookie.Len(&c); n > MaxCookieSize || n == 0 {
 		return fmt.Errorf("sessionkit: seal: %w: the session cookie would take %d bytes, browsers keep at most %d", ErrTooLarge, n, MaxCookieSize)
 	}
 	return nil
