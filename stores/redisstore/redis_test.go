@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/roundtrip"
 	"github.com/sessionkit/sessionkit/internal/testserver"
 	"github.com/sessionkit/sessionkit/stores/redisstore"
 )
@@ -267,4 +268,13 @@ func TestContextDeadlineBeatsHungServer(t *testing.T) {
 func TestServerDownAndBack(t *testing.T) {
 	srv := testserver.StartRedis(t)
 	testserver.CheckDownAndBack(t, srv, newStore(t, newClient(t, srv.Addr)))
+}
+
+// TestRequestRoundTrips counts the round trips of whole requests through
+// the core, on the wire.
+func TestRequestRoundTrips(t *testing.T) {
+	var c roundtrip.Counter
+	client := goredis.NewClient(&goredis.Options{Addr: testserver.Redis(t), Dialer: c.Dial, MaxRetries: -1})
+	t.Cleanup(func() { client.Close() })
+	roundtrip.Check(t, newStore(t, client), c.Count, roundtrip.Counts{Untouched: 0, New: 1, Read: 1, Update: 2, Renew: 3})
 }
