@@ -88,31 +88,41 @@ func New(client goredis.UniversalClient, cfg Config) (*Store, error) {
 	return &Store{client: client, prefix: prefix, pattern: globEscape(prefix) + "*"}, nil
 }
 
-// touchScript sets the expiry header (ARGV[1]) and the TTL (ARGV[2], in
-// milliseconds; 0 deletes) of an existing record, keeping data and version.
-var touchScript = goredis.NewScript(`
+// touchScript sets the expiry of an existing record, keeping data and
+// version. Its argument is the new expiry header (8 bytes, big-endian Unix
+// nanoseconds) followed by the TTL in milliseconds (8 bytes, big-endian;
+// 0 deletes). It returns 1 when the record existed, else 0.
+var touchScript = newScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local ttl = tonumber(ARGV[2])
+local a = ARGV[1]
+local ttl = 0
+for i = 9, 16 do ttl = ttl * 256 + string.byte(a, i) end
 if ttl <= 0 then
 	redis.call('DEL', KEYS[1])
 	return 1
 end
-redis.call('SETRANGE', KEYS[1], 8, ARGV[1])
+redis.call('SETRANGE', KEYS[1], 8, string.sub(a, 1, 8))
 redis.call('PEXPIRE', KEYS[1], ttl)
 return 1
 `)
 
 // casScript replaces the value only when its 8-byte version header equals
-// ARGV[1] (the empty string for "no record"). ARGV[2] is the new value and
-// ARGV[3] its TTL in milliseconds; a TTL of 0 deletes the record. It returns
-// 1 when it wrote, 0 on a conflict.
-var casScript = goredis.NewScript(`
-if redis.call('GETRANGE', KEYS[1], 0, 7) ~= ARGV[1] then return 0 end
-local ttl = tonumber(ARGV[3])
+// the expected one. Its one argument packs everything, so that the call
+// allocates no argument of its own: the expected version (8 bytes; all
+// zero for "no record", a version no live record has), the TTL in
+// milliseconds (8 bytes, big-endian; 0 deletes the record), then the new
+// value. It returns 1 when it wrote, 0 on a conflict.
+var casScript = newScript(`
+local a = ARGV[1]
+local want = string.sub(a, 1, 8)
+if want == string.rep('\0', 8) then want = '' end
+if redis.call('GETRANGE', KEYS[1], 0, 7) ~= want then return 0 end
+local ttl = 0
+for i = 9, 16 do ttl = ttl * 256 + string.byte(a, i) end
 if ttl <= 0 then
 	redis.call('DEL', KEYS[1])
 else
-	redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+	redis.call('SET', KEYS[1], string.sub(a, 17), 'PX', ttl)
 end
 return 1
 `)
@@ -127,24 +137,28 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 	if err := ctx.Err(); err != nil {
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w", err)
 	}
-	value, err := s.client.Get(ctx, s.prefix+key).Bytes()
+	c := s.newCall(key)
+	cmd := goredis.NewStringCmd(ctx, "get", &c.key)
+	err := s.client.Process(ctx, cmd)
+	c.release()
 	if errors.Is(err, goredis.Nil) {
 		return core.Record{}, false, nil
 	}
 	if err != nil {
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w", err)
 	}
+	value := cmd.Val()
 	if len(value) < headerLen {
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w: not a sessionkit record", core.ErrCorrupt)
 	}
-	expiry := time.Unix(0, int64(binary.BigEndian.Uint64(value[versionLen:headerLen])))
+	expiry := time.Unix(0, int64(binary.BigEndian.Uint64([]byte(value[versionLen:headerLen]))))
 	if !time.Now().Before(expiry) {
 		return core.Record{}, false, nil
 	}
 	return core.Record{
-		Data:    value[headerLen:],
+		Data:    []byte(value[headerLen:]),
 		Expiry:  expiry,
-		Version: binary.BigEndian.Uint64(value[:versionLen]),
+		Version: binary.BigEndian.Uint64([]byte(value[:versionLen])),
 	}, true, nil
 }
 
@@ -199,8 +213,11 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if ttl < 0 {
 		ttl = 0
 	}
-	exp := binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(expiry.UnixNano()))
-	n, err := touchScript.Run(ctx, s.client, []string{s.prefix + key}, exp, ttl.Milliseconds()).Int64()
+	c := s.newCall(key)
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b[:0], uint64(expiry.UnixNano()))
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(ttl.Milliseconds()))
+	n, err := touchScript.run(ctx, s.client, c)
+	c.release()
 	if err != nil {
 		return fmt.Errorf("sessionkit: redis: touch: %w", err)
 	}
@@ -221,16 +238,17 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
 	}
-	var want []byte
-	if version != 0 {
-		want = binary.BigEndian.AppendUint64(make([]byte, 0, versionLen), version)
-	}
 	ttl := ttlOf(expiry)
 	if ttl < 0 {
 		ttl = 0
 	}
 	nv := newVersion()
-	n, err := casScript.Run(ctx, s.client, []string{s.prefix + key}, want, encode(nv, expiry, data), ttl.Milliseconds()).Int64()
+	c := s.newCall(key)
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b[:0], version)
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(ttl.Milliseconds()))
+	c.arg.b = appendRecord(c.arg.b, nv, expiry, data)
+	n, err := casScript.run(ctx, s.client, c)
+	c.release()
 	if err != nil {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
 	}
@@ -248,11 +266,14 @@ func ttlOf(expiry time.Time) time.Duration {
 
 // encode returns the stored value: the header, then data.
 func encode(version uint64, expiry time.Time, data []byte) []byte {
-	b := make([]byte, headerLen+len(data))
-	binary.BigEndian.PutUint64(b, version)
-	binary.BigEndian.PutUint64(b[versionLen:], uint64(expiry.UnixNano()))
-	copy(b[headerLen:], data)
-	return b
+	return appendRecord(make([]byte, 0, headerLen+len(data)), version, expiry, data)
+}
+
+// appendRecord appends the stored value (the header, then data) to b.
+func appendRecord(b []byte, version uint64, expiry time.Time, data []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, version)
+	b = binary.BigEndian.AppendUint64(b, uint64(expiry.UnixNano()))
+	return append(b, data...)
 }
 
 // newVersion returns a random non-zero version.
