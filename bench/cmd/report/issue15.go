@@ -289,6 +289,11 @@ func (rp *report) writeIssue15() {
 		"fall back to today's path on a conflict (rebase, write, retire). Redis: one Lua script over both keys (Cluster: only "+
 		"when both keys hash to one slot, which a hash-tagged KeyPrefix guarantees; otherwise the fallback); PostgreSQL and "+
 		"SQLite: one statement or one transaction in one call; memcached cannot (two keys).\n\n")
+	fmt.Fprintf(w, "Footprint: the memory store keeps each session as a 72-byte map slot (32-byte key, data slice, "+
+		"expiry, version) plus the encoded data. Go's swiss maps split a full 1024-slot table into two half-full ones, "+
+		"and at a million sessions in 64 shards (15 625 each) every shard's tables have just split (≈48%% full), so the "+
+		"slots cost about 150 B per session there against about 95 B at 100 000 sessions (217 B/session in all). The "+
+		"next step is a map of 4-byte indexes into a dense slab of entries, which halves the slot.\n\n")
 	rp.writeTripsTable()
 	rp.writeLatency()
 	rp.writeSweep()
