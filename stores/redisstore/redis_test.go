@@ -302,7 +302,11 @@ func TestUpdateAllocations(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if allocs > 12 {
-		t.Errorf("Load + CompareAndSwap: %.1f allocations, want at most 12", allocs)
+	limit := 12.0
+	if raceEnabled {
+		limit = 20 // sync.Pool drops buffers at random under the race detector
+	}
+	if allocs > limit {
+		t.Errorf("Load + CompareAndSwap: %.1f allocations, want at most %.0f", allocs, limit)
 	}
 }
