@@ -13,12 +13,17 @@
 // as not found.
 //
 // Round trips: Load (gets), Save (set) and Delete are one round trip each.
-// CompareAndSwap is two: a gets that checks the version in the header and
-// fetches memcached's CAS id, then a cas. gomemcache does not report the
-// CAS id that a store assigns, so memcached's CAS ids cannot serve as the
-// record version without a second round trip anyway; the store keeps its
-// own random version in the header instead. Version zero is one round trip
-// (add). Touch is also two round trips (gets, then cas): memcached's touch
+// CompareAndSwap of the version that this store loaded moments ago is one
+// round trip too: Load's gets also returns memcached's CAS id, which the
+// store remembers (in a small fixed table, per key and version), and the
+// swap sends cas with it at once, so an update through the core costs two
+// round trips in all. Otherwise (another process loaded the record, or the
+// cas lost to a write that kept the version, such as a Touch) it takes two:
+// a gets that checks the version in the header and fetches the CAS id, then
+// a cas. gomemcache does not report the CAS id that a store assigns, so
+// memcached's CAS ids cannot serve as the record version; the store keeps
+// its own random version in the header instead. Version zero is one round
+// trip (add). Touch is two round trips (gets, then cas): memcached's touch
 // would change only the server-side expiration, not the expiry in the
 // header that Load reports, so Touch rewrites the item with the new header,
 // keeping its data and version; when a concurrent write intervenes it
@@ -149,6 +154,7 @@ type Store struct {
 	client  *memcache.Client
 	prefix  string
 	maxItem int
+	casIDs  *casIDs
 }
 
 // Compile-time checks of the capabilities the store offers.
@@ -183,7 +189,7 @@ func New(client *memcache.Client, cfg Config) (*Store, error) {
 	if maxItem <= headerLen {
 		return nil, fmt.Errorf("sessionkit: memcache: new: MaxItemSize %d leaves no room for data (header is %d bytes)", maxItem, headerLen)
 	}
-	return &Store{client: client, prefix: prefix, maxItem: maxItem}, nil
+	return &Store{client: client, prefix: prefix, maxItem: maxItem, casIDs: new(casIDs)}, nil
 }
 
 // MaxRecordSize returns the largest session record, in bytes, that Save
@@ -213,6 +219,7 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 		if err != nil || !h.live(time.Now()) {
 			return err
 		}
+		s.casIDs.remember(key, h, item.CasID)
 		rec, found = core.Record{Data: data, Expiry: h.expiry, Version: h.version}, true
 		return nil
 	})

@@ -127,17 +127,21 @@ func hasHashTag(prefix string) bool {
 	return i >= 0 && strings.IndexByte(prefix[i+1:], '}') > 0
 }
 
-// touchScript sets the expiry header (ARGV[1]) and the TTL (ARGV[2], in
-// milliseconds; 0 deletes) of an existing record, keeping data, version
-// and filing.
-var touchScript = goredis.NewScript(`
+// touchScript sets the expiry of an existing record, keeping data, version
+// and filing (the top bit of the expiry field). Its argument is the new
+// expiry header (8 bytes, big-endian Unix nanoseconds) followed by the TTL
+// in milliseconds (8 bytes, big-endian; 0 deletes). It returns 1 when the
+// record existed, else 0.
+var touchScript = newScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local ttl = tonumber(ARGV[2])
+local a = ARGV[1]
+local ttl = 0
+for i = 9, 16 do ttl = ttl * 256 + string.byte(a, i) end
 if ttl <= 0 then
 	redis.call('DEL', KEYS[1])
 	return 1
 end
-local e = ARGV[1]
+local e = string.sub(a, 1, 8)
 local f = redis.call('GETRANGE', KEYS[1], 8, 8)
 if f ~= '' and string.byte(f) >= 128 then
 	e = string.char(string.byte(e, 1) + 128) .. string.sub(e, 2)
@@ -148,30 +152,40 @@ return 1
 `)
 
 // casScript writes a record (Save and CompareAndSwap) and keeps its filing.
-// It replaces the value only when its 8-byte version header equals ARGV[1]
-// (the empty string for "no record", "*" for any). ARGV[2] is the new value
-// and ARGV[3] its TTL in milliseconds; a TTL of 0 deletes the record.
-// ARGV[4] is the prefix of the user sets when they live in the record's
-// slot (the record's user set then loses the key when the record is
-// deleted), or empty. It returns 1 when it wrote, 0 on a conflict.
-var casScript = goredis.NewScript(`
+// Its one argument packs everything, so that the call allocates no
+// argument of its own: the expected version (8 bytes; all zero for "no
+// record", a version no live record has), the TTL in milliseconds (8
+// bytes, big-endian; 0 deletes the record), a flags byte, then the new
+// value (unfiled). Flag 1: write whatever the version (Save). Flag 2: the
+// user sets live in the record's slot, under the record key's prefix +
+// "user:", so a deleted record's user set loses the key at once. It
+// returns 1 when it wrote, 0 on a conflict.
+var casScript = newScript(`
+local a = ARGV[1]
+local flags = string.byte(a, 17)
 local head = redis.call('GETRANGE', KEYS[1], 0, 15)
-if ARGV[1] ~= '*' and string.sub(head, 1, 8) ~= ARGV[1] then return 0 end
+if flags % 2 == 0 then
+	local want = string.sub(a, 1, 8)
+	if want == string.rep('\0', 8) then want = '' end
+	if string.sub(head, 1, 8) ~= want then return 0 end
+end
 local owner = ''
 if #head == 16 and string.byte(head, 9) >= 128 then
 	owner = redis.call('GETRANGE', KEYS[1], -64, -1)
 end
-local ttl = tonumber(ARGV[3])
+local ttl = 0
+for i = 9, 16 do ttl = ttl * 256 + string.byte(a, i) end
 if ttl <= 0 then
 	redis.call('DEL', KEYS[1])
-	if owner ~= '' and ARGV[4] ~= '' then
-		redis.call('ZREM', ARGV[4] .. owner, string.sub(KEYS[1], -64))
+	if owner ~= '' and flags >= 2 then
+		local k = KEYS[1]
+		redis.call('ZREM', string.sub(k, 1, #k - 64) .. 'user:' .. owner, string.sub(k, -64))
 	end
 	return 1
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+redis.call('SET', KEYS[1], string.sub(a, 18), 'PX', ttl)
 if owner ~= '' then
-	redis.call('SETRANGE', KEYS[1], 8, string.char(string.byte(ARGV[2], 9) + 128))
+	redis.call('SETRANGE', KEYS[1], 8, string.char(string.byte(a, 26) + 128))
 	redis.call('APPEND', KEYS[1], owner)
 end
 return 1
@@ -187,32 +201,36 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 	if err := ctx.Err(); err != nil {
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w", err)
 	}
-	value, err := s.client.Get(ctx, s.prefix+key).Bytes()
+	c := s.newCall(key)
+	cmd := goredis.NewStringCmd(ctx, "get", &c.key)
+	err := s.client.Process(ctx, cmd)
+	c.release()
 	if errors.Is(err, goredis.Nil) {
 		return core.Record{}, false, nil
 	}
 	if err != nil {
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w", err)
 	}
+	value := cmd.Val()
 	if len(value) < headerLen {
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w: not a sessionkit record", core.ErrCorrupt)
 	}
-	exp := binary.BigEndian.Uint64(value[versionLen:headerLen])
+	exp := binary.BigEndian.Uint64([]byte(value[versionLen:headerLen]))
 	data := value[headerLen:]
 	if exp&filedBit != 0 {
 		if len(data) < ownerLen {
 			return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w: truncated user filing", core.ErrCorrupt)
 		}
-		data = data[: len(data)-ownerLen : len(data)-ownerLen]
+		data = data[:len(data)-ownerLen]
 	}
 	expiry := time.Unix(0, int64(exp&^filedBit))
 	if !time.Now().Before(expiry) {
 		return core.Record{}, false, nil
 	}
 	return core.Record{
-		Data:    data,
+		Data:    []byte(data),
 		Expiry:  expiry,
-		Version: binary.BigEndian.Uint64(value[:versionLen]),
+		Version: binary.BigEndian.Uint64([]byte(value[:versionLen])),
 	}, true, nil
 }
 
@@ -226,7 +244,7 @@ func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.T
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sessionkit: redis: save: %w", err)
 	}
-	if _, err := s.write(ctx, key, "*", newVersion(), data, expiry); err != nil {
+	if _, err := s.write(ctx, key, 0, true, newVersion(), data, expiry); err != nil {
 		return fmt.Errorf("sessionkit: redis: save: %w", err)
 	}
 	return nil
@@ -262,8 +280,11 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if ttl < 0 {
 		ttl = 0
 	}
-	exp := binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(expiry.UnixNano()))
-	n, err := touchScript.Run(ctx, s.client, []string{s.prefix + key}, exp, ttl.Milliseconds()).Int64()
+	c := s.newCall(key)
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b[:0], uint64(expiry.UnixNano()))
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(ttl.Milliseconds()))
+	n, err := touchScript.run(ctx, s.client, c)
+	c.release()
 	if err != nil {
 		return fmt.Errorf("sessionkit: redis: touch: %w", err)
 	}
@@ -286,7 +307,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
 	}
 	nv := newVersion()
-	ok, err := s.write(ctx, key, wantVersion(version), nv, data, expiry)
+	ok, err := s.write(ctx, key, version, false, nv, data, expiry)
 	if err != nil {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
 	}
@@ -296,17 +317,27 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 	return nv, nil
 }
 
-// write runs casScript and reports whether it wrote.
-func (s *Store) write(ctx context.Context, key, want string, version uint64, data []byte, expiry time.Time) (bool, error) {
+// write runs casScript (any version when anyVersion, else only over
+// version) and reports whether it wrote.
+func (s *Store) write(ctx context.Context, key string, version uint64, anyVersion bool, nv uint64, data []byte, expiry time.Time) (bool, error) {
 	ttl := ttlOf(expiry)
 	if ttl < 0 {
 		ttl = 0
 	}
-	sets := ""
-	if s.oneSlot {
-		sets = s.userPrefix
+	var flags byte
+	if anyVersion {
+		flags |= 1
 	}
-	n, err := casScript.Run(ctx, s.client, []string{s.prefix + key}, want, encode(version, expiry, data), ttl.Milliseconds(), sets).Int64()
+	if s.oneSlot {
+		flags |= 2
+	}
+	c := s.newCall(key)
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b[:0], version)
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(ttl.Milliseconds()))
+	c.arg.b = append(c.arg.b, flags)
+	c.arg.b = appendRecord(c.arg.b, nv, expiry, data)
+	n, err := casScript.run(ctx, s.client, c)
+	c.release()
 	return n == 1, err
 }
 
@@ -328,11 +359,14 @@ func ttlOf(expiry time.Time) time.Duration {
 // encode returns the stored value of an unfiled record: the header, then
 // data.
 func encode(version uint64, expiry time.Time, data []byte) []byte {
-	b := make([]byte, headerLen+len(data))
-	binary.BigEndian.PutUint64(b, version)
-	binary.BigEndian.PutUint64(b[versionLen:], uint64(expiry.UnixNano()))
-	copy(b[headerLen:], data)
-	return b
+	return appendRecord(make([]byte, 0, headerLen+len(data)), version, expiry, data)
+}
+
+// appendRecord appends the stored value (the header, then data) to b.
+func appendRecord(b []byte, version uint64, expiry time.Time, data []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, version)
+	b = binary.BigEndian.AppendUint64(b, uint64(expiry.UnixNano()))
+	return append(b, data...)
 }
 
 // newVersion returns a random non-zero version.
