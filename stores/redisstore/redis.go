@@ -6,8 +6,9 @@
 // record's version and its exact expiry, both big-endian) followed by the
 // encoded session, with a millisecond TTL (PX) set from the expiry so that
 // Redis drops the record by itself. A record filed under a user (see
-// CompareAndSwapUser) has the top bit of its expiry field set and the
-// user's 64-character hash appended after the data. Load (GET), Save,
+// CompareAndSwapUser) has the top bit of its expiry field set and, after
+// the data, the filing's until (8 bytes, big-endian Unix milliseconds) and
+// the user's 64-character hash. Load (GET), Save,
 // Delete, Touch and CompareAndSwap are each one network round trip; Save,
 // Touch and CompareAndSwap run small Lua scripts (EVALSHA, falling back to
 // EVAL once per node), which touch one key and are therefore valid in
@@ -50,14 +51,42 @@ const DefaultKeyPrefix = "sessionkit:"
 
 // Layout of the header in front of the data: version, then expiry in Unix
 // nanoseconds. The top bit of the expiry field (never set by a real expiry,
-// which is positive) marks a record filed under a user, whose hash follows
-// the data.
+// which is positive) marks a record filed under a user, whose filing
+// (until, then the user's hash) follows the data.
 const (
 	versionLen = 8
 	headerLen  = 16
 	filedBit   = 1 << 63
 	ownerLen   = 64
+	tailLen    = 8 + ownerLen
 )
+
+// recordLua is the Lua the record scripts share. num reads the 8-byte
+// big-endian number at byte i of s. userSet names the user set of the
+// record k (prefix + 64-character key) whose filing tail is tail. rescore
+// keeps a filed record's member in its user set at the score min(expiry,
+// until) (Unix ms) after a rewrite, and the set's TTL past that score; ttl
+// is the record's new TTL in ms. A member no longer in the set stays out
+// (XX).
+const recordLua = `
+local function num(s, i)
+	local n = 0
+	for j = i, i + 7 do n = n * 256 + string.byte(s, j) end
+	return n
+end
+local function userSet(k, tail)
+	return string.sub(k, 1, #k - 64) .. 'user:' .. string.sub(tail, 9)
+end
+local function rescore(k, tail, expms, ttl)
+	local set = userSet(k, tail)
+	local untilms = num(tail, 1)
+	redis.call('ZADD', set, 'XX', math.min(expms, untilms), string.sub(k, -64))
+	local left = ttl - math.max(0, expms - untilms)
+	if left > 0 and redis.call('PTTL', set) < left then
+		redis.call('PEXPIRE', set, left)
+	end
+end
+`
 
 // Config configures a Store.
 type Config struct {
@@ -129,25 +158,45 @@ func hasHashTag(prefix string) bool {
 
 // touchScript sets the expiry of an existing record, keeping data, version
 // and filing (the top bit of the expiry field). Its argument is the new
-// expiry header (8 bytes, big-endian Unix nanoseconds) followed by the TTL
-// in milliseconds (8 bytes, big-endian; 0 deletes). It returns 1 when the
-// record existed, else 0.
-var touchScript = newScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+// expiry header (8 bytes, big-endian Unix nanoseconds), the TTL in
+// milliseconds (8 bytes, big-endian; 0 deletes) and a flags byte: 2 when
+// the user sets live in the record's slot, so that a filed record's member
+// follows its expiry (see rescore) or leaves with it. It returns 1 when
+// the record existed, else 0.
+var touchScript = newScript(recordLua + `
+local k = KEYS[1]
+local f = redis.call('GETRANGE', k, 8, 8)
+if f == '' then return 0 end
 local a = ARGV[1]
-local ttl = 0
-for i = 9, 16 do ttl = ttl * 256 + string.byte(a, i) end
+local ttl = num(a, 9)
+local tail = ''
+if string.byte(f) >= 128 and string.byte(a, 17) >= 2 then
+	tail = redis.call('GETRANGE', k, -72, -1)
+end
 if ttl <= 0 then
-	redis.call('DEL', KEYS[1])
+	redis.call('DEL', k)
+	if tail ~= '' then redis.call('ZREM', userSet(k, tail), string.sub(k, -64)) end
 	return 1
 end
 local e = string.sub(a, 1, 8)
-local f = redis.call('GETRANGE', KEYS[1], 8, 8)
-if f ~= '' and string.byte(f) >= 128 then
+if string.byte(f) >= 128 then
 	e = string.char(string.byte(e, 1) + 128) .. string.sub(e, 2)
 end
-redis.call('SETRANGE', KEYS[1], 8, e)
-redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('SETRANGE', k, 8, e)
+redis.call('PEXPIRE', k, ttl)
+if tail ~= '' then rescore(k, tail, math.floor(num(a, 1) / 1000000), ttl) end
+return 1
+`)
+
+// deleteScript deletes a record and takes its key out of its user's set
+// (which lives in the record's slot).
+var deleteScript = newScript(`
+local k = KEYS[1]
+local f = redis.call('GETRANGE', k, 8, 8)
+if f ~= '' and string.byte(f) >= 128 then
+	redis.call('ZREM', string.sub(k, 1, #k - 64) .. 'user:' .. redis.call('GETRANGE', k, -64, -1), string.sub(k, -64))
+end
+redis.call('DEL', k)
 return 1
 `)
 
@@ -158,9 +207,10 @@ return 1
 // bytes, big-endian; 0 deletes the record), a flags byte, then the new
 // value (unfiled). Flag 1: write whatever the version (Save). Flag 2: the
 // user sets live in the record's slot, under the record key's prefix +
-// "user:", so a deleted record's user set loses the key at once. It
-// returns 1 when it wrote, 0 on a conflict.
-var casScript = newScript(`
+// "user:", so a deleted record's user set loses the key at once and a
+// rewritten one's member follows its expiry (see rescore). It returns 1
+// when it wrote, 0 on a conflict.
+var casScript = newScript(recordLua + `
 local a = ARGV[1]
 local flags = string.byte(a, 17)
 local head = redis.call('GETRANGE', KEYS[1], 0, 15)
@@ -169,24 +219,24 @@ if flags % 2 == 0 then
 	if want == string.rep('\0', 8) then want = '' end
 	if string.sub(head, 1, 8) ~= want then return 0 end
 end
-local owner = ''
+local k = KEYS[1]
+local tail = ''
 if #head == 16 and string.byte(head, 9) >= 128 then
-	owner = redis.call('GETRANGE', KEYS[1], -64, -1)
+	tail = redis.call('GETRANGE', k, -72, -1)
 end
-local ttl = 0
-for i = 9, 16 do ttl = ttl * 256 + string.byte(a, i) end
+local ttl = num(a, 9)
 if ttl <= 0 then
-	redis.call('DEL', KEYS[1])
-	if owner ~= '' and flags >= 2 then
-		local k = KEYS[1]
-		redis.call('ZREM', string.sub(k, 1, #k - 64) .. 'user:' .. owner, string.sub(k, -64))
+	redis.call('DEL', k)
+	if tail ~= '' and flags >= 2 then
+		redis.call('ZREM', userSet(k, tail), string.sub(k, -64))
 	end
 	return 1
 end
-redis.call('SET', KEYS[1], string.sub(a, 18), 'PX', ttl)
-if owner ~= '' then
-	redis.call('SETRANGE', KEYS[1], 8, string.char(string.byte(a, 26) + 128))
-	redis.call('APPEND', KEYS[1], owner)
+redis.call('SET', k, string.sub(a, 18), 'PX', ttl)
+if tail ~= '' then
+	redis.call('SETRANGE', k, 8, string.char(string.byte(a, 26) + 128))
+	redis.call('APPEND', k, tail)
+	if flags >= 2 then rescore(k, tail, math.floor(num(a, 26) / 1000000), ttl) end
 end
 return 1
 `)
@@ -218,10 +268,10 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 	exp := binary.BigEndian.Uint64([]byte(value[versionLen:headerLen]))
 	data := value[headerLen:]
 	if exp&filedBit != 0 {
-		if len(data) < ownerLen {
+		if len(data) < tailLen {
 			return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w: truncated user filing", core.ErrCorrupt)
 		}
-		data = data[:len(data)-ownerLen]
+		data = data[:len(data)-tailLen]
 	}
 	expiry := time.Unix(0, int64(exp&^filedBit))
 	if !time.Now().Before(expiry) {
@@ -250,14 +300,27 @@ func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.T
 	return nil
 }
 
-// Delete removes the record under key. A missing key is not an error. The
-// key stays in its user's set until UserKeys or a filing prunes it.
+// Delete removes the record under key, in one round trip. A missing key is
+// not an error. Where the user sets share the record's slot (see
+// Config.KeyPrefix) a script deletes the record and takes the key out of
+// its user's set at once; on a Cluster across slots the key stays in its
+// user's set until UserKeys or a filing prunes it.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if !core.ValidKey(key) {
 		return fmt.Errorf("sessionkit: redis: delete: %w", core.ErrInvalidKey)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sessionkit: redis: delete: %w", err)
+	}
+	if s.oneSlot {
+		c := s.newCall(key)
+		c.arg.b = c.arg.b[:0]
+		_, err := deleteScript.run(ctx, s.client, c)
+		c.release()
+		if err != nil {
+			return fmt.Errorf("sessionkit: redis: delete: %w", err)
+		}
+		return nil
 	}
 	if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
 		return fmt.Errorf("sessionkit: redis: delete: %w", err)
@@ -283,6 +346,7 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	c := s.newCall(key)
 	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b[:0], uint64(expiry.UnixNano()))
 	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(ttl.Milliseconds()))
+	c.arg.b = append(c.arg.b, s.slotFlag())
 	n, err := touchScript.run(ctx, s.client, c)
 	c.release()
 	if err != nil {
@@ -328,9 +392,7 @@ func (s *Store) write(ctx context.Context, key string, version uint64, anyVersio
 	if anyVersion {
 		flags |= 1
 	}
-	if s.oneSlot {
-		flags |= 2
-	}
+	flags |= s.slotFlag()
 	c := s.newCall(key)
 	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b[:0], version)
 	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(ttl.Milliseconds()))
@@ -339,6 +401,15 @@ func (s *Store) write(ctx context.Context, key string, version uint64, anyVersio
 	n, err := casScript.run(ctx, s.client, c)
 	c.release()
 	return n == 1, err
+}
+
+// slotFlag is the scripts' flag 2 when the user sets share the records'
+// slot, else 0.
+func (s *Store) slotFlag() byte {
+	if s.oneSlot {
+		return 2
+	}
+	return 0
 }
 
 // wantVersion returns the version header casScript compares with: empty
