@@ -289,7 +289,8 @@ func (s *Store) do(ctx context.Context, f func() error) error {
 
 // wrap prefixes err with the package and operation, classifying memcached's
 // size rejection as core.ErrTooLarge. An error whose text would reveal the
-// key is replaced by one that does not.
+// key, or any item name (the key prefix, or 64 hexadecimal digits in a
+// row), is replaced by one that does not.
 func (s *Store) wrap(op, key string, err error) error {
 	msg := err.Error()
 	switch {
@@ -297,10 +298,29 @@ func (s *Store) wrap(op, key string, err error) error {
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 	case strings.Contains(msg, "too large"):
 		return fmt.Errorf("sessionkit: memcache: %s: %w: rejected by the server", op, core.ErrTooLarge)
-	case strings.Contains(msg, key):
+	case strings.Contains(msg, key), strings.Contains(msg, s.prefix), hasHexRun(msg):
+		// gomemcache quotes reply lines, which may name any item: this
+		// record, a user's list, or other sessions' records.
 		return fmt.Errorf("sessionkit: memcache: %s: unexpected server response", op)
 	}
 	return fmt.Errorf("sessionkit: memcache: %s: %w", op, err)
+}
+
+// hasHexRun reports whether msg holds 64 hexadecimal digits in a row: a
+// store key, which must not appear in an error.
+func hasHexRun(msg string) bool {
+	n := 0
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' {
+			if n++; n >= 64 {
+				return true
+			}
+		} else {
+			n = 0
+		}
+	}
+	return false
 }
 
 // ignoreMiss turns memcached's "not found" into success.
