@@ -51,9 +51,11 @@
 //     with this store) and its entry is dropped at the next list update or
 //     UserKeys.
 //   - The record and the list are separate items, written one after the
-//     other: while CompareAndSwapUser runs, the record is filed before it
-//     is listed; a failed list update leaves the record written and
-//     unlisted (the call returns the error).
+//     other: CompareAndSwapUser lists the key before it writes the record
+//     (and writes the list again after it), so a record is never filed
+//     without being listed; a failure after the listing leaves an entry
+//     whose record is not filed under the user, which UserKeys skips and
+//     prunes.
 //   - Each of a user's 16 list items holds at most (MaxItemSize-1)/40
 //     sessions (about 26 000; sessions spread over the items by key); past
 //     that the entries with the earliest until are dropped.
