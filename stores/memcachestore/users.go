@@ -127,7 +127,7 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 		// List the key before the record write: a record filed but not
 		// listed would be missed by UserKeys for good.
 		if filed && !(old.filed && old.owner == owner) {
-			if err := s.updateList(ctx, owner, key, until.UnixNano()); err != nil {
+			if err := s.updateList(ctx, owner, key, until.UnixNano(), false); err != nil {
 				return fmt.Errorf("update the user's list: %w", err)
 			}
 		}
@@ -147,12 +147,12 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 		// write, and so found the record not filed yet, loses its pruning
 		// cas to this write or is undone by it.
 		if filed {
-			if err := s.updateList(ctx, owner, key, until.UnixNano()); err != nil {
+			if err := s.updateList(ctx, owner, key, until.UnixNano(), true); err != nil {
 				return fmt.Errorf("update the user's list: %w", err)
 			}
 		}
 		if old.filed && old.owner != ([ownerLen]byte{}) && (old.owner != owner || !filed) {
-			if err := s.updateList(ctx, old.owner, key, 0); err != nil {
+			if err := s.updateList(ctx, old.owner, key, 0, false); err != nil {
 				return fmt.Errorf("update the previous user's list: %w", err)
 			}
 		}
@@ -343,8 +343,13 @@ func writeBack(c *memcache.Client, cur *memcache.Item, entries []listEntry, now 
 
 // updateList takes key off owner's list and, when until is not zero, puts
 // it back with until, dropping the entries past their until, with gets and
-// cas (add for a missing list), retrying while other writers win.
-func (s *Store) updateList(ctx context.Context, owner [ownerLen]byte, key string, until int64) error {
+// cas (add for a missing list), retrying while other writers win. With
+// prune it also checks the records of up to pruneSample other entries (one
+// more round trip) and drops those whose record is gone: logged-out and
+// expired sessions leave the list before their until. A filing in progress
+// whose entry it drops (listed, record not written yet) lists it again
+// after its record write.
+func (s *Store) updateList(ctx context.Context, owner [ownerLen]byte, key string, until int64, prune bool) error {
 	var k [32]byte
 	if _, err := hex.Decode(k[:], []byte(key)); err != nil {
 		return err
@@ -372,6 +377,11 @@ func (s *Store) updateList(ctx context.Context, owner [ownerLen]byte, key string
 		}
 		now := time.Now()
 		entries = slices.DeleteFunc(entries, func(e listEntry) bool { return e.key == k || e.until <= now.UnixNano() })
+		if prune {
+			if entries, err = s.pruneSampled(entries, now); err != nil {
+				return err
+			}
+		}
 		if until != 0 {
 			entries = append(entries, listEntry{key: k, until: until})
 		}
@@ -395,6 +405,39 @@ func (s *Store) updateList(ctx context.Context, owner [ownerLen]byte, key string
 		// Back off a little, at random, so colliding writers spread out.
 		time.Sleep(time.Duration(rand.Int64N(int64(attempt+1) * int64(200*time.Microsecond))))
 	}
+}
+
+// pruneSample is how many entries a filing checks for a gone record.
+const pruneSample = 4
+
+// pruneSampled checks the records of up to pruneSample random entries and
+// returns entries without those whose record is gone.
+func (s *Store) pruneSampled(entries []listEntry, now time.Time) ([]listEntry, error) {
+	if len(entries) == 0 {
+		return entries, nil
+	}
+	ids := make([]string, 0, pruneSample)
+	for _, i := range rand.Perm(len(entries))[:min(pruneSample, len(entries))] {
+		ids = append(ids, s.prefix+hex.EncodeToString(entries[i].key[:]))
+	}
+	items, err := s.client.GetMulti(ids)
+	if err != nil {
+		return nil, err
+	}
+	gone := make(map[[32]byte]bool, len(ids))
+	for _, id := range ids {
+		item, ok := items[id]
+		if ok {
+			if h, _, err := decode(item.Value); err == nil && h.live(now) {
+				continue
+			}
+		}
+		var k [32]byte
+		if _, err := hex.Decode(k[:], []byte(id[len(s.prefix):])); err == nil {
+			gone[k] = true
+		}
+	}
+	return slices.DeleteFunc(entries, func(e listEntry) bool { return gone[e.key] }), nil
 }
 
 // filedUnder reports whether the live record under key is filed under

@@ -88,3 +88,35 @@ func TestUserIndexListsBeforeWriting(t *testing.T) {
 	}
 	checkKeys(t, s, "lou", k)
 }
+
+// TestUserIndexFilingsPrune files sessions with an until an hour away into
+// one list item, deletes them, and files more into the same item: each
+// filing checks a few entries' records, so the deleted sessions' entries
+// leave the list long before their until.
+func TestUserIndexFilingsPrune(t *testing.T) {
+	ctx := context.Background()
+	m := userModes(t)[0]
+	s, prefix := m.store(t, memcachestore.Config{})
+	exp, until := time.Now().Add(time.Minute), time.Now().Add(time.Hour)
+	for range 20 {
+		k := newKeyIn('c')
+		if _, err := s.CompareAndSwapUser(ctx, k, 0, nil, exp, "noa", until); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var live []string
+	for range 60 {
+		k := newKeyIn('c')
+		if _, err := s.CompareAndSwapUser(ctx, k, 0, nil, exp, "noa", until); err != nil {
+			t.Fatal(err)
+		}
+		live = append(live, k)
+	}
+	if n := listLen(t, m.client, prefix, "noa"); n > len(live)+2 {
+		t.Errorf("list holds %d entries for %d live sessions after 60 filings: the filings should have dropped (nearly) all 20 deleted ones", n, len(live))
+	}
+	checkKeys(t, s, "noa", live...)
+}
