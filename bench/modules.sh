@@ -9,8 +9,10 @@
 #     CompareAndSwap, Touch on a 512-byte record);
 #   - every compare-and-swap store under contention
 #     (conformance.BenchmarkContention: CompareAndSwap calls per successful
-#     commit, failed commits and lost keys with 16 and 64 writers on one
-#     session).
+#     commit, commits per second, failed commits and lost keys with 16 and
+#     64 writers on one session);
+#   - every server store's round trips per request (its
+#     TestRequestRoundTrips, or TestRequestCalls for SQLite).
 # run.sh calls it after the peer comparison; run it alone with
 #   cd bench && ./modules.sh >> RESULTS.md
 # The network stores use SESSIONKIT_REDIS_ADDR, SESSIONKIT_MEMCACHE_ADDR,
@@ -90,9 +92,17 @@ for s in "${stores[@]}"; do
 	grep -q '^Benchmark' "$f" 2>/dev/null && table "$(basename "$s")" "$f"
 done
 printf '\n### Contention (conformance.BenchmarkContention)\n'
-printf '\n16 or 64 concurrent writers, each committing 8 distinct keys to one session through one Manager: CompareAndSwap calls per successful commit (target ≤ 1.5 in one process), failed commits and lost keys per round (both must be 0).\n'
+printf '\n16 or 64 concurrent writers, each committing 8 distinct keys to one session through one Manager: CompareAndSwap calls per successful commit (cas/write; target ≤ 1.5 in one process), successful commits per second (commits/s), failed commits and lost keys per round (both must be 0).\n'
 for s in "${stores[@]}"; do
 	f="$work/contention-$(basename "$s").txt"
 	grep -q '^Benchmark' "$f" 2>/dev/null && table "$(basename "$s")" "$f"
 done
+printf '\n### Round trips per request (each store'"'"'s TestRequestRoundTrips, which fails when a count changes)\n\n'
+printf '| store | round trips |\n|---|---|\n'
+for s in stores/memcachestore stores/redisstore stores/postgresstore stores/mysqlstore stores/sqlitestore; do
+	[ -d "$s" ] || continue
+	line=$(cd "$s" && $GO test -count=1 -run '^TestRequest(RoundTrips|Calls)$' -v . 2>&1 | sed -n 's/.*round trips per request: //p' | head -1)
+	printf '| %s | %s |\n' "$(basename "$s")" "${line:-not measured (no server)}"
+done
+printf '\nSQLite is in process: its row counts store calls.\n'
 log "done"

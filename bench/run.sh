@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # run.sh: sessionkit against its peers. Runs every contender's scenarios
 # COUNT times, interleaved (one round = every contender once, -count=1
-# each), the seal/open and heap-footprint benchmarks, a wrk load test of
-# the demo, summarises with benchstat and writes RESULTS.md.
+# each), the seal/open, heap-footprint and peak-and-sweep benchmarks,
+# counts the store round trips of every network-store contender, measures
+# latency under load (bench/cmd/latency) and a wrk load test of the demo,
+# summarises with benchstat and writes RESULTS.md.
 #
-#   COUNT=6 BENCHTIME=200ms LOAD_SECONDS=3 ./run.sh      (make bench)
+#   COUNT=6 BENCHTIME=100ms LOAD_SECONDS=2 LATENCY_SECONDS=1 MODULES_COUNT=3 ./run.sh      (make bench)
+#
+# The defaults keep a whole run under 10 minutes on a fresh 2-CPU machine
+# (a trial at COUNT=1 BENCHTIME=30ms took 3 min 55 s of CPU time, builds
+# included; the scenario rounds, the 1M-session footprint and the modules'
+# builds dominate).
 #
 # Redis and memcached are started on free loopback ports and stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 COUNT=${COUNT:-6}
-BENCHTIME=${BENCHTIME:-150ms}
-LOAD_SECONDS=${LOAD_SECONDS:-3}
+BENCHTIME=${BENCHTIME:-100ms}
+LOAD_SECONDS=${LOAD_SECONDS:-2}
+MODULES_COUNT=${MODULES_COUNT:-3}
+LATENCY_SECONDS=${LATENCY_SECONDS:-1}
 GO=${GO:-go}
 BENCHSTAT="golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da"
 
@@ -89,6 +98,11 @@ $GO test -c -o "$work/bench.test" .
 	exit 1
 }
 mapfile -t contenders < <(sed -n 's/^ *--- PASS: TestContenders\/\([^ ]*\) .*/\1/p' "$work/tests.txt")
+log "round trips per request"
+"$work/bench.test" -test.run '^TestRoundTrips$' -test.v >"$work/trips.txt" 2>&1 || {
+	cat "$work/trips.txt" >&2
+	exit 1
+}
 log "${#contenders[@]} contenders, $COUNT rounds at -benchtime=$BENCHTIME"
 
 raw="$work/raw.txt"
@@ -102,9 +116,16 @@ for round in $(seq "$COUNT"); do
 done
 log "heap footprint"
 "$work/bench.test" -test.run '^$' -test.bench '^BenchmarkFootprint$' -test.benchtime 1x -test.count 1 >>"$raw"
+log "memory after a peak"
+"$work/bench.test" -test.run '^$' -test.bench '^BenchmarkSweep$' -test.benchtime 1x -test.count 1 >>"$raw"
 
 $GO run "$BENCHSTAT" -format csv "$raw" >"$work/stats.csv" 2>/dev/null
 $GO run "$BENCHSTAT" "$raw" >"$work/stats.txt" 2>/dev/null
+
+# --- latency under load ------------------------------------------------------
+log "latency under load"
+$GO build -o "$work/latency" ./cmd/latency
+"$work/latency" -d "${LATENCY_SECONDS}s" -warmup 200ms -conns 16,64 >"$work/latency.tsv"
 
 # --- load test ---------------------------------------------------------------
 load="$work/load.tsv"
@@ -151,8 +172,9 @@ fi
 # --- report ------------------------------------------------------------------
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 machine="Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(uname -sr), $($GO version | cut -d' ' -f3). \
-Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Runs: $COUNT interleaved rounds at -benchtime=$BENCHTIME; load test ${LOAD_SECONDS}s per case (wrk -t1 -c8)."
-$GO run ./cmd/report -stats "$work/stats.csv" -text "$work/stats.txt" -load "$load" -machine "$machine" -o RESULTS.md
+Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Runs: $COUNT interleaved rounds at -benchtime=$BENCHTIME; latency ${LATENCY_SECONDS}s per case; load test ${LOAD_SECONDS}s per case (wrk -t1 -c8)."
+$GO run ./cmd/report -stats "$work/stats.csv" -text "$work/stats.txt" -load "$load" -trips "$work/trips.txt" \
+	-latency "$work/latency.tsv" -machine "$machine" -o RESULTS.md
 log "measuring sessionkit's own modules"
-COUNT=$COUNT BENCHTIME=$BENCHTIME GO=$GO ./modules.sh >>RESULTS.md
+COUNT=$MODULES_COUNT BENCHTIME=$BENCHTIME GO=$GO ./modules.sh >>RESULTS.md
 log "wrote $(pwd)/RESULTS.md"

@@ -20,6 +20,7 @@ const contentionKeys = 8
 //
 //	cas/write     CompareAndSwap calls per successful commit (1 is ideal:
 //	              every extra call is a conflict the core retried)
+//	commits/s     successful commits per second of the benchmark's time
 //	failed/op     commits that failed, per iteration
 //	lost/op       keys missing from the session afterwards, per iteration
 //
@@ -50,6 +51,7 @@ func BenchmarkContention(b *testing.B, newStore func(b *testing.B) core.Store) {
 			}
 			if commits > 0 {
 				b.ReportMetric(float64(cas)/float64(commits), "cas/write")
+				b.ReportMetric(float64(commits)/b.Elapsed().Seconds(), "commits/s")
 			}
 			b.ReportMetric(float64(failed)/float64(b.N), "failed/op")
 			b.ReportMetric(float64(lost)/float64(b.N), "lost/op")

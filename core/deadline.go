@@ -23,6 +23,13 @@ type deadlineCtx struct {
 	closed bool
 	timer  *time.Timer
 	stop   func() bool // stops the context.AfterFunc on the parent
+
+	// A child whose parent is a detached deadlineCtx ending no earlier
+	// than the child (a store call inside a commit) is linked to it here
+	// instead of by context.AfterFunc, which would make the parent set up
+	// its own timer too: the parent ends its kids when it ends.
+	owner *deadlineCtx // the parent that adopted c
+	kid   *deadlineCtx // the child c ends with itself (store calls take turns)
 }
 
 // withDeadline returns a context that ends at deadline, when parent ends
@@ -51,10 +58,38 @@ func (c *deadlineCtx) Done() <-chan struct{} {
 		return c.done
 	}
 	c.timer = time.AfterFunc(time.Until(c.deadline), func() { c.end(context.DeadlineExceeded) })
-	if !c.detached && c.parent.Done() != nil {
-		c.stop = context.AfterFunc(c.parent, func() { c.end(c.parent.Err()) })
+	if !c.detached {
+		if p, ok := c.parent.(*deadlineCtx); ok && p.adopt(c) {
+			c.owner = p
+		} else if c.parent.Done() != nil {
+			c.stop = context.AfterFunc(c.parent, func() { c.end(c.parent.Err()) })
+		}
 	}
 	return c.done
+}
+
+// adopt links kid to c, so that c ends kid when it ends, if c can end only
+// by its deadline, which is not before kid's (kid's own timer comes
+// first), or by end: c is detached and has not set up Done; and if c has
+// no other kid linked. It reports whether it did. kid.mu is held (the
+// lock order is kid, then parent).
+func (c *deadlineCtx) adopt(kid *deadlineCtx) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.kid != nil || !c.detached || c.done != nil || c.errLocked() != nil || c.deadline.Before(kid.deadline) {
+		return false
+	}
+	c.kid = kid
+	return true
+}
+
+// disown unlinks kid, released before c ended.
+func (c *deadlineCtx) disown(kid *deadlineCtx) {
+	c.mu.Lock()
+	if c.kid == kid {
+		c.kid = nil
+	}
+	c.mu.Unlock()
 }
 
 // Err implements context.Context.
@@ -82,16 +117,22 @@ func (c *deadlineCtx) errLocked() error {
 	return c.err
 }
 
-// end records err as the reason c ended and closes Done.
+// end records err as the reason c ended, closes Done and ends c's kids.
 func (c *deadlineCtx) end(err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.err == nil {
 		c.err = err
 	}
 	if c.done != nil && !c.closed {
 		c.closed = true
 		close(c.done)
+	}
+	kid := c.kid
+	c.kid = nil
+	err = c.err
+	c.mu.Unlock()
+	if kid != nil {
+		kid.end(err)
 	}
 }
 
@@ -102,14 +143,17 @@ func (c *deadlineCtx) release() {
 		return
 	}
 	c.mu.Lock()
-	t, stop := c.timer, c.stop
-	c.timer, c.stop = nil, nil
+	t, stop, owner := c.timer, c.stop, c.owner
+	c.timer, c.stop, c.owner = nil, nil, nil
 	c.mu.Unlock()
 	if t != nil {
 		t.Stop()
 	}
 	if stop != nil {
 		stop()
+	}
+	if owner != nil {
+		owner.disown(c)
 	}
 	c.end(context.Canceled)
 }

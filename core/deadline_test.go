@@ -66,4 +66,92 @@ func TestDeadlineCtx(t *testing.T) {
 	})
 }
 
+// TestDeadlineCtxAdoption covers a store call's context inside a commit's:
+// the child links to its detached parent without making the parent set up
+// a timer, ends when the parent is released, and unlinks when released
+// first.
+func TestDeadlineCtxAdoption(t *testing.T) {
+	t.Run("ParentRelease", func(t *testing.T) {
+		p := withDeadline(context.Background(), time.Now().Add(time.Hour), true)
+		c := withDeadline(p, time.Now().Add(time.Minute), false)
+		defer c.release()
+		done := c.Done()
+		p.mu.Lock()
+		pDone, kid := p.done, p.kid
+		p.mu.Unlock()
+		if pDone != nil || kid != c {
+			t.Fatalf("after the child's Done: parent's Done set up %v, child linked %v; want not set up, linked", pDone != nil, kid == c)
+		}
+		p.release()
+		<-done // an unlinked child hangs the test
+		if err := c.Err(); !errors.Is(err, context.Canceled) {
+			t.Errorf("child's Err() after the parent's release = %v, want Canceled", err)
+		}
+	})
+	t.Run("ChildFirst", func(t *testing.T) {
+		p := withDeadline(context.Background(), time.Now().Add(time.Hour), true)
+		defer p.release()
+		for range 5 {
+			c := withDeadline(p, time.Now().Add(time.Minute), false)
+			_ = c.Done()
+			c.release()
+		}
+		p.mu.Lock()
+		kid := p.kid
+		p.mu.Unlock()
+		if kid != nil {
+			t.Error("parent keeps a released kid")
+		}
+	})
+	t.Run("ChildDeadline", func(t *testing.T) {
+		p := withDeadline(context.Background(), time.Now().Add(time.Hour), true)
+		defer p.release()
+		c := withDeadline(p, time.Now().Add(5*time.Millisecond), false)
+		defer c.release()
+		<-c.Done()
+		if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Err() = %v, want DeadlineExceeded", err)
+		}
+		if err := p.Err(); err != nil {
+			t.Errorf("parent's Err() after the child's deadline = %v, want nil", err)
+		}
+	})
+	t.Run("TwoKids", func(t *testing.T) {
+		p := withDeadline(context.Background(), time.Now().Add(time.Hour), true)
+		c1 := withDeadline(p, time.Now().Add(time.Minute), false)
+		c2 := withDeadline(p, time.Now().Add(time.Minute), false)
+		defer c1.release()
+		defer c2.release()
+		d1, d2 := c1.Done(), c2.Done() // the second one links through context.AfterFunc
+		p.release()
+		<-d1
+		<-d2
+	})
+	t.Run("NotDetachedParent", func(t *testing.T) {
+		parent, cancel := context.WithCancel(context.Background())
+		p := withDeadline(parent, time.Now().Add(time.Hour), false)
+		defer p.release()
+		c := withDeadline(p, time.Now().Add(time.Minute), false)
+		defer c.release()
+		done := c.Done()
+		cancel()
+		<-done // a child adopted by a parent that cannot see its own parent end hangs here
+		if err := c.Err(); !errors.Is(err, context.Canceled) {
+			t.Errorf("Err() after the grandparent was cancelled = %v, want Canceled", err)
+		}
+	})
+	t.Run("Allocations", func(t *testing.T) {
+		p := withDeadline(context.Background(), time.Now().Add(time.Hour), true)
+		defer p.release()
+		n := testing.AllocsPerRun(100, func() {
+			c := withDeadline(p, time.Now().Add(time.Minute), false)
+			_ = c.Done()
+			c.release()
+		})
+		if n > 5 {
+			t.Errorf("a store call's context whose Done is asked for: %.0f allocations, want at most 5 (itself, channel, timer and its func)", n)
+		}
+	})
+}
+
 type ctxKeyTest struct{}

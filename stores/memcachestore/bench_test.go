@@ -11,8 +11,8 @@ import (
 )
 
 // BenchmarkStore measures Load, Save, CompareAndSwap and Touch against the
-// test server (CompareAndSwap and Touch take two round trips: see the
-// package documentation).
+// test server (Touch, and CompareAndSwap of a version this store did not
+// just load, take two round trips: see the package documentation).
 func BenchmarkStore(b *testing.B) {
 	conformance.BenchmarkStore(b, func(b *testing.B) core.Store {
 		return newStore(b, newClient(testserver.Memcached(b)))

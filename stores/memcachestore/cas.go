@@ -13,9 +13,11 @@ import (
 
 // CompareAndSwap stores data under key until expiry if the record's version
 // equals version. Version zero creates the record only when no live record
-// exists, in one round trip (add); any other version takes two (gets, then
-// cas on memcached's CAS id), so a write between them is detected by the
-// server. An expiry that is not in the future removes the record. The
+// exists, in one round trip (add). Any other version is one round trip
+// (cas) when this store loaded the record at that version moments ago and
+// remembers the item's CAS id, and otherwise two (gets, then cas on
+// memcached's CAS id); either way a write since the gets is detected by
+// the server. An expiry that is not in the future removes the record. The
 // record keeps its filing under a user (see CompareAndSwapUser); a record
 // it creates, like one Save writes, has no filing of its own.
 func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
@@ -35,6 +37,21 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 		}
 		if version == 0 {
 			return s.create(item, now)
+		}
+		if id, h, ok := s.casIDs.take(key, version, now); ok {
+			// The item is unchanged since a gets saw version in its
+			// header if, and only if, its CAS id is still id; its
+			// filing then is the one remembered with it.
+			if h.filed {
+				item.Value = encode(header{version: nv, expiry: expiry, filed: true, owner: h.owner}, data)
+			}
+			item.CasID = id
+			err := s.client.CompareAndSwap(item)
+			if !errors.Is(err, memcache.ErrCASConflict) {
+				return casResult(err)
+			}
+			// Rewritten since: perhaps only by a Touch, which keeps the
+			// version. Check the header as if nothing were remembered.
 		}
 		cur, err := s.client.Get(item.Key)
 		if errors.Is(err, memcache.ErrCacheMiss) {

@@ -13,12 +13,17 @@
 // as not found.
 //
 // Round trips: Load (gets), Save (set) and Delete are one round trip each.
-// CompareAndSwap is two: a gets that checks the version in the header and
-// fetches memcached's CAS id, then a cas. gomemcache does not report the
-// CAS id that a store assigns, so memcached's CAS ids cannot serve as the
-// record version without a second round trip anyway; the store keeps its
-// own random version in the header instead. Version zero is one round trip
-// (add). Touch is also two round trips (gets, then cas): memcached's touch
+// CompareAndSwap of the version that this store loaded moments ago is one
+// round trip too: Load's gets also returns memcached's CAS id, which the
+// store remembers (in a small fixed table, per key and version), and the
+// swap sends cas with it at once, so an update through the core costs two
+// round trips in all. Otherwise (another process loaded the record, or the
+// cas lost to a write that kept the version, such as a Touch) it takes two:
+// a gets that checks the version in the header and fetches the CAS id, then
+// a cas. gomemcache does not report the CAS id that a store assigns, so
+// memcached's CAS ids cannot serve as the record version; the store keeps
+// its own random version in the header instead. Version zero is one round
+// trip (add). Touch is two round trips (gets, then cas): memcached's touch
 // would change only the server-side expiration, not the expiry in the
 // header that Load reports, so Touch rewrites the item with the new header,
 // keeping its data and version; when a concurrent write intervenes it
@@ -46,9 +51,11 @@
 //     with this store) and its entry is dropped at the next list update or
 //     UserKeys.
 //   - The record and the list are separate items, written one after the
-//     other: while CompareAndSwapUser runs, the record is filed before it
-//     is listed; a failed list update leaves the record written and
-//     unlisted (the call returns the error).
+//     other: CompareAndSwapUser lists the key before it writes the record
+//     (and writes the list again after it), so a record is never filed
+//     without being listed; a failure after the listing leaves an entry
+//     whose record is not filed under the user, which UserKeys skips and
+//     prunes.
 //   - Each of a user's 16 list items holds at most (MaxItemSize-1)/40
 //     sessions (about 26 000; sessions spread over the items by key); past
 //     that the entries with the earliest until are dropped.
@@ -149,6 +156,7 @@ type Store struct {
 	client  *memcache.Client
 	prefix  string
 	maxItem int
+	casIDs  *casIDs
 }
 
 // Compile-time checks of the capabilities the store offers.
@@ -183,7 +191,7 @@ func New(client *memcache.Client, cfg Config) (*Store, error) {
 	if maxItem <= headerLen {
 		return nil, fmt.Errorf("sessionkit: memcache: new: MaxItemSize %d leaves no room for data (header is %d bytes)", maxItem, headerLen)
 	}
-	return &Store{client: client, prefix: prefix, maxItem: maxItem}, nil
+	return &Store{client: client, prefix: prefix, maxItem: maxItem, casIDs: new(casIDs)}, nil
 }
 
 // MaxRecordSize returns the largest session record, in bytes, that Save
@@ -213,6 +221,7 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 		if err != nil || !h.live(time.Now()) {
 			return err
 		}
+		s.casIDs.remember(key, h, item.CasID)
 		rec, found = core.Record{Data: data, Expiry: h.expiry, Version: h.version}, true
 		return nil
 	})
@@ -282,7 +291,8 @@ func (s *Store) do(ctx context.Context, f func() error) error {
 
 // wrap prefixes err with the package and operation, classifying memcached's
 // size rejection as core.ErrTooLarge. An error whose text would reveal the
-// key is replaced by one that does not.
+// key, or any item name (the key prefix, or 64 hexadecimal digits in a
+// row), is replaced by one that does not.
 func (s *Store) wrap(op, key string, err error) error {
 	msg := err.Error()
 	switch {
@@ -290,10 +300,29 @@ func (s *Store) wrap(op, key string, err error) error {
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 	case strings.Contains(msg, "too large"):
 		return fmt.Errorf("sessionkit: memcache: %s: %w: rejected by the server", op, core.ErrTooLarge)
-	case strings.Contains(msg, key):
+	case strings.Contains(msg, key), strings.Contains(msg, s.prefix), hasHexRun(msg):
+		// gomemcache quotes reply lines, which may name any item: this
+		// record, a user's list, or other sessions' records.
 		return fmt.Errorf("sessionkit: memcache: %s: unexpected server response", op)
 	}
 	return fmt.Errorf("sessionkit: memcache: %s: %w", op, err)
+}
+
+// hasHexRun reports whether msg holds 64 hexadecimal digits in a row: a
+// store key, which must not appear in an error.
+func hasHexRun(msg string) bool {
+	n := 0
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' {
+			if n++; n >= 64 {
+				return true
+			}
+		} else {
+			n = 0
+		}
+	}
+	return false
 }
 
 // ignoreMiss turns memcached's "not found" into success.

@@ -17,6 +17,7 @@ import (
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/roundtrip"
 	"github.com/sessionkit/sessionkit/internal/testserver"
 	"github.com/sessionkit/sessionkit/stores/memcachestore"
 )
@@ -317,7 +318,8 @@ func TestRoundTrips(t *testing.T) {
 	}{
 		{"Save", 1, func() error { return s.Save(ctx, key, bytes.Repeat([]byte{'x'}, 10000), exp) }},
 		{"Load", 1, func() error { rec, _, err := s.Load(ctx, key); v = rec.Version; return err }},
-		{"CompareAndSwap", 2, func() error { var err error; v, err = s.CompareAndSwap(ctx, key, v, []byte("y"), exp); return err }},
+		{"CompareAndSwap (of the version just loaded)", 1, func() error { var err error; v, err = s.CompareAndSwap(ctx, key, v, []byte("y"), exp); return err }},
+		{"CompareAndSwap (of a version not loaded)", 2, func() error { var err error; v, err = s.CompareAndSwap(ctx, key, v, []byte("y2"), exp); return err }},
 		{"Touch", 2, func() error { return s.Touch(ctx, key, exp.Add(time.Minute)) }},
 		{"Delete", 1, func() error { return s.Delete(ctx, key) }},
 		{"CompareAndSwap(version 0)", 1, func() error { _, err := s.CompareAndSwap(ctx, key, 0, []byte("z"), exp); return err }},
@@ -431,5 +433,79 @@ func TestTouchUnderContention(t *testing.T) {
 	}
 	if _, found, err := writer.Load(ctx, key); err != nil || !found {
 		t.Errorf("Load after the contention = %v, %v, want the record", found, err)
+	}
+}
+
+// TestRequestRoundTrips counts the round trips of whole requests through
+// the core: an update is a gets and a cas, the CAS id remembered from the
+// load.
+func TestRequestRoundTrips(t *testing.T) {
+	var c roundtrip.Counter
+	client := newClient(testserver.Memcached(t))
+	client.DialContext = c.Dial
+	roundtrip.Check(t, newStore(t, client), c.Count, roundtrip.Counts{Untouched: 0, New: 1, Read: 1, Update: 2, Renew: 3})
+}
+
+// TestRememberedCASIDs checks the one-round-trip swap against the writes
+// that can come between a Load and the swap: a Touch keeps the version (the
+// swap must still succeed), a write by another store instance changes it
+// (the swap must fail), and a deletion ends the record.
+func TestRememberedCASIDs(t *testing.T) {
+	ctx := context.Background()
+	addr := testserver.Memcached(t)
+	prefix := uniquePrefix()
+	open := func() *memcachestore.Store {
+		s, err := memcachestore.New(newClient(addr), memcachestore.Config{KeyPrefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s, other := open(), open()
+	exp := time.Now().Add(time.Hour)
+	load := func(key string) uint64 {
+		t.Helper()
+		rec, ok, err := s.Load(ctx, key)
+		if err != nil || !ok {
+			t.Fatalf("Load = %v, %v, %v, want the record", rec, ok, err)
+		}
+		return rec.Version
+	}
+
+	key := newKey()
+	if _, err := s.CompareAndSwap(ctx, key, 0, []byte("a"), exp); err != nil {
+		t.Fatal(err)
+	}
+	v := load(key)
+	if err := other.Touch(ctx, key, exp.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	v2, err := s.CompareAndSwap(ctx, key, v, []byte("b"), exp)
+	if err != nil {
+		t.Fatalf("CompareAndSwap of the loaded version after another store's Touch = %v, want success (Touch keeps the version)", err)
+	}
+
+	if load(key) != v2 {
+		t.Fatal("Load after CompareAndSwap does not report its version")
+	}
+	if _, err := other.CompareAndSwap(ctx, key, v2, []byte("c"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CompareAndSwap(ctx, key, v2, []byte("d"), exp); !errors.Is(err, core.ErrConflict) {
+		t.Fatalf("CompareAndSwap of a version another store replaced = %v, want core.ErrConflict", err)
+	}
+	if rec, _, _ := s.Load(ctx, key); string(rec.Data) != "c" {
+		t.Fatalf("Load = %q, want the other store's write %q", rec.Data, "c")
+	}
+
+	v = load(key)
+	if err := other.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CompareAndSwap(ctx, key, v, []byte("e"), exp); !errors.Is(err, core.ErrConflict) {
+		t.Fatalf("CompareAndSwap of the loaded version after a Delete = %v, want core.ErrConflict", err)
+	}
+	if _, ok, _ := s.Load(ctx, key); ok {
+		t.Fatal("a CompareAndSwap after a Delete re-created the record")
 	}
 }

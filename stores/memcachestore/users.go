@@ -67,16 +67,25 @@ type listEntry struct {
 // CompareAndSwap and Touch; Save writes a record whose filing is unknown,
 // which counts as filed under the user whose list already holds its key.
 //
-// It writes the record first (two round trips, one for version zero), then
-// updates the old user's list and the new user's list with gets and cas:
-// two more round trips for each list that changes, more when concurrent
-// filings of the same user collide. Each update rewrites the whole list:
-// O(n) bytes for a user with n filed sessions. Between the record write
-// and the list update the record is filed but not listed (UserKeys misses
-// it while this call has not returned). When a list update fails (a server
-// error, or a list still contended after many retries), the call returns
-// that error although the record was written; the key then stays off the
-// list until the record's next CompareAndSwapUser. See the package
+// It reads the record (one round trip; none for version zero), puts the
+// key on the new user's list with gets and cas (two; skipped when the
+// record is filed under that user already), writes the record (one),
+// writes the new user's list again (two), then takes the key off the old
+// user's list when the filing moved or ended (gets, a get of the record,
+// cas: three): more when concurrent filings of the same user collide.
+// Each list update rewrites the whole list item: O(n) bytes for a user with
+// n filed sessions.
+//
+// The key is listed before the record is written, so a record is never
+// filed without being listed, even when a later step fails (the call then
+// returns that error although the record was written). The second write
+// of the list makes a UserKeys that read the list before the record write
+// (and so pruned the entry, the record not being filed yet) lose its cas,
+// or undoes its pruning. Taking the key off the old user's list is skipped
+// when, read after the list, the record is filed under that user again (a
+// later filing). When the record write fails (a conflict) the new entry
+// stays (it may be a concurrent winner's too); UserKeys skips it unless the
+// record is filed under the user, and prunes it. See the package
 // documentation for what eviction does to the lists.
 func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, user string, until time.Time) (uint64, error) {
 	if !core.ValidKey(key) {
@@ -98,11 +107,7 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 			Expiration: expiration(expiry, now),
 		}
 		var old header
-		if version == 0 {
-			if err := s.create(item, now); err != nil {
-				return err
-			}
-		} else {
+		if version != 0 {
 			cur, err := s.client.Get(item.Key)
 			if errors.Is(err, memcache.ErrCacheMiss) {
 				return core.ErrConflict
@@ -117,19 +122,38 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 				return core.ErrConflict
 			}
 			item.CasID = cur.CasID
-			if err := casResult(s.client.CompareAndSwap(item)); err != nil {
-				return err
-			}
 		}
 		filed := user != "" && expiry.After(now) && until.After(now)
-		if old.filed && old.owner != ([ownerLen]byte{}) && (old.owner != owner || !filed) {
-			if err := s.updateList(ctx, old.owner, key, 0); err != nil {
-				return fmt.Errorf("update the previous user's list: %w", err)
+		// List the key before the record write: a record filed but not
+		// listed would be missed by UserKeys for good.
+		if filed && !(old.filed && old.owner == owner) {
+			if err := s.updateList(ctx, owner, key, until.UnixNano(), false); err != nil {
+				return fmt.Errorf("update the user's list: %w", err)
 			}
 		}
+		var err error
+		if version == 0 {
+			err = s.create(item, now)
+		} else {
+			err = casResult(s.client.CompareAndSwap(item))
+		}
+		if err != nil {
+			// The entry stays (it may be a concurrent winner's too):
+			// UserKeys skips it unless the record is filed under the
+			// user, and prunes it.
+			return err
+		}
+		// Write the list again: a UserKeys that read it before the record
+		// write, and so found the record not filed yet, loses its pruning
+		// cas to this write or is undone by it.
 		if filed {
-			if err := s.updateList(ctx, owner, key, until.UnixNano()); err != nil {
+			if err := s.updateList(ctx, owner, key, until.UnixNano(), true); err != nil {
 				return fmt.Errorf("update the user's list: %w", err)
+			}
+		}
+		if old.filed && old.owner != ([ownerLen]byte{}) && (old.owner != owner || !filed) {
+			if err := s.updateList(ctx, old.owner, key, 0, false); err != nil {
+				return fmt.Errorf("update the previous user's list: %w", err)
 			}
 		}
 		return nil
@@ -319,8 +343,13 @@ func writeBack(c *memcache.Client, cur *memcache.Item, entries []listEntry, now 
 
 // updateList takes key off owner's list and, when until is not zero, puts
 // it back with until, dropping the entries past their until, with gets and
-// cas (add for a missing list), retrying while other writers win.
-func (s *Store) updateList(ctx context.Context, owner [ownerLen]byte, key string, until int64) error {
+// cas (add for a missing list), retrying while other writers win. With
+// prune it also checks the records of up to pruneSample other entries (one
+// more round trip) and drops those whose record is gone: logged-out and
+// expired sessions leave the list before their until. A filing in progress
+// whose entry it drops (listed, record not written yet) lists it again
+// after its record write.
+func (s *Store) updateList(ctx context.Context, owner [ownerLen]byte, key string, until int64, prune bool) error {
 	var k [32]byte
 	if _, err := hex.Decode(k[:], []byte(key)); err != nil {
 		return err
@@ -338,8 +367,21 @@ func (s *Store) updateList(ctx context.Context, owner [ownerLen]byte, key string
 		if cur != nil {
 			entries = decodeList(cur.Value)
 		}
+		if until == 0 && cur != nil {
+			// Taking the key off: not if the record is filed under owner
+			// again by now (a later filing listed it). Read after the list,
+			// so a filing that lists it later makes the cas below fail.
+			if again, err := s.filedUnder(key, owner); err != nil || again {
+				return err
+			}
+		}
 		now := time.Now()
 		entries = slices.DeleteFunc(entries, func(e listEntry) bool { return e.key == k || e.until <= now.UnixNano() })
+		if prune {
+			if entries, err = s.pruneSampled(entries, now); err != nil {
+				return err
+			}
+		}
 		if until != 0 {
 			entries = append(entries, listEntry{key: k, until: until})
 		}
@@ -363,6 +405,53 @@ func (s *Store) updateList(ctx context.Context, owner [ownerLen]byte, key string
 		// Back off a little, at random, so colliding writers spread out.
 		time.Sleep(time.Duration(rand.Int64N(int64(attempt+1) * int64(200*time.Microsecond))))
 	}
+}
+
+// pruneSample is how many entries a filing checks for a gone record.
+const pruneSample = 4
+
+// pruneSampled checks the records of up to pruneSample random entries and
+// returns entries without those whose record is gone.
+func (s *Store) pruneSampled(entries []listEntry, now time.Time) ([]listEntry, error) {
+	if len(entries) == 0 {
+		return entries, nil
+	}
+	ids := make([]string, 0, pruneSample)
+	for _, i := range rand.Perm(len(entries))[:min(pruneSample, len(entries))] {
+		ids = append(ids, s.prefix+hex.EncodeToString(entries[i].key[:]))
+	}
+	items, err := s.client.GetMulti(ids)
+	if err != nil {
+		return nil, err
+	}
+	gone := make(map[[32]byte]bool, len(ids))
+	for _, id := range ids {
+		item, ok := items[id]
+		if ok {
+			if h, _, err := decode(item.Value); err == nil && h.live(now) {
+				continue
+			}
+		}
+		var k [32]byte
+		if _, err := hex.Decode(k[:], []byte(id[len(s.prefix):])); err == nil {
+			gone[k] = true
+		}
+	}
+	return slices.DeleteFunc(entries, func(e listEntry) bool { return gone[e.key] }), nil
+}
+
+// filedUnder reports whether the live record under key is filed under
+// owner.
+func (s *Store) filedUnder(key string, owner [ownerLen]byte) (bool, error) {
+	item, err := s.client.Get(s.prefix + key)
+	if errors.Is(err, memcache.ErrCacheMiss) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	h, _, err := decode(item.Value)
+	return err == nil && h.live(time.Now()) && h.filed && h.owner == owner, nil
 }
 
 // trim drops the entries with the earliest until while the list would not

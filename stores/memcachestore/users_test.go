@@ -72,7 +72,7 @@ func listLen(t *testing.T, c *gomemcache.Client, prefix, user string) int {
 	}
 	n := 0
 	for _, item := range items {
-		n += (len(item.Value) - 1) / 40
+		n += (len(item.Value) - 1) / memcachestore.ListEntryLen
 	}
 	return n
 }
@@ -246,7 +246,7 @@ func TestUserIndexStale(t *testing.T) {
 		}
 		ann, err := m.client.Get(annIDs[b])
 		if errors.Is(err, gomemcache.ErrCacheMiss) {
-			ann, err = &gomemcache.Item{Key: annIDs[b], Value: []byte{1}}, nil
+			ann, err = &gomemcache.Item{Key: annIDs[b], Value: []byte{memcachestore.ListFormat}}, nil
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -313,7 +313,7 @@ func TestUserIndexUntilAndCapacity(t *testing.T) {
 	checkKeys(t, s, "dan", long)
 
 	// A list item of at most 5 entries keeps the 5 latest untils.
-	s, prefix = m.store(t, memcachestore.Config{MaxItemSize: 1 + 5*40})
+	s, prefix = m.store(t, memcachestore.Config{MaxItemSize: 1 + 5*memcachestore.ListEntryLen})
 	var want []string
 	for i := range 8 {
 		k := newKeyIn('7') // one list item
@@ -376,7 +376,7 @@ func TestUserIndexLeavesNothing(t *testing.T) {
 					defer wg.Done()
 					for next.Add(1) <= sessions {
 						k, end := newKey(), time.Now().Add(300*time.Millisecond)
-						if _, err := s.CompareAndSwapUser(ctx, k, 0, []byte("x"), end, "gil", end); err != nil {
+						if _, err := s.CompareAndSwapUser(ctx, k, 0, []byte("x"), end, "gil", end.Add(time.Hour)); err != nil {
 							errs <- err
 							return
 						}
@@ -395,14 +395,15 @@ func TestUserIndexLeavesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%d filings: largest list seen %d entries", sessions, largest.Load())
-			// memcached expires items on its one-second clock: up to two
-			// seconds after their until.
+			// The lists live to the until, an hour away; UserKeys prunes
+			// the entries of the expired records. memcached expires the
+			// records on its one-second clock.
 			time.Sleep(2500 * time.Millisecond)
-			if n := listLen(t, m.client, prefix, "gil"); n != -1 {
-				t.Errorf("list after every session expired holds %d entries, want no item", n)
-			}
 			if got, err := s.UserKeys(ctx, "gil"); err != nil || len(got) != 0 {
 				t.Errorf("UserKeys after every session expired = %d keys, %v, want none", len(got), err)
+			}
+			if n := listLen(t, m.client, prefix, "gil"); n != -1 {
+				t.Errorf("list after every session expired and UserKeys holds %d entries, want no item", n)
 			}
 			all := slices.Concat(keys...)
 			if len(all) != sessions {

@@ -58,7 +58,11 @@ func (e *entry) live(now int64) bool { return e.expiry > now }
 type shard struct {
 	mu sync.RWMutex
 	m  map[id]entry
-	_  [32]byte // keep neighbouring shards' locks off one cache line
+	// peak is the most records m has held since it was made: Go maps
+	// never give back the room they grew to, so a sweep that leaves m far
+	// below its peak rebuilds it (see shrink).
+	peak int
+	_    [24]byte // keep neighbouring shards' locks off one cache line
 }
 
 // unixNano converts t to Unix nanoseconds, clamping times outside the int64

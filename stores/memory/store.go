@@ -126,6 +126,7 @@ func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.T
 		s.unfile(k, old) // a new record is filed under no user
 	}
 	sh.m[k] = e
+	sh.peak = max(sh.peak, len(sh.m))
 	return nil
 }
 
@@ -236,6 +237,7 @@ func (s *Store) swap(ctx context.Context, op, key string, version uint64, data [
 		}
 	}
 	sh.m[k] = e
+	sh.peak = max(sh.peak, len(sh.m))
 	return v, nil
 }
 
@@ -271,33 +273,92 @@ func (sh *shard) liveKeys(dst []id, now int64) []id {
 }
 
 // DeleteExpired removes every expired record from memory and returns how
-// many it removed. The sweeper calls it periodically.
+// many it removed. The sweeper calls it periodically. It works through
+// each shard in batches of at most sweepBatch records per hold of the
+// shard's write lock, so that requests to that shard wait for one batch,
+// never for the whole shard; and it rebuilds a shard's map that has
+// emptied to a small part of its peak, so that the memory a burst of
+// sessions took returns once they have expired.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	n := 0
+	var expired []id
 	for i := range s.shards {
 		if err := ctx.Err(); err != nil {
 			return n, fmt.Errorf("sessionkit: memory: delete expired: %w", err)
 		}
-		n += s.deleteExpired(&s.shards[i], time.Now().UnixNano())
+		var d int
+		d, expired = s.deleteExpired(&s.shards[i], expired[:0])
+		n += d
 	}
 	s.users.sweep(time.Now().UnixNano())
 	return n, nil
 }
 
-// deleteExpired removes sh's expired records, and their filings, and
-// returns how many.
-func (s *Store) deleteExpired(sh *shard, now int64) int {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	n := 0
+// sweepBatch is how many records a sweep removes per hold of a shard's
+// write lock.
+const sweepBatch = 512
+
+// shrinkBelow and shrinkMin decide when a sweep rebuilds a shard's map:
+// when it holds less than 1/shrinkBelow of its peak, and the peak was at
+// least shrinkMin records (smaller maps are not worth the copy).
+const (
+	shrinkBelow = 4
+	shrinkMin   = 1024
+)
+
+// afterScan, when set by a test, runs between a sweep's scan of a shard
+// and its deletions.
+var afterScan func()
+
+// deleteExpired removes sh's expired records, and their filings in the
+// user index, and returns how many, using buf for the keys it collects. It
+// finds them under the read lock, so that loads go on meanwhile, then
+// deletes them in batches under the write lock, checking each again: a
+// record rewritten since is kept.
+func (s *Store) deleteExpired(sh *shard, buf []id) (int, []id) {
+	sh.mu.RLock()
+	now := time.Now().UnixNano()
 	for k, e := range sh.m {
 		if !e.live(now) {
-			s.unfile(k, e)
-			delete(sh.m, k)
-			n++
+			buf = append(buf, k)
 		}
 	}
-	return n
+	sh.mu.RUnlock()
+	if afterScan != nil {
+		afterScan()
+	}
+	n := 0
+	for start := 0; start < len(buf); start += sweepBatch {
+		batch := buf[start:min(start+sweepBatch, len(buf))]
+		sh.mu.Lock()
+		now := time.Now().UnixNano()
+		for _, k := range batch {
+			if e, ok := sh.m[k]; ok && !e.live(now) {
+				s.unfile(k, e)
+				delete(sh.m, k)
+				n++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	sh.shrink()
+	return n, buf
+}
+
+// shrink rebuilds the map when it now holds less than 1/shrinkBelow of
+// its peak. The rebuild copies the remaining records (fewer than a quarter
+// of the peak) under the write lock.
+func (sh *shard) shrink() {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.peak < shrinkMin || len(sh.m)*shrinkBelow >= sh.peak {
+		return
+	}
+	m := make(map[id]entry, len(sh.m))
+	for k, e := range sh.m {
+		m[k] = e
+	}
+	sh.m, sh.peak = m, len(m)
 }
 
 // Len returns the number of records held in memory, including expired ones

@@ -23,7 +23,10 @@ type userIndex struct {
 type userShard struct {
 	mu sync.Mutex
 	m  map[string]map[id]int64
-	_  [32]byte
+	// peak is the most users m has held since it was made; sweep rebuilds
+	// m when it falls far below (see shard.peak).
+	peak int
+	_    [24]byte
 }
 
 func (x *userIndex) shard(user string) *userShard {
@@ -45,6 +48,7 @@ func (x *userIndex) add(user string, k id, until int64) {
 	if set == nil {
 		set = make(map[id]int64, 1)
 		sh.m[user] = set
+		sh.peak = max(sh.peak, len(sh.m))
 	}
 	set[k] = until
 	sh.mu.Unlock()
@@ -78,7 +82,8 @@ func (x *userIndex) keys(user string, now int64) []id {
 }
 
 // sweep removes the entries whose until has passed and returns how many
-// it removed. The records keep their user field; no store operation
+// it removed. It rebuilds an index shard's map that has emptied to a small
+// part of its peak, as DeleteExpired does for the records. The records keep their user field; no store operation
 // relies on the index holding every filed record past its until.
 func (x *userIndex) sweep(now int64) int {
 	n := 0
@@ -95,6 +100,13 @@ func (x *userIndex) sweep(now int64) int {
 			if len(set) == 0 {
 				delete(sh.m, user)
 			}
+		}
+		if sh.peak >= shrinkMin && len(sh.m)*shrinkBelow < sh.peak {
+			m := make(map[string]map[id]int64, len(sh.m))
+			for user, set := range sh.m {
+				m[user] = set
+			}
+			sh.m, sh.peak = m, len(m)
 		}
 		sh.mu.Unlock()
 	}

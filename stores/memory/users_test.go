@@ -74,3 +74,39 @@ func TestUserIndexBounded(t *testing.T) {
 		t.Errorf("index entries after cy's until passed and a sweep = %d, want 1 (bob's)", got)
 	}
 }
+
+// TestUserIndexShrinks files one session for each of many users, lets them
+// expire and sweeps: the index shards' maps, which grew to hold every
+// user, are rebuilt small (Go maps never shrink by themselves), as the
+// record shards are.
+func TestUserIndexShrinks(t *testing.T) {
+	s := New(Config{CleanupInterval: -1})
+	defer s.Close()
+	ctx := t.Context()
+	const users = 40 * userShardCount * shrinkMin / 16
+	exp := time.Now().Add(2 * time.Second)
+	until := time.Now().Add(time.Hour)
+	for i := range users {
+		sum := sha256.Sum256([]byte("shrink" + strconv.Itoa(i)))
+		if _, err := s.CompareAndSwapUser(ctx, hex.EncodeToString(sum[:]), 0, nil, exp, "user"+strconv.Itoa(i), until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grown := 0
+	for i := range s.users.shards {
+		grown = max(grown, s.users.shards[i].peak)
+	}
+	if grown < shrinkMin {
+		t.Fatalf("largest index shard peak = %d, want at least %d for the test to mean anything", grown, shrinkMin)
+	}
+	time.Sleep(time.Until(exp) + 10*time.Millisecond)
+	if _, err := s.DeleteExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range s.users.shards {
+		sh := &s.users.shards[i]
+		if len(sh.m) != 0 || sh.peak != 0 {
+			t.Errorf("index shard %d after the sweep: %d users, peak %d; want an empty, rebuilt map", i, len(sh.m), sh.peak)
+		}
+	}
+}

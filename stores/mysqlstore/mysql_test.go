@@ -13,6 +13,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/roundtrip"
 	"github.com/sessionkit/sessionkit/internal/sqlstore/sqlstoretest"
 	"github.com/sessionkit/sessionkit/internal/testserver"
 )
@@ -357,4 +358,13 @@ WHERE table_schema = ? AND table_name = ? AND column_name = 'expiry'`, database,
 	if _, err := s.CompareAndSwap(ctx, key, 0, nil, time.Now().Add(time.Hour)); !errors.Is(err, core.ErrConflict) {
 		t.Errorf("CompareAndSwap(live, 0) = %v, want ErrConflict", err)
 	}
+}
+
+// TestRequestRoundTrips counts the round trips of whole requests through
+// the core, on the wire (one connection, so that every statement is
+// prepared once in the warm-up).
+func TestRequestRoundTrips(t *testing.T) {
+	var c roundtrip.Counter
+	db := newDB(t, dbOptions{maxConns: 1, dial: c.Dial})
+	roundtrip.Check(t, newStore(t, db, Config{}), c.Count, roundtrip.Counts{Untouched: 0, New: 1, Read: 1, Update: 2, Renew: 3})
 }

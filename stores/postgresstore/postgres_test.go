@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/roundtrip"
 	"github.com/sessionkit/sessionkit/internal/testserver"
 	"github.com/sessionkit/sessionkit/stores/postgresstore/internal/pgtest"
 )
@@ -574,4 +575,24 @@ func TestCreateTableIdempotentAndSchemaQualified(t *testing.T) {
 	if got := loadData(t, s, key); got != "x" {
 		t.Errorf("Load from a schema-qualified table = %q", got)
 	}
+}
+
+// TestRequestRoundTrips counts the round trips of whole requests through
+// the core, on the wire (one connection, so that every statement is
+// prepared once in the warm-up).
+func TestRequestRoundTrips(t *testing.T) {
+	var c roundtrip.Counter
+	dsn := pgtest.Postgres(t)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	cfg.ConnConfig.DialFunc = c.Dial
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	roundtrip.Check(t, newStore(t, pool, dsn, Config{}), c.Count, roundtrip.Counts{Untouched: 0, New: 1, Read: 1, Update: 2, Renew: 3})
 }

@@ -6,8 +6,9 @@
 // record's version and its exact expiry, both big-endian) followed by the
 // encoded session, with a millisecond TTL (PX) set from the expiry so that
 // Redis drops the record by itself. A record filed under a user (see
-// CompareAndSwapUser) has the top bit of its expiry field set and the
-// user's 64-character hash appended after the data. Load (GET), Save,
+// CompareAndSwapUser) has the top bit of its expiry field set and, after
+// the data, the filing's until (8 bytes, big-endian Unix milliseconds) and
+// the user's 64-character hash. Load (GET), Save,
 // Delete, Touch and CompareAndSwap are each one network round trip; Save,
 // Touch and CompareAndSwap run small Lua scripts (EVALSHA, falling back to
 // EVAL once per node), which touch one key and are therefore valid in
@@ -50,14 +51,42 @@ const DefaultKeyPrefix = "sessionkit:"
 
 // Layout of the header in front of the data: version, then expiry in Unix
 // nanoseconds. The top bit of the expiry field (never set by a real expiry,
-// which is positive) marks a record filed under a user, whose hash follows
-// the data.
+// which is positive) marks a record filed under a user, whose filing
+// (until, then the user's hash) follows the data.
 const (
 	versionLen = 8
 	headerLen  = 16
 	filedBit   = 1 << 63
 	ownerLen   = 64
+	tailLen    = 8 + ownerLen
 )
+
+// recordLua is the Lua the record scripts share. num reads the 8-byte
+// big-endian number at byte i of s. userSet names the user set of the
+// record k (prefix + 64-character key) whose filing tail is tail. rescore
+// keeps a filed record's member in its user set at the score min(expiry,
+// until) (Unix ms) after a rewrite, and the set's TTL past that score; ttl
+// is the record's new TTL in ms. A member no longer in the set stays out
+// (XX).
+const recordLua = `
+local function num(s, i)
+	local n = 0
+	for j = i, i + 7 do n = n * 256 + string.byte(s, j) end
+	return n
+end
+local function userSet(k, tail)
+	return string.sub(k, 1, #k - 64) .. 'user:' .. string.sub(tail, 9)
+end
+local function rescore(k, tail, expms, ttl)
+	local set = userSet(k, tail)
+	local untilms = num(tail, 1)
+	redis.call('ZADD', set, 'XX', math.min(expms, untilms), string.sub(k, -64))
+	local left = ttl - math.max(0, expms - untilms)
+	if left > 0 and redis.call('PTTL', set) < left then
+		redis.call('PEXPIRE', set, left)
+	end
+end
+`
 
 // Config configures a Store.
 type Config struct {
@@ -127,52 +156,87 @@ func hasHashTag(prefix string) bool {
 	return i >= 0 && strings.IndexByte(prefix[i+1:], '}') > 0
 }
 
-// touchScript sets the expiry header (ARGV[1]) and the TTL (ARGV[2], in
-// milliseconds; 0 deletes) of an existing record, keeping data, version
-// and filing.
-var touchScript = goredis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local ttl = tonumber(ARGV[2])
+// touchScript sets the expiry of an existing record, keeping data, version
+// and filing (the top bit of the expiry field). Its argument is the new
+// expiry header (8 bytes, big-endian Unix nanoseconds), the TTL in
+// milliseconds (8 bytes, big-endian; 0 deletes) and a flags byte: 2 when
+// the user sets live in the record's slot, so that a filed record's member
+// follows its expiry (see rescore) or leaves with it. It returns 1 when
+// the record existed, else 0.
+var touchScript = newScript(recordLua + `
+local k = KEYS[1]
+local f = redis.call('GETRANGE', k, 8, 8)
+if f == '' then return 0 end
+local a = ARGV[1]
+local ttl = num(a, 9)
+local tail = ''
+if string.byte(f) >= 128 and string.byte(a, 17) >= 2 then
+	tail = redis.call('GETRANGE', k, -72, -1)
+end
 if ttl <= 0 then
-	redis.call('DEL', KEYS[1])
+	redis.call('DEL', k)
+	if tail ~= '' then redis.call('ZREM', userSet(k, tail), string.sub(k, -64)) end
 	return 1
 end
-local e = ARGV[1]
-local f = redis.call('GETRANGE', KEYS[1], 8, 8)
-if f ~= '' and string.byte(f) >= 128 then
+local e = string.sub(a, 1, 8)
+if string.byte(f) >= 128 then
 	e = string.char(string.byte(e, 1) + 128) .. string.sub(e, 2)
 end
-redis.call('SETRANGE', KEYS[1], 8, e)
-redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('SETRANGE', k, 8, e)
+redis.call('PEXPIRE', k, ttl)
+if tail ~= '' then rescore(k, tail, math.floor(num(a, 1) / 1000000), ttl) end
+return 1
+`)
+
+// deleteScript deletes a record and takes its key out of its user's set
+// (which lives in the record's slot).
+var deleteScript = newScript(`
+local k = KEYS[1]
+local f = redis.call('GETRANGE', k, 8, 8)
+if f ~= '' and string.byte(f) >= 128 then
+	redis.call('ZREM', string.sub(k, 1, #k - 64) .. 'user:' .. redis.call('GETRANGE', k, -64, -1), string.sub(k, -64))
+end
+redis.call('DEL', k)
 return 1
 `)
 
 // casScript writes a record (Save and CompareAndSwap) and keeps its filing.
-// It replaces the value only when its 8-byte version header equals ARGV[1]
-// (the empty string for "no record", "*" for any). ARGV[2] is the new value
-// and ARGV[3] its TTL in milliseconds; a TTL of 0 deletes the record.
-// ARGV[4] is the prefix of the user sets when they live in the record's
-// slot (the record's user set then loses the key when the record is
-// deleted), or empty. It returns 1 when it wrote, 0 on a conflict.
-var casScript = goredis.NewScript(`
+// Its one argument packs everything, so that the call allocates no
+// argument of its own: the expected version (8 bytes; all zero for "no
+// record", a version no live record has), the TTL in milliseconds (8
+// bytes, big-endian; 0 deletes the record), a flags byte, then the new
+// value (unfiled). Flag 1: write whatever the version (Save). Flag 2: the
+// user sets live in the record's slot, under the record key's prefix +
+// "user:", so a deleted record's user set loses the key at once and a
+// rewritten one's member follows its expiry (see rescore). It returns 1
+// when it wrote, 0 on a conflict.
+var casScript = newScript(recordLua + `
+local a = ARGV[1]
+local flags = string.byte(a, 17)
 local head = redis.call('GETRANGE', KEYS[1], 0, 15)
-if ARGV[1] ~= '*' and string.sub(head, 1, 8) ~= ARGV[1] then return 0 end
-local owner = ''
-if #head == 16 and string.byte(head, 9) >= 128 then
-	owner = redis.call('GETRANGE', KEYS[1], -64, -1)
+if flags % 2 == 0 then
+	local want = string.sub(a, 1, 8)
+	if want == string.rep('\0', 8) then want = '' end
+	if string.sub(head, 1, 8) ~= want then return 0 end
 end
-local ttl = tonumber(ARGV[3])
+local k = KEYS[1]
+local tail = ''
+if #head == 16 and string.byte(head, 9) >= 128 then
+	tail = redis.call('GETRANGE', k, -72, -1)
+end
+local ttl = num(a, 9)
 if ttl <= 0 then
-	redis.call('DEL', KEYS[1])
-	if owner ~= '' and ARGV[4] ~= '' then
-		redis.call('ZREM', ARGV[4] .. owner, string.sub(KEYS[1], -64))
+	redis.call('DEL', k)
+	if tail ~= '' and flags >= 2 then
+		redis.call('ZREM', userSet(k, tail), string.sub(k, -64))
 	end
 	return 1
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
-if owner ~= '' then
-	redis.call('SETRANGE', KEYS[1], 8, string.char(string.byte(ARGV[2], 9) + 128))
-	redis.call('APPEND', KEYS[1], owner)
+redis.call('SET', k, string.sub(a, 18), 'PX', ttl)
+if tail ~= '' then
+	redis.call('SETRANGE', k, 8, string.char(string.byte(a, 26) + 128))
+	redis.call('APPEND', k, tail)
+	if flags >= 2 then rescore(k, tail, math.floor(num(a, 26) / 1000000), ttl) end
 end
 return 1
 `)
@@ -187,32 +251,36 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 	if err := ctx.Err(); err != nil {
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w", err)
 	}
-	value, err := s.client.Get(ctx, s.prefix+key).Bytes()
+	c := s.newCall(key)
+	cmd := goredis.NewStringCmd(ctx, "get", &c.key)
+	err := s.client.Process(ctx, cmd)
+	c.release()
 	if errors.Is(err, goredis.Nil) {
 		return core.Record{}, false, nil
 	}
 	if err != nil {
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w", err)
 	}
+	value := cmd.Val()
 	if len(value) < headerLen {
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w: not a sessionkit record", core.ErrCorrupt)
 	}
-	exp := binary.BigEndian.Uint64(value[versionLen:headerLen])
+	exp := binary.BigEndian.Uint64([]byte(value[versionLen:headerLen]))
 	data := value[headerLen:]
 	if exp&filedBit != 0 {
-		if len(data) < ownerLen {
+		if len(data) < tailLen {
 			return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w: truncated user filing", core.ErrCorrupt)
 		}
-		data = data[: len(data)-ownerLen : len(data)-ownerLen]
+		data = data[:len(data)-tailLen]
 	}
 	expiry := time.Unix(0, int64(exp&^filedBit))
 	if !time.Now().Before(expiry) {
 		return core.Record{}, false, nil
 	}
 	return core.Record{
-		Data:    data,
+		Data:    []byte(data),
 		Expiry:  expiry,
-		Version: binary.BigEndian.Uint64(value[:versionLen]),
+		Version: binary.BigEndian.Uint64([]byte(value[:versionLen])),
 	}, true, nil
 }
 
@@ -226,20 +294,33 @@ func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.T
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sessionkit: redis: save: %w", err)
 	}
-	if _, err := s.write(ctx, key, "*", newVersion(), data, expiry); err != nil {
+	if _, err := s.write(ctx, key, 0, true, newVersion(), data, expiry); err != nil {
 		return fmt.Errorf("sessionkit: redis: save: %w", err)
 	}
 	return nil
 }
 
-// Delete removes the record under key. A missing key is not an error. The
-// key stays in its user's set until UserKeys or a filing prunes it.
+// Delete removes the record under key, in one round trip. A missing key is
+// not an error. Where the user sets share the record's slot (see
+// Config.KeyPrefix) a script deletes the record and takes the key out of
+// its user's set at once; on a Cluster across slots the key stays in its
+// user's set until UserKeys or a filing prunes it.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if !core.ValidKey(key) {
 		return fmt.Errorf("sessionkit: redis: delete: %w", core.ErrInvalidKey)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sessionkit: redis: delete: %w", err)
+	}
+	if s.oneSlot {
+		c := s.newCall(key)
+		c.arg.b = c.arg.b[:0]
+		_, err := deleteScript.run(ctx, s.client, c)
+		c.release()
+		if err != nil {
+			return fmt.Errorf("sessionkit: redis: delete: %w", err)
+		}
+		return nil
 	}
 	if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
 		return fmt.Errorf("sessionkit: redis: delete: %w", err)
@@ -262,8 +343,12 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if ttl < 0 {
 		ttl = 0
 	}
-	exp := binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(expiry.UnixNano()))
-	n, err := touchScript.Run(ctx, s.client, []string{s.prefix + key}, exp, ttl.Milliseconds()).Int64()
+	c := s.newCall(key)
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b[:0], uint64(expiry.UnixNano()))
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(ttl.Milliseconds()))
+	c.arg.b = append(c.arg.b, s.slotFlag())
+	n, err := touchScript.run(ctx, s.client, c)
+	c.release()
 	if err != nil {
 		return fmt.Errorf("sessionkit: redis: touch: %w", err)
 	}
@@ -286,7 +371,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
 	}
 	nv := newVersion()
-	ok, err := s.write(ctx, key, wantVersion(version), nv, data, expiry)
+	ok, err := s.write(ctx, key, version, false, nv, data, expiry)
 	if err != nil {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
 	}
@@ -296,18 +381,35 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 	return nv, nil
 }
 
-// write runs casScript and reports whether it wrote.
-func (s *Store) write(ctx context.Context, key, want string, version uint64, data []byte, expiry time.Time) (bool, error) {
+// write runs casScript (any version when anyVersion, else only over
+// version) and reports whether it wrote.
+func (s *Store) write(ctx context.Context, key string, version uint64, anyVersion bool, nv uint64, data []byte, expiry time.Time) (bool, error) {
 	ttl := ttlOf(expiry)
 	if ttl < 0 {
 		ttl = 0
 	}
-	sets := ""
-	if s.oneSlot {
-		sets = s.userPrefix
+	var flags byte
+	if anyVersion {
+		flags |= 1
 	}
-	n, err := casScript.Run(ctx, s.client, []string{s.prefix + key}, want, encode(version, expiry, data), ttl.Milliseconds(), sets).Int64()
+	flags |= s.slotFlag()
+	c := s.newCall(key)
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b[:0], version)
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(ttl.Milliseconds()))
+	c.arg.b = append(c.arg.b, flags)
+	c.arg.b = appendRecord(c.arg.b, nv, expiry, data)
+	n, err := casScript.run(ctx, s.client, c)
+	c.release()
 	return n == 1, err
+}
+
+// slotFlag is the scripts' flag 2 when the user sets share the records'
+// slot, else 0.
+func (s *Store) slotFlag() byte {
+	if s.oneSlot {
+		return 2
+	}
+	return 0
 }
 
 // wantVersion returns the version header casScript compares with: empty
@@ -328,11 +430,14 @@ func ttlOf(expiry time.Time) time.Duration {
 // encode returns the stored value of an unfiled record: the header, then
 // data.
 func encode(version uint64, expiry time.Time, data []byte) []byte {
-	b := make([]byte, headerLen+len(data))
-	binary.BigEndian.PutUint64(b, version)
-	binary.BigEndian.PutUint64(b[versionLen:], uint64(expiry.UnixNano()))
-	copy(b[headerLen:], data)
-	return b
+	return appendRecord(make([]byte, 0, headerLen+len(data)), version, expiry, data)
+}
+
+// appendRecord appends the stored value (the header, then data) to b.
+func appendRecord(b []byte, version uint64, expiry time.Time, data []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, version)
+	b = binary.BigEndian.AppendUint64(b, uint64(expiry.UnixNano()))
+	return append(b, data...)
 }
 
 // newVersion returns a random non-zero version.

@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/roundtrip"
 	"github.com/sessionkit/sessionkit/internal/testserver"
 	"github.com/sessionkit/sessionkit/stores/redisstore"
 )
@@ -267,4 +268,45 @@ func TestContextDeadlineBeatsHungServer(t *testing.T) {
 func TestServerDownAndBack(t *testing.T) {
 	srv := testserver.StartRedis(t)
 	testserver.CheckDownAndBack(t, srv, newStore(t, newClient(t, srv.Addr)))
+}
+
+// TestRequestRoundTrips counts the round trips of whole requests through
+// the core, on the wire.
+func TestRequestRoundTrips(t *testing.T) {
+	var c roundtrip.Counter
+	client := goredis.NewClient(&goredis.Options{Addr: testserver.Redis(t), Dialer: c.Dial, MaxRetries: -1})
+	t.Cleanup(func() { client.Close() })
+	roundtrip.Check(t, newStore(t, client), c.Count, roundtrip.Counts{Untouched: 0, New: 1, Read: 1, Update: 2, Renew: 3})
+}
+
+// TestUpdateAllocations pins the allocations of an update's store calls
+// (Load, then CompareAndSwap of the loaded version): go-redis's own per
+// command (its command, the argument slice, the connection health check)
+// plus the loaded value and the caller's copy of its data. The store's keys
+// and script arguments come from reused buffers.
+func TestUpdateAllocations(t *testing.T) {
+	s := newStore(t, newClient(t, testserver.Redis(t)))
+	ctx := context.Background()
+	key := newKey()
+	data := make([]byte, 512)
+	exp := time.Now().Add(time.Hour)
+	if _, err := s.CompareAndSwap(ctx, key, 0, data, exp); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		rec, ok, err := s.Load(ctx, key)
+		if err != nil || !ok {
+			t.Fatalf("Load = %v, %v", ok, err)
+		}
+		if _, err := s.CompareAndSwap(ctx, key, rec.Version, rec.Data, exp); err != nil {
+			t.Fatal(err)
+		}
+	})
+	limit := 12.0
+	if raceEnabled {
+		limit = 20 // sync.Pool drops buffers at random under the race detector
+	}
+	if allocs > limit {
+		t.Errorf("Load + CompareAndSwap: %.1f allocations, want at most %.0f", allocs, limit)
+	}
 }

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,14 +20,21 @@ import (
 // Each user with filed sessions has one sorted set, KeyPrefix + "user:" +
 // the hex SHA-256 of the user id (so no user id appears in a key name; a
 // guessable id can still be confirmed by hashing guesses). Its members are
-// the session keys (without the prefix), scored by the session's until in
-// Unix milliseconds. Every filing first drops the members whose until has
-// passed (ZREMRANGEBYSCORE -inf now) and sets the set's TTL to its largest
-// until, so a set never outlives the last session filed in it and never
-// holds more than the keys filed within one Lifetime. The record itself
-// carries its user's hash, which is how CompareAndSwapUser with another
-// user, or with "", finds the set to remove the key from, and how UserKeys
-// tells a current member from a stale one.
+// the session keys (without the prefix), scored in Unix milliseconds.
+// Every filing first drops the members whose score has passed
+// (ZREMRANGEBYSCORE -inf now) and sets the set's TTL to its largest score,
+// so a set never outlives the last session filed in it. The record itself
+// carries its filing (until and its user's hash), which is how
+// CompareAndSwapUser with another user, or with "", finds the set to remove
+// the key from, and how UserKeys tells a current member from a stale one.
+//
+// Where the record and its user set share a slot, a member's score is
+// min(expiry, until): every script that rewrites a filed record (Save,
+// CompareAndSwap, Touch) moves its score with its expiry and extends the
+// set's TTL, and Delete removes the member, so an entry leaves with its
+// session, logged out or idle-expired. On a Cluster across slots the
+// score is until (a Touch cannot reach the set there), and each filing
+// checks a few random members' records and removes those that are gone.
 //
 // Where the record and the user sets share a slot (a single node or a
 // Sentinel failover client always; a Cluster or Ring when KeyPrefix has a
@@ -43,8 +51,9 @@ import (
 // as sessions may be.
 
 // fileLua adds member ARGV[1] to the user set KEYS[1] with score ARGV[2]
-// (until, Unix ms), after dropping the members whose until is at or before
-// ARGV[3] (now, Unix ms), and sets the set's TTL to its largest until.
+// (Unix ms, see the user index above), after dropping the members whose
+// score is at or before ARGV[3] (now, Unix ms), and sets the set's TTL to
+// its largest score.
 const fileLua = `
 local function file(set, member, untilms, now)
 	redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
@@ -53,7 +62,7 @@ local function file(set, member, untilms, now)
 	end
 	local top = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
 	if top[2] then
-		redis.call('PEXPIRE', set, math.max(1, tonumber(top[2]) - tonumber(now)))
+		redis.call('PEXPIRE', set, math.max(1, math.ceil(tonumber(top[2]) - tonumber(now))))
 	end
 end
 `
@@ -65,6 +74,21 @@ file(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 return 1
 `)
 
+// pruneScript removes from the user set KEYS[1] each member ARGV[2i-1]
+// whose score still is ARGV[2i]: a member refiled since (a filing in
+// progress scores it until + 0.5, then until) is kept. It returns how
+// many it removed.
+var pruneScript = goredis.NewScript(`
+local n = 0
+for i = 1, #ARGV, 2 do
+	local sc = redis.call('ZSCORE', KEYS[1], ARGV[i])
+	if sc and tonumber(sc) == tonumber(ARGV[i + 1]) then
+		n = n + redis.call('ZREM', KEYS[1], ARGV[i])
+	end
+end
+return n
+`)
+
 // userCASScript is casScript that also changes the record's filing.
 // KEYS[1] is the record; KEYS[2], present when the sets share the record's
 // slot and the new user is not empty, is the new user's set. ARGV[1] is
@@ -72,8 +96,10 @@ return 1
 // (unfiled), ARGV[3] its TTL in ms (0 deletes), ARGV[4] the new user's hash
 // ("" for none), ARGV[5] until and ARGV[6] now in Unix ms, ARGV[7] the
 // prefix of the user sets when the script maintains them ("" when the
-// caller does). It returns {1, the hash the record was filed under before
-// ("" for none)} when it wrote, {0, ""} on a conflict.
+// caller does), ARGV[8] the record's filing tail (until as 8 bytes, then
+// ARGV[4]). It returns {1, the hash the record was filed under before ("" for
+// none)} when it wrote, {0, ""} on a conflict. The new member's score is
+// min(expiry, until), see rescore.
 var userCASScript = goredis.NewScript(fileLua + `
 local head = redis.call('GETRANGE', KEYS[1], 0, 15)
 if string.sub(head, 1, 8) ~= ARGV[1] then return {0, ''} end
@@ -90,7 +116,7 @@ else
 	redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
 	if new ~= '' then
 		redis.call('SETRANGE', KEYS[1], 8, string.char(string.byte(ARGV[2], 9) + 128))
-		redis.call('APPEND', KEYS[1], new)
+		redis.call('APPEND', KEYS[1], ARGV[8])
 	end
 end
 if ARGV[7] ~= '' then
@@ -99,7 +125,7 @@ if ARGV[7] ~= '' then
 		redis.call('ZREM', ARGV[7] .. old, member)
 	end
 	if new ~= '' then
-		file(KEYS[2], member, ARGV[5], ARGV[6])
+		file(KEYS[2], member, math.min(tonumber(ARGV[5]), tonumber(ARGV[6]) + ttl), ARGV[6])
 	end
 end
 return {1, old}
@@ -129,27 +155,26 @@ return live
 // user (removing it from the set of the user it was filed under before),
 // or under no user when user is "". The record remembers its user, so
 // CompareAndSwap, Save and Touch keep the filing; Delete, an expiry or an
-// expiry that is not in the future ends it (the set loses the key at the
-// next UserKeys or, for an ended record on a single slot, at once).
+// expiry that is not in the future ends it.
 //
 // Costs: on a single node, behind Sentinel, or with a hash-tagged prefix it
 // is one round trip and atomic: one script writes the record, removes the
 // key from the previous user's set and adds it to the new one, dropping
-// that set's members past their until and setting its TTL to the largest
-// until (O(log n) per change in a set of n keys).
+// that set's members past their score and setting its TTL to the largest
+// score (O(log n) per change in a set of n keys).
 //
 // On a Cluster without a hash tag the user set and the record usually live
 // in different slots, where one script cannot touch both (CROSSSLOT). The
-// script then writes only the record, and a pipeline right after it (one
-// more round trip, to the sets' nodes) does the same set updates. Between
-// the two the record is filed but not yet listed: a UserKeys that runs in
-// that window (while CompareAndSwapUser has not returned, so before the
-// application could hand out the session's token after a login) misses
-// the key, and the old user's set still lists it (UserKeys skips it: the
-// record names its user). When the pipeline fails, CompareAndSwapUser
-// returns its error although the record was written; the key then stays
-// unlisted until the record's next CompareAndSwapUser, and a stale member
-// of the previous user stays until its until.
+// key is then added to the new user's set first (one round trip, which
+// also picks a few random members to check), the record is written by the
+// script (one), and a pipeline (one) takes the key out of the previous
+// user's set, confirms the new member and checks the picked members'
+// records; the picked members whose record is gone are removed (one more,
+// only then). A failure after the first step leaves a member whose record
+// is not filed under the user, which UserKeys skips and prunes; a failure
+// of the last steps leaves a stale member of the previous user (skipped
+// too: the record names its user) until its until. The record is never
+// filed without being listed.
 func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, user string, until time.Time) (uint64, error) {
 	if !core.ValidKey(key) {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: %w", core.ErrInvalidKey)
@@ -166,18 +191,28 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 		owner = userHash(user)
 	}
 	now := time.Now().UnixMilli()
-	untilMs := until.UnixMilli()
+	untilMs := max(until.UnixMilli(), 0)
 	keys := []string{s.prefix + key}
 	sets := ""
+	var sample []goredis.Z
 	if s.oneSlot {
 		sets = s.userPrefix
 		if owner != "" {
 			keys = append(keys, s.userPrefix+owner)
 		}
+	} else if owner != "" && ttl > 0 && untilMs > now {
+		var err error
+		if sample, err = s.fileFirst(ctx, key, owner, untilMs, now); err != nil {
+			return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: update the user's set: %w", err)
+		}
+	}
+	tail := ""
+	if owner != "" {
+		tail = string(binary.BigEndian.AppendUint64(nil, uint64(untilMs))) + owner
 	}
 	nv := newVersion()
 	res, err := userCASScript.Run(ctx, s.client, keys, wantVersion(version), encode(nv, expiry, data),
-		ttl.Milliseconds(), owner, untilMs, now, sets).Slice()
+		ttl.Milliseconds(), owner, untilMs, now, sets, tail).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: %w", err)
 	}
@@ -188,30 +223,66 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: %w", core.ErrConflict)
 	}
 	if !s.oneSlot {
-		if ttl <= 0 {
-			owner = "" // the record was ended: it is filed nowhere
+		if ttl <= 0 || untilMs <= now {
+			owner = "" // the record was ended, or its filing: it is listed nowhere
 		}
 		old, _ := res[1].(string)
-		if err := s.refile(ctx, key, old, owner, untilMs, now); err != nil {
+		if err := s.refile(ctx, key, old, owner, untilMs, sample); err != nil {
 			return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: update the user sets: %w", err)
 		}
 	}
 	return nv, nil
 }
 
-// refile moves key from the set of the user hashed old to the one of the
-// user hashed owner (either may be ""), in one pipeline, for a store whose
-// records and sets live in different slots.
-func (s *Store) refile(ctx context.Context, key, old, owner string, untilMs, now int64) error {
+// pruneSample is how many random members of a user set a filing on a
+// Cluster across slots checks.
+const pruneSample = 4
+
+// fileFirst adds key to the set of the user hashed owner, scored until +
+// 0.5 (a filing in progress, see pruneScript), before the record is
+// written, for a store whose records and sets live in different slots. It
+// returns pruneSample random members of the set, with their scores.
+func (s *Store) fileFirst(ctx context.Context, key, owner string, untilMs, now int64) ([]goredis.Z, error) {
+	set := s.userPrefix + owner
+	args := []any{key, float64(untilMs) + 0.5, now}
 	pipe := s.client.Pipeline()
-	var zrem *goredis.IntCmd
+	file := fileScript.EvalSha(ctx, pipe, []string{set}, args...)
+	sample := pipe.ZRandMemberWithScores(ctx, set, pruneSample)
+	_, _ = pipe.Exec(ctx) // each command's error is checked below
+	if err := file.Err(); goredis.HasErrorPrefix(err, "NOSCRIPT") {
+		// The set's node has not seen the script yet: EVAL loads it.
+		if err := fileScript.Run(ctx, s.client, []string{set}, args...).Err(); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	if sample.Err() != nil {
+		return nil, nil // pruning is best effort
+	}
+	return sample.Val(), nil
+}
+
+// refile finishes a filing for a store whose records and sets live in
+// different slots, in one pipeline: it takes key out of the set of the
+// user hashed old, confirms it in the one of the user hashed owner (either
+// may be ""; the score loses the 0.5 of fileFirst), and checks the records
+// of sample, members of owner's set, then removes those whose record is
+// gone.
+func (s *Store) refile(ctx context.Context, key, old, owner string, untilMs int64, sample []goredis.Z) error {
+	pipe := s.client.Pipeline()
+	var zrem, zadd *goredis.IntCmd
 	if old != "" && old != owner {
 		zrem = pipe.ZRem(ctx, s.userPrefix+old, key)
 	}
-	var file *goredis.Cmd
-	setKeys, fileArgs := []string{s.userPrefix + owner}, []any{key, untilMs, now}
 	if owner != "" {
-		file = fileScript.EvalSha(ctx, pipe, setKeys, fileArgs...)
+		zadd = pipe.ZAdd(ctx, s.userPrefix+owner, goredis.Z{Score: float64(untilMs), Member: key})
+	}
+	checks := make([]*goredis.IntCmd, len(sample))
+	for i, z := range sample {
+		if m, _ := z.Member.(string); core.ValidKey(m) && m != key {
+			checks[i] = pipe.Exists(ctx, s.prefix+m)
+		}
 	}
 	if pipe.Len() == 0 {
 		return nil
@@ -220,13 +291,17 @@ func (s *Store) refile(ctx context.Context, key, old, owner string, untilMs, now
 	if zrem != nil && zrem.Err() != nil {
 		return zrem.Err()
 	}
-	if file != nil {
-		if err := file.Err(); goredis.HasErrorPrefix(err, "NOSCRIPT") {
-			// The set's node has not seen the script yet: EVAL loads it.
-			return fileScript.Run(ctx, s.client, setKeys, fileArgs...).Err()
-		} else if err != nil {
-			return err
+	if zadd != nil && zadd.Err() != nil {
+		return zadd.Err()
+	}
+	var gone []any
+	for i, c := range checks {
+		if c != nil && c.Err() == nil && c.Val() == 0 {
+			gone = append(gone, sample[i].Member, strconv.FormatFloat(sample[i].Score, 'f', -1, 64))
 		}
+	}
+	if len(gone) > 0 {
+		_ = pruneScript.Run(ctx, s.client, []string{s.userPrefix + owner}, gone...).Err() // best effort
 	}
 	return nil
 }
@@ -311,21 +386,25 @@ func (s *Store) userKeysSplit(ctx context.Context, set, owner string, now int64)
 // yet are added to it and reported by fresh; freshGone has those whose
 // record is gone. It removes the members whose record is gone.
 func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead map[string]bool) (live, freshGone []string, fresh bool, err error) {
-	var members *goredis.StringSliceCmd
+	var scored *goredis.ZSliceCmd
 	if _, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.ZRemRangeByScore(ctx, set, "-inf", strconv.FormatInt(now, 10))
-		members = p.ZRangeByScore(ctx, set, &goredis.ZRangeBy{Min: "(" + strconv.FormatInt(now, 10), Max: "+inf"})
+		scored = p.ZRangeByScoreWithScores(ctx, set, &goredis.ZRangeBy{Min: "(" + strconv.FormatInt(now, 10), Max: "+inf"})
 		return nil
 	}); err != nil {
 		return nil, nil, false, err
 	}
-	if len(members.Val()) == 0 {
+	if len(scored.Val()) == 0 {
 		return nil, nil, false, nil
 	}
+	members := make([]string, len(scored.Val()))
+	for i, z := range scored.Val() {
+		members[i], _ = z.Member.(string)
+	}
 	type check struct{ flag, tail *goredis.StringCmd }
-	checks := make([]check, len(members.Val()))
+	checks := make([]check, len(members))
 	if _, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, m := range members.Val() {
+		for i, m := range members {
 			checks[i] = check{p.GetRange(ctx, s.prefix+m, 8, 8), p.GetRange(ctx, s.prefix+m, -ownerLen, -1)}
 		}
 		return nil
@@ -333,14 +412,16 @@ func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead 
 		return nil, nil, false, err
 	}
 	var gone []any
-	for i, m := range members.Val() {
+	for i, m := range members {
 		flag := checks[i].flag.Val()
 		switch {
 		case flag != "" && flag[0] >= 0x80 && checks[i].tail.Val() == owner:
 			live = append(live, m)
 			continue
 		case flag == "":
-			gone = append(gone, m)
+			// Removed only if its score is unchanged: a filing in
+			// progress (record not written yet) rescored it.
+			gone = append(gone, m, strconv.FormatFloat(scored.Val()[i].Score, 'f', -1, 64))
 		}
 		if !dead[m] {
 			dead[m], fresh = true, true
@@ -350,7 +431,7 @@ func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead 
 		}
 	}
 	if len(gone) > 0 {
-		if err := s.client.ZRem(ctx, set, gone...).Err(); err != nil {
+		if err := pruneScript.Run(ctx, s.client, []string{set}, gone...).Err(); err != nil {
 			return nil, nil, false, err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/roundtrip"
 	"github.com/sessionkit/sessionkit/internal/sqlstore/sqlstoretest"
 	"github.com/sessionkit/sessionkit/internal/testserver"
 )
@@ -352,4 +353,11 @@ func TestConfig(t *testing.T) {
 	if _, err := Open(ctx, filepath.Join(dir, "missing", "x.db"), Config{}); err == nil || !strings.HasPrefix(err.Error(), "sessionkit: sqlite: open: ") {
 		t.Errorf("Open in a missing directory = %v, want a wrapped error", err)
 	}
+}
+
+// TestRequestCalls counts the store calls of whole requests through the
+// core: in process, each call stands for a round trip.
+func TestRequestCalls(t *testing.T) {
+	c := roundtrip.NewCalls(openStore(t, "", Config{}))
+	roundtrip.Check(t, c, c.Count, roundtrip.Counts{Untouched: 0, New: 1, Read: 1, Update: 2, Renew: 3})
 }

@@ -1,0 +1,299 @@
+// Command latency measures request latency under load: for each framework
+// (net/http, Gin, Echo) it serves the routes /untouched, /read and /update
+// twice on loopback, once through sessionkit's middleware on the memory
+// store and once bare (the same handlers without sessions), and drives each
+// with a closed-loop load generator of C keep-alive connections (one
+// session per connection), recording every request's latency. It prints
+// one tab-separated line per framework, route and C:
+//
+//	framework  route  conns  bare-p50-µs  bare-p99-µs  session-p50-µs  session-p99-µs  bare-req/s  session-req/s
+//
+// Servers and generator share the process (and the machine's CPUs), as
+// wrk and a server on one machine would.
+//
+//	latency -d 2s -conns 16,64
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/labstack/echo/v4"
+
+	"github.com/sessionkit/sessionkit/adapters/echosession"
+	"github.com/sessionkit/sessionkit/adapters/ginsession"
+	"github.com/sessionkit/sessionkit/adapters/nethttp"
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/stores/memory"
+)
+
+func main() {
+	d := flag.Duration("d", 2*time.Second, "measured duration per case")
+	warm := flag.Duration("warmup", 300*time.Millisecond, "unmeasured load before each case")
+	connList := flag.String("conns", "16,64", "comma-separated connection counts")
+	fwList := flag.String("frameworks", "nethttp,gin,echo", "comma-separated frameworks")
+	flag.Parse()
+	var conns []int
+	for _, s := range strings.Split(*connList, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "latency: bad -conns %q\n", *connList)
+			os.Exit(2)
+		}
+		conns = append(conns, n)
+	}
+	for _, fw := range strings.Split(*fwList, ",") {
+		bare, err := start(fw, false)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "latency:", err)
+			os.Exit(1)
+		}
+		sess, err := start(fw, true)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "latency:", err)
+			os.Exit(1)
+		}
+		for _, route := range []string{"untouched", "read", "update"} {
+			for _, c := range conns {
+				b := load(bare, route, c, *warm, *d)
+				s := load(sess, route, c, *warm, *d)
+				fmt.Printf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\n", fw, route, c,
+					b.p(0.50), b.p(0.99), s.p(0.50), s.p(0.99), b.rps, s.rps)
+			}
+		}
+		bare.close()
+		sess.close()
+	}
+}
+
+// server is one of the two servers of a framework.
+type server struct {
+	url      string
+	sessions bool
+	srv      *http.Server
+	store    *memory.Store
+}
+
+func (s *server) close() {
+	_ = s.srv.Shutdown(context.Background())
+	if s.store != nil {
+		_ = s.store.Close()
+	}
+}
+
+// start serves the routes on a loopback port, through sessionkit when
+// sessions is set.
+func start(fw string, sessions bool) (*server, error) {
+	var m *core.Manager
+	var st *memory.Store
+	if sessions {
+		st = memory.New(memory.Config{})
+		var err error
+		if m, err = core.New(core.Config{Store: st}); err != nil {
+			return nil, err
+		}
+	}
+	var flip atomic.Bool
+	ok := []byte("ok")
+	// The handlers, given the request's session (nil on the bare server).
+	seed := func(s *core.Session) {
+		for i := range 10 {
+			s.Set("k"+strconv.Itoa(i), "value-"+strconv.Itoa(i))
+		}
+	}
+	read := func(s *core.Session) []byte {
+		if s != nil {
+			v, _ := core.Value[string](s, "k3")
+			return []byte(v)
+		}
+		return []byte("value-3")
+	}
+	update := func(s *core.Session) {
+		v := "changed-a"
+		if flip.Swap(!flip.Load()) {
+			v = "changed-b"
+		}
+		if s != nil {
+			s.Set("k3", v)
+		}
+	}
+	var h http.Handler
+	switch fw {
+	case "nethttp":
+		get := func(r *http.Request) *core.Session {
+			if m == nil {
+				return nil
+			}
+			return nethttp.Get(r)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /seed", func(w http.ResponseWriter, r *http.Request) {
+			if s := get(r); s != nil {
+				seed(s)
+			}
+			_, _ = w.Write(ok)
+		})
+		mux.HandleFunc("GET /untouched", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(ok) })
+		mux.HandleFunc("GET /read", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(read(get(r))) })
+		mux.HandleFunc("GET /update", func(w http.ResponseWriter, r *http.Request) { update(get(r)); _, _ = w.Write(ok) })
+		h = mux
+		if m != nil {
+			h = nethttp.Middleware(m)(mux)
+		}
+	case "gin":
+		gin.SetMode(gin.ReleaseMode)
+		r := gin.New()
+		if m != nil {
+			r.Use(ginsession.Middleware(m))
+		}
+		get := func(c *gin.Context) *core.Session {
+			if m == nil {
+				return nil
+			}
+			return ginsession.Get(c)
+		}
+		r.GET("/seed", func(c *gin.Context) {
+			if s := get(c); s != nil {
+				seed(s)
+			}
+			_, _ = c.Writer.Write(ok)
+		})
+		r.GET("/untouched", func(c *gin.Context) { _, _ = c.Writer.Write(ok) })
+		r.GET("/read", func(c *gin.Context) { _, _ = c.Writer.Write(read(get(c))) })
+		r.GET("/update", func(c *gin.Context) { update(get(c)); _, _ = c.Writer.Write(ok) })
+		h = r
+	case "echo":
+		e := echo.New()
+		e.HideBanner, e.HidePort = true, true
+		if m != nil {
+			e.Use(echosession.Middleware(m))
+		}
+		get := func(c echo.Context) *core.Session {
+			if m == nil {
+				return nil
+			}
+			return echosession.Get(c)
+		}
+		e.GET("/seed", func(c echo.Context) error {
+			if s := get(c); s != nil {
+				seed(s)
+			}
+			_, err := c.Response().Write(ok)
+			return err
+		})
+		e.GET("/untouched", func(c echo.Context) error { _, err := c.Response().Write(ok); return err })
+		e.GET("/read", func(c echo.Context) error { _, err := c.Response().Write(read(get(c))); return err })
+		e.GET("/update", func(c echo.Context) error { update(get(c)); _, err := c.Response().Write(ok); return err })
+		h = e
+	default:
+		return nil, fmt.Errorf("unknown framework %q (want nethttp, gin or echo)", fw)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	return &server{url: "http://" + l.Addr().String(), sessions: sessions, srv: srv, store: st}, nil
+}
+
+// result is one case's latencies.
+type result struct {
+	lat []time.Duration // sorted
+	rps float64
+}
+
+// p returns the q-quantile latency in microseconds.
+func (r result) p(q float64) float64 {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	i := min(int(q*float64(len(r.lat))), len(r.lat)-1)
+	return float64(r.lat[i]) / float64(time.Microsecond)
+}
+
+// load drives route on s from conns keep-alive connections, each with its
+// own session, for warm then d, and returns the latencies measured in d.
+func load(s *server, route string, conns int, warm, d time.Duration) result {
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var (
+		mu      sync.Mutex
+		all     []time.Duration
+		wg      sync.WaitGroup
+		measure atomic.Bool
+		stop    atomic.Bool
+	)
+	for range conns {
+		cookie := ""
+		if s.sessions {
+			cookie = seedCookie(client, s.url)
+		}
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, s.url+"/"+route, nil)
+			if cookie != "" {
+				req.Header.Set("Cookie", cookie)
+			}
+			lat := make([]time.Duration, 0, 1<<14)
+			for !stop.Load() {
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "latency:", err)
+					os.Exit(1)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					fmt.Fprintf(os.Stderr, "latency: GET /%s: status %d\n", route, resp.StatusCode)
+					os.Exit(1)
+				}
+				if measure.Load() {
+					lat = append(lat, time.Since(t0))
+				}
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		})
+	}
+	time.Sleep(warm)
+	measure.Store(true)
+	time.Sleep(d)
+	stop.Store(true)
+	wg.Wait()
+	slices.Sort(all)
+	return result{lat: all, rps: float64(len(all)) / d.Seconds()}
+}
+
+// seedCookie stores a ten-value session and returns its cookie.
+func seedCookie(client *http.Client, url string) string {
+	resp, err := client.Get(url + "/seed")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "latency:", err)
+		os.Exit(1)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Value != "" {
+			return c.Name + "=" + c.Value
+		}
+	}
+	fmt.Fprintln(os.Stderr, "latency: GET /seed set no cookie")
+	os.Exit(1)
+	return ""
+}

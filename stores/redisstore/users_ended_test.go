@@ -1,0 +1,193 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// TestUserIndexEntriesEndWithSessions files sessions whose until is an hour
+// away but whose expiry is near, deletes half of them, lets the rest expire
+// and files one more: where the record scripts keep the scores (one slot),
+// the set then holds only the new key, and its TTL follows the live
+// sessions, not the until. A Touch and a CompareAndSwap that extend a
+// filed session keep it in the set past its first expiry.
+func TestUserIndexEntriesEndWithSessions(t *testing.T) {
+	for _, m := range userModes(t) {
+		if m.name == "Cluster" {
+			continue // scores are until there: see TestUserIndexClusterPrunes
+		}
+		t.Run(m.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, prefix := m.store(t)
+			set := userSet(prefix, "ivy")
+			until := time.Now().Add(time.Hour)
+			var keys []string
+			for range 100 {
+				k := newKey()
+				if _, err := s.CompareAndSwapUser(ctx, k, 0, []byte("x"), time.Now().Add(300*time.Millisecond), "ivy", until); err != nil {
+					t.Fatal(err)
+				}
+				keys = append(keys, k)
+			}
+			for _, k := range keys[:50] {
+				if err := s.Delete(ctx, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, err := m.client.ZCard(ctx, set).Result(); err != nil || n != 50 {
+				t.Errorf("ZCARD after deleting 50 of 100 sessions = %d, %v, want 50: Delete takes the key out of its set", n, err)
+			}
+			// Two of the remaining sessions are extended, one by Touch and
+			// one by CompareAndSwap; the others expire.
+			touched, swapped := keys[50], keys[51]
+			if err := s.Touch(ctx, touched, time.Now().Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			rec, _, err := s.Load(ctx, swapped)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.CompareAndSwap(ctx, swapped, rec.Version, []byte("y"), time.Now().Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(400 * time.Millisecond)
+			k := newKey()
+			if _, err := s.CompareAndSwapUser(ctx, k, 0, []byte("x"), time.Now().Add(time.Minute), "ivy", until); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := m.client.ZCard(ctx, set).Result(); err != nil || n != 3 {
+				t.Errorf("ZCARD after the sessions expired and one more filing = %d, %v, want 3 (the new key and the two extended ones)", n, err)
+			}
+			if pttl, err := m.client.PTTL(ctx, set).Result(); err != nil || pttl > time.Minute {
+				t.Errorf("PTTL of the set = %v, %v, want at most a minute (the sessions' expiry), not the until", pttl, err)
+			}
+			checkKeys(t, s, "ivy", k, touched, swapped)
+		})
+	}
+}
+
+// failAfterScript is a hook that, once armed, fails every pipeline sent
+// after a script ran outside a pipeline: the step that follows the record
+// write of a filing on a Cluster across slots.
+type failAfterScript struct {
+	armed, fired atomic.Bool
+	scriptRan    atomic.Bool
+}
+
+func (h *failAfterScript) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *failAfterScript) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		err := next(ctx, cmd)
+		if n := cmd.Name(); h.armed.Load() && (n == "evalsha" || n == "eval") && err == nil {
+			h.scriptRan.Store(true)
+		}
+		return err
+	}
+}
+
+func (h *failAfterScript) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if h.armed.Load() && h.scriptRan.Load() {
+			h.fired.Store(true)
+			err := errors.New("injected: the set's node is unreachable")
+			for _, c := range cmds {
+				c.SetErr(err)
+			}
+			return err
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestUserIndexClusterFilesBeforeWriting fails the set update that follows
+// the record write on a Cluster across slots: the record, written and
+// filed, must still be listed (its key went into the set first), so that a
+// later "log out everywhere" finds it.
+func TestUserIndexClusterFilesBeforeWriting(t *testing.T) {
+	ctx := context.Background()
+	client := newClusterClient(t)
+	hook := &failAfterScript{}
+	client.AddHook(hook)
+	m := userMode{name: "Cluster", client: client}
+	s, _ := m.store(t)
+	exp := time.Now().Add(time.Minute)
+	k := newKey()
+	v, err := s.CompareAndSwap(ctx, k, 0, []byte("anonymous"), exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook.armed.Store(true)
+	_, err = s.CompareAndSwapUser(ctx, k, v, []byte("logged in"), exp, "jay", exp)
+	hook.armed.Store(false)
+	if !hook.fired.Load() {
+		t.Fatal("the injected failure never fired: the test does not exercise the step after the record write")
+	}
+	if err == nil {
+		t.Fatal("CompareAndSwapUser = nil with its last step failing, want the error")
+	}
+	rec, found, lerr := s.Load(ctx, k)
+	if lerr != nil || !found || string(rec.Data) != "logged in" {
+		t.Fatalf("Load = %q, %v, %v: the record write should have happened before the injected failure", rec.Data, found, lerr)
+	}
+	checkKeys(t, s, "jay", k)
+}
+
+// TestUserIndexClusterPrunes files sessions on a Cluster across slots with
+// an until an hour away, deletes them all, then files more: each filing
+// checks a few random members, so the set shrinks back to the live keys
+// well before the until.
+func TestUserIndexClusterPrunes(t *testing.T) {
+	ctx := context.Background()
+	m := userMode{name: "Cluster", client: newClusterClient(t)}
+	s, prefix := m.store(t)
+	set := userSet(prefix, "kim")
+	exp := time.Now().Add(time.Minute)
+	until := time.Now().Add(time.Hour)
+	for range 20 {
+		k := newKey()
+		if _, err := s.CompareAndSwapUser(ctx, k, 0, nil, exp, "kim", until); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var live []string
+	for range 80 {
+		k := newKey()
+		if _, err := s.CompareAndSwapUser(ctx, k, 0, nil, exp, "kim", until); err != nil {
+			t.Fatal(err)
+		}
+		live = append(live, k)
+	}
+	members, err := m.client.ZRange(ctx, set, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(members)
+	slices.Sort(live)
+	if stale := len(members) - len(live); stale > 2 {
+		t.Errorf("the set holds %d members for %d live sessions after 80 filings: the filings' checks should have removed (nearly) all 20 deleted ones", len(members), len(live))
+	}
+	for _, k := range live {
+		if _, ok := slices.BinarySearch(members, k); !ok {
+			t.Errorf("live key %s… missing from the set", k[:8])
+		}
+	}
+	scores, err := m.client.ZRangeWithScores(ctx, set, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, z := range scores {
+		if z.Score != float64(int64(z.Score)) {
+			t.Errorf("member %v has score %v: a finished filing scores until in whole milliseconds", z.Member, z.Score)
+		}
+	}
+}
