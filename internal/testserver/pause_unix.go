@@ -2,7 +2,14 @@
 
 package testserver
 
-import "syscall"
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
 
 // Pause freezes the server process with SIGSTOP: it keeps its connections
 // open and its port bound but answers nothing, like a server stuck in a
@@ -12,6 +19,39 @@ func (s *Server) Pause() {
 	s.t.Helper()
 	s.signal(syscall.SIGSTOP)
 	s.t.Cleanup(s.Resume)
+	s.waitStopped()
+}
+
+// waitStopped waits (on Linux, for at most 2 seconds) until every thread
+// of the server shows as stopped in /proc: SIGSTOP is delivered
+// asynchronously, and a thread running on another CPU could otherwise
+// still answer a request sent right after Pause returned.
+func (s *Server) waitStopped() {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	dir := fmt.Sprintf("/proc/%d/task", cmd.Process.Pid)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		tasks, err := os.ReadDir(dir)
+		if err != nil {
+			return // no /proc here: nothing to wait on
+		}
+		stopped := true
+		for _, task := range tasks {
+			stat, err := os.ReadFile(filepath.Join(dir, task.Name(), "stat"))
+			// The state follows the command name in parentheses.
+			if i := bytes.LastIndexByte(stat, ')'); err == nil && i >= 0 && i+2 < len(stat) && stat[i+2] != 'T' && stat[i+2] != 't' {
+				stopped = false
+				break
+			}
+		}
+		if stopped {
+			return
+		}
+	}
 }
 
 // Resume thaws a paused server with SIGCONT. Resuming a running or stopped
