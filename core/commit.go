@@ -131,6 +131,7 @@ func (m *Manager) commitStore(parent context.Context, s *Session, write, persist
 	if write && persist {
 		state = s.mergeIntoBase() // only now: nothing below reads the loaded state again
 	}
+	renewed := false
 	switch {
 	case write:
 		wasFound, renewing := s.found, s.renew
@@ -146,7 +147,7 @@ func (m *Manager) commitStore(parent context.Context, s *Session, write, persist
 		} else if !wasFound {
 			m.observeEvent(ctx, evCreated)
 		} else if renewing {
-			m.observeEvent(ctx, evRenewed)
+			renewed = true // reported once the old token has ended (s.drop below)
 		}
 	case refresh:
 		outcome = CommitTouched
@@ -167,6 +168,9 @@ func (m *Manager) commitStore(parent context.Context, s *Session, write, persist
 			s.dropDestroy = false
 			m.observeEvent(ctx, evDestroyed)
 		}
+	}
+	if renewed {
+		m.observeEvent(ctx, evRenewed)
 	}
 	return outcome, nil
 }

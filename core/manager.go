@@ -210,6 +210,7 @@ func (s *Session) load() {
 		}
 		if found {
 			if s.adopt(tok, key, rec, now) {
+				s.observeLoad(LoadHit)
 				return
 			}
 		} else {
@@ -231,7 +232,8 @@ func (s *Session) load() {
 }
 
 // adopt installs a loaded record, or reports why it cannot be used. It
-// reports the load's outcome to the Observer.
+// reports the outcome of a load it refuses to the Observer; the caller
+// reports a hit (a client-side session may still be refused after it).
 func (s *Session) adopt(tok, key string, rec Record, now time.Time) bool {
 	m := s.m
 	log := func(msg string, err error) {
@@ -277,7 +279,6 @@ func (s *Session) adopt(tok, key string, rec Record, now time.Time) bool {
 	s.token, s.key, s.found = tok, key, true
 	s.version, s.expiry, s.created, s.ip = rec.Version, rec.Expiry, created, ip
 	s.base = values
-	s.observeLoad(LoadHit)
 	return true
 }
 
@@ -306,12 +307,15 @@ func (s *Session) loadClient(tok string, now time.Time) {
 		if ok && s.adopt(tok, id, Record{Data: data, Expiry: exp}, now) { // the key of a client-side session is its id
 			if err := s.checkUserRevoked(); err != nil {
 				s.loadErr = err
+				s.observeLoad(LoadError)
 				s.reset(now)
 				return
 			}
 			if s.found {
+				s.observeLoad(LoadHit)
 				return
 			}
+			s.observeLoad(LoadMiss) // ended by EndUserSessions
 		}
 		if !ok && m.retirer != nil {
 			// Only a refused token costs this call: was it retired by a

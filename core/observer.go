@@ -32,8 +32,11 @@ type Observer interface {
 	// was stored under a new token and its old token ended.
 	SessionRenewed(ctx context.Context)
 
-	// SessionDestroyed reports that Session.Destroy took effect: the
-	// stored session was deleted (its id revoked, for a ClientStore).
+	// SessionDestroyed reports that Session.Destroy took effect (the
+	// stored session was deleted, its id revoked for a ClientStore), or
+	// that Manager.EndSession or EndUserSessions ended one stored session
+	// (once per session; a client-side EndUserSessions cannot count them
+	// and reports none).
 	SessionDestroyed(ctx context.Context)
 
 	// SessionGone reports that a concurrent request destroyed or renewed

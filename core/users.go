@@ -469,6 +469,7 @@ func (m *Manager) endRecord(ctx context.Context, op, user string, r userRecord, 
 		if err := m.cfg.Store.Delete(cctx, r.key); err != nil {
 			return false, false, fmt.Errorf("sessionkit: %s: delete: %w", op, err)
 		}
+		m.observeEvent(ctx, evDestroyed)
 		return true, false, nil
 	}
 	version := r.version
@@ -477,6 +478,7 @@ func (m *Manager) endRecord(ctx context.Context, op, user string, r userRecord, 
 		_, err := m.cas.CompareAndSwap(cctx, r.key, version, nil, time.Unix(1, 0))
 		dl.release()
 		if err == nil {
+			m.observeEvent(ctx, evDestroyed)
 			return true, false, nil
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -485,6 +487,7 @@ func (m *Manager) endRecord(ctx context.Context, op, user string, r userRecord, 
 		if err := backoff(ctx, attempt); err != nil {
 			return false, false, fmt.Errorf("sessionkit: %s: delete: %w (%d attempts): %w", op, ErrConflict, attempt, err)
 		}
+		m.observeConflict(ctx, attempt)
 		cctx, dl = m.callCtx(ctx)
 		rec, found, err := m.cfg.Store.Load(cctx, r.key)
 		dl.release()

@@ -50,6 +50,12 @@ import (
 	"github.com/sessionkit/sessionkit/core"
 )
 
+// DurationBuckets are the bucket boundaries, in seconds, of the duration
+// histograms: store calls often take well under a millisecond, which the
+// SDK's default boundaries (meant for milliseconds) would put in one
+// bucket.
+var DurationBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
 // ScopeName is the instrumentation scope of the tracer and meter.
 const ScopeName = "github.com/sessionkit/sessionkit/core/otelsession"
 
@@ -172,10 +178,10 @@ func New(cfg Config) (*Observer, error) {
 	o.errs = counter("sessionkit.errors", "{error}", "Failed session loads and commits.")
 	var err error
 	o.commitDur, err = meter.Float64Histogram("sessionkit.commit.duration", metric.WithUnit("s"),
-		metric.WithDescription("Duration of session commits."))
+		metric.WithDescription("Duration of session commits."), metric.WithExplicitBucketBoundaries(DurationBuckets...))
 	errs = append(errs, err)
 	o.storeDur, err = meter.Float64Histogram("sessionkit.store.call.duration", metric.WithUnit("s"),
-		metric.WithDescription("Duration of session store calls."))
+		metric.WithDescription("Duration of session store calls."), metric.WithExplicitBucketBoundaries(DurationBuckets...))
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("sessionkit: otelsession: %w", err)

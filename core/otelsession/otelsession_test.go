@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -316,4 +317,52 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s%v: %d recordings, want %d", tc.name, tc.attr, got, tc.want)
 		}
 	}
+}
+
+// TestDurationBuckets: store calls from a fraction of a millisecond to
+// most of a second land in different buckets of the duration histogram
+// (the SDK's default boundaries, meant for milliseconds, put them all in
+// the first).
+func TestDurationBuckets(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	obs, err := otelsession.New(otelsession.Config{MeterProvider: mp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	durations := []time.Duration{200 * time.Microsecond, 2 * time.Millisecond, 40 * time.Millisecond, 900 * time.Millisecond}
+	for _, d := range durations {
+		ctx := obs.StoreCallStarted(context.Background(), core.OpLoad, "memory")
+		obs.StoreCallFinished(ctx, core.StoreCallEvent{Op: core.OpLoad, Store: "memory", Duration: d})
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != "sessionkit.store.call.duration" {
+				continue
+			}
+			h := m.Data.(metricdata.Histogram[float64])
+			if len(h.DataPoints) != 1 {
+				t.Fatalf("%d data points, want 1", len(h.DataPoints))
+			}
+			used := 0
+			for _, c := range h.DataPoints[0].BucketCounts {
+				if c > 1 {
+					t.Errorf("bucket counts %v: two of %v share a bucket", h.DataPoints[0].BucketCounts, durations)
+				}
+				if c > 0 {
+					used++
+				}
+			}
+			if used != len(durations) {
+				t.Errorf("bucket counts %v, want %d buckets used (bounds %v)", h.DataPoints[0].BucketCounts, len(durations), h.DataPoints[0].Bounds)
+			}
+			return
+		}
+	}
+	t.Fatal("no sessionkit.store.call.duration metric collected")
 }

@@ -161,7 +161,7 @@ func TestUserIndexFiling(t *testing.T) {
 		t.Fatalf("data = %q, want 5", got)
 	}
 	// A filing whose until has passed is no filing.
-	v = mustSwapUser(t, s, k, v, "6", bob, hour, time.Now().Add(-time.Second))
+	mustSwapUser(t, s, k, v, "6", bob, hour, time.Now().Add(-time.Second))
 	checkIndex(t, s, map[string][]string{bob: nil}, "filed with a past until")
 
 	// Delete, and each way of ending a record, removes the entry.
