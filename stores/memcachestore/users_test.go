@@ -295,7 +295,7 @@ func TestUserIndexEviction(t *testing.T) {
 func TestUserIndexUntilAndCapacity(t *testing.T) {
 	ctx := context.Background()
 	m := userModes(t)[0]
-	s, prefix := m.store(t, memcachestore.Config{})
+	s, _ := m.store(t, memcachestore.Config{})
 	exp := time.Now().Add(time.Minute)
 	brief := newKey()
 	if _, err := s.CompareAndSwapUser(ctx, brief, 0, nil, exp, "dan", time.Now().Add(300*time.Millisecond)); err != nil {
@@ -313,7 +313,7 @@ func TestUserIndexUntilAndCapacity(t *testing.T) {
 	checkKeys(t, s, "dan", long)
 
 	// A list item of at most 5 entries keeps the 5 latest untils.
-	s, prefix = m.store(t, memcachestore.Config{MaxItemSize: 1 + 5*memcachestore.ListEntryLen})
+	s, prefix := m.store(t, memcachestore.Config{MaxItemSize: 1 + 5*memcachestore.ListEntryLen})
 	var want []string
 	for i := range 8 {
 		k := newKeyIn('7') // one list item
