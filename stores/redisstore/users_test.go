@@ -18,6 +18,7 @@ import (
 
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/testserver"
+	"github.com/sessionkit/sessionkit/internal/userindextest"
 	"github.com/sessionkit/sessionkit/stores/redisstore"
 )
 
@@ -568,7 +569,7 @@ func TestUserIndexSnapshotUnderRenew(t *testing.T) {
 	for _, m := range userModes(t) {
 		t.Run(m.name, func(t *testing.T) {
 			s, _ := m.store(t)
-			checkSnapshotUnderRenew(t, s)
+			userindextest.CheckSnapshotUnderRenew(t, s, newKey)
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package redisstore_test
+package userindextest
 
 import (
 	"context"
@@ -10,8 +10,13 @@ import (
 	"github.com/sessionkit/sessionkit/core"
 )
 
-// checkSnapshotUnderRenew is the scenario of TestUserIndexSnapshotUnderRenew.
-func checkSnapshotUnderRenew(t *testing.T, s core.UserIndexer) {
+// CheckSnapshotUnderRenew renews one filed session over and over (each
+// time to a new key from newKey, retiring the old one) while UserKeys is
+// asked again and again: every listing must include the session, under
+// its old or its new key, as the UserIndexer contract's snapshot rule
+// requires.
+func CheckSnapshotUnderRenew(t *testing.T, s core.UserIndexer, newKey func() string) {
+	t.Helper()
 	ctx := context.Background()
 	exp := time.Now().Add(time.Minute)
 	key := newKey()
