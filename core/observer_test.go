@@ -21,6 +21,7 @@ import (
 // to count calls, and so hides CompareAndSwap and Touch.
 type countingStore struct {
 	core.Store
+	gate  *loadGate
 	mu    sync.Mutex
 	calls int
 }
@@ -29,13 +30,57 @@ func (c *countingStore) Load(ctx context.Context, key string) (core.Record, bool
 	c.mu.Lock()
 	c.calls++
 	c.mu.Unlock()
-	return c.Store.Load(ctx, key)
+	rec, ok, err := c.Store.Load(ctx, key)
+	c.gate.pass()
+	return rec, ok, err
+}
+
+// loadGate holds the first n loads after it is armed until all n have
+// loaded, so n requests deterministically read the same version before
+// any of them writes: the interleaving that loses updates without
+// compare-and-swap, forced instead of hoped for.
+type loadGate struct {
+	mu      sync.Mutex
+	waiting int
+	open    chan struct{}
+}
+
+// arm makes the next n loads wait for each other.
+func (g *loadGate) arm(n int) {
+	g.mu.Lock()
+	g.waiting = n
+	g.open = make(chan struct{})
+	g.mu.Unlock()
+}
+
+// pass is called after a load; it returns at once when the gate is nil,
+// not armed or already open.
+func (g *loadGate) pass() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	if g.open == nil || g.waiting == 0 {
+		g.mu.Unlock()
+		return
+	}
+	g.waiting--
+	open := g.open
+	if g.waiting == 0 {
+		close(open)
+	}
+	g.mu.Unlock()
+	select {
+	case <-open:
+	case <-time.After(10 * time.Second): // a load that never comes must not hang the test
+	}
 }
 
 // concurrentWrites stores one session, then has n requests, each through
 // its own Manager (its own process), set a key of their own concurrently,
-// and returns how many keys survived.
-func concurrentWrites(t *testing.T, st core.Store, n int) int {
+// and returns how many keys survived. The gate, when not nil, is armed
+// for the n requests' first loads.
+func concurrentWrites(t *testing.T, st core.Store, gate *loadGate, n int) int {
 	t.Helper()
 	newManager := func() *core.Manager {
 		m, err := core.New(core.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
@@ -52,6 +97,9 @@ func concurrentWrites(t *testing.T, st core.Store, n int) int {
 		t.Fatal(err)
 	}
 	cookie := (&http.Response{Header: h}).Cookies()[0]
+	if gate != nil {
+		gate.arm(n)
+	}
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
@@ -76,38 +124,39 @@ func concurrentWrites(t *testing.T, st core.Store, n int) int {
 // TestNaiveWrapperLosesUpdates reproduces issue 14: a wrapper that
 // embeds the store loses compare-and-swap, so concurrent updates are lost
 // (New warns, once); the same wrapper written with core.WrapStore keeps
-// every update.
+// every update under the same forced interleaving.
 func TestNaiveWrapperLosesUpdates(t *testing.T) {
 	const n = 51
-	var lost int
-	for range 5 { // lost updates need an unlucky interleaving; five tries make one near certain
-		mem := memory.New(memory.Config{CleanupInterval: -1})
-		t.Cleanup(func() { _ = mem.Close() })
-		if got := concurrentWrites(t, &countingStore{Store: mem}, n); got < n {
-			lost = n - got
-			break
-		}
-	}
-	if lost == 0 {
-		t.Errorf("the naive wrapper kept all %d concurrent updates in five tries; the test no longer shows the failure it guards against", n)
-	}
 	mem := memory.New(memory.Config{CleanupInterval: -1})
 	t.Cleanup(func() { _ = mem.Close() })
-	var calls sync.Map
+	gate := new(loadGate)
+	got := concurrentWrites(t, &countingStore{Store: mem, gate: gate}, gate, n)
+	// Every request read the seed alone and wrote it back with its own key:
+	// the last writer wins, so exactly one key survives.
+	if got != 1 {
+		t.Errorf("naive wrapper: %d of %d concurrent updates survived, want 1 (last writer wins without compare-and-swap)", got, n)
+	}
+
+	mem = memory.New(memory.Config{CleanupInterval: -1})
+	t.Cleanup(func() { _ = mem.Close() })
+	gate = new(loadGate)
+	var ops sync.Map
 	wrapped := core.WrapStore(mem, core.StoreWrapper{
 		Around: func(ctx context.Context, c core.StoreCall, next func(context.Context) error) error {
-			v, _ := calls.LoadOrStore(c.Op, new(int64))
-			_ = v
-			return next(ctx)
+			ops.Store(c.Op, true)
+			err := next(ctx)
+			if c.Op == core.OpLoad {
+				gate.pass()
+			}
+			return err
 		},
 	})
-	if got := concurrentWrites(t, wrapped, n); got != n {
+	if got := concurrentWrites(t, wrapped, gate, n); got != n {
 		t.Errorf("through WrapStore %d of %d concurrent updates survived, want all", got, n)
 	}
-	if _, ok := calls.Load(core.OpCompareAndSwap); !ok {
+	if _, ok := ops.Load(core.OpCompareAndSwap); !ok {
 		t.Error("no CompareAndSwap went through the WrapStore wrapper")
 	}
-	t.Logf("naive wrapper: %d of %d updates lost", lost, n)
 }
 
 // TestNewWarnsForNaiveWrapper checks the one warning of New for a
