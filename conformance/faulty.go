@@ -25,6 +25,9 @@ const (
 	// OpCompareAndSwapUser and OpUserKeys are the calls of core.UserIndexer.
 	OpCompareAndSwapUser Op = "CompareAndSwapUser"
 	OpUserKeys           Op = "UserKeys"
+	// OpPing is the call of core.Pinger, OpRenew that of core.Renewer.
+	OpPing  Op = "Ping"
+	OpRenew Op = "Renew"
 )
 
 // ErrInjected is the error a FaultyStore returns when a fault was set up
@@ -38,8 +41,9 @@ var ErrInjected = errors.New("sessionkit: conformance: injected fault")
 // A FaultyStore itself implements only core.Store. Hand the value returned
 // by Store to the code under test instead: it implements exactly the optional
 // capabilities (core.Toucher, core.CompareAndSwapper, core.Iterator,
-// core.ExpiredDeleter, core.UserIndexer) of the wrapped store, so that the code takes the same
-// paths it would take with the wrapped store alone.
+// core.ExpiredDeleter, core.UserIndexer, core.Pinger, core.Renewer and any
+// added later) of the wrapped store, so that the code takes the same paths
+// it would take with the wrapped store alone.
 //
 // Every call is counted, including calls that then fail. A call first
 // waits out the configured latency (returning early with an error wrapping

@@ -172,6 +172,7 @@ const (
 	OpCompareAndSwapUser StoreOp = "compare_and_swap_user"
 	OpUserKeys           StoreOp = "user_keys"
 	OpPing               StoreOp = "ping"
+	OpRenew              StoreOp = "renew"
 	OpSeal               StoreOp = "seal"
 	OpOpen               StoreOp = "open"
 	OpRevoke             StoreOp = "revoke"

@@ -130,6 +130,54 @@ type UserIndexer interface {
 	UserKeys(ctx context.Context, user string) ([]string, error)
 }
 
+// Renewer is implemented by compare-and-swap stores that can move a
+// session to a new key in one atomic step (one round trip on a network
+// store): Session.Renew then costs a load and this call, instead of a
+// load, the successor's write and the old record's retirement.
+type Renewer interface {
+	CompareAndSwapper
+
+	// Renew creates the record r.NewKey with r.Data until r.Expiry and, in
+	// the same atomic step, replaces the record r.OldKey, if its current
+	// version is r.OldVersion and it is live, by r.Retired until
+	// r.RetiredExpiry (deleting it instead when r.Retired is nil or
+	// r.RetiredExpiry is not in the future). It returns the new record's
+	// version (never zero).
+	//
+	// When the old record's version differs, or it is gone or expired, or
+	// a live record already exists under r.NewKey, Renew returns an error
+	// wrapping ErrConflict and changes nothing. A store that cannot write
+	// these two keys atomically (for example two Redis Cluster hash slots)
+	// returns an error wrapping ErrNotSupported and changes nothing; the
+	// core then renews in separate steps.
+	//
+	// On a UserIndexer, the new record is filed under r.User (under no
+	// user when it is ""), until r.Until, and the old record leaves every
+	// user's set, as CompareAndSwapUser would file them.
+	Renew(ctx context.Context, r Renewal) (newVersion uint64, err error)
+}
+
+// Renewal is one Renewer.Renew: the session under OldKey, at OldVersion,
+// moves to NewKey.
+type Renewal struct {
+	// OldKey and OldVersion name the record the request loaded.
+	OldKey     string
+	OldVersion uint64
+	// Retired replaces the old record until RetiredExpiry (the core's
+	// retired marker, which holds no session data); nil deletes it.
+	Retired       []byte
+	RetiredExpiry time.Time
+	// NewKey, Data and Expiry are the successor, created only if no live
+	// record exists under NewKey.
+	NewKey string
+	Data   []byte
+	Expiry time.Time
+	// User and Until file the successor on a UserIndexer (see
+	// CompareAndSwapUser); other stores ignore them.
+	User  string
+	Until time.Time
+}
+
 // Errors a Store returns, to be matched with errors.Is.
 var (
 	// ErrConflict reports that a CompareAndSwap lost against another writer.

@@ -45,8 +45,8 @@ type Unwrapper interface {
 }
 
 // WrapStore returns inner decorated by w. The result implements
-// CompareAndSwapper, Toucher, Iterator, ExpiredDeleter, UserIndexer and
-// Pinger exactly when inner does, and Unwrapper. Wrapping twice is fine.
+// CompareAndSwapper, Toucher, Iterator, ExpiredDeleter, UserIndexer,
+// Pinger and Renewer exactly when inner does, and Unwrapper. Wrapping twice is fine.
 func WrapStore(inner Store, w StoreWrapper) Store {
 	b := &wrapBase{inner: inner, w: w}
 	var caps uint
@@ -68,6 +68,9 @@ func WrapStore(inner Store, w StoreWrapper) Store {
 	if _, ok := inner.(Pinger); ok {
 		caps |= capPinger
 	}
+	if _, ok := inner.(Renewer); ok {
+		caps |= capRenewer
+	}
 	return wrapWithCaps(b, caps)
 }
 
@@ -79,6 +82,7 @@ const (
 	capExpiredDeleter
 	capUserIndexer // implies capCompareAndSwapper
 	capPinger
+	capRenewer // implies capCompareAndSwapper
 )
 
 // wrapBase holds what every wrapped store shares and implements Store.
@@ -205,6 +209,23 @@ func (m wrapUserIndexer) UserKeys(ctx context.Context, user string) (keys []stri
 		return nil, err
 	}
 	return keys, nil
+}
+
+// wrapRenewer forwards Renewer's own method; a combined type with it
+// also embeds wrapCompareAndSwapper.
+type wrapRenewer struct{ b *wrapBase }
+
+// Renew implements Renewer. The call's key is the old key.
+func (m wrapRenewer) Renew(ctx context.Context, r Renewal) (v uint64, err error) {
+	err = m.b.around(ctx, OpRenew, r.OldKey, func(ctx context.Context) error {
+		var err error
+		v, err = m.b.inner.(Renewer).Renew(ctx, r)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return v, nil
 }
 
 type wrapPinger struct{ b *wrapBase }

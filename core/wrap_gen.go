@@ -102,6 +102,70 @@ func wrapWithCaps(b *wrapBase, caps uint) Store {
 		return &wrapped3e{b, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapExpiredDeleter{b}, wrapUserIndexer{b}, wrapPinger{b}}
 	case 0x3f:
 		return &wrapped3f{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapExpiredDeleter{b}, wrapUserIndexer{b}, wrapPinger{b}}
+	case 0x42:
+		return &wrapped42{b, wrapCompareAndSwapper{b}, wrapRenewer{b}}
+	case 0x43:
+		return &wrapped43{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapRenewer{b}}
+	case 0x46:
+		return &wrapped46{b, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapRenewer{b}}
+	case 0x47:
+		return &wrapped47{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapRenewer{b}}
+	case 0x4a:
+		return &wrapped4a{b, wrapCompareAndSwapper{b}, wrapExpiredDeleter{b}, wrapRenewer{b}}
+	case 0x4b:
+		return &wrapped4b{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapExpiredDeleter{b}, wrapRenewer{b}}
+	case 0x4e:
+		return &wrapped4e{b, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapExpiredDeleter{b}, wrapRenewer{b}}
+	case 0x4f:
+		return &wrapped4f{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapExpiredDeleter{b}, wrapRenewer{b}}
+	case 0x52:
+		return &wrapped52{b, wrapCompareAndSwapper{b}, wrapUserIndexer{b}, wrapRenewer{b}}
+	case 0x53:
+		return &wrapped53{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapUserIndexer{b}, wrapRenewer{b}}
+	case 0x56:
+		return &wrapped56{b, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapUserIndexer{b}, wrapRenewer{b}}
+	case 0x57:
+		return &wrapped57{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapUserIndexer{b}, wrapRenewer{b}}
+	case 0x5a:
+		return &wrapped5a{b, wrapCompareAndSwapper{b}, wrapExpiredDeleter{b}, wrapUserIndexer{b}, wrapRenewer{b}}
+	case 0x5b:
+		return &wrapped5b{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapExpiredDeleter{b}, wrapUserIndexer{b}, wrapRenewer{b}}
+	case 0x5e:
+		return &wrapped5e{b, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapExpiredDeleter{b}, wrapUserIndexer{b}, wrapRenewer{b}}
+	case 0x5f:
+		return &wrapped5f{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapExpiredDeleter{b}, wrapUserIndexer{b}, wrapRenewer{b}}
+	case 0x62:
+		return &wrapped62{b, wrapCompareAndSwapper{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x63:
+		return &wrapped63{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x66:
+		return &wrapped66{b, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x67:
+		return &wrapped67{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x6a:
+		return &wrapped6a{b, wrapCompareAndSwapper{b}, wrapExpiredDeleter{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x6b:
+		return &wrapped6b{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapExpiredDeleter{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x6e:
+		return &wrapped6e{b, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapExpiredDeleter{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x6f:
+		return &wrapped6f{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapExpiredDeleter{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x72:
+		return &wrapped72{b, wrapCompareAndSwapper{b}, wrapUserIndexer{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x73:
+		return &wrapped73{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapUserIndexer{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x76:
+		return &wrapped76{b, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapUserIndexer{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x77:
+		return &wrapped77{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapUserIndexer{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x7a:
+		return &wrapped7a{b, wrapCompareAndSwapper{b}, wrapExpiredDeleter{b}, wrapUserIndexer{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x7b:
+		return &wrapped7b{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapExpiredDeleter{b}, wrapUserIndexer{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x7e:
+		return &wrapped7e{b, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapExpiredDeleter{b}, wrapUserIndexer{b}, wrapPinger{b}, wrapRenewer{b}}
+	case 0x7f:
+		return &wrapped7f{b, wrapToucher{b}, wrapCompareAndSwapper{b}, wrapIterator{b}, wrapExpiredDeleter{b}, wrapUserIndexer{b}, wrapPinger{b}, wrapRenewer{b}}
 	}
 	panic("sessionkit: WrapStore: impossible capability set")
 }
@@ -440,4 +504,276 @@ type wrapped3f struct {
 	wrapExpiredDeleter
 	wrapUserIndexer
 	wrapPinger
+}
+
+type wrapped42 struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapRenewer
+}
+
+type wrapped43 struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapRenewer
+}
+
+type wrapped46 struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapRenewer
+}
+
+type wrapped47 struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapRenewer
+}
+
+type wrapped4a struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapExpiredDeleter
+	wrapRenewer
+}
+
+type wrapped4b struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapExpiredDeleter
+	wrapRenewer
+}
+
+type wrapped4e struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapExpiredDeleter
+	wrapRenewer
+}
+
+type wrapped4f struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapExpiredDeleter
+	wrapRenewer
+}
+
+type wrapped52 struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapUserIndexer
+	wrapRenewer
+}
+
+type wrapped53 struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapUserIndexer
+	wrapRenewer
+}
+
+type wrapped56 struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapUserIndexer
+	wrapRenewer
+}
+
+type wrapped57 struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapUserIndexer
+	wrapRenewer
+}
+
+type wrapped5a struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapExpiredDeleter
+	wrapUserIndexer
+	wrapRenewer
+}
+
+type wrapped5b struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapExpiredDeleter
+	wrapUserIndexer
+	wrapRenewer
+}
+
+type wrapped5e struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapExpiredDeleter
+	wrapUserIndexer
+	wrapRenewer
+}
+
+type wrapped5f struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapExpiredDeleter
+	wrapUserIndexer
+	wrapRenewer
+}
+
+type wrapped62 struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped63 struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped66 struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped67 struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped6a struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapExpiredDeleter
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped6b struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapExpiredDeleter
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped6e struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapExpiredDeleter
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped6f struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapExpiredDeleter
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped72 struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapUserIndexer
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped73 struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapUserIndexer
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped76 struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapUserIndexer
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped77 struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapUserIndexer
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped7a struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapExpiredDeleter
+	wrapUserIndexer
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped7b struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapExpiredDeleter
+	wrapUserIndexer
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped7e struct {
+	*wrapBase
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapExpiredDeleter
+	wrapUserIndexer
+	wrapPinger
+	wrapRenewer
+}
+
+type wrapped7f struct {
+	*wrapBase
+	wrapToucher
+	wrapCompareAndSwapper
+	wrapIterator
+	wrapExpiredDeleter
+	wrapUserIndexer
+	wrapPinger
+	wrapRenewer
 }

@@ -33,6 +33,7 @@ var wrapCaps = []struct {
 	{reflect.TypeFor[ExpiredDeleter](), nil},
 	{reflect.TypeFor[UserIndexer](), []int{1}},
 	{reflect.TypeFor[Pinger](), nil},
+	{reflect.TypeFor[Renewer](), []int{1}},
 }
 
 // notCapabilities are the interfaces of package core that are not
@@ -166,8 +167,8 @@ func capsOf(s Store) uint {
 // WrapStore of a store with each capability set has exactly that set.
 func TestWrapKeepsCapabilities(t *testing.T) {
 	all := validCaps()
-	if len(all) != 48 {
-		t.Errorf("%d capability sets, want 48 (6 capabilities, UserIndexer implies CompareAndSwapper)", len(all))
+	if len(all) != 80 {
+		t.Errorf("%d capability sets, want 80 (7 capabilities, UserIndexer and Renewer imply CompareAndSwapper)", len(all))
 	}
 	for _, c := range all {
 		inner := wrapWithCaps(&wrapBase{}, c)
