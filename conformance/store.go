@@ -144,4 +144,8 @@ var storeGroups = []storeGroup{
 		name: "UserIndexer", capability: "core.UserIndexer", checks: storeUserChecks,
 		supported: func(s core.Store) bool { _, ok := s.(core.UserIndexer); return ok },
 	},
+	{
+		name: "Renewer", capability: "core.Renewer", checks: storeRenewChecks,
+		supported: func(s core.Store) bool { _, ok := s.(core.Renewer); return ok },
+	},
 }

@@ -216,6 +216,7 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 		w.changes, w.cleared = s.changes, s.cleared
 	}
 	retire := s.found && s.renew && m.cas != nil
+	renewed := false
 	if retire {
 		// Hold the old key while its successor is written and it is
 		// retired, so that this process's commits to the old session
@@ -225,18 +226,25 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 			return fmt.Errorf("sessionkit: save: waiting for a concurrent commit: %w", err)
 		}
 		defer m.locks.unlock(s.key, l)
+		if m.renewer != nil && (l.version == 0 || l.version == s.version) {
+			if renewed, err = m.renewInOne(ctx, s, &w, now); err != nil {
+				return err
+			}
+		}
 	}
-	if err := m.write(ctx, &w, now); err != nil {
-		return err
+	if !renewed {
+		if err := m.write(ctx, &w, now); err != nil {
+			return err
+		}
 	}
-	if retire {
+	if retire && !renewed {
 		// End the old record now, atomically with the check that it is
 		// still the one this request loaded: a logout that deleted it
 		// meanwhile must not live on under the new token.
 		if err := m.retire(ctx, s.key, s.version, filed, &w, now); err != nil {
 			return err
 		}
-	} else if s.found && s.renew {
+	} else if !retire && s.found && s.renew {
 		s.drop, s.dropUntil, s.dropRetire = s.token, s.expiry, true // the old token must load nothing
 	}
 	s.token, s.key, s.found = token, key, true
@@ -448,6 +456,44 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 			return err
 		}
 		l.version = w.version
+	}
+}
+
+// renewInOne moves the renewed session to w.key in one Renewer call: the
+// successor is created and the record this request loaded is retired in
+// one atomic step, which a concurrent logout or write makes fail as a
+// whole. It reports false, having written nothing, when the old record
+// changed meanwhile or the store cannot renew these keys in one step; the
+// caller then takes the two-step path, which rebases on the old record's
+// new values or finds it gone. The caller holds the old key's lock.
+func (m *Manager) renewInOne(ctx context.Context, s *Session, w *writeOp, now time.Time) (bool, error) {
+	w.expiry = m.deadline(w.created, now)
+	stamp(w, now)
+	data, err := m.encode(w)
+	if err != nil {
+		return false, err
+	}
+	marker, until := m.retiredMarker(now)
+	var user string
+	if m.users != nil {
+		user = metaString(w.state, userKey)
+	}
+	r := Renewal{
+		OldKey: s.key, OldVersion: s.version, Retired: marker, RetiredExpiry: until,
+		NewKey: w.key, Data: data, Expiry: w.expiry,
+		User: user, Until: w.created.Add(m.cfg.Lifetime),
+	}
+	cctx, dl := m.callCtx(ctx)
+	v, err := m.renewer.Renew(cctx, r)
+	dl.release()
+	switch {
+	case err == nil:
+		w.version, w.filed = v, user
+		return true, nil
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotSupported):
+		return false, nil
+	default:
+		return false, fmt.Errorf("sessionkit: save: %w", err)
 	}
 }
 

@@ -20,6 +20,7 @@ type Manager struct {
 	client  ClientStore
 	retirer RetiringClientStore // client, when it can and RenewGrace is on
 	users   UserIndexer         // Store, when it keeps a user index
+	renewer Renewer             // Store, when it renews in one step
 	iter    Iterator            // Store, when it can list its records
 	revoker UserRevoker         // client, when it can revoke a user's sessions
 	vary    []string
@@ -50,6 +51,7 @@ func New(cfg Config) (*Manager, error) {
 		m.cas, _ = m.cfg.Store.(CompareAndSwapper)
 		m.toucher, _ = m.cfg.Store.(Toucher)
 		m.users, _ = m.cfg.Store.(UserIndexer)
+		m.renewer, _ = m.cfg.Store.(Renewer)
 		m.iter, _ = m.cfg.Store.(Iterator)
 		if m.cas == nil {
 			cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn,

@@ -77,3 +77,41 @@ func BenchmarkManagerUpdate(b *testing.B) {
 		s.Set("visits", n+1)
 	})
 }
+
+// BenchmarkManagerRenew renews a ten-value session on every request, on
+// the memory store with its Renewer (one store call after the load) and
+// with it hidden (the two-step path: the successor's write, then the old
+// record's retirement).
+func BenchmarkManagerRenew(b *testing.B) {
+	for _, hide := range []bool{false, true} {
+		name := "Renewer"
+		if hide {
+			name = "two-steps"
+		}
+		b.Run(name, func(b *testing.B) {
+			m, req := benchManager(b)
+			if hide {
+				st := m.Config().Store.(*memory.Store)
+				var err error
+				if m, err = core.New(core.Config{Store: struct {
+					core.Store
+					core.UserIndexer
+				}{st, st}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			h := make(http.Header)
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(h)
+				s := m.Begin(req)
+				s.Renew()
+				if err := m.Commit(s, h); err != nil {
+					b.Fatal(err)
+				}
+				m.Release(s)
+				req.Header.Set("Cookie", h.Get("Set-Cookie"))
+			}
+		})
+	}
+}

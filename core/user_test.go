@@ -35,6 +35,14 @@ func (f *filingCounter) CompareAndSwapUser(ctx context.Context, key string, vers
 	return f.Store.CompareAndSwapUser(ctx, key, version, data, exp, user, until)
 }
 
+// Renew records the filing of a renew in one step as "renew→user".
+func (f *filingCounter) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, "renew→"+r.User)
+	f.mu.Unlock()
+	return f.Store.Renew(ctx, r)
+}
+
 func (f *filingCounter) take() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -117,29 +125,53 @@ func TestSessionUserAndID(t *testing.T) {
 // when its filing changes, and never on an untouched, read or ordinary
 // write request.
 func TestUserFilingCalls(t *testing.T) {
-	st := &filingCounter{Store: memory.New(memory.Config{})}
-	defer st.Close()
-	h := newHarness(t, core.Config{Store: st})
-	step := func(name, tok string, fn func(s *core.Session), want ...string) string {
-		t.Helper()
-		tok, _ = h.request(t, tok, fn)
-		if got := st.take(); !slices.Equal(got, want) {
-			t.Errorf("%s: CompareAndSwapUser calls filing under %q, want %q", name, got, want)
-		}
-		return tok
+	for _, tc := range []struct {
+		name string
+		// store hides Renewer from the core when twoStep is set.
+		twoStep bool
+		// login and renew are the filings of a renew of a logged-in
+		// session: with a Renewer one Renew files the new key and takes
+		// the old one (now a retired marker) out of the set; without, two
+		// compare-and-swaps do.
+		login, renew []string
+	}{
+		{"Renewer", false, []string{"renew→ann"}, []string{"renew→ann"}},
+		{"two steps", true, []string{"ann"}, []string{"ann", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &filingCounter{Store: memory.New(memory.Config{})}
+			defer st.Close()
+			var store core.Store = st
+			if tc.twoStep {
+				store = struct {
+					core.Store
+					core.UserIndexer
+				}{st, st}
+			}
+			h := newHarness(t, core.Config{Store: store})
+			step := func(name, tok string, fn func(s *core.Session), want ...string) string {
+				t.Helper()
+				tok, _ = h.request(t, tok, fn)
+				if got := st.take(); !slices.Equal(got, want) {
+					t.Errorf("%s: filing calls %q, want %q", name, got, want)
+				}
+				return tok
+			}
+			anon := step("anonymous write", "", func(s *core.Session) { s.Set("a", 1) })
+			login := step("login", anon, func(s *core.Session) { s.Renew(); s.SetUser("ann") }, tc.login...)
+			step("untouched", login, func(*core.Session) {})
+			step("read", login, func(s *core.Session) { s.Get("a") })
+			step("write", login, func(s *core.Session) { s.Set("a", 2) })
+			step("same user again", login, func(s *core.Session) { s.SetUser("ann"); s.Set("a", 3) })
+			renewed := step("renew", login, func(s *core.Session) { s.Renew() }, tc.renew...)
+			switched := step("switch user", renewed, func(s *core.Session) { s.SetUser("bob") }, "bob")
+			step("logout to anonymous", switched, func(s *core.Session) { s.SetUser("") }, "")
+			step("new session logging in at once", "", func(s *core.Session) { s.SetUser("cy") }, "cy")
+			if keys, err := st.UserKeys(t.Context(), "ann"); err != nil || len(keys) != 0 {
+				t.Errorf("UserKeys(ann) after the switch to bob = %d keys, %v; want none", len(keys), err)
+			}
+		})
 	}
-	anon := step("anonymous write", "", func(s *core.Session) { s.Set("a", 1) })
-	login := step("login", anon, func(s *core.Session) { s.Renew(); s.SetUser("ann") }, "ann")
-	step("untouched", login, func(*core.Session) {})
-	step("read", login, func(s *core.Session) { s.Get("a") })
-	step("write", login, func(s *core.Session) { s.Set("a", 2) })
-	step("same user again", login, func(s *core.Session) { s.SetUser("ann"); s.Set("a", 3) })
-	// A renew of a logged-in session files the new key, and takes the
-	// old one (now a retired marker) out of the set.
-	renewed := step("renew", login, func(s *core.Session) { s.Renew() }, "ann", "")
-	switched := step("switch user", renewed, func(s *core.Session) { s.SetUser("bob") }, "bob")
-	step("logout to anonymous", switched, func(s *core.Session) { s.SetUser("") }, "")
-	step("new session logging in at once", "", func(s *core.Session) { s.SetUser("cy") }, "cy")
 }
 
 // TestUserSessionsAPI: listing, ending one and ending all but one, with

@@ -1,0 +1,122 @@
+package core_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/stores/memory"
+)
+
+// opRecorder records the store operations the core makes.
+type opRecorder struct {
+	mu  sync.Mutex
+	ops []core.StoreOp
+}
+
+func (o *opRecorder) around(ctx context.Context, c core.StoreCall, next func(context.Context) error) error {
+	o.mu.Lock()
+	o.ops = append(o.ops, c.Op)
+	o.mu.Unlock()
+	return next(ctx)
+}
+
+func (o *opRecorder) take() []core.StoreOp {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ops := o.ops
+	o.ops = nil
+	return ops
+}
+
+// TestRenewStoreCalls: with a Renewer a renew is a load and one Renew
+// call (two round trips on a network store), for an anonymous session and
+// for a login; without, a load and two compare-and-swaps.
+func TestRenewStoreCalls(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		hide         bool
+		renew, login []core.StoreOp
+	}{
+		{"Renewer", false,
+			[]core.StoreOp{core.OpLoad, core.OpRenew},
+			[]core.StoreOp{core.OpLoad, core.OpRenew}},
+		{"two steps", true,
+			[]core.StoreOp{core.OpLoad, core.OpCompareAndSwap, core.OpCompareAndSwap},
+			// The anonymous old record is filed under nobody: a plain swap
+			// retires it.
+			[]core.StoreOp{core.OpLoad, core.OpCompareAndSwapUser, core.OpCompareAndSwap}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.New(memory.Config{})
+			t.Cleanup(func() { _ = mem.Close() })
+			var inner core.Store = mem
+			if tc.hide {
+				inner = struct {
+					core.Store
+					core.UserIndexer
+				}{mem, mem}
+			}
+			rec := new(opRecorder)
+			h := newHarness(t, core.Config{Store: core.WrapStore(inner, core.StoreWrapper{Around: rec.around})})
+			tok, _ := h.request(t, "", func(s *core.Session) { s.Set("cart", 3) })
+			rec.take()
+			renewed, _ := h.request(t, tok, func(s *core.Session) { s.Renew() })
+			if got := rec.take(); !slices.Equal(got, tc.renew) {
+				t.Errorf("renew of an anonymous session: store calls %q, want %q", got, tc.renew)
+			}
+			login, _ := h.request(t, renewed, func(s *core.Session) { s.Renew(); s.SetUser("ann") })
+			if got := rec.take(); !slices.Equal(got, tc.login) {
+				t.Errorf("login (renew and SetUser): store calls %q, want %q", got, tc.login)
+			}
+			h.request(t, login, func(s *core.Session) {
+				if v, _ := s.Get("cart"); v != 3 || s.User() != "ann" {
+					t.Errorf("after two renews: cart %v, user %q; want 3 and ann", v, s.User())
+				}
+			})
+			for _, old := range []string{tok, renewed} {
+				h.request(t, old, func(s *core.Session) {
+					if _, ok := s.Get("cart"); ok {
+						t.Error("a renewed-away token still loads the session's data")
+					}
+				})
+			}
+			keys, err := mem.UserKeys(t.Context(), "ann")
+			if err != nil || len(keys) != 1 || keys[0] != core.StoreKey(login) {
+				t.Errorf("UserKeys(ann) = %d keys, %v; want only the login's key", len(keys), err)
+			}
+		})
+	}
+}
+
+// TestRenewAfterConcurrentWrite: a write to the old record between the
+// renewing request's load and its commit makes Renew conflict; the core
+// then carries the concurrent write over to the successor, which holds
+// both requests' values, and the old token loads nothing.
+func TestRenewAfterConcurrentWrite(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
+	s, hdr := h.begin(tok, "192.0.2.1:1234")
+	s.Get("a") // loaded
+	h.request(t, tok, func(s *core.Session) { s.Set("b", 2) })
+	s.Renew()
+	s.Set("c", 3)
+	renewed, _ := h.commit(t, s, tok, hdr)
+	if renewed == "" || renewed == tok {
+		t.Fatal("the renew issued no new token")
+	}
+	h.request(t, renewed, func(s *core.Session) {
+		for _, k := range []string{"a", "b", "c"} {
+			if _, ok := s.Get(k); !ok {
+				t.Errorf("after a renew that raced a write: %q missing from the successor (keys %q)", k, s.Keys())
+			}
+		}
+	})
+	h.request(t, tok, func(s *core.Session) {
+		if len(s.Keys()) != 0 {
+			t.Errorf("the renewed-away token loads %q", s.Keys())
+		}
+	})
+}
