@@ -67,10 +67,11 @@ func (allCaps) Touch(context.Context, string, time.Time) error { return nil }
 func (allCaps) CompareAndSwap(context.Context, string, uint64, []byte, time.Time) (uint64, error) {
 	return 0, nil
 }
-func (allCaps) Iterate(context.Context, func(string) bool) error   { return nil }
-func (allCaps) DeleteExpired(context.Context) (int, error)         { return 0, nil }
-func (allCaps) UserKeys(context.Context, string) ([]string, error) { return nil, nil }
-func (allCaps) Ping(context.Context) error                         { return nil }
+func (allCaps) Iterate(context.Context, func(string) bool) error    { return nil }
+func (allCaps) DeleteExpired(context.Context) (int, error)          { return 0, nil }
+func (allCaps) UserKeys(context.Context, string) ([]string, error)  { return nil, nil }
+func (allCaps) Ping(context.Context) error                          { return nil }
+func (allCaps) Renew(context.Context, core.Renewal) (uint64, error) { return 0, nil }
 func (allCaps) CompareAndSwapUser(context.Context, string, uint64, []byte, time.Time, string, time.Time) (uint64, error) {
 	return 0, nil
 }

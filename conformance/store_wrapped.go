@@ -23,6 +23,7 @@ var storeCapabilities = []reflect.Type{
 	reflect.TypeFor[core.ExpiredDeleter](),
 	reflect.TypeFor[core.UserIndexer](),
 	reflect.TypeFor[core.Pinger](),
+	reflect.TypeFor[core.Renewer](),
 }
 
 // capabilityNames returns the capabilities of s, by name.
