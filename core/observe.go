@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strings"
 	"time"
@@ -30,12 +31,20 @@ func (m *Manager) observeStores() {
 }
 
 // observeCall runs one store call between StoreCallStarted and
-// StoreCallFinished.
+// StoreCallFinished. A Renew that the store declines (ErrNotSupported:
+// it changed nothing, and the core renews in separate steps, each
+// observed) is reported without its error, so that a store which can
+// never renew in one step (a Redis Cluster without a hash tag) does not
+// report a store error at every renew.
 func observeCall(ctx context.Context, obs Observer, op StoreOp, name string, next func(context.Context) error) error {
 	start := time.Now()
 	ctx = obs.StoreCallStarted(ctx, op, name)
 	err := next(ctx)
-	obs.StoreCallFinished(ctx, StoreCallEvent{Op: op, Store: name, Duration: time.Since(start), Err: err})
+	reported := err
+	if op == OpRenew && errors.Is(err, ErrNotSupported) {
+		reported = nil
+	}
+	obs.StoreCallFinished(ctx, StoreCallEvent{Op: op, Store: name, Duration: time.Since(start), Err: reported})
 	return err
 }
 

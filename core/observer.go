@@ -191,8 +191,10 @@ type StoreCallEvent struct {
 	Store string
 	// Duration is the call's wall time.
 	Duration time.Duration
-	// Err is the call's error, nil on success. Not-found is not an error;
-	// a conflict of CompareAndSwap is one (wrapping ErrConflict).
+	// Err is the call's error, nil on success. Not-found is not an error,
+	// nor is a Renew that the store declines with ErrNotSupported (the
+	// core then renews in separate steps); a conflict of CompareAndSwap
+	// or Renew is one (wrapping ErrConflict).
 	Err error
 }
 
