@@ -15,8 +15,10 @@
 // Cluster mode.
 //
 // The store implements core.Store, core.Toucher, core.CompareAndSwapper,
-// core.Iterator and core.UserIndexer (one sorted set per user, see
-// CompareAndSwapUser and UserKeys for the index and its costs). Expired
+// core.Iterator, core.UserIndexer (one sorted set per user, see
+// CompareAndSwapUser and UserKeys for the index and its costs) and
+// core.Renewer (one script moves a session to a new key, where all keys
+// share a slot: see Renew). Expired
 // records are removed by Redis itself, so there is no DeleteExpired.
 //
 // # Timeouts
@@ -95,7 +97,9 @@ type Config struct {
 	// "sessionkit:". To keep all sessions of a Cluster in one slot, put a
 	// hash tag in it ("{sessions}:"); by default keys spread over all
 	// masters. With a hash tag, CompareAndSwapUser maintains the user sets
-	// in the same script as the record, as on a single node.
+	// in the same script as the record, as on a single node, and Renew
+	// moves a session in one script (without one, Renew declines and the
+	// core renews in separate steps).
 	KeyPrefix string
 }
 
@@ -119,6 +123,7 @@ var (
 	_ core.CompareAndSwapper = (*Store)(nil)
 	_ core.Iterator          = (*Store)(nil)
 	_ core.UserIndexer       = (*Store)(nil)
+	_ core.Renewer           = (*Store)(nil)
 )
 
 // New returns a Store that keeps sessions in client, which may be a
