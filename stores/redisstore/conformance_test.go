@@ -41,6 +41,18 @@ func TestClusterConformance(t *testing.T) {
 	})
 }
 
+// TestClusterHashTagConformance runs the suite on the Cluster with a
+// hash-tagged KeyPrefix: every key shares one slot, so the user sets and
+// Renew change in one script with the records, as on a single node
+// (without a hash tag, Renew declines and its checks pass vacuously).
+func TestClusterHashTagConformance(t *testing.T) {
+	client := newClusterClient(t)
+	conformance.TestStore(t, func(t *testing.T) core.Store {
+		s, _ := userMode{client: client, hashTag: true}.store(t)
+		return s
+	})
+}
+
 func TestClusterSpreadsAndIterates(t *testing.T) {
 	ctx := context.Background()
 	client := newClusterClient(t)
