@@ -46,7 +46,7 @@ func hexVal(c byte) byte {
 // removeLockFile), and lock re-checks after flock that the path still names
 // the inode it locked, so a removal can never give two holders.
 type keyLock struct {
-	mu   chan struct{}
+	mu   chan struct{} // nil when another keyLock holds the shard
 	f    *os.File
 	path string
 }
@@ -66,15 +66,27 @@ func (s *Store) lock(ctx context.Context, key string) (*keyLock, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for lock: %w", ctx.Err())
 	}
+	l, err := s.lockFile(ctx, key)
+	if err != nil {
+		<-mu
+		return nil, err
+	}
+	l.mu = mu
+	return l, nil
+}
+
+// lockFile takes the cross-process lock of key's lock file, honouring ctx
+// while it waits. The caller holds key's shard mutex; the returned lock
+// releases none (its mu is nil).
+func (s *Store) lockFile(ctx context.Context, key string) (*keyLock, error) {
 	path := s.lockPath(key)
 	for {
 		f, err := s.lockOnce(ctx, path)
 		if err != nil {
-			<-mu
 			return nil, err
 		}
 		if f != nil {
-			return &keyLock{mu: mu, f: f, path: path}, nil
+			return &keyLock{f: f, path: path}, nil
 		}
 	}
 }
@@ -138,9 +150,11 @@ func (l *keyLock) removeLockFile() {
 	_ = os.Remove(l.path) // best effort: a leftover lock file is harmless
 }
 
-// unlock releases the file lock and the shard mutex.
+// unlock releases the file lock and the shard mutex, if l holds it.
 func (l *keyLock) unlock() {
 	unlockFile(l.f)
 	l.f.Close()
-	<-l.mu
+	if l.mu != nil {
+		<-l.mu
+	}
 }

@@ -267,37 +267,64 @@ var bufPool = sync.Pool{New: func() any { return new([]byte) }}
 // different from old and returns that version. The caller holds key's lock
 // and has made the index entry f needs.
 func (s *Store) write(key string, old uint64, data []byte, expiry int64, f filing) (uint64, error) {
-	h := header{
+	h := newHeader(old, data, expiry, f)
+	tmp, err := s.prepareRecord(key, h, data)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.commitFile(key, tmp); err != nil {
+		return 0, err
+	}
+	return h.version, nil
+}
+
+// newHeader returns the header of a new record holding data until expiry,
+// filed as f says, with a fresh version different from old.
+func newHeader(old uint64, data []byte, expiry int64, f filing) header {
+	return header{
 		expiry:   expiry,
 		version:  newVersion(old),
 		length:   uint32(len(data)),
 		checksum: crc32.Checksum(data, crc32cTab),
 		filing:   f,
 	}
+}
+
+// prepareRecord writes the record h, data to a new temporary file for key
+// (see prepareFile) and returns its path.
+func (s *Store) prepareRecord(key string, h header, data []byte) (string, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := append((*bp)[:0], make([]byte, h.size())...)
 	putHeader(buf, h)
 	buf = append(buf, data...)
 	*bp = buf
-	err := s.writeFile(key, func(w io.Writer) error {
+	return s.prepareFile(key, func(w io.Writer) error {
 		_, err := w.Write(buf)
 		return err
 	})
-	if err != nil {
-		return 0, err
-	}
-	return h.version, nil
 }
 
 // writeFile atomically replaces key's record with what fill writes: it
 // fills a temporary file in the same directory, optionally fsyncs it,
 // closes it and renames it over the record. On any error the temporary
 // file is removed and the previous record is untouched.
-func (s *Store) writeFile(key string, fill func(io.Writer) error) (err error) {
+func (s *Store) writeFile(key string, fill func(io.Writer) error) error {
+	tmp, err := s.prepareFile(key, fill)
+	if err != nil {
+		return err
+	}
+	return s.commitFile(key, tmp)
+}
+
+// prepareFile fills a temporary file for key's record in the store's
+// directory with what fill writes, fsyncs it when the store syncs, closes
+// it and returns its path, for commitFile to rename into place. On any
+// error the temporary file is removed. Nothing a reader sees changes.
+func (s *Store) prepareFile(key string, fill func(io.Writer) error) (path string, err error) {
 	tmp, err := os.CreateTemp(s.dir, "."+s.prefix+key+".*.tmp")
 	if err != nil {
-		return fmt.Errorf("create temporary file: %w", scrub(err))
+		return "", fmt.Errorf("create temporary file: %w", scrub(err))
 	}
 	defer func() {
 		if err != nil {
@@ -307,7 +334,7 @@ func (s *Store) writeFile(key string, fill func(io.Writer) error) (err error) {
 	}()
 	if s.mode != 0o600 { // CreateTemp uses 0600
 		if err := tmp.Chmod(s.mode); err != nil {
-			return fmt.Errorf("chmod temporary file: %w", scrub(err))
+			return "", fmt.Errorf("chmod temporary file: %w", scrub(err))
 		}
 	}
 	var w io.Writer = tmp
@@ -315,17 +342,25 @@ func (s *Store) writeFile(key string, fill func(io.Writer) error) (err error) {
 		w = s.writeHook(tmp)
 	}
 	if err := fill(w); err != nil {
-		return fmt.Errorf("write: %w", scrub(err))
+		return "", fmt.Errorf("write: %w", scrub(err))
 	}
 	if s.sync {
 		if err := tmp.Sync(); err != nil {
-			return fmt.Errorf("sync: %w", scrub(err))
+			return "", fmt.Errorf("sync: %w", scrub(err))
 		}
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close: %w", scrub(err))
+		return "", fmt.Errorf("close: %w", scrub(err))
 	}
-	if err := os.Rename(tmp.Name(), s.recordPath(key)); err != nil {
+	return tmp.Name(), nil
+}
+
+// commitFile renames the temporary file tmp, made by prepareFile, over
+// key's record and, when the store syncs, fsyncs the directory. A failed
+// rename removes tmp and leaves the previous record untouched.
+func (s *Store) commitFile(key, tmp string) error {
+	if err := os.Rename(tmp, s.recordPath(key)); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("rename: %w", scrub(err))
 	}
 	if s.sync {
