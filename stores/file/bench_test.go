@@ -78,3 +78,76 @@ func BenchmarkUserIndex(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRenew compares Renew with the two calls the core makes without
+// it: the successor's CompareAndSwap (create) and the old record's
+// retirement by CompareAndSwap, for an anonymous session and for one filed
+// under a user (CompareAndSwapUser twice, as the core files the new key
+// and unfiles the retired one). Each iteration moves one session to a
+// fresh key, leaving a retired marker behind, as the core does. Compare
+// with benchstat -col /op.
+func BenchmarkRenew(b *testing.B) {
+	ctx := context.Background()
+	data := []byte("a small encoded session of some thirty bytes")
+	marker := []byte("retired marker")
+	for _, user := range []string{"", "ann"} {
+		name := "user=none"
+		if user != "" {
+			name = "user=filed"
+		}
+		b.Run(name+"/op=Renew", func(b *testing.B) {
+			s := newStore(b, Config{CleanupInterval: -1})
+			exp := time.Now().Add(time.Hour)
+			key := testKey("bench0")
+			v, err := s.CompareAndSwapUser(ctx, key, 0, data, exp, user, exp)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				next := testKey(fmt.Sprint("bench", i))
+				v, err = s.Renew(ctx, core.Renewal{
+					OldKey: key, OldVersion: v, Retired: marker, RetiredExpiry: exp,
+					NewKey: next, Data: data, Expiry: exp, User: user, Until: exp,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				key = next
+			}
+		})
+		b.Run(name+"/op=CompareAndSwapTwice", func(b *testing.B) {
+			s := newStore(b, Config{CleanupInterval: -1})
+			exp := time.Now().Add(time.Hour)
+			key := testKey("bench0")
+			v, err := s.CompareAndSwapUser(ctx, key, 0, data, exp, user, exp)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				next := testKey(fmt.Sprint("bench", i))
+				var nv uint64
+				if user == "" {
+					nv, err = s.CompareAndSwap(ctx, next, 0, data, exp)
+					if err == nil {
+						_, err = s.CompareAndSwap(ctx, key, v, marker, exp)
+					}
+				} else {
+					nv, err = s.CompareAndSwapUser(ctx, next, 0, data, exp, user, exp)
+					if err == nil {
+						_, err = s.CompareAndSwapUser(ctx, key, v, marker, exp, "", exp)
+					}
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				key, v = next, nv
+			}
+		})
+	}
+}

@@ -11,7 +11,7 @@
 //
 // The Store implements core.Store and every optional capability:
 // core.Toucher, core.CompareAndSwapper, core.Iterator,
-// core.ExpiredDeleter and core.UserIndexer. Writers of one key are serialised by a mutex sharded
+// core.ExpiredDeleter, core.UserIndexer and core.Renewer. Writers of one key are serialised by a mutex sharded
 // by key and by an advisory flock(2) on a sibling "<record>.lock" file, so
 // several Store values on one directory, in one process or in several,
 // never lose an update made through CompareAndSwap. Loads take no lock.
@@ -66,6 +66,18 @@
 // DeleteExpired), and filing a record into a directory at the moment it is
 // being removed can fail, failing the write and leaving the previous
 // record.
+//
+// # Renew
+//
+// Renew (core.Renewer) moves a session to a new key in one call: under
+// the locks of both keys, taken in the order of the keys so that two
+// renews never deadlock, it writes both files to temporary files, then
+// renames the retired marker over the old record (or removes it) and then
+// the new record into place. A crash between the two renames leaves the
+// old token ended and the new one not yet written: the user is logged out,
+// which is safe, where the other order could leave both tokens live. See
+// Renew for what else a crash can leave (index entries that are pruned
+// later) and how a failed second rename is undone.
 package file
 
 import (
@@ -136,6 +148,10 @@ type Store struct {
 	// index directory, before the entries read are looked at, so that
 	// tests can change the index between the two.
 	listHook func()
+	// renewHook, when set (by tests), runs at each step of Renew (see
+	// renewStep) with both keys' locks held, so that tests can make the
+	// next step fail or the process die there.
+	renewHook func()
 
 	janitor *janitor.Janitor // nil with a negative CleanupInterval
 }
@@ -148,6 +164,7 @@ var (
 	_ core.Iterator          = (*Store)(nil)
 	_ core.ExpiredDeleter    = (*Store)(nil)
 	_ core.UserIndexer       = (*Store)(nil)
+	_ core.Renewer           = (*Store)(nil)
 )
 
 // New validates cfg, creates the directory if needed and returns a Store.

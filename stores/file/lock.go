@@ -46,7 +46,7 @@ func hexVal(c byte) byte {
 // removeLockFile), and lock re-checks after flock that the path still names
 // the inode it locked, so a removal can never give two holders.
 type keyLock struct {
-	mu   chan struct{} // nil when another keyLock holds the shard
+	mu   chan struct{} // nil when another keyLock holds the shard (see lockPair)
 	f    *os.File
 	path string
 }
@@ -89,6 +89,39 @@ func (s *Store) lockFile(ctx context.Context, key string) (*keyLock, error) {
 			return &keyLock{f: f, path: path}, nil
 		}
 	}
+}
+
+// lockPair acquires the locks of two different keys a and b, as Renew
+// needs, and returns them in that order. Every holder of two locks takes
+// them in the order of their keys, the shard mutex before the lock file of
+// each, and the shards are picked by the keys' first digits, so the locks
+// are always taken in one global order (shard, then lock file, then the
+// next key's shard, and so on) by every Store and process: two renews
+// cannot deadlock, whatever keys they hold. When both keys fall in one
+// shard its mutex is taken once, by the first key's lock.
+func (s *Store) lockPair(ctx context.Context, a, b string) (la, lb *keyLock, err error) {
+	first, second := a, b
+	if second < first {
+		first, second = second, first
+	}
+	l1, err := s.lock(ctx, first)
+	if err != nil {
+		return nil, nil, err
+	}
+	var l2 *keyLock
+	if s.mu.forKey(first) == s.mu.forKey(second) {
+		l2, err = s.lockFile(ctx, second) // the shard is held through l1
+	} else {
+		l2, err = s.lock(ctx, second)
+	}
+	if err != nil {
+		l1.unlock()
+		return nil, nil, err
+	}
+	if first == a {
+		return l1, l2, nil
+	}
+	return l2, l1, nil
 }
 
 // lockOnce opens and flocks path. It returns a nil file (and nil error) when
