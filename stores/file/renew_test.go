@@ -904,3 +904,59 @@ func renewRaceChild(t *testing.T, dir string, rounds int) {
 		}
 	}
 }
+
+// TestRenewThroughManager logs a session in through a core.Manager on the
+// file store: the request costs a Load and one Renew (no compare-and-swap
+// of either key), files the new key under the user, and the old cookie
+// no longer loads the session.
+func TestRenewThroughManager(t *testing.T) {
+	s := newStore(t, Config{CleanupInterval: -1})
+	var mu sync.Mutex
+	var ops []core.StoreOp
+	ws := core.WrapStore(s, core.StoreWrapper{Around: func(ctx context.Context, c core.StoreCall, next func(context.Context) error) error {
+		mu.Lock()
+		ops = append(ops, c.Op)
+		mu.Unlock()
+		return next(ctx)
+	}})
+	m, err := core.New(core.Config{Store: ws})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon, err := processRequest(m, "", func(s *core.Session) { s.Set("cart", 3) })
+	if err != nil || anon == "" {
+		t.Fatalf("new session: cookie %q, %v", anon, err)
+	}
+	mu.Lock()
+	ops = nil
+	mu.Unlock()
+	login, err := processRequest(m, anon, func(s *core.Session) { s.Renew(); s.SetUser("ann") })
+	if err != nil || login == "" || login == anon {
+		t.Fatalf("login: cookie %q, %v", login, err)
+	}
+	mu.Lock()
+	got := fmt.Sprint(ops)
+	mu.Unlock()
+	if want := fmt.Sprint([]core.StoreOp{core.OpLoad, core.OpRenew}); got != want {
+		t.Errorf("login request's store calls = %s, want %s", got, want)
+	}
+	_, token, _ := strings.Cut(login, "=")
+	keys, err := s.UserKeys(context.Background(), "ann")
+	if err != nil || len(keys) != 1 || keys[0] != core.StoreKey(token) {
+		t.Errorf("UserKeys(ann) = %d keys, %v; want the logged-in session's key only", len(keys), err)
+	}
+	if _, err := processRequest(m, anon, func(s *core.Session) {
+		if _, ok := s.Get("cart"); ok {
+			t.Error("the pre-login cookie still loads the session")
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := processRequest(m, login, func(s *core.Session) {
+		if v, _ := s.Get("cart"); v != 3 || s.User() != "ann" {
+			t.Errorf("after the login: cart %v, user %q; want 3 and ann", v, s.User())
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
