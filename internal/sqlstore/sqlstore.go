@@ -4,11 +4,11 @@
 // syntax) and says how to read their results. The store packages keep
 // only their configuration, schema and dialect.
 //
-// Each operation is one statement. Statements are prepared once per
-// connection (lazily, on first use) and reused, so that after warm-up every
-// Load, Save, CompareAndSwap, Touch and Delete is one round trip even with
-// drivers that would otherwise prepare, execute and close every statement
-// that has arguments.
+// Each operation is one statement, except Renew, which is one transaction
+// of two. Statements are prepared once per connection (lazily, on first
+// use) and reused, so that after warm-up every Load, Save, CompareAndSwap,
+// Touch and Delete is one round trip even with drivers that would
+// otherwise prepare, execute and close every statement that has arguments.
 //
 // Expiry is an integer column of microseconds since 1970-01-01 UTC, decided
 // by the application's clock: the store passes the current time as a
