@@ -9,18 +9,24 @@ import (
 	"github.com/sessionkit/sessionkit/core"
 )
 
-// Renew moves a session to a new key in one transaction on the Write pool,
-// of the compare-and-swap statements: the old row's CASUpdateUser to the
-// retired marker under no user (or DeleteLive when r.Retired is nil or
-// r.RetiredExpiry is not in the future), then the new row's CASInsertUser
-// under r.User until r.Until. If the old row is not live at r.OldVersion,
-// or a live row exists under r.NewKey, it rolls back and returns an error
-// wrapping core.ErrConflict. It returns the new row's version.
+// Renew moves a session to a new key in one atomic step: with the
+// dialect's Renew statement, one statement; without it, one transaction on
+// the Write pool of the compare-and-swap statements: the old row's
+// CASUpdateUser to the retired marker under no user (or DeleteLive when
+// r.Retired is nil or r.RetiredExpiry is not in the future), then the new
+// row's CASInsertUser under r.User until r.Until. If the old row is not
+// live at r.OldVersion, or a live row exists under r.NewKey, it changes
+// nothing and returns an error wrapping core.ErrConflict. It returns the
+// new row's version.
 //
-// The transaction costs a BEGIN and a COMMIT besides its two statements:
-// one store call, but on a network database more round trips than the two
-// compare-and-swaps it replaces. A database whose transactions take the
-// write lock at BEGIN (SQLite with _txlock=immediate) is the one it suits.
+// The Renew statement cannot delete the old row (it inserts and updates):
+// with it, a renew that would delete returns an error wrapping
+// core.ErrNotSupported, before any round trip, and the core renews in
+// separate steps. The transaction costs a BEGIN and a COMMIT besides its
+// two statements: one store call, but on a network database more round
+// trips than the two compare-and-swaps it replaces; a database whose
+// transactions take the write lock at BEGIN (SQLite with
+// _txlock=immediate) is the one it suits.
 func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 	v, err := s.renew(ctx, &r)
 	if err != nil {
@@ -44,6 +50,12 @@ func (s *Store) renew(ctx context.Context, r *core.Renewal) (uint64, error) {
 	}
 	now := time.Now()
 	retire := r.Retired != nil && r.RetiredExpiry.After(now)
+	if s.stmts[qRenew].text != "" {
+		if !retire {
+			return 0, core.ErrNotSupported
+		}
+		return s.renewStatement(ctx, r, now)
+	}
 	f := newFiling(r.User, r.Until)
 	ins := &args{key: r.NewKey, data: nonNil(r.Data), expiry: micros(r.Expiry), version: firstVersion(),
 		now: now.UnixMicro(), user: f.user, until: f.until}
@@ -65,6 +77,26 @@ func (s *Store) renew(ctx context.Context, r *core.Renewal) (uint64, error) {
 		return 0, err
 	}
 	return uint64(ins.version), nil
+}
+
+// renewStatement is Renew with the dialect's Renew statement.
+func (s *Store) renewStatement(ctx context.Context, r *core.Renewal, now time.Time) (uint64, error) {
+	f := newFiling(r.User, r.Until)
+	a := &args{key: r.NewKey, data: nonNil(r.Data), expiry: micros(r.Expiry), version: firstVersion(),
+		now: now.UnixMicro(), user: f.user, until: f.until,
+		oldKey: r.OldKey, oldVersion: int64(r.OldVersion), retired: r.Retired, retiredExpiry: micros(r.RetiredExpiry)}
+	res, err := s.exec(ctx, qRenew, a)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, core.ErrConflict
+	}
+	return uint64(a.version), nil
 }
 
 // renewTx runs one attempt of Renew's transaction: query end (the old

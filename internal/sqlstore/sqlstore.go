@@ -4,11 +4,12 @@
 // syntax) and says how to read their results. The store packages keep
 // only their configuration, schema and dialect.
 //
-// Each operation is one statement, except Renew, which is one transaction
-// of two. Statements are prepared once per connection (lazily, on first
-// use) and reused, so that after warm-up every Load, Save, CompareAndSwap,
-// Touch and Delete is one round trip even with drivers that would
-// otherwise prepare, execute and close every statement that has arguments.
+// Each operation is one statement, except Renew without the dialect's
+// Renew statement, which is one transaction of two. Statements are
+// prepared once per connection (lazily, on first use) and reused, so that
+// after warm-up every Load, Save, CompareAndSwap, Touch and Delete is one
+// round trip even with drivers that would otherwise prepare, execute and
+// close every statement that has arguments.
 //
 // Expiry is an integer column of microseconds since 1970-01-01 UTC, decided
 // by the application's clock: the store passes the current time as a
@@ -74,6 +75,11 @@ type Dialect struct {
 //	             NULL for no user
 //	:until       the user filing's end, microseconds since the Unix epoch,
 //	             or NULL for no user
+//	:oldkey      Renew's old key (text)
+//	:oldversion  the version Renew expects of the old row
+//	:retired     the retired marker's data (blob, never NULL)
+//	:retiredexpiry
+//	             the marker's expiry, microseconds since the Unix epoch
 //
 // The table has two nullable user columns besides key, data, expiry and
 // version: the hash of the user a row is filed under and the filing's end
@@ -120,6 +126,15 @@ type Queries struct {
 	// UserKeys selects the keys of the live rows whose user column is
 	// :user and whose until is after :now.
 	UserKeys string
+	// Renew, when set, is Renew in one statement: if the row under
+	// :oldkey is live with version :oldversion and no live row exists
+	// under :key, it creates :key as CASInsertUser does (an expired row
+	// there is replaced) and replaces the old row by :retired until
+	// :retiredexpiry with version :oldversion + 1 and no user; otherwise
+	// it changes nothing. Rows affected is zero exactly when it changed
+	// nothing. Without it, Renew is a transaction of DeleteLive or
+	// CASUpdateUser and CASInsertUser.
+	Renew string
 }
 
 // Config is what a store package passes to New besides the dialect.
@@ -179,8 +194,12 @@ func New(d Dialect, cfg Config) (*Store, error) {
 		qCASUpdate: d.Queries.CASUpdate, qLiveExists: d.Queries.LiveExists,
 		qTouch: d.Queries.Touch, qIterate: d.Queries.Iterate, qDeleteExpired: d.Queries.DeleteExpired,
 		qCASInsertUser: d.Queries.CASInsertUser, qCASUpdateUser: d.Queries.CASUpdateUser, qUserKeys: d.Queries.UserKeys,
+		qRenew: d.Queries.Renew,
 	}
 	for i, text := range texts {
+		if text == "" && queryID(i) == qRenew {
+			continue // optional
+		}
 		q, err := compile(text)
 		if err != nil {
 			return nil, fmt.Errorf("%squery %d: %w", prefix, i, err)

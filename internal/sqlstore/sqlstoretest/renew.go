@@ -27,6 +27,10 @@ type RenewHarness struct {
 	ExpireAll func(t *testing.T, s RenewStore)
 	// Count returns the number of rows in s's table.
 	Count func(t *testing.T, s RenewStore) int
+	// NoDelete is set for a store whose Renew cannot delete the old row:
+	// a renew with a nil marker, or one already expired, must then fail
+	// with core.ErrNotSupported and change nothing.
+	NoDelete bool
 	// Other, when set, returns another store on s's table with its own
 	// connections, as another process would have: the concurrency tests
 	// then spread their calls over both.
@@ -250,7 +254,8 @@ func testRenewExpiredNewRow(t *testing.T, h RenewHarness) {
 }
 
 // testRenewDeletes checks that a nil marker, or one whose expiry is not in
-// the future, deletes the old row rather than leaving one behind.
+// the future, deletes the old row rather than leaving one behind (or, with
+// NoDelete, that such a renew is not supported and changes nothing).
 func testRenewDeletes(t *testing.T, h RenewHarness) {
 	for _, tc := range []struct {
 		name    string
@@ -263,6 +268,14 @@ func testRenewDeletes(t *testing.T, h RenewHarness) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newRenewFixture(t, h)
 			f.r.Retired, f.r.RetiredExpiry = tc.retired, tc.expiry
+			if h.NoDelete {
+				before, _ := record(t, f.s, f.r.OldKey)
+				if _, err := f.s.Renew(context.Background(), f.r); !errors.Is(err, core.ErrNotSupported) {
+					t.Fatalf("Renew = %v, want ErrNotSupported", err)
+				}
+				f.unchanged(t, before, "<none>")
+				return
+			}
 			if _, err := f.s.Renew(context.Background(), f.r); err != nil {
 				t.Fatalf("Renew = %v", err)
 			}
