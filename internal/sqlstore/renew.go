@@ -9,24 +9,19 @@ import (
 	"github.com/sessionkit/sessionkit/core"
 )
 
-// Renew moves a session to a new key in one atomic step: with the
-// dialect's Renew statement, one statement; without it, one transaction on
-// the Write pool of the compare-and-swap statements: the old row's
-// CASUpdateUser to the retired marker under no user (or DeleteLive when
-// r.Retired is nil or r.RetiredExpiry is not in the future), then the new
-// row's CASInsertUser under r.User until r.Until. If the old row is not
-// live at r.OldVersion, or a live row exists under r.NewKey, it changes
-// nothing and returns an error wrapping core.ErrConflict. It returns the
-// new row's version.
-//
-// The Renew statement cannot delete the old row (it inserts and updates):
-// with it, a renew that would delete returns an error wrapping
-// core.ErrNotSupported, before any round trip, and the core renews in
-// separate steps. The transaction costs a BEGIN and a COMMIT besides its
-// two statements: one store call, but on a network database more round
-// trips than the two compare-and-swaps it replaces; a database whose
-// transactions take the write lock at BEGIN (SQLite with
-// _txlock=immediate) is the one it suits.
+// Renew moves a session to a new key in one atomic step. To retire the old
+// row it runs the dialect's Renew statement: if the old row is live at
+// r.OldVersion and no live row exists under r.NewKey, it creates the new
+// row as CASInsertUser does, under r.User until r.Until, and replaces the
+// old row by r.Retired until r.RetiredExpiry under no user. An INSERT
+// cannot delete, so to delete the old row (r.Retired nil, or
+// r.RetiredExpiry not in the future) it runs a transaction of DeleteLive
+// and CASInsertUser when the dialect allows (RenewDeleteTx), and otherwise
+// returns an error wrapping core.ErrNotSupported before any round trip, so
+// that the core renews in separate steps. When the old row is not live at
+// r.OldVersion, or a live row exists under r.NewKey, it changes nothing
+// and returns an error wrapping core.ErrConflict. It returns the new row's
+// version.
 func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 	v, err := s.renew(ctx, &r)
 	if err != nil {
@@ -49,42 +44,16 @@ func (s *Store) renew(ctx context.Context, r *core.Renewal) (uint64, error) {
 		return 0, core.ErrConflict // no live row has this version; the old row is live under the new key
 	}
 	now := time.Now()
-	retire := r.Retired != nil && r.RetiredExpiry.After(now)
-	if s.stmts[qRenew].text != "" {
-		if !retire {
-			return 0, core.ErrNotSupported
-		}
-		return s.renewStatement(ctx, r, now)
-	}
-	f := newFiling(r.User, r.Until)
-	ins := &args{key: r.NewKey, data: nonNil(r.Data), expiry: micros(r.Expiry), version: firstVersion(),
-		now: now.UnixMicro(), user: f.user, until: f.until}
-	old := &args{key: r.OldKey, version: int64(r.OldVersion), now: now.UnixMicro()} // user, until: NULL
-	end := qDeleteLive
-	if retire {
-		end = qCASUpdateUser
-		old.data, old.expiry, old.newVersion = r.Retired, micros(r.RetiredExpiry), old.version+1
-	}
-	endStmt, insStmt, err := s.stmtPair(ctx, end, qCASInsertUser)
-	defer s.mu.RUnlock()
-	if err != nil {
-		return 0, err
-	}
-	err = RetryBusy(ctx, s.d.Busy, s.cfg.BusyTimeout, func() error {
-		return s.renewTx(ctx, endStmt, end, old, insStmt, ins)
-	})
-	if err != nil {
-		return 0, err
-	}
-	return uint64(ins.version), nil
-}
-
-// renewStatement is Renew with the dialect's Renew statement.
-func (s *Store) renewStatement(ctx context.Context, r *core.Renewal, now time.Time) (uint64, error) {
 	f := newFiling(r.User, r.Until)
 	a := &args{key: r.NewKey, data: nonNil(r.Data), expiry: micros(r.Expiry), version: firstVersion(),
-		now: now.UnixMicro(), user: f.user, until: f.until,
-		oldKey: r.OldKey, oldVersion: int64(r.OldVersion), retired: r.Retired, retiredExpiry: micros(r.RetiredExpiry)}
+		now: now.UnixMicro(), user: f.user, until: f.until, oldKey: r.OldKey, oldVersion: int64(r.OldVersion)}
+	if r.Retired == nil || !r.RetiredExpiry.After(now) {
+		if !s.d.RenewDeleteTx {
+			return 0, core.ErrNotSupported
+		}
+		return s.renewDelete(ctx, a)
+	}
+	a.retired, a.retiredExpiry = r.Retired, micros(r.RetiredExpiry)
 	res, err := s.exec(ctx, qRenew, a)
 	if err != nil {
 		return 0, err
@@ -99,9 +68,28 @@ func (s *Store) renewStatement(ctx context.Context, r *core.Renewal, now time.Ti
 	return uint64(a.version), nil
 }
 
-// renewTx runs one attempt of Renew's transaction: query end (the old
-// row's retirement) with old, then CASInsertUser with ins.
-func (s *Store) renewTx(ctx context.Context, endStmt *sql.Stmt, end queryID, old *args, insStmt *sql.Stmt, ins *args) (err error) {
+// renewDelete is Renew that deletes the old row: a transaction on the
+// Write pool of DeleteLive and CASInsertUser, rolled back on a conflict
+// and tried again while the database is busy.
+func (s *Store) renewDelete(ctx context.Context, a *args) (uint64, error) {
+	del, ins, err := s.stmtPair(ctx, qDeleteLive, qCASInsertUser)
+	defer s.mu.RUnlock()
+	if err != nil {
+		return 0, err
+	}
+	old := &args{key: a.oldKey, version: a.oldVersion, now: a.now}
+	err = RetryBusy(ctx, s.d.Busy, s.cfg.BusyTimeout, func() error {
+		return s.renewTx(ctx, del, old, ins, a)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return uint64(a.version), nil
+}
+
+// renewTx runs one attempt of renewDelete's transaction: DeleteLive with
+// old, then CASInsertUser with a.
+func (s *Store) renewTx(ctx context.Context, del *sql.Stmt, old *args, ins *sql.Stmt, a *args) (err error) {
 	tx, err := s.cfg.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -111,14 +99,14 @@ func (s *Store) renewTx(ctx context.Context, endStmt *sql.Stmt, end queryID, old
 			tx.Rollback()
 		}
 	}()
-	res, err := tx.StmtContext(ctx, endStmt).ExecContext(ctx, s.stmts[end].args(old)...)
+	res, err := tx.StmtContext(ctx, del).ExecContext(ctx, s.stmts[qDeleteLive].args(old)...)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return orConflict(err)
 	}
-	res, err = tx.StmtContext(ctx, insStmt).ExecContext(ctx, s.stmts[qCASInsertUser].args(ins)...)
+	res, err = tx.StmtContext(ctx, ins).ExecContext(ctx, s.stmts[qCASInsertUser].args(a)...)
 	if err != nil {
 		return err
 	}

@@ -4,12 +4,12 @@
 // syntax) and says how to read their results. The store packages keep
 // only their configuration, schema and dialect.
 //
-// Each operation is one statement, except Renew without the dialect's
-// Renew statement, which is one transaction of two. Statements are
-// prepared once per connection (lazily, on first use) and reused, so that
-// after warm-up every Load, Save, CompareAndSwap, Touch and Delete is one
-// round trip even with drivers that would otherwise prepare, execute and
-// close every statement that has arguments.
+// Each operation is one statement (a Renew that deletes the old row, where
+// the dialect allows it, is a transaction of two). Statements are prepared
+// once per connection (lazily, on first use) and reused, so that after
+// warm-up every Load, Save, CompareAndSwap, Touch and Delete is one round
+// trip even with drivers that would otherwise prepare, execute and close
+// every statement that has arguments.
 //
 // Expiry is an integer column of microseconds since 1970-01-01 UTC, decided
 // by the application's clock: the store passes the current time as a
@@ -51,6 +51,10 @@ type Dialect struct {
 	// TooLarge, when set, reports whether a driver error means the record
 	// was too large for the server; such errors then wrap core.ErrTooLarge.
 	TooLarge func(error) bool
+	// RenewDeleteTx lets Renew delete the old row in a transaction (see
+	// Store.Renew), for a database whose transactions cost no round trips
+	// (SQLite); without it such a renew is not supported.
+	RenewDeleteTx bool
 	// Busy, when set, reports whether a driver error means the database
 	// was locked by another writer: the statement is then tried again
 	// (see RetryBusy) until Config.BusyTimeout has passed or the context
@@ -126,14 +130,12 @@ type Queries struct {
 	// UserKeys selects the keys of the live rows whose user column is
 	// :user and whose until is after :now.
 	UserKeys string
-	// Renew, when set, is Renew in one statement: if the row under
-	// :oldkey is live with version :oldversion and no live row exists
-	// under :key, it creates :key as CASInsertUser does (an expired row
-	// there is replaced) and replaces the old row by :retired until
-	// :retiredexpiry with version :oldversion + 1 and no user; otherwise
-	// it changes nothing. Rows affected is zero exactly when it changed
-	// nothing. Without it, Renew is a transaction of DeleteLive or
-	// CASUpdateUser and CASInsertUser.
+	// Renew, if the row under :oldkey is live with version :oldversion
+	// and no live row exists under :key, creates :key as CASInsertUser
+	// does (an expired row there is replaced) and replaces the old row by
+	// :retired until :retiredexpiry with version :oldversion + 1 and no
+	// user, in one statement; otherwise it changes nothing. Rows affected
+	// is zero exactly when it changed nothing.
 	Renew string
 }
 
@@ -197,9 +199,6 @@ func New(d Dialect, cfg Config) (*Store, error) {
 		qRenew: d.Queries.Renew,
 	}
 	for i, text := range texts {
-		if text == "" && queryID(i) == qRenew {
-			continue // optional
-		}
 		q, err := compile(text)
 		if err != nil {
 			return nil, fmt.Errorf("%squery %d: %w", prefix, i, err)

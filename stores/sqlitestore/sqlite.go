@@ -10,7 +10,9 @@
 // several processes may use one file at once, each waiting up to
 // Config.BusyTimeout for another's write. Every operation is one statement
 // (one transaction), so CompareAndSwap is atomic across processes too;
-// Renew, which writes two rows, is one transaction of two statements.
+// Renew writes both its rows in one statement as well (one that deletes
+// the old row, with the core's RenewGrace off, in one transaction of
+// two).
 //
 // Records live in one table (DefaultTableName unless Config.TableName says
 // otherwise) with the layout that Schema returns:
@@ -291,13 +293,15 @@ func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 }
 
 // Renew moves a session to a new key in one store call and one
-// transaction (which holds the write lock from its BEGIN): the old row,
-// if it is live at r.OldVersion, is replaced by r.Retired until
-// r.RetiredExpiry under no user (deleted when r.Retired is nil or
-// r.RetiredExpiry is not in the future), and r.NewKey is created with
-// r.Data until r.Expiry, filed under r.User until r.Until, unless a live
-// row exists there. Otherwise it returns an error wrapping
+// transaction: the old row, if it is live at r.OldVersion, is replaced by
+// r.Retired until r.RetiredExpiry under no user, and r.NewKey is created
+// with r.Data until r.Expiry, filed under r.User until r.Until, unless a
+// live row exists there; otherwise it returns an error wrapping
 // core.ErrConflict and changes nothing. It returns the new row's version.
+// That is one statement (INSERT ... SELECT ... ON CONFLICT DO UPDATE);
+// when r.Retired is nil or r.RetiredExpiry is not in the future, the old
+// row is deleted instead, in a transaction of two statements that holds
+// the write lock from its BEGIN.
 func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 	return s.s.Renew(ctx, r)
 }

@@ -159,7 +159,28 @@ func testRenewSuccess(t *testing.T, h RenewHarness) {
 	}
 }
 
+// testRenewConflicts checks each conflict, both for a renew that retires
+// the old row and (unless NoDelete) for one that deletes it: the error is
+// core.ErrConflict and nothing changed.
 func testRenewConflicts(t *testing.T, h RenewHarness) {
+	modes := []struct {
+		name    string
+		retired []byte
+	}{{"Retire", []byte("retired")}, {"Delete", nil}}
+	if h.NoDelete {
+		modes = modes[:1]
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) { testRenewConflictsOf(t, h, m.retired) })
+	}
+}
+
+func testRenewConflictsOf(t *testing.T, h RenewHarness, retired []byte) {
+	newFixture := func(t *testing.T) *renewFixture {
+		f := newRenewFixture(t, h)
+		f.r.Retired = retired
+		return f
+	}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name    string
@@ -185,7 +206,7 @@ func testRenewConflicts(t *testing.T, h RenewHarness) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newRenewFixture(t, h)
+			f := newFixture(t)
 			before, _ := record(t, f.s, f.r.OldKey)
 			newData := tc.prepare(t, f)
 			if v, err := f.s.Renew(ctx, f.r); !errors.Is(err, core.ErrConflict) {
@@ -200,7 +221,7 @@ func testRenewConflicts(t *testing.T, h RenewHarness) {
 		})
 	}
 	t.Run("Deleted", func(t *testing.T) {
-		f := newRenewFixture(t, h)
+		f := newFixture(t)
 		if err := f.s.Delete(ctx, f.r.OldKey); err != nil {
 			t.Fatal(err)
 		}
@@ -212,7 +233,7 @@ func testRenewConflicts(t *testing.T, h RenewHarness) {
 		}
 	})
 	t.Run("Expired", func(t *testing.T) {
-		f := newRenewFixture(t, h)
+		f := newFixture(t)
 		h.ExpireAll(t, f.s)
 		if v, err := f.s.Renew(ctx, f.r); !errors.Is(err, core.ErrConflict) {
 			t.Fatalf("Renew of an expired record = %d, %v; want ErrConflict", v, err)
