@@ -214,7 +214,7 @@ func Check(t testing.TB, store core.Store, count func() int64, want Counts) Coun
 // Calls wraps an in-process store whose calls stand in for round trips:
 // every Load, Save, Delete, CompareAndSwap and Touch counts one. The
 // wrapped store must implement core.CompareAndSwapper and core.Toucher;
-// Calls hides its other capabilities.
+// Calls hides its other capabilities (RenewerCalls keeps core.Renewer).
 type Calls struct {
 	store interface {
 		core.Store
@@ -264,4 +264,26 @@ func (c *Calls) CompareAndSwap(ctx context.Context, key string, version uint64, 
 func (c *Calls) Touch(ctx context.Context, key string, expiry time.Time) error {
 	c.n.Add(1)
 	return c.store.Touch(ctx, key, expiry)
+}
+
+// RenewerCalls is Calls around a store that also implements core.Renewer,
+// which it keeps: every Renew counts one call too.
+type RenewerCalls struct {
+	*Calls
+	renewer core.Renewer
+}
+
+// NewRenewerCalls returns a RenewerCalls around store.
+func NewRenewerCalls(store interface {
+	core.Store
+	core.Toucher
+	core.Renewer
+}) *RenewerCalls {
+	return &RenewerCalls{Calls: NewCalls(store), renewer: store}
+}
+
+// Renew implements core.Renewer.
+func (c *RenewerCalls) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
+	c.n.Add(1)
+	return c.renewer.Renew(ctx, r)
 }

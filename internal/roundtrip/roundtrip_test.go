@@ -13,12 +13,16 @@ import (
 )
 
 // TestMemoryStoreCalls measures the reference store: its calls are the
-// round trips a network store with the same capabilities makes.
+// round trips a network store with the same capabilities makes. A renew
+// is a load and two compare-and-swaps, or with core.Renewer a load and a
+// Renew.
 func TestMemoryStoreCalls(t *testing.T) {
 	st := memory.New(memory.Config{})
 	defer st.Close()
 	c := NewCalls(st)
 	Check(t, c, c.Count, Counts{Untouched: 0, New: 1, Read: 1, Update: 2, Renew: 3})
+	r := NewRenewerCalls(st)
+	Check(t, r, r.Count, Floor)
 }
 
 // extraLoad is a broken store: every CompareAndSwap first loads the record

@@ -22,6 +22,7 @@ const (
 	qCASInsertUser
 	qCASUpdateUser
 	qUserKeys
+	qRenew
 	numQueries
 )
 
@@ -38,6 +39,10 @@ const (
 	pAfter
 	pUser
 	pUntil
+	pOldKey
+	pOldVersion
+	pRetired
+	pRetiredExpiry
 )
 
 // paramNames maps the names statements use to parameters. Longer names
@@ -55,6 +60,10 @@ var paramNames = []struct {
 	{":after", pAfter},
 	{":user", pUser},
 	{":until", pUntil},
+	{":oldkey", pOldKey},
+	{":oldversion", pOldVersion},
+	{":retiredexpiry", pRetiredExpiry},
+	{":retired", pRetired},
 }
 
 // args are the values of the named parameters for one execution.
@@ -66,6 +75,12 @@ type args struct {
 	// user and until are the filing's columns: nil (NULL) for no user,
 	// else the user's hash (string) and until (int64 microseconds).
 	user, until any
+	// The old row of a renew: its key and version, and the retired
+	// marker that replaces it.
+	oldKey        string
+	oldVersion    int64
+	retired       []byte
+	retiredExpiry int64
 }
 
 // query is a statement with its named parameters replaced by ?
@@ -138,6 +153,14 @@ func (q query) args(a *args) []any {
 			out[i] = a.user
 		case pUntil:
 			out[i] = a.until
+		case pOldKey:
+			out[i] = a.oldKey
+		case pOldVersion:
+			out[i] = a.oldVersion
+		case pRetired:
+			out[i] = a.retired
+		case pRetiredExpiry:
+			out[i] = a.retiredExpiry
 		}
 	}
 	return out

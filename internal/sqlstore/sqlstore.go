@@ -4,11 +4,12 @@
 // syntax) and says how to read their results. The store packages keep
 // only their configuration, schema and dialect.
 //
-// Each operation is one statement. Statements are prepared once per
-// connection (lazily, on first use) and reused, so that after warm-up every
-// Load, Save, CompareAndSwap, Touch and Delete is one round trip even with
-// drivers that would otherwise prepare, execute and close every statement
-// that has arguments.
+// Each operation is one statement (a Renew that deletes the old row, where
+// the dialect allows it, is a transaction of two). Statements are prepared
+// once per connection (lazily, on first use) and reused, so that after
+// warm-up every Load, Save, CompareAndSwap, Touch and Delete is one round
+// trip even with drivers that would otherwise prepare, execute and close
+// every statement that has arguments.
 //
 // Expiry is an integer column of microseconds since 1970-01-01 UTC, decided
 // by the application's clock: the store passes the current time as a
@@ -50,6 +51,10 @@ type Dialect struct {
 	// TooLarge, when set, reports whether a driver error means the record
 	// was too large for the server; such errors then wrap core.ErrTooLarge.
 	TooLarge func(error) bool
+	// RenewDeleteTx lets Renew delete the old row in a transaction (see
+	// Store.Renew), for a database whose transactions cost no round trips
+	// (SQLite); without it such a renew is not supported.
+	RenewDeleteTx bool
 	// Busy, when set, reports whether a driver error means the database
 	// was locked by another writer: the statement is then tried again
 	// (see RetryBusy) until Config.BusyTimeout has passed or the context
@@ -74,6 +79,11 @@ type Dialect struct {
 //	             NULL for no user
 //	:until       the user filing's end, microseconds since the Unix epoch,
 //	             or NULL for no user
+//	:oldkey      Renew's old key (text)
+//	:oldversion  the version Renew expects of the old row
+//	:retired     the retired marker's data (blob, never NULL)
+//	:retiredexpiry
+//	             the marker's expiry, microseconds since the Unix epoch
 //
 // The table has two nullable user columns besides key, data, expiry and
 // version: the hash of the user a row is filed under and the filing's end
@@ -120,6 +130,13 @@ type Queries struct {
 	// UserKeys selects the keys of the live rows whose user column is
 	// :user and whose until is after :now.
 	UserKeys string
+	// Renew, if the row under :oldkey is live with version :oldversion
+	// and no live row exists under :key, creates :key as CASInsertUser
+	// does (an expired row there is replaced) and replaces the old row by
+	// :retired until :retiredexpiry with version :oldversion + 1 and no
+	// user, in one statement; otherwise it changes nothing. Rows affected
+	// is zero exactly when it changed nothing.
+	Renew string
 }
 
 // Config is what a store package passes to New besides the dialect.
@@ -179,6 +196,7 @@ func New(d Dialect, cfg Config) (*Store, error) {
 		qCASUpdate: d.Queries.CASUpdate, qLiveExists: d.Queries.LiveExists,
 		qTouch: d.Queries.Touch, qIterate: d.Queries.Iterate, qDeleteExpired: d.Queries.DeleteExpired,
 		qCASInsertUser: d.Queries.CASInsertUser, qCASUpdateUser: d.Queries.CASUpdateUser, qUserKeys: d.Queries.UserKeys,
+		qRenew: d.Queries.Renew,
 	}
 	for i, text := range texts {
 		q, err := compile(text)

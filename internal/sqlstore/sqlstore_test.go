@@ -67,3 +67,17 @@ func TestRetryBusy(t *testing.T) {
 		t.Errorf("RetryBusy with the context cancelled = %v, want it to wrap context.Canceled and the busy error", err)
 	}
 }
+
+func TestCompileRenewParams(t *testing.T) {
+	q, err := compile("SELECT :key, :oldkey, :oldversion, :retired, :retiredexpiry, :version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "SELECT ?, ?, ?, ?, ?, ?"; q.text != want {
+		t.Errorf("compile text = %q, want %q", q.text, want)
+	}
+	a := &args{key: "k", oldKey: "o", oldVersion: 7, retired: []byte("r"), retiredExpiry: 9, version: 3}
+	if got, want := q.args(a), []any{"k", "o", int64(7), []byte("r"), int64(9), int64(3)}; !reflect.DeepEqual(got, want) {
+		t.Errorf("args = %v, want %v", got, want)
+	}
+}

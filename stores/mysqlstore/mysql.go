@@ -31,9 +31,9 @@
 // first use and reuses them). The Store implements core.Store and every
 // optional capability: core.Toucher, core.CompareAndSwapper (a version
 // column checked in the UPDATE's WHERE clause, so concurrent writers on any
-// number of application servers never lose an update), core.Iterator and
-// core.ExpiredDeleter and core.UserIndexer. It works with or without
-// clientFoundRows in the DSN.
+// number of application servers never lose an update), core.Iterator,
+// core.ExpiredDeleter, core.UserIndexer and core.Renewer. It works with or
+// without clientFoundRows in the DSN.
 // A statement InnoDB rolls back to break a deadlock (concurrent writes of
 // one session can meet one) is run again, within the operation's context.
 //
@@ -70,11 +70,36 @@
 // CompareAndSwap, Save and Touch keep a live row's filing; a row they create
 // (or an expired row they replace) is filed under no user.
 //
+// # Renew
+//
+// Renew moves a session to a new key (Session.Renew, at login) in one
+// statement, so a renew costs a request two round trips (the load and this
+// statement) instead of three, without multiStatements in the DSN: an
+// INSERT ... SELECT ... FOR UPDATE ... ON DUPLICATE KEY UPDATE whose SELECT
+// yields the new row and the retired marker only if the old row is live at
+// the version the request loaded and no live row exists under the new key.
+// Its reads lock (FOR UPDATE), so they see the latest committed rows under
+// REPEATABLE READ and READ COMMITTED alike, and a concurrent renew,
+// compare-and-swap or delete of the old row that commits first makes it
+// change nothing. Two limits:
+//
+//   - An INSERT cannot delete: a renew that would delete the old row (the
+//     core's Config.RenewGrace off) returns core.ErrNotSupported before any
+//     round trip, and the core renews in two statements as before.
+//   - Under READ COMMITTED, which takes no gap locks, a row created under
+//     the new key by another client between the statement's read and its
+//     insert would be overwritten. The core's new keys are hashes of fresh
+//     256-bit tokens that no other request knows, so nothing creates them
+//     concurrently; under REPEATABLE READ (InnoDB's default) the gap lock
+//     rules it out anyway. That gap lock can make two renews whose new
+//     keys fall into one gap of the index deadlock; InnoDB rolls one back
+//     and the store runs it again, as for any deadlock.
+//
 // # Clock
 //
 // Expiry is decided by the application's clock throughout: the store passes
 // the current time as a query parameter wherever it compares with expiry
-// (Load, CompareAndSwap, Touch, Iterate, UserKeys, DeleteExpired), never
+// (Load, CompareAndSwap, Touch, Iterate, UserKeys, DeleteExpired, Renew), never
 // the database's NOW(). Keep application servers' clocks in sync as for any
 // session store. A cron job in SQL can clean up with
 //
@@ -134,6 +159,7 @@ var (
 	_ core.Iterator          = (*Store)(nil)
 	_ core.ExpiredDeleter    = (*Store)(nil)
 	_ core.UserIndexer       = (*Store)(nil)
+	_ core.Renewer           = (*Store)(nil)
 )
 
 // New returns a Store that uses db (opened with the "mysql" driver) and the
@@ -245,4 +271,17 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 // has none. The order is unspecified.
 func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 	return s.s.UserKeys(ctx, user)
+}
+
+// Renew moves a session to a new key in one statement (see renewQuery):
+// it creates r.NewKey with r.Data until r.Expiry, filed under r.User until
+// r.Until, and replaces the old row by r.Retired until r.RetiredExpiry
+// under no user, if the old row is live at r.OldVersion and no live row
+// exists under r.NewKey; otherwise it returns an error wrapping
+// core.ErrConflict and changes nothing. It returns the new row's version.
+// The statement cannot delete the old row: when r.Retired is nil or
+// r.RetiredExpiry is not in the future, Renew returns an error wrapping
+// core.ErrNotSupported at once, and the core renews in two statements.
+func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
+	return s.s.Renew(ctx, r)
 }

@@ -223,7 +223,39 @@ func queries(t string) sqlstore.Queries {
 		UserKeys: "SELECT `key` FROM " + t + " WHERE `user_hash` = :user AND `expiry` > :now AND `user_until` > :now",
 		DeleteExpired: "DELETE FROM " + t + " WHERE `expiry` <= :now ORDER BY `expiry` LIMIT " +
 			fmt.Sprint(sqlstore.PageSize),
+		Renew: renewQuery(t),
 	}
+}
+
+// renewQuery returns Renew's one statement on the quoted table t. Its
+// SELECT yields two rows, the successor (w.i = 0) and the retired marker
+// (w.i = 1), only if the old row is live at the loaded version and no live
+// row exists under the new key; the INSERT then creates the successor (or
+// replaces an expired row under its key) and, ON DUPLICATE KEY, replaces
+// the old row by the marker under no user. No row, no change: the
+// statement changes both rows or neither.
+//
+// Both reads lock (FOR UPDATE): the old row's record, and the new key's
+// record or gap. They therefore see the latest committed rows, whatever
+// the isolation level, and the rows cannot change until the statement's
+// transaction ends: a concurrent renew, compare-and-swap or delete of the
+// old row that committed first makes the SELECT empty, and one that comes
+// later waits and then finds the new version. (Without FOR UPDATE, READ
+// COMMITTED would read a snapshot and let a renew and a compare-and-swap
+// of one version both win.) Two renews whose new keys fall into one gap
+// of the index can deadlock on their gap locks; InnoDB rolls one back and
+// the store runs it again.
+func renewQuery(t string) string {
+	return "INSERT INTO " + t + " (`key`, `data`, `expiry`, `version`, `user_hash`, `user_until`)" +
+		" SELECT IF(w.i = 0, :key, o.`key`), IF(w.i = 0, CAST(:data AS BINARY), CAST(:retired AS BINARY)), IF(w.i = 0, :expiry, :retiredexpiry)," +
+		" IF(w.i = 0, :version, o.`version` + 1), IF(w.i = 0, :user, NULL), IF(w.i = 0, :until, NULL)" +
+		" FROM " + t + " AS o JOIN (SELECT 0 AS i UNION ALL SELECT 1) AS w" +
+		" WHERE o.`key` = :oldkey AND o.`version` = :oldversion AND o.`expiry` > :now" +
+		" AND NOT EXISTS (SELECT 1 FROM " + t + " AS n WHERE n.`key` = :key AND n.`expiry` > :now FOR UPDATE)" +
+		" FOR UPDATE" +
+		" ON DUPLICATE KEY UPDATE " + t + ".`data` = VALUES(`data`), " + t + ".`version` = VALUES(`version`), " +
+		t + ".`user_hash` = VALUES(`user_hash`), " + t + ".`user_until` = VALUES(`user_until`), " +
+		t + ".`expiry` = VALUES(`expiry`)"
 }
 
 // dialect is MySQL's and MariaDB's.

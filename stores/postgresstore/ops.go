@@ -25,10 +25,11 @@ const pageSize = 1000
 type queries struct {
 	load, save, del, delLive, casInsert, casUpdate, liveExists, touch, iterate, deleteExpired string
 	casInsertUser, casUpdateUser, userKeys                                                    string
+	renewRetire, renewDrop                                                                    string
 }
 
 func buildQueries(t string) queries {
-	return queries{
+	q := queries{
 		load: `SELECT data, expiry, version FROM ` + t + ` WHERE key = $1 AND expiry > $2`,
 		// Save keeps the filing of a live row and drops that of an
 		// expired one it replaces (a new record is filed under no user).
@@ -60,6 +61,8 @@ RETURNING version`,
 		deleteExpired: `DELETE FROM ` + t + ` WHERE key IN (SELECT key FROM ` + t + ` WHERE expiry <= $1 LIMIT ` +
 			fmt.Sprint(pageSize) + ` FOR UPDATE SKIP LOCKED)`,
 	}
+	q.renewRetire, q.renewDrop = renewQueries(t)
+	return q
 }
 
 // begin validates the common arguments of every keyed operation.

@@ -29,7 +29,24 @@
 // capability: core.Toucher, core.CompareAndSwapper (a version column
 // checked in the UPDATE's WHERE clause, so concurrent writers on any number
 // of application servers never lose an update), core.Iterator,
-// core.ExpiredDeleter and core.UserIndexer.
+// core.ExpiredDeleter, core.UserIndexer and core.Renewer.
+//
+// # Renew
+//
+// Renew moves a session to a new key (Session.Renew, at login) in one
+// statement of data-modifying CTEs: it locks the old row if it is live at
+// the version the request loaded (SELECT ... FOR UPDATE), creates the new
+// row only if it did (INSERT ... ON CONFLICT that replaces only an expired
+// row), and retires or deletes the old row only if the new one was
+// written. Both rows change or neither, in one round trip and one
+// transaction, so a renew costs a request two round trips (the load and
+// this statement) instead of three. The statement needs READ COMMITTED,
+// PostgreSQL's default: there a row lock that had to wait for a concurrent
+// writer sees the row as that writer committed it, so a concurrent renew,
+// compare-and-swap or delete of the old row that committed first wins and
+// this renew changes nothing. (Under REPEATABLE READ or SERIALIZABLE as the
+// default isolation, such a renew fails with a serialization error, as the
+// store's compare-and-swap does.)
 //
 // # A user's sessions
 //
@@ -55,7 +72,7 @@
 // Expiry is decided by the application's clock throughout: the core computes
 // expiry times with it, and the store passes time.Now() as a query parameter
 // wherever it compares with expiry (Load, CompareAndSwap, Touch, Iterate,
-// UserKeys, DeleteExpired), never the database's now(). Keep application
+// UserKeys, DeleteExpired, Renew), never the database's now(). Keep application
 // servers' clocks in sync as for any session store. A cron job in SQL can
 // clean up with DELETE FROM sessionkit_sessions WHERE expiry < now().
 //
@@ -111,6 +128,7 @@ var (
 	_ core.Iterator          = (*Store)(nil)
 	_ core.ExpiredDeleter    = (*Store)(nil)
 	_ core.UserIndexer       = (*Store)(nil)
+	_ core.Renewer           = (*Store)(nil)
 )
 
 // New returns a Store that uses pool and the table named by cfg. It does

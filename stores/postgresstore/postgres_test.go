@@ -594,5 +594,5 @@ func TestRequestRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	roundtrip.Check(t, newStore(t, pool, dsn, Config{}), c.Count, roundtrip.Counts{Untouched: 0, New: 1, Read: 1, Update: 2, Renew: 3})
+	roundtrip.Check(t, newStore(t, pool, dsn, Config{}), c.Count, roundtrip.Counts{Untouched: 0, New: 1, Read: 1, Update: 2, Renew: 2})
 }

@@ -194,6 +194,21 @@ WHERE key = :key AND version = :version AND expiry > :now`,
 		UserKeys: `SELECT key FROM ` + t + ` WHERE user_hash = :user AND expiry > :now AND user_until > :now`,
 		DeleteExpired: `DELETE FROM ` + t + ` WHERE key IN (SELECT key FROM ` + t + ` WHERE expiry <= :now LIMIT ` +
 			fmt.Sprint(sqlstore.PageSize) + `)`,
+		// The SELECT yields the new row (w.i = 0) and the retired
+		// marker (w.i = 1) only if the old row is live at the loaded
+		// version and no live row exists under the new key; the insert
+		// creates the new row (replacing an expired one) and, on the
+		// key's conflict, replaces the old row by the marker under no
+		// user. One statement holds the write lock throughout, so both
+		// rows change or neither, across processes too.
+		Renew: `INSERT INTO ` + t + ` (key, data, expiry, version, user_hash, user_until)
+SELECT IIF(w.i = 0, :key, o.key), IIF(w.i = 0, :data, :retired), IIF(w.i = 0, :expiry, :retiredexpiry),
+IIF(w.i = 0, :version, o.version + 1), IIF(w.i = 0, :user, NULL), IIF(w.i = 0, :until, NULL)
+FROM ` + t + ` AS o JOIN (SELECT 0 AS i UNION ALL SELECT 1) AS w
+WHERE o.key = :oldkey AND o.version = :oldversion AND o.expiry > :now
+AND NOT EXISTS (SELECT 1 FROM ` + t + ` AS n WHERE n.key = :key AND n.expiry > :now)
+ON CONFLICT (key) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, version = excluded.version,
+user_hash = excluded.user_hash, user_until = excluded.user_until`,
 	}
 }
 
@@ -214,7 +229,8 @@ func dialect(t table) sqlstore.Dialect {
 			var se *sqlite.Error
 			return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_TOOBIG
 		},
-		Busy: busy,
+		Busy:          busy,
+		RenewDeleteTx: true, // BEGIN IMMEDIATE takes the write lock: no round trips
 	}
 }
 

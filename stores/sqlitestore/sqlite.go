@@ -9,7 +9,10 @@
 // goroutines queue for it instead of failing with "database is locked";
 // several processes may use one file at once, each waiting up to
 // Config.BusyTimeout for another's write. Every operation is one statement
-// (one transaction), so CompareAndSwap is atomic across processes too.
+// (one transaction), so CompareAndSwap is atomic across processes too;
+// Renew writes both its rows in one statement as well (one that deletes
+// the old row, with the core's RenewGrace off, in one transaction of
+// two).
 //
 // Records live in one table (DefaultTableName unless Config.TableName says
 // otherwise) with the layout that Schema returns:
@@ -32,8 +35,8 @@
 //
 // The Store implements core.Store and every optional capability:
 // core.Toucher, core.CompareAndSwapper (a version column checked in the
-// statement's WHERE clause), core.Iterator, core.ExpiredDeleter and
-// core.UserIndexer. Records larger than Config.MaxDataSize (16 MiB - 1 by
+// statement's WHERE clause), core.Iterator, core.ExpiredDeleter,
+// core.UserIndexer and core.Renewer. Records larger than Config.MaxDataSize (16 MiB - 1 by
 // default) fail with core.ErrTooLarge.
 //
 // CompareAndSwapUser files a row under a user in the statement that writes
@@ -122,6 +125,7 @@ var (
 	_ core.Iterator          = (*Store)(nil)
 	_ core.ExpiredDeleter    = (*Store)(nil)
 	_ core.UserIndexer       = (*Store)(nil)
+	_ core.Renewer           = (*Store)(nil)
 )
 
 // Open opens the SQLite database file at path, creating it if it does not
@@ -286,4 +290,18 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 // sessions, or "", has none. The order is unspecified.
 func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 	return s.s.UserKeys(ctx, user)
+}
+
+// Renew moves a session to a new key in one store call and one
+// transaction: the old row, if it is live at r.OldVersion, is replaced by
+// r.Retired until r.RetiredExpiry under no user, and r.NewKey is created
+// with r.Data until r.Expiry, filed under r.User until r.Until, unless a
+// live row exists there; otherwise it returns an error wrapping
+// core.ErrConflict and changes nothing. It returns the new row's version.
+// That is one statement (INSERT ... SELECT ... ON CONFLICT DO UPDATE);
+// when r.Retired is nil or r.RetiredExpiry is not in the future, the old
+// row is deleted instead, in a transaction of two statements that holds
+// the write lock from its BEGIN.
+func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
+	return s.s.Renew(ctx, r)
 }
