@@ -30,6 +30,11 @@
 // returns an error wrapping core.ErrConflict instead of retrying, because
 // that write already extended the record.
 //
+// A renew (a login) costs three round trips: the load, the successor's
+// add and the old record's cas to the retired marker. memcached has no
+// operation over two keys, so the store offers no core.Renewer (which
+// would make it two): the two writes cannot be made atomic.
+//
 // memcached cannot list its keys, so the store offers no core.Iterator;
 // it expires items itself, so there is no DeleteExpired either.
 //
