@@ -1,9 +1,13 @@
 package bench
 
 import (
+	"context"
 	"net/http"
 	"runtime"
 	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/stores/memory"
 )
 
 // footprintSessions is how many ten-value sessions the footprint
@@ -63,6 +67,65 @@ func BenchmarkFootprint(b *testing.B) {
 			}
 			b.ReportMetric(per, "heapB/session")
 		})
+	}
+	b.Run("sessionkit-memory-parts", func(b *testing.B) {
+		var index, record float64
+		for i := 0; i < b.N; i++ {
+			index, record = footprintParts(b, footprintSessions["sessionkit-nethttp-memory"])
+		}
+		b.ReportMetric(index, "indexB/session")
+		b.ReportMetric(record, "recordB/session")
+	})
+}
+
+// footprintParts splits the memory store's footprint in two, each measured
+// on its own for n sessions: index, the live heap per session of a store
+// holding n empty records (the store keeps no data for them, so what it
+// holds is its maps: key, entry and the map's own room); and record, the
+// live heap per copy of the ten-value record the scenarios store, copied
+// the way the store copies data (append to nil, so rounded up to the
+// allocator's size class).
+func footprintParts(tb testing.TB, n int) (index, record float64) {
+	data := encodedSession(tb)
+	ctx := context.Background()
+	st := memory.New(memory.Config{CleanupInterval: -1})
+	defer st.Close()
+	exp := time.Now().Add(time.Hour)
+	before := heapInUse()
+	for i := range n {
+		if err := st.Save(ctx, sweepKey(i), nil, exp); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	after := heapInUse()
+	if st.Len() != n {
+		tb.Fatalf("Len() = %d, want %d", st.Len(), n)
+	}
+	index = (float64(after) - float64(before)) / float64(n)
+	runtime.KeepAlive(st)
+
+	copies := make([][]byte, n)
+	before = heapInUse()
+	for i := range copies {
+		copies[i] = append([]byte(nil), data...)
+	}
+	after = heapInUse()
+	runtime.KeepAlive(copies)
+	record = (float64(after) - float64(before)) / float64(n)
+	return index, record
+}
+
+// TestFootprintParts checks the split of the memory store's footprint on
+// 20 000 sessions: the index holds at least a 32-byte key and a 64-byte
+// entry per session, and a record at least its encoded bytes.
+func TestFootprintParts(t *testing.T) {
+	index, record := footprintParts(t, 20_000)
+	t.Logf("index %.0f B/session, record %.0f B/session", index, record)
+	if index < 96 {
+		t.Errorf("index = %.0f B/session, want at least 96 (key and entry)", index)
+	}
+	if n := len(encodedSession(t)); record < float64(n) {
+		t.Errorf("record = %.0f B/session, want at least its %d encoded bytes", record, n)
 	}
 }
 

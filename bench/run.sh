@@ -6,22 +6,29 @@
 # latency under load (bench/cmd/latency) and a wrk load test of the demo,
 # summarises with benchstat and writes RESULTS.md.
 #
-#   COUNT=6 BENCHTIME=100ms LOAD_SECONDS=2 LATENCY_SECONDS=1 MODULES_COUNT=3 ./run.sh      (make bench)
+#   COUNT=6 BENCHTIME=50ms LOAD_SECONDS=1 LATENCY_SECONDS=1 MODULES_COUNT=6 MODULES_BENCHTIME=50ms ./run.sh   (make bench)
 #
-# The defaults keep a whole run under 10 minutes on a fresh 2-CPU machine
-# (a trial at COUNT=1 BENCHTIME=30ms took 3 min 55 s of CPU time, builds
-# included; the scenario rounds, the 1M-session footprint and the modules'
-# builds dominate).
+# COUNT and MODULES_COUNT stay at 6 or more: benchstat gives no 95%
+# confidence interval for fewer samples. The defaults keep a whole run
+# under 10 minutes on a 2-CPU machine (see the wall time in RESULTS.md):
+# the scenario rounds, the 1M-session footprint, the latency cases and
+# the modules' builds dominate.
 #
 # Redis and memcached are started on free loopback ports and stopped on exit.
+# Every step must succeed: a failing test, benchmark or server stops the
+# run with a non-zero exit and leaves RESULTS.md as it was (the new one is
+# written to a temporary file and moved into place at the end).
 set -euo pipefail
 cd "$(dirname "$0")"
+start=$SECONDS
 
 COUNT=${COUNT:-6}
-BENCHTIME=${BENCHTIME:-100ms}
-LOAD_SECONDS=${LOAD_SECONDS:-2}
-MODULES_COUNT=${MODULES_COUNT:-3}
+BENCHTIME=${BENCHTIME:-50ms}
+LOAD_SECONDS=${LOAD_SECONDS:-1}
+MODULES_COUNT=${MODULES_COUNT:-6}
+MODULES_BENCHTIME=${MODULES_BENCHTIME:-50ms}
 LATENCY_SECONDS=${LATENCY_SECONDS:-1}
+LATENCY_ROUNDS=${LATENCY_ROUNDS:-3}
 GO=${GO:-go}
 BENCHSTAT="golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da"
 
@@ -37,6 +44,30 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 log() { printf '%s run.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+fail() {
+	log "FAILED: $*"
+	exit 1
+}
+
+# loads records the 1-minute load average at the start of each phase: the
+# machine may be shared, and RESULTS.md says how busy it was.
+loads=()
+phase() {
+	log "$1"
+	loads+=("$1 $(cut -d' ' -f1 /proc/loadavg)")
+}
+
+# runbench OUT ARGS...: run the bench test binary, appending its output to
+# OUT; on failure show the output and stop.
+runbench() {
+	local out=$1
+	shift
+	"$work/bench.test" "$@" >"$work/last.txt" 2>&1 || {
+		cat "$work/last.txt" >&2
+		fail "bench.test $*"
+	}
+	cat "$work/last.txt" >>"$out"
+}
 
 freeport() {
 	local p
@@ -89,92 +120,111 @@ if [ -z "${SESSIONKIT_MEMCACHE_ADDR:-}" ]; then
 	export SESSIONKIT_MEMCACHE_ADDR=127.0.0.1:$port
 fi
 log "redis $SESSIONKIT_REDIS_ADDR, memcached $SESSIONKIT_MEMCACHE_ADDR"
+phase "build"
 
 # --- micro-benchmarks -------------------------------------------------------
 $GO test -c -o "$work/bench.test" .
 # The correctness tests first; their subtests name the contenders.
-"$work/bench.test" -test.run '^(TestContenders|TestSealRoundTrip|TestUntouched.*)$' -test.v >"$work/tests.txt" 2>&1 || {
-	cat "$work/tests.txt" >&2
-	exit 1
-}
+phase "correctness tests"
+runbench "$work/tests.txt" -test.run '^(TestContenders|TestSealRoundTrip|TestUntouched.*|TestFootprintParts)$' -test.v
 mapfile -t contenders < <(sed -n 's/^ *--- PASS: TestContenders\/\([^ ]*\) .*/\1/p' "$work/tests.txt")
-log "round trips per request"
-"$work/bench.test" -test.run '^TestRoundTrips$' -test.v >"$work/trips.txt" 2>&1 || {
-	cat "$work/trips.txt" >&2
-	exit 1
-}
-log "${#contenders[@]} contenders, $COUNT rounds at -benchtime=$BENCHTIME"
+[ ${#contenders[@]} -gt 0 ] || fail "TestContenders named no contender"
+phase "round trips per request"
+runbench "$work/trips.txt" -test.run '^TestRoundTrips$' -test.v
+phase "${#contenders[@]} contenders, $COUNT rounds at -benchtime=$BENCHTIME"
 
 raw="$work/raw.txt"
 for round in $(seq "$COUNT"); do
 	log "round $round/$COUNT"
 	for c in "${contenders[@]}"; do
-		"$work/bench.test" -test.run '^$' -test.bench "^BenchmarkScenarios\$/^${c}\$/" \
-			-test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem >>"$raw"
+		runbench "$raw" -test.run '^$' -test.bench "^BenchmarkScenarios\$/^${c}\$/" \
+			-test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
 	done
-	"$work/bench.test" -test.run '^$' -test.bench '^BenchmarkSeal$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem >>"$raw"
+	runbench "$raw" -test.run '^$' -test.bench '^BenchmarkSeal$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
 done
-log "heap footprint"
-"$work/bench.test" -test.run '^$' -test.bench '^BenchmarkFootprint$' -test.benchtime 1x -test.count 1 >>"$raw"
-log "memory after a peak"
-"$work/bench.test" -test.run '^$' -test.bench '^BenchmarkSweep$' -test.benchtime 1x -test.count 1 >>"$raw"
+phase "heap footprint"
+runbench "$raw" -test.run '^$' -test.bench '^BenchmarkFootprint$' -test.benchtime 1x -test.count 1
+phase "memory after a peak"
+runbench "$raw" -test.run '^$' -test.bench '^BenchmarkSweep$' -test.benchtime 1x -test.count 1
 
-$GO run "$BENCHSTAT" -format csv "$raw" >"$work/stats.csv" 2>/dev/null
-$GO run "$BENCHSTAT" "$raw" >"$work/stats.txt" 2>/dev/null
+$GO run "$BENCHSTAT" -format csv "$raw" >"$work/stats.csv" 2>"$work/benchstat.err" || {
+	cat "$work/benchstat.err" >&2
+	fail "benchstat"
+}
+$GO run "$BENCHSTAT" "$raw" >"$work/stats.txt" 2>"$work/benchstat.err" || {
+	cat "$work/benchstat.err" >&2
+	fail "benchstat"
+}
 
 # --- latency under load ------------------------------------------------------
-log "latency under load"
 $GO build -o "$work/latency" ./cmd/latency
-"$work/latency" -d "${LATENCY_SECONDS}s" -warmup 200ms -conns 16,64 >"$work/latency.tsv"
+phase "latency under load"
+"$work/latency" -d "${LATENCY_SECONDS}s" -rounds "$LATENCY_ROUNDS" -warmup 100ms -conns 16,64 >"$work/latency.tsv" || fail "latency"
 
 # --- load test ---------------------------------------------------------------
 load="$work/load.tsv"
 : >"$load"
-if command -v wrk >/dev/null; then
-	(cd ../cmd/sessiondemo && $GO build -o "$work/sessiondemo" .)
-	$GO build -o "$work/bareserver" ./cmd/bareserver
-	rps() { # rps URL [header]: requests per second reported by wrk
-		local args=(-t1 -c8 -d"${LOAD_SECONDS}s")
-		[ -n "${2:-}" ] && args+=(-H "$2")
-		wrk "${args[@]}" "$1" | awk '/^Requests\/sec:/ {print $2}'
-	}
-	serve() { # serve BINARY ARGS...: start a server, print its pid
-		"$@" >>"$work/servers.log" 2>&1 &
-		echo $!
-	}
-	for fw in nethttp gin echo; do
-		port=$(freeport)
-		pid=$(serve "$work/bareserver" -framework "$fw" -addr "127.0.0.1:$port")
-		pids+=("$pid")
-		if waitport "$port"; then
-			printf '%s\tbare\t%s\n' "$fw" "$(rps "http://127.0.0.1:$port/api/whoami")" >>"$load"
-		fi
-		kill "$pid" 2>/dev/null || true
+command -v wrk >/dev/null || fail "wrk is not installed (apt-get install wrk)"
+(cd ../cmd/sessiondemo && $GO build -o "$work/sessiondemo" .)
+$GO build -o "$work/bareserver" ./cmd/bareserver
+phase "load test"
+rps() { # rps URL [header]: requests per second reported by wrk
+	local args=(-t1 -c8 -d"${LOAD_SECONDS}s")
+	[ -n "${2:-}" ] && args+=(-H "$2")
+	local n
+	n=$(wrk "${args[@]}" "$1" | awk '/^Requests\/sec:/ {print $2}')
+	[ -n "$n" ] || fail "wrk $1: no requests/s"
+	echo "$n"
+}
+serve() { # serve BINARY ARGS...: start a server, print its pid
+	"$@" >>"$work/servers.log" 2>&1 &
+	echo $!
+}
+for fw in nethttp gin echo; do
+	port=$(freeport)
+	pid=$(serve "$work/bareserver" -framework "$fw" -addr "127.0.0.1:$port")
+	pids+=("$pid")
+	waitport "$port" || fail "bareserver -framework $fw did not start"
+	n=$(rps "http://127.0.0.1:$port/api/whoami")
+	printf '%s\tbare\t%s\n' "$fw" "$n" >>"$load"
+	kill "$pid" 2>/dev/null || true
 
-		port=$(freeport)
-		pid=$(serve "$work/sessiondemo" -framework "$fw" -addr "127.0.0.1:$port")
-		pids+=("$pid")
-		if ! waitport "$port"; then
-			printf '%s\tsession-read\tdemo did not start\n' "$fw" >>"$load"
-			tail -3 "$work/servers.log" >&2
-			continue
-		fi
-		cookie=$(curl -s -o /dev/null -D - -X POST -d user=bench "http://127.0.0.1:$port/api/login" |
-			sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -1)
-		printf '%s\tsession-read\t%s\n' "$fw" "$(rps "http://127.0.0.1:$port/api/whoami" "Cookie: $cookie")" >>"$load"
-		printf '%s\tsession-new\t%s\n' "$fw" "$(rps "http://127.0.0.1:$port/api/count")" >>"$load"
-		kill "$pid" 2>/dev/null || true
-	done
-else
-	log "wrk not installed: no load test (apt-get install wrk)"
-fi
+	port=$(freeport)
+	pid=$(serve "$work/sessiondemo" -framework "$fw" -addr "127.0.0.1:$port")
+	pids+=("$pid")
+	waitport "$port" || {
+		tail -3 "$work/servers.log" >&2
+		fail "sessiondemo -framework $fw did not start"
+	}
+	cookie=$(curl -s -o /dev/null -D - -X POST -d user=bench "http://127.0.0.1:$port/api/login" |
+		sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -1)
+	[ -n "$cookie" ] || fail "sessiondemo -framework $fw: POST /api/login set no cookie"
+	n=$(rps "http://127.0.0.1:$port/api/whoami" "Cookie: $cookie")
+	printf '%s\tsession-read\t%s\n' "$fw" "$n" >>"$load"
+	n=$(rps "http://127.0.0.1:$port/api/count")
+	printf '%s\tsession-new\t%s\n' "$fw" "$n" >>"$load"
+	kill "$pid" 2>/dev/null || true
+done
+
+# --- sessionkit's own modules -------------------------------------------------
+phase "sessionkit's own modules"
+mkdir -p "$work/modules"
+DATA="$work/modules" COUNT=$MODULES_COUNT BENCHTIME=$MODULES_BENCHTIME GO=$GO ./modules.sh >"$work/modules.md" ||
+	fail "modules.sh"
 
 # --- report ------------------------------------------------------------------
+phase "report"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-machine="Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(uname -sr), $($GO version | cut -d' ' -f3). \
-Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Runs: $COUNT interleaved rounds at -benchtime=$BENCHTIME; latency ${LATENCY_SECONDS}s per case; load test ${LOAD_SECONDS}s per case (wrk -t1 -c8)."
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -n "$(git status --porcelain 2>/dev/null)" ] && commit="$commit (with uncommitted changes)"
+elapsed=$((SECONDS - start))
+machine="- Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -sr); $($GO version | cut -d' ' -f3-).
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $commit.
+- Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case in $LATENCY_ROUNDS rounds alternating bare and sessionkit; load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME.
+- Load average (1 min) at the start of each phase, with $(nproc) CPUs: $(IFS=';'; echo "${loads[*]}" | sed 's/;/; /g'). Above $(nproc) the machine was shared with other work and every time below is inflated and noisier.
+- Wall time of \`make bench\` up to this report: $((elapsed / 60)) min $((elapsed % 60)) s."
 $GO run ./cmd/report -stats "$work/stats.csv" -text "$work/stats.txt" -load "$load" -trips "$work/trips.txt" \
-	-latency "$work/latency.tsv" -machine "$machine" -o RESULTS.md
-log "measuring sessionkit's own modules"
-COUNT=$MODULES_COUNT BENCHTIME=$BENCHTIME GO=$GO ./modules.sh >>RESULTS.md
-log "wrote $(pwd)/RESULTS.md"
+	-latency "$work/latency.tsv" -modules "$work/modules" -machine "$machine" -o "$work/RESULTS.md" || fail "report"
+cat "$work/modules.md" >>"$work/RESULTS.md"
+mv "$work/RESULTS.md" RESULTS.md
+log "wrote $(pwd)/RESULTS.md in $((elapsed / 60)) min $((elapsed % 60)) s"

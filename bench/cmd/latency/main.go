@@ -11,7 +11,7 @@
 // Servers and generator share the process (and the machine's CPUs), as
 // wrk and a server on one machine would.
 //
-//	latency -d 2s -conns 16,64
+//	latency -d 2s -rounds 3 -conns 16,64
 package main
 
 import (
@@ -42,9 +42,14 @@ import (
 func main() {
 	d := flag.Duration("d", 2*time.Second, "measured duration per case")
 	warm := flag.Duration("warmup", 300*time.Millisecond, "unmeasured load before each case")
+	rounds := flag.Int("rounds", 1, "rounds per case: bare and sessionkit alternate, each for d/rounds, so that a change in the machine's load falls on both")
 	connList := flag.String("conns", "16,64", "comma-separated connection counts")
 	fwList := flag.String("frameworks", "nethttp,gin,echo", "comma-separated frameworks")
 	flag.Parse()
+	if *rounds < 1 {
+		fmt.Fprintf(os.Stderr, "latency: bad -rounds %d\n", *rounds)
+		os.Exit(2)
+	}
 	var conns []int
 	for _, s := range strings.Split(*connList, ",") {
 		n, err := strconv.Atoi(s)
@@ -67,8 +72,11 @@ func main() {
 		}
 		for _, route := range []string{"untouched", "read", "update"} {
 			for _, c := range conns {
-				b := load(bare, route, c, *warm, *d)
-				s := load(sess, route, c, *warm, *d)
+				var b, s result
+				for range *rounds {
+					b = b.merge(load(bare, route, c, *warm, *d/time.Duration(*rounds)))
+					s = s.merge(load(sess, route, c, *warm, *d/time.Duration(*rounds)))
+				}
 				fmt.Printf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\n", fw, route, c,
 					b.p(0.50), b.p(0.99), s.p(0.50), s.p(0.99), b.rps, s.rps)
 			}
@@ -213,6 +221,15 @@ func start(fw string, sessions bool) (*server, error) {
 type result struct {
 	lat []time.Duration // sorted
 	rps float64
+	d   time.Duration // measured time
+}
+
+// merge returns the latencies of r and o together.
+func (r result) merge(o result) result {
+	lat := append(slices.Clone(r.lat), o.lat...)
+	slices.Sort(lat)
+	d := r.d + o.d
+	return result{lat: lat, rps: float64(len(lat)) / d.Seconds(), d: d}
 }
 
 // p returns the q-quantile latency in microseconds.
@@ -276,7 +293,7 @@ func load(s *server, route string, conns int, warm, d time.Duration) result {
 	stop.Store(true)
 	wg.Wait()
 	slices.Sort(all)
-	return result{lat: all, rps: float64(len(all)) / d.Seconds()}
+	return result{lat: all, rps: float64(len(all)) / d.Seconds(), d: d}
 }
 
 // seedCookie stores a ten-value session and returns its cookie.
