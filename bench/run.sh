@@ -6,7 +6,8 @@
 # latency under load (bench/cmd/latency) and a wrk load test of the demo,
 # summarises with benchstat and writes RESULTS.md.
 #
-#   COUNT=6 BENCHTIME=50ms LOAD_SECONDS=1 LATENCY_SECONDS=1 MODULES_COUNT=6 MODULES_BENCHTIME=50ms ./run.sh   (make bench)
+#   COUNT=6 BENCHTIME=50ms LOAD_SECONDS=1 LATENCY_SECONDS=1 LATENCY_ROUNDS=3 \
+#   MODULES_COUNT=6 MODULES_BENCHTIME=50ms CONTENTION_BENCHTIME=1x ./run.sh   (make bench)
 #
 # COUNT and MODULES_COUNT stay at 6 or more: benchstat gives no 95%
 # confidence interval for fewer samples. The defaults keep a whole run
@@ -21,12 +22,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 start=$SECONDS
+export GOWORK=off # bench is its own module, outside go.work
 
 COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-50ms}
 LOAD_SECONDS=${LOAD_SECONDS:-1}
 MODULES_COUNT=${MODULES_COUNT:-6}
 MODULES_BENCHTIME=${MODULES_BENCHTIME:-50ms}
+CONTENTION_BENCHTIME=${CONTENTION_BENCHTIME:-1x}
 LATENCY_SECONDS=${LATENCY_SECONDS:-1}
 LATENCY_ROUNDS=${LATENCY_ROUNDS:-3}
 GO=${GO:-go}
@@ -125,13 +128,14 @@ phase "build"
 # --- micro-benchmarks -------------------------------------------------------
 $GO test -c -o "$work/bench.test" .
 # The correctness tests first; their subtests name the contenders.
-phase "correctness tests"
+phase "tests"
 runbench "$work/tests.txt" -test.run '^(TestContenders|TestSealRoundTrip|TestUntouched.*|TestFootprintParts)$' -test.v
 mapfile -t contenders < <(sed -n 's/^ *--- PASS: TestContenders\/\([^ ]*\) .*/\1/p' "$work/tests.txt")
 [ ${#contenders[@]} -gt 0 ] || fail "TestContenders named no contender"
-phase "round trips per request"
+phase "round trips"
 runbench "$work/trips.txt" -test.run '^TestRoundTrips$' -test.v
-phase "${#contenders[@]} contenders, $COUNT rounds at -benchtime=$BENCHTIME"
+phase "scenarios"
+log "${#contenders[@]} contenders, $COUNT rounds at -benchtime=$BENCHTIME"
 
 raw="$work/raw.txt"
 for round in $(seq "$COUNT"); do
@@ -142,9 +146,9 @@ for round in $(seq "$COUNT"); do
 	done
 	runbench "$raw" -test.run '^$' -test.bench '^BenchmarkSeal$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
 done
-phase "heap footprint"
+phase "footprint"
 runbench "$raw" -test.run '^$' -test.bench '^BenchmarkFootprint$' -test.benchtime 1x -test.count 1
-phase "memory after a peak"
+phase "sweep"
 runbench "$raw" -test.run '^$' -test.bench '^BenchmarkSweep$' -test.benchtime 1x -test.count 1
 
 $GO run "$BENCHSTAT" -format csv "$raw" >"$work/stats.csv" 2>"$work/benchstat.err" || {
@@ -158,7 +162,7 @@ $GO run "$BENCHSTAT" "$raw" >"$work/stats.txt" 2>"$work/benchstat.err" || {
 
 # --- latency under load ------------------------------------------------------
 $GO build -o "$work/latency" ./cmd/latency
-phase "latency under load"
+phase "latency"
 "$work/latency" -d "${LATENCY_SECONDS}s" -rounds "$LATENCY_ROUNDS" -warmup 100ms -conns 16,64 >"$work/latency.tsv" || fail "latency"
 
 # --- load test ---------------------------------------------------------------
@@ -207,9 +211,9 @@ for fw in nethttp gin echo; do
 done
 
 # --- sessionkit's own modules -------------------------------------------------
-phase "sessionkit's own modules"
+phase "modules"
 mkdir -p "$work/modules"
-DATA="$work/modules" COUNT=$MODULES_COUNT BENCHTIME=$MODULES_BENCHTIME GO=$GO ./modules.sh >"$work/modules.md" ||
+DATA="$work/modules" COUNT=$MODULES_COUNT BENCHTIME=$MODULES_BENCHTIME CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME GO=$GO ./modules.sh >"$work/modules.md" ||
 	fail "modules.sh"
 
 # --- report ------------------------------------------------------------------
@@ -220,11 +224,11 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 elapsed=$((SECONDS - start))
 machine="- Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -sr); $($GO version | cut -d' ' -f3-).
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $commit.
-- Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case in $LATENCY_ROUNDS rounds alternating bare and sessionkit; load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME.
+- Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case in $LATENCY_ROUNDS rounds alternating bare and sessionkit; load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME (contention CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME).
 - Load average (1 min) at the start of each phase, with $(nproc) CPUs: $(IFS=';'; echo "${loads[*]}" | sed 's/;/; /g'). Above $(nproc) the machine was shared with other work and every time below is inflated and noisier.
 - Wall time of \`make bench\` up to this report: $((elapsed / 60)) min $((elapsed % 60)) s."
 $GO run ./cmd/report -stats "$work/stats.csv" -text "$work/stats.txt" -load "$load" -trips "$work/trips.txt" \
-	-latency "$work/latency.tsv" -modules "$work/modules" -machine "$machine" -o "$work/RESULTS.md" || fail "report"
-cat "$work/modules.md" >>"$work/RESULTS.md"
+	-latency "$work/latency.tsv" -modules "$work/modules" -extra "$work/modules.md" -machine "$machine" -o "$work/RESULTS.md" ||
+	fail "report"
 mv "$work/RESULTS.md" RESULTS.md
 log "wrote $(pwd)/RESULTS.md in $((elapsed / 60)) min $((elapsed % 60)) s"

@@ -121,6 +121,7 @@ func TestIssue15RoundTrips(t *testing.T) {
 	write("trips-redisstore.txt", "=== RUN   TestRequestRoundTrips\n    roundtrip.go:207: round trips per request: untouched 0, new 1, read 1, update 2, renew 2\n--- PASS\n")
 	write("trips-memcachestore.txt", "    roundtrip.go:207: round trips per request: untouched 0, new 1, read 1, update 2, renew 3\n")
 	write("trips-postgresstore.txt", "    roundtrip.go:207: round trips per request: untouched 0, new 1, read 1, update 3, renew 3\n")
+	write("trips-mysqlstore.txt", "=== RUN   TestRequestRoundTrips\n    mysql_test.go:20: no server\n--- SKIP: TestRequestRoundTrips\n")
 	write("contention-redisstore.txt", "BenchmarkContention/writers=16-2 3 100 ns/op 1.5 cas/write 900 commits/s 0 failed/op 0 lost/op\n"+
 		"BenchmarkContention/writers=16-2 3 100 ns/op 1.1 cas/write 1000 commits/s 0 failed/op 0 lost/op\n"+
 		"BenchmarkContention/writers=16-2 3 100 ns/op 1.2 cas/write 800 commits/s 0 failed/op 1 lost/op\n"+
@@ -141,9 +142,10 @@ func TestIssue15RoundTrips(t *testing.T) {
 		"sessionkit-nethttp-memcache": {"untouched": 0, "new": 1, "read": 1, "update": 2, "renew": 3},
 	}
 	wantRows(t, issue15Table(rp),
-		"| memcachestore round trips | untouched 0, new 1, read 1, update 2, renew 3; peers: gincontrib-gin-memcached renew 2 | **not met**: renew 3 > 2: the load, then the successor's write and the old record's retirement as two calls (the store does not renew through core.Renewer); **floor** with memcached",
-		"| redisstore round trips | untouched 0, new 1, read 1, update 2, renew 2; the bench proxy counted untouched 0, new 1, read 1, update 2, renew 3; peers: scs-nethttp-redis untouched 0, renew 3 | met |",
-		"| postgresstore round trips | untouched 0, new 1, read 1, update 3, renew 3 | **not met**: update 3 > 2; renew 3 > 2: the load, then the successor's write and the old record's retirement as two calls (the store does not renew through core.Renewer) |",
+		"| memcachestore | untouched 0, new 1, read 1, update 2, renew 3; peers: gincontrib-gin-memcached renew 2 | **not met**: renew 3 > 2: the load and two writes, the successor's and the old record's retirement (core.Renewer does both in one); **floor** with memcached",
+		"| redisstore | untouched 0, new 1, read 1, update 2, renew 2; the bench proxy counted untouched 0, new 1, read 1, update 2, renew 3; peers: scs-nethttp-redis untouched 0, renew 3 | met |",
+		"| postgresstore | untouched 0, new 1, read 1, update 3, renew 3 | **not met**: update 3 > 2; renew 3 > 2: the load and two writes, the successor's and the old record's retirement (core.Renewer does both in one) |",
+		"| mysqlstore | not measured | — the store's test was skipped (no server) |",
 		"| redisstore | 16 writers: 900 commits/s, 1.20 cas/write; 64 writers: 700 commits/s, 2.50 cas/write | **not met**: failed commits or lost keys",
 	)
 }

@@ -128,14 +128,15 @@ func main() {
 	tripsPath := flag.String("trips", "", "round trips: go test -v output of TestRoundTrips")
 	latencyPath := flag.String("latency", "", "bench/cmd/latency output")
 	modulesDir := flag.String("modules", "", "directory of bench/modules.sh's data files (trips-*.txt, contention-*.txt)")
+	extraPath := flag.String("extra", "", "markdown appended before the benchstat output (bench/modules.sh's sections)")
 	flag.Parse()
-	if err := run(*statsPath, *textPath, *loadPath, *tripsPath, *latencyPath, *modulesDir, *machine, *outPath); err != nil {
+	if err := run(*statsPath, *textPath, *loadPath, *tripsPath, *latencyPath, *modulesDir, *extraPath, *machine, *outPath); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(statsPath, textPath, loadPath, tripsPath, latencyPath, modulesDir, machine, outPath string) error {
+func run(statsPath, textPath, loadPath, tripsPath, latencyPath, modulesDir, extraPath, machine, outPath string) error {
 	f, err := os.Open(statsPath)
 	if err != nil {
 		return err
@@ -170,6 +171,13 @@ func run(statsPath, textPath, loadPath, tripsPath, latencyPath, modulesDir, mach
 	var sb strings.Builder
 	rp.out = &sb
 	rp.write()
+	if extraPath != "" {
+		extra, err := os.ReadFile(extraPath)
+		if err != nil {
+			return err
+		}
+		sb.Write(extra)
+	}
 	if textPath != "" {
 		text, err := os.ReadFile(textPath)
 		if err != nil {
