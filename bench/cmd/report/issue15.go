@@ -320,7 +320,7 @@ func (rp *report) issue15Untouched(t *issue15) {
 		measured += fmt.Sprintf(" vs %s +%s", best.name, fmtNs(bestNs))
 		var misses []string
 		if kns > 0.7*bestNs {
-			misses = append(misses, fmt.Sprintf("%.2f× peer", kns/math.Max(bestNs, 1)))
+			misses = append(misses, fmt.Sprintf("%s× peer", fmtRatio(kns/math.Max(bestNs, 1), 0.7)))
 		}
 		if kal > 1 {
 			misses = append(misses, fmt.Sprintf("%.0f allocs", kal))
@@ -352,7 +352,7 @@ func (rp *report) issue15New(t *issue15) {
 		}
 		verdict := "met"
 		if kns > 0.5*bestNs {
-			verdict = fmt.Sprintf("**not met** (%.2f× peer)", kns/math.Max(bestNs, 1))
+			verdict = fmt.Sprintf("**not met** (%s× peer)", fmtRatio(kns/math.Max(bestNs, 1), 0.5))
 		}
 		t.row(target, k.name, fmt.Sprintf("+%s vs %s +%s (%.2f×)", fmtNs(kns), best.name, fmtNs(bestNs), kns/math.Max(bestNs, 1)), verdict)
 	}
@@ -389,7 +389,7 @@ func (rp *report) issue15Latency(t *issue15) {
 		ratio := l.sessP99 / math.Max(l.bareP99, 1)
 		verdict := "met"
 		if ratio > 1.15 {
-			verdict = fmt.Sprintf("**not met** (%.2f× bare)", ratio)
+			verdict = fmt.Sprintf("**not met** (%s× bare)", fmtRatio(ratio, 1.15))
 		}
 		t.row("latency under load: p99 ≤ 1.15× bare (memory store)", fmt.Sprintf("%s %s, %d conns", l.framework, l.route, l.conns),
 			fmt.Sprintf("p99 %s vs bare %s (p50 %s vs %s)", fmtUs(l.sessP99), fmtUs(l.bareP99), fmtUs(l.sessP50), fmtUs(l.bareP50)), verdict)
@@ -435,8 +435,12 @@ func (rp *report) issue15Memory(t *issue15) {
 				if load < 0.6 {
 					verdict += " (a Go swiss-map table that fills splits into two half-full ones, and at this size the shards' tables have recently split)"
 				}
+				rest := math.Round(sk.v - index.v - record.v)
+				if rest == 0 {
+					rest = 0 // not -0
+				}
 				verdict += fmt.Sprintf("; the record takes %.0f B, the rest %.0f B. At the fullest a Go map gets (7/8) index and record "+
-					"would take %.0f B", record.v, sk.v-index.v-record.v, full)
+					"would take %.0f B", record.v, rest, full)
 				if full > 0.5*scs.v {
 					verdict += ": over the target, so the slot and the record are the floor"
 				} else {
@@ -502,6 +506,15 @@ func (rp *report) fastestPeer(k contender, sc string, keep func(contender) bool)
 		}
 	}
 	return best, bestNs
+}
+
+// fmtRatio formats a ratio that missed limit with two decimals, or three
+// when two would round it onto the limit.
+func fmtRatio(r, limit float64) string {
+	if s := fmt.Sprintf("%.2f", r); s != fmt.Sprintf("%.2f", limit) {
+		return s
+	}
+	return fmt.Sprintf("%.3f", r)
 }
 
 func fmtUs(v float64) string {
