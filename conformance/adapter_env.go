@@ -398,9 +398,11 @@ func (e *adapterEnv) wantNoRecord(label, token, rule string) error {
 	return nil
 }
 
-// writes returns how many store writes (Save, CompareAndSwap, Touch) were made.
+// writes returns how many store writes (Save, CompareAndSwap, Touch,
+// CompareAndSwapUser, Renew) were made.
 func (e *adapterEnv) writes() int {
-	return e.faulty.Calls(OpSave) + e.faulty.Calls(OpCompareAndSwap) + e.faulty.Calls(OpTouch)
+	return e.faulty.Calls(OpSave) + e.faulty.Calls(OpCompareAndSwap) + e.faulty.Calls(OpTouch) +
+		e.faulty.Calls(OpCompareAndSwapUser) + e.faulty.Calls(OpRenew)
 }
 
 // adapterHas reports whether the comma-separated header h lists v.

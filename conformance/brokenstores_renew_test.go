@@ -26,6 +26,8 @@ func init() {
 			fails: []string{"Renewer/Users"}},
 		brokenStore{name: "checks the old version, then renews without a lock", new: mem(func(m *memory.Store) core.Store { return renewUnlocked{m} }),
 			fails: []string{"Renewer/Concurrent", "Renewer/RacesSwap"}},
+		brokenStore{name: "retires and unfiles the old key before it files the new one", new: mem(func(m *memory.Store) core.Store { return renewUnfileFirst{m} }),
+			fails: []string{"Renewer/Snapshot"}},
 		brokenStore{name: "ignores the context of Renew", new: mem(func(m *memory.Store) core.Store { return renewNoContext{m} }),
 			fails: []string{"Renewer/Cancelled"}},
 	)
@@ -117,4 +119,20 @@ type renewNoContext struct{ *memory.Store }
 
 func (s renewNoContext) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 	return s.Store.Renew(context.WithoutCancel(ctx), r)
+}
+
+// renewUnfileFirst retires the old record (taking it out of its user's
+// set) and only then creates and files the new one: each call is right,
+// but between them the session is filed under no key.
+type renewUnfileFirst struct{ *memory.Store }
+
+func (s renewUnfileFirst) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
+	if _, ok, err := s.Load(ctx, r.NewKey); err != nil || ok {
+		return 0, fmt.Errorf("broken: %w", core.ErrConflict)
+	}
+	if _, err := s.CompareAndSwapUser(ctx, r.OldKey, r.OldVersion, r.Retired, r.RetiredExpiry, "", r.RetiredExpiry); err != nil {
+		return 0, err
+	}
+	time.Sleep(200 * time.Microsecond) // the gap in which no key is filed
+	return s.CompareAndSwapUser(ctx, r.NewKey, 0, r.Data, r.Expiry, r.User, r.Until)
 }

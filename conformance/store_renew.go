@@ -20,6 +20,7 @@ const (
 	ruleRenewAtomic   = "concurrent Renews and CompareAndSwaps of one old version: exactly one succeeds, and a failed Renew leaves no new record"
 	ruleRenewContext  = "Renew with a done context fails with the context's error and changes nothing"
 	ruleRenewNotAtAll = "a Renew that returns ErrNotSupported changes nothing"
+	ruleRenewListed   = "on a UserIndexer, a Renew never leaves the session out of a UserKeys snapshot: the new key is filed before the old one leaves the set"
 )
 
 var storeRenewChecks = []storeCheck{
@@ -29,6 +30,7 @@ var storeRenewChecks = []storeCheck{
 	{name: "Deleted", run: storeCheckRenewDeleted},
 	{name: "NewKeyTaken", run: storeCheckRenewTaken},
 	{name: "Users", run: storeCheckRenewUsers},
+	{name: "Snapshot", run: storeCheckRenewSnapshot},
 	{name: "Concurrent", run: storeCheckRenewConcurrent},
 	{name: "RacesSwap", run: storeCheckRenewRacesSwap},
 	{name: "Cancelled", run: storeCheckRenewCancelled},
@@ -420,4 +422,62 @@ func storeCheckRenewExpired(ctx context.Context, s core.Store, opts StoreOptions
 		return err
 	}
 	return storeLoadMissing(ctx, s, "old (expired before the renew)", old, ruleRenewStale)
+}
+
+func storeCheckRenewSnapshot(ctx context.Context, s core.Store, _ StoreOptions) error {
+	u, ok := s.(core.UserIndexer)
+	if !ok {
+		return nil // Renew files nothing on a store without a user index
+	}
+	ann := "ann-" + storeNewKey()[:8]
+	until := storeExpiry(3 * time.Hour)
+	key := storeNewKey()
+	v, err := storeCASUser(ctx, u, "first key", key, 0, []byte("cart"), storeExpiry(time.Hour), ann, until, ruleRenewListed)
+	if err != nil {
+		return err
+	}
+	// A listing runs in a loop while the session is renewed again and
+	// again under the same user: every snapshot must hold one of its keys.
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var empty, listings int
+	var listErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for lctx.Err() == nil {
+			keys, err := u.UserKeys(lctx, ann)
+			if err != nil {
+				if lctx.Err() == nil {
+					listErr = err
+				}
+				return
+			}
+			listings++
+			if len(keys) == 0 {
+				empty++
+			}
+		}
+	})
+	data := []byte("cart")
+	for i := range 20 {
+		r := storeRenewal(key, v, []byte(fmt.Sprintf("renewed %d", i)))
+		r.User, r.Until = ann, until
+		nv, err := storeRenew(ctx, s, r, data, ruleRenewListed)
+		if err != nil {
+			stop()
+			wg.Wait()
+			return skipUnsupported(err)
+		}
+		key, v, data = r.NewKey, nv, r.Data
+	}
+	stop()
+	wg.Wait()
+	switch {
+	case listErr != nil:
+		return storeViolation(fmt.Sprintf("UserKeys(%q) during renews", ann), storeErrText(listErr), "nil error", ruleRenewListed)
+	case empty > 0:
+		return storeViolation(fmt.Sprintf("UserKeys(%q) during 20 renews of the user's one session", ann),
+			fmt.Sprintf("no key in %d of %d listings", empty, listings), "one of the session's keys in every listing", ruleRenewListed)
+	}
+	return storeUserKeys(ctx, u, ann, []string{key}, map[string]string{key: "the last new key"}, ruleRenewListed)
 }
