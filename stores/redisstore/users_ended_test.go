@@ -27,10 +27,14 @@ func TestUserIndexEntriesEndWithSessions(t *testing.T) {
 			s, prefix := m.store(t)
 			set := userSet(prefix, "ivy")
 			until := time.Now().Add(time.Hour)
+			// The sessions live 3 s: long enough that the setup below
+			// ends before they expire on a loaded machine (make test runs
+			// several modules at once), which the test then waits out.
+			short := time.Now().Add(3 * time.Second)
 			var keys []string
 			for range 100 {
 				k := newKey()
-				if _, err := s.CompareAndSwapUser(ctx, k, 0, []byte("x"), time.Now().Add(300*time.Millisecond), "ivy", until); err != nil {
+				if _, err := s.CompareAndSwapUser(ctx, k, 0, []byte("x"), short, "ivy", until); err != nil {
 					t.Fatal(err)
 				}
 				keys = append(keys, k)
@@ -56,7 +60,7 @@ func TestUserIndexEntriesEndWithSessions(t *testing.T) {
 			if _, err := s.CompareAndSwap(ctx, swapped, rec.Version, []byte("y"), time.Now().Add(time.Minute)); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(400 * time.Millisecond)
+			time.Sleep(time.Until(short) + 100*time.Millisecond)
 			k := newKey()
 			if _, err := s.CompareAndSwapUser(ctx, k, 0, []byte("x"), time.Now().Add(time.Minute), "ivy", until); err != nil {
 				t.Fatal(err)
