@@ -53,12 +53,12 @@ checks: repocheck fmt gotest-. modcheck gotest-stores/redisstore gotest-stores/m
 	gotest-stores/postgresstore crossbuild staticcheck vet gotest latest
 	@echo "make test: every check passed"
 
-# timed runs the shell command $(1) in a subshell and then prints whether
-# the target passed and how long it took; the recipe fails with the
-# subshell's status.
-timed = set -e; start=$$(date +%s); \
-	trap 'st=$$?; [ $$st = 0 ] && r=passed || r=FAILED; echo "=== $@ $$r in $$(( $$(date +%s) - start ))s"; exit $$st' EXIT; \
-	( $(1) )
+# timed runs the shell command $(1) in a subshell and then prints how long
+# it took, the CPU time it used, and whether it passed; the recipe fails
+# with the subshell's status. (bash: the time keyword and TIMEFORMAT.)
+SHELL := /bin/bash
+timed = set -e; trap 'st=$$?; [ $$st = 0 ] && echo "=== $@ passed" || echo "=== $@ FAILED"; exit $$st' EXIT; \
+	TIMEFORMAT="=== $@ took %0Rs (CPU: user %0Us, sys %0Ss)"; { time ( $(1) ); } 2>&1
 
 # No build output, binaries or large files in the repository: the module
 # zip is what users download.
