@@ -37,20 +37,22 @@ GOTEST_MODULES := $(addprefix gotest-,$(TEST_MODULES))
 .PHONY: test checks fmt vet staticcheck gotest $(GOTEST_MODULES) crossbuild go125 go125-vet go125-test \
 	latest repocheck modcheck demo bench tidy
 
-# make test runs every check below, TEST_JOBS at a time: most of the test
-# time is spent waiting (on expiry, servers, the disk, the network), so
-# the compiling, vetting and other modules' tests fill it. Each target's
-# output is printed in one piece when it ends (--output-sync=target), with
-# how long it took; the first failure stops make from starting more and
-# makes make test fail once the running ones have finished. The longest
-# targets come first, so that they start first.
+# make test runs every check (the prerequisites of checks), TEST_JOBS at a
+# time: most of the test time is spent waiting (on expiry, servers, the
+# disk, the network), so the compiling, vetting and other modules' tests
+# fill it. Each target's output is printed in one piece when it ends
+# (--output-sync=target), with how long it took; the first failure stops
+# make from starting more and makes make test fail once the running ones
+# have finished. make starts the prerequisites in the order listed, so the
+# longest come first (SLOW_TESTS: the slowest modules' tests).
 TEST_JOBS ?= 4
+gotest_of = $(foreach m,$(1),$(filter gotest-$(m),$(GOTEST_MODULES)))
+SLOW_TESTS := $(call gotest_of,. stores/redisstore stores/memcachestore stores/sqlitestore)
+MORE_TESTS := $(call gotest_of,cmd/sessiondemo stores/mysqlstore stores/postgresstore)
 test:
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target checks
 
-checks: repocheck fmt gotest-. modcheck gotest-stores/redisstore gotest-stores/memcachestore \
-	gotest-stores/sqlitestore go125 gotest-cmd/sessiondemo gotest-stores/mysqlstore \
-	gotest-stores/postgresstore crossbuild staticcheck vet gotest latest
+checks: repocheck fmt $(SLOW_TESTS) modcheck go125 $(MORE_TESTS) crossbuild staticcheck vet latest gotest
 	@echo "make test: every check passed"
 
 # timed runs the shell command $(1) in a subshell and then prints how long
