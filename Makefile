@@ -45,7 +45,7 @@ GOTEST_MODULES := $(addprefix gotest-,$(TEST_MODULES))
 # make from starting more and makes make test fail once the running ones
 # have finished. make starts the prerequisites in the order listed, so the
 # longest come first (SLOW_TESTS: the slowest modules' tests).
-TEST_JOBS ?= 4
+TEST_JOBS ?= 3
 gotest_of = $(foreach m,$(1),$(filter gotest-$(m),$(GOTEST_MODULES)))
 SLOW_TESTS := $(call gotest_of,. stores/redisstore stores/memcachestore stores/sqlitestore)
 MORE_TESTS := $(call gotest_of,cmd/sessiondemo stores/mysqlstore stores/postgresstore)
