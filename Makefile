@@ -30,9 +30,37 @@ export GOWORK := off
 # first failure stops the loop with its status.
 foreach_module = set -e; for m in $(1); do echo "--- $$m: $(2)"; (cd $$m && $(2)); done
 
-.PHONY: test fmt vet staticcheck gotest crossbuild go125 latest repocheck modcheck demo bench tidy
+# One gotest-MODULE target per test module ("gotest-." is the root module),
+# so that make -j runs several at once.
+GOTEST_MODULES := $(addprefix gotest-,$(TEST_MODULES))
 
-test: repocheck fmt vet staticcheck crossbuild gotest latest go125 modcheck
+.PHONY: test checks fmt vet staticcheck gotest $(GOTEST_MODULES) crossbuild go125 go125-vet go125-test \
+	latest repocheck modcheck demo bench tidy
+
+# make test runs every check (the prerequisites of checks), TEST_JOBS at a
+# time: most of the test time is spent waiting (on expiry, servers, the
+# disk, the network), so the compiling, vetting and other modules' tests
+# fill it. Each target's output is printed in one piece when it ends
+# (--output-sync=target), with how long it took; the first failure stops
+# make from starting more and makes make test fail once the running ones
+# have finished. make starts the prerequisites in the order listed, so the
+# longest come first (SLOW_TESTS: the slowest modules' tests).
+TEST_JOBS ?= 3
+gotest_of = $(foreach m,$(1),$(filter gotest-$(m),$(GOTEST_MODULES)))
+SLOW_TESTS := $(call gotest_of,. stores/redisstore stores/memcachestore stores/sqlitestore)
+MORE_TESTS := $(call gotest_of,cmd/sessiondemo stores/mysqlstore stores/postgresstore)
+test:
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target checks
+
+checks: repocheck fmt $(SLOW_TESTS) modcheck go125 $(MORE_TESTS) crossbuild staticcheck vet latest gotest
+	@echo "make test: every check passed"
+
+# timed runs the shell command $(1) in a subshell and then prints how long
+# it took, the CPU time it used, and whether it passed; the recipe fails
+# with the subshell's status. (bash: the time keyword and TIMEFORMAT.)
+SHELL := /bin/bash
+timed = set -e; trap 'st=$$?; [ $$st = 0 ] && echo "=== $@ passed" || echo "=== $@ FAILED"; exit $$st' EXIT; \
+	TIMEFORMAT="=== $@ took %0Rs (CPU: user %0Us, sys %0Ss)"; { time ( $(1) ); } 2>&1
 
 # No build output, binaries or large files in the repository: the module
 # zip is what users download.
@@ -49,30 +77,38 @@ fmt:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
-	@$(call foreach_module,$(ALL_MODULES),$(GO) vet ./...)
+	@$(call timed,$(call foreach_module,$(ALL_MODULES),$(GO) vet ./...))
 
 staticcheck:
-	@$(call foreach_module,$(ALL_MODULES),$(GO) run $(STATICCHECK) ./...)
+	@$(call timed,$(call foreach_module,$(ALL_MODULES),$(GO) run $(STATICCHECK) ./...))
 
-gotest:
-	@$(call foreach_module,$(TEST_MODULES),$(GO) test -race -count=1 -timeout 12m ./...)
+gotest: $(GOTEST_MODULES)
+
+$(GOTEST_MODULES): gotest-%:
+	@echo "--- $*: $(GO) test -race -count=1 -timeout 12m ./..."
+	@$(call timed,cd $* && $(GO) test -race -count=1 -timeout 12m ./...)
 
 # Every package builds for macOS and Windows (Linux: vet and gotest), and
 # the root module, where the OS-specific code lives (the file store's
 # locks), also type-checks its tests there.
 crossbuild:
-	@set -e; for os in darwin windows; do \
+	@$(call timed,set -e; for os in darwin windows; do \
 		for m in $(TEST_MODULES); do (cd $$m && GOOS=$$os GOARCH=amd64 $(GO) build ./...); done; \
 		GOOS=$$os GOARCH=amd64 $(GO) vet ./...; \
 		echo "crossbuild: every package of every module builds for $$os; the root module vets for $$os"; \
-	done
+	done)
 
 # The older supported Go release: every library module vets (type-checks
 # against Go 1.25's standard library, tests included) and the root module's
 # short tests run. The toolchain comes through the module proxy.
-go125:
-	@$(call foreach_module,$(LIB_MODULES),GOTOOLCHAIN=$(GO125) $(GO) vet ./...)
-	GOTOOLCHAIN=$(GO125) $(GO) test -short -count=1 ./...
+go125: go125-vet go125-test
+
+go125-vet:
+	@$(call timed,$(call foreach_module,$(LIB_MODULES),GOTOOLCHAIN=$(GO125) $(GO) vet ./...))
+
+go125-test:
+	@echo "--- .: GOTOOLCHAIN=$(GO125) $(GO) test -short -count=1 ./..."
+	@$(call timed,GOTOOLCHAIN=$(GO125) $(GO) test -short -count=1 ./...)
 
 # go.mod asks for the lowest Gin and Echo versions the adapters pass with
 # (and that have no published advisory); this runs the adapter and demo
@@ -83,7 +119,7 @@ LATEST := adapters/ginsession:github.com/gin-gonic/gin adapters/echosession:gith
 	cmd/sessiondemo:github.com/gin-gonic/gin cmd/sessiondemo:github.com/labstack/echo/v4 \
 	cmd/sessiondemo:github.com/labstack/echo/v5
 latest:
-	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	@$(call timed,set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	for dir in $$(echo "$(LATEST)" | tr ' ' '\n' | cut -d: -f1 | sort -u); do \
 		[ -d "$$dir" ] || continue; \
 		mods=$$(echo "$(LATEST)" | tr ' ' '\n' | awk -F: -v d="$$dir" '$$1 == d {print $$2 "@latest"}'); \
@@ -91,12 +127,13 @@ latest:
 		(cd $$dir && $(GO) get -modfile="$$tmp/go.mod" $$mods && \
 		 $(GO) list -modfile="$$tmp/go.mod" -m $$(echo $$mods | sed 's/@latest//g') | sed "s|^|latest ($$dir): |" && \
 		 $(GO) test -count=1 -modfile="$$tmp/go.mod" ./... -skip TestBrowser); \
-	done
+	done)
 
 # What a user pays for each set of imports, measured in fresh user modules
 # against a local module proxy built from this checkout (see the README).
 modcheck:
-	cd internal/modcheck && $(GO) run . -repo ../..
+	@echo "--- internal/modcheck: $(GO) run . -repo ../.."
+	@$(call timed,cd internal/modcheck && $(GO) run . -repo ../..)
 
 # go mod tidy in every module.
 tidy:

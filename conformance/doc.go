@@ -38,7 +38,11 @@
 // times are kept (rounded down, never up).
 //
 // Checks that wait for records to expire take one to two seconds each and
-// are skipped under go test -short.
+// are skipped under go test -short. A store whose factory returns stores
+// that are independent of each other (a fresh key prefix, table, file or
+// directory each) and may be called from several goroutines sets
+// StoreOptions.Parallel: the same checks then run several at a time, the
+// waiting ones first, and the suite takes a fraction of the time.
 //
 // After the capability groups, "Health" checks core.PingStore (the
 // store's Ping when it is a core.Pinger) against live and ended contexts,

@@ -21,10 +21,10 @@ func newFaulty(t *testing.T) (*conformance.FaultyStore, *memory.Store) {
 }
 
 func TestFaultyStoreConformance(t *testing.T) {
-	conformance.TestStore(t, func(t *testing.T) core.Store {
+	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
 		f, _ := newFaulty(t)
 		return f.Store()
-	})
+	}, conformance.StoreOptions{Parallel: true})
 }
 
 // capabilities lists which optional interfaces s implements.

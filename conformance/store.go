@@ -24,6 +24,19 @@ type StoreOptions struct {
 	// may be earlier than the saved one by less than this, never later.
 	// Zero means expiry times are kept exactly.
 	ExpiryPrecision time.Duration
+
+	// Parallel lets the suite run its checks concurrently, several at a
+	// time (the slow ones, which wait for records to expire, first), and
+	// the Wrapped group alongside the others, instead of one after
+	// another. Set it only when the stores newStore returns are
+	// independent of each other, as with a fresh key prefix, table, file
+	// or directory for each: one check's records, Iterate or
+	// DeleteExpired must never see another's, and newStore must be safe to
+	// call from several goroutines. The checks and their subtest names
+	// are the same either way, and TestStoreWithOptions still returns
+	// only when every check has run. False (the default) runs one check
+	// at a time.
+	Parallel bool
 }
 
 // TestStore runs the store conformance suite against the stores returned by
@@ -44,25 +57,30 @@ func TestStoreWithOptions(t *testing.T, newStore func(t *testing.T) core.Store, 
 	if probe == nil {
 		t.Fatal("newStore returned nil")
 	}
+	r := newStoreRunner(opts)
+	runs := r.runs()
 	for _, g := range storeGroups {
 		if g.supported != nil && !g.supported(probe) {
 			t.Logf("%s: not implemented by %T; its checks do not apply", g.capability, probe)
 			continue
 		}
-		t.Run(g.name, func(t *testing.T) {
+		runs.group(t, g.name, func(t *testing.T) {
+			checks := r.runs()
 			for _, c := range g.checks {
 				if c.applies != nil && !c.applies(opts) {
 					continue // e.g. TooLarge without a declared MaxRecordSize
 				}
-				t.Run(c.name, func(t *testing.T) {
+				checks.check(t, c.name, c.slow, func(t *testing.T) {
 					storeRunCheck(t, newStore, g, c, opts)
 				})
 			}
+			checks.wait()
 		})
 	}
-	t.Run("Health", func(t *testing.T) { storeCheckHealth(t, newStore) })
-	t.Run("Wrapped", func(t *testing.T) { storeTestWrapped(t, newStore, opts) })
-	t.Run("Observed", func(t *testing.T) { checkObserved(t, managerMount, newStore) })
+	runs.check(t, "Health", false, func(t *testing.T) { storeCheckHealth(t, newStore) })
+	runs.group(t, "Wrapped", func(t *testing.T) { storeTestWrapped(t, newStore, opts, r) })
+	runs.check(t, "Observed", false, func(t *testing.T) { checkObserved(t, managerMount, newStore) })
+	runs.wait()
 }
 
 // storeRunCheck runs one check against a fresh store.

@@ -12,16 +12,6 @@ import (
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
 
-// TestStoreOnMemory runs the whole suite, slow checks included, through the
-// public entry points against the reference store.
-func TestStoreOnMemory(t *testing.T) {
-	conformance.TestStore(t, func(t *testing.T) core.Store {
-		s := memory.New(memory.Config{})
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	})
-}
-
 // TestStoreOnlyBasics runs the suite against a store without optional
 // capabilities: their groups must not apply.
 func TestStoreOnlyBasics(t *testing.T) {

@@ -53,46 +53,55 @@ func checkWrappedCaps(inner, w core.Store) error {
 // storeTestWrapped runs every check of the suite again on the stores of
 // newStore wrapped with core.WrapStore (with an Around that counts the
 // calls): the wrapped store must have exactly the capabilities of the
-// store inside and pass every check it passes.
-func storeTestWrapped(t *testing.T, newStore func(t *testing.T) core.Store, opts StoreOptions) {
+// store inside and pass every check it passes. Its subtests go through r,
+// so for a Parallel store they run alongside the unwrapped checks.
+func storeTestWrapped(t *testing.T, newStore func(t *testing.T) core.Store, opts StoreOptions, r *storeRunner) {
 	t.Helper()
-	var calls atomic.Int64
-	wrapped := func(t *testing.T) core.Store {
-		s := newStore(t)
-		if s == nil {
-			return nil
+	// wrapper returns a newStore that wraps, counting the calls in calls:
+	// one counter per check, so that concurrent checks never count each
+	// other's calls.
+	wrapper := func(calls *atomic.Int64) func(t *testing.T) core.Store {
+		return func(t *testing.T) core.Store {
+			s := newStore(t)
+			if s == nil {
+				return nil
+			}
+			w := wrapStore(s, core.StoreWrapper{
+				Around: func(ctx context.Context, _ core.StoreCall, next func(context.Context) error) error {
+					calls.Add(1)
+					return next(ctx)
+				},
+			})
+			if err := checkWrappedCaps(s, w); err != nil {
+				t.Fatal(err)
+			}
+			return w
 		}
-		w := wrapStore(s, core.StoreWrapper{
-			Around: func(ctx context.Context, _ core.StoreCall, next func(context.Context) error) error {
-				calls.Add(1)
-				return next(ctx)
-			},
-		})
-		if err := checkWrappedCaps(s, w); err != nil {
-			t.Fatal(err)
-		}
-		return w
 	}
-	probe := wrapped(t)
+	probe := wrapper(new(atomic.Int64))(t)
+	runs := r.runs()
 	for _, g := range storeGroups {
 		if g.supported != nil && !g.supported(probe) {
 			continue
 		}
-		t.Run(g.name, func(t *testing.T) {
+		runs.group(t, g.name, func(t *testing.T) {
+			checks := r.runs()
 			for _, c := range g.checks {
 				if c.applies != nil && !c.applies(opts) {
 					continue
 				}
-				t.Run(c.name, func(t *testing.T) {
-					before := calls.Load()
-					storeRunCheck(t, wrapped, g, c, opts)
-					if calls.Load() == before && !t.Skipped() {
+				checks.check(t, c.name, c.slow, func(t *testing.T) {
+					var calls atomic.Int64
+					storeRunCheck(t, wrapper(&calls), g, c, opts)
+					if calls.Load() == 0 && !t.Skipped() {
 						t.Errorf("the check made no call through the wrapper (rule: WrapStore's Around runs every call)")
 					}
 				})
 			}
+			checks.wait()
 		})
 	}
+	runs.wait()
 }
 
 // storeCheckHealth checks core.PingStore (the store's Ping when it has

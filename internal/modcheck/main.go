@@ -259,13 +259,16 @@ func (r result) problems(sc scenario) []string {
 // env returns the environment for the go command in a user module: the
 // local proxy first, the configured one for everything else, a fresh
 // module cache, and no checksum database for the unreleased modules.
+// -trimpath keeps the temporary module cache's path out of the build, so
+// that the build cache serves the packages built in earlier scenarios and
+// runs (they are compiled as the user would, only not again).
 func env(proxy, cache string) []string {
 	upstream, err := exec.Command("go", "env", "GOPROXY").Output()
 	check(err)
 	return append(os.Environ(),
 		"GOPROXY=file://"+filepath.ToSlash(proxy)+","+strings.TrimSpace(string(upstream)),
 		"GONOSUMDB="+rootPath, "GOWORK=off",
-		"GOMODCACHE="+cache, "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod -modcacherw")
+		"GOMODCACHE="+cache, "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod -modcacherw -trimpath")
 }
 
 func run(dir, proxy string, sc scenario) result {

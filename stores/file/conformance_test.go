@@ -8,15 +8,15 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	conformance.TestStore(t, func(t *testing.T) core.Store {
-		return newStore(t, Config{})
-	})
+	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
+		return newStore(t, Config{}) // a fresh directory per subtest
+	}, conformance.StoreOptions{Parallel: true})
 }
 
 func TestConformanceSync(t *testing.T) {
-	conformance.TestStore(t, func(t *testing.T) core.Store {
+	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
 		return newStore(t, Config{Sync: true, Prefix: "s_", Mode: 0o640})
-	})
+	}, conformance.StoreOptions{Parallel: true})
 }
 
 // TestShared runs the shared-store checks with one Store value per

@@ -11,10 +11,11 @@ import (
 
 // options declares the store's limits. The expiry is kept exactly (in the
 // value's header), so no precision is declared even though memcached's own
-// clock has one-second resolution.
+// clock has one-second resolution. Every store has its own key prefix, so
+// the checks may run in parallel.
 func options() conformance.StoreOptions {
 	s, _ := memcachestore.New(newClient("127.0.0.1:1"), memcachestore.Config{})
-	return conformance.StoreOptions{MaxRecordSize: s.MaxRecordSize()}
+	return conformance.StoreOptions{MaxRecordSize: s.MaxRecordSize(), Parallel: true}
 }
 
 func TestConformance(t *testing.T) {

@@ -29,15 +29,15 @@ func testKey(n int) string {
 }
 
 func TestConformance(t *testing.T) {
-	conformance.TestStore(t, func(t *testing.T) core.Store {
+	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
 		return newStore(t, memory.Config{})
-	})
+	}, conformance.StoreOptions{Parallel: true})
 }
 
 func TestConformanceWithLimit(t *testing.T) {
 	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
 		return newStore(t, memory.Config{MaxRecordSize: 1000, CleanupInterval: -1})
-	}, conformance.StoreOptions{MaxRecordSize: 1000})
+	}, conformance.StoreOptions{MaxRecordSize: 1000, Parallel: true})
 }
 
 func TestInvalidKeyError(t *testing.T) {

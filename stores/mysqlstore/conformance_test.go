@@ -10,10 +10,12 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	db := newDB(t, dbOptions{})
+	// The checks run in parallel (a fresh table each); the pool bound keeps
+	// them under the server's connection limit.
+	db := newDB(t, dbOptions{maxConns: 32})
 	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
 		return newStore(t, db, Config{MaxDataSize: 1 << 20}) // a fresh table per subtest
-	}, conformance.StoreOptions{MaxRecordSize: 1 << 20, ExpiryPrecision: time.Microsecond})
+	}, conformance.StoreOptions{MaxRecordSize: 1 << 20, ExpiryPrecision: time.Microsecond, Parallel: true})
 }
 
 // TestShared runs the shared-store checks with one connection pool per

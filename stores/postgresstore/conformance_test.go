@@ -13,7 +13,7 @@ func TestConformance(t *testing.T) {
 	pool, dsn := newPool(t, 0, nil)
 	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
 		return newStore(t, pool, dsn, Config{}) // a fresh table per subtest
-	}, conformance.StoreOptions{ExpiryPrecision: time.Microsecond})
+	}, conformance.StoreOptions{ExpiryPrecision: time.Microsecond, Parallel: true})
 }
 
 // TestShared runs the shared-store checks with one connection pool per

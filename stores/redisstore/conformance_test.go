@@ -13,11 +13,15 @@ import (
 	"github.com/sessionkit/sessionkit/stores/redisstore"
 )
 
+// parallel lets the conformance checks run in parallel: every store has
+// its own key prefix.
+var parallel = conformance.StoreOptions{Parallel: true}
+
 func TestConformance(t *testing.T) {
 	client := newClient(t, testserver.Redis(t))
-	conformance.TestStore(t, func(t *testing.T) core.Store {
+	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
 		return newStore(t, client) // a fresh key prefix: an empty store
-	})
+	}, parallel)
 }
 
 // newClusterClient returns a client of a three-master Redis Cluster.
@@ -36,9 +40,9 @@ func newClusterClient(t testing.TB) *goredis.ClusterClient {
 
 func TestClusterConformance(t *testing.T) {
 	client := newClusterClient(t)
-	conformance.TestStore(t, func(t *testing.T) core.Store {
+	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
 		return newStore(t, client)
-	})
+	}, parallel)
 }
 
 // TestClusterHashTagConformance runs the suite on the Cluster with a
@@ -47,10 +51,10 @@ func TestClusterConformance(t *testing.T) {
 // (without a hash tag, Renew declines and its checks pass vacuously).
 func TestClusterHashTagConformance(t *testing.T) {
 	client := newClusterClient(t)
-	conformance.TestStore(t, func(t *testing.T) core.Store {
+	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
 		s, _ := userMode{client: client, hashTag: true}.store(t)
 		return s
-	})
+	}, parallel)
 }
 
 func TestClusterSpreadsAndIterates(t *testing.T) {
@@ -141,9 +145,9 @@ func TestSentinelConformance(t *testing.T) {
 		ContextTimeoutEnabled: true,
 	})
 	t.Cleanup(func() { client.Close() })
-	conformance.TestStore(t, func(t *testing.T) core.Store {
+	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
 		return newStore(t, client)
-	})
+	}, parallel)
 }
 
 // TestShared runs the shared-store checks with one client per instance

@@ -12,7 +12,7 @@ import (
 func TestConformance(t *testing.T) {
 	conformance.TestStoreWithOptions(t, func(t *testing.T) core.Store {
 		return openStore(t, "", Config{MaxDataSize: 1 << 20}) // a fresh file per subtest
-	}, conformance.StoreOptions{MaxRecordSize: 1 << 20, ExpiryPrecision: time.Microsecond})
+	}, conformance.StoreOptions{MaxRecordSize: 1 << 20, ExpiryPrecision: time.Microsecond, Parallel: true})
 }
 
 // TestShared runs the shared-store checks with one Store per instance (its
