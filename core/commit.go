@@ -406,9 +406,7 @@ type writeOp struct {
 // ends. A record that has disappeared meanwhile is not re-created.
 func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 	if m.cas == nil {
-		w.expiry = m.deadline(w.created, now)
-		stamp(w, now)
-		data, err := m.encode(w)
+		data, err := m.prepare(w, now)
 		if err != nil {
 			return err
 		}
@@ -432,9 +430,7 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		w.expiry = m.deadline(w.created, now)
-		stamp(w, now)
-		data, err := m.encode(w)
+		data, err := m.prepare(w, now)
 		if err != nil {
 			return err
 		}
@@ -467,9 +463,7 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 // caller then takes the two-step path, which rebases on the old record's
 // new values or finds it gone. The caller holds the old key's lock.
 func (m *Manager) renewInOne(ctx context.Context, s *Session, w *writeOp, now time.Time) (bool, error) {
-	w.expiry = m.deadline(w.created, now)
-	stamp(w, now)
-	data, err := m.encode(w)
+	data, err := m.prepare(w, now)
 	if err != nil {
 		return false, err
 	}
@@ -600,6 +594,14 @@ func (m *Manager) swap(ctx context.Context, w *writeOp, data []byte) (uint64, er
 		return v, err
 	}
 	return m.cas.CompareAndSwap(ctx, w.key, w.version, data, w.expiry)
+}
+
+// prepare sets w's expiry and metadata for a write at now and returns
+// its encoded record.
+func (m *Manager) prepare(w *writeOp, now time.Time) ([]byte, error) {
+	w.expiry = m.deadline(w.created, now)
+	stamp(w, now)
+	return m.encode(w)
 }
 
 // encode serialises w, enforcing MaxRecordSize.

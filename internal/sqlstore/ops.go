@@ -121,16 +121,8 @@ func (s *Store) compareAndSwap(ctx context.Context, key string, version uint64, 
 		return uint64(a.version), nil
 	}
 	a.newVersion = a.version + 1
-	res, err := s.exec(ctx, update, a)
-	if err != nil {
+	if err := s.execWon(ctx, update, a); err != nil {
 		return 0, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, err
-	}
-	if n == 0 {
-		return 0, core.ErrConflict
 	}
 	return uint64(a.newVersion), nil
 }
@@ -150,16 +142,8 @@ func (s *Store) casDelete(ctx context.Context, a *args) (uint64, error) {
 		}
 		return uint64(firstVersion()), nil
 	}
-	res, err := s.exec(ctx, qDeleteLive, a)
-	if err != nil {
+	if err := s.execWon(ctx, qDeleteLive, a); err != nil {
 		return 0, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, err
-	}
-	if n == 0 {
-		return 0, core.ErrConflict
 	}
 	return uint64(a.version) + 1, nil
 }
@@ -285,4 +269,18 @@ func nonNil(data []byte) []byte {
 		return []byte{}
 	}
 	return data
+}
+
+// execWon runs query i, a conditional write, and returns an error wrapping
+// core.ErrConflict when it changed no row.
+func (s *Store) execWon(ctx context.Context, i queryID, a *args) error {
+	res, err := s.exec(ctx, i, a)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return orConflict(err)
+	}
+	return nil
 }

@@ -54,16 +54,8 @@ func (s *Store) renew(ctx context.Context, r *core.Renewal) (uint64, error) {
 		return s.renewDelete(ctx, a)
 	}
 	a.retired, a.retiredExpiry = r.Retired, micros(r.RetiredExpiry)
-	res, err := s.exec(ctx, qRenew, a)
-	if err != nil {
+	if err := s.execWon(ctx, qRenew, a); err != nil {
 		return 0, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, err
-	}
-	if n == 0 {
-		return 0, core.ErrConflict
 	}
 	return uint64(a.version), nil
 }
