@@ -201,6 +201,12 @@ func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 			if err != nil {
 				return err
 			}
+			// An empty reading after this call saw entries end may have
+			// missed their successors (filed while the lists were read):
+			// read again.
+			if len(live) == 0 && len(dead) > 0 && pass < userKeysPasses && ctx.Err() == nil {
+				continue
+			}
 			if !fresh || pass == userKeysPasses || ctx.Err() != nil {
 				// Still churning: the records found gone in this reading
 				// ended moments ago; listing them makes the caller
@@ -228,10 +234,14 @@ func (s *Store) listPass(owner [ownerLen]byte, dead map[[32]byte]bool) (live, fr
 	for b := range ids {
 		ids[b] = s.listKey(owner, b)
 	}
-	items, err := s.collectLists(ids)
+	items, consistent, err := s.collectLists(ids)
 	if err != nil {
 		return nil, nil, false, err
 	}
+	// A reading that never settled may hold one list from before a renew
+	// filed the new key and another from after it ended the old one:
+	// neither key. It counts as churn, so UserKeys reads again.
+	fresh = !consistent
 	now := time.Now()
 	lists := make(map[string][]listEntry, len(items))
 	var current []listEntry
@@ -307,16 +317,17 @@ func (s *Store) keepFiled(entries []listEntry, owner [ownerLen]byte, now time.Ti
 // row find every item with the same CAS id (or missing in both): the
 // items read then were all current at one instant between the two
 // readings, which one multi-get over several items and servers does not
-// promise. After listBuckets tries it settles for the last reading.
-func (s *Store) collectLists(ids []string) (map[string]*memcache.Item, error) {
+// promise. After listBuckets tries it settles for the last reading and
+// reports it as not consistent.
+func (s *Store) collectLists(ids []string) (items map[string]*memcache.Item, consistent bool, err error) {
 	prev, err := s.client.GetMulti(ids)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for range listBuckets {
 		cur, err := s.client.GetMulti(ids)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		same := len(cur) == len(prev)
 		for id, item := range cur {
@@ -326,11 +337,11 @@ func (s *Store) collectLists(ids []string) (map[string]*memcache.Item, error) {
 			}
 		}
 		if same {
-			return cur, nil
+			return cur, true, nil
 		}
 		prev = cur
 	}
-	return prev, nil
+	return prev, false, nil
 }
 
 // writeBack stores the pruned list with one cas, expiring an empty list.
