@@ -33,18 +33,23 @@ func (m *Manager) observeStores() {
 // observeCall runs one store call between StoreCallStarted and
 // StoreCallFinished. A Renew that the store declines (ErrNotSupported:
 // it changed nothing, and the core renews in separate steps, each
-// observed) is reported without its error, so that a store which can
-// never renew in one step (a Redis Cluster without a hash tag) does not
-// report a store error at every renew.
+// observed) is reported as Declined without its error, so that a store
+// which can never renew in one step (a Redis Cluster without a hash tag)
+// does not report a store error at every renew; a Touch that finds no
+// record (ErrNotFound) is reported as NotFound, not as an error.
 func observeCall(ctx context.Context, obs Observer, op StoreOp, name string, next func(context.Context) error) error {
 	start := time.Now()
 	ctx = obs.StoreCallStarted(ctx, op, name)
 	err := next(ctx)
-	reported := err
-	if op == OpRenew && errors.Is(err, ErrNotSupported) {
-		reported = nil
+	e := StoreCallEvent{Op: op, Store: name, Duration: time.Since(start), Err: err}
+	switch {
+	case err == nil:
+	case op == OpRenew && errors.Is(err, ErrNotSupported):
+		e.Err, e.Declined = nil, true
+	case errors.Is(err, ErrNotFound):
+		e.Err, e.NotFound = nil, true
 	}
-	obs.StoreCallFinished(ctx, StoreCallEvent{Op: op, Store: name, Duration: time.Since(start), Err: reported})
+	obs.StoreCallFinished(ctx, e)
 	return err
 }
 

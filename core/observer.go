@@ -191,11 +191,18 @@ type StoreCallEvent struct {
 	Store string
 	// Duration is the call's wall time.
 	Duration time.Duration
-	// Err is the call's error, nil on success. Not-found is not an error,
-	// nor is a Renew that the store declines with ErrNotSupported (the
-	// core then renews in separate steps); a conflict of CompareAndSwap
-	// or Renew is one (wrapping ErrConflict).
+	// Err is the call's error, nil on success. Not-found is not an error
+	// (see NotFound), nor is a Renew that the store declines (see
+	// Declined); a conflict of CompareAndSwap or Renew is one (wrapping
+	// ErrConflict).
 	Err error
+	// NotFound reports a Touch that found no live record (the store
+	// returned ErrNotFound): the session expired or ended meanwhile.
+	NotFound bool
+	// Declined reports a Renew that the store declined with
+	// ErrNotSupported: it changed nothing, and the core renews in
+	// separate steps, each observed as a call of its own.
+	Declined bool
 }
 
 // NopObserver is an Observer that ignores every event. Embed it in an

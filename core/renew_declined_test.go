@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/stores/memory"
@@ -30,8 +31,13 @@ func (o *callObserver) StoreCallFinished(_ context.Context, e core.StoreCallEven
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	c := string(e.Op)
-	if e.Err != nil {
+	switch {
+	case e.Err != nil:
 		c += " (error)"
+	case e.Declined:
+		c += " (declined)"
+	case e.NotFound:
+		c += " (not found)"
 	}
 	o.calls = append(o.calls, c)
 }
@@ -45,8 +51,8 @@ func (o *callObserver) take() []string {
 }
 
 // TestRenewDeclinedIsNoStoreError: a Renew declined with ErrNotSupported
-// is observed as a store call without an error (the store changed
-// nothing), followed by the two-step renew; the session moves.
+// is observed as a declined store call without an error (the store
+// changed nothing), followed by the two-step renew; the session moves.
 func TestRenewDeclinedIsNoStoreError(t *testing.T) {
 	mem := memory.New(memory.Config{})
 	t.Cleanup(func() { _ = mem.Close() })
@@ -55,7 +61,7 @@ func TestRenewDeclinedIsNoStoreError(t *testing.T) {
 	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("cart", 3) })
 	obs.take()
 	renewed, _ := h.request(t, tok, func(s *core.Session) { s.Renew() })
-	want := []string{"load", "renew", "compare_and_swap", "compare_and_swap"}
+	want := []string{"load", "renew (declined)", "compare_and_swap", "compare_and_swap"}
 	if got := obs.take(); !slices.Equal(got, want) {
 		t.Errorf("renew with a declining Renewer: observed store calls %q, want %q", got, want)
 	}
@@ -67,4 +73,30 @@ func TestRenewDeclinedIsNoStoreError(t *testing.T) {
 			t.Errorf("after a two-step renew: cart = %v, want 3", v)
 		}
 	})
+}
+
+// TestTouchNotFoundIsNoStoreError: a Touch that finds the record gone
+// (it ended between the load and the commit) is observed as NotFound,
+// not as a store error, and the request still succeeds.
+func TestTouchNotFoundIsNoStoreError(t *testing.T) {
+	obs := &callObserver{}
+	h := newHarness(t, core.Config{IdleTimeout: time.Hour, Observer: obs})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("cart", 3) })
+	h.now = h.now.Add(30 * time.Minute) // the idle deadline is due for a refresh
+	obs.take()
+	s, hdr := h.begin(tok, "192.0.2.1:1234")
+	if v, _ := s.Get("cart"); v != 3 {
+		t.Fatalf("cart = %v, want 3", v)
+	}
+	if err := h.store.Delete(context.Background(), core.StoreKey(tok)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.Commit(s, hdr); err != nil {
+		t.Fatalf("commit after the record vanished: %v", err)
+	}
+	h.m.Release(s)
+	want := []string{"load", "touch (not found)"}
+	if got := obs.take(); !slices.Equal(got, want) {
+		t.Errorf("refresh of a vanished record: observed store calls %q, want %q", got, want)
+	}
 }

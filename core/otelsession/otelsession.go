@@ -25,7 +25,7 @@
 //	sessionkit.commit.conflicts       counter   {conflict}  compare-and-swap conflicts retried
 //	sessionkit.errors                 counter   {error}     sessionkit.operation: load, commit; error.type (store for a failed load)
 //	sessionkit.commit.duration        histogram s           sessionkit.outcome: nothing, written, touched, dropped, error
-//	sessionkit.store.call.duration    histogram s           sessionkit.store, sessionkit.operation, sessionkit.outcome: ok, conflict, error
+//	sessionkit.store.call.duration    histogram s           sessionkit.store, sessionkit.operation, sessionkit.outcome: ok, conflict, not_found, declined, error
 //
 // sessionkit.store is the store's package name (memory, redisstore, ...),
 // sessionkit.operation the store operation (load, save, delete,
@@ -236,7 +236,9 @@ func spanEvent(ctx context.Context, name string) {
 }
 
 // errorType is the error.type attribute of err: the sentinel it wraps
-// when it is one of the core's or the context's, else its Go type.
+// when it is one of the core's or the context's, else its Go type, looking
+// through the wrappers fmt.Errorf makes (a store's "redisstore: load: %w"
+// around a *net.OpError gives *net.OpError, not *fmt.wrapError).
 func errorType(err error) string {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
@@ -252,7 +254,25 @@ func errorType(err error) string {
 	case errors.Is(err, core.ErrCorrupt):
 		return "corrupt"
 	}
-	return fmt.Sprintf("%T", err)
+	for {
+		t := fmt.Sprintf("%T", err)
+		if t != "*fmt.wrapError" && t != "*fmt.wrapErrors" {
+			return t
+		}
+		var next error
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			next = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			if errs := u.Unwrap(); len(errs) > 0 {
+				next = errs[0] // the first of several
+			}
+		}
+		if next == nil {
+			return t
+		}
+		err = next
+	}
 }
 
 // SessionLoaded implements core.Observer.
@@ -348,6 +368,15 @@ func (o *Observer) StoreCallFinished(ctx context.Context, e core.StoreCallEvent)
 	outcome := "ok"
 	span := trace.SpanFromContext(ctx)
 	switch {
+	case e.Declined:
+		// The store cannot renew these keys in one step; the core does it
+		// in separate calls. Not a failure.
+		outcome = "declined"
+		span.SetAttributes(AttrOutcome.String(outcome))
+	case e.NotFound:
+		// A Touch found the record gone (expired or ended meanwhile).
+		outcome = "not_found"
+		span.SetAttributes(AttrOutcome.String(outcome))
 	case errors.Is(e.Err, core.ErrConflict):
 		// Lost against another writer: the core retries; not a failure.
 		outcome = "conflict"

@@ -3,8 +3,10 @@ package otelsession_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -365,4 +367,64 @@ func TestDurationBuckets(t *testing.T) {
 		}
 	}
 	t.Fatal("no sessionkit.store.call.duration metric collected")
+}
+
+// TestStoreCallOutcomes: a declined Renew and a Touch that finds no record
+// are recorded with their own outcomes, not as errors, and a failed call's
+// error.type names the error at the end of its chain, not the wrapper
+// around it.
+func TestStoreCallOutcomes(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()); _ = tp.Shutdown(context.Background()) })
+	obs, err := otelsession.New(otelsession.Config{MeterProvider: mp, TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failure := fmt.Errorf("redisstore: load: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")})
+	for _, e := range []core.StoreCallEvent{
+		{Op: core.OpRenew, Store: "redisstore", Declined: true},
+		{Op: core.OpTouch, Store: "redisstore", NotFound: true},
+		{Op: core.OpLoad, Store: "redisstore", Err: failure},
+	} {
+		ctx := obs.StoreCallStarted(context.Background(), e.Op, e.Store)
+		obs.StoreCallFinished(ctx, e)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	ms := map[string]metricdata.Metrics{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			ms[m.Name] = m
+		}
+	}
+	outcome, op := otelsession.AttrOutcome.String, otelsession.AttrOperation.String
+	for _, tc := range []struct {
+		op, outcome string
+	}{{"renew", "declined"}, {"touch", "not_found"}, {"load", "error"}} {
+		if got := count(t, ms, "sessionkit.store.call.duration", op(tc.op), outcome(tc.outcome)); got != 1 {
+			t.Errorf("%s calls with outcome %s: %d recordings, want 1", tc.op, tc.outcome, got)
+		}
+	}
+	for _, s := range spans.Ended() {
+		switch s.Name() {
+		case "sessionkit.store.renew", "sessionkit.store.touch":
+			if s.Status().Code == codes.Error {
+				t.Errorf("span %s has status Error, want none", s.Name())
+			}
+		case "sessionkit.store.load":
+			if got := attr(s.Attributes(), otelsession.AttrErrorType); got != "*net.OpError" {
+				t.Errorf("error.type of a wrapped *net.OpError: %q, want *net.OpError", got)
+			}
+		default:
+			t.Errorf("unexpected span %s", s.Name())
+		}
+	}
+	if n := len(spans.Ended()); n != 3 {
+		t.Errorf("%d spans ended, want 3", n)
+	}
 }
