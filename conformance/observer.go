@@ -148,8 +148,18 @@ func (c *EventCounter) StoreCallStarted(ctx context.Context, op core.StoreOp, st
 func (c *EventCounter) StoreCallFinished(ctx context.Context, e core.StoreCallEvent) {
 	c.finish(ctx, "store call "+string(e.Op))
 	c.add("store/" + string(e.Op))
-	if e.Err != nil {
+	if e.Err != nil && (e.NotFound || e.Declined) || e.Declined && (e.NotFound || e.Op != core.OpRenew) {
+		c.mu.Lock()
+		c.problems = append(c.problems, fmt.Sprintf("StoreCallFinished(%s): Err %v, NotFound %t, Declined %t: at most one, and Declined only for a renew", e.Op, e.Err != nil, e.NotFound, e.Declined))
+		c.mu.Unlock()
+	}
+	switch {
+	case e.Err != nil:
 		c.add("store_error")
+	case e.NotFound:
+		c.add("store_not_found")
+	case e.Declined:
+		c.add("store_declined")
 	}
 }
 
