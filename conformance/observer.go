@@ -64,7 +64,7 @@ func (c *EventCounter) finish(ctx context.Context, what string) {
 // "loaded/miss", "loaded/expired", "loaded/corrupt", "loaded/error",
 // "created", "renewed", "destroyed", "gone", "conflict",
 // "commit_started", "committed/<outcome>", "committed_error",
-// "store/<op>" and "store_error".
+// "store/<op>", "store_error", "store_not_found" and "store_declined".
 func (c *EventCounter) Counts() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
