@@ -152,6 +152,11 @@ type Store struct {
 	// renewStep) with both keys' locks held, so that tests can make the
 	// next step fail or the process die there.
 	renewHook func()
+	// replaceHook, when set (by tests), runs with the path of a record
+	// just before a rename replaces it or it is removed, so that tests can
+	// check that nothing of this process holds that file open (Windows
+	// refuses to replace or remove a file that is open).
+	replaceHook func(path string)
 
 	janitor *janitor.Janitor // nil with a negative CleanupInterval
 }

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -409,6 +410,56 @@ func TestTouch(t *testing.T) {
 	}
 	if got := loadData(t, s, key); got != "<none>" {
 		t.Errorf("after Touch with a past expiry, Load = %q, want not found", got)
+	}
+}
+
+// TestNoOpenFileReplaced: no write path of the store replaces or removes
+// a record file that this process still holds open, which Windows
+// refuses (a Touch used to rename over the record it was copying from).
+// It looks at the process's open files in /proc, so it runs on Linux.
+func TestNoOpenFileReplaced(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads the open files of the process from /proc/self/fd (Linux only)")
+	}
+	s := newStore(t, Config{})
+	ctx := context.Background()
+	checked := 0
+	s.replaceHook = func(path string) {
+		checked++
+		fds, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fd := range fds {
+			if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && target == path {
+				t.Errorf("%s is replaced or removed while this process has it open (fd %s)", filepath.Base(path), fd.Name())
+			}
+		}
+	}
+	key := testKey("a")
+	mustSave(t, s, key, "data", time.Now().Add(time.Minute))
+	if err := s.Touch(ctx, key, time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Touch = %v", err)
+	}
+	rec, _, err := s.Load(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CompareAndSwap(ctx, key, rec.Version, []byte("new"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("CompareAndSwap = %v", err)
+	}
+	if err := s.Touch(ctx, key, time.Now().Add(-time.Second)); err != nil { // removes it
+		t.Fatalf("Touch(past expiry) = %v", err)
+	}
+	if got := loadData(t, s, key); got != "<none>" {
+		t.Errorf("after Touch with a past expiry, Load = %q, want not found", got)
+	}
+	mustSave(t, s, key, "data", time.Now().Add(time.Minute))
+	if err := s.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if checked < 5 {
+		t.Errorf("the hook ran %d times, want at least 5 (save, touch, swap, touch, save, delete)", checked)
 	}
 }
 

@@ -174,20 +174,37 @@ func (s *Store) touch(ctx context.Context, key string, expiry time.Time) error {
 	if err != nil {
 		return scrub(err)
 	}
-	defer old.Close()
-	h, err := readHeaderFrom(old)
-	if err != nil {
+	tmp, h, err := s.touchFile(old, key, expiry)
+	// Closed before the rename or removal: Windows does not replace or
+	// remove a file that is open, even by the process doing it.
+	old.Close()
+	switch {
+	case err != nil:
 		return err
+	case tmp == "":
+		return s.remove(l, key, h.filing) // the new expiry has passed
+	}
+	return s.commitFile(key, tmp)
+}
+
+// touchFile reads the record open as old and, if it is live, writes it
+// with expiry to a temporary file (see prepareFile) whose path it returns,
+// for commitFile to rename once old is closed. When expiry has passed it
+// writes nothing and returns "" and the record's header, for the caller
+// to remove it. key's lock is held.
+func (s *Store) touchFile(old *os.File, key string, expiry time.Time) (tmp string, h header, err error) {
+	if h, err = readHeaderFrom(old); err != nil {
+		return "", h, err
 	}
 	now := time.Now()
 	if !h.live(now.UnixNano()) {
-		return core.ErrNotFound
+		return "", h, core.ErrNotFound
 	}
 	if !expiry.After(now) {
-		return s.remove(l, key, h.filing)
+		return "", h, nil
 	}
 	h.expiry = unixNanos(expiry)
-	return s.writeFile(key, func(w io.Writer) error {
+	tmp, err = s.prepareFile(key, func(w io.Writer) error {
 		var hb [filedHeaderSize]byte
 		putHeader(hb[:], h)
 		if _, err := w.Write(hb[:h.size()]); err != nil {
@@ -199,6 +216,7 @@ func (s *Store) touch(ctx context.Context, key string, expiry time.Time) error {
 		}
 		return err
 	})
+	return tmp, h, err
 }
 
 // Delete removes the record under key, its lock file and its user-index
@@ -230,6 +248,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // record is left, which UserKeys and DeleteExpired prune, and never a
 // filed record without its entry.
 func (s *Store) remove(l *keyLock, key string, old filing) error {
+	if s.replaceHook != nil {
+		s.replaceHook(s.recordPath(key))
+	}
 	err := os.Remove(s.recordPath(key))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return scrub(err)
@@ -359,6 +380,9 @@ func (s *Store) prepareFile(key string, fill func(io.Writer) error) (path string
 // key's record and, when the store syncs, fsyncs the directory. A failed
 // rename removes tmp and leaves the previous record untouched.
 func (s *Store) commitFile(key, tmp string) error {
+	if s.replaceHook != nil {
+		s.replaceHook(s.recordPath(key))
+	}
 	if err := os.Rename(tmp, s.recordPath(key)); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("rename: %w", scrub(err))
