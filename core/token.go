@@ -94,7 +94,16 @@ func b64Value(c byte) int {
 // stored: the lowercase hex SHA-256 of the token. A store dump therefore holds
 // no usable tokens, and no token can become a path or a query.
 func StoreKey(token string) string {
-	sum := sha256.Sum256([]byte(token))
+	// A token of the default generator (43 bytes) fits in in, on the
+	// stack; []byte(token) alone gets only 32 bytes there and allocates.
+	var in [64]byte
+	b := in[:0]
+	if len(token) <= len(in) {
+		b = append(b, token...)
+	} else {
+		b = []byte(token)
+	}
+	sum := sha256.Sum256(b)
 	var buf [2 * sha256.Size]byte
 	hex.Encode(buf[:], sum[:])
 	return string(buf[:]) // the only allocation

@@ -1,6 +1,8 @@
 package core_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -53,6 +55,26 @@ func TestStoreKey(t *testing.T) {
 		if core.ValidKey(bad) {
 			t.Errorf("ValidKey(%q) = true", bad)
 		}
+	}
+}
+
+// TestStoreKeyKnownAnswers: StoreKey is the lowercase hex SHA-256 of the
+// token for tokens short enough for its stack buffer and longer ones, and
+// a default token's key costs one allocation (the string returned).
+func TestStoreKeyKnownAnswers(t *testing.T) {
+	for _, n := range []int{0, 1, 32, 43, 63, 64, 65, 200} {
+		tok := strings.Repeat("x", n)
+		sum := sha256.Sum256([]byte(tok))
+		if got, want := core.StoreKey(tok), hex.EncodeToString(sum[:]); got != want {
+			t.Errorf("StoreKey of a %d-byte token = %s, want %s", n, got, want)
+		}
+	}
+	tok, err := core.RandomTokens{}.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = core.StoreKey(tok) }); n != 1 {
+		t.Errorf("StoreKey of a %d-byte token: %v allocations, want 1", len(tok), n)
 	}
 }
 
