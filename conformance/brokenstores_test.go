@@ -49,6 +49,8 @@ var brokenStores = []brokenStore{
 		fails: []string{"Load/NoAlias"}},
 	{name: "keeps the caller's slice on Save only for records of 64 KiB or more", new: func(*testing.T) core.Store { return newNaiveLarge(true, false) },
 		fails: []string{"Save/NoAlias"}},
+	{name: "reads every record into one reused buffer", new: mem(func(m *memory.Store) core.Store { return &reusesBuffer{Store: m} }),
+		fails: []string{"Load/NoAlias"}},
 	{name: "drops every 1000th Delete", new: mem(func(m *memory.Store) core.Store { return &dropsDeletes{Store: m} }),
 		fails: []string{"Delete/Many"}},
 	{name: "keeps keys by their first 63 characters", new: mem(func(m *memory.Store) core.Store { return truncKeys{m, 63} }),
@@ -904,4 +906,25 @@ func (s *casRevivesExpired) CompareAndSwap(ctx context.Context, key string, v ui
 		s.vers[key] = nv
 	}
 	return nv, err
+}
+
+// reusesBuffer returns every loaded record in one buffer it reuses, as a
+// store with a pooled read buffer would: the next Load overwrites what
+// the previous one returned.
+type reusesBuffer struct {
+	*memory.Store
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (s *reusesBuffer) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	rec, found, err := s.Store.Load(ctx, key)
+	if !found || err != nil {
+		return rec, found, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf = append(s.buf[:0], rec.Data...)
+	rec.Data = s.buf
+	return rec, true, nil
 }

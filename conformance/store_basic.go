@@ -19,7 +19,7 @@ const (
 	ruleDelete     = "a deleted record loads as not found"
 	ruleDeleteNone = "deleting a key that does not exist is not an error"
 	ruleTooLarge   = "a record larger than the store holds fails with ErrTooLarge and leaves the previous record intact"
-	ruleNoAlias    = "a store neither retains the slice given to Save nor returns one it keeps"
+	ruleNoAlias    = "a store neither retains the slice given to Save nor returns one it keeps or reuses"
 	ruleExpires    = "a record whose expiry has passed loads as not found"
 	ruleDeleteAll  = "every Delete takes effect, not almost every one"
 )
@@ -248,6 +248,19 @@ func storeCheckLoadNoAlias(ctx context.Context, s core.Store, opts StoreOptions)
 		rec, err := storeLoadFound(ctx, s, "k", key, want, ruleNoAlias)
 		if err != nil {
 			return err
+		}
+		// Another record loaded next must not land in the slice returned
+		// first (a store reusing one read buffer): the core keeps the
+		// strings it decodes from that slice.
+		other := storeNewKey()
+		if err := storeSave(ctx, s, "other", other, bytes.Clone(mutated), storeExpiry(time.Hour), ruleNoAlias); err != nil {
+			return err
+		}
+		if _, err := storeLoadFound(ctx, s, "other", other, mutated, ruleNoAlias); err != nil {
+			return err
+		}
+		if !bytes.Equal(rec.Data, want) {
+			return storeViolation(fmt.Sprintf("Load(k) of %d bytes, after Load(other)", n), "the slice returned for k changed", "it keeps k's data", ruleNoAlias)
 		}
 		copy(rec.Data, mutated)
 		if _, err := storeLoadFound(ctx, s, "k", key, want, ruleNoAlias); err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // BinaryCodec is the default Codec: a compact binary encoding written for
@@ -290,6 +291,14 @@ func binAppendSlice(b []byte, s []any, depth int) ([]byte, error) {
 
 // Decode implements Codec.
 func (BinaryCodec) Decode(data []byte) (created time.Time, values map[string]any, err error) {
+	return decodeBinary(data, false)
+}
+
+// decodeBinary is Decode. With owned set, data is a buffer that nobody
+// modifies any more (the core's own copy of a loaded record, see
+// Record.Data): keys and strings are then substrings of data itself, not
+// of a copy of it.
+func decodeBinary(data []byte, owned bool) (created time.Time, values map[string]any, err error) {
 	if len(data) < 2 || data[0] != binMagic {
 		return time.Time{}, nil, errBinForeign
 	}
@@ -305,8 +314,13 @@ func (BinaryCodec) Decode(data []byte) (created time.Time, values map[string]any
 		return time.Time{}, nil, err
 	}
 	// One copy of the whole input: keys and strings are substrings of it,
-	// so they cost no allocation each and never alias data.
-	r.s = string(data)
+	// so they cost no allocation each and never alias data. An owned
+	// input needs no copy.
+	if owned {
+		r.s = unsafe.String(unsafe.SliceData(data), len(data))
+	} else {
+		r.s = string(data)
+	}
 	values = make(map[string]any, n)
 	if err = r.entries(values, n, 0); err != nil {
 		return time.Time{}, nil, err

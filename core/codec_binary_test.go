@@ -443,6 +443,27 @@ func binTestCheckDecode(t *testing.T, data []byte) {
 	if !codecEqual(created, created2) || !codecEqual(values, values2) {
 		t.Fatalf("Decode(%q) = %v %#v, but after re-encoding %v %#v", data, created, values, created2, values2)
 	}
+	// The core's decoding of a buffer it owns (strings kept in the
+	// buffer, not in a copy) reads the same.
+	owned := bytes.Clone(data)
+	created3, values3, err := decodeBinary(owned, true)
+	if err != nil || !codecEqual(created, created3) || !codecEqual(values, values3) {
+		t.Fatalf("decodeBinary(%q, owned) = %v %#v %v, Decode = %v %#v", data, created3, values3, err, created, values)
+	}
+}
+
+// TestDecodeOwnedAllocations: decoding a buffer the core owns saves the
+// copy of it, an allocation.
+func TestDecodeOwnedAllocations(t *testing.T) {
+	data, err := BinaryCodec{}.Encode(codecTestCreated, map[string]any{"user": "alice", "cart": "3 apples", "theme": "dark"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := testing.AllocsPerRun(100, func() { _, _, _ = decodeBinary(data, false) })
+	owned := testing.AllocsPerRun(100, func() { _, _, _ = decodeBinary(data, true) })
+	if owned != copied-1 {
+		t.Errorf("decoding an owned buffer: %v allocations, a copied one %v; want one fewer", owned, copied)
+	}
 }
 
 func TestBinaryCodecByteChanges(t *testing.T) {

@@ -564,7 +564,7 @@ func (m *Manager) rebase(ctx context.Context, w *writeOp, now time.Time) error {
 		}
 		return errGone
 	}
-	created, values, err := m.cfg.Codec.Decode(rec.Data)
+	created, values, err := m.decodeRecord(rec.Data)
 	if err != nil || !now.Before(rec.Expiry) || !now.Before(created.Add(m.cfg.Lifetime)) {
 		return errGone
 	}
@@ -602,6 +602,17 @@ func (m *Manager) prepare(w *writeOp, now time.Time) ([]byte, error) {
 	w.expiry = m.deadline(w.created, now)
 	stamp(w, now)
 	return m.encode(w)
+}
+
+// decodeRecord decodes the data of a record a Store returned, which the
+// core owns and never modifies (Record.Data): the default BinaryCodec
+// keeps its strings in it instead of in a copy. Client-side data (from
+// ClientStore.Open, which promises no ownership) goes through Decode.
+func (m *Manager) decodeRecord(data []byte) (time.Time, map[string]any, error) {
+	if _, ok := m.cfg.Codec.(BinaryCodec); ok {
+		return decodeBinary(data, true)
+	}
+	return m.cfg.Codec.Decode(data)
 }
 
 // encode serialises w, enforcing MaxRecordSize.

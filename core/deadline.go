@@ -21,8 +21,8 @@ type deadlineCtx struct {
 	err    error
 	done   chan struct{} // made by the first Done
 	closed bool
-	timer  *time.Timer
-	stop   func() bool // stops the context.AfterFunc on the parent
+	timer  *deadlineTimer // armed by the first Done; see deadlineTimer
+	stop   func() bool    // stops the context.AfterFunc on the parent
 
 	// A child whose parent is a detached deadlineCtx ending no earlier
 	// than the child (a store call inside a commit) is linked to it here
@@ -57,7 +57,7 @@ func (c *deadlineCtx) Done() <-chan struct{} {
 		close(c.done)
 		return c.done
 	}
-	c.timer = time.AfterFunc(time.Until(c.deadline), func() { c.end(context.DeadlineExceeded) })
+	c.timer = armDeadline(c)
 	if !c.detached {
 		if p, ok := c.parent.(*deadlineCtx); ok && p.adopt(c) {
 			c.owner = p
@@ -147,7 +147,7 @@ func (c *deadlineCtx) release() {
 	c.timer, c.stop, c.owner = nil, nil, nil
 	c.mu.Unlock()
 	if t != nil {
-		t.Stop()
+		t.disarm()
 	}
 	if stop != nil {
 		stop()
@@ -156,4 +156,58 @@ func (c *deadlineCtx) release() {
 		owner.disown(c)
 	}
 	c.end(context.Canceled)
+}
+
+// deadlineTimer ends the deadlineCtx it is armed for when that one's
+// deadline passes. Done asks for one on every store call whose store
+// watches the context (go-redis checks Done before each command, pgx
+// waits on it), and a fresh time.AfterFunc would allocate a timer and a
+// closure each time: these are recycled instead, with the timer stopped
+// and re-armed by Reset. A timer whose function may already be running
+// when it is disarmed is never reused, so it can end no other context.
+type deadlineTimer struct {
+	t  *time.Timer
+	mu sync.Mutex
+	c  *deadlineCtx // the context it ends; nil when disarmed
+}
+
+var deadlineTimers = sync.Pool{New: func() any {
+	dt := new(deadlineTimer)
+	dt.t = time.AfterFunc(time.Hour, dt.fire)
+	dt.t.Stop()
+	return dt
+}}
+
+// armDeadline returns a timer that ends c at its deadline.
+func armDeadline(c *deadlineCtx) *deadlineTimer {
+	dt := deadlineTimers.Get().(*deadlineTimer)
+	dt.mu.Lock()
+	dt.c = c
+	dt.mu.Unlock()
+	dt.t.Reset(time.Until(c.deadline))
+	return dt
+}
+
+// fire is the timer's function.
+func (dt *deadlineTimer) fire() {
+	dt.mu.Lock()
+	c := dt.c
+	dt.c = nil
+	dt.mu.Unlock()
+	if c != nil {
+		c.end(context.DeadlineExceeded)
+	}
+}
+
+// disarm stops dt so that it ends nothing any more, and recycles it when
+// its function is sure not to run (Stop reports that it stopped the timer
+// before it fired).
+func (dt *deadlineTimer) disarm() {
+	stopped := dt.t.Stop()
+	dt.mu.Lock()
+	dt.c = nil
+	dt.mu.Unlock()
+	if stopped {
+		deadlineTimers.Put(dt)
+	}
 }

@@ -155,3 +155,49 @@ func TestDeadlineCtxAdoption(t *testing.T) {
 }
 
 type ctxKeyTest struct{}
+
+// TestDeadlineTimerRecycled: the timers Done arms are recycled, and a
+// recycled timer ends only the context it is armed for, at that
+// context's deadline; Done costs the channel and nothing else.
+func TestDeadlineTimerRecycled(t *testing.T) {
+	// A context whose timer fired: its timer is not reused.
+	c1 := withDeadline(context.Background(), time.Now().Add(10*time.Millisecond), false)
+	<-c1.Done()
+	c1.release()
+	if err := c1.Err(); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Err() after the deadline = %v, want DeadlineExceeded", err)
+	}
+	// Contexts released before their deadline hand their timers on.
+	for i := 0; i < 100; i++ {
+		c := withDeadline(context.Background(), time.Now().Add(time.Hour), false)
+		c.Done()
+		c.release()
+		if err := c.Err(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Err() after release = %v, want Canceled", err)
+		}
+	}
+	long := withDeadline(context.Background(), time.Now().Add(time.Hour), false)
+	defer long.release()
+	long.Done()
+	short := withDeadline(context.Background(), time.Now().Add(20*time.Millisecond), false)
+	defer short.release()
+	select {
+	case <-short.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a context with a recycled timer did not end at its deadline")
+	}
+	time.Sleep(30 * time.Millisecond)
+	if err := long.Err(); err != nil {
+		t.Errorf("a context an hour from its deadline ended with %v after another's deadline passed", err)
+	}
+	// Warm the pool, then count: the context and its Done channel.
+	parent := context.Background()
+	allocs := testing.AllocsPerRun(100, func() {
+		c := withDeadline(parent, time.Now().Add(time.Hour), false)
+		c.Done()
+		c.release()
+	})
+	if allocs > 2 {
+		t.Errorf("withDeadline, Done and release: %v allocations, want at most 2 (the context and its channel)", allocs)
+	}
+}

@@ -190,7 +190,7 @@ func (s *Session) load() {
 	}
 	if tok != "" && m.cfg.Tokens.Valid(tok) {
 		key := StoreKey(tok)
-		ctx, dl := m.callCtx(s.req.Context())
+		ctx, dl := m.callCtxIn(s.req.Context(), &s.loadCtx)
 		rec, found, err := m.cfg.Store.Load(ctx, key)
 		dl.release()
 		corrupt := false
@@ -211,7 +211,7 @@ func (s *Session) load() {
 			return
 		}
 		if found {
-			if s.adopt(tok, key, rec, now) {
+			if s.adopt(tok, key, rec, true, now) {
 				s.observeLoad(LoadHit)
 				return
 			}
@@ -236,7 +236,7 @@ func (s *Session) load() {
 // adopt installs a loaded record, or reports why it cannot be used. It
 // reports the outcome of a load it refuses to the Observer; the caller
 // reports a hit (a client-side session may still be refused after it).
-func (s *Session) adopt(tok, key string, rec Record, now time.Time) bool {
+func (s *Session) adopt(tok, key string, rec Record, owned bool, now time.Time) bool {
 	m := s.m
 	log := func(msg string, err error) {
 		attrs := []slog.Attr{slog.String("reason", msg)}
@@ -251,7 +251,14 @@ func (s *Session) adopt(tok, key string, rec Record, now time.Time) bool {
 		s.observeLoad(LoadCorrupt)
 		return false
 	}
-	created, values, err := m.cfg.Codec.Decode(rec.Data)
+	var created time.Time
+	var values map[string]any
+	var err error
+	if owned {
+		created, values, err = m.decodeRecord(rec.Data)
+	} else {
+		created, values, err = m.cfg.Codec.Decode(rec.Data) // client-side data: no promise of ownership
+	}
 	if err != nil {
 		log("record cannot be decoded", err)
 		s.dropStale(tok)
@@ -297,7 +304,7 @@ func (s *Session) dropStale(tok string) {
 func (s *Session) loadClient(tok string, now time.Time) {
 	m := s.m
 	if tok != "" && len(tok) <= maxClientToken {
-		ctx, dl := m.callCtx(s.req.Context())
+		ctx, dl := m.callCtxIn(s.req.Context(), &s.loadCtx)
 		id, data, exp, ok, err := m.client.Open(ctx, m.tokenName(), tok)
 		dl.release()
 		if err != nil {
@@ -306,7 +313,7 @@ func (s *Session) loadClient(tok string, now time.Time) {
 			s.reset(now)
 			return
 		}
-		if ok && s.adopt(tok, id, Record{Data: data, Expiry: exp}, now) { // the key of a client-side session is its id
+		if ok && s.adopt(tok, id, Record{Data: data, Expiry: exp}, false, now) { // the key of a client-side session is its id
 			if err := s.checkUserRevoked(); err != nil {
 				s.loadErr = err
 				s.observeLoad(LoadError)

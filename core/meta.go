@@ -64,3 +64,15 @@ func (m *Manager) callCtx(ctx context.Context) (context.Context, *deadlineCtx) {
 	c := withDeadline(ctx, deadline, false)
 	return c, c
 }
+
+// callCtxIn is callCtx for a store call made once per session, the load:
+// its deadline context is dc, which lives in the session's state and is
+// used for no other call, instead of an allocation of its own.
+func (m *Manager) callCtxIn(ctx context.Context, dc *deadlineCtx) (context.Context, *deadlineCtx) {
+	deadline := time.Now().Add(m.cfg.StoreTimeout)
+	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
+		return ctx, nil
+	}
+	dc.parent, dc.deadline = ctx, deadline
+	return dc, dc
+}

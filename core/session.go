@@ -67,6 +67,8 @@ type sessionState struct {
 	saveReq     bool      // Save was called (manual mode)
 	flashSeq    uint32    // orders the flash messages added in this request
 	hdr         [2]string // backing array of the header values Commit adds (hdrSetCookie, ...)
+
+	loadCtx deadlineCtx // the deadline of the load's store call, made once (see Manager.callCtxIn)
 }
 
 // Indexes into Session.hdr: the header values Commit adds live in the

@@ -11,7 +11,8 @@ import (
 // that implement CompareAndSwapper, the version of the record.
 type Record struct {
 	// Data is the encoded session. A store returns a slice the caller owns:
-	// it must not be retained or modified by the store afterwards.
+	// it must not be retained, reused or modified by the store afterwards
+	// (the core keeps the strings it decodes in it).
 	Data []byte
 	// Expiry is the deadline set by the last Save, CompareAndSwap or Touch.
 	// A store may round it down to its own precision (for example to the

@@ -413,7 +413,7 @@ func (m *Manager) sessionInfo(rec Record, user string, now time.Time) (SessionIn
 	if m.cfg.MaxRecordSize > 0 && len(rec.Data) > m.cfg.MaxRecordSize {
 		return SessionInfo{}, sessionGone
 	}
-	created, values, err := m.cfg.Codec.Decode(rec.Data)
+	created, values, err := m.decodeRecord(rec.Data)
 	if err != nil {
 		return SessionInfo{}, sessionGone
 	}
