@@ -296,7 +296,8 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w", err)
 	}
 	c := s.newCall(key)
-	cmd := goredis.NewStringCmd(ctx, "get", &c.key)
+	c.args[0], c.args[1] = "get", &c.key
+	cmd := goredis.NewStringCmd(ctx, c.args[:2]...)
 	err := s.client.Process(ctx, cmd)
 	c.release()
 	if errors.Is(err, goredis.Nil) {
