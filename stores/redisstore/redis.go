@@ -32,6 +32,11 @@
 //
 // Expiry is sent as a relative TTL (PX) computed from the caller's clock, so
 // a clock difference between the application and Redis does not shift it.
+// Because it is relative, a command that reaches Redis late leaves the
+// record there a little past its expiry; the exact expiry in the header is
+// what decides, by the caller's clock: Load and every script treat a record
+// whose expiry has passed as gone, so no Touch, CompareAndSwap or Renew
+// revives it.
 package redisstore
 
 import (
@@ -63,14 +68,34 @@ const (
 	tailLen    = 8 + ownerLen
 )
 
-// recordLua is the Lua the record scripts share. num reads the 8-byte
-// big-endian number at byte i of s. userSet names the user set of the
+// liveLua tells a live record from one whose expiry has passed. u32 reads
+// the 4-byte big-endian number at byte i of s. live reports whether head,
+// a record's 16-byte header, expires after the time at byte i of s (8
+// bytes, big-endian Unix nanoseconds: the caller's now), comparing
+// exactly (a Lua number holds 53 bits, a time in nanoseconds 61) and as
+// Load does: a record whose expiry is at or before now is gone, even while
+// Redis still holds it (its TTL is relative, so a command that reached
+// Redis late keeps it a little past its expiry).
+const liveLua = `
+local function u32(s, i)
+	local a, b, c, d = string.byte(s, i, i + 3)
+	return ((a * 256 + b) * 256 + c) * 256 + d
+end
+local function live(head, s, i)
+	local e, n = u32(head, 9) % 2147483648, u32(s, i)
+	if e ~= n then return e > n end
+	return u32(head, 13) > u32(s, i + 4)
+end
+`
+
+// recordLua is the Lua the record scripts share, with liveLua. num reads
+// the 8-byte big-endian number at byte i of s. userSet names the user set of the
 // record k (prefix + 64-character key) whose filing tail is tail. rescore
 // keeps a filed record's member in its user set at the score min(expiry,
 // until) (Unix ms) after a rewrite, and the set's TTL past that score; ttl
 // is the record's new TTL in ms. A member no longer in the set stays out
 // (XX).
-const recordLua = `
+const recordLua = liveLua + `
 local function num(s, i)
 	local n = 0
 	for j = i, i + 7 do n = n * 256 + string.byte(s, j) end
@@ -161,21 +186,23 @@ func hasHashTag(prefix string) bool {
 	return i >= 0 && strings.IndexByte(prefix[i+1:], '}') > 0
 }
 
-// touchScript sets the expiry of an existing record, keeping data, version
-// and filing (the top bit of the expiry field). Its argument is the new
-// expiry header (8 bytes, big-endian Unix nanoseconds), the TTL in
-// milliseconds (8 bytes, big-endian; 0 deletes) and a flags byte: 2 when
-// the user sets live in the record's slot, so that a filed record's member
-// follows its expiry (see rescore) or leaves with it. It returns 1 when
-// the record existed, else 0.
+// touchScript sets the expiry of a live record, keeping data, version and
+// filing (the top bit of the expiry field). Its argument is the new expiry
+// header (8 bytes, big-endian Unix nanoseconds), the TTL in milliseconds
+// (8 bytes, big-endian; 0 deletes), a flags byte (2 when the user sets
+// live in the record's slot, so that a filed record's member follows its
+// expiry, see rescore, or leaves with it) and now (8 bytes, Unix
+// nanoseconds). It returns 1 when the record was live (see live), else 0
+// and changes nothing.
 var touchScript = newScript(recordLua + `
 local k = KEYS[1]
-local f = redis.call('GETRANGE', k, 8, 8)
-if f == '' then return 0 end
 local a = ARGV[1]
+local head = redis.call('GETRANGE', k, 0, 15)
+if #head < 16 or not live(head, a, 18) then return 0 end
+local filed = string.byte(head, 9) >= 128
 local ttl = num(a, 9)
 local tail = ''
-if string.byte(f) >= 128 and string.byte(a, 17) >= 2 then
+if filed and string.byte(a, 17) >= 2 then
 	tail = redis.call('GETRANGE', k, -72, -1)
 end
 if ttl <= 0 then
@@ -184,7 +211,7 @@ if ttl <= 0 then
 	return 1
 end
 local e = string.sub(a, 1, 8)
-if string.byte(f) >= 128 then
+if filed then
 	e = string.char(string.byte(e, 1) + 128) .. string.sub(e, 2)
 end
 redis.call('SETRANGE', k, 8, e)
@@ -205,29 +232,41 @@ redis.call('DEL', k)
 return 1
 `)
 
-// casScript writes a record (Save and CompareAndSwap) and keeps its filing.
-// Its one argument packs everything, so that the call allocates no
-// argument of its own: the expected version (8 bytes; all zero for "no
-// record", a version no live record has), the TTL in milliseconds (8
-// bytes, big-endian; 0 deletes the record), a flags byte, then the new
-// value (unfiled). Flag 1: write whatever the version (Save). Flag 2: the
-// user sets live in the record's slot, under the record key's prefix +
-// "user:", so a deleted record's user set loses the key at once and a
-// rewritten one's member follows its expiry (see rescore). It returns 1
-// when it wrote, 0 on a conflict.
+// casScript writes a record (Save and CompareAndSwap) and keeps the filing
+// of the live record it replaces. Its one argument packs everything, so
+// that the call allocates no argument of its own: the expected version (8
+// bytes; all zero for "no live record", a version no record has), the TTL
+// in milliseconds (8 bytes, big-endian; 0 deletes the record), a flags
+// byte, now (8 bytes, Unix nanoseconds), then the new value (unfiled).
+// Flag 1: write whatever the version (Save). Flag 2: the user sets live in
+// the record's slot, under the record key's prefix + "user:", so a deleted
+// record's user set loses the key at once and a rewritten one's member
+// follows its expiry (see rescore). A record whose expiry has passed (see
+// live) counts as none: a version does not match it, and a write replaces
+// it without its filing (its key leaves its user's set where the set
+// shares its slot). It returns 1 when it wrote, 0 on a conflict (changing
+// nothing).
 var casScript = newScript(recordLua + `
 local a = ARGV[1]
 local flags = string.byte(a, 17)
-local head = redis.call('GETRANGE', KEYS[1], 0, 15)
+local k = KEYS[1]
+local head = redis.call('GETRANGE', k, 0, 15)
+local gone = head == '' or (#head == 16 and not live(head, a, 18))
 if flags % 2 == 0 then
 	local want = string.sub(a, 1, 8)
-	if want == string.rep('\0', 8) then want = '' end
-	if string.sub(head, 1, 8) ~= want then return 0 end
+	if gone then
+		if want ~= string.rep('\0', 8) then return 0 end
+	elseif #head < 16 or string.sub(head, 1, 8) ~= want then
+		return 0
+	end
 end
-local k = KEYS[1]
 local tail = ''
 if #head == 16 and string.byte(head, 9) >= 128 then
 	tail = redis.call('GETRANGE', k, -72, -1)
+	if gone then
+		if flags >= 2 then redis.call('ZREM', userSet(k, tail), string.sub(k, -64)) end
+		tail = ''
+	end
 end
 local ttl = num(a, 9)
 if ttl <= 0 then
@@ -237,11 +276,11 @@ if ttl <= 0 then
 	end
 	return 1
 end
-redis.call('SET', k, string.sub(a, 18), 'PX', ttl)
+redis.call('SET', k, string.sub(a, 26), 'PX', ttl)
 if tail ~= '' then
-	redis.call('SETRANGE', k, 8, string.char(string.byte(a, 26) + 128))
+	redis.call('SETRANGE', k, 8, string.char(string.byte(a, 34) + 128))
 	redis.call('APPEND', k, tail)
-	if flags >= 2 then rescore(k, tail, math.floor(num(a, 26) / 1000000), ttl) end
+	if flags >= 2 then rescore(k, tail, math.floor(num(a, 34) / 1000000), ttl) end
 end
 return 1
 `)
@@ -257,7 +296,8 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w", err)
 	}
 	c := s.newCall(key)
-	cmd := goredis.NewStringCmd(ctx, "get", &c.key)
+	c.args[0], c.args[1] = "get", &c.key
+	cmd := goredis.NewStringCmd(ctx, c.args[:2]...)
 	err := s.client.Process(ctx, cmd)
 	c.release()
 	if errors.Is(err, goredis.Nil) {
@@ -335,7 +375,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // Touch sets the expiry of the record under key, in one round trip and
 // atomically, without changing its data, version or filing. A missing
-// record stays missing (an error wrapping core.ErrNotFound); an expiry that
+// record, or one whose expiry has passed (by this process's clock, as in
+// Load), stays missing (an error wrapping core.ErrNotFound); an expiry that
 // is not in the future deletes the record.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if !core.ValidKey(key) {
@@ -344,14 +385,12 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sessionkit: redis: touch: %w", err)
 	}
-	ttl := ttlOf(expiry)
-	if ttl < 0 {
-		ttl = 0
-	}
+	now := time.Now()
 	c := s.newCall(key)
 	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b[:0], uint64(expiry.UnixNano()))
-	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(ttl.Milliseconds()))
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(ttlOf(expiry, now).Milliseconds()))
 	c.arg.b = append(c.arg.b, s.slotFlag())
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(now.UnixNano()))
 	n, err := touchScript.run(ctx, s.client, c)
 	c.release()
 	if err != nil {
@@ -364,10 +403,12 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 }
 
 // CompareAndSwap stores data under key until expiry if the record's version
-// equals version (zero: only if no record exists), atomically and in one
-// round trip, keeping the record's filing under a user. Versions are random
-// non-zero 64-bit numbers, so a record that was deleted and re-created
-// never matches an old version.
+// equals version (zero: only if no live record exists), atomically and in
+// one round trip, keeping the record's filing under a user. Versions are
+// random non-zero 64-bit numbers, so a record that was deleted and
+// re-created never matches an old version. A record whose expiry has
+// passed (by this process's clock, as in Load) but that Redis still holds
+// counts as none.
 func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
 	if !core.ValidKey(key) {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", core.ErrInvalidKey)
@@ -389,19 +430,17 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 // write runs casScript (any version when anyVersion, else only over
 // version) and reports whether it wrote.
 func (s *Store) write(ctx context.Context, key string, version uint64, anyVersion bool, nv uint64, data []byte, expiry time.Time) (bool, error) {
-	ttl := ttlOf(expiry)
-	if ttl < 0 {
-		ttl = 0
-	}
 	var flags byte
 	if anyVersion {
 		flags |= 1
 	}
 	flags |= s.slotFlag()
+	now := time.Now()
 	c := s.newCall(key)
 	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b[:0], version)
-	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(ttl.Milliseconds()))
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(ttlOf(expiry, now).Milliseconds()))
 	c.arg.b = append(c.arg.b, flags)
+	c.arg.b = binary.BigEndian.AppendUint64(c.arg.b, uint64(now.UnixNano()))
 	c.arg.b = appendRecord(c.arg.b, nv, expiry, data)
 	n, err := casScript.run(ctx, s.client, c)
 	c.release()
@@ -426,10 +465,12 @@ func wantVersion(version uint64) string {
 	return string(binary.BigEndian.AppendUint64(make([]byte, 0, versionLen), version))
 }
 
-// ttlOf returns the time left until expiry, truncated to milliseconds so
-// that Redis never keeps a record past its expiry.
-func ttlOf(expiry time.Time) time.Duration {
-	return time.Until(expiry).Truncate(time.Millisecond)
+// ttlOf returns the time left from now until expiry, truncated to
+// milliseconds so that Redis keeps a record past its expiry only by the
+// time its command takes to reach Redis, and zero when expiry is not
+// after now.
+func ttlOf(expiry, now time.Time) time.Duration {
+	return max(expiry.Sub(now).Truncate(time.Millisecond), 0)
 }
 
 // encode returns the stored value of an unfiled record: the header, then

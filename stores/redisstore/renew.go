@@ -21,7 +21,7 @@ import (
 // ARGV[1] packs, at these (1-based) byte offsets:
 //
 //	1   the old record's version (8 bytes; all zero never matches)
-//	9   now, Unix ms (8 bytes, big-endian, as every number below)
+//	9   now, Unix ns (8 bytes, big-endian, as every number below)
 //	17  the successor's TTL in ms (0: it is not written)
 //	25  the retired marker's TTL in ms (0: the old record is deleted)
 //	33  the successor's score in its user's set, Unix ms: min(expiry, until)
@@ -30,27 +30,21 @@ import (
 //	    data, and when filed its filing tail (until, then the user's hash)
 //	49+n  the retired marker's value (unfiled), to the end
 //
-// A record is live while its header's expiry is after now. It returns 1
+// A record is live while its header's expiry is after now, compared in
+// nanoseconds as Load does (see live). It returns 1
 // when it wrote, 0 on a conflict (the old record is not live at the
 // version, or a live record, or a value that is not a record, holds the
 // new key).
 var renewScript = newScript(recordLua + fileLua + `
 local a = ARGV[1]
-local now = num(a, 9)
-local function expns(head)
-	local b = string.byte(head, 9)
-	if b >= 128 then b = b - 128 end
-	local n = b
-	for j = 10, 16 do n = n * 256 + string.byte(head, j) end
-	return n
-end
+local now = math.floor(num(a, 9) / 1000000)
 local old, new = KEYS[1], KEYS[2]
 local oh = redis.call('GETRANGE', old, 0, 15)
-if #oh < 16 or string.sub(oh, 1, 8) ~= string.sub(a, 1, 8) or expns(oh) <= now * 1000000 then
+if #oh < 16 or string.sub(oh, 1, 8) ~= string.sub(a, 1, 8) or not live(oh, a, 9) then
 	return 0
 end
 local nh = redis.call('GETRANGE', new, 0, 15)
-if nh ~= '' and (#nh < 16 or expns(nh) > now * 1000000) then return 0 end
+if nh ~= '' and (#nh < 16 or live(nh, a, 9)) then return 0 end
 local function unfile(k, head)
 	if #head == 16 and string.byte(head, 9) >= 128 then
 		local tail = redis.call('GETRANGE', k, -72, -1)
@@ -120,10 +114,10 @@ func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 		return 0, fmt.Errorf("sessionkit: redis: renew: the keys may live in different cluster slots (KeyPrefix has no hash tag): %w", core.ErrNotSupported)
 	}
 	now := time.Now()
-	ttl := max(r.Expiry.Sub(now).Truncate(time.Millisecond), 0)
+	ttl := ttlOf(r.Expiry, now)
 	var rttl time.Duration
 	if r.Retired != nil {
-		rttl = max(r.RetiredExpiry.Sub(now).Truncate(time.Millisecond), 0)
+		rttl = ttlOf(r.RetiredExpiry, now)
 	}
 	untilMs := max(r.Until.UnixMilli(), 0)
 	nv := newVersion()
@@ -131,7 +125,7 @@ func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 	c.old.b = append(append(c.old.b[:0], s.prefix...), r.OldKey...)
 	c.new.b = append(append(c.new.b[:0], s.prefix...), r.NewKey...)
 	b := binary.BigEndian.AppendUint64(c.arg.b[:0], r.OldVersion)
-	b = binary.BigEndian.AppendUint64(b, uint64(now.UnixMilli()))
+	b = binary.BigEndian.AppendUint64(b, uint64(now.UnixNano()))
 	b = binary.BigEndian.AppendUint64(b, uint64(ttl.Milliseconds()))
 	b = binary.BigEndian.AppendUint64(b, uint64(rttl.Milliseconds()))
 	b = binary.BigEndian.AppendUint64(b, uint64(min(untilMs, r.Expiry.UnixMilli())))

@@ -97,12 +97,19 @@ return n
 // ("" for none), ARGV[5] until and ARGV[6] now in Unix ms, ARGV[7] the
 // prefix of the user sets when the script maintains them ("" when the
 // caller does), ARGV[8] the record's filing tail (until as 8 bytes, then
-// ARGV[4]). It returns {1, the hash the record was filed under before ("" for
-// none)} when it wrote, {0, ""} on a conflict. The new member's score is
-// min(expiry, until), see rescore.
-var userCASScript = goredis.NewScript(fileLua + `
+// ARGV[4]), ARGV[9] now in Unix nanoseconds (8 bytes, big-endian). A
+// record whose expiry has passed (see live) counts as none: a version does
+// not match it and a write replaces it, taking its key out of the set it
+// was filed in. It returns {1, the hash the record was filed under before
+// ("" for none)} when it wrote, {0, ""} on a conflict. The new member's
+// score is min(expiry, until), see rescore.
+var userCASScript = goredis.NewScript(fileLua + liveLua + `
 local head = redis.call('GETRANGE', KEYS[1], 0, 15)
-if string.sub(head, 1, 8) ~= ARGV[1] then return {0, ''} end
+if head == '' or (#head == 16 and not live(head, ARGV[9], 1)) then
+	if ARGV[1] ~= '' then return {0, ''} end
+elseif #head < 16 or string.sub(head, 1, 8) ~= ARGV[1] then
+	return {0, ''}
+end
 local old = ''
 if #head == 16 and string.byte(head, 9) >= 128 then
 	old = redis.call('GETRANGE', KEYS[1], -64, -1)
@@ -182,15 +189,13 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: %w", err)
 	}
-	ttl := ttlOf(expiry)
-	if ttl < 0 {
-		ttl = 0
-	}
+	clock := time.Now()
+	ttl := ttlOf(expiry, clock)
 	owner := ""
 	if user != "" {
 		owner = userHash(user)
 	}
-	now := time.Now().UnixMilli()
+	now := clock.UnixMilli()
 	untilMs := max(until.UnixMilli(), 0)
 	keys := []string{s.prefix + key}
 	sets := ""
@@ -212,7 +217,7 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 	}
 	nv := newVersion()
 	res, err := userCASScript.Run(ctx, s.client, keys, wantVersion(version), encode(nv, expiry, data),
-		ttl.Milliseconds(), owner, untilMs, now, sets, tail).Slice()
+		ttl.Milliseconds(), owner, untilMs, now, sets, tail, binary.BigEndian.AppendUint64(nil, uint64(clock.UnixNano()))).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: %w", err)
 	}

@@ -22,9 +22,14 @@ func (a *wireArg) MarshalBinary() ([]byte, error) { return a.b, nil }
 // String returns the argument as a string.
 func (a *wireArg) String() string { return string(a.b) }
 
-// call holds the reusable arguments of one command: the full Redis key and
-// a script's single argument.
-type call struct{ key, arg wireArg }
+// call holds the reusable arguments of one command: the full Redis key, a
+// script's single argument, and the command's argument list (go-redis
+// keeps the slice it is given, so a fresh variadic list would cost an
+// allocation per command).
+type call struct {
+	key, arg wireArg
+	args     [5]any
+}
 
 // maxPooled is the largest argument buffer kept for reuse, so that one
 // large session does not stay in the pool.
@@ -52,7 +57,8 @@ func (c *call) release() {
 // script is a Lua script that takes one key and one argument and returns
 // an integer. It runs by EVALSHA, falling back to EVAL (which also loads
 // it) when the server does not know it yet. The source and the hash are
-// boxed once, so running it allocates only go-redis's command.
+// boxed once and the argument list is c's, so running it allocates only
+// go-redis's command.
 type script struct{ src, sha any }
 
 func newScript(src string) *script {
@@ -62,10 +68,12 @@ func newScript(src string) *script {
 
 // run runs the script on c's key and argument and returns its result.
 func (sc *script) run(ctx context.Context, client goredis.UniversalClient, c *call) (int64, error) {
-	cmd := goredis.NewIntCmd(ctx, "evalsha", sc.sha, 1, &c.key, &c.arg)
+	c.args = [5]any{"evalsha", sc.sha, 1, &c.key, &c.arg}
+	cmd := goredis.NewIntCmd(ctx, c.args[:]...)
 	err := client.Process(ctx, cmd)
 	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmd = goredis.NewIntCmd(ctx, "eval", sc.src, 1, &c.key, &c.arg)
+		c.args[0], c.args[1] = "eval", sc.src
+		cmd = goredis.NewIntCmd(ctx, c.args[:]...)
 		err = client.Process(ctx, cmd)
 	}
 	return cmd.Val(), err
