@@ -53,9 +53,13 @@ func TestIssue15Files(t *testing.T) {
 		"    roundtrips_test.go:150: trips\tscs-nethttp-redis\trenew\t3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Nine columns (no rounds: the pooled ratio decides) and thirteen (the
+	// median of the rounds' ratios decides, whatever the pooled one).
 	if err := os.WriteFile(latFile, []byte("nethttp\tread\t16\t400\t1000\t420\t1100\t9000\t8000\n"+
 		"nethttp\tupdate\t64\t400\t1000\t420\t1200\t9000\t8000\n"+
-		"gin\tread\t16\t400\t1000\t420\t1152\t9000\t8000\n"), 0o644); err != nil {
+		"gin\tread\t16\t400\t1000\t420\t1152\t9000\t8000\n"+
+		"echo\tread\t16\t400\t1000\t420\t1500\t9000\t8000\t1.050\t0.700\t1.600\t9\n"+
+		"echo\tupdate\t64\t400\t1000\t420\t900\t9000\t8000\t1.200\t0.800\t1.400\t9\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tr, err := readTrips(tripsFile)
@@ -63,7 +67,7 @@ func TestIssue15Files(t *testing.T) {
 		t.Fatalf("readTrips = %v, %v", tr, err)
 	}
 	lat, err := readLatency(latFile)
-	if err != nil || len(lat) != 3 || lat[1].sessP99 != 1200 {
+	if err != nil || len(lat) != 5 || lat[1].sessP99 != 1200 || lat[3].rounds != 9 || lat[3].ratioMed != 1.05 {
 		t.Fatalf("readLatency = %+v, %v", lat, err)
 	}
 	rp := sample(nil)
@@ -72,6 +76,15 @@ func TestIssue15Files(t *testing.T) {
 		"| latency under load: p99 ≤ 1.15× bare (memory store) | nethttp read, 16 conns | p99 1.1 ms vs bare 1.0 ms (p50 420 µs vs 400 µs) | met |",
 		"| latency under load: p99 ≤ 1.15× bare (memory store) | nethttp update, 64 conns | p99 1.2 ms vs bare 1.0 ms (p50 420 µs vs 400 µs) | **not met** (1.20× bare) |",
 		"| gin read, 16 conns | p99 1.2 ms vs bare 1.0 ms (p50 420 µs vs 400 µs) | **not met** (1.152× bare) |",
+		"| echo read, 16 conns | p99 ratio 1.05, the median of 9 rounds (0.70 to 1.60); pooled p99 1.5 ms vs bare 1.0 ms (p50 420 µs vs 400 µs) | met |",
+		"| echo update, 64 conns | p99 ratio 1.20, the median of 9 rounds (0.80 to 1.40); pooled p99 900 µs vs bare 1.0 ms (p50 420 µs vs 400 µs) | **not met** (1.20× bare) |",
+	)
+	var sb strings.Builder
+	rp.out = &sb
+	rp.writeLatency()
+	wantRows(t, sb.String(),
+		"| nethttp | read | 16 | 400 µs | 1.0 ms | 420 µs | 1.1 ms | 1.10 | — | 9000 | 8000 |",
+		"| echo | read | 16 | 400 µs | 1.0 ms | 420 µs | 1.5 ms | 1.50 | 1.05 (9, 0.70–1.60) | 9000 | 8000 |",
 	)
 }
 
