@@ -259,11 +259,13 @@ func runParallel(b *testing.B, t *target, sc scenario) {
 	}
 }
 
-// contenders lists every contender, baselines first.
+// contenders lists every contender, baselines first and the floors next
+// to them (run.sh runs them in this order, so a floor is measured close in
+// time to the baseline it is compared with).
 func contenders() []contender {
 	var all []contender
-	for _, list := range [][]contender{baselines, sessionkitContenders, scsContenders,
-		gorillaContenders, ginContribContenders, echoContribContenders, floorContenders} {
+	for _, list := range [][]contender{baselines, floorContenders, sessionkitContenders, scsContenders,
+		gorillaContenders, ginContribContenders, echoContribContenders} {
 		all = append(all, list...)
 	}
 	return all

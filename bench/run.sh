@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # run.sh: sessionkit against its peers. Runs every contender's scenarios
 # COUNT times, interleaved (one round = every contender once, -count=1
-# each, then the bare store round trips of BenchmarkFloor and seal/open),
-# the heap-footprint and peak-and-sweep benchmarks, counts the store round
-# trips of every network-store contender, measures latency under load
-# (bench/cmd/latency) and a wrk load test of the demo, summarises with
-# benchstat and writes RESULTS.md. The floor-* contenders and
-# BenchmarkFloor measure what no session middleware can avoid, so that
-# RESULTS.md can say which target a floor stops (bench/floors_test.go).
+# each, between two runs of BenchmarkFloor's bare store round trips, then
+# seal/open), the heap-footprint and peak-and-sweep benchmarks, counts the
+# store round trips of every network-store contender, measures latency
+# under load (bench/cmd/latency) and a wrk load test of the demo,
+# summarises with benchstat and writes RESULTS.md. The floor-* contenders
+# and BenchmarkFloor measure what no session middleware can avoid, so
+# that RESULTS.md can say which target a floor stops (bench/floors_test.go).
 #
 #   COUNT=6 BENCHTIME=50ms LOAD_SECONDS=1 LATENCY_SECONDS=2 LATENCY_ROUNDS=9 \
 #   MODULES_COUNT=6 MODULES_BENCHTIME=50ms CONTENTION_BENCHTIME=1x ./run.sh   (make bench)
@@ -146,11 +146,13 @@ log "${#contenders[@]} contenders, $COUNT rounds at -benchtime=$BENCHTIME"
 raw="$work/raw.txt"
 for round in $(seq "$COUNT"); do
 	log "round $round/$COUNT"
+	# The store round-trip floors bracket the contenders: measured at the
+	# start and at the end of every round (2 x COUNT samples).
+	runbench "$raw" -test.run '^$' -test.bench '^BenchmarkFloor$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
 	for c in "${contenders[@]}"; do
 		runbench "$raw" -test.run '^$' -test.bench "^BenchmarkScenarios\$/^${c}\$/" \
 			-test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
 	done
-	# The floors: a bare store round trip, in the same round as the contenders.
 	runbench "$raw" -test.run '^$' -test.bench '^(BenchmarkSeal|BenchmarkFloor)$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
 done
 phase "footprint"
