@@ -15,17 +15,29 @@ func init() {
 	gin.SetMode(gin.ReleaseMode)
 }
 
-func bareNetHTTP(testing.TB) *target {
+func bareNetHTTP(tb testing.TB) *target { return bareNetHTTPWith(tb, nil) }
+
+// bareNetHTTPWith is bareNetHTTP behind mw (none when nil).
+func bareNetHTTPWith(_ testing.TB, mw func(http.Handler) http.Handler) *target {
 	mux := http.NewServeMux()
 	for _, p := range []string{"/untouched", "/new", "/seed", "/update", "/renew"} {
 		mux.HandleFunc("GET "+p, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(okBody) })
 	}
 	mux.HandleFunc("GET /read", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(readBody(readWant)) })
+	if mw != nil {
+		return &target{h: mw(mux), close: func() {}}
+	}
 	return &target{h: mux, close: func() {}}
 }
 
-func bareGin(testing.TB) *target {
+func bareGin(tb testing.TB) *target { return bareGinWith(tb) }
+
+// bareGinWith is bareGin with the middlewares mws.
+func bareGinWith(_ testing.TB, mws ...gin.HandlerFunc) *target {
 	r := gin.New()
+	if len(mws) > 0 {
+		r.Use(mws...)
+	}
 	for _, p := range []string{"/untouched", "/new", "/seed", "/update", "/renew"} {
 		r.GET(p, func(c *gin.Context) { _, _ = c.Writer.Write(okBody) })
 	}
@@ -33,8 +45,14 @@ func bareGin(testing.TB) *target {
 	return &target{h: r, close: func() {}}
 }
 
-func bareEcho(testing.TB) *target {
+func bareEcho(tb testing.TB) *target { return bareEchoWith(tb) }
+
+// bareEchoWith is bareEcho with the middlewares mws (e.Use).
+func bareEchoWith(_ testing.TB, mws ...echo.MiddlewareFunc) *target {
 	e := echo.New()
+	if len(mws) > 0 {
+		e.Use(mws...)
+	}
 	for _, p := range []string{"/untouched", "/new", "/seed", "/update", "/renew"} {
 		e.GET(p, func(c echo.Context) error { _, err := c.Response().Write(okBody); return err })
 	}

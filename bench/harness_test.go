@@ -16,7 +16,10 @@ type contender struct {
 	framework string // nethttp, gin or echo: which baseline it is compared with
 	memory    bool   // in-process store: the parallel scenarios run too
 	noRenew   bool   // the library has no way to issue a new session id
-	open      func(tb testing.TB) *target
+	// only, when set, lists the scenarios measured (a floor measures only
+	// the request kind it is the floor of).
+	only []string
+	open func(tb testing.TB) *target
 }
 
 // target is a contender ready to serve: its handler, mounted on the routes
@@ -191,7 +194,7 @@ func runContender(b *testing.B, c contender) {
 	t := c.open(b)
 	b.Cleanup(t.close)
 	for _, sc := range scenarios {
-		if sc.parallel != 0 && !c.memory || sc.follow && c.noRenew {
+		if sc.parallel != 0 && !c.memory || sc.follow && c.noRenew || c.only != nil && !slicesContains(c.only, sc.name) {
 			continue
 		}
 		b.Run(sc.name, func(b *testing.B) {
@@ -256,10 +259,12 @@ func runParallel(b *testing.B, t *target, sc scenario) {
 	}
 }
 
-// contenders lists every contender, baselines first.
+// contenders lists every contender, baselines first and the floors next
+// to them (run.sh runs them in this order, so a floor is measured close in
+// time to the baseline it is compared with).
 func contenders() []contender {
 	var all []contender
-	for _, list := range [][]contender{baselines, sessionkitContenders, scsContenders,
+	for _, list := range [][]contender{baselines, floorContenders, sessionkitContenders, scsContenders,
 		gorillaContenders, ginContribContenders, echoContribContenders} {
 		all = append(all, list...)
 	}

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # run.sh: sessionkit against its peers. Runs every contender's scenarios
 # COUNT times, interleaved (one round = every contender once, -count=1
-# each), the seal/open, heap-footprint and peak-and-sweep benchmarks,
-# counts the store round trips of every network-store contender, measures
-# latency under load (bench/cmd/latency) and a wrk load test of the demo,
-# summarises with benchstat and writes RESULTS.md.
+# each, between two runs of BenchmarkFloor's bare store round trips, then
+# seal/open), the heap-footprint and peak-and-sweep benchmarks, counts the
+# store round trips of every network-store contender, measures latency
+# under load (bench/cmd/latency) and a wrk load test of the demo,
+# summarises with benchstat and writes RESULTS.md. The floor-* contenders
+# and BenchmarkFloor measure what no session middleware can avoid, so
+# that RESULTS.md can say which target a floor stops (bench/floors_test.go).
 #
-#   COUNT=6 BENCHTIME=50ms LOAD_SECONDS=1 LATENCY_SECONDS=1 LATENCY_ROUNDS=3 \
+#   COUNT=6 BENCHTIME=50ms LOAD_SECONDS=1 LATENCY_SECONDS=2 LATENCY_ROUNDS=9 \
 #   MODULES_COUNT=6 MODULES_BENCHTIME=50ms CONTENTION_BENCHTIME=1x ./run.sh   (make bench)
 #
 # COUNT and MODULES_COUNT stay at 6 or more: benchstat gives no 95%
 # confidence interval for fewer samples. The defaults keep a whole run
 # under 10 minutes on a 2-CPU machine (see the wall time in RESULTS.md):
 # the scenario rounds, the 1M-session footprint, the latency cases and
-# the modules' builds dominate.
+# the modules' builds dominate. The latency target is checked on the median
+# of the rounds' p99 ratios: LATENCY_ROUNDS stays odd and at 9 or more so
+# that a round or two spoiled by other work on the machine move it little.
 #
 # Redis and memcached are started on free loopback ports and stopped on exit.
 # Every step must succeed: a failing test, benchmark or server stops the
@@ -30,8 +35,9 @@ LOAD_SECONDS=${LOAD_SECONDS:-1}
 MODULES_COUNT=${MODULES_COUNT:-6}
 MODULES_BENCHTIME=${MODULES_BENCHTIME:-50ms}
 CONTENTION_BENCHTIME=${CONTENTION_BENCHTIME:-1x}
-LATENCY_SECONDS=${LATENCY_SECONDS:-1}
-LATENCY_ROUNDS=${LATENCY_ROUNDS:-3}
+LATENCY_SECONDS=${LATENCY_SECONDS:-2}
+LATENCY_ROUNDS=${LATENCY_ROUNDS:-9}
+LATENCY_WARMUP=${LATENCY_WARMUP:-50ms}
 GO=${GO:-go}
 BENCHSTAT="golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da"
 
@@ -140,11 +146,14 @@ log "${#contenders[@]} contenders, $COUNT rounds at -benchtime=$BENCHTIME"
 raw="$work/raw.txt"
 for round in $(seq "$COUNT"); do
 	log "round $round/$COUNT"
+	# The store round-trip floors bracket the contenders: measured at the
+	# start and at the end of every round (2 x COUNT samples).
+	runbench "$raw" -test.run '^$' -test.bench '^BenchmarkFloor$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
 	for c in "${contenders[@]}"; do
 		runbench "$raw" -test.run '^$' -test.bench "^BenchmarkScenarios\$/^${c}\$/" \
 			-test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
 	done
-	runbench "$raw" -test.run '^$' -test.bench '^BenchmarkSeal$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
+	runbench "$raw" -test.run '^$' -test.bench '^(BenchmarkSeal|BenchmarkFloor)$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
 done
 phase "footprint"
 runbench "$raw" -test.run '^$' -test.bench '^BenchmarkFootprint$' -test.benchtime 1x -test.count 1
@@ -163,7 +172,7 @@ $GO run "$BENCHSTAT" "$raw" >"$work/stats.txt" 2>"$work/benchstat.err" || {
 # --- latency under load ------------------------------------------------------
 $GO build -o "$work/latency" ./cmd/latency
 phase "latency"
-"$work/latency" -d "${LATENCY_SECONDS}s" -rounds "$LATENCY_ROUNDS" -warmup 100ms -conns 16,64 >"$work/latency.tsv" || fail "latency"
+"$work/latency" -d "${LATENCY_SECONDS}s" -rounds "$LATENCY_ROUNDS" -warmup "$LATENCY_WARMUP" -conns 16,64 >"$work/latency.tsv" || fail "latency"
 
 # --- load test ---------------------------------------------------------------
 load="$work/load.tsv"
@@ -224,7 +233,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 elapsed=$((SECONDS - start))
 machine="- Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -sr); $($GO version | cut -d' ' -f3-).
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $commit.
-- Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case in $LATENCY_ROUNDS rounds alternating bare and sessionkit; load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME (contention CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME).
+- Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case and side in $LATENCY_ROUNDS rounds alternating bare and sessionkit (each after ${LATENCY_WARMUP} of warm-up; the target checked on the median of the rounds' p99 ratios); load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME (contention CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME).
 - Load average (1 min) at the start of each phase, with $(nproc) CPUs: $(IFS=';'; echo "${loads[*]}" | sed 's/;/; /g'). Above $(nproc) the machine was shared with other work and every time below is inflated and noisier.
 - Wall time of \`make bench\` up to this report: $((elapsed / 60)) min $((elapsed % 60)) s."
 $GO run ./cmd/report -stats "$work/stats.csv" -text "$work/stats.txt" -load "$load" -trips "$work/trips.txt" \

@@ -3,15 +3,24 @@
 // twice on loopback, once through sessionkit's middleware on the memory
 // store and once bare (the same handlers without sessions), and drives each
 // with a closed-loop load generator of C keep-alive connections (one
-// session per connection), recording every request's latency. It prints
-// one tab-separated line per framework, route and C:
+// session per connection), recording every request's latency. Bare and
+// sessionkit alternate in rounds (in the order bare, sessionkit in odd
+// rounds and sessionkit, bare in even ones, so that a drift in the
+// machine's load falls on both alike); each round gives one p99 ratio,
+// sessionkit's p99 over bare's in that round. It prints one tab-separated
+// line per framework, route and C: the latencies of all rounds pooled,
+// then the median, the least and the greatest of the rounds' p99 ratios
+// and the number of rounds:
 //
-//	framework  route  conns  bare-p50-µs  bare-p99-µs  session-p50-µs  session-p99-µs  bare-req/s  session-req/s
+//	framework  route  conns  bare-p50-µs  bare-p99-µs  session-p50-µs  session-p99-µs  bare-req/s  session-req/s  p99-ratio-median  p99-ratio-min  p99-ratio-max  rounds
 //
+// The median of the rounds' ratios is the robust figure: a burst of other
+// work on a shared machine spoils a round or two, which the median passes
+// over and the pooled p99 does not.
 // Servers and generator share the process (and the machine's CPUs), as
 // wrk and a server on one machine would.
 //
-//	latency -d 2s -rounds 3 -conns 16,64
+//	latency -d 2s -rounds 9 -conns 16,64
 package main
 
 import (
@@ -42,7 +51,7 @@ import (
 func main() {
 	d := flag.Duration("d", 2*time.Second, "measured duration per case")
 	warm := flag.Duration("warmup", 300*time.Millisecond, "unmeasured load before each case")
-	rounds := flag.Int("rounds", 1, "rounds per case: bare and sessionkit alternate, each for d/rounds, so that a change in the machine's load falls on both")
+	rounds := flag.Int("rounds", 1, "rounds per case: bare and sessionkit alternate, each for d/rounds, so that a change in the machine's load falls on both; each round gives one p99 ratio")
 	connList := flag.String("conns", "16,64", "comma-separated connection counts")
 	fwList := flag.String("frameworks", "nethttp,gin,echo", "comma-separated frameworks")
 	flag.Parse()
@@ -73,17 +82,42 @@ func main() {
 		for _, route := range []string{"untouched", "read", "update"} {
 			for _, c := range conns {
 				var b, s result
-				for range *rounds {
-					b = b.merge(load(bare, route, c, *warm, *d/time.Duration(*rounds)))
-					s = s.merge(load(sess, route, c, *warm, *d/time.Duration(*rounds)))
+				ratios := make([]float64, 0, *rounds)
+				per := *d / time.Duration(*rounds)
+				lb, ls := newLoader(bare, route, c), newLoader(sess, route, c)
+				for i := range *rounds {
+					var rb, rs result
+					if i%2 == 0 {
+						rb = lb.run(*warm, per)
+						rs = ls.run(*warm, per)
+					} else {
+						rs = ls.run(*warm, per)
+						rb = lb.run(*warm, per)
+					}
+					ratios = append(ratios, rs.p(0.99)/max(rb.p(0.99), 1))
+					b, s = b.merge(rb), s.merge(rs)
 				}
-				fmt.Printf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\n", fw, route, c,
-					b.p(0.50), b.p(0.99), s.p(0.50), s.p(0.99), b.rps, s.rps)
+				lb.close()
+				ls.close()
+				slices.Sort(ratios)
+				fmt.Printf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%d\n", fw, route, c,
+					b.p(0.50), b.p(0.99), s.p(0.50), s.p(0.99), b.rps, s.rps,
+					median(ratios), ratios[0], ratios[len(ratios)-1], len(ratios))
 			}
 		}
 		bare.close()
 		sess.close()
 	}
+}
+
+// median returns the median of sorted values: the middle one, or the mean
+// of the two middle ones.
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
 // server is one of the two servers of a framework.
@@ -241,12 +275,32 @@ func (r result) p(q float64) float64 {
 	return float64(r.lat[i]) / float64(time.Microsecond)
 }
 
-// load drives route on s from conns keep-alive connections, each with its
-// own session, for warm then d, and returns the latencies measured in d.
-func load(s *server, route string, conns int, warm, d time.Duration) result {
+// loader drives one route of one server from conns keep-alive
+// connections, each with its own session; its connections and sessions
+// last from round to round.
+type loader struct {
+	url     string
+	tr      *http.Transport
+	client  *http.Client
+	cookies []string // one per connection; "" on the bare server
+}
+
+func newLoader(s *server, route string, conns int) *loader {
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
+	l := &loader{url: s.url + "/" + route, tr: tr, client: &http.Client{Transport: tr}, cookies: make([]string, conns)}
+	if s.sessions {
+		for i := range l.cookies {
+			l.cookies[i] = seedCookie(l.client, s.url)
+		}
+	}
+	return l
+}
+
+func (l *loader) close() { l.tr.CloseIdleConnections() }
+
+// run loads the route for warm then d and returns the latencies measured
+// in d.
+func (l *loader) run(warm, d time.Duration) result {
 	var (
 		mu      sync.Mutex
 		all     []time.Duration
@@ -254,20 +308,16 @@ func load(s *server, route string, conns int, warm, d time.Duration) result {
 		measure atomic.Bool
 		stop    atomic.Bool
 	)
-	for range conns {
-		cookie := ""
-		if s.sessions {
-			cookie = seedCookie(client, s.url)
-		}
+	for _, cookie := range l.cookies {
 		wg.Go(func() {
-			req, _ := http.NewRequest(http.MethodGet, s.url+"/"+route, nil)
+			req, _ := http.NewRequest(http.MethodGet, l.url, nil)
 			if cookie != "" {
 				req.Header.Set("Cookie", cookie)
 			}
-			lat := make([]time.Duration, 0, 1<<14)
+			lat := make([]time.Duration, 0, 1<<12)
 			for !stop.Load() {
 				t0 := time.Now()
-				resp, err := client.Do(req)
+				resp, err := l.client.Do(req)
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "latency:", err)
 					os.Exit(1)
@@ -275,7 +325,7 @@ func load(s *server, route string, conns int, warm, d time.Duration) result {
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusOK {
-					fmt.Fprintf(os.Stderr, "latency: GET /%s: status %d\n", route, resp.StatusCode)
+					fmt.Fprintf(os.Stderr, "latency: GET %s: status %d\n", l.url, resp.StatusCode)
 					os.Exit(1)
 				}
 				if measure.Load() {

@@ -53,9 +53,13 @@ func TestIssue15Files(t *testing.T) {
 		"    roundtrips_test.go:150: trips\tscs-nethttp-redis\trenew\t3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Nine columns (no rounds: the pooled ratio decides) and thirteen (the
+	// median of the rounds' ratios decides, whatever the pooled one).
 	if err := os.WriteFile(latFile, []byte("nethttp\tread\t16\t400\t1000\t420\t1100\t9000\t8000\n"+
 		"nethttp\tupdate\t64\t400\t1000\t420\t1200\t9000\t8000\n"+
-		"gin\tread\t16\t400\t1000\t420\t1152\t9000\t8000\n"), 0o644); err != nil {
+		"gin\tread\t16\t400\t1000\t420\t1152\t9000\t8000\n"+
+		"echo\tread\t16\t400\t1000\t420\t1500\t9000\t8000\t1.050\t0.700\t1.600\t9\n"+
+		"echo\tupdate\t64\t400\t1000\t420\t900\t9000\t8000\t1.200\t0.800\t1.400\t9\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tr, err := readTrips(tripsFile)
@@ -63,7 +67,7 @@ func TestIssue15Files(t *testing.T) {
 		t.Fatalf("readTrips = %v, %v", tr, err)
 	}
 	lat, err := readLatency(latFile)
-	if err != nil || len(lat) != 3 || lat[1].sessP99 != 1200 {
+	if err != nil || len(lat) != 5 || lat[1].sessP99 != 1200 || lat[3].rounds != 9 || lat[3].ratioMed != 1.05 {
 		t.Fatalf("readLatency = %+v, %v", lat, err)
 	}
 	rp := sample(nil)
@@ -72,6 +76,15 @@ func TestIssue15Files(t *testing.T) {
 		"| latency under load: p99 ≤ 1.15× bare (memory store) | nethttp read, 16 conns | p99 1.1 ms vs bare 1.0 ms (p50 420 µs vs 400 µs) | met |",
 		"| latency under load: p99 ≤ 1.15× bare (memory store) | nethttp update, 64 conns | p99 1.2 ms vs bare 1.0 ms (p50 420 µs vs 400 µs) | **not met** (1.20× bare) |",
 		"| gin read, 16 conns | p99 1.2 ms vs bare 1.0 ms (p50 420 µs vs 400 µs) | **not met** (1.152× bare) |",
+		"| echo read, 16 conns | p99 ratio 1.05, the median of 9 rounds (0.70 to 1.60); pooled p99 1.5 ms vs bare 1.0 ms (p50 420 µs vs 400 µs) | met |",
+		"| echo update, 64 conns | p99 ratio 1.20, the median of 9 rounds (0.80 to 1.40); pooled p99 900 µs vs bare 1.0 ms (p50 420 µs vs 400 µs) | **not met** (1.20× bare) |",
+	)
+	var sb strings.Builder
+	rp.out = &sb
+	rp.writeLatency()
+	wantRows(t, sb.String(),
+		"| nethttp | read | 16 | 400 µs | 1.0 ms | 420 µs | 1.1 ms | 1.10 | — | 9000 | 8000 |",
+		"| echo | read | 16 | 400 µs | 1.0 ms | 420 µs | 1.5 ms | 1.50 | 1.05 (9, 0.70–1.60) | 9000 | 8000 |",
 	)
 }
 
@@ -171,4 +184,102 @@ func TestIssue15Footprint(t *testing.T) {
 		"Footprint/sessionkit-memory-parts":   {"indexB/session": 218, "recordB/session": 112.4},
 	})
 	wantRows(t, issue15Table(rp), "the record takes 112 B, the rest 0 B.")
+}
+
+// TestIssue15UntouchedFloor: the request copy's floor stops the time
+// target only when it alone adds 0.7× the peer's time or more; Echo's
+// per-middleware closure (floor-echo-noopmw) is Echo's own allocation;
+// floors are never the peer.
+func TestIssue15UntouchedFloor(t *testing.T) {
+	rp := sample(map[string]map[string]float64{
+		"Scenarios/baseline-nethttp/untouched":          sc(100, 1),
+		"Scenarios/baseline-gin/untouched":              sc(200, 2),
+		"Scenarios/baseline-echo/untouched":             sc(300, 3),
+		"Scenarios/gincontrib-gin-cookie/untouched":     sc(600, 5), // the peer: +400 ns, 0.7× = 280 ns
+		"Scenarios/floor-nethttp-withcontext/untouched": sc(400, 2), // +300 ns ≥ 280: the floor applies
+		"Scenarios/floor-gin-withcontext/untouched":     sc(300, 3), // +100 ns < 280: it does not
+		"Scenarios/floor-echo-withcontext/untouched":    sc(700, 5), // +400 ns, +2 allocs
+		"Scenarios/floor-echo-noopmw/untouched":         sc(310, 4), // +1 alloc
+		"Scenarios/sessionkit-nethttp-memory/untouched": sc(500, 2),
+		"Scenarios/sessionkit-gin-memory/untouched":     sc(600, 3),
+		"Scenarios/sessionkit-gin-cookie/untouched":     sc(450, 3),
+		"Scenarios/sessionkit-echo-memory/untouched":    sc(800, 5),
+		"Scenarios/sessionkit-echo-cookie/untouched":    sc(800, 6),
+	})
+	out := issue15Table(rp)
+	wantRows(t, out,
+		"| sessionkit-nethttp-memory | +400 ns, +1 allocs (+8 B) vs gincontrib-gin-cookie +400 ns; floor (floor-nethttp-withcontext) +300 ns, +1 allocs (+8 B) | "+
+			"**floor**: the request copy alone (floor-nethttp-withcontext) adds 300 ns ≥ 0.7× the peer's +400 ns (280 ns); sessionkit adds 400 ns, 100 ns above it |",
+		"| sessionkit-gin-memory | +400 ns, +1 allocs (+8 B) vs gincontrib-gin-cookie +400 ns; floor (floor-gin-withcontext) +100 ns, +1 allocs (+8 B) | "+
+			"**not met** (1.00× peer; the floor (floor-gin-withcontext) adds 100 ns, under 0.7× peer (280 ns): sessionkit is 300 ns above it) |",
+		"| sessionkit-gin-cookie | +250 ns, +1 allocs (+8 B) vs gincontrib-gin-cookie +400 ns; floor (floor-gin-withcontext) +100 ns, +1 allocs (+8 B) | met |",
+		"| sessionkit-echo-memory | +500 ns, +2 allocs (+16 B) vs gincontrib-gin-cookie +400 ns; Echo's own: a no-op e.Use middleware (floor-echo-noopmw) +1 allocs (+8 B); "+
+			"floor (floor-echo-withcontext) +400 ns, +2 allocs (+16 B) | **floor**: the request copy and Echo's middleware closure alone (floor-echo-withcontext) adds 400 ns ≥ 0.7× the peer's +400 ns (280 ns); sessionkit adds 500 ns, 100 ns above it |",
+		"| sessionkit-echo-cookie | +500 ns, +3 allocs (+24 B) vs gincontrib-gin-cookie +400 ns; Echo's own: a no-op e.Use middleware (floor-echo-noopmw) +1 allocs (+8 B); "+
+			"floor (floor-echo-withcontext) +400 ns, +2 allocs (+16 B) | **not met** (3 allocs > 1 + Echo's own 1; time: the request copy and Echo's middleware closure alone (floor-echo-withcontext) adds 400 ns ≥ 0.7× peer, sessionkit 100 ns above it) |",
+		"1 of 5 rows met, 2 more stopped by a floor measured in this run",
+	)
+	if strings.Contains(out, "vs floor-") {
+		t.Errorf("a floor was taken as the peer:\n%s", out)
+	}
+}
+
+// TestIssue15NewFloor: on a network store one bare write round trip is the
+// floor of a new session; it stops the row only when it alone exceeds half
+// the peer's added time, and the measured column always shows sessionkit's
+// time beyond it.
+func TestIssue15NewFloor(t *testing.T) {
+	rp := sample(map[string]map[string]float64{
+		"Scenarios/baseline-nethttp/new":            sc(1000, 1),
+		"Scenarios/baseline-gin/new":                sc(1000, 1),
+		"Scenarios/scs-nethttp-redis/new":           sc(81000, 10), // +80 µs: half is 40 µs
+		"Scenarios/sessionkit-nethttp-redis/new":    sc(51000, 5),  // +50 µs
+		"Scenarios/gincontrib-gin-memcached/new":    sc(81000, 10),
+		"Scenarios/sessionkit-gin-memcache/new":     sc(51000, 5),
+		"Scenarios/gincontrib-gin-redis/new":        sc(121000, 10), // +120 µs: half is 60 µs
+		"Scenarios/sessionkit-gin-redis/new":        sc(51000, 5),
+		"Scenarios/sessionkit-nethttp-memcache/new": sc(51000, 5),
+		"Floor/redis-set":                           {"sec/op": 45e-6}, // > 40 µs: the floor applies
+		"Floor/memcache-set":                        {"sec/op": 30e-6}, // < 40 µs: it does not
+	})
+	wantRows(t, issue15Table(rp),
+		"| new: +time ≤ 0.5× fastest peer (same framework, same kind of store) | sessionkit-nethttp-redis | +50.0 µs vs scs-nethttp-redis +80.0 µs (0.63×); "+
+			"one write round trip (Floor/redis-set) 45.0 µs, sessionkit's added time minus it +5.00 µs | "+
+			"**floor**: one write round trip alone measures 45.0 µs > 0.5× the peer's +80.0 µs (40.0 µs); sessionkit adds 50.0 µs, of which 45.0 µs is the round trip |",
+		"| sessionkit-gin-memcache | +50.0 µs vs gincontrib-gin-memcached +80.0 µs (0.63×); one write round trip (Floor/memcache-set) 30.0 µs, sessionkit's added time minus it +20.0 µs | "+
+			"**not met** (0.63× peer): one write round trip, 30.0 µs, is under 0.5× the peer's (40.0 µs); sessionkit adds 20.0 µs beyond it |",
+		"| sessionkit-gin-redis | +50.0 µs vs gincontrib-gin-redis +120.0 µs (0.42×); one write round trip (Floor/redis-set) 45.0 µs, sessionkit's added time minus it +5.00 µs | met |",
+		"| sessionkit-nethttp-memcache | +50.0 µs; one write round trip (Floor/memcache-set) 30.0 µs, sessionkit's added time minus it +20.0 µs | — no peer on nethttp with a memcache store |",
+	)
+}
+
+// TestIssue15EqualTripsFloor: a request slower than the peer is stopped by
+// the floor only when the round trips it cannot do without, each at least
+// the cheaper bare one, alone exceed the peer's time (memcached's renewal
+// takes 3); otherwise it stays not met.
+func TestIssue15EqualTripsFloor(t *testing.T) {
+	rp := sample(map[string]map[string]float64{
+		"Scenarios/baseline-gin/renew":             sc(1000, 1),
+		"Scenarios/baseline-gin/update":            sc(1000, 1),
+		"Scenarios/gincontrib-gin-memcached/renew": sc(71000, 10), // +70 µs
+		"Scenarios/sessionkit-gin-memcache/renew":  sc(91000, 5),  // +90 µs, 3 round trips ≥ 75 µs
+		"Scenarios/gincontrib-gin-redis/update":    sc(141000, 10),
+		"Scenarios/sessionkit-gin-redis/update":    sc(151000, 5), // 2 round trips ≥ 80 µs < 140
+		"Floor/memcache-set":                       {"sec/op": 30e-6},
+		"Floor/memcache-get":                       {"sec/op": 25e-6},
+		"Floor/redis-set":                          {"sec/op": 45e-6},
+		"Floor/redis-get":                          {"sec/op": 40e-6},
+	})
+	rp.trips = trips{
+		"sessionkit-nethttp-memcache": {"renew": 3},
+		"gincontrib-gin-memcached":    {"renew": 2},
+		"sessionkit-nethttp-redis":    {"update": 2},
+		"gincontrib-gin-redis":        {"update": 4},
+	}
+	wantRows(t, issue15Table(rp),
+		"| time ≤ fastest peer on the same server (renew) | sessionkit-gin-memcache | +90.0 µs vs gincontrib-gin-memcached +70.0 µs (round trips 3 vs 2); one round trip ≥ 25.0 µs (the cheaper of Floor/memcache-set and -get) | "+
+			"**floor**: its 3 round trips (the fewest on this server) alone measure at least 3 × 25.0 µs = 75.0 µs > the peer's +70.0 µs (2 round trips); sessionkit adds 90.0 µs |",
+		"| time ≤ fastest peer on the same server (update) | sessionkit-gin-redis | +150.0 µs vs gincontrib-gin-redis +140.0 µs (round trips 2 vs 4); one round trip ≥ 40.0 µs (the cheaper of Floor/redis-set and -get) | "+
+			"**not met** (1.07× peer) |",
+	)
 }

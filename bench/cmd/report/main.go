@@ -82,6 +82,13 @@ func parseContender(name string) contender {
 	return c
 }
 
+// isPeer reports whether c is a peer library: not sessionkit, not a bare
+// baseline and not a floor (a bare server with the least a middleware must
+// do, see bench/floors_test.go).
+func (c contender) isPeer() bool {
+	return c.lib != "sessionkit" && c.lib != "baseline" && c.lib != "floor"
+}
+
 // class groups stores that do comparable work: in-process (memory and
 // client-side cookies, the file system) or a network server.
 func (c contender) class() string {
@@ -215,10 +222,12 @@ func (rp *report) index() {
 		switch c.lib {
 		case "baseline":
 			return 0
-		case "sessionkit":
+		case "floor":
 			return 1
+		case "sessionkit":
+			return 2
 		}
-		return 2
+		return 3
 	}
 	slices.SortStableFunc(rp.contenders, func(a, b contender) int {
 		if d := rank(a) - rank(b); d != 0 {
@@ -256,7 +265,9 @@ func (rp *report) write() {
 	fmt.Fprintf(w, "Every contender serves the same routes through its real middleware (httptest-style, in process, a reused "+
 		"ResponseWriter). ns/op, B/op and allocs/op are benchstat medians; ±x%% is benchstat's 95%% confidence interval. "+
 		"\"× base\" is the contender's time over the bare handler of the same framework (baseline-*); "+
-		"\"+ns\" and \"+allocs\" are what the session adds over that baseline. The machine is shared and noisy: "+
+		"\"+ns\" and \"+allocs\" are what the session adds over that baseline. floor-* are no library: the bare server of a framework "+
+		"behind a middleware that does only what no session middleware can avoid (bench/floors_test.go), measured for the "+
+		"untouched request; Floor/* (in the benchstat output) are bare store round trips. The machine is shared and noisy: "+
 		"compare within one table, not across runs.\n\n")
 	rp.writeIssue15()
 	rp.writeTargets()
@@ -345,7 +356,7 @@ func (rp *report) writeTargets() {
 			var best contender
 			bestNs, bestAl := math.Inf(1), 0.0
 			for _, p := range rp.contenders {
-				if p.lib == "sessionkit" || p.lib == "baseline" || p.framework != k.framework || p.class() != k.class() {
+				if !p.isPeer() || p.framework != k.framework || p.class() != k.class() {
 					continue
 				}
 				if sc == "untouched" && !p.hasMiddleware() {

@@ -1,0 +1,238 @@
+package bench
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/gin-gonic/gin"
+	"github.com/labstack/echo/v4"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Floors: what no session middleware can avoid, measured in the same run
+// and harness as the contenders, so that RESULTS.md can say which target
+// a physical floor stops.
+//
+// Untouched request. A middleware that makes a value reachable from
+// r.Context() must copy the *http.Request (r.WithContext: one
+// new(http.Request)); net/http has no other way. floor-*-withcontext is the
+// bare server of each framework behind a middleware that does only that,
+// with a context made once (no allocation besides the copy). On Echo v4,
+// every middleware registered with e.Use is applied per request
+// (applyMiddleware inside Echo.ServeHTTP), so it allocates its handler
+// closure on every request: floor-echo-noopmw is bare Echo with one no-op
+// e.Use middleware, which measures that allocation.
+
+// floorKey is the context key of the floor middlewares' value.
+type floorKey struct{}
+
+// floorCtx is the context the floor middlewares put in the request: made
+// once, so that the request copy is the only allocation.
+var floorCtx = context.WithValue(context.Background(), floorKey{}, "floor")
+
+// floorNetHTTP is the net/http floor middleware: the request copy alone.
+func floorNetHTTP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(floorCtx))
+	})
+}
+
+// floorGin is the Gin floor middleware: the request copy, passed on.
+func floorGin(c *gin.Context) {
+	c.Request = c.Request.WithContext(floorCtx)
+	c.Next()
+}
+
+// floorEcho is the Echo floor middleware: the request copy, passed on.
+func floorEcho(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.SetRequest(c.Request().WithContext(floorCtx))
+		return next(c)
+	}
+}
+
+// noopEcho is an Echo middleware that does nothing.
+func noopEcho(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error { return next(c) }
+}
+
+// untouchedOnly: a floor is measured on the request kind it is the floor of.
+var untouchedOnly = []string{"untouched"}
+
+var floorContenders = []contender{
+	{name: "floor-nethttp-withcontext", framework: "nethttp", only: untouchedOnly,
+		open: func(tb testing.TB) *target { return bareNetHTTPWith(tb, floorNetHTTP) }},
+	{name: "floor-gin-withcontext", framework: "gin", only: untouchedOnly,
+		open: func(tb testing.TB) *target { return bareGinWith(tb, floorGin) }},
+	{name: "floor-echo-withcontext", framework: "echo", only: untouchedOnly,
+		open: func(tb testing.TB) *target { return bareEchoWith(tb, floorEcho) }},
+	{name: "floor-echo-noopmw", framework: "echo", only: untouchedOnly,
+		open: func(tb testing.TB) *target { return bareEchoWith(tb, noopEcho) }},
+}
+
+// TestUntouchedFloors checks what the floor contenders claim: each floor
+// middleware makes its value reachable from the handler's r.Context(), the
+// request copy is the one allocation it adds over its framework's bare
+// server, and Echo's no-op e.Use middleware adds exactly one (its
+// per-request closure). It logs the added allocations and bytes.
+func TestUntouchedFloors(t *testing.T) {
+	// The value reaches the handler.
+	reached := func(r *http.Request) bool { return r.Context().Value(floorKey{}) == "floor" }
+	var got []string
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /untouched", func(_ http.ResponseWriter, r *http.Request) {
+		if reached(r) {
+			got = append(got, "nethttp")
+		}
+	})
+	g := gin.New()
+	g.Use(floorGin)
+	g.GET("/untouched", func(c *gin.Context) {
+		if reached(c.Request) {
+			got = append(got, "gin")
+		}
+	})
+	e := echo.New()
+	e.Use(floorEcho)
+	e.GET("/untouched", func(c echo.Context) error {
+		if reached(c.Request()) {
+			got = append(got, "echo")
+		}
+		return nil
+	})
+	for _, h := range []http.Handler{floorNetHTTP(mux), g, e} {
+		newClient(&target{h: h}, "/untouched", "").do()
+	}
+	if fmt.Sprint(got) != "[nethttp gin echo]" {
+		t.Errorf("the floor middlewares' value reached the handlers of %v, want [nethttp gin echo]", got)
+	}
+
+	// The allocations each floor adds over its framework's bare server.
+	if raceEnabled {
+		t.Log("allocation counts not checked: the race detector makes sync.Pool drop items")
+		return
+	}
+	cost := func(open func(testing.TB) *target) (allocs, bytes float64) {
+		cl := newClient(open(t), "/untouched", "")
+		return allocsPerRequest(cl)
+	}
+	base := map[string]func(testing.TB) *target{"nethttp": bareNetHTTP, "gin": bareGin, "echo": bareEcho}
+	want := map[string]float64{"floor-nethttp-withcontext": 1, "floor-gin-withcontext": 1,
+		"floor-echo-withcontext": 2, "floor-echo-noopmw": 1}
+	for _, c := range floorContenders {
+		ba, bb := cost(base[c.framework])
+		fa, fb := cost(c.open)
+		t.Logf("%s: +%.0f allocs, +%.0f B over baseline-%s", c.name, fa-ba, fb-bb, c.framework)
+		if fa-ba != want[c.name] {
+			t.Errorf("%s adds %.0f allocations, want %.0f", c.name, fa-ba, want[c.name])
+		}
+	}
+}
+
+// allocsPerRequest returns the allocations and bytes one request through
+// cl allocates, averaged over many (as testing.AllocsPerRun, at
+// GOMAXPROCS=1, which also gives the bytes).
+func allocsPerRequest(cl *client) (allocs, bytes float64) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const runs = 1000
+	cl.do() // warm up
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		cl.do()
+	}
+	runtime.ReadMemStats(&after)
+	return float64((after.Mallocs - before.Mallocs) / runs), float64((after.TotalAlloc - before.TotalAlloc) / runs)
+}
+
+// Network round trips. A new session is one write round trip on every
+// library; BenchmarkFloor measures the bare round trip through the client
+// and options the contenders use: one go-redis SET with PX and one
+// gomemcache Set of a floorValueSize-byte value (a new session's record
+// is of that order), and the GET of each, under a fresh key per request
+// as a new session's would be. run.sh runs it in every round, interleaved
+// with the contenders.
+
+const (
+	floorValueSize = 200
+	floorKeys      = 1024
+)
+
+// floorTTL has a millisecond part so that go-redis sends PX, as sessionkit
+// does (a whole number of seconds would make it send EX).
+const floorTTL = 24*time.Hour + time.Millisecond
+
+// floorKeyNames are the keys the round-trip floor writes and reads in
+// turn: "floor:" and 64 hex digits, the length of a session key.
+var floorKeyNames = func() []string {
+	keys := make([]string, floorKeys)
+	for i := range keys {
+		var b [32]byte
+		b[0], b[1] = byte(i>>8), byte(i)
+		keys[i] = "floor:" + hex.EncodeToString(b[:])
+	}
+	return keys
+}()
+
+// BenchmarkFloor measures one bare round trip: Floor/redis-set,
+// Floor/redis-get, Floor/memcache-set and Floor/memcache-get.
+func BenchmarkFloor(b *testing.B) {
+	value := make([]byte, floorValueSize)
+	for i := range value {
+		value[i] = 'a' + byte(i%26)
+	}
+	ctx := context.Background()
+	b.Run("redis-set", func(b *testing.B) {
+		client := goredis.NewClient(&goredis.Options{Addr: serverAddr(b, "redis")})
+		defer client.Close()
+		roundTrips(b, func(key string) error { return client.Set(ctx, key, value, floorTTL).Err() })
+	})
+	b.Run("redis-get", func(b *testing.B) {
+		client := goredis.NewClient(&goredis.Options{Addr: serverAddr(b, "redis")})
+		defer client.Close()
+		for _, k := range floorKeyNames {
+			if err := client.Set(ctx, k, value, floorTTL).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		roundTrips(b, func(key string) error { return client.Get(ctx, key).Err() })
+	})
+	b.Run("memcache-set", func(b *testing.B) {
+		client := memcache.New(serverAddr(b, "memcached"))
+		defer client.Close()
+		roundTrips(b, func(key string) error {
+			return client.Set(&memcache.Item{Key: key, Value: value, Expiration: int32(floorTTL / time.Second)})
+		})
+	})
+	b.Run("memcache-get", func(b *testing.B) {
+		client := memcache.New(serverAddr(b, "memcached"))
+		defer client.Close()
+		for _, k := range floorKeyNames {
+			if err := client.Set(&memcache.Item{Key: k, Value: value, Expiration: int32(floorTTL / time.Second)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		roundTrips(b, func(key string) error { _, err := client.Get(key); return err })
+	})
+}
+
+// roundTrips times op over the floor keys in turn, after one unmeasured
+// call (the connection opens).
+func roundTrips(b *testing.B, op func(key string) error) {
+	if err := op(floorKeyNames[0]); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := op(floorKeyNames[i%floorKeys]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
