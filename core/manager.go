@@ -177,12 +177,12 @@ func (m *Manager) refreshDue(s *Session, now time.Time) bool {
 	return next.Sub(s.expiry) >= step
 }
 
-// load reads the session from the store. s.mu is held.
-func (s *Session) load() {
+// load reads the session with token tok (the request's, "" if none) from
+// the store. s.mu is held.
+func (s *Session) load(tok string) {
 	m := s.m
 	s.loaded = true
 	now := m.cfg.Now()
-	tok := m.readToken(s.req)
 	s.presented = tok != ""
 	if m.client != nil {
 		s.loadClient(tok, now)
@@ -190,7 +190,7 @@ func (s *Session) load() {
 	}
 	if tok != "" && m.cfg.Tokens.Valid(tok) {
 		key := StoreKey(tok)
-		ctx, dl := m.callCtxIn(s.req.Context(), &s.loadCtx)
+		ctx, dl := m.callCtxIn(s.req.Context(), s.loadCtx)
 		rec, found, err := m.cfg.Store.Load(ctx, key)
 		dl.release()
 		corrupt := false
@@ -304,7 +304,7 @@ func (s *Session) dropStale(tok string) {
 func (s *Session) loadClient(tok string, now time.Time) {
 	m := s.m
 	if tok != "" && len(tok) <= maxClientToken {
-		ctx, dl := m.callCtxIn(s.req.Context(), &s.loadCtx)
+		ctx, dl := m.callCtxIn(s.req.Context(), s.loadCtx)
 		id, data, exp, ok, err := m.client.Open(ctx, m.tokenName(), tok)
 		dl.release()
 		if err != nil {

@@ -67,8 +67,12 @@ func (m *Manager) callCtx(ctx context.Context) (context.Context, *deadlineCtx) {
 
 // callCtxIn is callCtx for a store call made once per session, the load:
 // its deadline context is dc, which lives in the session's state and is
-// used for no other call, instead of an allocation of its own.
+// used for no other call, instead of an allocation of its own (with a nil
+// dc it is callCtx).
 func (m *Manager) callCtxIn(ctx context.Context, dc *deadlineCtx) (context.Context, *deadlineCtx) {
+	if dc == nil {
+		return m.callCtx(ctx)
+	}
 	deadline := time.Now().Add(m.cfg.StoreTimeout)
 	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
 		return ctx, nil

@@ -68,7 +68,25 @@ type sessionState struct {
 	flashSeq    uint32    // orders the flash messages added in this request
 	hdr         [2]string // backing array of the header values Commit adds (hdrSetCookie, ...)
 
-	loadCtx deadlineCtx // the deadline of the load's store call, made once (see Manager.callCtxIn)
+	loadCtx *deadlineCtx // the deadline of the load's store call, in the state's allocation (see newState); nil without a token
+}
+
+// loadingState is the state of a session whose request presents a token,
+// with the deadline of its load's store call in the same allocation.
+type loadingState struct {
+	sessionState
+	dc deadlineCtx
+}
+
+// newState returns the state of a session that is first touched;
+// presented says whether its request carries a token to load.
+func newState(presented bool) *sessionState {
+	if presented {
+		st := new(loadingState)
+		st.loadCtx = &st.dc
+		return &st.sessionState
+	}
+	return new(sessionState)
 }
 
 // Indexes into Session.hdr: the header values Commit adds live in the
@@ -92,12 +110,16 @@ const (
 // lock locks s, loading it first if needed.
 func (s *Session) lock() {
 	s.mu.Lock()
-	if s.sessionState == nil {
-		s.sessionState = new(sessionState)
-		s.touched.Store(true)
-	}
 	if !s.loaded {
-		s.load()
+		tok := s.m.readToken(s.req)
+		if s.sessionState == nil {
+			s.sessionState = newState(tok != "")
+			s.touched.Store(true)
+		}
+		s.load(tok)
+	} else if s.sessionState == nil {
+		s.sessionState = newState(false)
+		s.touched.Store(true)
 	}
 	for s.hooks != 0 {
 		if s.hooks&hookInit != 0 {
