@@ -35,6 +35,11 @@ func Start(interval time.Duration, sweep func(ctx context.Context) error, onErro
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				if ctx.Err() != nil {
+					// Stop came while a tick was pending too: select picks
+					// either at random, and no sweep starts after Stop.
+					return
+				}
 				if err := sweep(ctx); err != nil && ctx.Err() == nil && onError != nil {
 					onError(ctx, err)
 				}
