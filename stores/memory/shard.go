@@ -54,15 +54,12 @@ type entry struct {
 // live reports whether e has not expired at now (Unix nanoseconds).
 func (e *entry) live(now int64) bool { return e.expiry > now }
 
-// shard is one lock-protected part of the store.
+// shard is one lock-protected part of the store: a table of its records
+// (see table.go), which the lock guards.
 type shard struct {
 	mu sync.RWMutex
-	m  map[id]entry
-	// peak is the most records m has held since it was made: Go maps
-	// never give back the room they grew to, so a sweep that leaves m far
-	// below its peak rebuilds it (see shrink).
-	peak int
-	_    [24]byte // keep neighbouring shards' locks off one cache line
+	table
+	_ [48]byte // keep neighbouring shards' locks off one cache line
 }
 
 // unixNano converts t to Unix nanoseconds, clamping times outside the int64

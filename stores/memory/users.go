@@ -127,11 +127,12 @@ func (x *userIndex) len() int {
 	return n
 }
 
-// unfile ends e's filing, if any: e is leaving the store or is replaced by
-// a record filed under no user. The caller holds k's shard lock.
-func (s *Store) unfile(k id, e entry) {
-	if e.user != "" {
-		s.users.remove(e.user, k)
+// unfile ends the filing of the record under k, filed under user (none if
+// user is ""): the record is leaving the store or is replaced by a record
+// filed under no user. The caller holds k's shard lock.
+func (s *Store) unfile(k id, user string) {
+	if user != "" {
+		s.users.remove(user, k)
 	}
 }
 
@@ -159,9 +160,10 @@ func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 		// changed (a renew moves a session from it to a key filed
 		// before it ended).
 		sh := s.shardOf(k)
+		h := hashKey(&k)
 		sh.mu.RLock()
-		e, ok := sh.m[k]
-		expired := ok && !e.live(now)
+		_, p := sh.find(&k, h)
+		expired := p >= 0 && !sh.at(p).live(now)
 		sh.mu.RUnlock()
 		if !expired {
 			out = append(out, k.String())
