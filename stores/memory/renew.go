@@ -63,18 +63,17 @@ func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 	exp := unixNano(r.Expiry)
 	v := s.version.Add(1)
 	if q >= 0 {
-		s.unfile(newK, newSh.at(q).user) // an expired record not swept yet
+		s.unfile(newK, newSh.at(q).filed) // an expired record not swept yet
 		newSh.remove(slot, q)
 	}
 	if exp > now {
 		e := entry{data: fill(nil, r.Data), expiry: exp, version: v}
 		if u := unixNano(r.Until); r.User != "" && u > now {
-			e.user, e.until = r.User, u
-			s.users.add(e.user, newK, e.until)
+			e.filed = s.users.add(r.User, newK, u)
 		}
 		newSh.add(&newK, newH, e)
 	}
-	s.unfile(oldK, old.user)
+	s.unfile(oldK, old.filed)
 	// Find the old record again: when both keys share a shard, the
 	// changes above may have moved it.
 	slot, p = oldSh.find(&oldK, oldH)

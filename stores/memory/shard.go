@@ -42,13 +42,15 @@ func nibble(c byte) byte {
 // String returns the key in the form the core uses.
 func (k id) String() string { return hex.EncodeToString(k[:]) }
 
-// entry is one stored record: 64 bytes plus the data itself.
+// entry is one stored record: 48 bytes plus the data itself.
 type entry struct {
 	data    []byte
 	expiry  int64 // Unix nanoseconds
 	version uint64
-	user    string // the user the record is filed under (see CompareAndSwapUser), or ""
-	until   int64  // Unix nanoseconds: when the filing ends at the latest
+	// filed is the set of the user the record is filed under (see
+	// CompareAndSwapUser), nil if none. When the filing ends (its until)
+	// only the set keeps.
+	filed *userSet
 }
 
 // live reports whether e has not expired at now (Unix nanoseconds).

@@ -116,7 +116,7 @@ func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.T
 	switch {
 	case exp <= now:
 		if p >= 0 {
-			s.unfile(k, sh.at(p).user)
+			s.unfile(k, sh.at(p).filed)
 			sh.remove(slot, p)
 		}
 	case p < 0:
@@ -124,8 +124,8 @@ func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.T
 	default:
 		old := &sh.at(p).entry
 		if !old.live(now) {
-			s.unfile(k, old.user) // a new record is filed under no user
-			old.user, old.until = "", 0
+			s.unfile(k, old.filed) // a new record is filed under no user
+			old.filed = nil
 		} // else Save keeps the filing
 		old.data, old.expiry, old.version = fill(old.data, data), exp, s.version.Add(1)
 	}
@@ -142,7 +142,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	sh := s.shardOf(k)
 	sh.mu.Lock()
 	if slot, p := sh.find(&k, h); p >= 0 {
-		s.unfile(k, sh.at(p).user)
+		s.unfile(k, sh.at(p).filed)
 		sh.remove(slot, p)
 	}
 	sh.mu.Unlock()
@@ -172,11 +172,11 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	e := &sh.at(p).entry
 	switch {
 	case !e.live(now):
-		s.unfile(k, e.user)
+		s.unfile(k, e.filed)
 		sh.remove(slot, p)
 		return fmt.Errorf("sessionkit: memory: touch: %w", core.ErrNotFound)
 	case exp <= now:
-		s.unfile(k, e.user)
+		s.unfile(k, e.filed)
 		sh.remove(slot, p)
 	default:
 		e.expiry = exp
@@ -224,7 +224,7 @@ func (s *Store) swap(ctx context.Context, op, key string, version uint64, data [
 	v := s.version.Add(1)
 	if exp <= now {
 		if p >= 0 {
-			s.unfile(k, old.user)
+			s.unfile(k, old.filed)
 			sh.remove(slot, p)
 		}
 		return v, nil
@@ -232,18 +232,17 @@ func (s *Store) swap(ctx context.Context, op, key string, version uint64, data [
 	e := entry{data: fill(old.data, data), expiry: exp, version: v}
 	switch {
 	case !setUser && live:
-		e.user, e.until = old.user, old.until // CompareAndSwap keeps the filing
+		e.filed = old.filed // CompareAndSwap keeps the filing
 	case !setUser:
-		s.unfile(k, old.user) // a new record is filed under no user
+		s.unfile(k, old.filed) // a new record is filed under no user
 	default:
-		if u := unixNano(until); user != "" && u > now {
-			e.user, e.until = user, u
+		u := unixNano(until)
+		filed := user != "" && u > now
+		if old.filed != nil && (!filed || old.filed.user != user) {
+			s.unfile(k, old.filed)
 		}
-		if old.user != e.user {
-			s.unfile(k, old.user)
-		}
-		if e.user != "" {
-			s.users.add(e.user, k, e.until)
+		if filed {
+			e.filed = s.users.add(user, k, u)
 		}
 	}
 	if p >= 0 {
@@ -342,7 +341,7 @@ func (s *Store) deleteExpired(sh *shard, buf []id) (int, []id) {
 		for i := range batch {
 			k := &batch[i]
 			if slot, p := sh.find(k, hashKey(k)); p >= 0 && !sh.at(p).live(now) {
-				s.unfile(*k, sh.at(p).user)
+				s.unfile(*k, sh.at(p).filed)
 				sh.remove(slot, p)
 				n++
 			}

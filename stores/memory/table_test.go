@@ -46,7 +46,7 @@ func (tb *table) check(t *testing.T, want map[id]uint64) {
 		}
 		for j := range chunk {
 			r := &chunk[j]
-			zero := r.key == (id{}) && r.data == nil && r.expiry == 0 && r.version == 0 && r.user == "" && r.until == 0
+			zero := r.key == (id{}) && r.data == nil && r.expiry == 0 && r.version == 0 && r.filed == nil
 			if p := c<<chunkShift + j; p >= tb.n && !zero {
 				t.Fatalf("position %d past n = %d is not zeroed", p, tb.n)
 			}
