@@ -49,35 +49,38 @@ func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 		second.mu.Lock()
 		defer second.mu.Unlock()
 	}
+	oldH, newH := hashKey(&oldK), hashKey(&newK)
 	now := time.Now().UnixNano()
-	old, had := oldSh.m[oldK]
-	if !had || !old.live(now) || old.version != r.OldVersion {
+	_, p := oldSh.find(&oldK, oldH)
+	if p < 0 || !oldSh.at(p).live(now) || oldSh.at(p).version != r.OldVersion {
 		return 0, fmt.Errorf("sessionkit: memory: %s: %w", op, core.ErrConflict)
 	}
-	prev, hadNew := newSh.m[newK]
-	if hadNew && prev.live(now) {
+	old := oldSh.at(p).entry
+	slot, q := newSh.find(&newK, newH)
+	if q >= 0 && newSh.at(q).live(now) {
 		return 0, fmt.Errorf("sessionkit: memory: %s: a live record holds the new key: %w", op, core.ErrConflict)
 	}
 	exp := unixNano(r.Expiry)
 	v := s.version.Add(1)
-	if hadNew {
-		s.unfile(newK, prev) // an expired record not swept yet
-		delete(newSh.m, newK)
+	if q >= 0 {
+		s.unfile(newK, newSh.at(q).filed) // an expired record not swept yet
+		newSh.remove(slot, q)
 	}
 	if exp > now {
 		e := entry{data: fill(nil, r.Data), expiry: exp, version: v}
 		if u := unixNano(r.Until); r.User != "" && u > now {
-			e.user, e.until = r.User, u
-			s.users.add(e.user, newK, e.until)
+			e.filed = s.users.add(r.User, newK, u)
 		}
-		newSh.m[newK] = e
-		newSh.peak = max(newSh.peak, len(newSh.m))
+		newSh.add(&newK, newH, e)
 	}
-	s.unfile(oldK, old)
+	s.unfile(oldK, old.filed)
+	// Find the old record again: when both keys share a shard, the
+	// changes above may have moved it.
+	slot, p = oldSh.find(&oldK, oldH)
 	if rexp := unixNano(r.RetiredExpiry); r.Retired != nil && rexp > now {
-		oldSh.m[oldK] = entry{data: fill(old.data, r.Retired), expiry: rexp, version: s.version.Add(1)}
+		oldSh.at(p).entry = entry{data: fill(old.data, r.Retired), expiry: rexp, version: s.version.Add(1)}
 	} else {
-		delete(oldSh.m, oldK)
+		oldSh.remove(slot, p)
 	}
 	return v, nil
 }

@@ -42,27 +42,26 @@ func nibble(c byte) byte {
 // String returns the key in the form the core uses.
 func (k id) String() string { return hex.EncodeToString(k[:]) }
 
-// entry is one stored record: 64 bytes plus the data itself.
+// entry is one stored record: 48 bytes plus the data itself.
 type entry struct {
 	data    []byte
 	expiry  int64 // Unix nanoseconds
 	version uint64
-	user    string // the user the record is filed under (see CompareAndSwapUser), or ""
-	until   int64  // Unix nanoseconds: when the filing ends at the latest
+	// filed is the set of the user the record is filed under (see
+	// CompareAndSwapUser), nil if none. When the filing ends (its until)
+	// only the set keeps.
+	filed *userSet
 }
 
 // live reports whether e has not expired at now (Unix nanoseconds).
 func (e *entry) live(now int64) bool { return e.expiry > now }
 
-// shard is one lock-protected part of the store.
+// shard is one lock-protected part of the store: a table of its records
+// (see table.go), which the lock guards.
 type shard struct {
 	mu sync.RWMutex
-	m  map[id]entry
-	// peak is the most records m has held since it was made: Go maps
-	// never give back the room they grew to, so a sweep that leaves m far
-	// below its peak rebuilds it (see shrink).
-	peak int
-	_    [24]byte // keep neighbouring shards' locks off one cache line
+	table
+	_ [48]byte // keep neighbouring shards' locks off one cache line
 }
 
 // unixNano converts t to Unix nanoseconds, clamping times outside the int64

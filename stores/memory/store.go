@@ -37,9 +37,6 @@ var (
 func New(cfg Config) *Store {
 	cfg = cfg.normalise()
 	s := &Store{maxSize: cfg.MaxRecordSize}
-	for i := range s.shards {
-		s.shards[i].m = make(map[id]entry)
-	}
 	s.sweeper = janitor.Start(cfg.CleanupInterval, func(ctx context.Context) error {
 		_, err := s.DeleteExpired(ctx)
 		return err
@@ -79,20 +76,23 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 		return core.Record{}, false, err
 	}
 	now := time.Now().UnixNano()
+	h := hashKey(&k)
 	sh := s.shardOf(k)
 	sh.mu.RLock()
-	e, ok := sh.m[k]
-	if !ok || !e.live(now) {
+	_, p := sh.find(&k, h)
+	if p < 0 || !sh.at(p).live(now) {
 		sh.mu.RUnlock()
 		return core.Record{}, false, nil
 	}
+	e := &sh.at(p).entry
 	var data []byte
 	if len(e.data) > 0 {
 		data = make([]byte, len(e.data))
 		copy(data, e.data)
 	}
+	expiry, version := e.expiry, e.version
 	sh.mu.RUnlock()
-	return core.Record{Data: data, Expiry: time.Unix(0, e.expiry), Version: e.version}, true, nil
+	return core.Record{Data: data, Expiry: time.Unix(0, expiry), Version: version}, true, nil
 }
 
 // Save stores a copy of data under key until expiry, replacing any previous
@@ -107,26 +107,28 @@ func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.T
 		return err
 	}
 	exp := unixNano(expiry)
+	h := hashKey(&k)
 	sh := s.shardOf(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := time.Now().UnixNano()
-	old, had := sh.m[k]
-	if exp <= now {
-		if had {
-			s.unfile(k, old)
-			delete(sh.m, k)
+	slot, p := sh.find(&k, h)
+	switch {
+	case exp <= now:
+		if p >= 0 {
+			s.unfile(k, sh.at(p).filed)
+			sh.remove(slot, p)
 		}
-		return nil
+	case p < 0:
+		sh.add(&k, h, entry{data: fill(nil, data), expiry: exp, version: s.version.Add(1)})
+	default:
+		old := &sh.at(p).entry
+		if !old.live(now) {
+			s.unfile(k, old.filed) // a new record is filed under no user
+			old.filed = nil
+		} // else Save keeps the filing
+		old.data, old.expiry, old.version = fill(old.data, data), exp, s.version.Add(1)
 	}
-	e := entry{data: fill(old.data, data), expiry: exp, version: s.version.Add(1)}
-	if had && old.live(now) {
-		e.user, e.until = old.user, old.until // Save keeps the filing
-	} else if had {
-		s.unfile(k, old) // a new record is filed under no user
-	}
-	sh.m[k] = e
-	sh.peak = max(sh.peak, len(sh.m))
 	return nil
 }
 
@@ -136,11 +138,12 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
+	h := hashKey(&k)
 	sh := s.shardOf(k)
 	sh.mu.Lock()
-	if e, ok := sh.m[k]; ok {
-		s.unfile(k, e)
-		delete(sh.m, k)
+	if slot, p := sh.find(&k, h); p >= 0 {
+		s.unfile(k, sh.at(p).filed)
+		sh.remove(slot, p)
 	}
 	sh.mu.Unlock()
 	return nil
@@ -157,24 +160,26 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 		return err
 	}
 	exp := unixNano(expiry)
+	h := hashKey(&k)
 	sh := s.shardOf(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := time.Now().UnixNano()
-	e, ok := sh.m[k]
-	switch {
-	case !ok:
+	slot, p := sh.find(&k, h)
+	if p < 0 {
 		return fmt.Errorf("sessionkit: memory: touch: %w", core.ErrNotFound)
+	}
+	e := &sh.at(p).entry
+	switch {
 	case !e.live(now):
-		s.unfile(k, e)
-		delete(sh.m, k)
+		s.unfile(k, e.filed)
+		sh.remove(slot, p)
 		return fmt.Errorf("sessionkit: memory: touch: %w", core.ErrNotFound)
 	case exp <= now:
-		s.unfile(k, e)
-		delete(sh.m, k)
+		s.unfile(k, e.filed)
+		sh.remove(slot, p)
 	default:
 		e.expiry = exp
-		sh.m[k] = e
 	}
 	return nil
 }
@@ -198,12 +203,17 @@ func (s *Store) swap(ctx context.Context, op, key string, version uint64, data [
 		return 0, err
 	}
 	exp := unixNano(expiry)
+	h := hashKey(&k)
 	sh := s.shardOf(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := time.Now().UnixNano()
-	old, ok := sh.m[k]
-	live := ok && old.live(now)
+	slot, p := sh.find(&k, h)
+	var old entry
+	if p >= 0 {
+		old = sh.at(p).entry
+	}
+	live := p >= 0 && old.live(now)
 	var current uint64
 	if live {
 		current = old.version
@@ -213,31 +223,33 @@ func (s *Store) swap(ctx context.Context, op, key string, version uint64, data [
 	}
 	v := s.version.Add(1)
 	if exp <= now {
-		if ok {
-			s.unfile(k, old)
-			delete(sh.m, k)
+		if p >= 0 {
+			s.unfile(k, old.filed)
+			sh.remove(slot, p)
 		}
 		return v, nil
 	}
 	e := entry{data: fill(old.data, data), expiry: exp, version: v}
 	switch {
 	case !setUser && live:
-		e.user, e.until = old.user, old.until // CompareAndSwap keeps the filing
+		e.filed = old.filed // CompareAndSwap keeps the filing
 	case !setUser:
-		s.unfile(k, old) // a new record is filed under no user
+		s.unfile(k, old.filed) // a new record is filed under no user
 	default:
-		if u := unixNano(until); user != "" && u > now {
-			e.user, e.until = user, u
+		u := unixNano(until)
+		filed := user != "" && u > now
+		if old.filed != nil && (!filed || old.filed.user != user) {
+			s.unfile(k, old.filed)
 		}
-		if old.user != e.user {
-			s.unfile(k, old)
-		}
-		if e.user != "" {
-			s.users.add(e.user, k, e.until)
+		if filed {
+			e.filed = s.users.add(user, k, u)
 		}
 	}
-	sh.m[k] = e
-	sh.peak = max(sh.peak, len(sh.m))
+	if p >= 0 {
+		sh.at(p).entry = e
+	} else {
+		sh.add(&k, h, e)
+	}
 	return v, nil
 }
 
@@ -264,20 +276,15 @@ func (s *Store) Iterate(ctx context.Context, fn func(key string) bool) error {
 func (sh *shard) liveKeys(dst []id, now int64) []id {
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	for k, e := range sh.m {
-		if e.live(now) {
-			dst = append(dst, k)
-		}
-	}
-	return dst
+	return sh.appendKeys(dst, func(e *entry) bool { return e.live(now) })
 }
 
 // DeleteExpired removes every expired record from memory and returns how
 // many it removed. The sweeper calls it periodically. It works through
 // each shard in batches of at most sweepBatch records per hold of the
 // shard's write lock, so that requests to that shard wait for one batch,
-// never for the whole shard; and it rebuilds a shard's map that has
-// emptied to a small part of its peak, so that the memory a burst of
+// never for the whole shard; and it rebuilds a shard's table that has
+// emptied to a small part of its room, so that the memory a burst of
 // sessions took returns once they have expired.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	n := 0
@@ -298,9 +305,12 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 // write lock.
 const sweepBatch = 512
 
-// shrinkBelow and shrinkMin decide when a sweep rebuilds a shard's map:
-// when it holds less than 1/shrinkBelow of its peak, and the peak was at
-// least shrinkMin records (smaller maps are not worth the copy).
+// shrinkBelow decides when a sweep rebuilds a shard's table (see
+// table.shrink): when it has more than shrinkBelow times the room its
+// records need. shrinkMin is the same for the user index (see
+// userIndex.sweep): it rebuilds a map that holds less than 1/shrinkBelow
+// of its peak if the peak was at least shrinkMin users (smaller maps are
+// not worth the copy).
 const (
 	shrinkBelow = 4
 	shrinkMin   = 1024
@@ -318,11 +328,7 @@ var afterScan func()
 func (s *Store) deleteExpired(sh *shard, buf []id) (int, []id) {
 	sh.mu.RLock()
 	now := time.Now().UnixNano()
-	for k, e := range sh.m {
-		if !e.live(now) {
-			buf = append(buf, k)
-		}
-	}
+	buf = sh.appendKeys(buf, func(e *entry) bool { return !e.live(now) })
 	sh.mu.RUnlock()
 	if afterScan != nil {
 		afterScan()
@@ -332,10 +338,11 @@ func (s *Store) deleteExpired(sh *shard, buf []id) (int, []id) {
 		batch := buf[start:min(start+sweepBatch, len(buf))]
 		sh.mu.Lock()
 		now := time.Now().UnixNano()
-		for _, k := range batch {
-			if e, ok := sh.m[k]; ok && !e.live(now) {
-				s.unfile(k, e)
-				delete(sh.m, k)
+		for i := range batch {
+			k := &batch[i]
+			if slot, p := sh.find(k, hashKey(k)); p >= 0 && !sh.at(p).live(now) {
+				s.unfile(*k, sh.at(p).filed)
+				sh.remove(slot, p)
 				n++
 			}
 		}
@@ -345,20 +352,12 @@ func (s *Store) deleteExpired(sh *shard, buf []id) (int, []id) {
 	return n, buf
 }
 
-// shrink rebuilds the map when it now holds less than 1/shrinkBelow of
-// its peak. The rebuild copies the remaining records (fewer than a quarter
-// of the peak) under the write lock.
+// shrink gives back the room sh's table no longer needs (see
+// table.shrink), under the write lock.
 func (sh *shard) shrink() {
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if sh.peak < shrinkMin || len(sh.m)*shrinkBelow >= sh.peak {
-		return
-	}
-	m := make(map[id]entry, len(sh.m))
-	for k, e := range sh.m {
-		m[k] = e
-	}
-	sh.m, sh.peak = m, len(m)
+	sh.table.shrink()
+	sh.mu.Unlock()
 }
 
 // Len returns the number of records held in memory, including expired ones
@@ -368,7 +367,7 @@ func (s *Store) Len() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		n += len(sh.m)
+		n += sh.n
 		sh.mu.RUnlock()
 	}
 	return n

@@ -66,10 +66,10 @@ func liveHeap() uint64 {
 
 // TestSweepReturnsMemory stores a burst of records that then end: after
 // the sweep, the live heap must fall back most of the way to where it was
-// before the burst (Go maps never shrink by themselves: without the
-// rebuild, the emptied maps keep about 85% of the peak). The records end
+// before the burst (without the rebuild, an emptied table keeps its index,
+// its first chunk and a spare chunk at their peak sizes). The records end
 // by Delete, so that the test does not race their expiry on a slow
-// machine; the sweep finds the maps emptied either way.
+// machine; the sweep finds the tables emptied either way.
 func TestSweepReturnsMemory(t *testing.T) {
 	const n = 100_000
 	ctx := context.Background()

@@ -22,11 +22,27 @@ type userIndex struct {
 
 type userShard struct {
 	mu sync.Mutex
-	m  map[string]map[id]int64
-	// peak is the most users m has held since it was made; sweep rebuilds
-	// m when it falls far below (see shard.peak).
+	m  map[string]*userSet
+	// peak is the most users m has held since it was made: Go maps never
+	// give back the room they grew to, so sweep rebuilds m when it falls
+	// far below.
 	peak int
 	_    [24]byte
+}
+
+// userSet is the keys filed under one user, each with its until. A record
+// filed under the user points to it, to hold the user in 8 bytes; it may
+// outlive its filing, and the set its place in the index, so a set that
+// leaves the index lets go of its keys (see drop).
+type userSet struct {
+	user string // never changes
+	keys map[id]int64
+}
+
+// drop removes the emptied set from sh, whose lock the caller holds.
+func (sh *userShard) drop(set *userSet) {
+	delete(sh.m, set.user)
+	set.keys = nil // a large map that records filed in it may keep alive
 }
 
 func (x *userIndex) shard(user string) *userShard {
@@ -37,21 +53,23 @@ func (x *userIndex) shard(user string) *userShard {
 	return &x.shards[h%userShardCount]
 }
 
-// add files k under user until until. The caller holds k's shard lock.
-func (x *userIndex) add(user string, k id, until int64) {
+// add files k under user until until and returns user's set, for the
+// record to point to. The caller holds k's shard lock.
+func (x *userIndex) add(user string, k id, until int64) *userSet {
 	sh := x.shard(user)
 	sh.mu.Lock()
 	if sh.m == nil {
-		sh.m = make(map[string]map[id]int64)
+		sh.m = make(map[string]*userSet)
 	}
 	set := sh.m[user]
 	if set == nil {
-		set = make(map[id]int64, 1)
+		set = &userSet{user: user, keys: make(map[id]int64, 1)}
 		sh.m[user] = set
 		sh.peak = max(sh.peak, len(sh.m))
 	}
-	set[k] = until
+	set.keys[k] = until
 	sh.mu.Unlock()
+	return set
 }
 
 // remove ends the filing of k under user. The caller holds k's shard lock.
@@ -59,9 +77,9 @@ func (x *userIndex) remove(user string, k id) {
 	sh := x.shard(user)
 	sh.mu.Lock()
 	if set := sh.m[user]; set != nil {
-		delete(set, k)
-		if len(set) == 0 {
-			delete(sh.m, user)
+		delete(set.keys, k)
+		if len(set.keys) == 0 {
+			sh.drop(set)
 		}
 	}
 	sh.mu.Unlock()
@@ -72,8 +90,12 @@ func (x *userIndex) keys(user string, now int64) []id {
 	sh := x.shard(user)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	set := sh.m[user]
+	if set == nil {
+		return nil
+	}
 	var out []id
-	for k, until := range sh.m[user] {
+	for k, until := range set.keys {
 		if until > now {
 			out = append(out, k)
 		}
@@ -83,26 +105,27 @@ func (x *userIndex) keys(user string, now int64) []id {
 
 // sweep removes the entries whose until has passed and returns how many
 // it removed. It rebuilds an index shard's map that has emptied to a small
-// part of its peak, as DeleteExpired does for the records. The records keep their user field; no store operation
-// relies on the index holding every filed record past its until.
+// part of its peak, as DeleteExpired does for the records. The records
+// keep pointing to their sets; no store operation relies on the index
+// holding every filed record past its until.
 func (x *userIndex) sweep(now int64) int {
 	n := 0
 	for i := range x.shards {
 		sh := &x.shards[i]
 		sh.mu.Lock()
-		for user, set := range sh.m {
-			for k, until := range set {
+		for _, set := range sh.m {
+			for k, until := range set.keys {
 				if until <= now {
-					delete(set, k)
+					delete(set.keys, k)
 					n++
 				}
 			}
-			if len(set) == 0 {
-				delete(sh.m, user)
+			if len(set.keys) == 0 {
+				sh.drop(set)
 			}
 		}
 		if sh.peak >= shrinkMin && len(sh.m)*shrinkBelow < sh.peak {
-			m := make(map[string]map[id]int64, len(sh.m))
+			m := make(map[string]*userSet, len(sh.m))
 			for user, set := range sh.m {
 				m[user] = set
 			}
@@ -120,18 +143,21 @@ func (x *userIndex) len() int {
 		sh := &x.shards[i]
 		sh.mu.Lock()
 		for _, set := range sh.m {
-			n += len(set)
+			n += len(set.keys)
 		}
 		sh.mu.Unlock()
 	}
 	return n
 }
 
-// unfile ends e's filing, if any: e is leaving the store or is replaced by
-// a record filed under no user. The caller holds k's shard lock.
-func (s *Store) unfile(k id, e entry) {
-	if e.user != "" {
-		s.users.remove(e.user, k)
+// unfile ends the filing of the record under k, filed in set (under no
+// user if set is nil): the record is leaving the store or is replaced by a
+// record filed under no user. The set may have left the index since (its
+// entries' until passed); the filing ends in the user's current set. The
+// caller holds k's shard lock.
+func (s *Store) unfile(k id, set *userSet) {
+	if set != nil {
+		s.users.remove(set.user, k)
 	}
 }
 
@@ -159,9 +185,10 @@ func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 		// changed (a renew moves a session from it to a key filed
 		// before it ended).
 		sh := s.shardOf(k)
+		h := hashKey(&k)
 		sh.mu.RLock()
-		e, ok := sh.m[k]
-		expired := ok && !e.live(now)
+		_, p := sh.find(&k, h)
+		expired := p >= 0 && !sh.at(p).live(now)
 		sh.mu.RUnlock()
 		if !expired {
 			out = append(out, k.String())

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -108,5 +109,52 @@ func TestUserIndexShrinks(t *testing.T) {
 		if len(sh.m) != 0 || sh.peak != 0 {
 			t.Errorf("index shard %d after the sweep: %d users, peak %d; want an empty, rebuilt map", i, len(sh.m), sh.peak)
 		}
+	}
+}
+
+// TestUserSetOutlivesFiling: a record whose filing's until passed keeps
+// pointing to its user's set after a sweep dropped that set from the
+// index (and its keys); filing it again, refiling it elsewhere and
+// deleting it must each leave the index right.
+func TestUserSetOutlivesFiling(t *testing.T) {
+	s := New(Config{CleanupInterval: -1})
+	defer s.Close()
+	ctx := t.Context()
+	key := strings.Repeat("ab", 32)
+	exp, short := time.Now().Add(time.Hour), time.Now().Add(50*time.Millisecond)
+	v, err := s.CompareAndSwapUser(ctx, key, 0, []byte("x"), exp, "dee", short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(short) + 10*time.Millisecond)
+	if _, err := s.DeleteExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.users.len(); got != 0 {
+		t.Fatalf("index entries after dee's until passed and a sweep = %d, want 0", got)
+	}
+	k, _ := parseKey(key)
+	sh := s.shardOf(k)
+	_, p := sh.find(&k, hashKey(&k))
+	if dead := sh.at(p).filed; dead == nil || dead.keys != nil {
+		t.Fatalf("record's set after the sweep = %+v, want dee's set without keys", dead)
+	}
+	if v, err = s.CompareAndSwapUser(ctx, key, v, []byte("x"), exp, "dee", exp); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := s.UserKeys(ctx, "dee"); err != nil || len(keys) != 1 || keys[0] != key {
+		t.Fatalf("UserKeys(dee) after filing again = %v, %v; want the key", keys, err)
+	}
+	if _, err = s.CompareAndSwapUser(ctx, key, v, []byte("x"), exp, "eve", exp); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := s.UserKeys(ctx, "dee"); len(keys) != 0 {
+		t.Fatalf("UserKeys(dee) after refiling under eve = %d keys, want none", len(keys))
+	}
+	if err := s.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.users.len(); got != 0 {
+		t.Errorf("index entries after the delete = %d, want 0", got)
 	}
 }
