@@ -81,7 +81,8 @@ func BenchmarkFootprint(b *testing.B) {
 // footprintParts splits the memory store's footprint in two, each measured
 // on its own for n sessions: index, the live heap per session of a store
 // holding n empty records (the store keeps no data for them, so what it
-// holds is its maps: key, entry and the map's own room); and record, the
+// holds is its tables: an index slot and a record entry, key included,
+// per session, and their spare room); and record, the
 // live heap per copy of the ten-value record the scenarios store, copied
 // the way the store copies data (append to nil, so rounded up to the
 // allocator's size class).
@@ -116,13 +117,14 @@ func footprintParts(tb testing.TB, n int) (index, record float64) {
 }
 
 // TestFootprintParts checks the split of the memory store's footprint on
-// 20 000 sessions: the index holds at least a 32-byte key and a 64-byte
-// entry per session, and a record at least its encoded bytes.
+// 20 000 sessions: the index holds at least an 8-byte slot and an 80-byte
+// record entry (its 32-byte key among it) per session, and a record at
+// least its encoded bytes.
 func TestFootprintParts(t *testing.T) {
 	index, record := footprintParts(t, 20_000)
 	t.Logf("index %.0f B/session, record %.0f B/session", index, record)
-	if index < 96 {
-		t.Errorf("index = %.0f B/session, want at least 96 (key and entry)", index)
+	if index < 88 {
+		t.Errorf("index = %.0f B/session, want at least 88 (slot and entry)", index)
 	}
 	if n := len(encodedSession(t)); record < float64(n) {
 		t.Errorf("record = %.0f B/session, want at least its %d encoded bytes", record, n)
