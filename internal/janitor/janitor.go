@@ -37,7 +37,9 @@ func Start(interval time.Duration, sweep func(ctx context.Context) error, onErro
 			case <-t.C:
 				if ctx.Err() != nil {
 					// Stop came while a tick was pending too: select picks
-					// either at random, and no sweep starts after Stop.
+					// either at random, and a tick that lost to Stop starts
+					// no sweep (a Stop landing after this check still finds
+					// the sweep's context cancelled and waits for it).
 					return
 				}
 				if err := sweep(ctx); err != nil && ctx.Err() == nil && onError != nil {
