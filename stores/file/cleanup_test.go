@@ -81,6 +81,13 @@ func TestCleanupPassRemovesEverythingExpired(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, writing), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A writer still busy with it: its file must stay younger than
+	// staleTemp however long the sweep of 2n files takes on a loaded
+	// machine (it once took over a minute in a parallel make test, and
+	// the janitor rightly removed the file as stale).
+	if fresh := time.Now().Add(10 * time.Minute); os.Chtimes(filepath.Join(dir, writing), fresh, fresh) != nil {
+		t.Fatal("cannot set the modification time of the file being written")
+	}
 	if got := len(dirNames(t, dir)); got != 2*n+2*len(live)+17+1 {
 		t.Fatalf("setup left %d files, want %d", got, 2*n+2*len(live)+18)
 	}
