@@ -141,3 +141,43 @@ func TestClientSideCookieTooLarge(t *testing.T) {
 		t.Error("New with both Store and ClientStore succeeded")
 	}
 }
+
+// reusingClientStore returns every opened session's data in one buffer it
+// overwrites at the next Open, as ClientStore.Open may (it promises the
+// caller no ownership of the slice).
+type reusingClientStore struct {
+	plainClientStore
+	buf []byte
+}
+
+func (r *reusingClientStore) Open(ctx context.Context, name, tok string) (string, []byte, time.Time, bool, error) {
+	id, data, exp, ok, err := r.plainClientStore.Open(ctx, name, tok)
+	for i := range r.buf {
+		r.buf[i] = 'X' // what the previous caller got is gone
+	}
+	r.buf = append(r.buf[:0], data...)
+	return id, r.buf, exp, ok, err
+}
+
+// TestClientSideDataCopied: values decoded from client-side data do not
+// point into the slice ClientStore.Open returned (only a server store's
+// Record.Data is the core's to keep), so a store that reuses its buffer
+// changes no session already loaded.
+func TestClientSideDataCopied(t *testing.T) {
+	h := newHarness(t, core.Config{Store: nil, ClientStore: &reusingClientStore{}})
+	tokA, _ := h.request(t, "", func(s *core.Session) { s.Set("who", "alice") })
+	tokB, _ := h.request(t, "", func(s *core.Session) { s.Set("who", "bobby") })
+	a, hdrA := h.begin(tokA, "192.0.2.1:1")
+	if v, _ := a.Get("who"); v != "alice" {
+		t.Fatalf("who = %v, want alice", v)
+	}
+	b, hdrB := h.begin(tokB, "192.0.2.1:1")
+	if v, _ := b.Get("who"); v != "bobby" {
+		t.Fatalf("who = %v, want bobby", v)
+	}
+	if v, _ := a.Get("who"); v != "alice" {
+		t.Errorf("after another session was opened, the first one's who = %q, want alice", v)
+	}
+	h.commit(t, a, tokA, hdrA)
+	h.commit(t, b, tokB, hdrB)
+}

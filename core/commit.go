@@ -564,7 +564,7 @@ func (m *Manager) rebase(ctx context.Context, w *writeOp, now time.Time) error {
 		}
 		return errGone
 	}
-	created, values, err := m.decodeRecord(rec.Data)
+	created, values, err := m.decode(rec.Data, true)
 	if err != nil || !now.Before(rec.Expiry) || !now.Before(created.Add(m.cfg.Lifetime)) {
 		return errGone
 	}
@@ -604,12 +604,12 @@ func (m *Manager) prepare(w *writeOp, now time.Time) ([]byte, error) {
 	return m.encode(w)
 }
 
-// decodeRecord decodes the data of a record a Store returned, which the
-// core owns and never modifies (Record.Data): the default BinaryCodec
-// keeps its strings in it instead of in a copy. Client-side data (from
-// ClientStore.Open, which promises no ownership) goes through Decode.
-func (m *Manager) decodeRecord(data []byte) (time.Time, map[string]any, error) {
-	if _, ok := m.cfg.Codec.(BinaryCodec); ok {
+// decode decodes a record's data. A record a Store returned is owned: the
+// core owns it and never modifies it (Record.Data), so the default
+// BinaryCodec keeps its strings in it instead of in a copy. Client-side
+// data (from ClientStore.Open, which promises no ownership) is not.
+func (m *Manager) decode(data []byte, owned bool) (time.Time, map[string]any, error) {
+	if _, ok := m.cfg.Codec.(BinaryCodec); ok && owned {
 		return decodeBinary(data, true)
 	}
 	return m.cfg.Codec.Decode(data)

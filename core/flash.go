@@ -223,7 +223,7 @@ func (m *Manager) reloadForClaim(ctx context.Context, w *writeOp, now time.Time)
 	if !found {
 		return true, nil
 	}
-	created, values, err := m.decodeRecord(rec.Data)
+	created, values, err := m.decode(rec.Data, true)
 	if err != nil || !now.Before(rec.Expiry) || !now.Before(created.Add(m.cfg.Lifetime)) {
 		return true, nil
 	}

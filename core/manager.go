@@ -251,14 +251,7 @@ func (s *Session) adopt(tok, key string, rec Record, owned bool, now time.Time) 
 		s.observeLoad(LoadCorrupt)
 		return false
 	}
-	var created time.Time
-	var values map[string]any
-	var err error
-	if owned {
-		created, values, err = m.decodeRecord(rec.Data)
-	} else {
-		created, values, err = m.cfg.Codec.Decode(rec.Data) // client-side data: no promise of ownership
-	}
+	created, values, err := m.decode(rec.Data, owned)
 	if err != nil {
 		log("record cannot be decoded", err)
 		s.dropStale(tok)

@@ -57,26 +57,21 @@ func ReservedKey(key string) bool { return len(key) > 0 && key[0] == 0 }
 // sooner. The caller must call release on the second result (which may
 // be nil).
 func (m *Manager) callCtx(ctx context.Context) (context.Context, *deadlineCtx) {
-	deadline := time.Now().Add(m.cfg.StoreTimeout)
-	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
-		return ctx, nil
-	}
-	c := withDeadline(ctx, deadline, false)
-	return c, c
+	return m.callCtxIn(ctx, nil)
 }
 
-// callCtxIn is callCtx for a store call made once per session, the load:
-// its deadline context is dc, which lives in the session's state and is
-// used for no other call, instead of an allocation of its own (with a nil
-// dc it is callCtx).
+// callCtxIn is callCtx with the deadline context made in dc when dc is not
+// nil: the load's, which lives in the session's state and serves no other
+// call, instead of an allocation of its own.
 func (m *Manager) callCtxIn(ctx context.Context, dc *deadlineCtx) (context.Context, *deadlineCtx) {
-	if dc == nil {
-		return m.callCtx(ctx)
-	}
 	deadline := time.Now().Add(m.cfg.StoreTimeout)
 	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
 		return ctx, nil
 	}
-	dc.parent, dc.deadline = ctx, deadline
+	if dc == nil {
+		dc = withDeadline(ctx, deadline, false)
+	} else {
+		dc.parent, dc.deadline = ctx, deadline
+	}
 	return dc, dc
 }

@@ -413,7 +413,7 @@ func (m *Manager) sessionInfo(rec Record, user string, now time.Time) (SessionIn
 	if m.cfg.MaxRecordSize > 0 && len(rec.Data) > m.cfg.MaxRecordSize {
 		return SessionInfo{}, sessionGone
 	}
-	created, values, err := m.decodeRecord(rec.Data)
+	created, values, err := m.decode(rec.Data, true)
 	if err != nil {
 		return SessionInfo{}, sessionGone
 	}
