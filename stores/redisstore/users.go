@@ -388,8 +388,8 @@ func (s *Store) userKeysSplit(ctx context.Context, set, owner string, now int64)
 // setPass reads the user set once (pruned of past untils) and checks each
 // member's record: it returns the members filed under owner. The members
 // found with their record gone or filed elsewhere that dead did not hold
-// yet are added to it and reported by fresh; freshGone has those whose
-// record is gone. It removes the members whose record is gone.
+// yet are added to it and reported by fresh, and listed in freshGone. It
+// removes the members whose record is gone.
 func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead map[string]bool) (live, freshGone []string, fresh bool, err error) {
 	var scored *goredis.ZSliceCmd
 	if _, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
@@ -429,10 +429,11 @@ func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead 
 			gone = append(gone, m, strconv.FormatFloat(scored.Val()[i].Score, 'f', -1, 64))
 		}
 		if !dead[m] {
+			// Gone, or retired by a renew (no longer filed here): either
+			// way it ended moments ago, and its successor, filed first,
+			// shows in the next reading; the last one returns it.
 			dead[m], fresh = true, true
-			if flag == "" {
-				freshGone = append(freshGone, m)
-			}
+			freshGone = append(freshGone, m)
 		}
 	}
 	if len(gone) > 0 {
