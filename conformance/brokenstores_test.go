@@ -184,6 +184,8 @@ func TestStoreChecksCatchBrokenStores(t *testing.T) {
 				switch {
 				case err == nil:
 					t.Errorf("check %s passed on a store that %s", name, b.name)
+				case errors.Is(err, errLate):
+					t.Errorf("check %s excused the store that %s as a slow machine: %v", name, b.name, err)
 				case !strings.Contains(err.Error(), " = ") || !strings.Contains(err.Error(), ", want ") || !strings.Contains(err.Error(), " (rule: "):
 					t.Errorf("check %s: message %q does not read Op(args) = got, want want (rule: ...)", name, err)
 				default:
@@ -927,4 +929,50 @@ func (s *reusesBuffer) Load(ctx context.Context, key string) (core.Record, bool,
 	s.buf = append(s.buf[:0], rec.Data...)
 	rec.Data = s.buf
 	return rec, true, nil
+}
+
+// slowFirstLoad is a correct store on a machine that stalls once: the
+// first Load of all the stores sharing loads returns only after stall.
+type slowFirstLoad struct {
+	*memory.Store
+	stall time.Duration
+	loads *atomic.Int64
+}
+
+func (s slowFirstLoad) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	if s.loads.Add(1) == 1 {
+		time.Sleep(s.stall)
+	}
+	return s.Store.Load(ctx, key)
+}
+
+// TestLateCheckRunsAgain stalls the first Load of a correct store past
+// the expiry of the record it reads: the checks that wait for expiry must
+// run again with a longer lead instead of reporting the store.
+func TestLateCheckRunsAgain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for records to expire")
+	}
+	stall := storeLead(t.Context(), StoreOptions{}) + 200*time.Millisecond
+	for _, name := range []string{"Expiry/AfterWait", "ExpiredDeleter/RemovesExpired", "Toucher/Expired"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g, c, ok := storeFindCheck(name)
+			if !ok {
+				t.Fatalf("no check named %q", name)
+			}
+			var loads atomic.Int64
+			newStore := func(t *testing.T) core.Store {
+				return slowFirstLoad{Store: brokenMem(t), stall: stall, loads: &loads}
+			}
+			if err := c.run(t.Context(), newStore(t), StoreOptions{}); !errors.Is(err, errLate) {
+				t.Fatalf("first run with a stalled Load: %v, want an error marked errLate", err)
+			}
+			loads.Store(0)
+			storeRunCheck(t, newStore, g, c, StoreOptions{})
+			if n := loads.Load(); n < 2 {
+				t.Errorf("%d loads: the check did not run again", n)
+			}
+		})
+	}
 }

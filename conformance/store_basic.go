@@ -272,13 +272,13 @@ func storeCheckLoadNoAlias(ctx context.Context, s core.Store, opts StoreOptions)
 
 func storeCheckExpiresAfterWait(ctx context.Context, s core.Store, opts StoreOptions) error {
 	key := storeNewKey()
-	exp := time.Now().Add(storeLead(opts)).Round(0)
+	exp := time.Now().Add(storeLead(ctx, opts)).Round(0)
 	data := []byte("short-lived")
 	if err := storeSave(ctx, s, "k", key, data, exp, ruleExpires); err != nil {
 		return err
 	}
 	if _, err := storeLoadFound(ctx, s, "k", key, data, ruleRoundTrip); err != nil {
-		return fmt.Errorf("before its expiry: %w", err)
+		return storeLate(fmt.Errorf("before its expiry: %w", err), exp)
 	}
 	if err := storeSleepUntil(ctx, exp.Add(100*time.Millisecond)); err != nil {
 		return err

@@ -531,7 +531,7 @@ func storeCheckDelKeepsLive(ctx context.Context, s core.Store, _ StoreOptions) e
 func storeCheckDelRemoves(ctx context.Context, s core.Store, opts StoreOptions) error {
 	d := s.(core.ExpiredDeleter)
 	short, long := storeNewKey(), storeNewKey()
-	exp := time.Now().Add(storeLead(opts)).Round(0)
+	exp := time.Now().Add(storeLead(ctx, opts)).Round(0)
 	if err := storeSave(ctx, s, "short-lived k", short, []byte("short"), exp, ruleDelExpired); err != nil {
 		return err
 	}
@@ -539,7 +539,7 @@ func storeCheckDelRemoves(ctx context.Context, s core.Store, opts StoreOptions) 
 		return err
 	}
 	if _, err := storeLoadFound(ctx, s, "short-lived k", short, []byte("short"), ruleRoundTrip); err != nil {
-		return fmt.Errorf("before its expiry: %w", err)
+		return storeLate(fmt.Errorf("before its expiry: %w", err), exp)
 	}
 	if err := storeSleepUntil(ctx, exp.Add(100*time.Millisecond)); err != nil {
 		return err

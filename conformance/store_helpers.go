@@ -158,8 +158,31 @@ func storeSleepUntil(ctx context.Context, t time.Time) error {
 // storeLead is how far in the future a record that the check then waits
 // to expire is saved: far enough that an immediate Load still finds it
 // after rounding down to the declared precision.
-func storeLead(opts StoreOptions) time.Duration {
-	return opts.ExpiryPrecision + 500*time.Millisecond
+func storeLead(ctx context.Context, opts StoreOptions) time.Duration {
+	lead := opts.ExpiryPrecision + 500*time.Millisecond
+	if n, ok := ctx.Value(leadKey{}).(int); ok {
+		lead <<= n
+	}
+	return lead
+}
+
+// leadKey is the context key under which storeRunCheck doubles the lead
+// for a check that failed late (see errLate).
+type leadKey struct{}
+
+// errLate marks a failure seen only after the moment the check's
+// short-lived record (or filing) was due to expire: the machine was slower
+// than the check's lead, so the failure shows nothing about the store and
+// storeRunCheck runs the check again with a doubled lead.
+var errLate = errors.New("seen after the record's expiry: the machine was slower than the check's lead")
+
+// storeLate returns err marked with errLate when err is not nil and the
+// expiry it was checked against has passed.
+func storeLate(err error, expiry time.Time) error {
+	if err != nil && !time.Now().Before(expiry) {
+		return fmt.Errorf("%w (%w)", err, errLate)
+	}
+	return err
 }
 
 // storeCancelled returns a context that is already cancelled.

@@ -409,7 +409,7 @@ func storeCheckRenewCancelled(ctx context.Context, s core.Store, _ StoreOptions)
 
 func storeCheckRenewExpired(ctx context.Context, s core.Store, opts StoreOptions) error {
 	old := storeNewKey()
-	exp := time.Now().Add(storeLead(opts))
+	exp := time.Now().Add(storeLead(ctx, opts))
 	v1, err := storeCAS(ctx, s.(core.CompareAndSwapper), "absent old", old, 0, []byte("cart"), exp, ruleRenewStale)
 	if err != nil {
 		return err

@@ -35,13 +35,13 @@ func storeTouchCalls() int {
 // storeSaveExpiring saves a record that expires shortly, checks that it
 // loads, and waits until it has expired. It returns the loaded record.
 func storeSaveExpiring(ctx context.Context, s core.Store, key string, data []byte, opts StoreOptions, rule string) (core.Record, error) {
-	exp := time.Now().Add(storeLead(opts)).Round(0)
+	exp := time.Now().Add(storeLead(ctx, opts)).Round(0)
 	if err := storeSave(ctx, s, "k", key, data, exp, rule); err != nil {
 		return core.Record{}, err
 	}
 	rec, err := storeLoadFound(ctx, s, "k", key, data, ruleRoundTrip)
 	if err != nil {
-		return rec, fmt.Errorf("before its expiry: %w", err)
+		return rec, storeLate(fmt.Errorf("before its expiry: %w", err), exp)
 	}
 	return rec, storeSleepUntil(ctx, exp.Add(100*time.Millisecond))
 }

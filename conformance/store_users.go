@@ -307,7 +307,7 @@ func storeCheckUserEnds(ctx context.Context, s core.Store, _ StoreOptions) error
 
 func storeCheckUserUntil(ctx context.Context, s core.Store, opts StoreOptions) error {
 	u := s.(core.UserIndexer)
-	lead := storeLead(opts)
+	lead := storeLead(ctx, opts)
 	until := time.Now().Add(lead)
 	k, long := storeNewKey(), storeNewKey()
 	names := map[string]string{k: "k (until soon)", long: "k (until in an hour)"}
@@ -319,7 +319,7 @@ func storeCheckUserUntil(ctx context.Context, s core.Store, opts StoreOptions) e
 		return err
 	}
 	if err := storeUserKeys(ctx, u, "ann", []string{k, long}, names, ruleUserFile); err != nil {
-		return err
+		return storeLate(err, until)
 	}
 	// Neither a write nor a Touch moves the filing past until.
 	if _, err := storeCAS(ctx, u, "k", k, v, []byte("written"), storeExpiry(2*time.Hour), ruleUserUntil); err != nil {
@@ -342,7 +342,7 @@ func storeCheckUserUntil(ctx context.Context, s core.Store, opts StoreOptions) e
 func storeCheckUserManyExpired(ctx context.Context, s core.Store, opts StoreOptions) error {
 	u := s.(core.UserIndexer)
 	const sessions, workers = 10000, 8
-	lead := storeLead(opts) + time.Second
+	lead := storeLead(ctx, opts) + time.Second
 	until := storeExpiry(2 * time.Hour)
 	var (
 		mu   sync.Mutex

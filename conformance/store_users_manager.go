@@ -240,7 +240,8 @@ func storeCheckUserEndUnderLoad(ctx context.Context, s core.Store, _ StoreOption
 }
 
 func storeCheckUserNoGhosts(ctx context.Context, s core.Store, opts StoreOptions) error {
-	idle := storeLead(opts) + 500*time.Millisecond
+	idle := storeLead(ctx, opts) + 500*time.Millisecond
+	start := time.Now()
 	h, err := newUserHarness(s, core.Config{IdleTimeout: idle})
 	if err != nil {
 		return err
@@ -251,7 +252,7 @@ func storeCheckUserNoGhosts(ctx context.Context, s core.Store, opts StoreOptions
 		}
 	}
 	if got, err := h.ids(ctx, "ann"); err != nil || len(got) != 3 {
-		return storeViolation(`UserSessions("ann") after 3 logins`, fmt.Sprintf("%d sessions, %s", len(got), storeErrText(err)), "3 sessions", ruleUserFile)
+		return storeLate(storeViolation(`UserSessions("ann") after 3 logins`, fmt.Sprintf("%d sessions, %s", len(got), storeErrText(err)), "3 sessions", ruleUserFile), start.Add(idle))
 	}
 	if err := storeSleepUntil(ctx, time.Now().Add(idle+opts.ExpiryPrecision+100*time.Millisecond)); err != nil {
 		return err
