@@ -388,8 +388,9 @@ func (s *Store) userKeysSplit(ctx context.Context, set, owner string, now int64)
 // setPass reads the user set once (pruned of past untils) and checks each
 // member's record: it returns the members filed under owner. The members
 // found with their record gone or filed elsewhere that dead did not hold
-// yet are added to it and reported by fresh, and listed in freshGone. It
-// removes the members whose record is gone.
+// yet under their current score are added to it (as member@score) and
+// reported by fresh, and listed in freshGone. It removes the members whose
+// record is gone.
 func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead map[string]bool) (live, freshGone []string, fresh bool, err error) {
 	var scored *goredis.ZSliceCmd
 	if _, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
@@ -428,11 +429,15 @@ func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead 
 			// progress (record not written yet) rescored it.
 			gone = append(gone, m, strconv.FormatFloat(scored.Val()[i].Score, 'f', -1, 64))
 		}
-		if !dead[m] {
+		// A member is known dead under the score it had: one seen gone
+		// while its filing was in progress (scored until + 0.5, record
+		// not written yet) that shows up refiled (scored until) and gone
+		// again was live in between, and ended since.
+		if at := m + "@" + strconv.FormatFloat(scored.Val()[i].Score, 'f', -1, 64); !dead[at] {
 			// Gone, or retired by a renew (no longer filed here): either
 			// way it ended moments ago, and its successor, filed first,
 			// shows in the next reading; the last one returns it.
-			dead[m], fresh = true, true
+			dead[at], fresh = true, true
 			freshGone = append(freshGone, m)
 		}
 	}
