@@ -84,7 +84,14 @@
 // When ctx can be cancelled, the store runs the call in a goroutine and
 // returns ctx's error as soon as ctx is done; the abandoned call finishes in
 // the background within the client's Timeout, and a write it had already
-// sent may still take effect.
+// sent may still take effect. A call that cannot outlast ctx's deadline
+// anyway (Load, Save, Delete, CompareAndSwap and Touch, when the deadline
+// is more than seven times the client's Timeout away: each of their at
+// most three memcached commands gives up after one Timeout to connect and
+// one to answer) runs in place instead, which saves the goroutine and a
+// wake-up per call; a cancellation of ctx before its deadline is then seen
+// when the call returns. The core's default StoreTimeout (5 s) and
+// gomemcache's default Timeout (500 ms) take this path.
 package memcachestore
 
 import (
@@ -214,7 +221,7 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 		rec   core.Record
 		found bool
 	)
-	err := s.do(ctx, func() error {
+	err := s.do(ctx, 1, func() error {
 		item, err := s.client.Get(s.prefix + key)
 		if errors.Is(err, memcache.ErrCacheMiss) {
 			return nil
@@ -245,7 +252,7 @@ func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.T
 	if headerLen+len(data) > s.maxItem {
 		return fmt.Errorf("sessionkit: memcache: save: %w: %d bytes, limit %d", core.ErrTooLarge, len(data), s.MaxRecordSize())
 	}
-	err := s.do(ctx, func() error {
+	err := s.do(ctx, 1, func() error {
 		now := time.Now()
 		if !expiry.After(now) {
 			return ignoreMiss(s.client.Delete(s.prefix + key))
@@ -267,7 +274,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if !core.ValidKey(key) {
 		return fmt.Errorf("sessionkit: memcache: delete: %w", core.ErrInvalidKey)
 	}
-	err := s.do(ctx, func() error {
+	err := s.do(ctx, 1, func() error {
 		return ignoreMiss(s.client.Delete(s.prefix + key))
 	})
 	if err != nil {
@@ -276,12 +283,17 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// do runs f, returning early with ctx's error when ctx is done first.
-func (s *Store) do(ctx context.Context, f func() error) error {
+// do runs f, which sends at most cmds memcached commands (0: any number),
+// returning early with ctx's error when ctx is done first. When ctx has a
+// deadline that f cannot reach (see callBound), f runs in place.
+func (s *Store) do(ctx context.Context, cmds int, f func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if ctx.Done() == nil {
+		return f()
+	}
+	if d, ok := ctx.Deadline(); ok && cmds > 0 && time.Until(d) > s.callBound(cmds) {
 		return f()
 	}
 	done := make(chan error, 1)
@@ -292,6 +304,18 @@ func (s *Store) do(ctx context.Context, f func() error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// callBound is the longest a call sending cmds memcached commands can
+// take: gomemcache gives each command up to the client's Timeout to
+// connect and as long again to be answered. One Timeout more covers the
+// work between the commands.
+func (s *Store) callBound(cmds int) time.Duration {
+	t := s.client.Timeout
+	if t <= 0 {
+		t = memcache.DefaultTimeout
+	}
+	return time.Duration(2*cmds+1) * t
 }
 
 // wrap prefixes err with the package and operation, classifying memcached's

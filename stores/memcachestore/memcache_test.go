@@ -240,6 +240,46 @@ func TestContextDeadlineBeatsHungServer(t *testing.T) {
 	}
 }
 
+// TestFarDeadlineRunsInPlace: a call whose deadline is further away than
+// the client's Timeout could take runs in place (no goroutine: the
+// allocations of a call without deadline), a nearer one in a goroutine; a
+// silent server then fails the in-place call within the client's Timeout,
+// long before the deadline.
+func TestFarDeadlineRunsInPlace(t *testing.T) {
+	s := newStore(t, newClient(testserver.Memcached(t)))
+	key := newKey()
+	if err := s.Save(context.Background(), key, []byte("a session record"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	allocs := func(ctx context.Context) float64 {
+		return testing.AllocsPerRun(50, func() {
+			if _, found, err := s.Load(ctx, key); err != nil || !found {
+				t.Fatal(found, err)
+			}
+		})
+	}
+	far, cancelFar := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelFar()
+	near, cancelNear := context.WithTimeout(context.Background(), time.Second) // newClient's Timeout is 500 ms
+	defer cancelNear()
+	none, inPlace, inGoroutine := allocs(context.Background()), allocs(far), allocs(near)
+	if inPlace != none || inGoroutine <= none {
+		t.Errorf("Load allocations: %v without deadline, %v with one an hour away, %v with one a second away; want the first two equal and the third more", none, inPlace, inGoroutine)
+	}
+
+	client := gomemcache.New(testserver.Silent(t))
+	client.Timeout = 100 * time.Millisecond
+	silent, _ := memcachestore.New(client, memcachestore.Config{})
+	start := time.Now()
+	err := testserver.Within(t, 5*time.Second, "Load", func() error { _, _, err := silent.Load(far, newKey()); return err })
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Load against a silent server with an hour's deadline = %v, want the client's timeout", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Load against a silent server took %v with a 100ms client Timeout", d)
+	}
+}
+
 func TestRecordsSpreadOverServers(t *testing.T) {
 	ctx := context.Background()
 	a, b := testserver.StartMemcached(t).Addr, testserver.StartMemcached(t).Addr
