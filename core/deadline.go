@@ -106,12 +106,27 @@ func (c *deadlineCtx) errLocked() error {
 		return c.err // with Done out, the timer and AfterFunc set err
 	}
 	if !c.detached {
-		if err := c.parent.Err(); err != nil {
+		var err error
+		if p, ok := c.parent.(*deadlineCtx); ok && p.detached && !p.deadline.Before(c.deadline) {
+			// A store call inside a commit: the commit can end only by
+			// its deadline, which is not before c's (checked below), or
+			// by end, which sets its err. No clock reading is needed for
+			// it (the lock order is kid, then parent).
+			p.mu.Lock()
+			err = p.err
+			p.mu.Unlock()
+		} else {
+			err = c.parent.Err()
+		}
+		if err != nil {
 			c.err = err
 			return err
 		}
 	}
-	if !time.Now().Before(c.deadline) {
+	// time.Until reads only the monotonic clock (the deadline has a
+	// monotonic reading): half the cost of time.Now, which Err pays on
+	// every store call.
+	if time.Until(c.deadline) <= 0 {
 		c.err = context.DeadlineExceeded
 	}
 	return c.err

@@ -66,6 +66,35 @@ func TestDeadlineCtx(t *testing.T) {
 	})
 }
 
+// TestDeadlineCtxErrInCommit covers Err of a store call's context inside
+// a commit's without Done (most stores only check Err): it reports the
+// commit's release, and its own deadline, and a parent that can end
+// sooner than the child is asked.
+func TestDeadlineCtxErrInCommit(t *testing.T) {
+	commit := withDeadline(context.Background(), time.Now().Add(time.Hour), true)
+	call := withDeadline(commit, time.Now().Add(time.Minute), false)
+	if err := call.Err(); err != nil {
+		t.Fatalf("Err() = %v, want nil", err)
+	}
+	commit.release()
+	if err := call.Err(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Err() after the commit's release = %v, want Canceled", err)
+	}
+
+	commit = withDeadline(context.Background(), time.Now().Add(time.Hour), true)
+	defer commit.release()
+	late := withDeadline(commit, time.Now().Add(-time.Millisecond), false)
+	if err := late.Err(); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Err() past the call's deadline = %v, want DeadlineExceeded", err)
+	}
+
+	short := withDeadline(context.Background(), time.Now().Add(-time.Millisecond), true)
+	long := withDeadline(short, time.Now().Add(time.Hour), false)
+	if err := long.Err(); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Err() of a call whose commit's deadline has passed = %v, want DeadlineExceeded", err)
+	}
+}
+
 // TestDeadlineCtxAdoption covers a store call's context inside a commit's:
 // the child links to its detached parent without making the parent set up
 // a timer, ends when the parent is released, and unlinks when released
@@ -199,5 +228,18 @@ func TestDeadlineTimerRecycled(t *testing.T) {
 	})
 	if allocs > 2 {
 		t.Errorf("withDeadline, Done and release: %v allocations, want at most 2 (the context and its channel)", allocs)
+	}
+}
+
+// BenchmarkDeadlineCtxErr is the check most stores make before each call:
+// a store call's context (a child of a commit's) asked for Err.
+func BenchmarkDeadlineCtxErr(b *testing.B) {
+	commit := withDeadline(context.Background(), time.Now().Add(time.Hour), true)
+	call := withDeadline(commit, time.Now().Add(time.Minute), false)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := call.Err(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -30,15 +30,17 @@ type Manager struct {
 
 	userStore  Store       // Config.Store as given (cfg.Store may be observed)
 	userClient ClientStore // Config.ClientStore as given
+	realClock  bool        // Config.Now was not set: cfg.Now() is time.Now()
 }
 
 // New returns a Manager for cfg, or an error wrapping ErrConfig when cfg
 // is invalid.
 func New(cfg Config) (*Manager, error) {
+	realClock := cfg.Now == nil
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, obs: cfg.Observer, userStore: cfg.Store, userClient: cfg.ClientStore}
+	m := &Manager{cfg: cfg, obs: cfg.Observer, userStore: cfg.Store, userClient: cfg.ClientStore, realClock: realClock}
 	m.observeStores()
 	m.client = m.cfg.ClientStore
 	if _, ok := cfg.ClientStore.(RetiringClientStore); ok && cfg.RenewGrace > 0 {

@@ -71,6 +71,28 @@ func BenchmarkManagerGet(b *testing.B) {
 	})
 }
 
+// BenchmarkManagerNew starts a session on a request without a token and
+// stores one value: a new token, a create in the store, a Set-Cookie. The
+// sessions stay in the store, as they would on a server.
+func BenchmarkManagerNew(b *testing.B) {
+	m, _ := benchManager(b)
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	h := make(http.Header)
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(h)
+		s := m.Begin(req)
+		s.Set("user", "gopher")
+		if err := m.Commit(s, h); err != nil {
+			b.Fatal(err)
+		}
+		m.Release(s)
+	}
+	if len(h["Set-Cookie"]) != 1 {
+		b.Fatalf("last response: %q, want one Set-Cookie", h["Set-Cookie"])
+	}
+}
+
 func BenchmarkManagerUpdate(b *testing.B) {
 	benchCycle(b, func(s *core.Session) {
 		n, _ := core.Value[int](s, "visits")
