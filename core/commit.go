@@ -127,7 +127,7 @@ func (m *Manager) commitStore(parent context.Context, s *Session, write, persist
 	if !m.realClock {
 		start = time.Now() // deadlines are real time, not Config.Now's
 	}
-	dc := withDeadline(parent, start.Add(m.cfg.CommitTimeout), true)
+	dc := newCommitCtx(parent, start.Add(m.cfg.CommitTimeout))
 	defer dc.release()
 	var ctx context.Context = dc
 	state := s.base

@@ -30,6 +30,35 @@ type deadlineCtx struct {
 	// its own timer too: the parent ends its kids when it ends.
 	owner *deadlineCtx // the parent that adopted c
 	kid   *deadlineCtx // the child c ends with itself (store calls take turns)
+
+	// spare is where c's first child is made, when c was allocated
+	// with it (see commitCtxs); nil once taken. Each is used once, never
+	// reused: a store that kept a context past its call sees it ended.
+	spare *deadlineCtx
+}
+
+// commitCtxs holds a commit's context and its first store call's in one
+// allocation.
+type commitCtxs struct {
+	commit, call deadlineCtx
+}
+
+// newCommitCtx returns a detached context that ends at deadline, with
+// room for its first store call's context.
+func newCommitCtx(parent context.Context, deadline time.Time) *deadlineCtx {
+	p := &commitCtxs{commit: deadlineCtx{parent: parent, deadline: deadline, detached: true}}
+	p.commit.spare = &p.call
+	return &p.commit
+}
+
+// takeSpare returns c's spare child context, unused, or nil when c has
+// none (left).
+func (c *deadlineCtx) takeSpare() *deadlineCtx {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kid := c.spare
+	c.spare = nil
+	return kid
 }
 
 // withDeadline returns a context that ends at deadline, when parent ends

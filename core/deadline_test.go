@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 )
@@ -219,13 +220,19 @@ func TestDeadlineTimerRecycled(t *testing.T) {
 	if err := long.Err(); err != nil {
 		t.Errorf("a context an hour from its deadline ended with %v after another's deadline passed", err)
 	}
-	// Warm the pool, then count: the context and its Done channel.
+	// Warm the pool, then count: the context and its Done channel. A
+	// garbage collection during the count empties the pool (and the race
+	// detector drops some of what is put in it): the least of three
+	// counts is checked.
 	parent := context.Background()
-	allocs := testing.AllocsPerRun(100, func() {
-		c := withDeadline(parent, time.Now().Add(time.Hour), false)
-		c.Done()
-		c.release()
-	})
+	allocs := math.Inf(1)
+	for range 3 {
+		allocs = min(allocs, testing.AllocsPerRun(100, func() {
+			c := withDeadline(parent, time.Now().Add(time.Hour), false)
+			c.Done()
+			c.release()
+		}))
+	}
 	if allocs > 2 {
 		t.Errorf("withDeadline, Done and release: %v allocations, want at most 2 (the context and its channel)", allocs)
 	}
@@ -241,5 +248,31 @@ func BenchmarkDeadlineCtxErr(b *testing.B) {
 		if err := call.Err(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCommitCtxSpareUsedOnce: a commit's first store call gets the context
+// allocated with the commit's, every later call one of its own, so that a
+// store keeping a context past its call never sees it serve another.
+func TestCommitCtxSpareUsedOnce(t *testing.T) {
+	m := &Manager{cfg: Config{StoreTimeout: time.Minute}}
+	commit := newCommitCtx(context.Background(), time.Now().Add(time.Hour))
+	defer commit.release()
+	spare := commit.spare
+	first, dl1 := m.callCtx(commit)
+	if spare == nil || dl1 != spare || first != context.Context(spare) {
+		t.Fatalf("first call's context %p, want the commit's spare %p", dl1, spare)
+	}
+	dl1.release()
+	second, dl2 := m.callCtx(commit)
+	defer dl2.release()
+	if dl2 == nil || dl2 == spare {
+		t.Fatal("second call reused the first call's context")
+	}
+	if err := first.Err(); !errors.Is(err, context.Canceled) {
+		t.Errorf("first call's context after its release = %v, want Canceled", err)
+	}
+	if err := second.Err(); err != nil {
+		t.Errorf("second call's context = %v, want nil", err)
 	}
 }

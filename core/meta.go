@@ -62,11 +62,17 @@ func (m *Manager) callCtx(ctx context.Context) (context.Context, *deadlineCtx) {
 
 // callCtxIn is callCtx with the deadline context made in dc when dc is not
 // nil: the load's, which lives in the session's state and serves no other
-// call, instead of an allocation of its own.
+// call, instead of an allocation of its own. A commit's first store call
+// takes the one allocated with the commit's context (see commitCtxs).
 func (m *Manager) callCtxIn(ctx context.Context, dc *deadlineCtx) (context.Context, *deadlineCtx) {
 	deadline := time.Now().Add(m.cfg.StoreTimeout)
 	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
 		return ctx, nil
+	}
+	if dc == nil {
+		if p, ok := ctx.(*deadlineCtx); ok {
+			dc = p.takeSpare()
+		}
 	}
 	if dc == nil {
 		dc = withDeadline(ctx, deadline, false)
