@@ -21,6 +21,12 @@
 // wrk and a server on one machine would.
 //
 //	latency -d 2s -rounds 9 -conns 16,64
+//
+// -frameworks and -routes narrow the cases; -cpuprofile writes a CPU
+// profile of the whole run (bare and sessionkit alike), to see what a case
+// costs beyond the bare server:
+//
+//	latency -frameworks nethttp -routes read -conns 64 -d 8s -rounds 4 -cpuprofile cpu.prof
 package main
 
 import (
@@ -31,6 +37,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,7 +61,21 @@ func main() {
 	rounds := flag.Int("rounds", 1, "rounds per case: bare and sessionkit alternate, each for d/rounds, so that a change in the machine's load falls on both; each round gives one p99 ratio")
 	connList := flag.String("conns", "16,64", "comma-separated connection counts")
 	fwList := flag.String("frameworks", "nethttp,gin,echo", "comma-separated frameworks")
+	routeList := flag.String("routes", "untouched,read,update", "comma-separated routes")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "latency: %v\n", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "latency: %v\n", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *rounds < 1 {
 		fmt.Fprintf(os.Stderr, "latency: bad -rounds %d\n", *rounds)
 		os.Exit(2)
@@ -79,7 +100,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "latency:", err)
 			os.Exit(1)
 		}
-		for _, route := range []string{"untouched", "read", "update"} {
+		for _, route := range strings.Split(*routeList, ",") {
 			for _, c := range conns {
 				var b, s result
 				ratios := make([]float64, 0, *rounds)
