@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -251,20 +252,26 @@ func TestFarDeadlineRunsInPlace(t *testing.T) {
 	if err := s.Save(context.Background(), key, []byte("a session record"), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	// The least of three counts: the client's connection pool and the
+	// race detector's pools add an allocation now and then.
 	allocs := func(ctx context.Context) float64 {
-		return testing.AllocsPerRun(50, func() {
-			if _, found, err := s.Load(ctx, key); err != nil || !found {
-				t.Fatal(found, err)
-			}
-		})
+		least := math.Inf(1)
+		for range 3 {
+			least = min(least, testing.AllocsPerRun(50, func() {
+				if _, found, err := s.Load(ctx, key); err != nil || !found {
+					t.Fatal(found, err)
+				}
+			}))
+		}
+		return least
 	}
 	far, cancelFar := context.WithTimeout(context.Background(), time.Hour)
 	defer cancelFar()
 	near, cancelNear := context.WithTimeout(context.Background(), time.Second) // newClient's Timeout is 500 ms
 	defer cancelNear()
 	none, inPlace, inGoroutine := allocs(context.Background()), allocs(far), allocs(near)
-	if inPlace != none || inGoroutine <= none {
-		t.Errorf("Load allocations: %v without deadline, %v with one an hour away, %v with one a second away; want the first two equal and the third more", none, inPlace, inGoroutine)
+	if inPlace > none || inGoroutine < inPlace+2 {
+		t.Errorf("Load allocations: %v without deadline, %v with one an hour away, %v with one a second away; want the second no more than the first, and the third at least 2 more (the goroutine's closure and channel)", none, inPlace, inGoroutine)
 	}
 
 	client := gomemcache.New(testserver.Silent(t))
