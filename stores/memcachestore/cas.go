@@ -28,7 +28,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 		return 0, fmt.Errorf("sessionkit: memcache: compare-and-swap: %w: %d bytes, limit %d", core.ErrTooLarge, len(data), s.MaxRecordSize())
 	}
 	nv := newVersion()
-	err := s.do(ctx, 3, func() error {
+	err := s.do(ctx, boundCAS, func() error {
 		now := time.Now()
 		item := &memcache.Item{
 			Key:        s.prefix + key,
@@ -126,7 +126,7 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if !core.ValidKey(key) {
 		return fmt.Errorf("sessionkit: memcache: touch: %w", core.ErrInvalidKey)
 	}
-	err := s.do(ctx, 2, func() error {
+	err := s.do(ctx, boundTouch, func() error {
 		cur, err := s.client.Get(s.prefix + key)
 		if errors.Is(err, memcache.ErrCacheMiss) {
 			return core.ErrNotFound

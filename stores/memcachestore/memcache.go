@@ -85,13 +85,16 @@
 // returns ctx's error as soon as ctx is done; the abandoned call finishes in
 // the background within the client's Timeout, and a write it had already
 // sent may still take effect. A call that cannot outlast ctx's deadline
-// anyway (Load, Save, Delete, CompareAndSwap and Touch, when the deadline
-// is more than seven times the client's Timeout away: each of their at
-// most three memcached commands gives up after one Timeout to connect and
-// one to answer) runs in place instead, which saves the goroutine and a
+// anyway runs in place instead, which saves the goroutine, a channel and a
 // wake-up per call; a cancellation of ctx before its deadline is then seen
-// when the call returns. The core's default StoreTimeout (5 s) and
-// gomemcache's default Timeout (500 ms) take this path.
+// when the call returns. gomemcache gives a command one Timeout to connect
+// and one for the request and its answer, except that a get has one to
+// send and one for each line it reads back (the value, then END): a Save or
+// Delete takes at most 2 Timeouts, a Load 4, a Touch (get, cas) 6 and a
+// CompareAndSwap (at most three commands, one a get) 8. With one Timeout
+// more as margin, they run in place when the deadline is further away
+// than 3, 3, 5, 7 and 9 Timeouts: with the core's default StoreTimeout
+// (5 s) and gomemcache's default Timeout (500 ms), all of them.
 package memcachestore
 
 import (
@@ -221,7 +224,7 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 		rec   core.Record
 		found bool
 	)
-	err := s.do(ctx, 1, func() error {
+	err := s.do(ctx, boundLoad, func() error {
 		item, err := s.client.Get(s.prefix + key)
 		if errors.Is(err, memcache.ErrCacheMiss) {
 			return nil
@@ -252,7 +255,7 @@ func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.T
 	if headerLen+len(data) > s.maxItem {
 		return fmt.Errorf("sessionkit: memcache: save: %w: %d bytes, limit %d", core.ErrTooLarge, len(data), s.MaxRecordSize())
 	}
-	err := s.do(ctx, 1, func() error {
+	err := s.do(ctx, boundWrite, func() error {
 		now := time.Now()
 		if !expiry.After(now) {
 			return ignoreMiss(s.client.Delete(s.prefix + key))
@@ -274,7 +277,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if !core.ValidKey(key) {
 		return fmt.Errorf("sessionkit: memcache: delete: %w", core.ErrInvalidKey)
 	}
-	err := s.do(ctx, 1, func() error {
+	err := s.do(ctx, boundWrite, func() error {
 		return ignoreMiss(s.client.Delete(s.prefix + key))
 	})
 	if err != nil {
@@ -283,17 +286,31 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// do runs f, which sends at most cmds memcached commands (0: any number),
-// returning early with ctx's error when ctx is done first. When ctx has a
-// deadline that f cannot reach (see callBound), f runs in place.
-func (s *Store) do(ctx context.Context, cmds int, f func() error) error {
+// Worst-case durations of the store's calls, in the client's Timeouts (see
+// the package documentation): a set, add, cas or delete takes at most 2
+// (connect; send and answer), a get 4 (connect; send; the value line and
+// data; END).
+const (
+	boundAny   = 0         // the number of commands is not fixed
+	boundWrite = 2         // Save, Delete
+	boundLoad  = 4         // Load
+	boundTouch = 4 + 2     // get, cas
+	boundCAS   = 2 + 4 + 2 // cas, get, cas (or add, get, add or cas)
+)
+
+// do runs f, which takes at most timeouts of the client's Timeouts
+// (boundAny: no bound), returning early with ctx's error when ctx is done
+// first. When ctx's deadline is further away than f can take, with one
+// Timeout to spare, f runs in place; the deadline is checked before Done,
+// which may set up a timer that the call in place does not need.
+func (s *Store) do(ctx context.Context, timeouts int, f func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if ctx.Done() == nil {
+	if d, ok := ctx.Deadline(); ok && timeouts > 0 && time.Until(d) > s.timeouts(timeouts+1) {
 		return f()
 	}
-	if d, ok := ctx.Deadline(); ok && cmds > 0 && time.Until(d) > s.callBound(cmds) {
+	if ctx.Done() == nil {
 		return f()
 	}
 	done := make(chan error, 1)
@@ -306,16 +323,13 @@ func (s *Store) do(ctx context.Context, cmds int, f func() error) error {
 	}
 }
 
-// callBound is the longest a call sending cmds memcached commands can
-// take: gomemcache gives each command up to the client's Timeout to
-// connect and as long again to be answered. One Timeout more covers the
-// work between the commands.
-func (s *Store) callBound(cmds int) time.Duration {
+// timeouts returns n of the client's Timeouts.
+func (s *Store) timeouts(n int) time.Duration {
 	t := s.client.Timeout
 	if t <= 0 {
 		t = memcache.DefaultTimeout
 	}
-	return time.Duration(2*cmds+1) * t
+	return time.Duration(n) * t
 }
 
 // wrap prefixes err with the package and operation, classifying memcached's

@@ -10,7 +10,7 @@ import (
 // Ping implements core.Pinger with memcached's version command, sent to
 // every server of the client, in one round trip each.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.do(ctx, 0, s.client.Ping); err != nil {
+	if err := s.do(ctx, boundAny, s.client.Ping); err != nil {
 		return fmt.Errorf("sessionkit: memcache: ping: %w", err)
 	}
 	return nil

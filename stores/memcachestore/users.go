@@ -99,7 +99,7 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 		owner = sha256.Sum256([]byte(user))
 	}
 	nv := newVersion()
-	err := s.do(ctx, 0, func() error {
+	err := s.do(ctx, boundAny, func() error {
 		now := time.Now()
 		item := &memcache.Item{
 			Key:        s.prefix + key,
@@ -194,7 +194,7 @@ func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 	}
 	owner := sha256.Sum256([]byte(user))
 	var keys []string // written by the call: read only on success
-	err := s.do(ctx, 0, func() error {
+	err := s.do(ctx, boundAny, func() error {
 		dead := make(map[[32]byte]bool)
 		for pass := 1; ; pass++ {
 			live, freshGone, fresh, err := s.listPass(owner, dead)
