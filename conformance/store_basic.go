@@ -278,7 +278,7 @@ func storeCheckExpiresAfterWait(ctx context.Context, s core.Store, opts StoreOpt
 		return err
 	}
 	if _, err := storeLoadFound(ctx, s, "k", key, data, ruleRoundTrip); err != nil {
-		return storeLate(fmt.Errorf("before its expiry: %w", err), exp)
+		return storeLate(fmt.Errorf("before its expiry: %w", err), exp, opts)
 	}
 	if err := storeSleepUntil(ctx, exp.Add(100*time.Millisecond)); err != nil {
 		return err

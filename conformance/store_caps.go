@@ -539,7 +539,7 @@ func storeCheckDelRemoves(ctx context.Context, s core.Store, opts StoreOptions) 
 		return err
 	}
 	if _, err := storeLoadFound(ctx, s, "short-lived k", short, []byte("short"), ruleRoundTrip); err != nil {
-		return storeLate(fmt.Errorf("before its expiry: %w", err), exp)
+		return storeLate(fmt.Errorf("before its expiry: %w", err), exp, opts)
 	}
 	if err := storeSleepUntil(ctx, exp.Add(100*time.Millisecond)); err != nil {
 		return err

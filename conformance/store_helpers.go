@@ -177,9 +177,10 @@ type leadKey struct{}
 var errLate = errors.New("seen after the record's expiry: the machine was slower than the check's lead")
 
 // storeLate returns err marked with errLate when err is not nil and the
-// expiry it was checked against has passed.
-func storeLate(err error, expiry time.Time) error {
-	if err != nil && !time.Now().Before(expiry) {
+// expiry it was checked against may have passed: a store may end a record
+// up to the declared precision early (see StoreOptions.ExpiryPrecision).
+func storeLate(err error, expiry time.Time, opts StoreOptions) error {
+	if err != nil && !time.Now().Before(expiry.Add(-opts.ExpiryPrecision)) {
 		return fmt.Errorf("%w (%w)", err, errLate)
 	}
 	return err

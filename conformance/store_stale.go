@@ -41,7 +41,7 @@ func storeSaveExpiring(ctx context.Context, s core.Store, key string, data []byt
 	}
 	rec, err := storeLoadFound(ctx, s, "k", key, data, ruleRoundTrip)
 	if err != nil {
-		return rec, storeLate(fmt.Errorf("before its expiry: %w", err), exp)
+		return rec, storeLate(fmt.Errorf("before its expiry: %w", err), exp, opts)
 	}
 	return rec, storeSleepUntil(ctx, exp.Add(100*time.Millisecond))
 }

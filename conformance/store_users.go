@@ -319,7 +319,7 @@ func storeCheckUserUntil(ctx context.Context, s core.Store, opts StoreOptions) e
 		return err
 	}
 	if err := storeUserKeys(ctx, u, "ann", []string{k, long}, names, ruleUserFile); err != nil {
-		return storeLate(err, until)
+		return storeLate(err, until, opts)
 	}
 	// Neither a write nor a Touch moves the filing past until.
 	if _, err := storeCAS(ctx, u, "k", k, v, []byte("written"), storeExpiry(2*time.Hour), ruleUserUntil); err != nil {

@@ -252,7 +252,7 @@ func storeCheckUserNoGhosts(ctx context.Context, s core.Store, opts StoreOptions
 		}
 	}
 	if got, err := h.ids(ctx, "ann"); err != nil || len(got) != 3 {
-		return storeLate(storeViolation(`UserSessions("ann") after 3 logins`, fmt.Sprintf("%d sessions, %s", len(got), storeErrText(err)), "3 sessions", ruleUserFile), start.Add(idle))
+		return storeLate(storeViolation(`UserSessions("ann") after 3 logins`, fmt.Sprintf("%d sessions, %s", len(got), storeErrText(err)), "3 sessions", ruleUserFile), start.Add(idle), opts)
 	}
 	if err := storeSleepUntil(ctx, time.Now().Add(idle+opts.ExpiryPrecision+100*time.Millisecond)); err != nil {
 		return err
