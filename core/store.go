@@ -202,14 +202,26 @@ func ValidKey(key string) bool {
 	if len(key) != 64 {
 		return false
 	}
-	for i := 0; i < len(key); i++ {
-		c := key[i]
+	// One table lookup per character, without a branch: a key's digits
+	// are random, so a test per character would be mispredicted about
+	// every other time (120 ns a key instead of 30).
+	var bad byte
+	for i := 0; i < 64; i++ {
+		bad |= keyChar[key[i]]
+	}
+	return bad == 0
+}
+
+// keyChar is 0 for the characters of a store key (lowercase hexadecimal
+// digits) and 1 for every other byte.
+var keyChar = func() (t [256]byte) {
+	for c := range t {
 		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
+			t[c] = 1
 		}
 	}
-	return true
-}
+	return t
+}()
 
 // ClientStore is implemented by stores that keep the whole session in the
 // token itself, sealed (encrypted and authenticated) by the store: a cookie

@@ -3,6 +3,7 @@ package core_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -51,7 +52,18 @@ func TestStoreKey(t *testing.T) {
 	if strings.Contains(k, "token") {
 		t.Fatal("StoreKey leaks the token")
 	}
-	for _, bad := range []string{"", k[:63], k + "0", strings.ToUpper(k), "../" + k[3:]} {
+	bad := []string{"", k[:63], k + "0", strings.ToUpper(k), "../" + k[3:]}
+	// Every byte that is not a lowercase hex digit, at the start, in the
+	// middle and at the end, including the neighbours of '0'-'9' and 'a'-'f'.
+	for c := 0; c < 256; c++ {
+		if ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') {
+			continue
+		}
+		for _, at := range []int{0, 31, 63} {
+			bad = append(bad, k[:at]+string([]byte{byte(c)})+k[at+1:])
+		}
+	}
+	for _, bad := range bad {
 		if core.ValidKey(bad) {
 			t.Errorf("ValidKey(%q) = true", bad)
 		}
@@ -88,5 +100,22 @@ func TestUUIDTokens(t *testing.T) {
 		if g.Valid(bad) {
 			t.Errorf("Valid(%q) = true", bad)
 		}
+	}
+}
+
+// BenchmarkValidKey checks keys of random digits, as store keys are: a
+// check that branches on each digit mispredicts about every other one.
+func BenchmarkValidKey(b *testing.B) {
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = core.StoreKey(strconv.Itoa(i))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if !core.ValidKey(keys[i%len(keys)]) {
+			b.Fatal("ValidKey rejected a store key")
+		}
+		i++
 	}
 }

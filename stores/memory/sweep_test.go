@@ -2,7 +2,10 @@ package memory
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -162,4 +165,22 @@ func shardKey(i int) string {
 	var k id
 	k[0], k[1], k[2], k[3] = byte(i), byte(i>>8), byte(i>>16), byte(i>>24)
 	return k.String()
+}
+
+// BenchmarkParseKey decodes keys of random digits, as store keys are: a
+// decoder that branches on each digit mispredicts about every other one.
+func BenchmarkParseKey(b *testing.B) {
+	keys := make([]string, 1024)
+	for i := range keys {
+		sum := sha256.Sum256([]byte(strconv.Itoa(i)))
+		keys[i] = hex.EncodeToString(sum[:])
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, ok := parseKey(keys[i%len(keys)]); !ok {
+			b.Fatal("parseKey rejected a store key")
+		}
+		i++
+	}
 }
