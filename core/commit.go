@@ -191,9 +191,11 @@ func (m *Manager) dropRetired(s *Session) {
 	s.drop, s.dropRetire = "", false
 }
 
-// discardChanges forgets what this request changed. s.mu is held.
+// discardChanges forgets what this request changed. s.mu is held. It
+// drops the map rather than emptying it: a new session's commit made it
+// the session's base (see mergeIntoBase).
 func (s *Session) discardChanges() {
-	clear(s.changes)
+	s.changes = nil
 	s.cleared, s.renew, s.saveReq = false, false, false
 }
 
@@ -389,7 +391,7 @@ type writeOp struct {
 	created time.Time
 	state   map[string]any
 	ip      string
-	changes map[string]change // this request's changes, re-applied on conflict
+	changes map[string]any // this request's changes, re-applied on conflict
 	cleared bool
 	expiry  time.Time // set by write
 	// filed is the user the record under key at version is filed under

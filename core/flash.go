@@ -62,8 +62,8 @@ func (s *Session) Flashes() []string {
 	defer s.mu.Unlock()
 	var out []flashMsg
 	for k, c := range s.changes {
-		if strings.HasPrefix(k, flashPrefix) && !c.del {
-			out = append(out, flashMsg{k, flashText(c.v)})
+		if strings.HasPrefix(k, flashPrefix) && !isDeleted(c) {
+			out = append(out, flashMsg{k, flashText(c)})
 			delete(s.changes, k) // never stored: nothing to remove
 		}
 	}
@@ -84,9 +84,9 @@ func (s *Session) Flashes() []string {
 				if _, changed := s.changes[k]; strings.HasPrefix(k, flashPrefix) && !changed {
 					out = append(out, flashMsg{k, flashText(v)})
 					if s.changes == nil {
-						s.changes = make(map[string]change)
+						s.changes = make(map[string]any)
 					}
-					s.changes[k] = change{del: true}
+					s.changes[k] = deleted
 				}
 			}
 		}

@@ -55,7 +55,7 @@ type sessionState struct {
 	ip        string
 
 	base    map[string]any // loaded or initial values; owned by this session (Commit merges changes into it)
-	changes map[string]change
+	changes map[string]any // this request's changes: the new value, or deleted
 	cleared bool
 
 	renew       bool
@@ -97,9 +97,18 @@ const (
 	hdrCacheControl
 )
 
-type change struct {
-	v   any
-	del bool
+// deletion is the type of deleted, the value s.changes holds for a key
+// the request deleted. Unexported, so no application value is one.
+type deletion struct{}
+
+// deleted marks a deleted key in s.changes (a zero-size value: storing it
+// allocates nothing).
+var deleted any = deletion{}
+
+// isDeleted reports whether v, a value of s.changes, marks a deletion.
+func isDeleted(v any) bool {
+	_, del := v.(deletion)
+	return del
 }
 
 const (
@@ -155,7 +164,8 @@ func (s *Session) runInit() {
 		return
 	}
 	if s.base == nil {
-		s.base = make(map[string]any, len(vals))
+		s.base = vals // d, whose map it is, is dropped
+		return
 	}
 	for k, v := range vals {
 		s.base[k] = v
@@ -181,7 +191,10 @@ func (s *Session) get(key string) (any, bool) {
 		return nil, false // the core's metadata is not a value
 	}
 	if c, ok := s.changes[key]; ok {
-		return c.v, !c.del
+		if isDeleted(c) {
+			return nil, false
+		}
+		return c, true
 	}
 	if s.cleared {
 		return nil, false
@@ -205,9 +218,9 @@ func (s *Session) Set(key string, v any) {
 
 func (s *Session) set(key string, v any) {
 	if s.changes == nil {
-		s.changes = make(map[string]change)
+		s.changes = make(map[string]any)
 	}
-	s.changes[key] = change{v: v}
+	s.changes[key] = v
 }
 
 // Delete removes key. Deleting a missing key changes nothing.
@@ -222,9 +235,9 @@ func (s *Session) del(key string) {
 		return
 	}
 	if s.changes == nil {
-		s.changes = make(map[string]change)
+		s.changes = make(map[string]any)
 	}
-	s.changes[key] = change{del: true}
+	s.changes[key] = deleted
 }
 
 // Pop returns the value under key and removes it, as for flash messages.
@@ -271,7 +284,7 @@ func (s *Session) keys() []string {
 		}
 	}
 	for k, c := range s.changes {
-		if !c.del && !ReservedKey(k) {
+		if !isDeleted(c) && !ReservedKey(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -414,10 +427,10 @@ func (s *Session) mergedLen() int {
 	for k, c := range s.changes {
 		_, had := s.base[k]
 		had = had && (!s.cleared || ReservedKey(k))
-		switch {
-		case c.del && had:
+		switch del := isDeleted(c); {
+		case del && had:
 			n--
-		case !c.del && !had:
+		case !del && !had:
 			n++
 		}
 	}
@@ -428,23 +441,40 @@ func (s *Session) mergedLen() int {
 // session owns (it was decoded for this request), and returns it: the
 // values to store, without the copy merged makes. s.mu is held; only
 // Commit calls it, once it has decided to write.
+//
+// A new session (no record, no initial values) takes its changes map
+// itself as its base, without a copy: its values are exactly its changes,
+// less the deletions. s.changes and s.base are then one map until the
+// commit succeeds (discardChanges drops s.changes) or the session is
+// reset. While they are, every method still sees the right values: a
+// change is in both, as in a base already merged, and Revert empties
+// both, returning the session to its empty start.
 func (s *Session) mergeIntoBase() map[string]any {
+	if s.base == nil && !s.found {
+		for k, c := range s.changes {
+			if isDeleted(c) {
+				delete(s.changes, k)
+			}
+		}
+		s.base = s.changes
+		return s.base
+	}
 	if s.base == nil {
 		s.base = make(map[string]any, len(s.changes))
 	} else if s.cleared {
 		clearValues(s.base)
 	}
 	for k, c := range s.changes {
-		if c.del {
+		if isDeleted(c) {
 			delete(s.base, k)
 		} else {
-			s.base[k] = c.v
+			s.base[k] = c
 		}
 	}
 	return s.base
 }
 
-func applyChanges(base map[string]any, cleared bool, changes map[string]change) map[string]any {
+func applyChanges(base map[string]any, cleared bool, changes map[string]any) map[string]any {
 	if !cleared && len(changes) == 0 {
 		return base
 	}
@@ -455,10 +485,10 @@ func applyChanges(base map[string]any, cleared bool, changes map[string]change) 
 		}
 	}
 	for k, c := range changes {
-		if c.del {
+		if isDeleted(c) {
 			delete(out, k)
 		} else {
-			out[k] = c.v
+			out[k] = c
 		}
 	}
 	return out

@@ -89,7 +89,10 @@ func (s *Session) ID() string {
 // s.mu is held.
 func (s *Session) meta(key string) (any, bool) {
 	if c, ok := s.changes[key]; ok {
-		return c.v, !c.del
+		if isDeleted(c) {
+			return nil, false
+		}
+		return c, true
 	}
 	v, ok := s.base[key]
 	return v, ok
@@ -98,9 +101,9 @@ func (s *Session) meta(key string) (any, bool) {
 // setMeta records a change of the core's metadata. s.mu is held.
 func (s *Session) setMeta(key string, v any) {
 	if s.changes == nil {
-		s.changes = make(map[string]change)
+		s.changes = make(map[string]any)
 	}
-	s.changes[key] = change{v: v}
+	s.changes[key] = v
 }
 
 // delMeta records the removal of the core's metadata under key, if it
@@ -110,9 +113,9 @@ func (s *Session) delMeta(key string) {
 		return
 	}
 	if s.changes == nil {
-		s.changes = make(map[string]change)
+		s.changes = make(map[string]any)
 	}
-	s.changes[key] = change{del: true}
+	s.changes[key] = deleted
 }
 
 // newMeta fills in w what a write of s needs to stamp the session's

@@ -1,0 +1,93 @@
+package core
+
+import (
+	"context"
+	"net/http/httptest"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+)
+
+// casMap is the smallest compare-and-swap store, for the core's own tests
+// (they cannot import a store package: those import the core).
+type casMap struct {
+	mu   sync.Mutex
+	recs map[string]Record
+	v    uint64
+}
+
+func (c *casMap) Load(_ context.Context, key string) (Record, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.recs[key]
+	return r, ok && time.Now().Before(r.Expiry), nil
+}
+
+func (c *casMap) Save(ctx context.Context, key string, data []byte, exp time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.v++
+	c.recs[key] = Record{Data: append([]byte(nil), data...), Expiry: exp, Version: c.v}
+	return nil
+}
+
+func (c *casMap) Delete(_ context.Context, key string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.recs, key)
+	return nil
+}
+
+func (c *casMap) CompareAndSwap(_ context.Context, key string, version uint64, data []byte, exp time.Time) (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.recs[key]; ok && time.Now().Before(r.Expiry) && r.Version != version || (!ok || !time.Now().Before(r.Expiry)) && version != 0 {
+		return 0, ErrConflict
+	}
+	c.v++
+	c.recs[key] = Record{Data: append([]byte(nil), data...), Expiry: exp, Version: c.v}
+	return c.v, nil
+}
+
+// TestNewSessionValuesAreItsChanges pins what saves a new session two
+// allocations: its commit stores the changes map itself as the session's
+// values (mergeIntoBase makes no second map), and a loaded session's
+// commit merges into the map it loaded.
+func TestNewSessionValuesAreItsChanges(t *testing.T) {
+	m, err := New(Config{Store: &casMap{recs: map[string]Record{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := func(m map[string]any) uintptr { return uintptr(reflect.ValueOf(m).UnsafePointer()) }
+
+	s := m.Begin(httptest.NewRequest("GET", "/", nil))
+	s.Set("a", 1)
+	s.Set("b", 2)
+	s.Delete("b")
+	changes := id(s.changes)
+	h := httptest.NewRecorder().Header()
+	if err := m.Commit(s, h); err != nil {
+		t.Fatal(err)
+	}
+	if got := id(s.base); got != changes {
+		t.Fatal("a new session's commit copied its changes into another map")
+	}
+	if len(s.base) != 1 || s.base["a"] != 1 || s.changes != nil {
+		t.Fatalf("after the commit: base %v, changes %v; want base [a:1] and no changes", s.base, s.changes)
+	}
+	m.Release(s)
+
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Cookie", h.Get("Set-Cookie"))
+	s = m.Begin(r)
+	s.Set("c", 3)
+	loaded := id(s.base)
+	if err := m.Commit(s, httptest.NewRecorder().Header()); err != nil {
+		t.Fatal(err)
+	}
+	if got := id(s.base); got != loaded || len(s.base) != 2 {
+		t.Fatalf("a loaded session's commit: base %v (same map: %v), want [a c] merged into the loaded map", s.base, got == loaded)
+	}
+	m.Release(s)
+}
