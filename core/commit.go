@@ -216,7 +216,7 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 		}
 		key, version, keyFiled = StoreKey(token), 0, "" // a new key is filed under no user yet
 	}
-	w := writeOp{key: key, version: version, created: s.created, state: state, ip: s.ip, filed: keyFiled}
+	w := writeOp{key: key, version: version, created: s.created, state: state, ip: s.ip, filed: keyFiled, fresh: newToken}
 	m.newMeta(s, &w, state)
 	if rebase {
 		w.changes, w.cleared = s.changes, s.cleared
@@ -402,6 +402,10 @@ type writeOp struct {
 	// agent and addr the client information of a new session (see
 	// stamp).
 	id, agent, addr string
+	// fresh says that key was made by this commit (a new token): no
+	// other commit of this Manager can know it yet, so write takes no
+	// lock for it.
+	fresh bool
 }
 
 // write stores w.state under w.key. With a compare-and-swap store the
@@ -409,7 +413,9 @@ type writeOp struct {
 // one session take turns; a conflict (another process wrote) reloads the
 // record, re-applies this request's changes and tries again, after a
 // jittered exponential backoff from the second conflict on, until ctx
-// ends. A record that has disappeared meanwhile is not re-created.
+// ends. A record that has disappeared meanwhile is not re-created. A
+// fresh key (see writeOp.fresh) is written without its lock: no other
+// commit can reach it before this one has sent its token.
 func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 	if m.cas == nil {
 		data, err := m.prepare(w, now)
@@ -423,12 +429,15 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 		}
 		return nil
 	}
-	l, err := m.locks.lock(ctx, w.key)
-	if err != nil {
-		return fmt.Errorf("sessionkit: save: waiting for a concurrent commit: %w", err)
+	var l *keyLock // nil for a fresh key
+	if !w.fresh {
+		var err error
+		if l, err = m.locks.lock(ctx, w.key); err != nil {
+			return fmt.Errorf("sessionkit: save: waiting for a concurrent commit: %w", err)
+		}
+		defer m.locks.unlock(w.key, l)
 	}
-	defer m.locks.unlock(w.key, l)
-	if w.version != 0 && l.version != 0 && l.version != w.version {
+	if l != nil && w.version != 0 && l.version != 0 && l.version != w.version {
 		// This Manager wrote the record since the request loaded it: rebase
 		// now rather than after a conflict.
 		if err := m.rebase(ctx, w, now); err != nil {
@@ -444,7 +453,10 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 		v, err := m.swap(cctx, w, data)
 		dl.release()
 		if err == nil {
-			w.version, l.version = v, v
+			w.version = v
+			if l != nil {
+				l.version = v
+			}
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -457,7 +469,9 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 		if err := m.rebase(ctx, w, now); err != nil {
 			return err
 		}
-		l.version = w.version
+		if l != nil {
+			l.version = w.version
+		}
 	}
 }
 

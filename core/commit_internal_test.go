@@ -91,3 +91,65 @@ func TestNewSessionValuesAreItsChanges(t *testing.T) {
 	}
 	m.Release(s)
 }
+
+// lockSpy is a casMap that records, at each CompareAndSwap, whether the
+// Manager held the key's lock (see keyLocks).
+type lockSpy struct {
+	*casMap
+	m      *Manager
+	held   map[string]bool
+	heldMu sync.Mutex
+}
+
+func (s *lockSpy) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, exp time.Time) (uint64, error) {
+	sh := s.m.locks.shard(key)
+	sh.mu.Lock()
+	_, held := sh.m[key]
+	sh.mu.Unlock()
+	s.heldMu.Lock()
+	s.held[key] = held
+	s.heldMu.Unlock()
+	return s.casMap.CompareAndSwap(ctx, key, version, data, exp)
+}
+
+// TestFreshKeyWrittenWithoutLock: the write of a key the commit has just
+// made (a new session, a renew's successor) takes no key lock, since no
+// other commit can know the key; a write to an existing session does.
+func TestFreshKeyWrittenWithoutLock(t *testing.T) {
+	spy := &lockSpy{casMap: &casMap{recs: map[string]Record{}}, held: map[string]bool{}}
+	m, err := New(Config{Store: spy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spy.m = m
+	commit := func(cookie string, use func(*Session)) (token, key string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		if cookie != "" {
+			r.Header.Set("Cookie", cookie)
+		}
+		s := m.Begin(r)
+		use(s)
+		h := httptest.NewRecorder().Header()
+		if err := m.Commit(s, h); err != nil {
+			t.Fatal(err)
+		}
+		token, key = h.Get("Set-Cookie"), s.key
+		m.Release(s)
+		return token, key
+	}
+	cookie, key := commit("", func(s *Session) { s.Set("a", 1) })
+	if held, ok := spy.held[key]; !ok || held {
+		t.Fatalf("new session: written %v, under its lock %v; want written without it", ok, held)
+	}
+	if _, again := commit(cookie, func(s *Session) { s.Set("a", 2) }); again != key || !spy.held[key] {
+		t.Fatalf("update of the session: written under its lock %v, want true", spy.held[key])
+	}
+	clear(spy.held)
+	_, renewed := commit(cookie, func(s *Session) { s.Renew() })
+	if held, ok := spy.held[renewed]; renewed == key || !ok || held {
+		t.Fatalf("renew: successor written %v, under its lock %v; want written without it", ok, held)
+	}
+	if !spy.held[key] {
+		t.Fatal("renew: the old key was retired without its lock")
+	}
+}
