@@ -313,6 +313,7 @@ func decodeBinary(data []byte, owned bool) (created time.Time, values map[string
 	if err != nil {
 		return time.Time{}, nil, err
 	}
+	r.strsHint = min(n, 64) // a session's values are mostly strings
 	// One copy of the whole input: keys and strings are substrings of it,
 	// so they cost no allocation each and never alias data. An owned
 	// input needs no copy.
@@ -357,6 +358,50 @@ type binReader struct {
 	b   []byte
 	s   string
 	off int
+
+	// strs holds the string headers of the string values decoded so
+	// far (see boxString); strsHint is the capacity of its next slab.
+	strs     []string
+	strsHint int
+}
+
+// boxString returns s as an any without an allocation of its own.
+// Converting a string to an interface allocates its 16-byte header for
+// each value; here the headers live in slabs, one allocation for several
+// values: the first as large as the record's top-level count (at most
+// 64), each next one twice the last (at most 256). A slab is never grown
+// in place, so the headers already handed out stay where they are, and
+// nothing writes to them again.
+func (r *binReader) boxString(s string) any {
+	if len(r.strs) == cap(r.strs) {
+		n := min(max(r.strsHint, 4), 256)
+		r.strs = make([]string, 0, n)
+		r.strsHint = 2 * n
+	}
+	r.strs = append(r.strs, s)
+	return stringAny(&r.strs[len(r.strs)-1])
+}
+
+// eface is the layout of a value of an interface type without methods
+// (any): its type and a pointer to its value. A string is not
+// pointer-shaped, so an any holding one points to a string header.
+type eface struct {
+	typ  unsafe.Pointer
+	data unsafe.Pointer
+}
+
+// stringType is the type word of an any holding a string.
+var stringType = func() unsafe.Pointer {
+	var v any = ""
+	return (*eface)(unsafe.Pointer(&v)).typ
+}()
+
+// stringAny returns the any holding the string *p, pointing to *p itself
+// instead of to a copy; *p must never change afterwards.
+func stringAny(p *string) (v any) {
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = stringType, unsafe.Pointer(p)
+	return v
 }
 
 func (r *binReader) byte() (byte, error) {
@@ -528,7 +573,7 @@ func (r *binReader) value(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return s, nil
+		return r.boxString(s), nil
 	case binTagInt, binTagInt8, binTagInt16, binTagInt32, binTagInt64:
 		return r.signed(tag)
 	case binTagUint, binTagUint8, binTagUint16, binTagUint32, binTagUint64:

@@ -186,13 +186,17 @@ func (s *Session) load(tok string) {
 	s.loaded = true
 	now := m.cfg.Now()
 	s.presented = tok != ""
+	var start time.Time // the load call's deadline runs from now when it is real time
+	if m.realClock {
+		start = now
+	}
 	if m.client != nil {
-		s.loadClient(tok, now)
+		s.loadClient(tok, now, start)
 		return
 	}
 	if tok != "" && m.cfg.Tokens.Valid(tok) {
 		key := StoreKey(tok)
-		ctx, dl := m.callCtxIn(s.req.Context(), s.loadCtx)
+		ctx, dl := m.callCtxIn(s.req.Context(), s.loadCtx, start)
 		rec, found, err := m.cfg.Store.Load(ctx, key)
 		dl.release()
 		corrupt := false
@@ -296,10 +300,10 @@ func (s *Session) dropStale(tok string) {
 
 // loadClient opens a client-side session carried by the token itself.
 // s.mu is held.
-func (s *Session) loadClient(tok string, now time.Time) {
+func (s *Session) loadClient(tok string, now, start time.Time) {
 	m := s.m
 	if tok != "" && len(tok) <= maxClientToken {
-		ctx, dl := m.callCtxIn(s.req.Context(), s.loadCtx)
+		ctx, dl := m.callCtxIn(s.req.Context(), s.loadCtx, start)
 		id, data, exp, ok, err := m.client.Open(ctx, m.tokenName(), tok)
 		dl.release()
 		if err != nil {

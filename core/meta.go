@@ -57,15 +57,21 @@ func ReservedKey(key string) bool { return len(key) > 0 && key[0] == 0 }
 // sooner. The caller must call release on the second result (which may
 // be nil).
 func (m *Manager) callCtx(ctx context.Context) (context.Context, *deadlineCtx) {
-	return m.callCtxIn(ctx, nil)
+	return m.callCtxIn(ctx, nil, time.Time{})
 }
 
 // callCtxIn is callCtx with the deadline context made in dc when dc is not
 // nil: the load's, which lives in the session's state and serves no other
 // call, instead of an allocation of its own. A commit's first store call
 // takes the one allocated with the commit's context (see commitCtxs).
-func (m *Manager) callCtxIn(ctx context.Context, dc *deadlineCtx) (context.Context, *deadlineCtx) {
-	deadline := time.Now().Add(m.cfg.StoreTimeout)
+// StoreTimeout runs from start, a reading of the real clock taken just
+// before (the load's, which saves reading the clock again), or from now
+// when start is zero.
+func (m *Manager) callCtxIn(ctx context.Context, dc *deadlineCtx, start time.Time) (context.Context, *deadlineCtx) {
+	if start.IsZero() {
+		start = time.Now()
+	}
+	deadline := start.Add(m.cfg.StoreTimeout)
 	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
 		return ctx, nil
 	}
