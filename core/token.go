@@ -64,28 +64,39 @@ func (RandomTokens) Valid(token string) bool {
 	if len(token) != randomTokenLen {
 		return false
 	}
+	// One table lookup per character, without a branch: a token's
+	// digits are random, so a test of each one's range would often be
+	// mispredicted.
+	var bad byte
 	for i := 0; i < len(token); i++ {
-		if b64Value(token[i]) < 0 {
-			return false
-		}
+		bad |= b64Values[token[i]]
 	}
 	// 43 characters carry 258 bits: the last character's two low bits
 	// must be zero in the canonical encoding of 256 bits.
-	return b64Value(token[randomTokenLen-1])&3 == 0
+	return bad&b64Bad == 0 && b64Values[token[randomTokenLen-1]]&3 == 0
 }
 
+// b64Values maps each byte to its value as a base64url digit (0-63), or
+// to b64Bad.
+var b64Values = func() (t [256]byte) {
+	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for c := range t {
+		t[c] = b64Bad
+	}
+	for i := 0; i < len(digits); i++ {
+		t[digits[i]] = byte(i)
+	}
+	return t
+}()
+
+// b64Bad marks a byte that is no base64url digit in b64Values: its high
+// bit is set in no digit's value.
+const b64Bad = 0x80
+
+// b64Value returns the value of the base64url digit c, or -1.
 func b64Value(c byte) int {
-	switch {
-	case c >= 'A' && c <= 'Z':
-		return int(c - 'A')
-	case c >= 'a' && c <= 'z':
-		return int(c-'a') + 26
-	case c >= '0' && c <= '9':
-		return int(c-'0') + 52
-	case c == '-':
-		return 62
-	case c == '_':
-		return 63
+	if v := b64Values[c]; v != b64Bad {
+		return int(v)
 	}
 	return -1
 }
