@@ -45,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -417,6 +418,16 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
 	}
 	nv := newVersion()
+	if version == 0 {
+		// Most often a new session's key, which nothing holds yet.
+		created, err := s.create(ctx, key, nv, data, expiry)
+		if err != nil {
+			return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
+		}
+		if created {
+			return nv, nil
+		}
+	}
 	ok, err := s.write(ctx, key, version, false, nv, data, expiry)
 	if err != nil {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap: %w", err)
@@ -445,6 +456,34 @@ func (s *Store) write(ctx context.Context, key string, version uint64, anyVersio
 	n, err := casScript.run(ctx, s.client, c)
 	c.release()
 	return n == 1, err
+}
+
+// create writes the record of a CompareAndSwap of version zero with SET
+// NX PX, a plain command, when no key exists at all, and reports whether
+// it did. A script costs Redis several times a SET (EVALSHA of casScript
+// 17.7 µs a call against SET's 2.7 µs, INFO commandstats during
+// BenchmarkStore): a new session's write, whose fresh key nothing holds,
+// need not pay it. A key that exists (a live record, or one past its
+// expiry that Redis still holds, or an expiry that is not in the future,
+// which deletes) is left to casScript, which tells them apart: the
+// conflict or the replacement costs a second round trip.
+func (s *Store) create(ctx context.Context, key string, nv uint64, data []byte, expiry time.Time) (bool, error) {
+	ttl := ttlOf(expiry, time.Now()).Milliseconds()
+	if ttl <= 0 {
+		return false, nil
+	}
+	c := s.newCall(key)
+	c.arg.b = appendRecord(c.arg.b[:0], nv, expiry, data)
+	c.num.b = strconv.AppendInt(c.num.b[:0], ttl, 10)
+	c.args = [6]any{"set", &c.key, &c.arg, "px", &c.num, "nx"}
+	cmd := goredis.NewStatusCmd(ctx, c.args[:]...)
+	err := s.client.Process(ctx, cmd)
+	c.args = [6]any{}
+	c.release()
+	if errors.Is(err, goredis.Nil) {
+		return false, nil // the key exists
+	}
+	return err == nil, err
 }
 
 // slotFlag is the scripts' flag 2 when the user sets share the records'

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -214,7 +216,9 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 	key := newKey()
 	exp := time.Now().Add(time.Minute)
 	// Warm up: the first run of each script may need EVAL after EVALSHA.
+	// (A CompareAndSwap of version zero on a new key runs no script.)
 	v, _ := s.CompareAndSwap(ctx, key, 0, []byte("w"), exp)
+	s.Save(ctx, key, []byte("w"), exp)
 	s.Touch(ctx, key, exp)
 	s.Delete(ctx, key)
 	_ = v
@@ -309,5 +313,92 @@ func TestUpdateAllocations(t *testing.T) {
 	}
 	if allocs > limit {
 		t.Errorf("Load + CompareAndSwap: %.1f allocations, want at most %.0f", allocs, limit)
+	}
+}
+
+// namesHook records the name of every command a client sends.
+type namesHook struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (h *namesHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *namesHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		h.mu.Lock()
+		h.names = append(h.names, cmd.Name())
+		h.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (h *namesHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+// take returns the names recorded since the last call.
+func (h *namesHook) take() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := h.names
+	h.names = nil
+	return names
+}
+
+// TestCreateIsOnePlainSet: a CompareAndSwap of version zero on a key that
+// does not exist (a new session's) is one SET NX, not a script, and
+// writes the same record casScript would (Load, Touch and a
+// CompareAndSwap at its version work on it); on a key that exists it
+// falls back to casScript, which reports the conflict; an expiry that is
+// not in the future goes to the script at once.
+func TestCreateIsOnePlainSet(t *testing.T) {
+	ctx := context.Background()
+	client := newClient(t, testserver.Redis(t))
+	hook := &namesHook{}
+	client.AddHook(hook)
+	prefix := uniquePrefix()
+	s, err := redisstore.New(client, redisstore.Config{KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newKey()
+	exp := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+
+	v, err := s.CompareAndSwap(ctx, key, 0, []byte("first"), exp)
+	if got := hook.take(); err != nil || !slices.Equal(got, []string{"set"}) {
+		t.Fatalf("CompareAndSwap(0) of a new key = %v, sent %v; want one set", err, got)
+	}
+	rec, found, err := s.Load(ctx, key)
+	if err != nil || !found || string(rec.Data) != "first" || rec.Version != v || !rec.Expiry.Equal(exp) {
+		t.Fatalf("Load = %q v%d %v, %v, %v; want %q v%d %v", rec.Data, rec.Version, rec.Expiry, found, err, "first", v, exp)
+	}
+	if ttl := client.PTTL(ctx, prefix+key).Val(); ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Fatalf("the record's TTL in Redis is %v, want about an hour", ttl)
+	}
+	if err := s.Touch(ctx, key, exp.Add(time.Minute)); err != nil {
+		t.Fatalf("Touch of the created record = %v", err)
+	}
+	hook.take()
+
+	if _, err := s.CompareAndSwap(ctx, key, 0, []byte("second"), exp); !errors.Is(err, core.ErrConflict) {
+		t.Fatalf("CompareAndSwap(0) of a live key = %v, want ErrConflict", err)
+	}
+	if got := hook.take(); !slices.Equal(got, []string{"set", "evalsha"}) {
+		t.Fatalf("CompareAndSwap(0) of a live key sent %v, want set, then evalsha", got)
+	}
+	if _, err := s.CompareAndSwap(ctx, key, v, []byte("third"), exp); err != nil {
+		t.Fatalf("CompareAndSwap at the created record's version = %v", err)
+	}
+
+	gone := newKey()
+	if _, err := s.CompareAndSwap(ctx, gone, 0, []byte("x"), time.Now().Add(-time.Second)); err != nil {
+		t.Fatalf("CompareAndSwap(0) with a past expiry = %v", err)
+	}
+	if got := hook.take(); slices.Contains(got, "set") {
+		t.Fatalf("CompareAndSwap(0) with a past expiry sent %v, want no set", got)
+	}
+	if _, found, _ := s.Load(ctx, gone); found {
+		t.Fatal("CompareAndSwap(0) with a past expiry stored a record")
 	}
 }

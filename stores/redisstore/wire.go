@@ -27,8 +27,8 @@ func (a *wireArg) String() string { return string(a.b) }
 // keeps the slice it is given, so a fresh variadic list would cost an
 // allocation per command).
 type call struct {
-	key, arg wireArg
-	args     [5]any
+	key, arg, num wireArg
+	args          [6]any
 }
 
 // maxPooled is the largest argument buffer kept for reuse, so that one
@@ -68,12 +68,12 @@ func newScript(src string) *script {
 
 // run runs the script on c's key and argument and returns its result.
 func (sc *script) run(ctx context.Context, client goredis.UniversalClient, c *call) (int64, error) {
-	c.args = [5]any{"evalsha", sc.sha, 1, &c.key, &c.arg}
-	cmd := goredis.NewIntCmd(ctx, c.args[:]...)
+	c.args = [6]any{"evalsha", sc.sha, 1, &c.key, &c.arg}
+	cmd := goredis.NewIntCmd(ctx, c.args[:5]...)
 	err := client.Process(ctx, cmd)
 	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
 		c.args[0], c.args[1] = "eval", sc.src
-		cmd = goredis.NewIntCmd(ctx, c.args[:]...)
+		cmd = goredis.NewIntCmd(ctx, c.args[:5]...)
 		err = client.Process(ctx, cmd)
 	}
 	return cmd.Val(), err
