@@ -195,7 +195,7 @@ func (m *Manager) dropRetired(s *Session) {
 // drops the map rather than emptying it: a new session's commit made it
 // the session's base (see mergeIntoBase).
 func (s *Session) discardChanges() {
-	s.changes = nil
+	s.changes, s.shared = nil, false
 	s.cleared, s.renew, s.saveReq = false, false, false
 }
 
@@ -216,7 +216,7 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 		}
 		key, version, keyFiled = StoreKey(token), 0, "" // a new key is filed under no user yet
 	}
-	w := writeOp{key: key, version: version, created: s.created, state: state, ip: s.ip, filed: keyFiled, fresh: newToken}
+	w := writeOp{key: key, version: version, created: s.created, state: state, ip: s.ip, filed: keyFiled, fresh: newToken, shared: s.shared}
 	m.newMeta(s, &w, state)
 	if rebase {
 		w.changes, w.cleared = s.changes, s.cleared
@@ -308,7 +308,7 @@ func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error 
 
 // commitClient seals state into a new client-side token. s.mu is held.
 func (m *Manager) commitClient(ctx context.Context, s *Session, state map[string]any, now time.Time) error {
-	w := writeOp{created: s.created, state: state, ip: s.ip, expiry: m.deadline(s.created, now)}
+	w := writeOp{created: s.created, state: state, ip: s.ip, expiry: m.deadline(s.created, now), shared: s.shared}
 	m.newMeta(s, &w, state)
 	stamp(&w, now)
 	state = w.state
@@ -406,6 +406,10 @@ type writeOp struct {
 	// other commit of this Manager can know it yet, so write takes no
 	// lock for it.
 	fresh bool
+	// shared says that state is also the session's changes map (a new
+	// session's, see mergeIntoBase), which changes replays on a
+	// conflict: stamp writes into a copy of it.
+	shared bool
 }
 
 // write stores w.state under w.key. With a compare-and-swap store the
@@ -549,7 +553,7 @@ func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, 
 		if err == nil {
 			// The old record changed: carry its values over and try again.
 			oldVersion, oldFiled = old.version, old.filed
-			w.state, w.created, w.ip = old.state, old.created, old.ip
+			w.state, w.created, w.ip, w.shared = old.state, old.created, old.ip, false
 			err = m.write(ctx, w, now)
 			if err == nil {
 				continue
@@ -596,7 +600,7 @@ func (m *Manager) rebase(ctx context.Context, w *writeOp, now time.Time) error {
 		delete(values, ipKey)
 	}
 	w.version, w.created, w.filed = rec.Version, created, metaString(values, userKey)
-	w.state = applyChanges(values, w.cleared, w.changes)
+	w.state, w.shared = applyChanges(values, w.cleared, w.changes), false
 	return nil
 }
 

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"reflect"
 	"sync"
@@ -152,4 +153,49 @@ func TestFreshKeyWrittenWithoutLock(t *testing.T) {
 	if !spy.held[key] {
 		t.Fatal("renew: the old key was retired without its lock")
 	}
+}
+
+// downCAS is a casMap whose writes fail while down is set.
+type downCAS struct {
+	*casMap
+	down bool
+}
+
+func (d *downCAS) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, exp time.Time) (uint64, error) {
+	if d.down {
+		return 0, errors.New("store down")
+	}
+	return d.casMap.CompareAndSwap(ctx, key, version, data, exp)
+}
+
+// TestStampLeavesChangesAlone: a new session filed under a user gets its
+// metadata (public id, time of writing) stamped at its write, into a copy
+// of its values (which are its changes map, see mergeIntoBase): after a
+// failed write its changes hold only what the request set.
+func TestStampLeavesChangesAlone(t *testing.T) {
+	st := &downCAS{casMap: &casMap{recs: map[string]Record{}}, down: true}
+	m, err := New(Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.Begin(httptest.NewRequest("GET", "/", nil))
+	s.SetUser("u")
+	s.Set("a", 1)
+	if err := m.Commit(s, httptest.NewRecorder().Header()); err == nil {
+		t.Fatal("Commit with the store down succeeded")
+	}
+	for _, k := range []string{idKey, writtenKey} {
+		if _, ok := s.changes[k]; ok {
+			t.Errorf("after the failed write the changes hold the stamped %q", k)
+		}
+	}
+	st.down = false
+	h := httptest.NewRecorder().Header()
+	if err := m.Commit(s, h); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.base[idKey]; !ok || s.changes != nil {
+		t.Fatalf("after the write: base %v, changes %v; want the stamped id in base and no changes", s.base, s.changes)
+	}
+	m.Release(s)
 }

@@ -124,7 +124,7 @@ func (m *Manager) Release(s *Session) {
 	s.mu.Lock()
 	s.released, s.loaded = true, true
 	if s.sessionState != nil {
-		s.base, s.changes, s.hooks = nil, nil, 0
+		s.base, s.changes, s.shared, s.hooks = nil, nil, false, 0
 	}
 	s.mu.Unlock()
 }

@@ -90,3 +90,34 @@ func TestNewSessionAfterFailedCommit(t *testing.T) {
 		}
 	})
 }
+
+// TestRebaseKeepsTheRecordsID: two requests carry the same unknown token
+// (AdoptUnknownTokens) and both file the new session under a user; the
+// second one's write conflicts with the first's and is rebased on it.
+// The record keeps the public id the first write gave it: the second
+// request's own id, made when it was stamped, is no change of its to
+// replay (a new session's values are its changes map, which stamping
+// must not write into).
+func TestRebaseKeepsTheRecordsID(t *testing.T) {
+	h := newHarness(t, core.Config{AdoptUnknownTokens: true})
+	tok, err := core.RandomTokens{}.New() // well-formed, stored nowhere
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, hdrA := h.begin(tok, "192.0.2.1:1")
+	b, hdrB := h.begin(tok, "192.0.2.1:2")
+	a.SetUser("u")
+	b.SetUser("u")
+	h.commit(t, a, tok, hdrA)
+	var first string
+	h.request(t, tok, func(s *core.Session) { first = s.ID() })
+	h.commit(t, b, tok, hdrB)
+	h.request(t, tok, func(s *core.Session) {
+		if got := s.ID(); got != first {
+			t.Errorf("after the rebased write the record's id is %q, want the first write's %q", got, first)
+		}
+		if u := s.User(); u != "u" {
+			t.Errorf("User() = %q, want u", u)
+		}
+	})
+}

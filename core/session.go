@@ -57,6 +57,7 @@ type sessionState struct {
 	base    map[string]any // loaded or initial values; owned by this session (Commit merges changes into it)
 	changes map[string]any // this request's changes: the new value, or deleted
 	cleared bool
+	shared  bool // base is changes itself, taken by a new session's commit (see mergeIntoBase)
 
 	renew       bool
 	destroyed   bool      // Destroy was called: expire the cookie unless a new session is saved
@@ -336,7 +337,7 @@ func (s *Session) reset(now time.Time) {
 	s.token, s.key, s.found, s.version, s.ip = "", "", false, 0, ""
 	s.created = now
 	s.expiry = time.Time{}
-	s.base = nil
+	s.base, s.shared = nil, false
 	clear(s.changes)
 	s.cleared, s.renew, s.saveReq = false, false, false
 }
@@ -448,7 +449,9 @@ func (s *Session) mergedLen() int {
 // commit succeeds (discardChanges drops s.changes) or the session is
 // reset. While they are, every method still sees the right values: a
 // change is in both, as in a base already merged, and Revert empties
-// both, returning the session to its empty start.
+// both, returning the session to its empty start. The write copies the
+// map before it stamps metadata into it (see writeOp.shared), so that
+// the changes a conflict replays stay this request's own.
 func (s *Session) mergeIntoBase() map[string]any {
 	if s.base == nil && !s.found {
 		for k, c := range s.changes {
@@ -456,7 +459,7 @@ func (s *Session) mergeIntoBase() map[string]any {
 				delete(s.changes, k)
 			}
 		}
-		s.base = s.changes
+		s.base, s.shared = s.changes, true
 		return s.base
 	}
 	if s.base == nil {

@@ -2,6 +2,7 @@ package core
 
 import (
 	"crypto/rand"
+	"maps"
 	"strings"
 	"time"
 )
@@ -142,6 +143,11 @@ func (m *Manager) newMeta(s *Session, w *writeOp, state map[string]any) {
 // client information of Config.RecordClientInfo. w.state is owned by
 // the write.
 func stamp(w *writeOp, now time.Time) {
+	own := func() { // before the first write into w.state
+		if w.shared {
+			w.state, w.shared = maps.Clone(w.state), false
+		}
+	}
 	filed := metaString(w.state, userKey) != ""
 	if filed && w.id == "" {
 		w.id = metaString(w.state, idKey)
@@ -150,11 +156,15 @@ func stamp(w *writeOp, now time.Time) {
 		}
 	}
 	if !filed {
-		delete(w.state, writtenKey) // left by a user logged out meanwhile
+		if _, ok := w.state[writtenKey]; ok {
+			own()
+			delete(w.state, writtenKey) // left by a user logged out meanwhile
+		}
 		if w.id == "" && w.agent == "" && w.addr == "" {
 			return
 		}
 	}
+	own()
 	if w.state == nil {
 		w.state = make(map[string]any, 4)
 	}
