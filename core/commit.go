@@ -123,11 +123,7 @@ func (m *Manager) commitIO(s *Session, write, persist, newToken, refresh bool, n
 // what it did. s.mu is held.
 func (m *Manager) commitStore(parent context.Context, s *Session, write, persist, newToken, refresh bool, now time.Time) (CommitOutcome, error) {
 	outcome := CommitWritten
-	start := now // Commit's clock reading, when it is real time
-	if !m.realClock {
-		start = time.Now() // deadlines are real time, not Config.Now's
-	}
-	dc := newCommitCtx(parent, start.Add(m.cfg.CommitTimeout))
+	dc := newCommitCtx(parent, m.realNow(now).Add(m.cfg.CommitTimeout))
 	defer dc.release()
 	var ctx context.Context = dc
 	state := s.base

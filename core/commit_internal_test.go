@@ -10,45 +10,21 @@ import (
 	"time"
 )
 
-// casMap is the smallest compare-and-swap store, for the core's own tests
-// (they cannot import a store package: those import the core).
-type casMap struct {
-	mu   sync.Mutex
-	recs map[string]Record
-	v    uint64
-}
-
-func (c *casMap) Load(_ context.Context, key string) (Record, bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r, ok := c.recs[key]
-	return r, ok && time.Now().Before(r.Expiry), nil
-}
-
-func (c *casMap) Save(ctx context.Context, key string, data []byte, exp time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.v++
-	c.recs[key] = Record{Data: append([]byte(nil), data...), Expiry: exp, Version: c.v}
-	return nil
-}
-
-func (c *casMap) Delete(_ context.Context, key string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.recs, key)
-	return nil
-}
+// casMap is fuzzStore with compare-and-swap, for the internal tests of
+// the commit path.
+type casMap struct{ fuzzStore }
 
 func (c *casMap) CompareAndSwap(_ context.Context, key string, version uint64, data []byte, exp time.Time) (uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if r, ok := c.recs[key]; ok && time.Now().Before(r.Expiry) && r.Version != version || (!ok || !time.Now().Before(r.Expiry)) && version != 0 {
+	var current uint64 // the live record's version, 0 if none
+	if r, ok := c.recs[key]; ok && time.Now().Before(r.Expiry) {
+		current = r.Version
+	}
+	if current != version {
 		return 0, ErrConflict
 	}
-	c.v++
-	c.recs[key] = Record{Data: append([]byte(nil), data...), Expiry: exp, Version: c.v}
-	return c.v, nil
+	return c.put(key, data, exp), nil
 }
 
 // TestNewSessionValuesAreItsChanges pins what saves a new session two
@@ -56,7 +32,7 @@ func (c *casMap) CompareAndSwap(_ context.Context, key string, version uint64, d
 // values (mergeIntoBase makes no second map), and a loaded session's
 // commit merges into the map it loaded.
 func TestNewSessionValuesAreItsChanges(t *testing.T) {
-	m, err := New(Config{Store: &casMap{recs: map[string]Record{}}})
+	m, err := New(Config{Store: &casMap{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +93,7 @@ func (s *lockSpy) CompareAndSwap(ctx context.Context, key string, version uint64
 // made (a new session, a renew's successor) takes no key lock, since no
 // other commit can know the key; a write to an existing session does.
 func TestFreshKeyWrittenWithoutLock(t *testing.T) {
-	spy := &lockSpy{casMap: &casMap{recs: map[string]Record{}}, held: map[string]bool{}}
+	spy := &lockSpy{casMap: &casMap{}, held: map[string]bool{}}
 	m, err := New(Config{Store: spy})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +149,7 @@ func (d *downCAS) CompareAndSwap(ctx context.Context, key string, version uint64
 // of its values (which are its changes map, see mergeIntoBase): after a
 // failed write its changes hold only what the request set.
 func TestStampLeavesChangesAlone(t *testing.T) {
-	st := &downCAS{casMap: &casMap{recs: map[string]Record{}}, down: true}
+	st := &downCAS{casMap: &casMap{}, down: true}
 	m, err := New(Config{Store: st})
 	if err != nil {
 		t.Fatal(err)

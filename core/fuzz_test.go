@@ -14,12 +14,14 @@ import (
 	"time"
 )
 
-// fuzzStore is a minimal map Store for the internal fuzz targets (which
-// cannot import stores/memory: it imports core). It counts loads.
+// fuzzStore is a minimal map Store for the internal tests and fuzz
+// targets (which cannot import stores/memory: it imports core). It counts
+// loads; every write gives its record the next version.
 type fuzzStore struct {
 	mu    sync.Mutex
 	recs  map[string]Record
 	loads int
+	v     uint64
 }
 
 func (s *fuzzStore) Load(_ context.Context, key string) (Record, bool, error) {
@@ -37,11 +39,18 @@ func (s *fuzzStore) Load(_ context.Context, key string) (Record, bool, error) {
 func (s *fuzzStore) Save(_ context.Context, key string, data []byte, exp time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.put(key, data, exp)
+	return nil
+}
+
+// put stores a copy of data under key with the next version; s.mu is held.
+func (s *fuzzStore) put(key string, data []byte, exp time.Time) uint64 {
 	if s.recs == nil {
 		s.recs = map[string]Record{}
 	}
-	s.recs[key] = Record{Data: append([]byte(nil), data...), Expiry: exp}
-	return nil
+	s.v++
+	s.recs[key] = Record{Data: append([]byte(nil), data...), Expiry: exp, Version: s.v}
+	return s.v
 }
 
 func (s *fuzzStore) Delete(_ context.Context, key string) error {

@@ -186,10 +186,7 @@ func (s *Session) load(tok string) {
 	s.loaded = true
 	now := m.cfg.Now()
 	s.presented = tok != ""
-	var start time.Time // the load call's deadline runs from now when it is real time
-	if m.realClock {
-		start = now
-	}
+	start := m.realNow(now) // the load call's deadline runs from it
 	if m.client != nil {
 		s.loadClient(tok, now, start)
 		return

@@ -60,13 +60,22 @@ func (m *Manager) callCtx(ctx context.Context) (context.Context, *deadlineCtx) {
 	return m.callCtxIn(ctx, nil, time.Time{})
 }
 
+// realNow returns now, a reading of Config.Now, when that is the real
+// clock, and else a reading of the real clock: deadlines are real time.
+// It saves reading the clock again when the caller just has.
+func (m *Manager) realNow(now time.Time) time.Time {
+	if m.realClock {
+		return now
+	}
+	return time.Now()
+}
+
 // callCtxIn is callCtx with the deadline context made in dc when dc is not
 // nil: the load's, which lives in the session's state and serves no other
 // call, instead of an allocation of its own. A commit's first store call
 // takes the one allocated with the commit's context (see commitCtxs).
 // StoreTimeout runs from start, a reading of the real clock taken just
-// before (the load's, which saves reading the clock again), or from now
-// when start is zero.
+// before (see realNow), or from now when start is zero.
 func (m *Manager) callCtxIn(ctx context.Context, dc *deadlineCtx, start time.Time) (context.Context, *deadlineCtx) {
 	if start.IsZero() {
 		start = time.Now()

@@ -37,18 +37,12 @@ func TestRandomTokens(t *testing.T) {
 	// Every byte that is no base64url digit, at the start, in the middle
 	// and at the end; every digit is accepted in the middle.
 	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	for c := 0; c < 256; c++ {
-		at := good[:20] + string([]byte{byte(c)}) + good[21:]
-		if strings.IndexByte(digits, byte(c)) >= 0 {
-			if !g.Valid(at) {
-				t.Errorf("Valid rejects the digit %q", byte(c))
-			}
-			continue
-		}
-		for _, i := range []int{0, 20, 42} {
-			bad = append(bad, good[:i]+string([]byte{byte(c)})+good[i+1:])
+	for i := 0; i < len(digits); i++ {
+		if !g.Valid(withByte(good, 20, digits[i])) {
+			t.Errorf("Valid rejects the digit %q", digits[i])
 		}
 	}
+	bad = append(bad, foreignBytes(good, digits)...)
 	for _, b := range bad {
 		if g.Valid(b) {
 			t.Errorf("Valid(%q) = true, want false", b)
@@ -56,22 +50,45 @@ func TestRandomTokens(t *testing.T) {
 	}
 }
 
-// BenchmarkRandomTokensValid checks tokens of random digits, as tokens
+// withByte returns s with its byte at i replaced by c.
+func withByte(s string, i int, c byte) string {
+	return s[:i] + string([]byte{c}) + s[i+1:]
+}
+
+// foreignBytes returns s with each byte that is not in digits put in
+// place of its first, its middle and its last character.
+func foreignBytes(s, digits string) []string {
+	var out []string
+	for c := 0; c < 256; c++ {
+		if strings.IndexByte(digits, byte(c)) < 0 {
+			for _, i := range []int{0, len(s) / 2, len(s) - 1} {
+				out = append(out, withByte(s, i, byte(c)))
+			}
+		}
+	}
+	return out
+}
+
+// benchValid runs valid over inputs of random digits, as keys and tokens
 // are: a check that branches on each digit's range mispredicts often.
+func benchValid(b *testing.B, inputs []string, valid func(string) bool) {
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if !valid(inputs[i%len(inputs)]) {
+			b.Fatalf("rejected %q", inputs[i%len(inputs)])
+		}
+		i++
+	}
+}
+
 func BenchmarkRandomTokensValid(b *testing.B) {
 	var g core.RandomTokens
 	toks := make([]string, 1024)
 	for i := range toks {
 		toks[i], _ = g.New()
 	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if !g.Valid(toks[i%len(toks)]) {
-			b.Fatal("Valid rejected a token of New")
-		}
-		i++
-	}
+	benchValid(b, toks, g.Valid)
 }
 
 func TestStoreKey(t *testing.T) {
@@ -88,14 +105,7 @@ func TestStoreKey(t *testing.T) {
 	bad := []string{"", k[:63], k + "0", strings.ToUpper(k), "../" + k[3:]}
 	// Every byte that is not a lowercase hex digit, at the start, in the
 	// middle and at the end, including the neighbours of '0'-'9' and 'a'-'f'.
-	for c := 0; c < 256; c++ {
-		if ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') {
-			continue
-		}
-		for _, at := range []int{0, 31, 63} {
-			bad = append(bad, k[:at]+string([]byte{byte(c)})+k[at+1:])
-		}
-	}
+	bad = append(bad, foreignBytes(k, "0123456789abcdef")...)
 	for _, bad := range bad {
 		if core.ValidKey(bad) {
 			t.Errorf("ValidKey(%q) = true", bad)
@@ -136,19 +146,10 @@ func TestUUIDTokens(t *testing.T) {
 	}
 }
 
-// BenchmarkValidKey checks keys of random digits, as store keys are: a
-// check that branches on each digit mispredicts about every other one.
 func BenchmarkValidKey(b *testing.B) {
 	keys := make([]string, 1024)
 	for i := range keys {
 		keys[i] = core.StoreKey(strconv.Itoa(i))
 	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if !core.ValidKey(keys[i%len(keys)]) {
-			b.Fatal("ValidKey rejected a store key")
-		}
-		i++
-	}
+	benchValid(b, keys, core.ValidKey)
 }

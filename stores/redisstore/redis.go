@@ -478,7 +478,6 @@ func (s *Store) create(ctx context.Context, key string, nv uint64, data []byte, 
 	c.args = [6]any{"set", &c.key, &c.arg, "px", &c.num, "nx"}
 	cmd := goredis.NewStatusCmd(ctx, c.args[:]...)
 	err := s.client.Process(ctx, cmd)
-	c.args = [6]any{}
 	c.release()
 	if errors.Is(err, goredis.Nil) {
 		return false, nil // the key exists

@@ -188,16 +188,33 @@ func TestIterateEscapesPrefix(t *testing.T) {
 }
 
 // countingHook counts the requests a client sends to the server: one per
-// processed command and one per pipeline.
-type countingHook struct{ n atomic.Int64 }
+// processed command and one per pipeline. It also records the names of
+// the processed commands.
+type countingHook struct {
+	n     atomic.Int64
+	mu    sync.Mutex
+	names []string
+}
 
 func (h *countingHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
 func (h *countingHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
 		h.n.Add(1)
+		h.mu.Lock()
+		h.names = append(h.names, cmd.Name())
+		h.mu.Unlock()
 		return next(ctx, cmd)
 	}
+}
+
+// take returns the names of the commands processed since the last call.
+func (h *countingHook) take() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := h.names
+	h.names = nil
+	return names
 }
 
 func (h *countingHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
@@ -316,36 +333,6 @@ func TestUpdateAllocations(t *testing.T) {
 	}
 }
 
-// namesHook records the name of every command a client sends.
-type namesHook struct {
-	mu    sync.Mutex
-	names []string
-}
-
-func (h *namesHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
-
-func (h *namesHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
-	return func(ctx context.Context, cmd goredis.Cmder) error {
-		h.mu.Lock()
-		h.names = append(h.names, cmd.Name())
-		h.mu.Unlock()
-		return next(ctx, cmd)
-	}
-}
-
-func (h *namesHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return next
-}
-
-// take returns the names recorded since the last call.
-func (h *namesHook) take() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	names := h.names
-	h.names = nil
-	return names
-}
-
 // TestCreateIsOnePlainSet: a CompareAndSwap of version zero on a key that
 // does not exist (a new session's) is one SET NX, not a script, and
 // writes the same record casScript would (Load, Touch and a
@@ -355,7 +342,7 @@ func (h *namesHook) take() []string {
 func TestCreateIsOnePlainSet(t *testing.T) {
 	ctx := context.Background()
 	client := newClient(t, testserver.Redis(t))
-	hook := &namesHook{}
+	hook := &countingHook{}
 	client.AddHook(hook)
 	prefix := uniquePrefix()
 	s, err := redisstore.New(client, redisstore.Config{KeyPrefix: prefix})
