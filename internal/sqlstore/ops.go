@@ -49,7 +49,7 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 // a new version. An expiry that is not in the future deletes the row.
 func (s *Store) Save(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	if err := s.save(ctx, key, data, expiry); err != nil {
-		return s.wrap("save", err)
+		return s.wrapWrite(ctx, "save", sent(data, expiry), err)
 	}
 	return nil
 }
@@ -78,7 +78,7 @@ func (s *Store) save(ctx context.Context, key string, data []byte, expiry time.T
 func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
 	v, err := s.compareAndSwap(ctx, key, version, data, expiry, nil)
 	if err != nil {
-		return 0, s.wrap("compare and swap", err)
+		return 0, s.wrapWrite(ctx, "compare and swap", sent(data, expiry), err)
 	}
 	return v, nil
 }

@@ -51,6 +51,13 @@ type Dialect struct {
 	// TooLarge, when set, reports whether a driver error means the record
 	// was too large for the server; such errors then wrap core.ErrTooLarge.
 	TooLarge func(error) bool
+	// Refused, when set, is asked about a write that failed with an error
+	// TooLarge does not recognise, with the size of the record(s) it sent:
+	// it reports whether the server refuses a statement that large, so
+	// that the error then wraps core.ErrTooLarge. A MySQL server closes
+	// the connection on a packet over its max_allowed_packet, and the
+	// client may see only the broken connection, not the server's error.
+	Refused func(ctx context.Context, db *sql.DB, size int, err error) bool
 	// RenewDeleteTx lets Renew delete the old row in a transaction (see
 	// Store.Renew), for a database whose transactions cost no round trips
 	// (SQLite); without it such a renew is not supported.
@@ -367,7 +374,33 @@ func RetryBusy(ctx context.Context, busy func(error) bool, timeout time.Duration
 // driver's "too large" error wrap core.ErrTooLarge.
 func (s *Store) wrap(op string, err error) error {
 	if s.d.TooLarge != nil && !errors.Is(err, core.ErrTooLarge) && s.d.TooLarge(err) {
-		return fmt.Errorf("%s%s: %w: %w", s.prefix, op, core.ErrTooLarge, err)
+		return s.tooLarge(op, err)
 	}
 	return fmt.Errorf("%s%s: %w", s.prefix, op, err)
+}
+
+// wrapWrite is wrap for the error of a write that sent size bytes of
+// records: it also asks the dialect's Refused whether the server refuses
+// a write that large.
+func (s *Store) wrapWrite(ctx context.Context, op string, size int, err error) error {
+	wrapped := s.wrap(op, err)
+	if s.d.Refused != nil && size > 0 && !errors.Is(wrapped, core.ErrTooLarge) && s.d.Refused(ctx, s.cfg.Write, size, err) {
+		return s.tooLarge(op, err)
+	}
+	return wrapped
+}
+
+// sent is how many bytes of record a failed write of data until expiry
+// sent: none when the expiry had passed, since the write was a delete.
+func sent(data []byte, expiry time.Time) int {
+	if !expiry.After(time.Now()) {
+		return 0
+	}
+	return len(data)
+}
+
+// tooLarge prefixes err with the store name and operation and makes it
+// wrap core.ErrTooLarge.
+func (s *Store) tooLarge(op string, err error) error {
+	return fmt.Errorf("%s%s: %w: %w", s.prefix, op, core.ErrTooLarge, err)
 }

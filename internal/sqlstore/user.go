@@ -40,7 +40,7 @@ func UserHash(user string) string {
 func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, user string, until time.Time) (uint64, error) {
 	v, err := s.compareAndSwap(ctx, key, version, data, expiry, newFiling(user, until))
 	if err != nil {
-		return 0, s.wrap("compare and swap user", err)
+		return 0, s.wrapWrite(ctx, "compare and swap user", sent(data, expiry), err)
 	}
 	return v, nil
 }

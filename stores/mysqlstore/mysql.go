@@ -44,7 +44,10 @@
 // core.ErrTooLarge before anything is sent, so the server's sql_mode never
 // gets the chance to truncate it. The server's max_allowed_packet must
 // hold a whole statement: a record the server refuses for that reason also
-// fails with core.ErrTooLarge, and the previous record stays. Add
+// fails with core.ErrTooLarge, and the previous record stays. (The server
+// refuses by closing the connection, which the driver may report as a bad
+// connection; the store then asks the server for its max_allowed_packet
+// and reports core.ErrTooLarge if the statement exceeded it.) Add
 // maxAllowedPacket=0 to the DSN so that the driver asks the server for its
 // max_allowed_packet and sends large records in pieces: then any record up
 // to that size fits (MariaDB's default is 16 MiB, MySQL 8's 64 MiB).

@@ -3,8 +3,11 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"regexp"
 	"strings"
 	"time"
@@ -272,6 +275,7 @@ func dialect(t table) sqlstore.Dialect {
 			return id != 0, err
 		},
 		TooLarge: tooLarge,
+		Refused:  refused,
 		Busy:     deadlock,
 	}
 }
@@ -314,4 +318,42 @@ func tooLarge(err error) bool {
 		}
 	}
 	return false
+}
+
+// statementOverhead bounds what a write statement sends besides its
+// records: the other parameters of a prepared statement and, with
+// interpolateParams, the statement's text.
+const statementOverhead = 1024
+
+// refused reports whether a write that sent size bytes of records and
+// failed on a broken connection was refused for its size. A server closes
+// the connection on a packet over its max_allowed_packet; when the close
+// reaches the driver while it is still writing, the driver reports a bad
+// connection instead of the server's error (and database/sql tries two
+// more connections, with the same outcome). So refused asks the server
+// for its max_allowed_packet, within ctx, and compares. Any other error,
+// or no answer, is not a refusal.
+func refused(ctx context.Context, db *sql.DB, size int, err error) bool {
+	if !brokenConn(err) || ctx.Err() != nil {
+		return false
+	}
+	var limit int64
+	if db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&limit) != nil {
+		return false
+	}
+	return int64(size)+statementOverhead > limit
+}
+
+// brokenConn reports whether err means the connection broke, rather than
+// the server answering with an error, a timeout or the context ending.
+func brokenConn(err error) bool {
+	var me *mysql.MySQLError
+	var ne net.Error
+	if errors.As(err, &me) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &ne) && ne.Timeout() { // a hung server, not a refusal
+		return false
+	}
+	var oe *net.OpError
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &oe)
 }

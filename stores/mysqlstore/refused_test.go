@@ -1,0 +1,172 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/sessionkit/sessionkit/core"
+)
+
+// maxAllowedPacket returns the test server's max_allowed_packet.
+func maxAllowedPacket(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var limit int
+	if err := db.QueryRow("SELECT @@max_allowed_packet").Scan(&limit); err != nil {
+		t.Fatal(err)
+	}
+	return limit
+}
+
+// cutDialer's connections break like a connection the server closes in
+// the middle of a large packet: once a connection has written cut bytes,
+// its next write fails, having written nothing, with a reset.
+type cutDialer struct {
+	cut  int64
+	cuts atomic.Int64 // connections broken so far
+}
+
+func (d *cutDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	conn, err := nd.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &cutConn{Conn: conn, d: d}, nil
+}
+
+type cutConn struct {
+	net.Conn
+	d       *cutDialer
+	written int64
+}
+
+func (c *cutConn) Write(p []byte) (int, error) {
+	if c.written+int64(len(p)) > c.d.cut {
+		c.d.cuts.Add(1)
+		c.Conn.Close()
+		return 0, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.ECONNRESET)}
+	}
+	n, err := c.Conn.Write(p)
+	c.written += int64(n)
+	return n, err
+}
+
+// TestBrokenConnectionOnLargeRecord covers the race that a real server
+// makes rare and CI under load made frequent: the server refuses a packet
+// over its max_allowed_packet by closing the connection, and the driver,
+// still writing, sees a reset instead of the server's error. A write whose
+// records exceed the server's limit must then fail with core.ErrTooLarge,
+// and one that fits must keep the connection error; either way the stored
+// record stays.
+func TestBrokenConnectionOnLargeRecord(t *testing.T) {
+	limit := maxAllowedPacket(t, newDB(t, dbOptions{}))
+	d := &cutDialer{cut: 1 << 20}
+	db := newDB(t, dbOptions{dial: d.dial})
+	s := newStore(t, db, Config{})
+	ctx := context.Background()
+	key := testKey("a")
+	exp := time.Now().Add(time.Hour)
+	if err := s.Save(ctx, key, []byte("before"), exp); err != nil {
+		t.Fatal(err)
+	}
+	rec, _, err := s.Load(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{2 << 20, MaxDataSize} {
+		data := make([]byte, size)
+		wantTooLarge := size+statementOverhead > limit
+		writes := []struct {
+			name string
+			run  func() error
+		}{
+			{"Save", func() error { return s.Save(ctx, key, data, exp) }},
+			{"CompareAndSwap", func() error { _, err := s.CompareAndSwap(ctx, key, rec.Version, data, exp); return err }},
+			{"CompareAndSwapUser", func() error {
+				_, err := s.CompareAndSwapUser(ctx, key, rec.Version, data, exp, "alice", exp)
+				return err
+			}},
+			{"Renew", func() error {
+				_, err := s.Renew(ctx, core.Renewal{OldKey: key, OldVersion: rec.Version, NewKey: testKey("b"),
+					Data: data, Expiry: exp, Retired: []byte("r"), RetiredExpiry: exp})
+				return err
+			}},
+		}
+		for _, w := range writes {
+			t.Run(fmt.Sprintf("%s/%d", w.name, size), func(t *testing.T) {
+				before := d.cuts.Load()
+				err := w.run()
+				if d.cuts.Load() == before {
+					t.Fatalf("%s sent %d bytes without crossing the cut: the test tests nothing", w.name, size)
+				}
+				if err == nil {
+					t.Fatalf("%s over a broken connection = nil", w.name)
+				}
+				if got := errors.Is(err, core.ErrTooLarge); got != wantTooLarge {
+					t.Errorf("%s(%d bytes), server limit %d: errors.Is(%v, ErrTooLarge) = %v, want %v", w.name, size, limit, err, got, wantTooLarge)
+				}
+				if !errors.Is(err, driver.ErrBadConn) {
+					t.Errorf("%s: %v does not wrap the driver's error", w.name, err)
+				}
+				if got := loadData(t, s, key); got != "before" {
+					t.Errorf("after %s failed, Load = %.20q, want %q", w.name, got, "before")
+				}
+				if got := loadData(t, s, testKey("b")); got != "<none>" {
+					t.Errorf("after %s failed, the renewal's key holds %.20q", w.name, got)
+				}
+			})
+		}
+	}
+}
+
+// TestRefused checks the diagnosis on its own against the server's real
+// limit: only a broken connection on a write over the limit is a refusal.
+func TestRefused(t *testing.T) {
+	db := newDB(t, dbOptions{})
+	limit := maxAllowedPacket(t, db)
+	ctx := context.Background()
+	reset := &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.ECONNRESET)}
+	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		size int
+		err  error
+		want bool
+	}{
+		{"bad connection over the limit", ctx, limit, driver.ErrBadConn, true},
+		{"reset over the limit", ctx, limit, fmt.Errorf("save: %w", reset), true},
+		{"invalid connection over the limit", ctx, limit, mysql.ErrInvalidConn, true},
+		{"bad connection within the limit", ctx, limit - 2*statementOverhead, driver.ErrBadConn, false},
+		{"server error over the limit", ctx, limit, &mysql.MySQLError{Number: 1062}, false},
+		{"timeout over the limit", ctx, limit, timeout, false},
+		{"deadline over the limit", ctx, limit, context.DeadlineExceeded, false},
+		{"context ended", cancelled, limit, driver.ErrBadConn, false},
+		{"conflict over the limit", ctx, limit, core.ErrConflict, false},
+	} {
+		if got := refused(c.ctx, db, c.size, c.err); got != c.want {
+			t.Errorf("%s: refused(%d bytes, %v) = %v, want %v (server limit %d)", c.name, c.size, c.err, got, c.want, limit)
+		}
+	}
+	if refused(ctx, unreachableDB(t, false), limit, driver.ErrBadConn) {
+		t.Error("refused with no server to ask = true, want false")
+	}
+	bounded, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if refused(bounded, unreachableDB(t, true), limit, driver.ErrBadConn) {
+		t.Error("refused with a server that never answers = true, want false")
+	}
+}
