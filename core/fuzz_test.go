@@ -106,7 +106,10 @@ func FuzzTokenParse(f *testing.F) {
 				t.Fatalf("Valid(%q) = true for a non-canonical token", s)
 			}
 		}
-		got := m.cookieToken([]string{line, s})
+		got, valid := m.cookieToken([]string{line, s})
+		if valid != (RandomTokens{}).Valid(got) {
+			t.Fatalf("cookieToken(%q, %q) = %q, valid %v; Valid says %v", line, s, got, valid, !valid)
+		}
 		if got == "" {
 			return
 		}

@@ -180,8 +180,9 @@ func (m *Manager) refreshDue(s *Session, now time.Time) bool {
 }
 
 // load reads the session with token tok (the request's, "" if none) from
-// the store. s.mu is held.
-func (s *Session) load(tok string) {
+// the store; valid says whether tok is well-formed (Tokens.Valid). s.mu
+// is held.
+func (s *Session) load(tok string, valid bool) {
 	m := s.m
 	s.loaded = true
 	now := m.cfg.Now()
@@ -191,7 +192,7 @@ func (s *Session) load(tok string) {
 		s.loadClient(tok, now, start)
 		return
 	}
-	if tok != "" && m.cfg.Tokens.Valid(tok) {
+	if valid {
 		key := StoreKey(tok)
 		ctx, dl := m.callCtxIn(s.req.Context(), s.loadCtx, start)
 		rec, found, err := m.cfg.Store.Load(ctx, key)

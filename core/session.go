@@ -121,12 +121,12 @@ const (
 func (s *Session) lock() {
 	s.mu.Lock()
 	if !s.loaded {
-		tok := s.m.readToken(s.req)
+		tok, valid := s.m.readToken(s.req)
 		if s.sessionState == nil {
 			s.sessionState = newState(tok != "")
 			s.touched.Store(true)
 		}
-		s.load(tok)
+		s.load(tok, valid)
 	} else if s.sessionState == nil {
 		s.sessionState = newState(false)
 		s.touched.Store(true)

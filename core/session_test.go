@@ -691,3 +691,74 @@ func TestSetDuringInitIsAChange(t *testing.T) {
 		}
 	})
 }
+
+// countingTokens counts the calls of Valid.
+type countingTokens struct {
+	core.RandomTokens
+	valid atomic.Int64
+}
+
+func (c *countingTokens) Valid(token string) bool {
+	c.valid.Add(1)
+	return c.RandomTokens.Valid(token)
+}
+
+// TestTokenValidatedOnce checks that a request's token is checked for
+// well-formedness once, when it is read from the cookie or header, and
+// that the load then trusts that verdict both ways: a well-formed token
+// finds its session, a malformed one never reaches the store.
+func TestTokenValidatedOnce(t *testing.T) {
+	for _, header := range []string{"", "X-Session-Token"} {
+		tokens := &countingTokens{}
+		st := memory.New(memory.Config{})
+		t.Cleanup(func() { st.Close() })
+		m, err := core.New(core.Config{Store: st, Tokens: tokens, Header: header})
+		if err != nil {
+			t.Fatal(err)
+		}
+		send := func(token string) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			if header != "" {
+				r.Header.Set(header, token)
+			} else {
+				r.Header.Set("Cookie", "session="+token)
+			}
+			return r
+		}
+		s := m.Begin(httptest.NewRequest(http.MethodGet, "/", nil))
+		s.Set("k", "v")
+		h := http.Header{}
+		if err := m.Commit(s, h); err != nil {
+			t.Fatal(err)
+		}
+		m.Release(s)
+		token := h.Get(header)
+		if header == "" {
+			for _, c := range (&http.Response{Header: h}).Cookies() {
+				token = c.Value
+			}
+		}
+		if !tokens.RandomTokens.Valid(token) {
+			t.Fatalf("header %q: the new session's token %.8q… is not well-formed", header, token)
+		}
+		for _, c := range []struct {
+			token string
+			found bool
+		}{{token, true}, {token[:len(token)-1] + "!", false}, {"", false}} {
+			tokens.valid.Store(0)
+			s := m.Begin(send(c.token))
+			v, _ := s.Get("k")
+			if found := v == "v"; found != c.found {
+				t.Errorf("header %q, token %.8q…: Get = %v, want the stored value: %v", header, c.token, v, c.found)
+			}
+			m.Release(s)
+			want := int64(1)
+			if c.token == "" && header != "" {
+				want = 0 // no header: nothing to check
+			}
+			if n := tokens.valid.Load(); n != want {
+				t.Errorf("header %q, token %.8q…: Valid called %d times in one request, want %d", header, c.token, n, want)
+			}
+		}
+	}
+}

@@ -8,15 +8,17 @@ import (
 )
 
 // readToken returns the token the client presented, or "" when there is
-// none or it is ambiguous. It allocates nothing: the token is a substring
-// of the request header.
-func (m *Manager) readToken(r *http.Request) string {
+// none or it is ambiguous, and whether it is well-formed (Tokens.Valid),
+// so that the load does not check it again. It allocates nothing: the
+// token is a substring of the request header.
+func (m *Manager) readToken(r *http.Request) (string, bool) {
 	if m.cfg.Header != "" {
 		vals := r.Header[m.cfg.Header]
 		if len(vals) != 1 {
-			return "" // absent, or sent twice: ambiguous, so no session
+			return "", false // absent, or sent twice: ambiguous, so no session
 		}
-		return m.unsign(strings.TrimSpace(vals[0]))
+		t := m.unsign(strings.TrimSpace(vals[0]))
+		return t, t != "" && m.cfg.Tokens.Valid(t)
 	}
 	return m.cookieToken(r.Header["Cookie"])
 }
@@ -24,8 +26,8 @@ func (m *Manager) readToken(r *http.Request) string {
 // cookieToken finds the session cookie among the Cookie header lines. When
 // the cookie appears more than once (say, set for two paths), the first
 // well-formed value wins; if none is well-formed, the first value is
-// returned so the caller knows a token was presented.
-func (m *Manager) cookieToken(lines []string) string {
+// returned, not valid, so the caller knows a token was presented.
+func (m *Manager) cookieToken(lines []string) (string, bool) {
 	name := m.cfg.Cookie.Name
 	first := ""
 	for _, line := range lines {
@@ -41,14 +43,14 @@ func (m *Manager) cookieToken(lines []string) string {
 				v = v[1 : len(v)-1]
 			}
 			if t := m.unsign(v); m.cfg.Tokens.Valid(t) {
-				return t
+				return t, true
 			}
 			if first == "" {
 				first = m.unsign(v)
 			}
 		}
 	}
-	return first
+	return first, false
 }
 
 // addVary marks the response as varying with the session token, once.
