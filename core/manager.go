@@ -192,7 +192,7 @@ func (s *Session) load(tok string, valid bool) {
 		s.loadClient(tok, now, start)
 		return
 	}
-	if valid {
+	if tok != "" && valid {
 		key := StoreKey(tok)
 		ctx, dl := m.callCtxIn(s.req.Context(), s.loadCtx, start)
 		rec, found, err := m.cfg.Store.Load(ctx, key)

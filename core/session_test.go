@@ -703,6 +703,17 @@ func (c *countingTokens) Valid(token string) bool {
 	return c.RandomTokens.Valid(token)
 }
 
+// loadCounter is a memory store that counts its Loads.
+type loadCounter struct {
+	*memory.Store
+	loads atomic.Int64
+}
+
+func (l *loadCounter) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	l.loads.Add(1)
+	return l.Store.Load(ctx, key)
+}
+
 // TestTokenValidatedOnce checks that a request's token is checked for
 // well-formedness once, when it is read from the cookie or header, and
 // that the load then trusts that verdict both ways: a well-formed token
@@ -710,7 +721,7 @@ func (c *countingTokens) Valid(token string) bool {
 func TestTokenValidatedOnce(t *testing.T) {
 	for _, header := range []string{"", "X-Session-Token"} {
 		tokens := &countingTokens{}
-		st := memory.New(memory.Config{})
+		st := &loadCounter{Store: memory.New(memory.Config{})}
 		t.Cleanup(func() { st.Close() })
 		m, err := core.New(core.Config{Store: st, Tokens: tokens, Header: header})
 		if err != nil {
@@ -742,22 +753,30 @@ func TestTokenValidatedOnce(t *testing.T) {
 			t.Fatalf("header %q: the new session's token %.8q… is not well-formed", header, token)
 		}
 		for _, c := range []struct {
-			token string
-			found bool
-		}{{token, true}, {token[:len(token)-1] + "!", false}, {"", false}} {
+			token       string
+			found       bool
+			valid, load int64 // calls of Valid and of the store's Load
+		}{
+			{token, true, 1, 1},
+			{token[:len(token)-1] + "!", false, 1, 0},
+			{"", false, 1, 0},
+		} {
+			if c.token == "" && header != "" {
+				c.valid = 0 // an empty header value: no token to check
+			}
 			tokens.valid.Store(0)
+			st.loads.Store(0)
 			s := m.Begin(send(c.token))
 			v, _ := s.Get("k")
 			if found := v == "v"; found != c.found {
 				t.Errorf("header %q, token %.8q…: Get = %v, want the stored value: %v", header, c.token, v, c.found)
 			}
 			m.Release(s)
-			want := int64(1)
-			if c.token == "" && header != "" {
-				want = 0 // no header: nothing to check
+			if n := tokens.valid.Load(); n != c.valid {
+				t.Errorf("header %q, token %.8q…: Valid called %d times in one request, want %d", header, c.token, n, c.valid)
 			}
-			if n := tokens.valid.Load(); n != want {
-				t.Errorf("header %q, token %.8q…: Valid called %d times in one request, want %d", header, c.token, n, want)
+			if n := st.loads.Load(); n != c.load {
+				t.Errorf("header %q, token %.8q…: the store loaded %d times, want %d", header, c.token, n, c.load)
 			}
 		}
 	}

@@ -9,8 +9,9 @@ import (
 
 // readToken returns the token the client presented, or "" when there is
 // none or it is ambiguous, and whether it is well-formed (Tokens.Valid),
-// so that the load does not check it again. It allocates nothing: the
-// token is a substring of the request header.
+// so that the load does not check it again. A client-side store opens
+// the token itself, so a header's token is then not checked here. It
+// allocates nothing: the token is a substring of the request header.
 func (m *Manager) readToken(r *http.Request) (string, bool) {
 	if m.cfg.Header != "" {
 		vals := r.Header[m.cfg.Header]
@@ -18,7 +19,7 @@ func (m *Manager) readToken(r *http.Request) (string, bool) {
 			return "", false // absent, or sent twice: ambiguous, so no session
 		}
 		t := m.unsign(strings.TrimSpace(vals[0]))
-		return t, t != "" && m.cfg.Tokens.Valid(t)
+		return t, t != "" && m.client == nil && m.cfg.Tokens.Valid(t)
 	}
 	return m.cookieToken(r.Header["Cookie"])
 }

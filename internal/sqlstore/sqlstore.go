@@ -52,9 +52,9 @@ type Dialect struct {
 	// was too large for the server; such errors then wrap core.ErrTooLarge.
 	TooLarge func(error) bool
 	// Refused, when set, is asked about a write that failed with an error
-	// TooLarge does not recognise, with the size of the record(s) it sent:
-	// it reports whether the server refuses a statement that large, so
-	// that the error then wraps core.ErrTooLarge. A MySQL server closes
+	// TooLarge does not recognise, with the size of the largest record it
+	// sent: it reports whether the server refused the write for that size,
+	// so that the error then wraps core.ErrTooLarge. A MySQL server closes
 	// the connection on a packet over its max_allowed_packet, and the
 	// client may see only the broken connection, not the server's error.
 	Refused func(ctx context.Context, db *sql.DB, size int, err error) bool
@@ -379,9 +379,9 @@ func (s *Store) wrap(op string, err error) error {
 	return fmt.Errorf("%s%s: %w", s.prefix, op, err)
 }
 
-// wrapWrite is wrap for the error of a write that sent size bytes of
-// records: it also asks the dialect's Refused whether the server refuses
-// a write that large.
+// wrapWrite is wrap for the error of a write whose largest record had
+// size bytes: it also asks the dialect's Refused whether the server
+// refused the write for that size.
 func (s *Store) wrapWrite(ctx context.Context, op string, size int, err error) error {
 	wrapped := s.wrap(op, err)
 	if s.d.Refused != nil && size > 0 && !errors.Is(wrapped, core.ErrTooLarge) && s.d.Refused(ctx, s.cfg.Write, size, err) {
@@ -390,8 +390,8 @@ func (s *Store) wrapWrite(ctx context.Context, op string, size int, err error) e
 	return wrapped
 }
 
-// sent is how many bytes of record a failed write of data until expiry
-// sent: none when the expiry had passed, since the write was a delete.
+// sent is the size of the record a write of data until expiry sends:
+// none when the expiry has passed, since the write is a delete.
 func sent(data []byte, expiry time.Time) int {
 	if !expiry.After(time.Now()) {
 		return 0

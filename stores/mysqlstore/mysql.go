@@ -47,7 +47,7 @@
 // fails with core.ErrTooLarge, and the previous record stays. (The server
 // refuses by closing the connection, which the driver may report as a bad
 // connection; the store then asks the server for its max_allowed_packet
-// and reports core.ErrTooLarge if the statement exceeded it.) Add
+// and reports core.ErrTooLarge if no packet could carry the record.) Add
 // maxAllowedPacket=0 to the DSN so that the driver asks the server for its
 // max_allowed_packet and sends large records in pieces: then any record up
 // to that size fits (MariaDB's default is 16 MiB, MySQL 8's 64 MiB).

@@ -86,7 +86,7 @@ func TestBrokenConnectionOnLargeRecord(t *testing.T) {
 	}
 	for _, size := range []int{2 << 20, MaxDataSize} {
 		data := make([]byte, size)
-		wantTooLarge := size+statementOverhead > limit
+		wantTooLarge := size+longDataHeader > limit
 		writes := []struct {
 			name string
 			run  func() error
@@ -131,42 +131,69 @@ func TestBrokenConnectionOnLargeRecord(t *testing.T) {
 }
 
 // TestRefused checks the diagnosis on its own against the server's real
-// limit: only a broken connection on a write over the limit is a refusal.
+// limit: only a broken connection on a record that no packet under the
+// limit can carry is a refusal, and the limit once read spares the query
+// for records that fit it.
 func TestRefused(t *testing.T) {
-	db := newDB(t, dbOptions{})
+	c := &commandCounter{}
+	db := newDB(t, dbOptions{dial: c.dial})
 	limit := maxAllowedPacket(t, db)
 	ctx := context.Background()
 	reset := &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.ECONNRESET)}
 	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	for _, c := range []struct {
+	over, fits := limit-longDataHeader+1, limit-longDataHeader
+	for _, tc := range []struct {
 		name string
 		ctx  context.Context
 		size int
 		err  error
 		want bool
 	}{
-		{"bad connection over the limit", ctx, limit, driver.ErrBadConn, true},
+		{"bad connection, one byte over", ctx, over, driver.ErrBadConn, true},
 		{"reset over the limit", ctx, limit, fmt.Errorf("save: %w", reset), true},
 		{"invalid connection over the limit", ctx, limit, mysql.ErrInvalidConn, true},
-		{"bad connection within the limit", ctx, limit - 2*statementOverhead, driver.ErrBadConn, false},
+		{"bad connection, fits exactly", ctx, fits, driver.ErrBadConn, false},
+		{"bad connection, small", ctx, 100, driver.ErrBadConn, false},
 		{"server error over the limit", ctx, limit, &mysql.MySQLError{Number: 1062}, false},
 		{"timeout over the limit", ctx, limit, timeout, false},
 		{"deadline over the limit", ctx, limit, context.DeadlineExceeded, false},
 		{"context ended", cancelled, limit, driver.ErrBadConn, false},
 		{"conflict over the limit", ctx, limit, core.ErrConflict, false},
 	} {
-		if got := refused(c.ctx, db, c.size, c.err); got != c.want {
-			t.Errorf("%s: refused(%d bytes, %v) = %v, want %v (server limit %d)", c.name, c.size, c.err, got, c.want, limit)
+		if got := new(packetLimit).refused(tc.ctx, db, tc.size, tc.err); got != tc.want {
+			t.Errorf("%s: refused(%d bytes, %v) = %v, want %v (server limit %d)", tc.name, tc.size, tc.err, got, tc.want, limit)
 		}
 	}
-	if refused(ctx, unreachableDB(t, false), limit, driver.ErrBadConn) {
+
+	// The limit read once answers for records that fit it; a record over
+	// it asks again (the limit may have been raised).
+	p := new(packetLimit)
+	diagnose := func(size int, want bool) int64 {
+		t.Helper()
+		c.reset()
+		if got := p.refused(ctx, db, size, driver.ErrBadConn); got != want {
+			t.Errorf("refused(%d bytes) = %v, want %v", size, got, want)
+		}
+		return c.reset()
+	}
+	if n := diagnose(fits, false); n != 1 {
+		t.Errorf("the first diagnosis sent %d commands, want 1 (the limit asked)", n)
+	}
+	if n := diagnose(fits, false); n != 0 {
+		t.Errorf("a record within the limit already read sent %d commands, want none", n)
+	}
+	if n := diagnose(over, true); n != 1 {
+		t.Errorf("a record over the limit already read sent %d commands, want 1 (the limit asked again)", n)
+	}
+
+	if new(packetLimit).refused(ctx, unreachableDB(t, false), limit, driver.ErrBadConn) {
 		t.Error("refused with no server to ask = true, want false")
 	}
 	bounded, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	if refused(bounded, unreachableDB(t, true), limit, driver.ErrBadConn) {
+	if new(packetLimit).refused(bounded, unreachableDB(t, true), limit, driver.ErrBadConn) {
 		t.Error("refused with a server that never answers = true, want false")
 	}
 }

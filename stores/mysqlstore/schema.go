@@ -10,6 +10,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -275,7 +276,7 @@ func dialect(t table) sqlstore.Dialect {
 			return id != 0, err
 		},
 		TooLarge: tooLarge,
-		Refused:  refused,
+		Refused:  new(packetLimit).refused,
 		Busy:     deadlock,
 	}
 }
@@ -320,32 +321,56 @@ func tooLarge(err error) bool {
 	return false
 }
 
-// statementOverhead bounds what a write statement sends besides its
-// records: the other parameters of a prepared statement and, with
-// interpolateParams, the statement's text.
-const statementOverhead = 1024
+// longDataHeader is what a COM_STMT_SEND_LONG_DATA packet carries besides
+// a parameter's bytes (the command, the statement id, the parameter's
+// index): a record plus longDataHeader bytes is the least packet the
+// driver can send it in, when it does not send it in pieces.
+const longDataHeader = 1 + 4 + 2
 
-// refused reports whether a write that sent size bytes of records and
-// failed on a broken connection was refused for its size. A server closes
-// the connection on a packet over its max_allowed_packet; when the close
-// reaches the driver while it is still writing, the driver reports a bad
-// connection instead of the server's error (and database/sql tries two
-// more connections, with the same outcome). So refused asks the server
-// for its max_allowed_packet, within ctx, and compares. Any other error,
+// minAllowedPacket is the least max_allowed_packet a server accepts: no
+// server refuses a smaller packet.
+const minAllowedPacket = 1024
+
+// packetLimit tells a write the server refused for its size from a broken
+// connection. A server closes the connection on a packet over its
+// max_allowed_packet; when the close reaches the driver while it is still
+// writing, the driver reports a bad connection instead of the server's
+// error (and database/sql tries two more connections, with the same
+// outcome).
+type packetLimit struct {
+	known atomic.Int64 // the server's max_allowed_packet as last read; 0 until then
+}
+
+// refused reports whether a write whose largest record had size bytes,
+// and that failed with err, was refused for its size: the connection
+// broke, and even the least packet that can carry the record exceeds the
+// server's max_allowed_packet, which it asks the server for (within ctx)
+// unless the limit last read already holds the record. Any other error,
 // or no answer, is not a refusal.
-func refused(ctx context.Context, db *sql.DB, size int, err error) bool {
-	if !brokenConn(err) || ctx.Err() != nil {
+//
+// A driver that sends large records in pieces (maxAllowedPacket=0 in the
+// DSN) is never refused; a connection that breaks while it writes a record
+// over the server's limit is still reported as too large.
+func (p *packetLimit) refused(ctx context.Context, db *sql.DB, size int, err error) bool {
+	least := int64(size) + longDataHeader
+	if least <= minAllowedPacket || !brokenConn(err) || ctx.Err() != nil {
 		return false
+	}
+	if known := p.known.Load(); known != 0 && least <= known {
+		return false // it fits: a broken connection, not a refusal
 	}
 	var limit int64
-	if db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&limit) != nil {
+	if db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&limit) != nil || limit <= 0 {
 		return false
 	}
-	return int64(size)+statementOverhead > limit
+	p.known.Store(limit)
+	return least > limit
 }
 
 // brokenConn reports whether err means the connection broke, rather than
-// the server answering with an error, a timeout or the context ending.
+// the server answering with an error, a timeout or the context ending. (The
+// driver reports some timeouts as a broken connection, ErrInvalidConn;
+// refused then asks only about a record no packet can carry anyway.)
 func brokenConn(err error) bool {
 	var me *mysql.MySQLError
 	var ne net.Error
