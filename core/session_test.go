@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/stores/cookie"
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
 
@@ -780,4 +781,65 @@ func TestTokenValidatedOnce(t *testing.T) {
 			}
 		}
 	}
+}
+
+// emptyTokens calls "" well-formed, as a careless Tokens might.
+type emptyTokens struct{ countingTokens }
+
+func (e *emptyTokens) Valid(token string) bool {
+	return token == "" || e.countingTokens.Valid(token)
+}
+
+// TestTokenCheckEdges covers the two cases where the load does not simply
+// follow the token check: an empty token never reaches the store, whatever
+// Tokens says of it, and a client-side store's header token is left to
+// the store to open, unchecked by Tokens.
+func TestTokenCheckEdges(t *testing.T) {
+	t.Run("empty", func(t *testing.T) {
+		st := &loadCounter{Store: memory.New(memory.Config{})}
+		t.Cleanup(func() { st.Close() })
+		m, err := core.New(core.Config{Store: st, Tokens: &emptyTokens{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Cookie", "session=")
+		s := m.Begin(r)
+		if !s.IsNew() {
+			t.Error("an empty token loaded a session")
+		}
+		m.Release(s)
+		if n := st.loads.Load(); n != 0 {
+			t.Errorf("an empty token made %d store loads, want 0", n)
+		}
+	})
+	t.Run("client store by header", func(t *testing.T) {
+		cs, err := cookie.New(cookie.Config{Keys: [][]byte{bytes.Repeat([]byte{7}, 32)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens := &countingTokens{}
+		m, err := core.New(core.Config{ClientStore: cs, Tokens: tokens, Header: "X-Session-Token"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := m.Begin(httptest.NewRequest(http.MethodGet, "/", nil))
+		s.Set("k", "v")
+		h := http.Header{}
+		if err := m.Commit(s, h); err != nil {
+			t.Fatal(err)
+		}
+		m.Release(s)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("X-Session-Token", h.Get("X-Session-Token"))
+		tokens.valid.Store(0)
+		s = m.Begin(r)
+		if v, _ := s.Get("k"); v != "v" {
+			t.Errorf("Get = %v, want the sealed value", v)
+		}
+		m.Release(s)
+		if n := tokens.valid.Load(); n != 0 {
+			t.Errorf("Tokens.Valid called %d times for a client-side store's header token, want 0", n)
+		}
+	})
 }

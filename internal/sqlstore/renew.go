@@ -25,7 +25,7 @@ import (
 func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 	v, err := s.renew(ctx, &r)
 	if err != nil {
-		return 0, s.wrapWrite(ctx, "renew", max(len(r.Data), len(r.Retired)), err)
+		return 0, s.wrapWrite(ctx, "renew", len(r.Data)+len(r.Retired), err)
 	}
 	return v, nil
 }

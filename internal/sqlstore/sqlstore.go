@@ -52,11 +52,12 @@ type Dialect struct {
 	// was too large for the server; such errors then wrap core.ErrTooLarge.
 	TooLarge func(error) bool
 	// Refused, when set, is asked about a write that failed with an error
-	// TooLarge does not recognise, with the size of the largest record it
-	// sent: it reports whether the server refused the write for that size,
-	// so that the error then wraps core.ErrTooLarge. A MySQL server closes
-	// the connection on a packet over its max_allowed_packet, and the
-	// client may see only the broken connection, not the server's error.
+	// TooLarge does not recognise, with the size of the records it sent
+	// (their total): it reports whether the server refused the write for
+	// that size, so that the error then wraps core.ErrTooLarge. A MySQL
+	// server closes the connection on a packet over its
+	// max_allowed_packet, and the client may see only the broken
+	// connection, not the server's error.
 	Refused func(ctx context.Context, db *sql.DB, size int, err error) bool
 	// RenewDeleteTx lets Renew delete the old row in a transaction (see
 	// Store.Renew), for a database whose transactions cost no round trips
@@ -379,9 +380,9 @@ func (s *Store) wrap(op string, err error) error {
 	return fmt.Errorf("%s%s: %w", s.prefix, op, err)
 }
 
-// wrapWrite is wrap for the error of a write whose largest record had
-// size bytes: it also asks the dialect's Refused whether the server
-// refused the write for that size.
+// wrapWrite is wrap for the error of a write that sent size bytes of
+// records: it also asks the dialect's Refused whether the server refused
+// the write for that size.
 func (s *Store) wrapWrite(ctx context.Context, op string, size int, err error) error {
 	wrapped := s.wrap(op, err)
 	if s.d.Refused != nil && size > 0 && !errors.Is(wrapped, core.ErrTooLarge) && s.d.Refused(ctx, s.cfg.Write, size, err) {

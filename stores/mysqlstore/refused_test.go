@@ -84,20 +84,23 @@ func TestBrokenConnectionOnLargeRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, size := range []int{2 << 20, MaxDataSize} {
+	// Just under the limit with statementOverhead: one record fits, and
+	// Renew's, with its one-byte retired record besides, reaches it.
+	edge := min(limit-statementOverhead-1, MaxDataSize)
+	for _, size := range []int{2 << 20, edge, MaxDataSize} {
 		data := make([]byte, size)
-		wantTooLarge := size+longDataHeader > limit
 		writes := []struct {
 			name string
+			sent int // bytes of records the write sends
 			run  func() error
 		}{
-			{"Save", func() error { return s.Save(ctx, key, data, exp) }},
-			{"CompareAndSwap", func() error { _, err := s.CompareAndSwap(ctx, key, rec.Version, data, exp); return err }},
-			{"CompareAndSwapUser", func() error {
+			{"Save", size, func() error { return s.Save(ctx, key, data, exp) }},
+			{"CompareAndSwap", size, func() error { _, err := s.CompareAndSwap(ctx, key, rec.Version, data, exp); return err }},
+			{"CompareAndSwapUser", size, func() error {
 				_, err := s.CompareAndSwapUser(ctx, key, rec.Version, data, exp, "alice", exp)
 				return err
 			}},
-			{"Renew", func() error {
+			{"Renew", size + 1, func() error {
 				_, err := s.Renew(ctx, core.Renewal{OldKey: key, OldVersion: rec.Version, NewKey: testKey("b"),
 					Data: data, Expiry: exp, Retired: []byte("r"), RetiredExpiry: exp})
 				return err
@@ -105,6 +108,7 @@ func TestBrokenConnectionOnLargeRecord(t *testing.T) {
 		}
 		for _, w := range writes {
 			t.Run(fmt.Sprintf("%s/%d", w.name, size), func(t *testing.T) {
+				wantTooLarge := w.sent+statementOverhead >= limit
 				before := d.cuts.Load()
 				err := w.run()
 				if d.cuts.Load() == before {
@@ -131,9 +135,9 @@ func TestBrokenConnectionOnLargeRecord(t *testing.T) {
 }
 
 // TestRefused checks the diagnosis on its own against the server's real
-// limit: only a broken connection on a record that no packet under the
-// limit can carry is a refusal, and the limit once read spares the query
-// for records that fit it.
+// limit: only a broken connection on records that reach the limit with
+// statementOverhead is a refusal, and a limit read in the last limitFresh
+// spares the query for records that fit it.
 func TestRefused(t *testing.T) {
 	c := &commandCounter{}
 	db := newDB(t, dbOptions{dial: c.dial})
@@ -143,7 +147,7 @@ func TestRefused(t *testing.T) {
 	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	over, fits := limit-longDataHeader+1, limit-longDataHeader
+	over, fits := limit-statementOverhead, limit-statementOverhead-1
 	for _, tc := range []struct {
 		name string
 		ctx  context.Context
@@ -151,10 +155,10 @@ func TestRefused(t *testing.T) {
 		err  error
 		want bool
 	}{
-		{"bad connection, one byte over", ctx, over, driver.ErrBadConn, true},
+		{"bad connection, reaching the limit", ctx, over, driver.ErrBadConn, true},
 		{"reset over the limit", ctx, limit, fmt.Errorf("save: %w", reset), true},
 		{"invalid connection over the limit", ctx, limit, mysql.ErrInvalidConn, true},
-		{"bad connection, fits exactly", ctx, fits, driver.ErrBadConn, false},
+		{"bad connection, one byte under", ctx, fits, driver.ErrBadConn, false},
 		{"bad connection, small", ctx, 100, driver.ErrBadConn, false},
 		{"server error over the limit", ctx, limit, &mysql.MySQLError{Number: 1062}, false},
 		{"timeout over the limit", ctx, limit, timeout, false},
@@ -186,6 +190,10 @@ func TestRefused(t *testing.T) {
 	}
 	if n := diagnose(over, true); n != 1 {
 		t.Errorf("a record over the limit already read sent %d commands, want 1 (the limit asked again)", n)
+	}
+	p.known.Store(&readLimit{limit: int64(limit), at: time.Now().Add(-limitFresh)})
+	if n := diagnose(fits, false); n != 1 {
+		t.Errorf("a record within a limit read %v ago sent %d commands, want 1 (the limit asked again)", limitFresh, n)
 	}
 
 	if new(packetLimit).refused(ctx, unreachableDB(t, false), limit, driver.ErrBadConn) {

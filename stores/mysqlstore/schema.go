@@ -321,50 +321,66 @@ func tooLarge(err error) bool {
 	return false
 }
 
-// longDataHeader is what a COM_STMT_SEND_LONG_DATA packet carries besides
-// a parameter's bytes (the command, the statement id, the parameter's
-// index): a record plus longDataHeader bytes is the least packet the
-// driver can send it in, when it does not send it in pieces.
-const longDataHeader = 1 + 4 + 2
+// statementOverhead bounds what a write's packet carries besides its
+// records. The driver sends a record either in the statement's execute
+// packet, with the command header, the parameter types and the other
+// parameters (two 64-character keys, a user hash, versions and times: the
+// largest, Renew's, well under 256 bytes), or alone in a
+// COM_STMT_SEND_LONG_DATA packet (7 bytes besides it); which one depends
+// on the record's size and the DSN's maxAllowedPacket, which the store
+// cannot see, so it takes the larger.
+const statementOverhead = 256
 
-// minAllowedPacket is the least max_allowed_packet a server accepts: no
-// server refuses a smaller packet.
+// minAllowedPacket is the least max_allowed_packet a server accepts.
 const minAllowedPacket = 1024
 
+// limitFresh is how long a limit read from the server spares asking again
+// about records that fit it (an administrator may lower it).
+const limitFresh = time.Minute
+
 // packetLimit tells a write the server refused for its size from a broken
-// connection. A server closes the connection on a packet over its
-// max_allowed_packet; when the close reaches the driver while it is still
-// writing, the driver reports a bad connection instead of the server's
-// error (and database/sql tries two more connections, with the same
-// outcome).
+// connection. A server refuses a packet of max_allowed_packet bytes or
+// more by closing the connection; when the close reaches the driver while
+// it is still writing, the driver reports a bad connection instead of the
+// server's error 1153 (and database/sql tries two more connections, with
+// the same outcome).
 type packetLimit struct {
-	known atomic.Int64 // the server's max_allowed_packet as last read; 0 until then
+	known atomic.Pointer[readLimit] // the limit last read; nil until then
 }
 
-// refused reports whether a write whose largest record had size bytes,
-// and that failed with err, was refused for its size: the connection
-// broke, and even the least packet that can carry the record exceeds the
-// server's max_allowed_packet, which it asks the server for (within ctx)
-// unless the limit last read already holds the record. Any other error,
+// readLimit is a max_allowed_packet read from the server, and when.
+type readLimit struct {
+	limit int64
+	at    time.Time
+}
+
+// refused reports whether a write of size bytes of records (their total),
+// which failed with err, was refused for its size: the connection broke,
+// and the records and statementOverhead reach the server's
+// max_allowed_packet, which it asks the server for (within ctx) unless a
+// limit read in the last limitFresh already holds them. Any other error,
 // or no answer, is not a refusal.
 //
-// A driver that sends large records in pieces (maxAllowedPacket=0 in the
-// DSN) is never refused; a connection that breaks while it writes a record
-// over the server's limit is still reported as too large.
+// Two cases it cannot tell apart, both needing a connection to break for
+// another reason while such a record is written: a record within
+// statementOverhead of the limit sent in a packet that fitted, and, with a
+// driver that sends large records in pieces (maxAllowedPacket=0 in the
+// DSN, which the server never refuses), a record at or over the limit.
+// Both are reported as too large (the error still wraps the driver's).
 func (p *packetLimit) refused(ctx context.Context, db *sql.DB, size int, err error) bool {
-	least := int64(size) + longDataHeader
-	if least <= minAllowedPacket || !brokenConn(err) || ctx.Err() != nil {
+	packet := int64(size) + statementOverhead
+	if packet < minAllowedPacket || !brokenConn(err) || ctx.Err() != nil {
 		return false
 	}
-	if known := p.known.Load(); known != 0 && least <= known {
+	if k := p.known.Load(); k != nil && packet < k.limit && time.Since(k.at) < limitFresh {
 		return false // it fits: a broken connection, not a refusal
 	}
 	var limit int64
 	if db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&limit) != nil || limit <= 0 {
 		return false
 	}
-	p.known.Store(limit)
-	return least > limit
+	p.known.Store(&readLimit{limit: limit, at: time.Now()})
+	return packet >= limit
 }
 
 // brokenConn reports whether err means the connection broke, rather than
