@@ -724,10 +724,7 @@ func TestTokenValidatedOnce(t *testing.T) {
 		tokens := &countingTokens{}
 		st := &loadCounter{Store: memory.New(memory.Config{})}
 		t.Cleanup(func() { st.Close() })
-		m, err := core.New(core.Config{Store: st, Tokens: tokens, Header: header})
-		if err != nil {
-			t.Fatal(err)
-		}
+		h := newHarness(t, core.Config{Store: st, Tokens: tokens, Header: header})
 		send := func(token string) *http.Request {
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			if header != "" {
@@ -737,18 +734,9 @@ func TestTokenValidatedOnce(t *testing.T) {
 			}
 			return r
 		}
-		s := m.Begin(httptest.NewRequest(http.MethodGet, "/", nil))
-		s.Set("k", "v")
-		h := http.Header{}
-		if err := m.Commit(s, h); err != nil {
-			t.Fatal(err)
-		}
-		m.Release(s)
-		token := h.Get(header)
-		if header == "" {
-			for _, c := range (&http.Response{Header: h}).Cookies() {
-				token = c.Value
-			}
+		token, hdr := h.request(t, "", func(s *core.Session) { s.Set("k", "v") })
+		if header != "" {
+			token = hdr.Get(header)
 		}
 		if !tokens.RandomTokens.Valid(token) {
 			t.Fatalf("header %q: the new session's token %.8q… is not well-formed", header, token)
@@ -767,12 +755,12 @@ func TestTokenValidatedOnce(t *testing.T) {
 			}
 			tokens.valid.Store(0)
 			st.loads.Store(0)
-			s := m.Begin(send(c.token))
+			s := h.m.Begin(send(c.token))
 			v, _ := s.Get("k")
 			if found := v == "v"; found != c.found {
 				t.Errorf("header %q, token %.8q…: Get = %v, want the stored value: %v", header, c.token, v, c.found)
 			}
-			m.Release(s)
+			h.m.Release(s)
 			if n := tokens.valid.Load(); n != c.valid {
 				t.Errorf("header %q, token %.8q…: Valid called %d times in one request, want %d", header, c.token, n, c.valid)
 			}
@@ -798,17 +786,14 @@ func TestTokenCheckEdges(t *testing.T) {
 	t.Run("empty", func(t *testing.T) {
 		st := &loadCounter{Store: memory.New(memory.Config{})}
 		t.Cleanup(func() { st.Close() })
-		m, err := core.New(core.Config{Store: st, Tokens: &emptyTokens{}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		h := newHarness(t, core.Config{Store: st, Tokens: &emptyTokens{}})
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Cookie", "session=")
-		s := m.Begin(r)
+		s := h.m.Begin(r)
 		if !s.IsNew() {
 			t.Error("an empty token loaded a session")
 		}
-		m.Release(s)
+		h.m.Release(s)
 		if n := st.loads.Load(); n != 0 {
 			t.Errorf("an empty token made %d store loads, want 0", n)
 		}
@@ -819,25 +804,16 @@ func TestTokenCheckEdges(t *testing.T) {
 			t.Fatal(err)
 		}
 		tokens := &countingTokens{}
-		m, err := core.New(core.Config{ClientStore: cs, Tokens: tokens, Header: "X-Session-Token"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := m.Begin(httptest.NewRequest(http.MethodGet, "/", nil))
-		s.Set("k", "v")
-		h := http.Header{}
-		if err := m.Commit(s, h); err != nil {
-			t.Fatal(err)
-		}
-		m.Release(s)
+		h := newHarness(t, core.Config{ClientStore: cs, Tokens: tokens, Header: "X-Session-Token"})
+		_, hdr := h.request(t, "", func(s *core.Session) { s.Set("k", "v") })
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.Header.Set("X-Session-Token", h.Get("X-Session-Token"))
+		r.Header.Set("X-Session-Token", hdr.Get("X-Session-Token"))
 		tokens.valid.Store(0)
-		s = m.Begin(r)
+		s := h.m.Begin(r)
 		if v, _ := s.Get("k"); v != "v" {
 			t.Errorf("Get = %v, want the sealed value", v)
 		}
-		m.Release(s)
+		h.m.Release(s)
 		if n := tokens.valid.Load(); n != 0 {
 			t.Errorf("Tokens.Valid called %d times for a client-side store's header token, want 0", n)
 		}

@@ -48,17 +48,13 @@ type Dialect struct {
 	// TouchFound reports whether Touch's result means a live row was found
 	// (whether or not its expiry changed).
 	TouchFound func(sql.Result) (bool, error)
-	// TooLarge, when set, reports whether a driver error means the record
-	// was too large for the server; such errors then wrap core.ErrTooLarge.
-	TooLarge func(error) bool
-	// Refused, when set, is asked about a write that failed with an error
-	// TooLarge does not recognise, with the size of the records it sent
-	// (their total): it reports whether the server refused the write for
-	// that size, so that the error then wraps core.ErrTooLarge. A MySQL
-	// server closes the connection on a packet over its
-	// max_allowed_packet, and the client may see only the broken
-	// connection, not the server's error.
-	Refused func(ctx context.Context, db *sql.DB, size int, err error) bool
+	// TooLarge, when set, reports whether err, the error of a write that
+	// sent size bytes of records (their total), means the server refused
+	// them for their size; the error then wraps core.ErrTooLarge. It may
+	// ask the server, on db and within ctx: a MySQL server refuses a
+	// packet over its max_allowed_packet by closing the connection, and the
+	// client may see only the broken connection, not the server's error.
+	TooLarge func(ctx context.Context, db *sql.DB, size int, err error) bool
 	// RenewDeleteTx lets Renew delete the old row in a transaction (see
 	// Store.Renew), for a database whose transactions cost no round trips
 	// (SQLite); without it such a renew is not supported.
@@ -371,24 +367,19 @@ func RetryBusy(ctx context.Context, busy func(error) bool, timeout time.Duration
 	}
 }
 
-// wrap prefixes err with the store name and operation, and makes a
-// driver's "too large" error wrap core.ErrTooLarge.
+// wrap prefixes err with the store name and operation.
 func (s *Store) wrap(op string, err error) error {
-	if s.d.TooLarge != nil && !errors.Is(err, core.ErrTooLarge) && s.d.TooLarge(err) {
-		return s.tooLarge(op, err)
-	}
 	return fmt.Errorf("%s%s: %w", s.prefix, op, err)
 }
 
 // wrapWrite is wrap for the error of a write that sent size bytes of
-// records: it also asks the dialect's Refused whether the server refused
-// the write for that size.
+// records: it makes an error the dialect's TooLarge recognises wrap
+// core.ErrTooLarge.
 func (s *Store) wrapWrite(ctx context.Context, op string, size int, err error) error {
-	wrapped := s.wrap(op, err)
-	if s.d.Refused != nil && size > 0 && !errors.Is(wrapped, core.ErrTooLarge) && s.d.Refused(ctx, s.cfg.Write, size, err) {
-		return s.tooLarge(op, err)
+	if s.d.TooLarge != nil && !errors.Is(err, core.ErrTooLarge) && s.d.TooLarge(ctx, s.cfg.Write, size, err) {
+		return fmt.Errorf("%s%s: %w: %w", s.prefix, op, core.ErrTooLarge, err)
 	}
-	return wrapped
+	return s.wrap(op, err)
 }
 
 // sent is the size of the record a write of data until expiry sends:
@@ -398,10 +389,4 @@ func sent(data []byte, expiry time.Time) int {
 		return 0
 	}
 	return len(data)
-}
-
-// tooLarge prefixes err with the store name and operation and makes it
-// wrap core.ErrTooLarge.
-func (s *Store) tooLarge(op string, err error) error {
-	return fmt.Errorf("%s%s: %w: %w", s.prefix, op, core.ErrTooLarge, err)
 }

@@ -275,8 +275,7 @@ func dialect(t table) sqlstore.Dialect {
 			id, err := r.LastInsertId()
 			return id != 0, err
 		},
-		TooLarge: tooLarge,
-		Refused:  new(packetLimit).refused,
+		TooLarge: new(packetLimit).tooLarge,
 		Busy:     deadlock,
 	}
 }
@@ -305,9 +304,9 @@ const (
 	erWarnAllowedPacket = 1301 // a value exceeded max_allowed_packet
 )
 
-// tooLarge reports whether err means the record was too large for the
-// server: its max_allowed_packet or the column.
-func tooLarge(err error) bool {
+// refusedErr reports whether err is the server's or the driver's own
+// refusal of a record too large: for its max_allowed_packet or the column.
+func refusedErr(err error) bool {
 	if errors.Is(err, mysql.ErrPktTooLarge) {
 		return true
 	}
@@ -354,6 +353,12 @@ type readLimit struct {
 	at    time.Time
 }
 
+// tooLarge is the dialect's TooLarge: err says the records were refused
+// (refusedErr), or the connection broke on records too large (refused).
+func (p *packetLimit) tooLarge(ctx context.Context, db *sql.DB, size int, err error) bool {
+	return refusedErr(err) || p.refused(ctx, db, size, err)
+}
+
 // refused reports whether a write of size bytes of records (their total),
 // which failed with err, was refused for its size: the connection broke,
 // and the records and statementOverhead reach the server's
@@ -369,7 +374,7 @@ type readLimit struct {
 // Both are reported as too large (the error still wraps the driver's).
 func (p *packetLimit) refused(ctx context.Context, db *sql.DB, size int, err error) bool {
 	packet := int64(size) + statementOverhead
-	if packet < minAllowedPacket || !brokenConn(err) || ctx.Err() != nil {
+	if packet < minAllowedPacket || !brokenConn(err) {
 		return false
 	}
 	if k := p.known.Load(); k != nil && packet < k.limit && time.Since(k.at) < limitFresh {

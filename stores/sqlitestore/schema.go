@@ -225,7 +225,7 @@ func dialect(t table) sqlstore.Dialect {
 		Queries:    queries(t.quoted()),
 		InsertWon:  oneRow,
 		TouchFound: oneRow,
-		TooLarge: func(err error) bool {
+		TooLarge: func(_ context.Context, _ *sql.DB, _ int, err error) bool {
 			var se *sqlite.Error
 			return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_TOOBIG
 		},
