@@ -233,7 +233,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 elapsed=$((SECONDS - start))
 machine="- Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -sr); $($GO version | cut -d' ' -f3-).
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $commit.
-- Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case and side in $LATENCY_ROUNDS rounds alternating bare and sessionkit (each after ${LATENCY_WARMUP} of warm-up; the target checked on the median of the rounds' p99 ratios); load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME (contention CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME).
+- Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case and side in $LATENCY_ROUNDS rounds alternating bare, plain (bare without the Cookie header) and sessionkit (each after ${LATENCY_WARMUP} of warm-up; the target checked on the median of the rounds' p99 ratios); load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME (contention CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME).
 - Load average (1 min) at the start of each phase, with $(nproc) CPUs: $(IFS=';'; echo "${loads[*]}" | sed 's/;/; /g'). Above $(nproc) the machine was shared with other work and every time below is inflated and noisier.
 - Wall time of \`make bench\` up to this report: $((elapsed / 60)) min $((elapsed % 60)) s."
 $GO run ./cmd/report -stats "$work/stats.csv" -text "$work/stats.txt" -load "$load" -trips "$work/trips.txt" \

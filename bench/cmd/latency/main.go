@@ -3,16 +3,24 @@
 // twice on loopback, once through sessionkit's middleware on the memory
 // store and once bare (the same handlers without sessions), and drives each
 // with a closed-loop load generator of C keep-alive connections (one
-// session per connection), recording every request's latency. Bare and
-// sessionkit alternate in rounds (in the order bare, sessionkit in odd
-// rounds and sessionkit, bare in even ones, so that a drift in the
+// session per connection), recording every request's latency.
+//
+// The bare server gets the same requests as sessionkit's, session cookie
+// included: the ratio then measures what the server does with the session,
+// not the Cookie header that every request of a visitor with a session
+// carries whatever the server does with it (net/http reads and parses it
+// either way). The cookie's own cost is measured too, by a third load of
+// the bare server with no Cookie header ("plain").
+//
+// Bare and sessionkit alternate in rounds (bare, plain, sessionkit in odd
+// rounds and sessionkit, plain, bare in even ones, so that a drift in the
 // machine's load falls on both alike); each round gives one p99 ratio,
 // sessionkit's p99 over bare's in that round. It prints one tab-separated
 // line per framework, route and C: the latencies of all rounds pooled,
-// then the median, the least and the greatest of the rounds' p99 ratios
-// and the number of rounds:
+// then the median, the least and the greatest of the rounds' p99 ratios,
+// the number of rounds, and the plain load's pooled latencies:
 //
-//	framework  route  conns  bare-p50-µs  bare-p99-µs  session-p50-µs  session-p99-µs  bare-req/s  session-req/s  p99-ratio-median  p99-ratio-min  p99-ratio-max  rounds
+//	framework  route  conns  bare-p50-µs  bare-p99-µs  session-p50-µs  session-p99-µs  bare-req/s  session-req/s  p99-ratio-median  p99-ratio-min  p99-ratio-max  rounds  plain-p50-µs  plain-p99-µs  plain-req/s
 //
 // The median of the rounds' ratios is the robust figure: a burst of other
 // work on a shared machine spoils a round or two, which the median passes
@@ -102,28 +110,36 @@ func main() {
 		}
 		for _, route := range strings.Split(*routeList, ",") {
 			for _, c := range conns {
-				var b, s result
+				var b, s, pl result
 				ratios := make([]float64, 0, *rounds)
 				per := *d / time.Duration(*rounds)
-				lb, ls := newLoader(bare, route, c), newLoader(sess, route, c)
+				ls := newLoader(sess, route, c)
+				// The bare server gets sessionkit's requests, cookies and
+				// all; plain gets them without the Cookie header.
+				lb, lp := newLoader(bare, route, c), newLoader(bare, route, c)
+				copy(lb.cookies, ls.cookies)
 				for i := range *rounds {
 					var rb, rs result
 					if i%2 == 0 {
 						rb = lb.run(*warm, per)
+						pl = pl.merge(lp.run(*warm, per))
 						rs = ls.run(*warm, per)
 					} else {
 						rs = ls.run(*warm, per)
+						pl = pl.merge(lp.run(*warm, per))
 						rb = lb.run(*warm, per)
 					}
 					ratios = append(ratios, rs.p(0.99)/max(rb.p(0.99), 1))
 					b, s = b.merge(rb), s.merge(rs)
 				}
 				lb.close()
+				lp.close()
 				ls.close()
 				slices.Sort(ratios)
-				fmt.Printf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%d\n", fw, route, c,
+				fmt.Printf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%.0f\t%.0f\t%.0f\n", fw, route, c,
 					b.p(0.50), b.p(0.99), s.p(0.50), s.p(0.99), b.rps, s.rps,
-					median(ratios), ratios[0], ratios[len(ratios)-1], len(ratios))
+					median(ratios), ratios[0], ratios[len(ratios)-1], len(ratios),
+					pl.p(0.50), pl.p(0.99), pl.rps)
 			}
 		}
 		bare.close()
@@ -303,7 +319,7 @@ type loader struct {
 	url     string
 	tr      *http.Transport
 	client  *http.Client
-	cookies []string // one per connection; "" on the bare server
+	cookies []string // one per connection; "" sends no Cookie header
 }
 
 func newLoader(s *server, route string, conns int) *loader {
