@@ -299,19 +299,35 @@ func (BinaryCodec) Decode(data []byte) (created time.Time, values map[string]any
 // Record.Data): keys and strings are then substrings of data itself, not
 // of a copy of it.
 func decodeBinary(data []byte, owned bool) (created time.Time, values map[string]any, err error) {
-	if len(data) < 2 || data[0] != binMagic {
-		return time.Time{}, nil, errBinForeign
-	}
-	if data[1] != binVersion {
-		return time.Time{}, nil, errBinVersion
-	}
-	r := binReader{b: data, off: 2}
-	if created, err = r.time(); err != nil {
-		return time.Time{}, nil, err
-	}
-	n, err := r.uvarintCount(2)
+	r, created, n, err := binOpen(data, owned)
 	if err != nil {
 		return time.Time{}, nil, err
+	}
+	values = make(map[string]any, n)
+	if err = r.entries(values, n, 0); err != nil {
+		return time.Time{}, nil, err
+	}
+	if r.off != len(data) {
+		return time.Time{}, nil, errBinTrailing
+	}
+	return created, values, nil
+}
+
+// binOpen reads a record's header: it returns a reader at the first of
+// its n entries and the record's creation time.
+func binOpen(data []byte, owned bool) (r binReader, created time.Time, n int, err error) {
+	if len(data) < 2 || data[0] != binMagic {
+		return r, created, 0, errBinForeign
+	}
+	if data[1] != binVersion {
+		return r, created, 0, errBinVersion
+	}
+	r = binReader{b: data, off: 2}
+	if created, err = r.time(); err != nil {
+		return r, created, 0, err
+	}
+	if n, err = r.uvarintCount(2); err != nil {
+		return r, created, 0, err
 	}
 	r.strsHint = min(n, 64) // a session's values are mostly strings
 	// One copy of the whole input: keys and strings are substrings of it,
@@ -322,14 +338,81 @@ func decodeBinary(data []byte, owned bool) (created time.Time, values map[string
 	} else {
 		r.s = string(data)
 	}
-	values = make(map[string]any, n)
-	if err = r.entries(values, n, 0); err != nil {
-		return time.Time{}, nil, err
+	return r, created, n, nil
+}
+
+// binLazy is a loaded record whose values are decoded one at a time, when
+// asked for, instead of all at once into a map (see Session.decodeRaw):
+// a request that reads one value of a session pays for that value only.
+// Its data is owned (see decodeBinary), and openBinaryLazy has checked
+// all of it as decodeBinary would.
+type binLazy struct {
+	data  []byte // nil: no record kept encoded
+	first int    // offset of the first entry
+	n     int    // number of entries
+}
+
+// openBinaryLazy checks an owned record as decodeBinary would, building
+// none of its values, and returns it as a binLazy. ok is false for a
+// record with a gob-encoded value, which only decoding it can check: the
+// caller decodes such a record with decodeBinary.
+func openBinaryLazy(data []byte) (created time.Time, l binLazy, ok bool, err error) {
+	r, created, n, err := binOpen(data, true)
+	if err != nil {
+		return time.Time{}, l, false, err
+	}
+	first := r.off
+	r.skip = true
+	if err = r.entries(nil, n, 0); err != nil {
+		return time.Time{}, l, false, err
 	}
 	if r.off != len(data) {
-		return time.Time{}, nil, errBinTrailing
+		return time.Time{}, l, false, errBinTrailing
 	}
-	return created, values, nil
+	if r.gob {
+		return created, l, false, nil
+	}
+	return created, binLazy{data: data, first: first, n: n}, true, nil
+}
+
+// get returns the value under key, as decodeBinary would have decoded
+// it, and whether it is there. whole reports a value get leaves to a full
+// decode: a slice, a map or a []byte (mutable, so every read of the
+// session must get the same one), found under key.
+func (l *binLazy) get(key string) (v any, found, whole bool) {
+	r := binReader{b: l.data, s: unsafe.String(unsafe.SliceData(l.data), len(l.data)), off: l.first, skip: true}
+	for i := 0; ; i++ {
+		if i == l.n {
+			return nil, false, false
+		}
+		k, err := r.str()
+		if err != nil {
+			return nil, false, true // openBinaryLazy checked data: a bug
+		}
+		if k == key {
+			break
+		}
+		if k > key {
+			return nil, false, false // keys are in increasing order
+		}
+		if _, err := r.value(0); err != nil {
+			return nil, false, true
+		}
+	}
+	if r.off >= len(l.data) {
+		return nil, false, true
+	}
+	switch tag := l.data[r.off]; tag {
+	case binTagString:
+		r.off++
+		s, err := r.str()
+		return s, err == nil, err != nil
+	case binTagBytes, binTagStrings, binTagInts, binTagStringMap, binTagMap, binTagSlice, binTagGob:
+		return nil, false, true
+	}
+	r.skip = false
+	v, err := r.value(0)
+	return v, err == nil, err != nil
 }
 
 // Reasons for ErrCorrupt. They are prebuilt so that rejecting hostile input
@@ -363,6 +446,12 @@ type binReader struct {
 	// far (see boxString); strsHint is the capacity of its next slab.
 	strs     []string
 	strsHint int
+
+	// skip makes value check what it reads as it would when decoding,
+	// but build and allocate nothing: it returns nil (openBinaryLazy,
+	// binLazy.get). gob is set when it passed over a gob-encoded value,
+	// whose contents only decoding can check.
+	skip, gob bool
 }
 
 // boxString returns s as an any without an allocation of its own.
@@ -519,6 +608,9 @@ func (r *binReader) time() (time.Time, error) {
 	}
 	switch zone {
 	case binZoneUTC:
+		if r.skip {
+			return time.Time{}, nil
+		}
 		return time.Unix(sec, int64(nsec)).UTC(), nil
 	case binZoneOffset:
 		offset, err := r.varint()
@@ -527,6 +619,9 @@ func (r *binReader) time() (time.Time, error) {
 		}
 		if offset < math.MinInt32 || offset > math.MaxInt32 {
 			return time.Time{}, errBinTime
+		}
+		if r.skip {
+			return time.Time{}, nil
 		}
 		return binInZone(time.Unix(sec, int64(nsec)), int(offset)), nil
 	default:
@@ -550,7 +645,9 @@ func (r *binReader) entries(m map[string]any, n, depth int) error {
 		if err != nil {
 			return err
 		}
-		m[k] = v
+		if !r.skip {
+			m[k] = v
+		}
 	}
 	return nil
 }
@@ -570,7 +667,7 @@ func (r *binReader) value(depth int) (any, error) {
 		return true, nil
 	case binTagString:
 		s, err := r.str()
-		if err != nil {
+		if err != nil || r.skip {
 			return nil, err
 		}
 		return r.boxString(s), nil
@@ -580,19 +677,19 @@ func (r *binReader) value(depth int) (any, error) {
 		return r.unsigned(tag)
 	case binTagFloat32:
 		p, err := r.fixed(4)
-		if err != nil {
+		if err != nil || r.skip {
 			return nil, err
 		}
 		return math.Float32frombits(binary.LittleEndian.Uint32(p)), nil
 	case binTagFloat64:
 		p, err := r.fixed(8)
-		if err != nil {
+		if err != nil || r.skip {
 			return nil, err
 		}
 		return math.Float64frombits(binary.LittleEndian.Uint64(p)), nil
 	case binTagTime:
 		t, err := r.time()
-		if err != nil {
+		if err != nil || r.skip {
 			return nil, err
 		}
 		return t, nil
@@ -619,6 +716,10 @@ func (r *binReader) value(depth int) (any, error) {
 		}
 		p := r.b[r.off : r.off+l]
 		r.off += l
+		if r.skip {
+			r.gob = true
+			return nil, nil
+		}
 		return binDecodeGob(p)
 	default:
 		return nil, errBinTag
@@ -630,26 +731,33 @@ func (r *binReader) signed(tag byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var fits bool
 	switch tag {
 	case binTagInt:
-		if int64(int(v)) != v {
-			return nil, errBinRange
-		}
+		fits = int64(int(v)) == v
+	case binTagInt8:
+		fits = int64(int8(v)) == v
+	case binTagInt16:
+		fits = int64(int16(v)) == v
+	case binTagInt32:
+		fits = int64(int32(v)) == v
+	default:
+		fits = true
+	}
+	if !fits {
+		return nil, errBinRange
+	}
+	if r.skip {
+		return nil, nil
+	}
+	switch tag {
+	case binTagInt:
 		return int(v), nil
 	case binTagInt8:
-		if int64(int8(v)) != v {
-			return nil, errBinRange
-		}
 		return int8(v), nil
 	case binTagInt16:
-		if int64(int16(v)) != v {
-			return nil, errBinRange
-		}
 		return int16(v), nil
 	case binTagInt32:
-		if int64(int32(v)) != v {
-			return nil, errBinRange
-		}
 		return int32(v), nil
 	default:
 		return v, nil
@@ -661,26 +769,33 @@ func (r *binReader) unsigned(tag byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var fits bool
 	switch tag {
 	case binTagUint:
-		if uint64(uint(v)) != v {
-			return nil, errBinRange
-		}
+		fits = uint64(uint(v)) == v
+	case binTagUint8:
+		fits = uint64(uint8(v)) == v
+	case binTagUint16:
+		fits = uint64(uint16(v)) == v
+	case binTagUint32:
+		fits = uint64(uint32(v)) == v
+	default:
+		fits = true
+	}
+	if !fits {
+		return nil, errBinRange
+	}
+	if r.skip {
+		return nil, nil
+	}
+	switch tag {
+	case binTagUint:
 		return uint(v), nil
 	case binTagUint8:
-		if uint64(uint8(v)) != v {
-			return nil, errBinRange
-		}
 		return uint8(v), nil
 	case binTagUint16:
-		if uint64(uint16(v)) != v {
-			return nil, errBinRange
-		}
 		return uint16(v), nil
 	case binTagUint32:
-		if uint64(uint32(v)) != v {
-			return nil, errBinRange
-		}
 		return uint32(v), nil
 	default:
 		return v, nil
@@ -691,6 +806,10 @@ func (r *binReader) bytes() (any, error) {
 	n, isNil, err := r.count(1)
 	if err != nil || isNil {
 		return []byte(nil), err
+	}
+	if r.skip {
+		r.off += n
+		return nil, nil
 	}
 	p := make([]byte, n)
 	copy(p, r.b[r.off:r.off+n])
@@ -703,11 +822,21 @@ func (r *binReader) strings() (any, error) {
 	if err != nil || isNil {
 		return []string(nil), err
 	}
-	ss := make([]string, n)
-	for i := range ss {
-		if ss[i], err = r.str(); err != nil {
+	var ss []string
+	if !r.skip {
+		ss = make([]string, n)
+	}
+	for i := range n {
+		s, err := r.str()
+		if err != nil {
 			return nil, err
 		}
+		if ss != nil {
+			ss[i] = s
+		}
+	}
+	if r.skip {
+		return nil, nil
 	}
 	return ss, nil
 }
@@ -717,8 +846,11 @@ func (r *binReader) ints() (any, error) {
 	if err != nil || isNil {
 		return []int(nil), err
 	}
-	is := make([]int, n)
-	for i := range is {
+	var is []int
+	if !r.skip {
+		is = make([]int, n)
+	}
+	for i := range n {
 		v, err := r.varint()
 		if err != nil {
 			return nil, err
@@ -726,7 +858,12 @@ func (r *binReader) ints() (any, error) {
 		if int64(int(v)) != v {
 			return nil, errBinRange
 		}
-		is[i] = int(v)
+		if is != nil {
+			is[i] = int(v)
+		}
+	}
+	if r.skip {
+		return nil, nil
 	}
 	return is, nil
 }
@@ -736,7 +873,10 @@ func (r *binReader) stringMap() (any, error) {
 	if err != nil || isNil {
 		return map[string]string(nil), err
 	}
-	m := make(map[string]string, n)
+	var m map[string]string
+	if !r.skip {
+		m = make(map[string]string, n)
+	}
 	prev := ""
 	for i := 0; i < n; i++ {
 		k, err := r.str()
@@ -747,9 +887,16 @@ func (r *binReader) stringMap() (any, error) {
 			return nil, errBinOrder
 		}
 		prev = k
-		if m[k], err = r.str(); err != nil {
+		v, err := r.str()
+		if err != nil {
 			return nil, err
 		}
+		if m != nil {
+			m[k] = v
+		}
+	}
+	if r.skip {
+		return nil, nil
 	}
 	return m, nil
 }
@@ -759,8 +906,11 @@ func (r *binReader) anyMap(depth int) (any, error) {
 	if err != nil || isNil {
 		return map[string]any(nil), err
 	}
-	m := make(map[string]any, n)
-	if err := r.entries(m, n, depth); err != nil {
+	var m map[string]any
+	if !r.skip {
+		m = make(map[string]any, n)
+	}
+	if err := r.entries(m, n, depth); err != nil || r.skip {
 		return nil, err
 	}
 	return m, nil
@@ -771,11 +921,21 @@ func (r *binReader) anySlice(depth int) (any, error) {
 	if err != nil || isNil {
 		return []any(nil), err
 	}
-	s := make([]any, n)
-	for i := range s {
-		if s[i], err = r.value(depth); err != nil {
+	var s []any
+	if !r.skip {
+		s = make([]any, n)
+	}
+	for i := range n {
+		v, err := r.value(depth)
+		if err != nil {
 			return nil, err
 		}
+		if s != nil {
+			s[i] = v
+		}
+	}
+	if r.skip {
+		return nil, nil
 	}
 	return s, nil
 }

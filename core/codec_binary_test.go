@@ -452,6 +452,52 @@ func binTestCheckDecode(t *testing.T, data []byte) {
 	}
 }
 
+// binTestCheckLazy: reading an owned record lazily (openBinaryLazy, then
+// binLazy.get per key) agrees with decoding it, error for error and value
+// for value. A record with a gob value is left to decoding (ok false),
+// and so is a container value (whole), which the session must share.
+func binTestCheckLazy(t *testing.T, data []byte) {
+	t.Helper()
+	owned := bytes.Clone(data)
+	created, values, derr := decodeBinary(owned, true)
+	lcreated, l, ok, lerr := openBinaryLazy(owned)
+	if derr != nil {
+		// Refused too, or left to decoding (a gob value, whose contents
+		// only decoding checks, comes before the error it finds).
+		if lerr == nil && ok {
+			t.Fatalf("openBinaryLazy(%q) = ok %v, error %v; decodeBinary error %v", data, ok, lerr, derr)
+		}
+		return
+	}
+	if lerr != nil || !codecEqual(created, lcreated) {
+		t.Fatalf("openBinaryLazy(%q) = %v, %v; decodeBinary created %v", data, lcreated, lerr, created)
+	}
+	if !ok {
+		return
+	}
+	for k, want := range values {
+		v, found, whole := l.get(k)
+		if whole {
+			switch want.(type) {
+			case []byte, []string, []int, map[string]string, map[string]any, []any:
+				continue
+			}
+			t.Fatalf("get(%q) of %q left %#v to a full decode", k, data, want)
+		}
+		if !found || !codecEqual(v, want) {
+			t.Fatalf("get(%q) of %q = %#v, %v; decodeBinary has %#v", k, data, v, found, want)
+		}
+	}
+	for _, k := range []string{"", "\x00", "zzzz\xff", "missing"} {
+		if _, there := values[k]; there {
+			continue
+		}
+		if v, found, whole := l.get(k); found || whole {
+			t.Fatalf("get(%q) of %q = %#v, found %v, whole %v; decodeBinary has no such key", k, data, v, found, whole)
+		}
+	}
+}
+
 // TestDecodeOwnedAllocations: decoding a buffer the core owns saves the
 // copy of it, an allocation.
 func TestDecodeOwnedAllocations(t *testing.T) {
@@ -518,10 +564,22 @@ func TestDecodeStringsShareSlabs(t *testing.T) {
 }
 
 func TestBinaryCodecByteChanges(t *testing.T) {
-	data, err := BinaryCodec{}.Encode(codecTestCreated, codecTestRich())
+	rich := codecTestRich()
+	t.Run("rich", func(t *testing.T) { binTestByteChanges(t, rich) })
+	// Without its gob values, the lazy reading checks every change.
+	delete(rich, "point")
+	delete(rich, "role")
+	t.Run("native", func(t *testing.T) { binTestByteChanges(t, rich) })
+}
+
+// binTestByteChanges checks decoding and lazy reading (binTestCheckDecode,
+// binTestCheckLazy) of values' record after many changes of its bytes.
+func binTestByteChanges(t *testing.T, values map[string]any) {
+	data, err := BinaryCodec{}.Encode(codecTestCreated, values)
 	if err != nil {
 		t.Fatal(err)
 	}
+	binTestCheckLazy(t, data)
 	// At every position, the byte values that matter most to varints,
 	// tags and lengths, and a few others.
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -531,6 +589,7 @@ func TestBinaryCodecByteChanges(t *testing.T) {
 			copy(buf, data)
 			buf[i] = v
 			binTestCheckDecode(t, buf)
+			binTestCheckLazy(t, buf)
 		}
 	}
 	// Random multi-byte changes, deletions and insertions, reproducibly.
@@ -548,6 +607,7 @@ func TestBinaryCodecByteChanges(t *testing.T) {
 			}
 		}
 		binTestCheckDecode(t, b)
+		binTestCheckLazy(t, b)
 	}
 }
 

@@ -28,6 +28,7 @@ func FuzzBinaryCodecDecode(f *testing.F) {
 	codecFuzzSeeds(f, BinaryCodec{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		binTestCheckDecode(t, data)
+		binTestCheckLazy(t, data)
 	})
 }
 

@@ -126,6 +126,9 @@ func (m *Manager) commitStore(parent context.Context, s *Session, write, persist
 	dc := newCommitCtx(parent, m.realNow(now).Add(m.cfg.CommitTimeout))
 	defer dc.release()
 	var ctx context.Context = dc
+	if err := s.decodeRaw(); err != nil { // the writes below read and write s.base
+		return outcome, err
+	}
 	state := s.base
 	filed := metaString(s.base, userKey) // the user the loaded record is filed under
 	if write && persist {
@@ -633,6 +636,22 @@ func (m *Manager) decode(data []byte, owned bool) (time.Time, map[string]any, er
 		return decodeBinary(data, true)
 	}
 	return m.cfg.Codec.Decode(data)
+}
+
+// decodeLoaded decodes the data of a record a request loads, as decode
+// does, except that an owned record of the default BinaryCodec is only
+// checked and kept encoded (raw, with values nil), to be decoded when its
+// values are read (see Session.decodeRaw).
+func (m *Manager) decodeLoaded(data []byte, owned bool) (created time.Time, values map[string]any, raw binLazy, err error) {
+	if _, ok := m.cfg.Codec.(BinaryCodec); ok && owned {
+		created, raw, ok, err := openBinaryLazy(data)
+		if err != nil || ok {
+			return created, nil, raw, err
+		}
+		// It holds a gob value, which only decoding it checks.
+	}
+	created, values, err = m.decode(data, owned)
+	return created, values, binLazy{}, err
 }
 
 // encode serialises w, enforcing MaxRecordSize.

@@ -124,7 +124,7 @@ func (m *Manager) Release(s *Session) {
 	s.mu.Lock()
 	s.released, s.loaded = true, true
 	if s.sessionState != nil {
-		s.base, s.changes, s.shared, s.hooks = nil, nil, false, 0
+		s.base, s.changes, s.shared, s.hooks, s.raw = nil, nil, false, 0, binLazy{}
 	}
 	s.mu.Unlock()
 }
@@ -255,14 +255,26 @@ func (s *Session) adopt(tok, key string, rec Record, owned bool, now time.Time) 
 		s.observeLoad(LoadCorrupt)
 		return false
 	}
-	created, values, err := m.decode(rec.Data, owned)
+	created, values, raw, err := m.decodeLoaded(rec.Data, owned)
 	if err != nil {
 		log("record cannot be decoded", err)
 		s.dropStale(tok)
 		s.observeLoad(LoadCorrupt)
 		return false
 	}
-	if _, retired := values[retiredKey]; retired {
+	var retired bool
+	var ipValue any
+	if raw.data != nil {
+		// Kept encoded (see Session.decodeRaw): only the metadata that
+		// decides whether the record is usable is read now.
+		_, retired, _ = raw.get(retiredKey)
+		ipValue, _, _ = raw.get(ipKey)
+	} else {
+		_, retired = values[retiredKey]
+		ipValue = values[ipKey]
+		delete(values, ipKey)
+	}
+	if retired {
 		// A marker left by a renew: within its window the request must
 		// not get a cookie that would replace the renewed one.
 		s.retired = now.Before(rec.Expiry)
@@ -275,8 +287,7 @@ func (s *Session) adopt(tok, key string, rec Record, owned bool, now time.Time) 
 		s.observeLoad(LoadExpired)
 		return false
 	}
-	ip, _ := values[ipKey].(string)
-	delete(values, ipKey)
+	ip, _ := ipValue.(string)
 	if m.cfg.BindClientIP && ip != m.cfg.ClientIP(s.req) {
 		log("client address changed", nil)
 		s.observeLoad(LoadMiss)
@@ -284,7 +295,7 @@ func (s *Session) adopt(tok, key string, rec Record, owned bool, now time.Time) 
 	}
 	s.token, s.key, s.found = tok, key, true
 	s.version, s.expiry, s.created, s.ip = rec.Version, rec.Expiry, created, ip
-	s.base = values
+	s.base, s.raw, s.rawGets = values, raw, 0
 	return true
 }
 

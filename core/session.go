@@ -55,6 +55,8 @@ type sessionState struct {
 	ip        string
 
 	base    map[string]any // loaded or initial values; owned by this session (Commit merges changes into it)
+	raw     binLazy        // a loaded record whose values base does not hold yet; see decodeRaw
+	rawGets uint8          // values get has read from raw
 	changes map[string]any // this request's changes: the new value, or deleted
 	cleared bool
 	shared  bool // base is changes itself, taken by a new session's commit (see mergeIntoBase)
@@ -117,8 +119,46 @@ const (
 	hookExpired
 )
 
-// lock locks s, loading it first if needed.
+// lock locks s, loading it first if needed, with its values decoded.
 func (s *Session) lock() {
+	s.lockEncoded()
+	_ = s.decodeRaw() // a failure is s.loadErr, which Commit returns
+}
+
+// maxRawGets bounds the values get decodes one at a time from a record
+// kept encoded (each looks its key up from the record's start): a
+// request that reads more decodes them all at once.
+const maxRawGets = 4
+
+// decodeRaw decodes the values of a record kept encoded (s.raw) into
+// s.base. s.mu is held.
+//
+// A loaded record is kept encoded until a method needs its values: get
+// reads up to maxRawGets of them from it one at a time, and lock (every
+// method but Get) and commitStore call decodeRaw first, so that every
+// other reader of s.base finds it complete. A session with changes, a
+// Renew or a Destroy therefore never has raw: they all go through lock.
+func (s *Session) decodeRaw() error {
+	if s.sessionState == nil || s.raw.data == nil {
+		return nil
+	}
+	_, values, err := decodeBinary(s.raw.data, true)
+	s.raw = binLazy{}
+	if err != nil {
+		// openBinaryLazy checked the record as decodeBinary does, so
+		// only a bug gets here. The commit fails (loadErr) rather than
+		// write the session without its values.
+		s.loadErr = fmt.Errorf("sessionkit: load: decoding the record again: %w", err)
+		values = map[string]any{}
+	}
+	delete(values, ipKey)
+	s.base = values
+	return s.loadErr
+}
+
+// lockEncoded is lock for get's readers (Get, Value): it may leave a
+// loaded record's values encoded (see Session.decodeRaw).
+func (s *Session) lockEncoded() {
 	s.mu.Lock()
 	if !s.loaded {
 		tok, valid := s.m.readToken(s.req)
@@ -182,7 +222,7 @@ func (s *Session) runHooks(h uint8) {
 
 // Get returns the value stored under key and whether it was there.
 func (s *Session) Get(key string) (any, bool) {
-	s.lock()
+	s.lockEncoded()
 	defer s.mu.Unlock()
 	return s.get(key)
 }
@@ -199,6 +239,15 @@ func (s *Session) get(key string) (any, bool) {
 	}
 	if s.cleared {
 		return nil, false
+	}
+	if s.raw.data != nil {
+		if s.rawGets < maxRawGets {
+			if v, ok, whole := s.raw.get(key); !whole {
+				s.rawGets++
+				return v, ok
+			}
+		}
+		_ = s.decodeRaw() // a failure is s.loadErr, which Commit returns
 	}
 	v, ok := s.base[key]
 	return v, ok
@@ -337,7 +386,7 @@ func (s *Session) reset(now time.Time) {
 	s.token, s.key, s.found, s.version, s.ip = "", "", false, 0, ""
 	s.created = now
 	s.expiry = time.Time{}
-	s.base, s.shared = nil, false
+	s.base, s.shared, s.raw = nil, false, binLazy{}
 	clear(s.changes)
 	s.cleared, s.renew, s.saveReq = false, false, false
 }
