@@ -126,8 +126,12 @@ func (m *Manager) commitStore(parent context.Context, s *Session, write, persist
 	dc := newCommitCtx(parent, m.realNow(now).Add(m.cfg.CommitTimeout))
 	defer dc.release()
 	var ctx context.Context = dc
-	if err := s.decodeRaw(); err != nil { // the writes below read and write s.base
-		return outcome, err
+	if write {
+		// The writes read and write s.base. (A session with changes
+		// or a Renew was decoded by lock already.)
+		if err := s.decodeRaw(); err != nil {
+			return outcome, err
+		}
 	}
 	state := s.base
 	filed := metaString(s.base, userKey) // the user the loaded record is filed under
@@ -262,6 +266,13 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 // Touch when the store has it. A conflict is no failure: another request
 // has just written the record, and so extended it. s.mu is held.
 func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error {
+	if m.client != nil || m.toucher == nil {
+		// The record is written again, with every value: a request
+		// that only read some has the others still encoded.
+		if err := s.decodeRaw(); err != nil {
+			return err
+		}
+	}
 	if m.client != nil {
 		return m.commitClient(ctx, s, s.base, now)
 	}
@@ -639,11 +650,11 @@ func (m *Manager) decode(data []byte, owned bool) (time.Time, map[string]any, er
 }
 
 // decodeLoaded decodes the data of a record a request loads, as decode
-// does, except that an owned record of the default BinaryCodec is only
-// checked and kept encoded (raw, with values nil), to be decoded when its
-// values are read (see Session.decodeRaw).
-func (m *Manager) decodeLoaded(data []byte, owned bool) (created time.Time, values map[string]any, raw binLazy, err error) {
-	if _, ok := m.cfg.Codec.(BinaryCodec); ok && owned {
+// does, except that with encoded set an owned record of the default
+// BinaryCodec is only checked and kept encoded (raw, with values nil), to
+// be decoded when its values are read (see Session.decodeRaw).
+func (m *Manager) decodeLoaded(data []byte, owned, encoded bool) (created time.Time, values map[string]any, raw binLazy, err error) {
+	if _, ok := m.cfg.Codec.(BinaryCodec); ok && owned && encoded {
 		created, raw, ok, err := openBinaryLazy(data)
 		if err != nil || ok {
 			return created, nil, raw, err

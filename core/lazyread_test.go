@@ -80,6 +80,10 @@ func TestLazyRead(t *testing.T) {
 			if v, ok := core.Value[int64](s, "b-int"); !ok || v != 4711 {
 				t.Errorf("Value[int64](b-int) = %v, %v; want 4711, true", v, ok)
 			}
+			// Any other method sees every value.
+			if n := s.Len(); n != len(want) {
+				t.Errorf("after reading %v: Len() = %d, want %d", keys, n, len(want))
+			}
 		})
 	}
 	// A container read twice is the same value both times, as it is
@@ -197,5 +201,27 @@ func TestLazyReadAllocations(t *testing.T) {
 	decoded := cycle(func(s *core.Session) { s.Get("g-list") }) // a container: decoded with all the others
 	if one+3 > decoded {
 		t.Errorf("reading a string: %v allocations; reading a list (a full decode): %v; want at least 3 fewer", one, decoded)
+	}
+}
+
+// TestLazyReadRetiredMarker: a record that holds the retired marker is
+// not a session, whatever the marker's value (found by review: a
+// container there was read as no marker).
+func TestLazyReadRetiredMarker(t *testing.T) {
+	for _, marker := range []any{true, "x", []string{"x"}, map[string]any{}} {
+		h := newHarness(t, core.Config{})
+		tok := lazySeed(t, h)
+		data, err := core.BinaryCodec{}.Encode(h.now, map[string]any{"\x00sessionkit.retired": marker, "a-str": "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.store.Save(t.Context(), core.StoreKey(tok), data, h.now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		h.request(t, tok, func(s *core.Session) {
+			if v, ok := s.Get("a-str"); ok || !s.IsNew() {
+				t.Errorf("marker %#v: Get(a-str) = %v, %v, IsNew %v; want a new session", marker, v, ok, s.IsNew())
+			}
+		})
 	}
 }

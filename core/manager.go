@@ -180,9 +180,10 @@ func (m *Manager) refreshDue(s *Session, now time.Time) bool {
 }
 
 // load reads the session with token tok (the request's, "" if none) from
-// the store; valid says whether tok is well-formed (Tokens.Valid). s.mu
-// is held.
-func (s *Session) load(tok string, valid bool) {
+// the store; valid says whether tok is well-formed (Tokens.Valid), and
+// encoded whether the record may stay encoded (see Session.decodeRaw).
+// s.mu is held.
+func (s *Session) load(tok string, valid, encoded bool) {
 	m := s.m
 	s.loaded = true
 	now := m.cfg.Now()
@@ -215,7 +216,7 @@ func (s *Session) load(tok string, valid bool) {
 			return
 		}
 		if found {
-			if s.adopt(tok, key, rec, true, now) {
+			if s.adopt(tok, key, rec, true, encoded, now) {
 				s.observeLoad(LoadHit)
 				return
 			}
@@ -240,7 +241,7 @@ func (s *Session) load(tok string, valid bool) {
 // adopt installs a loaded record, or reports why it cannot be used. It
 // reports the outcome of a load it refuses to the Observer; the caller
 // reports a hit (a client-side session may still be refused after it).
-func (s *Session) adopt(tok, key string, rec Record, owned bool, now time.Time) bool {
+func (s *Session) adopt(tok, key string, rec Record, owned, encoded bool, now time.Time) bool {
 	m := s.m
 	log := func(msg string, err error) {
 		attrs := []slog.Attr{slog.String("reason", msg)}
@@ -255,7 +256,7 @@ func (s *Session) adopt(tok, key string, rec Record, owned bool, now time.Time) 
 		s.observeLoad(LoadCorrupt)
 		return false
 	}
-	created, values, raw, err := m.decodeLoaded(rec.Data, owned)
+	created, values, raw, err := m.decodeLoaded(rec.Data, owned, encoded)
 	if err != nil {
 		log("record cannot be decoded", err)
 		s.dropStale(tok)
@@ -267,7 +268,8 @@ func (s *Session) adopt(tok, key string, rec Record, owned bool, now time.Time) 
 	if raw.data != nil {
 		// Kept encoded (see Session.decodeRaw): only the metadata that
 		// decides whether the record is usable is read now.
-		_, retired, _ = raw.get(retiredKey)
+		_, found, whole := raw.get(retiredKey) // whole: there, as a container
+		retired = found || whole
 		ipValue, _, _ = raw.get(ipKey)
 	} else {
 		_, retired = values[retiredKey]
@@ -321,7 +323,7 @@ func (s *Session) loadClient(tok string, now, start time.Time) {
 			s.reset(now)
 			return
 		}
-		if ok && s.adopt(tok, id, Record{Data: data, Expiry: exp}, false, now) { // the key of a client-side session is its id
+		if ok && s.adopt(tok, id, Record{Data: data, Expiry: exp}, false, false, now) { // the key of a client-side session is its id
 			if err := s.checkUserRevoked(); err != nil {
 				s.loadErr = err
 				s.observeLoad(LoadError)

@@ -121,7 +121,7 @@ const (
 
 // lock locks s, loading it first if needed, with its values decoded.
 func (s *Session) lock() {
-	s.lockEncoded()
+	s.lockFor(false)
 	_ = s.decodeRaw() // a failure is s.loadErr, which Commit returns
 }
 
@@ -156,9 +156,11 @@ func (s *Session) decodeRaw() error {
 	return s.loadErr
 }
 
-// lockEncoded is lock for get's readers (Get, Value): it may leave a
-// loaded record's values encoded (see Session.decodeRaw).
-func (s *Session) lockEncoded() {
+// lockFor locks s as lock does. With encoded set (for get's readers:
+// Get, Value), a load keeps the record's values encoded (see
+// Session.decodeRaw); without it (lock: a method that needs them all)
+// it decodes them at once, rather than check the record twice.
+func (s *Session) lockFor(encoded bool) {
 	s.mu.Lock()
 	if !s.loaded {
 		tok, valid := s.m.readToken(s.req)
@@ -166,7 +168,7 @@ func (s *Session) lockEncoded() {
 			s.sessionState = newState(tok != "")
 			s.touched.Store(true)
 		}
-		s.load(tok, valid)
+		s.load(tok, valid, encoded)
 	} else if s.sessionState == nil {
 		s.sessionState = newState(false)
 		s.touched.Store(true)
@@ -222,7 +224,7 @@ func (s *Session) runHooks(h uint8) {
 
 // Get returns the value stored under key and whether it was there.
 func (s *Session) Get(key string) (any, bool) {
-	s.lockEncoded()
+	s.lockFor(true)
 	defer s.mu.Unlock()
 	return s.get(key)
 }
