@@ -348,8 +348,9 @@ func binOpen(data []byte, owned bool) (r binReader, created time.Time, n int, er
 // all of it as decodeBinary would.
 type binLazy struct {
 	data  []byte // nil: no record kept encoded
-	first int    // offset of the first entry
-	n     int    // number of entries
+	n     uint32 // number of entries
+	first uint8  // offset of the first entry
+	gets  uint8  // values Session.get has read from it
 }
 
 // openBinaryLazy checks an owned record as decodeBinary would, building
@@ -369,10 +370,10 @@ func openBinaryLazy(data []byte) (created time.Time, l binLazy, ok bool, err err
 	if r.off != len(data) {
 		return time.Time{}, l, false, errBinTrailing
 	}
-	if r.gob {
-		return created, l, false, nil
+	if r.gob || first > math.MaxUint8 || uint64(n) > math.MaxUint32 {
+		return created, l, false, nil // first and n are far below these in any real record
 	}
-	return created, binLazy{data: data, first: first, n: n}, true, nil
+	return created, binLazy{data: data, n: uint32(n), first: uint8(first)}, true, nil
 }
 
 // get returns the value under key, as decodeBinary would have decoded
@@ -380,8 +381,8 @@ func openBinaryLazy(data []byte) (created time.Time, l binLazy, ok bool, err err
 // decode: a slice, a map or a []byte (mutable, so every read of the
 // session must get the same one), found under key.
 func (l *binLazy) get(key string) (v any, found, whole bool) {
-	r := binReader{b: l.data, s: unsafe.String(unsafe.SliceData(l.data), len(l.data)), off: l.first, skip: true}
-	for i := 0; ; i++ {
+	r := binReader{b: l.data, s: unsafe.String(unsafe.SliceData(l.data), len(l.data)), off: int(l.first), skip: true}
+	for i := uint32(0); ; i++ {
 		if i == l.n {
 			return nil, false, false
 		}

@@ -124,7 +124,10 @@ func (m *Manager) Release(s *Session) {
 	s.mu.Lock()
 	s.released, s.loaded = true, true
 	if s.sessionState != nil {
-		s.base, s.changes, s.shared, s.hooks, s.raw = nil, nil, false, 0, binLazy{}
+		s.base, s.changes, s.shared, s.hooks = nil, nil, false, 0
+		if s.raw != nil {
+			*s.raw = binLazy{}
+		}
 	}
 	s.mu.Unlock()
 }
@@ -256,7 +259,7 @@ func (s *Session) adopt(tok, key string, rec Record, owned, encoded bool, now ti
 		s.observeLoad(LoadCorrupt)
 		return false
 	}
-	created, values, raw, err := m.decodeLoaded(rec.Data, owned, encoded)
+	created, values, raw, err := m.decodeLoaded(rec.Data, owned, encoded && s.raw != nil)
 	if err != nil {
 		log("record cannot be decoded", err)
 		s.dropStale(tok)
@@ -297,7 +300,10 @@ func (s *Session) adopt(tok, key string, rec Record, owned, encoded bool, now ti
 	}
 	s.token, s.key, s.found = tok, key, true
 	s.version, s.expiry, s.created, s.ip = rec.Version, rec.Expiry, created, ip
-	s.base, s.raw, s.rawGets = values, raw, 0
+	s.base = values
+	if raw.data != nil {
+		*s.raw = raw
+	}
 	return true
 }
 

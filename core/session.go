@@ -55,8 +55,7 @@ type sessionState struct {
 	ip        string
 
 	base    map[string]any // loaded or initial values; owned by this session (Commit merges changes into it)
-	raw     binLazy        // a loaded record whose values base does not hold yet; see decodeRaw
-	rawGets uint8          // values get has read from raw
+	raw     *binLazy       // in loadingState; when raw.data is set, a loaded record whose values base does not hold yet (see decodeRaw)
 	changes map[string]any // this request's changes: the new value, or deleted
 	cleared bool
 	shared  bool // base is changes itself, taken by a new session's commit (see mergeIntoBase)
@@ -78,7 +77,8 @@ type sessionState struct {
 // with the deadline of its load's store call in the same allocation.
 type loadingState struct {
 	sessionState
-	dc deadlineCtx
+	dc  deadlineCtx
+	raw binLazy
 }
 
 // newState returns the state of a session that is first touched;
@@ -86,7 +86,7 @@ type loadingState struct {
 func newState(presented bool) *sessionState {
 	if presented {
 		st := new(loadingState)
-		st.loadCtx = &st.dc
+		st.loadCtx, st.sessionState.raw = &st.dc, &st.raw
 		return &st.sessionState
 	}
 	return new(sessionState)
@@ -139,11 +139,11 @@ const maxRawGets = 4
 // other reader of s.base finds it complete. A session with changes, a
 // Renew or a Destroy therefore never has raw: they all go through lock.
 func (s *Session) decodeRaw() error {
-	if s.sessionState == nil || s.raw.data == nil {
+	if s.sessionState == nil || s.raw == nil || s.raw.data == nil {
 		return nil
 	}
 	_, values, err := decodeBinary(s.raw.data, true)
-	s.raw = binLazy{}
+	*s.raw = binLazy{}
 	if err != nil {
 		// openBinaryLazy checked the record as decodeBinary does, so
 		// only a bug gets here. The commit fails (loadErr) rather than
@@ -242,10 +242,10 @@ func (s *Session) get(key string) (any, bool) {
 	if s.cleared {
 		return nil, false
 	}
-	if s.raw.data != nil {
-		if s.rawGets < maxRawGets {
+	if s.raw != nil && s.raw.data != nil {
+		if s.raw.gets < maxRawGets {
 			if v, ok, whole := s.raw.get(key); !whole {
-				s.rawGets++
+				s.raw.gets++
 				return v, ok
 			}
 		}
@@ -388,7 +388,10 @@ func (s *Session) reset(now time.Time) {
 	s.token, s.key, s.found, s.version, s.ip = "", "", false, 0, ""
 	s.created = now
 	s.expiry = time.Time{}
-	s.base, s.shared, s.raw = nil, false, binLazy{}
+	s.base, s.shared = nil, false
+	if s.raw != nil {
+		*s.raw = binLazy{}
+	}
 	clear(s.changes)
 	s.cleared, s.renew, s.saveReq = false, false, false
 }
