@@ -3,6 +3,7 @@ package core_test
 import (
 	"net/http"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,4 +225,32 @@ func TestLazyReadRetiredMarker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLazyReadConcurrent: goroutines of one request read and write a
+// session kept encoded at the same time (run with -race); every value
+// read is the stored one, and the commit keeps every value.
+func TestLazyReadConcurrent(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	tok := lazySeed(t, h)
+	want := lazyTestValues()
+	for round := range 20 {
+		tok, _ = h.request(t, tok, func(s *core.Session) {
+			var wg sync.WaitGroup
+			for g := range 8 {
+				wg.Go(func() {
+					for _, k := range []string{"a-str", "j-str", "b-int", "e-time", "g-list"} {
+						if v, ok := s.Get(k); !ok || !reflect.DeepEqual(v, want[k]) {
+							t.Errorf("goroutine %d: Get(%q) = %#v, %v; want %#v", g, k, v, ok, want[k])
+						}
+					}
+					if g == round%8 {
+						s.Set("written", round)
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+	h.request(t, tok, func(s *core.Session) { lazyCheckAll(t, s, map[string]any{"written": 19}) })
 }
