@@ -732,36 +732,17 @@ func (r *binReader) signed(tag byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var fits bool
 	switch tag {
 	case binTagInt:
-		fits = int64(int(v)) == v
+		return binNumber[int](r, v)
 	case binTagInt8:
-		fits = int64(int8(v)) == v
+		return binNumber[int8](r, v)
 	case binTagInt16:
-		fits = int64(int16(v)) == v
+		return binNumber[int16](r, v)
 	case binTagInt32:
-		fits = int64(int32(v)) == v
+		return binNumber[int32](r, v)
 	default:
-		fits = true
-	}
-	if !fits {
-		return nil, errBinRange
-	}
-	if r.skip {
-		return nil, nil
-	}
-	switch tag {
-	case binTagInt:
-		return int(v), nil
-	case binTagInt8:
-		return int8(v), nil
-	case binTagInt16:
-		return int16(v), nil
-	case binTagInt32:
-		return int32(v), nil
-	default:
-		return v, nil
+		return binNumber[int64](r, v)
 	}
 }
 
@@ -770,37 +751,32 @@ func (r *binReader) unsigned(tag byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var fits bool
 	switch tag {
 	case binTagUint:
-		fits = uint64(uint(v)) == v
+		return binNumber[uint](r, v)
 	case binTagUint8:
-		fits = uint64(uint8(v)) == v
+		return binNumber[uint8](r, v)
 	case binTagUint16:
-		fits = uint64(uint16(v)) == v
+		return binNumber[uint16](r, v)
 	case binTagUint32:
-		fits = uint64(uint32(v)) == v
+		return binNumber[uint32](r, v)
 	default:
-		fits = true
+		return binNumber[uint64](r, v)
 	}
-	if !fits {
+}
+
+// binNumber returns v as a T, or errBinRange when T cannot hold it; in
+// skip mode it checks the range and returns nil (converting a number to
+// an interface can allocate).
+func binNumber[T int | int8 | int16 | int32 | int64 | uint | uint8 | uint16 | uint32 | uint64, V int64 | uint64](r *binReader, v V) (any, error) {
+	n := T(v)
+	if V(n) != v {
 		return nil, errBinRange
 	}
 	if r.skip {
 		return nil, nil
 	}
-	switch tag {
-	case binTagUint:
-		return uint(v), nil
-	case binTagUint8:
-		return uint8(v), nil
-	case binTagUint16:
-		return uint16(v), nil
-	case binTagUint32:
-		return uint32(v), nil
-	default:
-		return v, nil
-	}
+	return n, nil
 }
 
 func (r *binReader) bytes() (any, error) {
