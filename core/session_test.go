@@ -338,6 +338,18 @@ func TestClientIPBinding(t *testing.T) {
 		t.Error("token from the binding address did not load")
 	}
 	h.commit(t, s, tok, hdr)
+	// The same when the first call is a read, which keeps the record
+	// encoded (the address is then read from it; found by review).
+	s, hdr = h.begin(tok, "198.51.100.7:999")
+	if v, ok := s.Get("n"); ok {
+		t.Errorf("token replayed from another address: Get(n) = %v, true; want nothing", v)
+	}
+	h.commit(t, s, tok, hdr)
+	s, hdr = h.begin(tok, "192.0.2.1:5555")
+	if v, ok := s.Get("n"); !ok || v != 1 {
+		t.Errorf("token from the binding address: Get(n) = %v, %v; want 1, true", v, ok)
+	}
+	h.commit(t, s, tok, hdr)
 }
 
 func TestRecordSizeLimit(t *testing.T) {
