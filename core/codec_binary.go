@@ -353,6 +353,9 @@ type binLazy struct {
 	gets  uint8  // values Session.get has read from it
 }
 
+// pending reports whether l holds a record kept encoded; l may be nil.
+func (l *binLazy) pending() bool { return l != nil && l.data != nil }
+
 // openBinaryLazy checks an owned record as decodeBinary would, building
 // none of its values, and returns it as a binLazy. ok is false for a
 // record with a gob-encoded value, which only decoding it can check: the

@@ -126,13 +126,6 @@ func (m *Manager) commitStore(parent context.Context, s *Session, write, persist
 	dc := newCommitCtx(parent, m.realNow(now).Add(m.cfg.CommitTimeout))
 	defer dc.release()
 	var ctx context.Context = dc
-	if write {
-		// The writes read and write s.base. (A session with changes
-		// or a Renew was decoded by lock already.)
-		if err := s.decodeRaw(); err != nil {
-			return outcome, err
-		}
-	}
 	state := s.base
 	filed := metaString(s.base, userKey) // the user the loaded record is filed under
 	if write && persist {
@@ -266,13 +259,6 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 // Touch when the store has it. A conflict is no failure: another request
 // has just written the record, and so extended it. s.mu is held.
 func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error {
-	if m.client != nil || m.toucher == nil {
-		// The record is written again, with every value: a request
-		// that only read some has the others still encoded.
-		if err := s.decodeRaw(); err != nil {
-			return err
-		}
-	}
 	if m.client != nil {
 		return m.commitClient(ctx, s, s.base, now)
 	}
@@ -291,6 +277,11 @@ func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error 
 			return fmt.Errorf("sessionkit: touch: %w", err)
 		}
 		return nil
+	}
+	// The record is written again, with every value: a request that
+	// only read some has the others still encoded.
+	if err := s.decodeRaw(); err != nil {
+		return err
 	}
 	w := writeOp{key: s.key, version: s.version, created: s.created, state: s.base, ip: s.ip, expiry: exp}
 	data, err := m.encode(&w)

@@ -236,6 +236,7 @@ func TestLazyReadConcurrent(t *testing.T) {
 	want := lazyTestValues()
 	for round := range 20 {
 		tok, _ = h.request(t, tok, func(s *core.Session) {
+			s.Get("a-str") // the load keeps the record encoded
 			var wg sync.WaitGroup
 			for g := range 8 {
 				wg.Go(func() {

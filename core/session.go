@@ -135,11 +135,13 @@ const maxRawGets = 4
 //
 // A loaded record is kept encoded until a method needs its values: get
 // reads up to maxRawGets of them from it one at a time, and lock (every
-// method but Get) and commitStore call decodeRaw first, so that every
-// other reader of s.base finds it complete. A session with changes, a
-// Renew or a Destroy therefore never has raw: they all go through lock.
+// method but Get) and a refresh that rewrites the record call decodeRaw
+// first, so that every other reader of s.base finds it complete. A
+// session with changes, a Renew or a Destroy therefore never has raw:
+// they all go through lock, and so does every write of a commit. Only a
+// server-side store's record is kept encoded (see decodeLoaded).
 func (s *Session) decodeRaw() error {
-	if s.sessionState == nil || s.raw == nil || s.raw.data == nil {
+	if !s.raw.pending() {
 		return nil
 	}
 	_, values, err := decodeBinary(s.raw.data, true)
@@ -242,7 +244,7 @@ func (s *Session) get(key string) (any, bool) {
 	if s.cleared {
 		return nil, false
 	}
-	if s.raw != nil && s.raw.data != nil {
+	if s.raw.pending() {
 		if s.raw.gets < maxRawGets {
 			if v, ok, whole := s.raw.get(key); !whole {
 				s.raw.gets++

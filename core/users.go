@@ -510,9 +510,6 @@ func (m *Manager) endRecord(ctx context.Context, op, user string, r userRecord, 
 // session is dropped (s.found false), as a revoked token is. s.mu is held.
 func (s *Session) checkUserRevoked() error {
 	m := s.m
-	if err := s.decodeRaw(); err != nil {
-		return err
-	}
 	user := metaString(s.base, userKey)
 	if m.revoker == nil || user == "" {
 		return nil
