@@ -55,7 +55,15 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 		}
 		return nil
 	}
-	now := m.cfg.Now()
+	// The clock is read only when the commit writes, refreshes or sends
+	// something: a request that only read its session needs no time.
+	var now time.Time
+	clock := func() time.Time {
+		if now.IsZero() {
+			now = m.cfg.Now()
+		}
+		return now
+	}
 
 	persist := (len(s.changes) != 0 || s.cleared) && (!m.cfg.ManualSave || s.saveReq)
 	size := len(s.base)
@@ -78,9 +86,9 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 		s.discardChanges()
 		write = false
 	}
-	refresh := !write && m.refreshDue(s, now)
+	refresh := !write && m.refreshDue(s, clock)
 	if write || refresh || s.drop != "" {
-		if err := m.commitIO(s, write, persist, newToken, refresh, now); err != nil {
+		if err := m.commitIO(s, write, persist, newToken, refresh, clock()); err != nil {
 			return err
 		}
 	} else if h != nil {
@@ -91,13 +99,13 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 	}
 	switch {
 	case s.found && (s.token != oldToken || !wasFound):
-		m.writeToken(h, s, s.token, s.expiry, now)
+		m.writeToken(h, s, s.token, s.expiry, clock())
 	case s.found && s.expiry.Unix() != oldExpiry.Unix() && !m.cfg.BrowserSessionCookie && m.cfg.Header == "":
 		// Compared in whole seconds, the precision of Max-Age: a store may
 		// keep the expiry rounded down (PostgreSQL: microseconds).
-		m.writeToken(h, s, s.token, s.expiry, now)
+		m.writeToken(h, s, s.token, s.expiry, clock())
 	case !s.found && s.destroyed && s.presented:
-		m.writeToken(h, s, "", time.Time{}, now)
+		m.writeToken(h, s, "", time.Time{}, clock())
 		s.presented = false
 	}
 	return nil

@@ -171,13 +171,14 @@ func (m *Manager) deadline(created, now time.Time) time.Time {
 }
 
 // refreshDue reports whether the idle deadline of the stored session s
-// should be pushed forward at now.
-func (m *Manager) refreshDue(s *Session, now time.Time) bool {
+// should be pushed forward now. It reads the clock only when s has an
+// idle deadline.
+func (m *Manager) refreshDue(s *Session, now func() time.Time) bool {
 	idle := m.cfg.IdleTimeout
 	if idle <= 0 || !s.found {
 		return false
 	}
-	next := m.deadline(s.created, now)
+	next := m.deadline(s.created, now())
 	step := time.Duration(float64(idle) * m.cfg.IdleRefreshFraction)
 	return next.Sub(s.expiry) >= step
 }

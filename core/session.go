@@ -445,7 +445,7 @@ func (s *Session) modified() bool {
 func (s *Session) Deadline() time.Time {
 	s.lock()
 	defer s.mu.Unlock()
-	if s.found && !s.modified() && !s.m.refreshDue(s, s.m.cfg.Now()) {
+	if s.found && !s.modified() && !s.m.refreshDue(s, s.m.cfg.Now) {
 		return s.expiry
 	}
 	return s.m.deadline(s.created, s.m.cfg.Now())

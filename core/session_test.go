@@ -831,3 +831,41 @@ func TestTokenCheckEdges(t *testing.T) {
 		}
 	})
 }
+
+// TestCommitReadsClockWhenNeeded: Commit reads the clock only when it may
+// write, refresh or send something. A request that only read its session
+// costs it no reading without an idle timeout, and one with an idle
+// timeout, which may be due for a refresh, one.
+func TestCommitReadsClockWhenNeeded(t *testing.T) {
+	for _, idle := range []time.Duration{0, 30 * time.Minute} {
+		h := newHarness(t, core.Config{})
+		reads := 0
+		m, err := core.New(core.Config{Store: h.store, IdleTimeout: idle,
+			Now: func() time.Time { reads++; return h.now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.m = m
+		tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", "b") })
+		commitReads := func(use func(s *core.Session)) int {
+			s, hdr := h.begin(tok, "192.0.2.1:1234")
+			use(s)
+			reads = 0
+			if err := m.Commit(s, hdr); err != nil {
+				t.Fatalf("Commit = %v", err)
+			}
+			m.Release(s)
+			return reads
+		}
+		want := 0
+		if idle > 0 {
+			want = 1
+		}
+		if n := commitReads(func(s *core.Session) { s.Get("a") }); n != want {
+			t.Errorf("idle timeout %v: Commit of a read read the clock %d times, want %d", idle, n, want)
+		}
+		if n := commitReads(func(s *core.Session) { s.Set("a", "c") }); n < 1 {
+			t.Errorf("idle timeout %v: Commit of a write read the clock %d times, want at least 1", idle, n)
+		}
+	}
+}
