@@ -384,7 +384,7 @@ func openBinaryLazy(data []byte) (created time.Time, l binLazy, ok bool, err err
 // decode: a slice, a map or a []byte (mutable, so every read of the
 // session must get the same one), found under key.
 func (l *binLazy) get(key string) (v any, found, whole bool) {
-	r := binReader{b: l.data, s: unsafe.String(unsafe.SliceData(l.data), len(l.data)), off: int(l.first), skip: true}
+	r := l.reader()
 	for i := uint32(0); ; i++ {
 		if i == l.n {
 			return nil, false, false

@@ -6,6 +6,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -496,6 +497,90 @@ func binTestCheckLazy(t *testing.T, data []byte) {
 			t.Fatalf("get(%q) of %q = %#v, found %v, whole %v; decodeBinary has no such key", k, data, v, found, whole)
 		}
 	}
+	binTestCheckMerge(t, data, l, created, values)
+}
+
+// binTestCheckMerge compares writing l, the lazily read record data, with
+// changes (binLazy.merge) with encoding its decoded values with the same
+// changes applied, for several sets of changes: the new record must
+// decode to the same values (and be the same bytes when data is what
+// Encode makes of its values), and be kept encoded as openBinaryLazy
+// would keep it. It also checks that plain and binPlain agree with the
+// decoded values.
+func binTestCheckMerge(t *testing.T, data []byte, l binLazy, created time.Time, values map[string]any) {
+	t.Helper()
+	_, filed := values[userKey]
+	_, written := values[writtenKey]
+	_, id := values[idKey]
+	if want := !filed && !written && !id; l.plain() != want || binPlain(data) != want {
+		t.Fatalf("plain() of %q = %v, binPlain %v; want %v", data, l.plain(), binPlain(data), want)
+	}
+	keys := binSortedKeys(nil, values)
+	canonical := false
+	if enc, err := (BinaryCodec{}).Encode(created, values); err == nil {
+		canonical = bytes.Equal(enc, data)
+	}
+	var plainKeys []string
+	for _, k := range keys {
+		if !ReservedKey(k) {
+			plainKeys = append(plainKeys, k)
+		}
+	}
+	type changeSet struct {
+		changes map[string]any
+		ip      string
+	}
+	sets := []changeSet{
+		{changes: map[string]any{}},
+		{changes: map[string]any{"": 7, "missing": deleted, "zzzz\xff": []int{1, 2}}, ip: "192.0.2.1"},
+		{changes: map[string]any{"m": map[string]any{"n": []any{"x", 1.5}}, "a": codecTestCreated}, ip: "2001:db8::1"},
+	}
+	if n := len(plainKeys); n > 0 {
+		first, last, mid := plainKeys[0], plainKeys[n-1], plainKeys[n/2]
+		sets = append(sets,
+			changeSet{changes: map[string]any{first: deleted, last: "changed"}},
+			changeSet{changes: map[string]any{mid: deleted, mid + "\x00": int64(-3), first + "\x00": nil}, ip: "198.51.100.7"},
+			changeSet{changes: map[string]any{first: []byte("b"), mid: uint8(9), last: deleted}},
+		)
+	}
+	for _, c := range sets {
+		state := maps.Clone(values)
+		delete(state, ipKey)
+		for k, v := range c.changes {
+			if isDeleted(v) {
+				delete(state, k)
+			} else {
+				state[k] = v
+			}
+		}
+		if c.ip != "" {
+			state[ipKey] = c.ip
+		}
+		want, err := BinaryCodec{}.Encode(created, state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := l.merge(created, c.changes, c.ip)
+		if err != nil {
+			t.Fatalf("merge of %q with %v, ip %q: %v", data, c.changes, c.ip, err)
+		}
+		if canonical && !bytes.Equal(got.data, want) {
+			t.Fatalf("merge of %q with %v, ip %q = %q; Encode of the merged values = %q", data, c.changes, c.ip, got.data, want)
+		}
+		gcreated, gvalues, err := decodeBinary(got.data, false)
+		if err != nil || !codecEqual(gcreated, created) || len(gvalues) != len(state) {
+			t.Fatalf("merge of %q with %v, ip %q = %q: decodes to %v, %v, %v; want %v", data, c.changes, c.ip, got.data, gcreated, gvalues, err, state)
+		}
+		for k, v := range state {
+			if !codecEqual(gvalues[k], v) {
+				t.Fatalf("merge of %q with %v, ip %q: %q = %#v, want %#v", data, c.changes, c.ip, k, gvalues[k], v)
+			}
+		}
+		_, ol, ok, err := openBinaryLazy(got.data)
+		if err != nil || !ok || ol.n != got.n || ol.first != got.first {
+			t.Fatalf("merge of %q with %v: kept as n %d, first %d; openBinaryLazy: %+v, %v, %v", data, c.changes, got.n, got.first, ol, ok, err)
+		}
+	}
 }
 
 // TestDecodeOwnedAllocations: decoding a buffer the core owns saves the
@@ -787,6 +872,50 @@ func TestBinaryCodecConcurrent(t *testing.T) {
 	for range 4 {
 		if err := <-done; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestBinaryPlainAndMerge: a record holding any of the metadata a write
+// reads or rewrites (the user, the last write while filed, the public id)
+// is not plain, and one holding only other metadata (the client address,
+// flash messages, client information) or none is; writing each with
+// changes (binLazy.merge) gives what encoding its merged values gives.
+func TestBinaryPlainAndMerge(t *testing.T) {
+	base := func(extra map[string]any) map[string]any {
+		m := map[string]any{"user": "gopher", "cart": int64(3), "theme": "dark", "seen": codecTestCreated}
+		maps.Copy(m, extra)
+		return m
+	}
+	for _, c := range []struct {
+		values map[string]any
+		plain  bool
+	}{
+		{map[string]any{}, true},
+		{base(nil), true},
+		{base(map[string]any{ipKey: "192.0.2.1", flashPrefix + "1": "saved", agentKey: "curl", addrKey: "192.0.2.1"}), true},
+		{base(map[string]any{retiredKey: true}), true},
+		{base(map[string]any{userKey: "alice"}), false},
+		{base(map[string]any{writtenKey: codecTestCreated}), false},
+		{base(map[string]any{idKey: "public"}), false},
+		{base(map[string]any{ipKey: "192.0.2.1", idKey: "public", userKey: "alice", userSinceKey: codecTestCreated}), false},
+	} {
+		data, err := BinaryCodec{}.Encode(codecTestCreated, c.values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, l, ok, err := openBinaryLazy(data)
+		if err != nil || !ok {
+			t.Fatalf("openBinaryLazy(%v) = %v, %v", c.values, ok, err)
+		}
+		if l.plain() != c.plain || binPlain(data) != c.plain {
+			t.Errorf("%v: plain() = %v, binPlain %v; want %v", c.values, l.plain(), binPlain(data), c.plain)
+		}
+		binTestCheckLazy(t, data)
+	}
+	for _, data := range [][]byte{nil, {binMagic}, {binMagic, binVersion, 0}, []byte("not a record")} {
+		if binPlain(data) {
+			t.Errorf("binPlain(%q) = true, want false for a record it cannot read", data)
 		}
 	}
 }

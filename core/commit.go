@@ -86,6 +86,13 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 		s.discardChanges()
 		write = false
 	}
+	if write && !(persist && s.writableInPlace(newToken)) {
+		// A record kept encoded is written in place when it can be (see
+		// binLazy.merge), and otherwise decoded first.
+		if err := s.decodeRaw(); err != nil {
+			return err
+		}
+	}
 	refresh := !write && m.refreshDue(s, clock)
 	if write || refresh || s.drop != "" {
 		if err := m.commitIO(s, write, persist, newToken, refresh, clock()); err != nil {
@@ -136,7 +143,7 @@ func (m *Manager) commitStore(parent context.Context, s *Session, write, persist
 	var ctx context.Context = dc
 	state := s.base
 	filed := metaString(s.base, userKey) // the user the loaded record is filed under
-	if write && persist {
+	if write && persist && !s.raw.pending() {
 		state = s.mergeIntoBase() // only now: nothing below reads the loaded state again
 	}
 	renewed := false
@@ -225,6 +232,9 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 	if rebase {
 		w.changes, w.cleared = s.changes, s.cleared
 	}
+	if s.raw.pending() {
+		w.raw = s.raw // written in place (see Session.writableInPlace)
+	}
 	retire := s.found && s.renew && m.cas != nil
 	renewed := false
 	if retire {
@@ -259,6 +269,11 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 	}
 	s.token, s.key, s.found = token, key, true
 	s.version, s.expiry, s.created, s.base, s.ip = w.version, w.expiry, w.created, w.state, w.ip
+	if s.raw.pending() {
+		// Written in place: the record written is kept encoded in turn
+		// (base stays nil). Rebased on a conflict: base holds it all.
+		*s.raw = w.merged
+	}
 	s.discardChanges()
 	return nil
 }
@@ -419,6 +434,11 @@ type writeOp struct {
 	// session's, see mergeIntoBase), which changes replays on a
 	// conflict: stamp writes into a copy of it.
 	shared bool
+	// raw, when set, is the loaded record kept encoded, and state nil:
+	// encode writes changes into it in place (see binLazy.merge), and
+	// merged is the record it wrote last. A rebase drops it.
+	raw    *binLazy
+	merged binLazy
 }
 
 // write stores w.state under w.key. With a compare-and-swap store the
@@ -610,6 +630,7 @@ func (m *Manager) rebase(ctx context.Context, w *writeOp, now time.Time) error {
 	}
 	w.version, w.created, w.filed = rec.Version, created, metaString(values, userKey)
 	w.state, w.shared = applyChanges(values, w.cleared, w.changes), false
+	w.raw, w.merged = nil, binLazy{} // the record loaded here replaces the one kept encoded
 	return nil
 }
 
@@ -649,11 +670,12 @@ func (m *Manager) decode(data []byte, owned bool) (time.Time, map[string]any, er
 }
 
 // decodeLoaded decodes the data of a record a request loads, as decode
-// does, except that with encoded set an owned record of the default
+// does, except that with mode loadEncoded, or loadPlain and a plain
+// record (see binPlainEntries), an owned record of the default
 // BinaryCodec is only checked and kept encoded (raw, with values nil), to
-// be decoded when its values are read (see Session.decodeRaw).
-func (m *Manager) decodeLoaded(data []byte, owned, encoded bool) (created time.Time, values map[string]any, raw binLazy, err error) {
-	if _, ok := m.cfg.Codec.(BinaryCodec); ok && owned && encoded {
+// be decoded when its values are needed (see Session.decodeRaw).
+func (m *Manager) decodeLoaded(data []byte, owned bool, mode loadMode) (created time.Time, values map[string]any, raw binLazy, err error) {
+	if _, ok := m.cfg.Codec.(BinaryCodec); ok && owned && (mode == loadEncoded || mode == loadPlain && binPlain(data)) {
 		created, raw, ok, err := openBinaryLazy(data)
 		if err != nil || ok {
 			return created, nil, raw, err
@@ -666,6 +688,14 @@ func (m *Manager) decodeLoaded(data []byte, owned, encoded bool) (created time.T
 
 // encode serialises w, enforcing MaxRecordSize.
 func (m *Manager) encode(w *writeOp) ([]byte, error) {
+	if w.raw != nil {
+		merged, err := w.raw.merge(w.created, w.changes, w.ip)
+		if err != nil {
+			return nil, fmt.Errorf("sessionkit: encode: %w", err)
+		}
+		w.merged = merged
+		return m.checkSize(merged.data)
+	}
 	state := w.state
 	if w.ip != "" {
 		state = maps.Clone(state)
@@ -681,6 +711,12 @@ func (m *Manager) encode(w *writeOp) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sessionkit: encode: %w", err)
 	}
+	return m.checkSize(data)
+}
+
+// checkSize returns data, an encoded record, or an error wrapping
+// ErrTooLarge when it exceeds MaxRecordSize.
+func (m *Manager) checkSize(data []byte) ([]byte, error) {
 	if m.cfg.MaxRecordSize > 0 && len(data) > m.cfg.MaxRecordSize {
 		return nil, fmt.Errorf("sessionkit: save: %w: %d bytes, MaxRecordSize is %d", ErrTooLarge, len(data), m.cfg.MaxRecordSize)
 	}

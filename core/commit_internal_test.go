@@ -29,8 +29,11 @@ func (c *casMap) CompareAndSwap(_ context.Context, key string, version uint64, d
 
 // TestNewSessionValuesAreItsChanges pins what saves a new session two
 // allocations: its commit stores the changes map itself as the session's
-// values (mergeIntoBase makes no second map), and a loaded session's
-// commit merges into the map it loaded.
+// values (mergeIntoBase makes no second map); what saves a loaded plain
+// record's update its decoding: its commit writes the changes into the
+// record kept encoded (binLazy.merge) and keeps the new record encoded,
+// with no map; and a loaded record that is not plain (here: it holds a
+// public id) is decoded, and its commit merges into the map it loaded.
 func TestNewSessionValuesAreItsChanges(t *testing.T) {
 	m, err := New(Config{Store: &casMap{}})
 	if err != nil {
@@ -59,12 +62,44 @@ func TestNewSessionValuesAreItsChanges(t *testing.T) {
 	r.Header.Set("Cookie", h.Get("Set-Cookie"))
 	s = m.Begin(r)
 	s.Set("c", 3)
-	loaded := id(s.base)
+	if s.base != nil || !s.raw.pending() {
+		t.Fatalf("a plain record after Set: base %v, kept encoded %v; want no map, kept encoded", s.base, s.raw.pending())
+	}
 	if err := m.Commit(s, httptest.NewRecorder().Header()); err != nil {
 		t.Fatal(err)
 	}
-	if got := id(s.base); got != loaded || len(s.base) != 2 {
-		t.Fatalf("a loaded session's commit: base %v (same map: %v), want [a c] merged into the loaded map", s.base, got == loaded)
+	if s.base != nil || !s.raw.pending() || s.changes != nil {
+		t.Fatalf("a plain record's commit: base %v, kept encoded %v, changes %v; want no map, kept encoded, no changes", s.base, s.raw.pending(), s.changes)
+	}
+	if a, _ := s.Get("a"); a != 1 {
+		t.Errorf("after the commit: a = %v, want 1", a)
+	}
+	if keys := s.Keys(); !reflect.DeepEqual(keys, []string{"a", "c"}) {
+		t.Errorf("after the commit: keys %v, want [a c]", keys)
+	}
+	m.Release(s)
+
+	s = m.Begin(httptest.NewRequest("GET", "/", nil))
+	s.Set("a", 1)
+	s.ID() // a public id: the record is not plain
+	h = httptest.NewRecorder().Header()
+	if err := m.Commit(s, h); err != nil {
+		t.Fatal(err)
+	}
+	m.Release(s)
+	r = httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Cookie", h.Get("Set-Cookie"))
+	s = m.Begin(r)
+	s.Set("c", 3)
+	loaded := id(s.base)
+	if s.base == nil || s.raw.pending() {
+		t.Fatalf("a record with a public id after Set: base %v, kept encoded %v; want it decoded", s.base, s.raw.pending())
+	}
+	if err := m.Commit(s, httptest.NewRecorder().Header()); err != nil {
+		t.Fatal(err)
+	}
+	if got := id(s.base); got != loaded || len(s.base) != 3 {
+		t.Fatalf("a loaded session's commit: base %v (same map: %v), want [a c] and the id merged into the loaded map", s.base, got == loaded)
 	}
 	m.Release(s)
 }

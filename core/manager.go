@@ -185,9 +185,9 @@ func (m *Manager) refreshDue(s *Session, now func() time.Time) bool {
 
 // load reads the session with token tok (the request's, "" if none) from
 // the store; valid says whether tok is well-formed (Tokens.Valid), and
-// encoded whether the record may stay encoded (see Session.decodeRaw).
+// mode whether the record may stay encoded (see Session.decodeRaw).
 // s.mu is held.
-func (s *Session) load(tok string, valid, encoded bool) {
+func (s *Session) load(tok string, valid bool, mode loadMode) {
 	m := s.m
 	s.loaded = true
 	now := m.cfg.Now()
@@ -220,7 +220,7 @@ func (s *Session) load(tok string, valid, encoded bool) {
 			return
 		}
 		if found {
-			if s.adopt(tok, key, rec, true, encoded, now) {
+			if s.adopt(tok, key, rec, true, mode, now) {
 				s.observeLoad(LoadHit)
 				return
 			}
@@ -245,7 +245,7 @@ func (s *Session) load(tok string, valid, encoded bool) {
 // adopt installs a loaded record, or reports why it cannot be used. It
 // reports the outcome of a load it refuses to the Observer; the caller
 // reports a hit (a client-side session may still be refused after it).
-func (s *Session) adopt(tok, key string, rec Record, owned, encoded bool, now time.Time) bool {
+func (s *Session) adopt(tok, key string, rec Record, owned bool, mode loadMode, now time.Time) bool {
 	m := s.m
 	log := func(msg string, err error) {
 		attrs := []slog.Attr{slog.String("reason", msg)}
@@ -260,7 +260,10 @@ func (s *Session) adopt(tok, key string, rec Record, owned, encoded bool, now ti
 		s.observeLoad(LoadCorrupt)
 		return false
 	}
-	created, values, raw, err := m.decodeLoaded(rec.Data, owned, encoded && s.raw != nil)
+	if s.raw == nil {
+		mode = loadDecoded // no room to keep the record encoded
+	}
+	created, values, raw, err := m.decodeLoaded(rec.Data, owned, mode)
 	if err != nil {
 		log("record cannot be decoded", err)
 		s.dropStale(tok)
@@ -330,7 +333,7 @@ func (s *Session) loadClient(tok string, now, start time.Time) {
 			s.reset(now)
 			return
 		}
-		if ok && s.adopt(tok, id, Record{Data: data, Expiry: exp}, false, false, now) { // the key of a client-side session is its id
+		if ok && s.adopt(tok, id, Record{Data: data, Expiry: exp}, false, loadDecoded, now) { // the key of a client-side session is its id
 			if err := s.checkUserRevoked(); err != nil {
 				s.loadErr = err
 				s.observeLoad(LoadError)

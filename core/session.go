@@ -121,9 +121,26 @@ const (
 
 // lock locks s, loading it first if needed, with its values decoded.
 func (s *Session) lock() {
-	s.lockFor(false)
+	s.lockFor(loadDecoded)
 	_ = s.decodeRaw() // a failure is s.loadErr, which Commit returns
 }
+
+// loadMode says how a load may keep the record it loads (see
+// Session.decodeRaw).
+type loadMode uint8
+
+const (
+	// loadDecoded decodes the record's values at once: for a method that
+	// needs them all.
+	loadDecoded loadMode = iota
+	// loadEncoded keeps the record encoded: for get's readers (Get,
+	// Value), which read a few values.
+	loadEncoded
+	// loadPlain keeps a plain record (see binPlainEntries) encoded and
+	// decodes any other at once: for Set and Delete, whose changes a
+	// commit writes into a plain record without decoding it.
+	loadPlain
+)
 
 // maxRawGets bounds the values get decodes one at a time from a record
 // kept encoded (each looks its key up from the record's start): a
@@ -134,12 +151,15 @@ const maxRawGets = 4
 // s.base. s.mu is held.
 //
 // A loaded record is kept encoded until a method needs its values: get
-// reads up to maxRawGets of them from it one at a time, and lock (every
-// method but Get) and a refresh that rewrites the record call decodeRaw
-// first, so that every other reader of s.base finds it complete. A
-// session with changes, a Renew or a Destroy therefore never has raw:
-// they all go through lock, and so does every write of a commit. Only a
-// server-side store's record is kept encoded (see decodeLoaded).
+// reads up to maxRawGets of them from it one at a time; Set and Delete
+// only record changes; and lock (every other method) and a refresh that
+// rewrites the record call decodeRaw first, so that every other reader
+// of s.base finds it complete. A session with a Renew, a Destroy or
+// changes to metadata therefore never has raw: they all go through lock.
+// A commit writes the changes of Set and Delete into a plain record
+// without decoding it (see writableInPlace), and decodes any other
+// first. Only a server-side store's record is kept encoded (see
+// decodeLoaded).
 func (s *Session) decodeRaw() error {
 	if !s.raw.pending() {
 		return nil
@@ -158,11 +178,32 @@ func (s *Session) decodeRaw() error {
 	return s.loadErr
 }
 
-// lockFor locks s as lock does. With encoded set (for get's readers:
-// Get, Value), a load keeps the record's values encoded (see
-// Session.decodeRaw); without it (lock: a method that needs them all)
-// it decodes them at once, rather than check the record twice.
-func (s *Session) lockFor(encoded bool) {
+// writableInPlace reports whether this request's changes can be written
+// into the record kept encoded without decoding it (binLazy.merge): the
+// record is plain (binPlainEntries), the changes are values set or
+// deleted, none of the metadata, and the session keeps its token. s.mu
+// is held.
+//
+// Only the record's plainness is ever in doubt: the methods that clear
+// the values, change metadata or ask for a new token all decode the
+// record first (lock). The other conditions guard merge's contract.
+func (s *Session) writableInPlace(newToken bool) bool {
+	if !s.raw.pending() || newToken || s.cleared {
+		return false
+	}
+	for k := range s.changes {
+		if ReservedKey(k) {
+			return false
+		}
+	}
+	return s.raw.plain()
+}
+
+// lockFor locks s as lock does. A load keeps the record's values
+// encoded as mode says (see Session.decodeRaw); with loadDecoded (lock:
+// a method that needs them all) it decodes them at once, rather than
+// check the record twice.
+func (s *Session) lockFor(mode loadMode) {
 	s.mu.Lock()
 	if !s.loaded {
 		tok, valid := s.m.readToken(s.req)
@@ -170,7 +211,7 @@ func (s *Session) lockFor(encoded bool) {
 			s.sessionState = newState(tok != "")
 			s.touched.Store(true)
 		}
-		s.load(tok, valid, encoded)
+		s.load(tok, valid, mode)
 	} else if s.sessionState == nil {
 		s.sessionState = newState(false)
 		s.touched.Store(true)
@@ -226,7 +267,7 @@ func (s *Session) runHooks(h uint8) {
 
 // Get returns the value stored under key and whether it was there.
 func (s *Session) Get(key string) (any, bool) {
-	s.lockFor(true)
+	s.lockFor(loadEncoded)
 	defer s.mu.Unlock()
 	return s.get(key)
 }
@@ -265,7 +306,7 @@ func (s *Session) Set(key string, v any) {
 	if ReservedKey(key) {
 		panic(fmt.Sprintf("sessionkit: Session.Set: key %q is reserved for the core's metadata (it begins with a NUL byte)", key))
 	}
-	s.lock()
+	s.lockFor(loadPlain)
 	defer s.mu.Unlock()
 	s.set(key, v)
 }
@@ -279,7 +320,7 @@ func (s *Session) set(key string, v any) {
 
 // Delete removes key. Deleting a missing key changes nothing.
 func (s *Session) Delete(key string) {
-	s.lock()
+	s.lockFor(loadPlain)
 	defer s.mu.Unlock()
 	s.del(key)
 }

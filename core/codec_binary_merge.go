@@ -1,0 +1,147 @@
+package core
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+	"unsafe"
+)
+
+// Writing a record kept encoded (see Session.decodeRaw) without decoding
+// it. A request that changes a few values of a stored session needs
+// neither the map of all its values nor their encoding again: the new
+// record is the old one with the changed entries replaced, inserted or
+// left out, and every other entry copied as it is (entries are in
+// increasing key order, so one pass over both does it). Only a plain
+// record (binPlainEntries) is written so: the metadata that a write reads
+// or rewrites (stamp, swap) lives in the values map.
+
+// reader returns a reader, in skip mode, at l's first entry.
+func (l *binLazy) reader() binReader {
+	return binReader{b: l.data, s: unsafe.String(unsafe.SliceData(l.data), len(l.data)), off: int(l.first), skip: true}
+}
+
+// plain reports whether l is a plain record (see binPlainEntries).
+func (l *binLazy) plain() bool { return binPlainEntries(l.reader(), int(l.n)) }
+
+// binPlain reports whether data, a record not checked yet, is a plain
+// record (see binPlainEntries). A record it cannot read is not.
+func binPlain(data []byte) bool {
+	r, _, n, err := binOpen(data, true)
+	if err != nil {
+		return false
+	}
+	r.skip = true
+	return binPlainEntries(r, n)
+}
+
+// binPlainEntries reports whether the n entries r is at hold none of the
+// metadata that a write must read or may rewrite (see stamp): the user
+// the session is filed under, the time of its last write while filed, and
+// its public id. Metadata keys begin with a NUL byte, so they come first:
+// only those entries are read. Entries r cannot read are not plain.
+func binPlainEntries(r binReader, n int) bool {
+	for range n {
+		k, err := r.str()
+		if err != nil {
+			return false
+		}
+		if !ReservedKey(k) {
+			return true
+		}
+		if k == userKey || k == writtenKey || k == idKey {
+			return false
+		}
+		if _, err := r.value(0); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// merge returns the record of l's values with changes applied (a value,
+// or deleted) and the client address ip stored under ipKey (none when ip
+// is ""), created at created, kept encoded: the bytes BinaryCodec.Encode
+// makes of those values, built without decoding l. The entries of l that
+// no change names are copied as they are. changes must hold no reserved
+// key. The result's data is a new slice.
+func (l *binLazy) merge(created time.Time, changes map[string]any, ip string) (binLazy, error) {
+	var scratch [16]string
+	keys := append(binSortedKeys(scratch[:0], changes), ipKey) // ipKey is replaced, or dropped
+	slices.Sort(keys)
+	change := func(k string) any {
+		if k != ipKey {
+			return changes[k]
+		}
+		if ip == "" {
+			return deleted
+		}
+		return ip
+	}
+	size := len(l.data) + binary.MaxVarintLen64
+	for _, k := range keys {
+		if v := change(k); !isDeleted(v) {
+			size += binary.MaxVarintLen32 + len(k) + binSize(v, 0)
+		}
+	}
+	b := make([]byte, 0, size)
+	b = append(b, binMagic, binVersion)
+	b = binAppendTime(b, created)
+	countAt := len(b)
+	b = b[:countAt+binary.MaxVarintLen64] // room for the count, known at the end
+	n := 0
+	emit := func(k string) error {
+		v := change(k)
+		if isDeleted(v) {
+			return nil
+		}
+		b = binAppendString(b, k)
+		var err error
+		if b, err = binAppendValue(b, v, 0); err != nil {
+			return fmt.Errorf("sessionkit: binary codec: encode %q: %w", k, err)
+		}
+		n++
+		return nil
+	}
+	r, next := l.reader(), 0
+	for range l.n {
+		start := r.off
+		k, err := r.str()
+		if err == nil {
+			_, err = r.value(0)
+		}
+		if err != nil {
+			return binLazy{}, err // openBinaryLazy checked l: only a bug gets here
+		}
+		for ; next < len(keys) && keys[next] < k; next++ {
+			if err := emit(keys[next]); err != nil {
+				return binLazy{}, err
+			}
+		}
+		if next < len(keys) && keys[next] == k {
+			if err := emit(k); err != nil {
+				return binLazy{}, err
+			}
+			next++
+			continue
+		}
+		b = append(b, l.data[start:r.off]...)
+		n++
+	}
+	for ; next < len(keys); next++ {
+		if err := emit(keys[next]); err != nil {
+			return binLazy{}, err
+		}
+	}
+	w := binary.PutUvarint(b[countAt:], uint64(n))
+	gap := binary.MaxVarintLen64 - w
+	copy(b[countAt+w:], b[countAt+binary.MaxVarintLen64:])
+	b = b[:len(b)-gap]
+	first := countAt + w
+	if first > math.MaxUint8 || uint64(n) > math.MaxUint32 {
+		return binLazy{}, errBinCount // far beyond any record: 27 header bytes at most
+	}
+	return binLazy{data: b, n: uint32(n), first: uint8(first)}, nil
+}
