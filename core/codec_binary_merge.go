@@ -40,16 +40,17 @@ func binPlain(data []byte) bool {
 // binPlainEntries reports whether the n entries r is at hold none of the
 // metadata that a write must read or may rewrite (see stamp): the user
 // the session is filed under, the time of its last write while filed, and
-// its public id. Metadata keys begin with a NUL byte, so they come first:
-// only those entries are read. Entries r cannot read are not plain.
+// its public id. Metadata keys begin with a NUL byte, so they come first,
+// after the empty key alone: only those entries are read. Entries r
+// cannot read are not plain.
 func binPlainEntries(r binReader, n int) bool {
 	for range n {
 		k, err := r.str()
 		if err != nil {
 			return false
 		}
-		if !ReservedKey(k) {
-			return true
+		if k != "" && !ReservedKey(k) {
+			return true // past the metadata
 		}
 		if k == userKey || k == writtenKey || k == idKey {
 			return false

@@ -899,6 +899,8 @@ func TestBinaryPlainAndMerge(t *testing.T) {
 		{base(map[string]any{writtenKey: codecTestCreated}), false},
 		{base(map[string]any{idKey: "public"}), false},
 		{base(map[string]any{ipKey: "192.0.2.1", idKey: "public", userKey: "alice", userSinceKey: codecTestCreated}), false},
+		{base(map[string]any{"": 1}), true},
+		{base(map[string]any{"": 1, userKey: "alice"}), false}, // "" sorts before the metadata
 	} {
 		data, err := BinaryCodec{}.Encode(codecTestCreated, c.values)
 		if err != nil {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -271,7 +272,8 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 	s.version, s.expiry, s.created, s.base, s.ip = w.version, w.expiry, w.created, w.state, w.ip
 	if s.raw.pending() {
 		// Written in place: the record written is kept encoded in turn
-		// (base stays nil). Rebased on a conflict: base holds it all.
+		// (base stays nil). Rebased on a conflict: base holds it all
+		// (merged is empty).
 		*s.raw = w.merged
 	}
 	s.discardChanges()
@@ -436,7 +438,8 @@ type writeOp struct {
 	shared bool
 	// raw, when set, is the loaded record kept encoded, and state nil:
 	// encode writes changes into it in place (see binLazy.merge), and
-	// merged is the record it wrote last. A rebase drops it.
+	// merged is a copy of the record it wrote last, for the session to
+	// keep. A rebase drops both.
 	raw    *binLazy
 	merged binLazy
 }
@@ -693,8 +696,12 @@ func (m *Manager) encode(w *writeOp) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sessionkit: encode: %w", err)
 		}
+		data := merged.data
+		// The session keeps a copy: a store may use the buffer it is
+		// given during the call.
+		merged.data = bytes.Clone(data)
 		w.merged = merged
-		return m.checkSize(merged.data)
+		return m.checkSize(data)
 	}
 	state := w.state
 	if w.ip != "" {

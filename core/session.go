@@ -180,23 +180,38 @@ func (s *Session) decodeRaw() error {
 
 // writableInPlace reports whether this request's changes can be written
 // into the record kept encoded without decoding it (binLazy.merge): the
-// record is plain (binPlainEntries), the changes are values set or
-// deleted, none of the metadata, and the session keeps its token. s.mu
-// is held.
+// record is plain (binPlainEntries); the changes are deletions and
+// scalar values (see scalarValue), none of them metadata; and the session
+// keeps its token. s.mu is held.
 //
-// Only the record's plainness is ever in doubt: the methods that clear
-// the values, change metadata or ask for a new token all decode the
-// record first (lock). The other conditions guard merge's contract.
+// After such a write the session reads its values from the record
+// written, so a value it set must decode to exactly the value it was:
+// true of scalars, not of a time.Time (its zone's name is not stored), a
+// slice or map (a copy, not the one set) or a gob value. The methods that
+// clear the values, change metadata or ask for a new token all decode
+// the record first (lock): those conditions guard merge's contract.
 func (s *Session) writableInPlace(newToken bool) bool {
 	if !s.raw.pending() || newToken || s.cleared {
 		return false
 	}
-	for k := range s.changes {
-		if ReservedKey(k) {
+	for k, v := range s.changes {
+		if ReservedKey(k) || !scalarValue(v) {
 			return false
 		}
 	}
 	return s.raw.plain()
+}
+
+// scalarValue reports whether v is a deletion (see deleted) or a value
+// that BinaryCodec decodes to exactly v: nil, a string, a bool, or a
+// number of a built-in type.
+func scalarValue(v any) bool {
+	switch v.(type) {
+	case nil, deletion, string, bool, int, int8, int16, int32, int64,
+		uint, uint8, uint16, uint32, uint64, float32, float64:
+		return true
+	}
+	return false
 }
 
 // lockFor locks s as lock does. A load keeps the record's values

@@ -1,13 +1,17 @@
 package core_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/stores/memory"
 )
 
 // TestWriteInPlace: a request that sets and deletes values of a stored
@@ -78,7 +82,15 @@ func TestWriteInPlaceConflict(t *testing.T) {
 	a.SetUser("alice")
 	b.Set("y", 2) // loaded before a wrote: its commit conflicts
 	h.commit(t, a, tok, ha)
-	h.commit(t, b, tok, hb)
+	if err := h.m.Commit(b, hb); err != nil {
+		t.Fatalf("Commit = %v", err)
+	}
+	// The request that lost reads the record it rebased on.
+	lazyCheckAll(t, b, map[string]any{"x": 1, "y": 2})
+	if u := b.User(); u != "alice" {
+		t.Errorf("the rebased request: User() = %q, want alice", u)
+	}
+	h.m.Release(b)
 	h.request(t, tok, func(s *core.Session) {
 		lazyCheckAll(t, s, map[string]any{"x": 1, "y": 2})
 		if u := s.User(); u != "alice" {
@@ -148,12 +160,17 @@ func TestWriteInPlaceAllocations(t *testing.T) {
 // written in place, since it records the time of the write for
 // UserSessions (LastSeen): neither when the update sets a value first
 // (the load decodes such a record at once) nor when it reads one first
-// (the commit decodes it).
+// (the commit decodes it), also when the session holds a value under the
+// empty key, which sorts before the metadata.
 func TestWriteInPlaceFiled(t *testing.T) {
-	for _, readFirst := range []bool{false, true} {
+	for _, c := range []struct{ readFirst, emptyKey bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		readFirst := c.readFirst
 		h := newHarness(t, core.Config{})
 		tok, _ := h.request(t, "", func(s *core.Session) {
 			s.Set("a", 1)
+			if c.emptyKey {
+				s.Set("", "empty key")
+			}
 			s.SetUser("alice")
 		})
 		h.now = h.now.Add(time.Minute)
@@ -176,4 +193,115 @@ func TestWriteInPlaceFiled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWriteInPlaceValuesKept: after its commit, a request reads the
+// values it set as it set them. Scalars are written in place (they
+// decode to exactly what was set); a time.Time (its zone's name is not
+// stored), a slice or a map (the session must return the one set, not a
+// copy) make the commit decode the record, as before.
+func TestWriteInPlaceValuesKept(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	tok := lazySeed(t, h)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("X", 3600))
+	list := []string{"p", "q"}
+	for _, v := range []any{"s", 7, int8(-8), uint64(1 << 60), 2.5, float32(1.5), true, nil, at, list, map[string]any{"k": "v"}, []byte("b")} {
+		s, hdr := h.begin(tok, "192.0.2.1:1234")
+		s.Set("v", v)
+		before, _ := s.Get("v")
+		h.commit(t, s, tok, hdr)
+		s, hdr = h.begin(tok, "192.0.2.1:1234")
+		s.Set("v", v)
+		if err := h.m.Commit(s, hdr); err != nil {
+			t.Fatalf("Commit = %v", err)
+		}
+		after, _ := s.Get("v")
+		if !reflect.DeepEqual(after, before) {
+			t.Errorf("Set(v, %#v): after the commit Get(v) = %#v", v, after)
+		}
+		if at, ok := after.(time.Time); ok && at.Location().String() != "X" {
+			t.Errorf("after the commit the time's zone is %q, want X", at.Location())
+		}
+		if l, ok := after.([]string); ok && &l[0] != &list[0] {
+			t.Error("after the commit Get(v) is a copy of the slice set, not the slice")
+		}
+		h.m.Release(s)
+	}
+}
+
+// bufferUser is a store that writes over the buffer it was given, after
+// using it, as an in-place encrypting wrapper might, and can fail its
+// next compare-and-swap calls.
+type bufferUser struct {
+	*memory.Store
+	fail int
+}
+
+func (b *bufferUser) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, exp time.Time) (uint64, error) {
+	if b.fail > 0 {
+		b.fail--
+		return 0, errors.New("store down")
+	}
+	v, err := b.Store.CompareAndSwap(ctx, key, version, data, exp)
+	clear(data)
+	return v, err
+}
+
+// TestWriteInPlaceStoreBuffer: a request that wrote in place reads its
+// values after the commit from its own copy of the record written, not
+// from the buffer the store was given, and its late commit stores them
+// all; a store failure leaves the session as it was, for the late commit
+// to store.
+func TestWriteInPlaceStoreBuffer(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	st := &bufferUser{Store: h.store}
+	m, err := core.New(core.Config{Store: st, Now: func() time.Time { return h.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.m = m
+	tok := lazySeed(t, h)
+	s, hdr := h.begin(tok, "192.0.2.1:1234")
+	s.Set("x", 1)
+	if err := m.Commit(s, hdr); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Get("a-str"); v != "alice" {
+		t.Errorf("after the commit Get(a-str) = %v, want alice", v)
+	}
+	s.Set("y", 2)
+	if err := m.Commit(s, nil); err != nil {
+		t.Fatalf("late Commit = %v", err)
+	}
+	m.Release(s)
+	h.request(t, tok, func(s *core.Session) { lazyCheckAll(t, s, map[string]any{"x": 1, "y": 2}) })
+
+	s, hdr = h.begin(tok, "192.0.2.1:1234")
+	s.Set("z", 3)
+	st.fail = 1
+	if err := m.Commit(s, hdr); err == nil {
+		t.Fatal("Commit with the store down = nil, want its error")
+	}
+	if v, _ := s.Get("z"); v != 3 {
+		t.Errorf("after the failed commit Get(z) = %v, want 3", v)
+	}
+	if err := m.Commit(s, nil); err != nil {
+		t.Fatalf("late Commit = %v", err)
+	}
+	m.Release(s)
+	h.request(t, tok, func(s *core.Session) { lazyCheckAll(t, s, map[string]any{"x": 1, "y": 2, "z": 3}) })
+}
+
+// TestWriteInPlaceTooLarge: a change that makes the record exceed
+// MaxRecordSize fails the commit with ErrTooLarge and stores nothing.
+func TestWriteInPlaceTooLarge(t *testing.T) {
+	h := newHarness(t, core.Config{MaxRecordSize: 400})
+	tok := lazySeed(t, h)
+	s, hdr := h.begin(tok, "192.0.2.1:1234")
+	s.Set("big", strings.Repeat("x", 500))
+	if err := h.m.Commit(s, hdr); !errors.Is(err, core.ErrTooLarge) {
+		t.Fatalf("Commit = %v, want ErrTooLarge", err)
+	}
+	h.m.Release(s)
+	h.request(t, tok, func(s *core.Session) { lazyCheckAll(t, s, nil) })
 }
