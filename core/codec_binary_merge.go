@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 	"unsafe"
 )
@@ -70,8 +69,7 @@ func binPlainEntries(r binReader, n int) bool {
 // key. The result's data is a new slice.
 func (l *binLazy) merge(created time.Time, changes map[string]any, ip string) (binLazy, error) {
 	var scratch [16]string
-	keys := append(binSortedKeys(scratch[:0], changes), ipKey) // ipKey is replaced, or dropped
-	slices.Sort(keys)
+	keys := binSortedKeys(append(scratch[:0], ipKey), changes) // ipKey is replaced, or dropped
 	change := func(k string) any {
 		if k != ipKey {
 			return changes[k]
