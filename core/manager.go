@@ -124,7 +124,7 @@ func (m *Manager) Release(s *Session) {
 	s.mu.Lock()
 	s.released, s.loaded = true, true
 	if s.sessionState != nil {
-		s.base, s.changes, s.shared, s.hooks = nil, nil, false, 0
+		s.base, s.changes, s.shared, s.hooks, s.loadedData = nil, nil, false, 0, nil
 		if s.raw != nil {
 			*s.raw = binLazy{}
 		}
@@ -305,6 +305,9 @@ func (s *Session) adopt(tok, key string, rec Record, owned bool, mode loadMode, 
 	s.token, s.key, s.found = tok, key, true
 	s.version, s.expiry, s.created, s.ip = rec.Version, rec.Expiry, created, ip
 	s.base = values
+	if owned {
+		s.loadedData = rec.Data
+	}
 	if raw.data != nil {
 		*s.raw = raw
 	}

@@ -120,3 +120,64 @@ func TestRenewAfterConcurrentWrite(t *testing.T) {
 		}
 	})
 }
+
+// oldDataRecorder is a memory store whose Renew records the OldData of
+// every renewal it is given.
+type oldDataRecorder struct {
+	*memory.Store
+	mu      sync.Mutex
+	oldData [][]byte
+}
+
+func (o *oldDataRecorder) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
+	o.mu.Lock()
+	o.oldData = append(o.oldData, slices.Clone(r.OldData))
+	o.mu.Unlock()
+	return o.Store.Renew(ctx, r)
+}
+
+// TestRenewOldData: Renewal.OldData is the old record as the request
+// loaded it, byte for byte, and nil once the request has written the
+// record itself (claiming flash messages), when those bytes are no longer
+// the record at OldVersion.
+func TestRenewOldData(t *testing.T) {
+	mem := memory.New(memory.Config{})
+	t.Cleanup(func() { _ = mem.Close() })
+	store := &oldDataRecorder{Store: mem}
+	h := newHarness(t, core.Config{Store: store})
+	take := func() [][]byte {
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		got := store.oldData
+		store.oldData = nil
+		return got
+	}
+
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("cart", 3); s.Set("name", "ann") })
+	stored, ok, err := mem.Load(t.Context(), core.StoreKey(tok))
+	if err != nil || !ok {
+		t.Fatalf("Load of the seeded session = %v, %v", ok, err)
+	}
+	renewed, _ := h.request(t, tok, func(s *core.Session) { s.Renew(); s.Set("user", "ann") })
+	if got := take(); len(got) != 1 || !slices.Equal(got[0], stored.Data) {
+		t.Fatalf("OldData of a renew = %q, want the record loaded, %q", got, stored.Data)
+	}
+
+	// A request that claims flash messages writes the record before its
+	// renew: the bytes it loaded are no longer the record at OldVersion.
+	h.request(t, renewed, func(s *core.Session) { s.AddFlash("welcome") })
+	again, _ := h.request(t, renewed, func(s *core.Session) {
+		if f := s.Flashes(); len(f) != 1 {
+			t.Errorf("Flashes = %q, want the one added", f)
+		}
+		s.Renew()
+	})
+	if got := take(); len(got) != 1 || got[0] != nil {
+		t.Fatalf("OldData of a renew after the request wrote the record = %q, want nil", got)
+	}
+	h.request(t, again, func(s *core.Session) {
+		if v, _ := s.Get("cart"); v != 3 || len(s.Flashes()) != 0 {
+			t.Errorf("after the renews: cart %v, flashes %q; want 3 and none", v, s.Flashes())
+		}
+	})
+}

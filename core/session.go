@@ -44,15 +44,16 @@ type sessionState struct {
 	loadErr error
 	hooks   uint8 // pending Init / OnExpired calls, run outside mu
 
-	token     string // current token; "" until one is issued
-	key       string // store key of token
-	presented bool   // the client sent a token, valid or not
-	found     bool   // a live record exists under key
-	retired   bool   // the token was retired by a renew moments ago (Config.RenewGrace)
-	version   uint64
-	expiry    time.Time // record expiry as loaded or last written
-	created   time.Time
-	ip        string
+	token      string // current token; "" until one is issued
+	key        string // store key of token
+	presented  bool   // the client sent a token, valid or not
+	found      bool   // a live record exists under key
+	retired    bool   // the token was retired by a renew moments ago (Config.RenewGrace)
+	version    uint64
+	loadedData []byte    // the record's data at version as Load returned it (nil once version moves on): Renewal.OldData
+	expiry     time.Time // record expiry as loaded or last written
+	created    time.Time
+	ip         string
 
 	base    map[string]any // loaded or initial values; owned by this session (Commit merges changes into it)
 	raw     *binLazy       // in loadingState; when raw.data is set, a loaded record whose values base does not hold yet (see decodeRaw)
@@ -444,6 +445,7 @@ func (s *Session) Destroy() {
 // reset turns s into a new, empty session created at now.
 func (s *Session) reset(now time.Time) {
 	s.token, s.key, s.found, s.version, s.ip = "", "", false, 0, ""
+	s.loadedData = nil
 	s.created = now
 	s.expiry = time.Time{}
 	s.base, s.shared = nil, false

@@ -164,6 +164,13 @@ type Renewal struct {
 	// OldKey and OldVersion name the record the request loaded.
 	OldKey     string
 	OldVersion uint64
+	// OldData is the old record's data at OldVersion as the request's
+	// Load returned it, or nil when the core no longer has it. A store
+	// that cannot make the two writes one atomic step (memcached) puts it
+	// back when the successor's write fails after the retirement; without
+	// it, such a store reads the old record first. Renew must neither
+	// modify nor retain it.
+	OldData []byte
 	// Retired replaces the old record until RetiredExpiry (the core's
 	// retired marker, which holds no session data); nil deletes it.
 	Retired       []byte
