@@ -27,8 +27,27 @@ import (
 // Counter counts round trips on the connections it dials: a write that
 // follows a read (or opens the connection) begins a new round trip, so a
 // command written in several pieces, or several commands pipelined before
-// the first reply is read, count once.
-type Counter struct{ n atomic.Int64 }
+// the first reply is read, count once. A round trip ends when the first
+// bytes of its answer are read.
+//
+// Count counts every round trip on every connection. Sequential counts
+// only those that began while no other was in flight on any connection of
+// the Counter: the round trips that a request waits for one after the
+// other, its latency in round trips. The two differ only for a client that
+// sends commands at once on several connections, as memcachestore's Renew
+// does with its two writes.
+//
+// Latency, when set before the first Dial, holds back the answer of every
+// round trip until Latency after its first write, as a server that far
+// away would: what counts as in flight at once then no longer depends on
+// how quickly goroutines are scheduled next to a server on the same
+// machine, which answers in microseconds.
+type Counter struct {
+	Latency time.Duration
+
+	n, seq   atomic.Int64
+	inFlight atomic.Int64
+}
 
 // Dial dials network, addr and returns a connection whose round trips c
 // counts. Its signature fits the dialer hooks of go-redis, gomemcache,
@@ -44,26 +63,52 @@ func (c *Counter) Dial(ctx context.Context, network, addr string) (net.Conn, err
 	return rc, nil
 }
 
-// Count returns the round trips counted so far.
+// Count returns the round trips counted so far, on all connections.
 func (c *Counter) Count() int64 { return c.n.Load() }
+
+// Sequential returns the round trips counted so far that began while no
+// other round trip was in flight.
+func (c *Counter) Sequential() int64 { return c.seq.Load() }
 
 // countedConn is a connection that counts its round trips in c.
 type countedConn struct {
 	net.Conn
 	c       *Counter
 	reading atomic.Bool
+	waiting atomic.Bool  // a round trip of this connection is in flight
+	sent    atomic.Int64 // when it began, in Unix nanoseconds (with Latency)
 }
 
 func (rc *countedConn) Write(p []byte) (int, error) {
 	if rc.reading.Swap(false) {
 		rc.c.n.Add(1)
+		if rc.c.Latency > 0 {
+			rc.sent.Store(time.Now().UnixNano())
+		}
+		if !rc.waiting.Swap(true) && rc.c.inFlight.Add(1) == 1 {
+			rc.c.seq.Add(1)
+		}
 	}
 	return rc.Conn.Write(p)
 }
 
 func (rc *countedConn) Read(p []byte) (int, error) {
 	rc.reading.Store(true)
-	return rc.Conn.Read(p)
+	n, err := rc.Conn.Read(p)
+	if n > 0 && rc.c.Latency > 0 && rc.waiting.Load() {
+		time.Sleep(time.Until(time.Unix(0, rc.sent.Load()).Add(rc.c.Latency)))
+	}
+	if (n > 0 || err != nil) && rc.waiting.Swap(false) {
+		rc.c.inFlight.Add(-1) // answered (or never will be)
+	}
+	return n, err
+}
+
+func (rc *countedConn) Close() error {
+	if rc.waiting.Swap(false) {
+		rc.c.inFlight.Add(-1)
+	}
+	return rc.Conn.Close()
 }
 
 // Counts is the number of round trips of each request kind.
@@ -200,13 +245,27 @@ func Measure(t testing.TB, store core.Store, count func() int64) Counts {
 }
 
 // Check measures store's requests (see Measure) and fails t unless every
-// count equals want's; it logs the counts either way.
+// count equals want's; it logs the counts either way, as "round trips per
+// request: ...", the line bench/cmd/report reads.
 func Check(t testing.TB, store core.Store, count func() int64, want Counts) Counts {
 	t.Helper()
+	return check(t, "round trips", store, count, want)
+}
+
+// CheckCommands is Check for a count of every exchange (Counter.Count) of
+// a store whose round trips Check measures with Counter.Sequential: it
+// logs "commands per request: ...".
+func CheckCommands(t testing.TB, store core.Store, count func() int64, want Counts) Counts {
+	t.Helper()
+	return check(t, "commands", store, count, want)
+}
+
+func check(t testing.TB, what string, store core.Store, count func() int64, want Counts) Counts {
+	t.Helper()
 	got := Measure(t, store, count)
-	t.Logf("round trips per request: %v", got)
+	t.Logf("%s per request: %v", what, got)
 	if d := got.Diff(want); d != "" {
-		t.Errorf("%s (a round trip was added or removed: update the store's documented counts)", d)
+		t.Errorf("%s (%s: a round trip was added or removed: update the store's documented counts)", d, what)
 	}
 	return got
 }

@@ -115,3 +115,80 @@ func TestCounter(t *testing.T) {
 		t.Errorf("Count() = %d after three exchanges, want 3", n)
 	}
 }
+
+// TestCounterSequential: two requests sent at once on two connections are
+// two round trips but one sequential round trip; sent one after the other's
+// answer, two of each.
+func TestCounterSequential(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if _, err := conn.Write([]byte(line)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	var c Counter
+	var conns [2]net.Conn
+	var readers [2]*bufio.Reader
+	for i := range conns {
+		conn, err := c.Dial(context.Background(), "tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conns[i], readers[i] = conn, bufio.NewReader(conn)
+	}
+	send := func(i int) {
+		t.Helper()
+		if _, err := conns[i].Write([]byte("x\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	receive := func(i int) {
+		t.Helper()
+		if _, err := readers[i].ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(0)
+	send(1) // before either answer is read: in flight together
+	receive(0)
+	receive(1)
+	if n, seq := c.Count(), c.Sequential(); n != 2 || seq != 1 {
+		t.Errorf("two requests at once: Count %d, Sequential %d; want 2 and 1", n, seq)
+	}
+	send(0)
+	receive(0)
+	send(1)
+	receive(1)
+	if n, seq := c.Count(), c.Sequential(); n != 4 || seq != 3 {
+		t.Errorf("then two one after the other: Count %d, Sequential %d; want 4 and 3", n, seq)
+	}
+	// A connection closed while its request is in flight ends it.
+	send(0)
+	_ = conns[0].Close()
+	send(1)
+	receive(1)
+	if n, seq := c.Count(), c.Sequential(); n != 6 || seq != 5 {
+		t.Errorf("after a close in flight: Count %d, Sequential %d; want 6 and 5", n, seq)
+	}
+}

@@ -61,9 +61,8 @@ func (c *casIDs) remember(key string, h header, casID uint64) {
 }
 
 // take returns the CAS id remembered for key at version, if any and if the
-// header's expiry has not passed at now, with the header's filing (filed
-// and owner of the header it returns; the caller sets version and
-// expiry), and forgets it.
+// header's expiry has not passed at now, with the header's expiry and
+// filing (the caller sets version), and forgets it.
 func (c *casIDs) take(key string, version uint64, now time.Time) (uint64, header, bool) {
 	s := c.slot(key)
 	s.mu.Lock()
@@ -72,7 +71,7 @@ func (c *casIDs) take(key string, version uint64, now time.Time) (uint64, header
 		return 0, header{}, false
 	}
 	id, live := s.casID, now.UnixNano() < s.expiry
-	h := header{filed: s.filed, owner: s.owner}
+	h := header{expiry: time.Unix(0, s.expiry), filed: s.filed, owner: s.owner}
 	s.key, s.casID = "", 0
 	return id, h, live
 }

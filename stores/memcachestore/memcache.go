@@ -30,10 +30,14 @@
 // returns an error wrapping core.ErrConflict instead of retrying, because
 // that write already extended the record.
 //
-// A renew (a login) costs three round trips: the load, the successor's
-// add and the old record's cas to the retired marker. memcached has no
-// operation over two keys, so the store offers no core.Renewer (which
-// would make it two): the two writes cannot be made atomic.
+// A renew (a login) costs two round trips: the load, then the successor's
+// add and the old record's cas to the retired marker, sent at once on two
+// connections (core.Renewer; see Store.Renew). memcached has no operation
+// over two keys, so the two writes are not one atomic step: when one of
+// them fails, the store takes the other back (a delete, or a get and a
+// cas that put the old record back), which costs those round trips more.
+// A renew that files the session under a user (Session.SetUser) takes the
+// core's separate steps instead.
 //
 // memcached cannot list its keys, so the store offers no core.Iterator;
 // it expires items itself, so there is no DeleteExpired either.
@@ -90,11 +94,13 @@
 // when the call returns. gomemcache gives a command one Timeout to connect
 // and one for the request and its answer, except that a get has one to
 // send and one for each line it reads back (the value, then END): a Save or
-// Delete takes at most 2 Timeouts, a Load 4, a Touch (get, cas) 6 and a
-// CompareAndSwap (at most three commands, one a get) 8. With one Timeout
-// more as margin, they run in place when the deadline is further away
-// than 3, 3, 5, 7 and 9 Timeouts: with the core's default StoreTimeout
-// (5 s) and gomemcache's default Timeout (500 ms), all of them.
+// Delete takes at most 2 Timeouts, a Load 4, a Touch (get, cas) 6, a
+// CompareAndSwap (at most three commands, one a get) 8 and a Renew (a
+// get; the add and the cas at once; a delete, a get and a cas to undo) 14.
+// With one Timeout more as margin, they run in place when the deadline is
+// further away than 3, 3, 5, 7, 9 and 15 Timeouts: with the core's default
+// StoreTimeout (5 s) and gomemcache's default Timeout (500 ms), all but
+// Renew, which then runs in a goroutine.
 package memcachestore
 
 import (

@@ -1,0 +1,322 @@
+package memcachestore_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	gomemcache "github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/testserver"
+	"github.com/sessionkit/sessionkit/stores/memcachestore"
+)
+
+// twoServers is a store on a client with two servers, A and B, that are
+// proxies to one real memcached: each can be killed or held on its own,
+// while a store on a direct client with the same key prefix sees what was
+// written through either.
+type twoServers struct {
+	a, b   *testserver.Proxy
+	list   *gomemcache.ServerList
+	prefix string
+	store  *memcachestore.Store // through A and B
+	direct *memcachestore.Store // straight to the server
+}
+
+func newTwoServers(t *testing.T) *twoServers {
+	t.Helper()
+	addr := testserver.Memcached(t)
+	ts := &twoServers{a: testserver.NewProxy(t, addr), b: testserver.NewProxy(t, addr), list: new(gomemcache.ServerList), prefix: uniquePrefix()}
+	if err := ts.list.SetServers(ts.a.Addr, ts.b.Addr); err != nil {
+		t.Fatal(err)
+	}
+	client := gomemcache.NewFromSelector(ts.list)
+	client.Timeout = 200 * time.Millisecond
+	var err error
+	if ts.store, err = memcachestore.New(client, memcachestore.Config{KeyPrefix: ts.prefix}); err != nil {
+		t.Fatal(err)
+	}
+	if ts.direct, err = memcachestore.New(newClient(addr), memcachestore.Config{KeyPrefix: ts.prefix}); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// keyOn returns a fresh store key whose item lives on the server at addr.
+func (ts *twoServers) keyOn(t *testing.T, addr string) string {
+	t.Helper()
+	for {
+		key := newKey()
+		a, err := ts.list.PickServer(ts.prefix + key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.String() == addr {
+			return key
+		}
+	}
+}
+
+// seed creates the record under key through the store, loads it (so that
+// the store remembers its CAS id) and returns it.
+func (ts *twoServers) seed(t *testing.T, key string, data []byte) core.Record {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := ts.store.CompareAndSwap(ctx, key, 0, data, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	rec, ok, err := ts.store.Load(ctx, key)
+	if err != nil || !ok {
+		t.Fatalf("Load of the seeded record = %v, %v", ok, err)
+	}
+	return rec
+}
+
+// wantOld requires the record under key, read straight from the server,
+// to be rec: same data and version. A swap at its version must then win.
+func (ts *twoServers) wantOld(t *testing.T, key string, rec core.Record) {
+	t.Helper()
+	ctx := context.Background()
+	got, ok, err := ts.direct.Load(ctx, key)
+	if err != nil || !ok || string(got.Data) != string(rec.Data) || got.Version != rec.Version {
+		t.Fatalf("old record after the failed renew: found %v, %q at version %d, %v; want %q at version %d, as before",
+			ok, got.Data, got.Version, err, rec.Data, rec.Version)
+	}
+	if _, err := ts.direct.CompareAndSwap(ctx, key, rec.Version, []byte("written after"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("CompareAndSwap at the old record's version after the failed renew = %v, want success", err)
+	}
+}
+
+// wantGone requires no record under key, read straight from the server.
+func (ts *twoServers) wantGone(t *testing.T, key, what string) {
+	t.Helper()
+	if rec, ok, err := ts.direct.Load(context.Background(), key); err != nil || ok {
+		t.Fatalf("%s after the failed renew: found %v (%q), %v; want no record", what, ok, rec.Data, err)
+	}
+}
+
+// wantFailure requires err to be a failure of the store, not a lost race,
+// that names neither key.
+func wantFailure(t *testing.T, err error, keys ...string) {
+	t.Helper()
+	if err == nil || errors.Is(err, core.ErrConflict) || errors.Is(err, core.ErrNotSupported) {
+		t.Fatalf("Renew = %v, want a store failure (not a conflict)", err)
+	}
+	for _, k := range keys {
+		if strings.Contains(err.Error(), k) {
+			t.Fatalf("Renew's error %q names a store key", err)
+		}
+	}
+}
+
+// TestRenewSuccessorServerDown: the successor's add fails (its server is
+// down, or hangs until the client's Timeout) after the old record's cas
+// went through: Renew puts the old record back, with its data and
+// version, and returns the failure; the old token keeps working. With the
+// CAS id remembered from a Load and with a fresh gets; retiring to a
+// marker and deleting.
+func TestRenewSuccessorServerDown(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		hang    bool
+		oldData bool // pass the loaded record as OldData (no gets)
+		retired []byte
+	}{
+		{"down/remembered/marker", false, true, []byte("retired")},
+		{"down/remembered/delete", false, true, nil},
+		{"down/gets/marker", false, false, []byte("retired")},
+		{"hung/remembered/marker", true, true, []byte("retired")},
+		{"hung/gets/delete", true, false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTwoServers(t)
+			oldKey, newKey := ts.keyOn(t, ts.a.Addr), ts.keyOn(t, ts.b.Addr)
+			rec := ts.seed(t, oldKey, []byte("anonymous cart"))
+			if tc.hang {
+				ts.b.Hold()
+			} else {
+				ts.b.Kill()
+			}
+			r := core.Renewal{
+				OldKey: oldKey, OldVersion: rec.Version,
+				Retired: tc.retired, RetiredExpiry: time.Now().Add(time.Minute),
+				NewKey: newKey, Data: []byte("logged in"), Expiry: time.Now().Add(time.Hour),
+			}
+			if tc.oldData {
+				r.OldData = rec.Data
+			}
+			err := testserver.Within(t, 5*time.Second, "Renew", func() error {
+				_, err := ts.store.Renew(context.Background(), r)
+				return err
+			})
+			wantFailure(t, err, oldKey, newKey)
+			if !strings.Contains(err.Error(), "writing the successor") {
+				t.Errorf("Renew = %v, want it to say that writing the successor failed", err)
+			}
+			ts.wantOld(t, oldKey, rec)
+		})
+	}
+}
+
+// TestRenewOldServerDown: the old record's cas fails (its server went down
+// after the load) while the successor's add went through: Renew deletes
+// the successor again and returns the failure; the old record is as it
+// was when the server is back.
+func TestRenewOldServerDown(t *testing.T) {
+	ts := newTwoServers(t)
+	oldKey, newKey := ts.keyOn(t, ts.a.Addr), ts.keyOn(t, ts.b.Addr)
+	rec := ts.seed(t, oldKey, []byte("anonymous cart"))
+	ts.a.Kill()
+	_, err := ts.store.Renew(context.Background(), core.Renewal{
+		OldKey: oldKey, OldVersion: rec.Version, OldData: rec.Data,
+		Retired: []byte("retired"), RetiredExpiry: time.Now().Add(time.Minute),
+		NewKey: newKey, Data: []byte("logged in"), Expiry: time.Now().Add(time.Hour),
+	})
+	wantFailure(t, err, oldKey, newKey)
+	if !strings.Contains(err.Error(), "retiring the old record") {
+		t.Errorf("Renew = %v, want it to say that retiring the old record failed", err)
+	}
+	ts.wantGone(t, newKey, "the successor")
+	ts.a.Release()
+	ts.wantOld(t, oldKey, rec)
+}
+
+// TestRenewLostRaceTakesBackTheSuccessor: the old record changed between
+// the load and the renew (another process wrote it): the cas loses, the
+// successor's add went through and is deleted again, and Renew reports a
+// conflict, which sends the core down its two-step path.
+func TestRenewLostRaceTakesBackTheSuccessor(t *testing.T) {
+	ts := newTwoServers(t)
+	oldKey, newKey := ts.keyOn(t, ts.a.Addr), ts.keyOn(t, ts.b.Addr)
+	rec := ts.seed(t, oldKey, []byte("anonymous cart"))
+	v2, err := ts.direct.CompareAndSwap(context.Background(), oldKey, rec.Version, []byte("changed"), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.store.Renew(context.Background(), core.Renewal{
+		OldKey: oldKey, OldVersion: rec.Version, OldData: rec.Data,
+		Retired: []byte("retired"), RetiredExpiry: time.Now().Add(time.Minute),
+		NewKey: newKey, Data: []byte("logged in"), Expiry: time.Now().Add(time.Hour),
+	})
+	if !errors.Is(err, core.ErrConflict) {
+		t.Fatalf("Renew of a record changed since the load = %v, want core.ErrConflict", err)
+	}
+	ts.wantGone(t, newKey, "the successor")
+	ts.wantOld(t, oldKey, core.Record{Data: []byte("changed"), Version: v2})
+}
+
+// TestLoginWithSuccessorServerDown drives logins through the core while
+// the server of half the keys is down: a login whose new key lands there
+// fails through the error handler, and the visitor's pre-login session is
+// still there under the old token; one whose new key lands on the live
+// server succeeds, and its old token loads nothing.
+func TestLoginWithSuccessorServerDown(t *testing.T) {
+	ts := newTwoServers(t)
+	m, err := core.New(core.Config{Store: ts.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(token string, fn func(s *core.Session)) (string, error) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if token != "" {
+			r.Header.Set("Cookie", m.Config().Cookie.Name+"="+token)
+		}
+		s := m.Begin(r)
+		defer m.Release(s)
+		fn(s)
+		hdr := http.Header{}
+		if err := m.Commit(s, hdr); err != nil {
+			return "", err
+		}
+		for _, c := range (&http.Response{Header: hdr}).Cookies() {
+			if c.Name == m.Config().Cookie.Name && c.MaxAge >= 0 {
+				return c.Value, nil
+			}
+		}
+		return token, nil
+	}
+	cart := func(token string) any {
+		var v any
+		if _, err := serve(token, func(s *core.Session) { v, _ = s.Get("cart") }); err != nil {
+			t.Fatalf("reading the cart: %v", err)
+		}
+		return v
+	}
+	ts.b.Kill()
+	failed, succeeded := 0, 0
+	for i := 0; failed < 3 || succeeded < 3; i++ {
+		if i == 200 {
+			t.Fatalf("after 200 logins: %d failed, %d succeeded; want both kinds", failed, succeeded)
+		}
+		// A visitor whose session lives on the live server A.
+		tok, err := serve("", func(s *core.Session) { s.Set("cart", i) })
+		if err != nil {
+			continue // its new key landed on the dead server B
+		}
+		a, _ := ts.list.PickServer(ts.prefix + core.StoreKey(tok))
+		if a.String() != ts.a.Addr {
+			t.Fatalf("a new session was stored on the dead server")
+		}
+		renewed, err := serve(tok, func(s *core.Session) { s.Renew(); s.Set("user", "ann") })
+		if err != nil {
+			failed++
+			if got := cart(tok); got != i {
+				t.Fatalf("after a login that failed on the successor's server: the old token's cart is %v, want %d", got, i)
+			}
+			continue
+		}
+		succeeded++
+		if renewed == tok {
+			t.Fatal("the login kept the token")
+		}
+		if got := cart(renewed); got != i {
+			t.Fatalf("after a login: the new token's cart is %v, want %d", got, i)
+		}
+		if got := cart(tok); got != nil {
+			t.Fatalf("after a login: the old token still loads a cart (%v)", got)
+		}
+	}
+	t.Logf("%d logins failed on the dead server and kept their session; %d succeeded", failed, succeeded)
+}
+
+// TestRenewDeclinesFiledSessions: a renew that files the successor under a
+// user, or whose old record is filed under one, is left to the core's
+// separate steps (ErrNotSupported), with nothing written.
+func TestRenewDeclinesFiledSessions(t *testing.T) {
+	ctx := context.Background()
+	ts := newTwoServers(t)
+	for _, tc := range []struct {
+		name             string
+		oldUser, newUser string
+	}{
+		{"successor filed", "", "ann"},
+		{"old record filed", "ann", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			oldKey, newKey := ts.keyOn(t, ts.a.Addr), ts.keyOn(t, ts.b.Addr)
+			exp := time.Now().Add(time.Hour)
+			if _, err := ts.store.CompareAndSwapUser(ctx, oldKey, 0, []byte("cart"), exp, tc.oldUser, exp); err != nil {
+				t.Fatal(err)
+			}
+			rec, ok, err := ts.store.Load(ctx, oldKey)
+			if err != nil || !ok {
+				t.Fatalf("Load = %v, %v", ok, err)
+			}
+			_, err = ts.store.Renew(ctx, core.Renewal{
+				OldKey: oldKey, OldVersion: rec.Version, OldData: rec.Data,
+				Retired: []byte("retired"), RetiredExpiry: time.Now().Add(time.Minute),
+				NewKey: newKey, Data: []byte("logged in"), Expiry: exp, User: tc.newUser, Until: exp,
+			})
+			if !errors.Is(err, core.ErrNotSupported) {
+				t.Fatalf("Renew = %v, want core.ErrNotSupported", err)
+			}
+			ts.wantGone(t, newKey, "the successor")
+			ts.wantOld(t, oldKey, rec)
+		})
+	}
+}
