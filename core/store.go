@@ -150,7 +150,11 @@ type Renewer interface {
 	// wrapping ErrConflict and changes nothing. A store that cannot write
 	// these two keys atomically (for example two Redis Cluster hash slots)
 	// returns an error wrapping ErrNotSupported and changes nothing; the
-	// core then renews in separate steps.
+	// core then renews in separate steps. A store whose server has no
+	// command over two keys may instead send the two writes at once and,
+	// when one fails, undo the other before it returns (putting the old
+	// record back from r.OldData): a request that loads the old key in
+	// that moment finds it retired, as after a renew that succeeded.
 	//
 	// On a UserIndexer, the new record is filed under r.User (under no
 	// user when it is ""), until r.Until, and the old record leaves every
