@@ -27,7 +27,8 @@ type contention struct {
 
 // readModules reads the files modules.sh leaves in dir:
 // trips-<store>.txt (go test -v output with a "round trips per request:"
-// line) and contention-<store>.txt (go test -bench output).
+// line, and a "commands per request:" line where the store counts them
+// too) and contention-<store>.txt (go test -bench output).
 func readModules(dir string) (modules, error) {
 	m := modules{trips: map[string]map[string]int{}, contention: map[string][]contention{}}
 	files, err := filepath.Glob(filepath.Join(dir, "trips-*.txt"))
@@ -42,9 +43,12 @@ func readModules(dir string) (modules, error) {
 		store := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "trips-"), ".txt")
 		// A test skipped for want of a server leaves no counts: an
 		// empty map, shown as not measured.
-		m.trips[store] = parseTripsLine(string(data))
+		m.trips[store] = parseTripsLine(string(data), "round trips per request: ")
 		if m.trips[store] == nil {
 			m.trips[store] = map[string]int{}
+		}
+		for sc, n := range parseTripsLine(string(data), "commands per request: ") {
+			m.trips[store][sc+cmdSuffix] = n
 		}
 	}
 	files, err = filepath.Glob(filepath.Join(dir, "contention-*.txt"))
@@ -64,10 +68,11 @@ func readModules(dir string) (modules, error) {
 	return m, nil
 }
 
-// parseTripsLine finds "round trips per request: untouched 0, new 1, ..."
-// in go test -v output and returns the counts, or nil.
-func parseTripsLine(out string) map[string]int {
-	const marker = "round trips per request: "
+// parseTripsLine finds marker followed by "untouched 0, new 1, ..." in go
+// test -v output ("round trips per request: ", or "commands per request: "
+// for a store whose commands were counted too) and returns the counts, or
+// nil.
+func parseTripsLine(out, marker string) map[string]int {
 	for _, line := range strings.Split(out, "\n") {
 		_, rest, ok := strings.Cut(line, marker)
 		if !ok {
