@@ -3,9 +3,13 @@ package memcachestore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -318,5 +322,137 @@ func TestRenewDeclinesFiledSessions(t *testing.T) {
 			ts.wantGone(t, newKey, "the successor")
 			ts.wantOld(t, oldKey, rec)
 		})
+	}
+}
+
+// TestLoginsUnderPressure: 192 visitors log in while four writers each keep
+// writing to their sessions with the pre-login token, through two Managers
+// on two store instances (two application servers) over two memcached
+// servers. Half the logins file a user (the core's separate steps), half
+// do not (Renew). No request fails; every login's token loads the
+// visitor's cart and user; every pre-login token loads nothing afterwards;
+// and each writer's value in the successor, if any, is one it wrote.
+func TestLoginsUnderPressure(t *testing.T) {
+	a, b := testserver.StartMemcached(t).Addr, testserver.StartMemcached(t).Addr
+	prefix := uniquePrefix()
+	var renews, renewConflicts atomic.Int64
+	count := func(ctx context.Context, c core.StoreCall, next func(context.Context) error) error {
+		err := next(ctx)
+		if c.Op == core.OpRenew {
+			renews.Add(1)
+			if errors.Is(err, core.ErrConflict) {
+				renewConflicts.Add(1)
+			}
+		}
+		return err
+	}
+	var managers [2]*core.Manager
+	for i := range managers {
+		st, err := memcachestore.New(newClient(a, b), memcachestore.Config{KeyPrefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		managers[i], err = core.New(core.Config{
+			Store:  core.WrapStore(st, core.StoreWrapper{Around: count}),
+			Logger: slog.New(slog.DiscardHandler), // dropped pre-login writes are logged
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	serve := func(m *core.Manager, token string, fn func(s *core.Session)) (string, error) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if token != "" {
+			r.Header.Set("Cookie", m.Config().Cookie.Name+"="+token)
+		}
+		s := m.Begin(r)
+		defer m.Release(s)
+		fn(s)
+		hdr := http.Header{}
+		if err := m.Commit(s, hdr); err != nil {
+			return "", err
+		}
+		for _, c := range (&http.Response{Header: hdr}).Cookies() {
+			if c.Name == m.Config().Cookie.Name && c.MaxAge >= 0 {
+				return c.Value, nil
+			}
+		}
+		return token, nil
+	}
+	const visitors, writers, writes = 192, 4, 8
+	var wg sync.WaitGroup
+	errs := make(chan error, visitors*(writers+1)*writes)
+	type result struct{ old, renewed string }
+	results := make([]result, visitors)
+	for v := range visitors {
+		old, err := serve(managers[v%2], "", func(s *core.Session) { s.Set("cart", v) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		results[v].old = old
+		for w := range writers {
+			wg.Go(func() {
+				for i := range writes {
+					if _, err := serve(managers[(v+w+i)%2], old, func(s *core.Session) { s.Set(fmt.Sprintf("w%d", w), i) }); err != nil {
+						errs <- fmt.Errorf("visitor %d, writer %d: %w", v, w, err)
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			renewed, err := serve(managers[(v+1)%2], old, func(s *core.Session) {
+				s.Renew()
+				if v%2 == 0 {
+					s.SetUser(fmt.Sprintf("user-%d", v))
+				} else {
+					s.Set("user", fmt.Sprintf("user-%d", v))
+				}
+			})
+			if err != nil {
+				errs <- fmt.Errorf("visitor %d, login: %w", v, err)
+			}
+			results[v].renewed = renewed
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("%d logins: %d Renew calls, %d of them lost a race and took the core's separate steps", visitors, renews.Load(), renewConflicts.Load())
+	if renews.Load()-renewConflicts.Load() == 0 {
+		t.Error("no login went through Renew")
+	}
+	for v, r := range results {
+		if r.renewed == "" || r.renewed == r.old {
+			t.Errorf("visitor %d: the login issued no new token", v)
+			continue
+		}
+		want := fmt.Sprintf("user-%d", v)
+		if _, err := serve(managers[v%2], r.renewed, func(s *core.Session) {
+			user, _ := s.Get("user")
+			if v%2 == 0 {
+				user = s.User()
+			}
+			if cart, _ := s.Get("cart"); cart != v || user != want {
+				t.Errorf("visitor %d after the login: cart %v, user %v; want %d and %s", v, cart, user, v, want)
+			}
+			for w := range writers {
+				if x, ok := s.Get(fmt.Sprintf("w%d", w)); ok {
+					if n, isInt := x.(int); !isInt || n < 0 || n >= writes {
+						t.Errorf("visitor %d: writer %d's value is %v, which it never wrote", v, w, x)
+					}
+				}
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := serve(managers[(v+1)%2], r.old, func(s *core.Session) {
+			if keys := s.Keys(); len(keys) != 0 {
+				t.Errorf("visitor %d: the pre-login token still loads %q", v, keys)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
