@@ -180,4 +180,28 @@ func TestRenewOldData(t *testing.T) {
 			t.Errorf("after the renews: cart %v, flashes %q; want 3 and none", v, s.Flashes())
 		}
 	})
+
+	// A request whose Flashes finds its messages claimed by a concurrent
+	// request of this Manager reloads the record the other one wrote:
+	// the bytes it loaded first are no longer the record at its version.
+	h.request(t, again, func(s *core.Session) { s.AddFlash("hello") })
+	first, hdr := h.begin(again, "192.0.2.1:1234")
+	first.Get("cart") // loaded, with the message
+	h.request(t, again, func(s *core.Session) {
+		if f := s.Flashes(); len(f) != 1 {
+			t.Errorf("the concurrent request's Flashes = %q, want the one added", f)
+		}
+	})
+	current, ok, err := mem.Load(t.Context(), core.StoreKey(again))
+	if err != nil || !ok {
+		t.Fatalf("Load after the claim = %v, %v", ok, err)
+	}
+	if f := first.Flashes(); len(f) != 0 {
+		t.Errorf("Flashes after a concurrent claim = %q, want none", f)
+	}
+	first.Renew()
+	h.commit(t, first, again, hdr)
+	if got := take(); len(got) != 1 || got[0] != nil && !slices.Equal(got[0], current.Data) {
+		t.Fatalf("OldData of a renew after Flashes reloaded the record = %q, want nil or the record reloaded, %q", got, current.Data)
+	}
 }

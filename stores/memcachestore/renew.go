@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -16,14 +17,17 @@ var _ core.Renewer = (*Store)(nil)
 
 // boundRenew is Renew's worst case in the client's Timeouts: a get of the
 // old record when its CAS id is not remembered (4), the add and the cas
-// sent at once (2), and when one of them fails, the successor's delete
-// (2) and the old record's restoration (a get and a cas: 6).
+// sent at once (2), and when one of them fails, the old record's
+// restoration (a get and a cas: 6) and the successor's delete (2).
 const boundRenew = 4 + 2 + 2 + 6
 
 // tombstoneSeconds is how long memcached keeps the tombstone of an old
-// record that a renew deletes (see Renew): long enough for the renew's
-// undo, which reads it back right away.
-const tombstoneSeconds = 2
+// record that a renew deletes (see Renew): longer than the renew can take,
+// undo included, so that the undo finds it (memcached may expire an item
+// up to a second early).
+func (s *Store) tombstoneSeconds() int32 {
+	return int32((s.timeouts(boundRenew)+time.Second-1)/time.Second) + 2
+}
 
 // Renew implements core.Renewer. memcached has no command over two keys,
 // so the store sends the two writes of a renew at once, on two
@@ -51,7 +55,16 @@ const tombstoneSeconds = 2
 // Only when that restoration fails as well (both servers in trouble) is
 // the pre-login session lost; Renew then says so in its error. A cas or
 // an add whose answer never came may or may not have been applied, and
-// the undo treats it as applied.
+// may still arrive: the undo treats it as applied, and when the old record
+// is still there, rewrites it unchanged so that a cas arriving late fails
+// on its CAS id. A command whose connection could not be made needs no
+// undo. When ctx ends while the writes are under way, Renew returns ctx's
+// error at once, and if both writes then go through, takes them back.
+//
+// While a failed renew is being undone, a request that loads the old key
+// finds the marker: it is treated as retired by a renew (with RenewGrace,
+// its changes are dropped; a logout in that moment deletes nothing), and
+// the session is back once the undo has finished.
 //
 // Renew reads the old record first (one round trip more) when this store
 // does not remember its CAS id from a Load moments ago or r.OldData is
@@ -76,10 +89,11 @@ func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 		return 0, fmt.Errorf("sessionkit: memcache: renew: filing under a user: %w", core.ErrNotSupported)
 	}
 	nv, mv := newVersion(), newVersion()
-	err := s.do(ctx, boundRenew, func() error {
+	var old renewOld // the call's; undo reads it after the call, in its goroutine
+	err := s.doUndoable(ctx, boundRenew, func() error {
 		now := time.Now()
-		old, ok := s.renewSource(r, now)
-		if !ok {
+		var ok bool
+		if old, ok = s.renewSource(r, now); !ok {
 			var err error
 			if old, err = s.loadForRenew(r, now); err != nil {
 				return err
@@ -109,7 +123,7 @@ func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 			// which memcached keeps a moment, so that an undo can tell
 			// it from a deletion by someone else.
 			marker.Value = encode(header{version: mv, expiry: time.Unix(0, 0), filed: true}, nil)
-			marker.Expiration = tombstoneSeconds
+			marker.Expiration = s.tombstoneSeconds()
 		}
 		// The add runs in a goroutine, and the cas waits until it has
 		// started: a goroutine handed to a thread that is still waking
@@ -127,6 +141,11 @@ func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 			return nil
 		}
 		return s.undoRenew(r, old, mv, addErr, casErr)
+	}, func() {
+		// ctx ended before the renew's success reached the caller, who
+		// was told it failed: take it back.
+		_ = s.restore(r.OldKey, old, mv, false)
+		_ = ignoreMiss(s.client.Delete(s.prefix + r.NewKey))
 	})
 	if err != nil {
 		return 0, s.wrap("renew", r.OldKey, err)
@@ -177,30 +196,38 @@ func (s *Store) loadForRenew(r core.Renewal, now time.Time) (renewOld, error) {
 }
 
 // undoRenew takes back the write of a renew that went through (or may
-// have) when the other one did not: it deletes the successor unless a
-// record of someone else held its key, and puts the old record back
-// when this renew's marker (version mv) replaced it. It returns the
-// renew's outcome: core.ErrConflict when the old record had changed or a
-// live record held the new key, the first other failure otherwise.
+// have) when the other one did not. It first puts the old record back
+// when this renew's marker (version mv) replaced it, and makes sure that
+// a cas still on its way cannot replace it later; then it deletes the
+// successor unless a record of someone else held its key. A command
+// that never left (its connection could not be made) needs no undo. It
+// returns the renew's outcome: core.ErrConflict when the old record had
+// changed or a live record held the new key, the failures otherwise.
 func (s *Store) undoRenew(r core.Renewal, old renewOld, mv uint64, addErr, casErr error) error {
 	taken := errors.Is(addErr, memcache.ErrNotStored)
 	casErr = casResult(casErr)
+	lost := errors.Is(casErr, core.ErrConflict)
 	var errs []error
 	if addErr != nil && !taken {
 		errs = append(errs, fmt.Errorf("writing the successor: %w", addErr))
 	}
-	if casErr != nil && !errors.Is(casErr, core.ErrConflict) {
+	if casErr != nil && !lost {
 		errs = append(errs, fmt.Errorf("retiring the old record: %w", casErr))
 	}
-	if !taken {
+	switch unknown := casErr != nil && !lost && !notSent(casErr); {
+	case casErr == nil:
+		if err := s.restore(r.OldKey, old, mv, false); err != nil {
+			errs = append(errs, fmt.Errorf("the old record was retired and could not be put back, so the session is lost: %w", err))
+		}
+	case unknown:
+		if err := s.restore(r.OldKey, old, mv, true); err != nil {
+			errs = append(errs, fmt.Errorf("the old record may have been retired and could not be checked, so the session may be lost: %w", err))
+		}
+	}
+	if !taken && !notSent(addErr) {
 		// Ours, or no record at all: nobody else knows the new key.
 		if err := ignoreMiss(s.client.Delete(s.prefix + r.NewKey)); err != nil {
 			errs = append(errs, fmt.Errorf("deleting the successor again: %w", err))
-		}
-	}
-	if !errors.Is(casErr, core.ErrConflict) {
-		if err := s.restore(r.OldKey, old, mv); err != nil {
-			errs = append(errs, fmt.Errorf("the old record was retired and could not be put back, so the session is lost: %w", err))
 		}
 	}
 	if len(errs) == 0 {
@@ -210,12 +237,26 @@ func (s *Store) undoRenew(r core.Renewal, old renewOld, mv uint64, addErr, casEr
 	return errors.Join(errs...)
 }
 
+// notSent reports whether err, a command's failure, shows that the
+// command never reached a server: no connection could be made to it.
+func notSent(err error) bool {
+	if err == nil {
+		return false
+	}
+	var timeout *memcache.ConnectTimeoutError
+	var op *net.OpError
+	return errors.As(err, &timeout) || errors.Is(err, memcache.ErrNoServers) ||
+		errors.As(err, &op) && op.Op == "dial"
+}
+
 // restore puts the old record back after this renew's marker (version
-// mv) replaced it. Anything else found under its key stays: the old
-// record itself, when the cas was never applied; a later write; or
-// nothing, when a logout deleted the marker meanwhile (putting the record
-// back would undo that logout).
-func (s *Store) restore(key string, old renewOld, mv uint64) error {
+// mv) replaced it. Anything else found under its key stays: a later
+// write, or nothing, when a logout deleted the marker meanwhile (putting
+// the record back would undo that logout). When the renew's cas got no
+// answer (pending) and the old record is still there at the CAS id that
+// cas was sent with, the cas may yet arrive: the item is rewritten as it
+// is, so that its CAS id moves on and the late cas fails.
+func (s *Store) restore(key string, old renewOld, mv uint64, pending bool) error {
 	cur, err := s.client.Get(s.prefix + key)
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		return nil
@@ -223,11 +264,18 @@ func (s *Store) restore(key string, old renewOld, mv uint64) error {
 	if err != nil {
 		return err
 	}
-	if h, _, err := decode(cur.Value); err != nil || h.version != mv {
-		return nil // not this renew's marker
+	h, _, err := decode(cur.Value)
+	switch {
+	case err != nil:
+		return nil // not a record of this store's
+	case h.version == mv:
+		cur.Value = encode(old.h, old.data)
+		cur.Expiration = expiration(old.h.expiry, time.Now())
+	case pending && h.version == old.h.version && cur.CasID == old.casID:
+		cur.Expiration = expiration(h.expiry, time.Now())
+	default:
+		return nil
 	}
-	cur.Value = encode(old.h, old.data)
-	cur.Expiration = expiration(old.h.expiry, time.Now())
 	return ignoreNotStored(s.client.CompareAndSwap(cur))
 }
 

@@ -1,10 +1,13 @@
 package memcachestore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,13 +37,19 @@ type twoServers struct {
 
 func newTwoServers(t *testing.T) *twoServers {
 	t.Helper()
+	return newTwoServersTimeout(t, 200*time.Millisecond)
+}
+
+// newTwoServersTimeout is newTwoServers with the client's Timeout.
+func newTwoServersTimeout(t *testing.T, timeout time.Duration) *twoServers {
+	t.Helper()
 	addr := testserver.Memcached(t)
 	ts := &twoServers{a: testserver.NewProxy(t, addr), b: testserver.NewProxy(t, addr), list: new(gomemcache.ServerList), prefix: uniquePrefix()}
 	if err := ts.list.SetServers(ts.a.Addr, ts.b.Addr); err != nil {
 		t.Fatal(err)
 	}
 	client := gomemcache.NewFromSelector(ts.list)
-	client.Timeout = 200 * time.Millisecond
+	client.Timeout = timeout
 	var err error
 	if ts.store, err = memcachestore.New(client, memcachestore.Config{KeyPrefix: ts.prefix}); err != nil {
 		t.Fatal(err)
@@ -130,15 +139,22 @@ func TestRenewSuccessorServerDown(t *testing.T) {
 		hang    bool
 		oldData bool // pass the loaded record as OldData (no gets)
 		retired []byte
+		timeout time.Duration
 	}{
-		{"down/remembered/marker", false, true, []byte("retired")},
-		{"down/remembered/delete", false, true, nil},
-		{"down/gets/marker", false, false, []byte("retired")},
-		{"hung/remembered/marker", true, true, []byte("retired")},
-		{"hung/gets/delete", true, false, nil},
+		{"down/remembered/marker", false, true, []byte("retired"), 0},
+		{"down/remembered/delete", false, true, nil, 0},
+		{"down/gets/marker", false, false, []byte("retired"), 0},
+		{"hung/remembered/marker", true, true, []byte("retired"), 0},
+		{"hung/gets/delete", true, false, nil, 0},
+		// The undo comes a Timeout after the renew's writes: the
+		// tombstone of a deleted record must outlast it.
+		{"hung/remembered/delete/1.5s", true, true, nil, 1500 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := newTwoServers(t)
+			if tc.timeout != 0 {
+				ts = newTwoServersTimeout(t, tc.timeout)
+			}
 			oldKey, newKey := ts.keyOn(t, ts.a.Addr), ts.keyOn(t, ts.b.Addr)
 			rec := ts.seed(t, oldKey, []byte("anonymous cart"))
 			if tc.hang {
@@ -185,9 +201,152 @@ func TestRenewOldServerDown(t *testing.T) {
 	if !strings.Contains(err.Error(), "retiring the old record") {
 		t.Errorf("Renew = %v, want it to say that retiring the old record failed", err)
 	}
+	if strings.Contains(err.Error(), "session is lost") {
+		t.Errorf("Renew = %v: it cannot know that the session is lost (the cas may never have arrived)", err)
+	}
 	ts.wantGone(t, newKey, "the successor")
 	ts.a.Release()
 	ts.wantOld(t, oldKey, rec)
+}
+
+// delayFirstCas returns the address of a proxy to target that holds the
+// first cas command sent through it back by delay, longer than the
+// client waits for its answer, and passes everything else at once.
+func delayFirstCas(t *testing.T, target string, delay time.Duration) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	var delayed atomic.Bool
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				go func() { _, _ = io.Copy(c, s) }()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						if bytes.HasPrefix(buf[:n], []byte("cas ")) && delayed.CompareAndSwap(false, true) {
+							time.Sleep(delay)
+						}
+						if _, err := s.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// TestRenewLateCas: the old record's cas gets no answer within the
+// client's Timeout, but reaches the server later, after Renew has
+// returned its failure. The undo must have made that late cas fail: the
+// old record is still the visitor's session afterwards.
+func TestRenewLateCas(t *testing.T) {
+	ctx := context.Background()
+	addr := testserver.Memcached(t)
+	slow := delayFirstCas(t, addr, 600*time.Millisecond)
+	list := new(gomemcache.ServerList)
+	if err := list.SetServers(slow, addr); err != nil {
+		t.Fatal(err)
+	}
+	client := gomemcache.NewFromSelector(list)
+	client.Timeout = 200 * time.Millisecond
+	prefix := uniquePrefix()
+	store, err := memcachestore.New(client, memcachestore.Config{KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := memcachestore.New(newClient(addr), memcachestore.Config{KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyOn := func(server string) string {
+		for {
+			k := newKey()
+			if a, err := list.PickServer(prefix + k); err == nil && a.String() == server {
+				return k
+			}
+		}
+	}
+	oldKey, newKey := keyOn(slow), keyOn(addr)
+	if _, err := store.CompareAndSwap(ctx, oldKey, 0, []byte("anonymous cart"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	rec, ok, err := store.Load(ctx, oldKey)
+	if err != nil || !ok {
+		t.Fatalf("Load = %v, %v", ok, err)
+	}
+	_, err = store.Renew(ctx, core.Renewal{
+		OldKey: oldKey, OldVersion: rec.Version, OldData: rec.Data,
+		Retired: []byte("retired"), RetiredExpiry: time.Now().Add(time.Minute),
+		NewKey: newKey, Data: []byte("logged in"), Expiry: time.Now().Add(time.Hour),
+	})
+	wantFailure(t, err, oldKey, newKey)
+	time.Sleep(time.Second) // the late cas arrives
+	got, ok, err := direct.Load(ctx, oldKey)
+	if err != nil || !ok || string(got.Data) != "anonymous cart" || got.Version != rec.Version {
+		t.Fatalf("old record after the late cas: found %v, %q at version %d, %v; want the session as before", ok, got.Data, got.Version, err)
+	}
+	if _, ok, _ := direct.Load(ctx, newKey); ok {
+		t.Fatal("the successor is still there after the failed renew")
+	}
+}
+
+// TestRenewCancelledAfterItsWrites: the request's context ends while the
+// successor's add is still on its way (its server holds it); Renew
+// returns the context's error at once, and when the add then goes
+// through, the store takes the renew back, so that the caller's error is
+// the truth: the old record is the session again and the successor gone.
+func TestRenewCancelledAfterItsWrites(t *testing.T) {
+	ts := newTwoServersTimeout(t, 2*time.Second)
+	oldKey, newKey := ts.keyOn(t, ts.a.Addr), ts.keyOn(t, ts.b.Addr)
+	rec := ts.seed(t, oldKey, []byte("anonymous cart"))
+	ts.b.Hold()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+	}()
+	_, err := ts.store.Renew(ctx, core.Renewal{
+		OldKey: oldKey, OldVersion: rec.Version, OldData: rec.Data,
+		Retired: []byte("retired"), RetiredExpiry: time.Now().Add(time.Minute),
+		NewKey: newKey, Data: []byte("logged in"), Expiry: time.Now().Add(time.Hour),
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Renew with its context cancelled = %v, want context.Canceled", err)
+	}
+	ts.b.Release() // the add goes through now
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		got, ok, err := ts.direct.Load(context.Background(), oldKey)
+		_, newThere, _ := ts.direct.Load(context.Background(), newKey)
+		if err == nil && ok && got.Version == rec.Version && string(got.Data) == "anonymous cart" && !newThere {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("3 s after the cancelled renew: old record %v, %q at version %d (want %d), successor there %v",
+				ok, got.Data, got.Version, rec.Version, newThere)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestRenewLostRaceTakesBackTheSuccessor: the old record changed between
