@@ -66,30 +66,9 @@ func TestMeasureSeesAnAddedRoundTrip(t *testing.T) {
 // TestCounter counts exchanges with a line echo server: pieces of one
 // request, and requests pipelined before a reply is read, count once.
 func TestCounter(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		conn, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		r := bufio.NewReader(conn)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			if _, err := conn.Write([]byte(line)); err != nil {
-				return
-			}
-		}
-	}()
+	addr := lineEcho(t)
 	var c Counter
-	conn, err := c.Dial(context.Background(), "tcp", l.Addr().String())
+	conn, err := c.Dial(context.Background(), "tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,37 +99,12 @@ func TestCounter(t *testing.T) {
 // two round trips but one sequential round trip; sent one after the other's
 // answer, two of each.
 func TestCounterSequential(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				r := bufio.NewReader(conn)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if _, err := conn.Write([]byte(line)); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	addr := lineEcho(t)
 	var c Counter
 	var conns [2]net.Conn
 	var readers [2]*bufio.Reader
 	for i := range conns {
-		conn, err := c.Dial(context.Background(), "tcp", l.Addr().String())
+		conn, err := c.Dial(context.Background(), "tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,4 +145,37 @@ func TestCounterSequential(t *testing.T) {
 	if n, seq := c.Count(), c.Sequential(); n != 6 || seq != 5 {
 		t.Errorf("after a close in flight: Count %d, Sequential %d; want 6 and 5", n, seq)
 	}
+}
+
+// lineEcho returns the address of a server that answers every line it
+// reads, on every connection, with the line itself.
+func lineEcho(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if _, err := conn.Write([]byte(line)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
 }

@@ -373,6 +373,29 @@ func TestRenewLostRaceTakesBackTheSuccessor(t *testing.T) {
 	ts.wantOld(t, oldKey, core.Record{Data: []byte("changed"), Version: v2})
 }
 
+// serveSession serves one request with token (none when "") through m:
+// fn runs on its session, and the request commits. It returns the token
+// the response sets, or token when it sets none, or the commit's error.
+func serveSession(m *core.Manager, token string, fn func(s *core.Session)) (string, error) {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	if token != "" {
+		r.Header.Set("Cookie", m.Config().Cookie.Name+"="+token)
+	}
+	s := m.Begin(r)
+	defer m.Release(s)
+	fn(s)
+	hdr := http.Header{}
+	if err := m.Commit(s, hdr); err != nil {
+		return "", err
+	}
+	for _, c := range (&http.Response{Header: hdr}).Cookies() {
+		if c.Name == m.Config().Cookie.Name && c.MaxAge >= 0 {
+			return c.Value, nil
+		}
+	}
+	return token, nil
+}
+
 // TestLoginWithSuccessorServerDown drives logins through the core while
 // the server of half the keys is down: a login whose new key lands there
 // fails through the error handler, and the visitor's pre-login session is
@@ -384,25 +407,7 @@ func TestLoginWithSuccessorServerDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serve := func(token string, fn func(s *core.Session)) (string, error) {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		if token != "" {
-			r.Header.Set("Cookie", m.Config().Cookie.Name+"="+token)
-		}
-		s := m.Begin(r)
-		defer m.Release(s)
-		fn(s)
-		hdr := http.Header{}
-		if err := m.Commit(s, hdr); err != nil {
-			return "", err
-		}
-		for _, c := range (&http.Response{Header: hdr}).Cookies() {
-			if c.Name == m.Config().Cookie.Name && c.MaxAge >= 0 {
-				return c.Value, nil
-			}
-		}
-		return token, nil
-	}
+	serve := func(token string, fn func(s *core.Session)) (string, error) { return serveSession(m, token, fn) }
 	cart := func(token string) any {
 		var v any
 		if _, err := serve(token, func(s *core.Session) { v, _ = s.Get("cart") }); err != nil {
@@ -519,25 +524,7 @@ func TestLoginsUnderPressure(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	serve := func(m *core.Manager, token string, fn func(s *core.Session)) (string, error) {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		if token != "" {
-			r.Header.Set("Cookie", m.Config().Cookie.Name+"="+token)
-		}
-		s := m.Begin(r)
-		defer m.Release(s)
-		fn(s)
-		hdr := http.Header{}
-		if err := m.Commit(s, hdr); err != nil {
-			return "", err
-		}
-		for _, c := range (&http.Response{Header: hdr}).Cookies() {
-			if c.Name == m.Config().Cookie.Name && c.MaxAge >= 0 {
-				return c.Value, nil
-			}
-		}
-		return token, nil
-	}
+	serve := serveSession
 	const visitors, writers, writes = 192, 4, 8
 	var wg sync.WaitGroup
 	errs := make(chan error, visitors*(writers+1)*writes)
