@@ -85,8 +85,8 @@ staticcheck:
 gotest: $(GOTEST_MODULES)
 
 $(GOTEST_MODULES): gotest-%:
-	@echo "--- $*: $(GO) test -race -count=1 -timeout 12m ./..."
-	@$(call timed,cd $* && $(GO) test -race -count=1 -timeout 12m ./...)
+	@echo "--- $*: $(GO) test -race -count=1 -timeout 25m ./..."
+	@$(call timed,cd $* && $(GO) test -race -count=1 -timeout 25m ./...)
 
 # Every package builds for macOS and Windows (Linux: vet and gotest), and
 # the root module, where the OS-specific code lives (the file store's
