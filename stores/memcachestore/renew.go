@@ -32,10 +32,11 @@ func (s *Store) tombstoneSeconds() int32 {
 // Renew implements core.Renewer. memcached has no command over two keys,
 // so the store sends the two writes of a renew at once, on two
 // connections: an add of the successor r.NewKey and a cas of the old item
-// (at the CAS id that Load remembered) to the retired marker, or with an
-// expiration in the past when the old record is to be deleted. A renew
-// through the core (a login) then costs two round trips in all, the load
-// and these two writes, instead of three.
+// (at the CAS id that Load remembered) to the retired marker or, when the
+// old record is to be deleted, to a tombstone (a header that has expired,
+// which memcached keeps a few seconds). A renew through the core (a login)
+// then costs two round trips in all, the load and these two writes,
+// instead of three.
 //
 // The two writes are not one atomic step, so the store undoes whichever
 // went through when the other did not:
