@@ -81,7 +81,9 @@ runbench() {
 freeport() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 30000))
+		# Below Linux's ephemeral range (32768-60999): an outgoing connection
+		# cannot take the port between this check and the server's bind.
+		p=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
@@ -197,7 +199,10 @@ for fw in nethttp gin echo; do
 	port=$(freeport)
 	pid=$(serve "$work/bareserver" -framework "$fw" -addr "127.0.0.1:$port")
 	pids+=("$pid")
-	waitport "$port" || fail "bareserver -framework $fw did not start"
+	waitport "$port" || {
+		tail -3 "$work/servers.log" >&2
+		fail "bareserver -framework $fw did not start"
+	}
 	n=$(rps "http://127.0.0.1:$port/api/whoami")
 	printf '%s\tbare\t%s\n' "$fw" "$n" >>"$load"
 	kill "$pid" 2>/dev/null || true
