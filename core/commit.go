@@ -270,7 +270,6 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 	}
 	s.token, s.key, s.found = token, key, true
 	s.version, s.expiry, s.created, s.base, s.ip = w.version, w.expiry, w.created, w.state, w.ip
-	s.loadedData = nil
 	if s.raw.pending() {
 		// Written in place: the record written is kept encoded in turn
 		// (base stays nil). Rebased on a conflict: base holds it all
@@ -324,7 +323,7 @@ func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error 
 	v, err := m.cas.CompareAndSwap(cctx, s.key, s.version, data, exp)
 	switch {
 	case err == nil:
-		s.version, s.expiry, s.loadedData = v, exp, nil
+		s.version, s.expiry = v, exp
 	case errors.Is(err, ErrConflict):
 		// Rewritten (and so extended) or ended meanwhile: nothing to do.
 	default:
@@ -530,7 +529,7 @@ func (m *Manager) renewInOne(ctx context.Context, s *Session, w *writeOp, now ti
 		user = metaString(w.state, userKey)
 	}
 	r := Renewal{
-		OldKey: s.key, OldVersion: s.version, OldData: s.loadedData, Retired: marker, RetiredExpiry: until,
+		OldKey: s.key, OldVersion: s.version, OldData: s.oldData(), Retired: marker, RetiredExpiry: until,
 		NewKey: w.key, Data: data, Expiry: w.expiry,
 		User: user, Until: w.created.Add(m.cfg.Lifetime),
 	}

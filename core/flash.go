@@ -185,9 +185,6 @@ func (m *Manager) claimFlashes(s *Session) []flashMsg {
 			}
 		}
 		if len(claimed) == 0 {
-			if s.version != w.version {
-				s.loadedData = nil
-			}
 			s.version, s.expiry, s.created, s.ip, s.base = w.version, w.expiry, w.created, w.ip, w.state
 			return nil
 		}
@@ -200,7 +197,7 @@ func (m *Manager) claimFlashes(s *Session) []flashMsg {
 		dl.release()
 		if err == nil {
 			l.version = v
-			s.version, s.expiry, s.created, s.ip, s.base, s.loadedData = v, w.expiry, w.created, w.ip, rest, nil
+			s.version, s.expiry, s.created, s.ip, s.base = v, w.expiry, w.created, w.ip, rest
 			return claimed
 		}
 		if !errors.Is(err, ErrConflict) {

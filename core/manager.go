@@ -306,7 +306,7 @@ func (s *Session) adopt(tok, key string, rec Record, owned bool, mode loadMode, 
 	s.version, s.expiry, s.created, s.ip = rec.Version, rec.Expiry, created, ip
 	s.base = values
 	if owned {
-		s.loadedData = rec.Data
+		s.loadedData, s.loadedAt = rec.Data, rec.Version
 	}
 	if raw.data != nil {
 		*s.raw = raw

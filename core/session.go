@@ -50,7 +50,8 @@ type sessionState struct {
 	found      bool   // a live record exists under key
 	retired    bool   // the token was retired by a renew moments ago (Config.RenewGrace)
 	version    uint64
-	loadedData []byte    // the record's data at version as Load returned it (nil once version moves on): Renewal.OldData
+	loadedData []byte    // the record's data as Load returned it, at loadedAt (see oldData)
+	loadedAt   uint64    // the version of loadedData
 	expiry     time.Time // record expiry as loaded or last written
 	created    time.Time
 	ip         string
@@ -119,6 +120,16 @@ const (
 	hookInit uint8 = 1 << iota
 	hookExpired
 )
+
+// oldData returns the record's data as the request loaded it when the
+// record is still at that version (no write of this request has moved it
+// on), or nil: Renewal.OldData. s.mu is held.
+func (s *Session) oldData() []byte {
+	if s.version != s.loadedAt {
+		return nil
+	}
+	return s.loadedData
+}
 
 // lock locks s, loading it first if needed, with its values decoded.
 func (s *Session) lock() {
@@ -445,7 +456,7 @@ func (s *Session) Destroy() {
 // reset turns s into a new, empty session created at now.
 func (s *Session) reset(now time.Time) {
 	s.token, s.key, s.found, s.version, s.ip = "", "", false, 0, ""
-	s.loadedData = nil
+	s.loadedData, s.loadedAt = nil, 0
 	s.created = now
 	s.expiry = time.Time{}
 	s.base, s.shared = nil, false
