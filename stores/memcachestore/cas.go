@@ -53,19 +53,9 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 			// Rewritten since: perhaps only by a Touch, which keeps the
 			// version. Check the header as if nothing were remembered.
 		}
-		cur, err := s.client.Get(item.Key)
-		if errors.Is(err, memcache.ErrCacheMiss) {
-			return core.ErrConflict
-		}
+		cur, h, _, err := s.getAt(key, version, now)
 		if err != nil {
 			return err
-		}
-		h, _, err := decode(cur.Value)
-		if err != nil {
-			return err
-		}
-		if h.version != version || !h.live(now) {
-			return core.ErrConflict
 		}
 		if h.filed {
 			// Keep the record's filing (see CompareAndSwapUser).
@@ -78,6 +68,27 @@ func (s *Store) CompareAndSwap(ctx context.Context, key string, version uint64, 
 		return 0, s.wrap("compare-and-swap", key, err)
 	}
 	return nv, nil
+}
+
+// getAt reads the record under key with gets: it must be live at
+// version, or the error is core.ErrConflict. It returns the item (with
+// its CAS id), its header and its data.
+func (s *Store) getAt(key string, version uint64, now time.Time) (*memcache.Item, header, []byte, error) {
+	cur, err := s.client.Get(s.prefix + key)
+	if errors.Is(err, memcache.ErrCacheMiss) {
+		return nil, header{}, nil, core.ErrConflict
+	}
+	if err != nil {
+		return nil, header{}, nil, err
+	}
+	h, data, err := decode(cur.Value)
+	if err != nil {
+		return nil, header{}, nil, err
+	}
+	if h.version != version || !h.live(now) {
+		return nil, header{}, nil, core.ErrConflict
+	}
+	return cur, h, data, nil
 }
 
 // create adds item when no live record exists. An item whose header says it

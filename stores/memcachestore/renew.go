@@ -179,19 +179,9 @@ func (s *Store) renewSource(r core.Renewal, now time.Time) (renewOld, bool) {
 // loadForRenew reads the old record of r with gets: it must be live at
 // r.OldVersion.
 func (s *Store) loadForRenew(r core.Renewal, now time.Time) (renewOld, error) {
-	cur, err := s.client.Get(s.prefix + r.OldKey)
-	if errors.Is(err, memcache.ErrCacheMiss) {
-		return renewOld{}, core.ErrConflict
-	}
+	cur, h, data, err := s.getAt(r.OldKey, r.OldVersion, now)
 	if err != nil {
 		return renewOld{}, err
-	}
-	h, data, err := decode(cur.Value)
-	if err != nil {
-		return renewOld{}, err
-	}
-	if h.version != r.OldVersion || !h.live(now) {
-		return renewOld{}, core.ErrConflict
 	}
 	return renewOld{h: h, casID: cur.CasID, data: data}, nil
 }

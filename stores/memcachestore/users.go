@@ -108,20 +108,11 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 		}
 		var old header
 		if version != 0 {
-			cur, err := s.client.Get(item.Key)
-			if errors.Is(err, memcache.ErrCacheMiss) {
-				return core.ErrConflict
-			}
+			cur, h, _, err := s.getAt(key, version, now)
 			if err != nil {
 				return err
 			}
-			if old, _, err = decode(cur.Value); err != nil {
-				return err
-			}
-			if old.version != version || !old.live(now) {
-				return core.ErrConflict
-			}
-			item.CasID = cur.CasID
+			old, item.CasID = h, cur.CasID
 		}
 		filed := user != "" && expiry.After(now) && until.After(now)
 		// List the key before the record write: a record filed but not
