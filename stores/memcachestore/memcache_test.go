@@ -506,11 +506,12 @@ func TestTouchUnderContention(t *testing.T) {
 // the core: an update is a gets and a cas, the CAS id remembered from the
 // load; a renew is a gets, then the successor's add and the old record's
 // cas at once: two round trips, three commands. The counting dialer holds
-// every answer back by a millisecond, as a server across a network would:
-// what is in flight at once then does not depend on how the goroutines of
-// a renew are scheduled next to a server that answers in microseconds.
+// every answer back by 25 ms, as a server across a network would: what is
+// in flight at once then does not depend on how the goroutines of a renew
+// are scheduled next to a server that answers in microseconds (1 ms was
+// not enough under make test's load: -race, three packages at once).
 func TestRequestRoundTrips(t *testing.T) {
-	c := roundtrip.Counter{Latency: time.Millisecond}
+	c := roundtrip.Counter{Latency: 25 * time.Millisecond}
 	client := newClient(testserver.Memcached(t))
 	client.DialContext = c.Dial
 	roundtrip.Check(t, newStore(t, client), c.Sequential, roundtrip.Floor)
