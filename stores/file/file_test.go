@@ -737,40 +737,67 @@ func TestLockWaitHonoursContext(t *testing.T) {
 	}
 }
 
+// TestLockFileRemovalKeepsExclusion: a holds key's lock while b waits for
+// it on the same lock file; a removes the lock file and unlocks, and c,
+// which opens a new lock file at the path, races b for the lock. Either may
+// win (b's poll may come first, or c's open): the test waits for whichever
+// does and checks that the other does not hold the lock until the winner
+// releases it. Every wait has a deadline, so a broken lock fails the test
+// instead of hanging it.
 func TestLockFileRemovalKeepsExclusion(t *testing.T) {
 	dir := t.TempDir()
-	a := newStore(t, Config{Dir: dir})
-	b := newStore(t, Config{Dir: dir})
-	c := newStore(t, Config{Dir: dir})
+	a := newStore(t, Config{Dir: dir, CleanupInterval: -1})
+	b := newStore(t, Config{Dir: dir, CleanupInterval: -1})
+	c := newStore(t, Config{Dir: dir, CleanupInterval: -1})
 	key := testKey("a")
-	ctx := context.Background()
-	la, err := a.lock(ctx, key)
-	if err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	type held struct {
+		name string
+		l    *keyLock
+		err  error
 	}
-	got := make(chan *keyLock)
-	go func() {
-		lb, err := b.lock(ctx, key) // opens the lock file a holds, then waits
+	wins := map[string]int{}
+	for round := range 12 {
+		la, err := a.lock(ctx, key)
 		if err != nil {
-			t.Error(err)
+			t.Fatal(err)
 		}
-		got <- lb
-	}()
-	time.Sleep(20 * time.Millisecond) // let b open the old lock file
-	la.removeLockFile()
-	la.unlock()
-	lc, err := c.lock(ctx, key)
-	if err != nil {
-		t.Fatal(err)
+		got := make(chan held, 2) // buffered: a contender never waits for the test
+		take := func(name string, s *Store) {
+			l, err := s.lock(ctx, key)
+			got <- held{name, l, err}
+		}
+		go take("b", b)
+		time.Sleep(20 * time.Millisecond) // let b open the lock file a holds
+		la.removeLockFile()
+		la.unlock()
+		// In some rounds b's poll gets a head start on c's open.
+		time.Sleep(time.Duration(round%3) * 5 * time.Millisecond)
+		go take("c", c)
+		first := <-got
+		if first.err != nil {
+			t.Fatalf("round %d: %s.lock = %v", round, first.name, first.err)
+		}
+		select {
+		case second := <-got:
+			if second.err == nil {
+				second.l.unlock()
+			}
+			first.l.unlock()
+			t.Fatalf("round %d: %s acquired the lock (error %v) while %s holds it: lock file removal broke exclusion",
+				round, second.name, second.err, first.name)
+		case <-time.After(50 * time.Millisecond):
+		}
+		first.l.unlock()
+		second := <-got
+		if second.err != nil {
+			t.Fatalf("round %d: %s.lock after %s released it = %v", round, second.name, first.name, second.err)
+		}
+		second.l.unlock()
+		wins[first.name]++
 	}
-	select {
-	case lb := <-got:
-		lb.unlock()
-		t.Fatal("b acquired the lock while c holds it: lock file removal broke exclusion")
-	case <-time.After(50 * time.Millisecond):
-	}
-	lc.unlock()
-	(<-got).unlock()
+	t.Logf("first to hold the lock: b %d times, c %d times", wins["b"], wins["c"])
 }
 
 func TestConfig(t *testing.T) {
