@@ -95,6 +95,10 @@ func TestCleanupPassRemovesEverythingExpired(t *testing.T) {
 	// The janitor of a second store on the directory, as after a restart.
 	s := newStore(t, Config{Dir: dir, CleanupInterval: time.Millisecond})
 	want := []string{writing, "sess-" + live[0], "sess-" + live[0] + ".lock", "sess-" + live[1], "sess-" + live[1] + ".lock"}
+	// A sweep of 2n files takes seconds, over a minute in a loaded make
+	// test; a janitor that stops sweeping fails the test instead of
+	// hanging it.
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		got := dirNames(t, dir)
 		if len(got) <= len(want) {
@@ -102,6 +106,9 @@ func TestCleanupPassRemovesEverythingExpired(t *testing.T) {
 				t.Fatalf("after cleanup the directory holds %v, want %v", got, want)
 			}
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the janitor has not finished its sweep after 5 minutes: %d files left, want %d", len(got), len(want))
 		}
 		time.Sleep(10 * time.Millisecond) // the janitor is still sweeping
 	}
