@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,20 +71,24 @@ func TestClusterSpreadsAndIterates(t *testing.T) {
 		}
 	}
 	// Count the keys each master holds.
-	var counts []int64
-	nodes := make(chan int64, 3)
+	// ForEachMaster calls back concurrently, once per master, however many
+	// masters the cluster has.
+	var (
+		mu     sync.Mutex
+		counts []int64
+	)
 	err := client.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error {
 		n, err := node.DBSize(ctx).Result()
-		nodes <- n
+		mu.Lock()
+		counts = append(counts, n)
+		mu.Unlock()
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	close(nodes)
 	used := 0
-	for n := range nodes {
-		counts = append(counts, n)
+	for _, n := range counts {
 		if n > 0 {
 			used++
 		}
