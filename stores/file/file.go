@@ -11,10 +11,14 @@
 //
 // The Store implements core.Store and every optional capability:
 // core.Toucher, core.CompareAndSwapper, core.Iterator,
-// core.ExpiredDeleter, core.UserIndexer and core.Renewer. Writers of one key are serialised by a mutex sharded
-// by key and by an advisory flock(2) on a sibling "<record>.lock" file, so
-// several Store values on one directory, in one process or in several,
-// never lose an update made through CompareAndSwap. Loads take no lock.
+// core.ExpiredDeleter, core.UserIndexer and core.Renewer. Writers of one
+// key are serialised by an in-process mutex of that key and by an advisory
+// flock(2) on a sibling "<record>.lock" file, so several Store values on
+// one directory, in one process or in several, never lose an update made
+// through CompareAndSwap. Loads take no lock. A lock held for long (by a
+// process paused while it holds it) holds up the writers of that key only:
+// they wait until their context ends, which the core bounds with
+// core.Config.StoreTimeout.
 //
 // Expired records stay on disk (and load as not found) until DeleteExpired
 // removes them, with their lock files, their user-index entries and any
@@ -138,7 +142,11 @@ type Store struct {
 	sync   bool
 	logger *slog.Logger
 
-	mu shardedMutex
+	keys keyMutexes
+
+	// sweepLockWait is how long DeleteExpired waits for one key's lock
+	// (sweepLockWait, shortened by tests).
+	sweepLockWait time.Duration
 
 	// writeHook, when set (by tests), wraps the writer of every temporary
 	// file, so that tests can inject write failures even when running as
@@ -182,8 +190,9 @@ func New(cfg Config) (*Store, error) {
 		mode:   cfg.Mode,
 		sync:   cfg.Sync,
 		logger: cfg.Logger,
+
+		sweepLockWait: sweepLockWait,
 	}
-	s.mu.init()
 	if s.dir == "" {
 		s.dir = filepath.Join(os.TempDir(), "sessionkit")
 	}

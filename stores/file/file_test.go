@@ -936,11 +936,12 @@ func TestCorruptFileIsNoSessionThroughManager(t *testing.T) {
 	}
 }
 
-// TestShardWaitHonoursContext holds the lock of one key and saves another
-// key of the same in-process shard with a short deadline: the save must
-// give up with the context's error, not wait for the holder.
-func TestShardWaitHonoursContext(t *testing.T) {
-	s := newStore(t, Config{})
+// TestKeyWaitHonoursContext holds the lock of one key: a save of that key
+// with a short deadline gives up with the context's error, and a save of
+// another key whose mutex lives in the same map (the same first two hex
+// digits) does not wait for the holder at all.
+func TestKeyWaitHonoursContext(t *testing.T) {
+	s := newStore(t, Config{CleanupInterval: -1})
 	held, other := "ab"+strings.Repeat("0", 62), "ab"+strings.Repeat("1", 62)
 	l, err := s.lock(context.Background(), held)
 	if err != nil {
@@ -950,13 +951,18 @@ func TestShardWaitHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- s.Save(ctx, other, []byte("x"), time.Now().Add(time.Hour)) }()
+	go func() { done <- s.Save(ctx, held, []byte("x"), time.Now().Add(time.Hour)) }()
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Save while the shard is held = %v, want an error wrapping context.DeadlineExceeded", err)
+			t.Fatalf("Save while the key's lock is held = %v, want an error wrapping context.DeadlineExceeded", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("Save still waits for the shard lock long after its deadline")
+		t.Fatal("Save still waits for the key's lock long after its deadline")
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Save(ctx, other, []byte("x"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Save of another key while %s... is locked = %v, want nil (it must not wait for another key's holder)", held[:4], err)
 	}
 }

@@ -5,28 +5,43 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 )
 
-// shards is the number of in-process mutexes a Store spreads its keys over.
-const shards = 256
+// keyShards is the number of maps a Store spreads its key mutexes over,
+// so that goroutines taking the locks of different keys rarely meet on
+// one map's mutex.
+const keyShards = 64
 
-// shardedMutex serialises the writers of one key inside one Store without a
-// lock shared by every key (or by every Store in the process). Each shard
-// is a one-slot channel rather than a sync.Mutex so that a waiter can give
-// up when its context ends.
-type shardedMutex [shards]chan struct{}
-
-func (m *shardedMutex) init() {
-	for i := range m {
-		m[i] = make(chan struct{}, 1)
-	}
+// keyMutexes serialises the holders of one key's lock inside one Store:
+// a goroutine waits only for the holder of the key it locks, never for
+// another key's, so a lock held for long (by a process paused while it
+// holds it, say, which the goroutines of this Store then wait on) holds up
+// that key's callers alone. Each key in use has a keyMutex, created by its
+// first caller and dropped by its last.
+type keyMutexes struct {
+	shards [keyShards]keyShard
 }
 
-// forKey returns the shard for key, which must be a valid store key (64
+type keyShard struct {
+	mu sync.Mutex
+	m  map[string]*keyMutex
+}
+
+// keyMutex is one key's in-process lock: a one-slot channel rather than a
+// sync.Mutex, so that a waiter can give up when its context ends.
+type keyMutex struct {
+	ch   chan struct{}
+	refs int // holders and waiters, guarded by the shard's mu
+}
+
+var keyMutexPool = sync.Pool{New: func() any { return &keyMutex{ch: make(chan struct{}, 1)} }}
+
+// shard returns the map for key, which must be a valid store key (64
 // lowercase hex characters): its first two hex digits pick the shard.
-func (m *shardedMutex) forKey(key string) chan struct{} {
-	return m[hexVal(key[0])<<4|hexVal(key[1])]
+func (k *keyMutexes) shard(key string) *keyShard {
+	return &k.shards[(hexVal(key[0])<<4|hexVal(key[1]))%keyShards]
 }
 
 func hexVal(c byte) byte {
@@ -36,7 +51,47 @@ func hexVal(c byte) byte {
 	return c - '0'
 }
 
-// keyLock is a held lock on one key: the in-process shard mutex plus an
+// acquire takes key's mutex, honouring ctx while it waits.
+func (k *keyMutexes) acquire(ctx context.Context, key string) (*keyMutex, error) {
+	sh := k.shard(key)
+	sh.mu.Lock()
+	km := sh.m[key]
+	if km == nil {
+		if sh.m == nil {
+			sh.m = make(map[string]*keyMutex)
+		}
+		km = keyMutexPool.Get().(*keyMutex)
+		sh.m[key] = km
+	}
+	km.refs++
+	sh.mu.Unlock()
+	select {
+	case km.ch <- struct{}{}:
+		return km, nil
+	case <-ctx.Done():
+		k.drop(key, km)
+		return nil, fmt.Errorf("waiting for lock: %w", ctx.Err())
+	}
+}
+
+// release gives back key's mutex, taken as km by acquire.
+func (k *keyMutexes) release(key string, km *keyMutex) {
+	<-km.ch
+	k.drop(key, km)
+}
+
+// drop ends one caller's use of km, and km itself with its last caller.
+func (k *keyMutexes) drop(key string, km *keyMutex) {
+	sh := k.shard(key)
+	sh.mu.Lock()
+	if km.refs--; km.refs == 0 {
+		delete(sh.m, key)
+		keyMutexPool.Put(km)
+	}
+	sh.mu.Unlock()
+}
+
+// keyLock is a held lock on one key: the in-process key mutex plus an
 // exclusive flock(2) on the sibling "<record>.lock" file, which makes the
 // lock hold across Store values and processes sharing the directory.
 //
@@ -46,7 +101,9 @@ func hexVal(c byte) byte {
 // removeLockFile), and lock re-checks after flock that the path still names
 // the inode it locked, so a removal can never give two holders.
 type keyLock struct {
-	mu   chan struct{} // nil when another keyLock holds the shard (see lockPair)
+	s    *Store
+	key  string
+	km   *keyMutex
 	f    *os.File
 	path string
 }
@@ -60,45 +117,29 @@ const (
 
 // lock acquires the lock for key, honouring ctx while it waits.
 func (s *Store) lock(ctx context.Context, key string) (*keyLock, error) {
-	mu := s.mu.forKey(key)
-	select {
-	case mu <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for lock: %w", ctx.Err())
-	}
-	l, err := s.lockFile(ctx, key)
+	km, err := s.keys.acquire(ctx, key)
 	if err != nil {
-		<-mu
 		return nil, err
 	}
-	l.mu = mu
-	return l, nil
-}
-
-// lockFile takes the cross-process lock of key's lock file, honouring ctx
-// while it waits. The caller holds key's shard mutex; the returned lock
-// releases none (its mu is nil).
-func (s *Store) lockFile(ctx context.Context, key string) (*keyLock, error) {
 	path := s.lockPath(key)
 	for {
 		f, err := s.lockOnce(ctx, path)
 		if err != nil {
+			s.keys.release(key, km)
 			return nil, err
 		}
 		if f != nil {
-			return &keyLock{f: f, path: path}, nil
+			return &keyLock{s: s, key: key, km: km, f: f, path: path}, nil
 		}
 	}
 }
 
 // lockPair acquires the locks of two different keys a and b, as Renew
 // needs, and returns them in that order. Every holder of two locks takes
-// them in the order of their keys, the shard mutex before the lock file of
-// each, and the shards are picked by the keys' first digits, so the locks
-// are always taken in one global order (shard, then lock file, then the
-// next key's shard, and so on) by every Store and process: two renews
-// cannot deadlock, whatever keys they hold. When both keys fall in one
-// shard its mutex is taken once, by the first key's lock.
+// them in the order of their keys, the key mutex before the lock file of
+// each, so the locks are always taken in one global order by every Store
+// and process (a holder waits only for a lock of a key above all it
+// holds): two renews cannot deadlock, whatever keys they hold.
 func (s *Store) lockPair(ctx context.Context, a, b string) (la, lb *keyLock, err error) {
 	first, second := a, b
 	if second < first {
@@ -108,12 +149,7 @@ func (s *Store) lockPair(ctx context.Context, a, b string) (la, lb *keyLock, err
 	if err != nil {
 		return nil, nil, err
 	}
-	var l2 *keyLock
-	if s.mu.forKey(first) == s.mu.forKey(second) {
-		l2, err = s.lockFile(ctx, second) // the shard is held through l1
-	} else {
-		l2, err = s.lock(ctx, second)
-	}
+	l2, err := s.lock(ctx, second)
 	if err != nil {
 		l1.unlock()
 		return nil, nil, err
@@ -183,11 +219,9 @@ func (l *keyLock) removeLockFile() {
 	_ = os.Remove(l.path) // best effort: a leftover lock file is harmless
 }
 
-// unlock releases the file lock and the shard mutex, if l holds it.
+// unlock releases the file lock and the key mutex.
 func (l *keyLock) unlock() {
 	unlockFile(l.f)
 	l.f.Close()
-	if l.mu != nil {
-		<-l.mu
-	}
+	l.s.keys.release(l.key, l.km)
 }

@@ -24,6 +24,40 @@ const scanBatch = 256
 // write, leaving the previous record intact.
 const staleTemp = time.Minute
 
+// sweepLockWait is how long DeleteExpired waits for the lock of one key
+// before it leaves that key for its next pass (see sweep.lock).
+const sweepLockWait = 5 * time.Second
+
+// errLockBusy is sweep.lock's error for a lock still held after the
+// sweep's wait.
+var errLockBusy = errors.New("lock held by another caller")
+
+// sweep is one DeleteExpired pass's way of taking locks: a wait for one
+// key ends after wait, so that a lock held for long (by a process paused
+// while it holds it) does not stall the pass, and the keys given up on are
+// counted. A nil *sweep is a request's way: lock as usual, with ctx's
+// deadline alone.
+type sweep struct {
+	wait time.Duration
+	busy int
+}
+
+// lock takes key's lock through s. On a sweep whose wait ends first it
+// returns errLockBusy (ctx itself still running) and counts the key.
+func (w *sweep) lock(ctx context.Context, s *Store, key string) (*keyLock, error) {
+	if w == nil {
+		return s.lock(ctx, key)
+	}
+	wctx, cancel := context.WithTimeout(ctx, w.wait)
+	defer cancel()
+	l, err := s.lock(wctx, key)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		w.busy++
+		return nil, errLockBusy
+	}
+	return l, err
+}
+
 // Iterate calls fn with the key of every live record in the directory until
 // fn returns false. Files that do not have the store's prefix followed by a
 // valid key are ignored, as are expired and corrupt records. Iterate holds
@@ -60,19 +94,30 @@ func (s *Store) Iterate(ctx context.Context, fn func(key string) bool) error {
 // past its until (see the package documentation), none of which it
 // counts. A record whose header is intact but whose data
 // fails its checksum is removed once its expiry has passed.
+//
+// A key whose lock another caller holds for over 5 seconds (a process
+// paused while it holds it, say) is left for the next pass: DeleteExpired
+// goes on with the other keys and then returns an error that says how many
+// it left.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	n := 0
+	w := &sweep{wait: s.sweepLockWait}
 	err := s.scan(ctx, func(name string) (bool, error) {
 		if key, ok := s.keyFromName(name); ok {
-			removed, err := s.deleteIfExpired(ctx, key)
+			removed, err := s.deleteIfExpired(ctx, w, key)
 			if removed {
 				n++
+			}
+			if errors.Is(err, errLockBusy) {
+				return true, nil
 			}
 			return err == nil, err
 		}
 		if base, ok := strings.CutSuffix(name, ".lock"); ok {
 			if key, ok := s.keyFromName(base); ok {
-				return true, s.deleteOrphanLock(ctx, key)
+				if err := s.deleteOrphanLock(ctx, w, key); !errors.Is(err, errLockBusy) {
+					return err == nil, err
+				}
 			}
 			return true, nil
 		}
@@ -82,7 +127,10 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 		return true, nil
 	})
 	if err == nil {
-		err = s.cleanIndex(ctx)
+		err = s.cleanIndex(ctx, w)
+	}
+	if err == nil && w.busy > 0 {
+		err = fmt.Errorf("%d keys left for the next pass, their locks held for over %v: %w", w.busy, w.wait, errLockBusy)
 	}
 	if err != nil {
 		return n, fmt.Errorf("sessionkit: file: delete expired: %w", err)
@@ -92,12 +140,12 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 
 // deleteIfExpired removes key's record if, under its lock, it is expired or
 // corrupt. It reports whether an expired record was removed.
-func (s *Store) deleteIfExpired(ctx context.Context, key string) (bool, error) {
+func (s *Store) deleteIfExpired(ctx context.Context, w *sweep, key string) (bool, error) {
 	h, exists, err := s.readHeader(key) // cheap unlocked pre-check
 	if !exists || (err == nil && h.live(time.Now().UnixNano())) {
 		return false, nil
 	}
-	l, err := s.lock(ctx, key)
+	l, err := w.lock(ctx, s, key)
 	if err != nil {
 		return false, err
 	}
@@ -118,11 +166,11 @@ func (s *Store) deleteIfExpired(ctx context.Context, key string) (bool, error) {
 }
 
 // deleteOrphanLock removes key's lock file if key has no record.
-func (s *Store) deleteOrphanLock(ctx context.Context, key string) error {
+func (s *Store) deleteOrphanLock(ctx context.Context, w *sweep, key string) error {
 	if _, err := os.Lstat(s.recordPath(key)); !errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	l, err := s.lock(ctx, key)
+	l, err := w.lock(ctx, s, key)
 	if err != nil {
 		return err
 	}

@@ -184,14 +184,17 @@ func (s *Store) removeEntry(d digest, key string) {
 // place, shows in the second, unless a second renew of the same session
 // moves it again during that read as well.
 func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
-	keys, err := s.userKeys(ctx, userDigest(user))
+	keys, err := s.userKeys(ctx, nil, userDigest(user))
 	if err != nil {
 		return nil, fmt.Errorf("sessionkit: file: user keys: %w", err)
 	}
 	return keys, nil
 }
 
-func (s *Store) userKeys(ctx context.Context, d digest) ([]string, error) {
+// userKeys is UserKeys of d's digest; w is the sweep that prunes, nil
+// outside DeleteExpired (a sweep leaves an entry whose key it cannot lock
+// in time for its next pass).
+func (s *Store) userKeys(ctx context.Context, w *sweep, d digest) ([]string, error) {
 	var keys, stale []string
 	seen := make(map[string]bool)
 	for range 2 {
@@ -225,7 +228,7 @@ func (s *Store) userKeys(ctx context.Context, d digest) ([]string, error) {
 		}
 	}
 	for _, key := range stale {
-		if _, err := s.pruneEntry(ctx, d, key); err != nil {
+		if _, err := s.pruneEntry(ctx, w, d, key); err != nil && !errors.Is(err, errLockBusy) {
 			return nil, err
 		}
 	}
@@ -274,8 +277,8 @@ func (s *Store) scanIndex(ctx context.Context, d digest, fn func(key string) err
 // pruneEntry removes the entry that files key under d unless, under key's
 // lock, the record is still live, filed under d and before its until. It
 // reports whether it removed the entry.
-func (s *Store) pruneEntry(ctx context.Context, d digest, key string) (bool, error) {
-	l, err := s.lock(ctx, key)
+func (s *Store) pruneEntry(ctx context.Context, w *sweep, d digest, key string) (bool, error) {
+	l, err := w.lock(ctx, s, key)
 	if err != nil {
 		return false, err
 	}
@@ -303,7 +306,7 @@ func (s *Store) pruneEntry(ctx context.Context, d digest, key string) (bool, err
 // its until (DeleteExpired has by then removed the expired records and,
 // with them, most entries), removes the users' directories that empty,
 // and the index directory itself once it is empty.
-func (s *Store) cleanIndex(ctx context.Context) error {
+func (s *Store) cleanIndex(ctx context.Context, w *sweep) error {
 	root, err := os.Open(s.indexDir())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -322,7 +325,7 @@ func (s *Store) cleanIndex(ctx context.Context) error {
 			if _, err := hex.Decode(d[:], []byte(name)); err != nil {
 				continue
 			}
-			if _, err := s.userKeys(ctx, d); err != nil {
+			if _, err := s.userKeys(ctx, w, d); err != nil {
 				return err
 			}
 			os.Remove(s.userDir(d)) // an empty directory of a user with no entries

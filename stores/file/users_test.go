@@ -446,17 +446,17 @@ func TestConcurrentCompareAndSwapUser(t *testing.T) {
 			}
 		})
 	}
-	stop := sweep(t, stores[1])
+	stop := sweepInLoop(t, stores[1])
 	wg.Wait()
 	stop()
 	checkRefiled(t, stores[0])
 }
 
-// sweep runs DeleteExpired on s in a loop, as a janitor with a very short
+// sweepInLoop runs DeleteExpired on s in a loop, as a janitor with a very short
 // interval would, until the returned function is called: its removal of
 // emptied user directories and of the index directory races the writers
 // that file records into them.
-func sweep(t testing.TB, s *Store) (stop func()) {
+func sweepInLoop(t testing.TB, s *Store) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -493,7 +493,7 @@ func TestCrossProcessCompareAndSwapUser(t *testing.T) {
 		for w := range workers {
 			go func() { errs <- refileLoop(context.Background(), []*Store{s}, ops, seed+uint64(w)) }()
 		}
-		stop := sweep(t, s)
+		stop := sweepInLoop(t, s)
 		defer stop()
 		for range workers {
 			if err := <-errs; err != nil {
