@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -91,14 +92,38 @@ func newAllocator(t *testing.T, exe string) (context.Context, context.CancelFunc
 	)
 }
 
+// firstRunTimeout bounds the first chromedp call on a chromedp context,
+// the one that starts Chromium or opens a tab.
+const firstRunTimeout = 2 * time.Minute
+
+// firstRun runs first, the first chromedp call on a chromedp context made
+// from a context that cancel cancels. That call cannot have a deadline of
+// its own (the tab lives as long as the call's context), so cancel is
+// called if first has not returned within firstRunTimeout, and firstRun
+// then fails even if first returned no error. cancel must not be the
+// chromedp context's own cancel function: that one may block when called a
+// second time, by the test's deferred call.
+func firstRun(cancel context.CancelFunc, first func() error) error {
+	stop := time.AfterFunc(firstRunTimeout, cancel)
+	err := first()
+	if !stop.Stop() {
+		return fmt.Errorf("gave up after %v (error: %v)", firstRunTimeout, err)
+	}
+	return err
+}
+
 func testBrowser(t *testing.T, exe, framework string) {
 	base := serveDemo(t, framework)
 	allocCtx, cancelAlloc := newAllocator(t, exe)
 	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
+	startCtx, cancelStart := context.WithCancel(allocCtx)
+	defer cancelStart()
+	ctx, cancel := chromedp.NewContext(startCtx)
 	defer cancel()
 	// The first Run starts the browser; later steps get their own timeout.
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+	if err := firstRun(cancelStart, func() error {
+		return chromedp.Do(ctx, chromedp.Navigate(base+"/"))
+	}); err != nil {
 		t.Fatalf("start Chromium and load the demo: %v", err)
 	}
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 20*time.Second) }

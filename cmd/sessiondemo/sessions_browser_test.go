@@ -45,15 +45,19 @@ type tab struct {
 // running in root, sending the User-Agent ua.
 func newTab(t *testing.T, root context.Context, base, ua string) *tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
+	openCtx, cancelOpen := context.WithCancel(root)
+	t.Cleanup(cancelOpen)
+	ctx, cancel := chromedp.NewContext(openCtx, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	setUA := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 		_, err := cdp.Call(ctx, tg, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua})
 		return chromedp.Void{}, err
 	}
 	// The first Run creates the tab, which lives as long as the context
-	// of that Run: no timeout on it.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+	// of that Run: no timeout on it, only firstRun's bound.
+	if err := firstRun(cancelOpen, func() error {
+		return chromedp.Do(ctx, chromedp.Navigate("about:blank"))
+	}); err != nil {
 		t.Fatalf("%s: open a tab in a new browser context: %v", ua, err)
 	}
 	tb := &tab{t: t, ctx: ctx, name: ua, base: base}
@@ -190,11 +194,15 @@ func testBrowserSessions(t *testing.T, exe, framework string) {
 	base := serveDemo(t, framework)
 	allocCtx, cancelAlloc := newAllocator(t, exe)
 	defer cancelAlloc()
-	root, cancel := chromedp.NewContext(allocCtx)
+	startCtx, cancelStart := context.WithCancel(allocCtx)
+	defer cancelStart()
+	root, cancel := chromedp.NewContext(startCtx)
 	defer cancel()
 	// The first Run starts the browser; each tab is a new browser context
 	// in it, with cookies of its own.
-	if err := chromedp.Do(root, chromedp.Navigate("about:blank")); err != nil {
+	if err := firstRun(cancelStart, func() error {
+		return chromedp.Do(root, chromedp.Navigate("about:blank"))
+	}); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	first := newTab(t, root, base, "device-one")
