@@ -100,17 +100,27 @@ func storeRunCheck(t *testing.T, newStore func(t *testing.T) core.Store, g store
 		if g.supported != nil && !g.supported(s) {
 			t.Fatalf("newStore returned a %T without %s, unlike the first store it returned", s, g.capability)
 		}
-		err := c.run(context.WithValue(t.Context(), leadKey{}, attempt), s, opts)
-		if errors.Is(err, errLate) && attempt < maxLateRetries {
+		ctx, cancel := context.WithTimeout(t.Context(), storeCheckTimeout)
+		err := c.run(context.WithValue(ctx, leadKey{}, attempt), s, opts)
+		timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
+		cancel()
+		if errors.Is(err, errLate) && attempt < maxLateRetries && !timedOut {
 			t.Logf("attempt %d: %v; running again with a lead twice as long", attempt+1, err)
 			continue
 		}
-		if err != nil {
+		if err != nil && timedOut {
+			t.Errorf("%v (the check ran out of its %v deadline: a store call may hang)", err, storeCheckTimeout)
+		} else if err != nil {
 			t.Error(err)
 		}
 		return
 	}
 }
+
+// storeCheckTimeout bounds each attempt of a check, far beyond what any
+// check needs, so that a store call that hangs fails the check instead of
+// the whole test binary timing out.
+const storeCheckTimeout = 5 * time.Minute
 
 // maxLateRetries is how often storeRunCheck runs a check again after a
 // failure marked errLate (the lead doubles each time: 8x at the last).
