@@ -146,14 +146,23 @@ func TestTwoProcesses(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "shared.db")
 	s := openStore(t, path, Config{})
+	// The children are killed when childLimit runs out, and when the test
+	// ends on any path: the victim runs until killed.
+	const childLimit = 5 * time.Minute
+	childCtx, cancel := context.WithTimeout(context.Background(), childLimit)
+	t.Cleanup(cancel)
 	start := func(name string, n int) (*exec.Cmd, *strings.Builder) {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestChildProcess$", "-test.count=1")
+		cmd := exec.CommandContext(childCtx, os.Args[0], "-test.run=^TestChildProcess$", "-test.count=1", "-test.timeout="+childLimit.String())
 		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d", childEnv, path, name, n))
 		out := &strings.Builder{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill() // an error when it has exited already
+			_ = cmd.Wait()         // an error when it was waited for already
+		})
 		return cmd, out
 	}
 	a, aOut := start("a", n)
@@ -176,6 +185,9 @@ func TestTwoProcesses(t *testing.T) {
 		out *strings.Builder
 	}{"a": {a, aOut}, "b": {b, bOut}} {
 		if err := c.cmd.Wait(); err != nil {
+			if childCtx.Err() != nil {
+				err = fmt.Errorf("%w (killed: the children's %v ran out)", err, childLimit)
+			}
 			t.Errorf("writer %s: %v\n%s", name, err, c.out)
 		}
 	}
