@@ -192,12 +192,18 @@ func TestNewWarnsForNaiveWrapper(t *testing.T) {
 	}
 }
 
-// slowStore answers nothing until its context ends.
+// slowStore answers nothing until its context ends. A call still blocked
+// after a long while returns errNeverCancelled, so that a missing deadline
+// fails the test instead of hanging it.
 type slowStore struct{ core.Store }
 
 func (slowStore) Load(ctx context.Context, _ string) (core.Record, bool, error) {
-	<-ctx.Done()
-	return core.Record{}, false, ctx.Err()
+	select {
+	case <-ctx.Done():
+		return core.Record{}, false, ctx.Err()
+	case <-time.After(time.Minute):
+		return core.Record{}, false, errNeverCancelled
+	}
 }
 
 func TestCheck(t *testing.T) {
