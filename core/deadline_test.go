@@ -8,6 +8,21 @@ import (
 	"time"
 )
 
+// waitTimeout is how long waitClosed waits: far beyond any deadline these
+// tests set, so that only a broken timer or link runs it out.
+const waitTimeout = 10 * time.Second
+
+// waitClosed waits until ch is closed, and fails the test saying what did
+// not end if that takes longer than waitTimeout, instead of hanging it.
+func waitClosed(t testing.TB, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(waitTimeout):
+		t.Fatalf("%s: not closed within %v", what, waitTimeout)
+	}
+}
+
 func TestDeadlineCtx(t *testing.T) {
 	t.Run("ErrWithoutDone", func(t *testing.T) {
 		c := withDeadline(context.Background(), time.Now().Add(-time.Millisecond), false)
@@ -27,7 +42,7 @@ func TestDeadlineCtx(t *testing.T) {
 		if err := c.Err(); err != nil {
 			t.Fatalf("Err() before the deadline = %v", err)
 		}
-		<-c.Done() // a missing timer hangs the test
+		waitClosed(t, c.Done(), "Done of a context 5ms from its deadline (a missing timer)")
 		if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Err() after Done = %v, want DeadlineExceeded", err)
 		}
@@ -40,7 +55,7 @@ func TestDeadlineCtx(t *testing.T) {
 		defer d.release()
 		done := c.Done()
 		cancel()
-		<-done
+		waitClosed(t, done, "Done after the parent was cancelled")
 		if err := c.Err(); !errors.Is(err, context.Canceled) {
 			t.Errorf("Err() after the parent was cancelled = %v, want Canceled", err)
 		}
@@ -58,7 +73,7 @@ func TestDeadlineCtx(t *testing.T) {
 		}
 		done := c.Done()
 		c.release()
-		<-done
+		waitClosed(t, done, "Done after release")
 		if err := c.Err(); !errors.Is(err, context.Canceled) {
 			t.Errorf("Err() after release = %v, want Canceled", err)
 		}
@@ -113,7 +128,7 @@ func TestDeadlineCtxAdoption(t *testing.T) {
 			t.Fatalf("after the child's Done: parent's Done set up %v, child linked %v; want not set up, linked", pDone != nil, kid == c)
 		}
 		p.release()
-		<-done // an unlinked child hangs the test
+		waitClosed(t, done, "the child's Done after the parent's release (an unlinked child)")
 		if err := c.Err(); !errors.Is(err, context.Canceled) {
 			t.Errorf("child's Err() after the parent's release = %v, want Canceled", err)
 		}
@@ -138,7 +153,7 @@ func TestDeadlineCtxAdoption(t *testing.T) {
 		defer p.release()
 		c := withDeadline(p, time.Now().Add(5*time.Millisecond), false)
 		defer c.release()
-		<-c.Done()
+		waitClosed(t, c.Done(), "the child's Done at its own deadline, 5ms away")
 		if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Err() = %v, want DeadlineExceeded", err)
 		}
@@ -154,8 +169,8 @@ func TestDeadlineCtxAdoption(t *testing.T) {
 		defer c2.release()
 		d1, d2 := c1.Done(), c2.Done() // the second one links through context.AfterFunc
 		p.release()
-		<-d1
-		<-d2
+		waitClosed(t, d1, "the first kid's Done after the parent's release")
+		waitClosed(t, d2, "the second kid's Done after the parent's release (linked through context.AfterFunc)")
 	})
 	t.Run("NotDetachedParent", func(t *testing.T) {
 		parent, cancel := context.WithCancel(context.Background())
@@ -165,7 +180,7 @@ func TestDeadlineCtxAdoption(t *testing.T) {
 		defer c.release()
 		done := c.Done()
 		cancel()
-		<-done // a child adopted by a parent that cannot see its own parent end hangs here
+		waitClosed(t, done, "the child's Done after the grandparent was cancelled (a parent that cannot see its own parent end)")
 		if err := c.Err(); !errors.Is(err, context.Canceled) {
 			t.Errorf("Err() after the grandparent was cancelled = %v, want Canceled", err)
 		}
@@ -192,7 +207,7 @@ type ctxKeyTest struct{}
 func TestDeadlineTimerRecycled(t *testing.T) {
 	// A context whose timer fired: its timer is not reused.
 	c1 := withDeadline(context.Background(), time.Now().Add(10*time.Millisecond), false)
-	<-c1.Done()
+	waitClosed(t, c1.Done(), "Done of a context 10ms from its deadline")
 	c1.release()
 	if err := c1.Err(); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Err() after the deadline = %v, want DeadlineExceeded", err)
