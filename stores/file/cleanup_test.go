@@ -144,7 +144,7 @@ func TestCleanupKeepsLocking(t *testing.T) {
 	a := newStore(t, Config{Dir: dir, CleanupInterval: -1})
 	b := newStore(t, Config{Dir: dir, CleanupInterval: -1})
 	sweeper := newStore(t, Config{Dir: dir, CleanupInterval: -1})
-	ctx := context.Background()
+	ctx := boundedContext(t, 2*time.Minute)
 	writers, rounds := 8, 200
 	if testing.Short() {
 		rounds = 50

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"testing"
@@ -41,13 +40,14 @@ func TestConcurrentCompareAndSwapLosesNoIncrement(t *testing.T) {
 	dir := t.TempDir()
 	stores := []*Store{newStore(t, Config{Dir: dir}), newStore(t, Config{Dir: dir})}
 	key := testKey("counter")
+	ctx := boundedContext(t, 2*time.Minute)
 	const workers, perWorker = 8, 25
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			s := stores[w%len(stores)]
 			for range perWorker {
-				if err := increment(context.Background(), s, key); err != nil {
+				if err := increment(ctx, s, key); err != nil {
 					t.Error(err)
 					return
 				}
@@ -73,7 +73,7 @@ func TestCrossProcessCompareAndSwap(t *testing.T) {
 	var wg sync.WaitGroup
 	for range children {
 		wg.Go(func() {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestCrossProcessCompareAndSwap$", "-test.count=1")
+			cmd := childCommand(t, "TestCrossProcessCompareAndSwap")
 			cmd.Env = append(os.Environ(), "SESSIONKIT_FILE_CHILD_DIR="+dir, "SESSIONKIT_FILE_CHILD_N="+strconv.Itoa(perChild))
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Errorf("child process: %v\n%s", err, out)
@@ -81,8 +81,9 @@ func TestCrossProcessCompareAndSwap(t *testing.T) {
 		})
 	}
 	s := newStore(t, Config{Dir: dir})
+	ctx := boundedContext(t, 2*time.Minute)
 	for range perChild {
-		if err := increment(context.Background(), s, testKey("counter")); err != nil {
+		if err := increment(ctx, s, testKey("counter")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -101,8 +102,9 @@ func childIncrement(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx := boundedContext(t, 2*time.Minute)
 	for range n {
-		if err := increment(context.Background(), s, testKey("counter")); err != nil {
+		if err := increment(ctx, s, testKey("counter")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -115,7 +117,7 @@ func childIncrement(t *testing.T, dir string) {
 func TestDeleteWinsOverConcurrentWriters(t *testing.T) {
 	dir := t.TempDir()
 	a, b := newStore(t, Config{Dir: dir}), newStore(t, Config{Dir: dir})
-	ctx := context.Background()
+	ctx := boundedContext(t, 2*time.Minute)
 	for i := range 30 {
 		key := testKey(fmt.Sprint("k", i))
 		v, err := a.CompareAndSwap(ctx, key, 0, []byte("x"), time.Now().Add(time.Hour))
@@ -153,7 +155,7 @@ func TestDeleteWinsOverConcurrentWriters(t *testing.T) {
 func TestConcurrentMixedOperations(t *testing.T) {
 	dir := t.TempDir()
 	a, b := newStore(t, Config{Dir: dir}), newStore(t, Config{Dir: dir})
-	ctx := context.Background()
+	ctx := boundedContext(t, 2*time.Minute)
 	keys := []string{testKey("1"), testKey("2"), testKey("3")}
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(200 * time.Millisecond)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -27,6 +28,25 @@ import (
 func testKey(name string) string {
 	sum := sha256.Sum256([]byte(name))
 	return hex.EncodeToString(sum[:])
+}
+
+// boundedContext returns a context that ends after d, or with the test,
+// for tests whose goroutines or processes wait on each other's locks: a
+// lock-order bug or a lost unlock then fails the test with the context's
+// error instead of hanging it until go test's timeout.
+func boundedContext(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// childCommand returns the command that runs this test binary's test
+// named run in a child process, killed after 5 minutes (and told so with
+// -test.timeout), so that a child stuck on a lock fails the test instead
+// of hanging it. args are more flags for the child.
+func childCommand(t testing.TB, run string, args ...string) *exec.Cmd {
+	ctx := boundedContext(t, 5*time.Minute)
+	return exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^" + run + "$", "-test.count=1", "-test.timeout=5m"}, args...)...)
 }
 
 // newStore returns a Store on a fresh directory (or dir, when given).

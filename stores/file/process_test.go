@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,7 +38,7 @@ func TestTwoProcessesOneSession(t *testing.T) {
 	if err != nil || cookie == "" {
 		t.Fatalf("new session: cookie %q, error %v", cookie, err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestTwoProcessesOneSession$", "-test.count=1", "-test.short="+strconv.FormatBool(testing.Short()))
+	cmd := childCommand(t, "TestTwoProcessesOneSession", "-test.short="+strconv.FormatBool(testing.Short()))
 	cmd.Env = append(os.Environ(), "SESSIONKIT_FILE_SESSION_DIR="+dir, "SESSIONKIT_FILE_SESSION_COOKIE="+cookie)
 	var out []byte
 	var childErr error

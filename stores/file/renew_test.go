@@ -449,7 +449,7 @@ func TestRenewCancelled(t *testing.T) {
 func TestConcurrentRenewsOneVersion(t *testing.T) {
 	dir := t.TempDir()
 	stores := []*Store{newStore(t, Config{Dir: dir, CleanupInterval: -1}), newStore(t, Config{Dir: dir, CleanupInterval: -1})}
-	ctx := context.Background()
+	ctx := boundedContext(t, 2*time.Minute)
 	hour := time.Now().Add(time.Hour)
 	const rounds, renewers = 20, 12
 	for round := range rounds {
@@ -503,7 +503,7 @@ func TestConcurrentRenewsOneVersion(t *testing.T) {
 func TestRenewVersusCompareAndSwap(t *testing.T) {
 	dir := t.TempDir()
 	a, b := newStore(t, Config{Dir: dir, CleanupInterval: -1}), newStore(t, Config{Dir: dir, CleanupInterval: -1})
-	ctx := context.Background()
+	ctx := boundedContext(t, 2*time.Minute)
 	renewed, swapped := 0, 0
 	for round := range 100 {
 		oldKey, newKey := testKey(fmt.Sprint("old", round)), testKey(fmt.Sprint("new", round))
@@ -537,7 +537,7 @@ func TestRenewVersusCompareAndSwap(t *testing.T) {
 func TestRenewVersusCreate(t *testing.T) {
 	dir := t.TempDir()
 	a, b := newStore(t, Config{Dir: dir, CleanupInterval: -1}), newStore(t, Config{Dir: dir, CleanupInterval: -1})
-	ctx := context.Background()
+	ctx := boundedContext(t, 2*time.Minute)
 	for round := range 100 {
 		oldKey, newKey := testKey(fmt.Sprint("old", round)), testKey(fmt.Sprint("new", round))
 		v := mustCreate(t, a, oldKey, "a")
@@ -667,7 +667,7 @@ func TestRenewCrash(t *testing.T) {
 		t.Run(fmt.Sprint("step", int(step)), func(t *testing.T) {
 			s := newStore(t, Config{CleanupInterval: -1, Sync: true})
 			v := mustSwapUser(t, s, oldKey, 0, "a", "ann", hour, hour)
-			cmd := exec.Command(os.Args[0], "-test.run=^TestRenewCrash$", "-test.count=1")
+			cmd := childCommand(t, "TestRenewCrash")
 			cmd.Env = append(os.Environ(), renewCrashEnv+"="+s.dir+","+strconv.Itoa(step))
 			out, err := cmd.CombinedOutput()
 			if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 3 {
@@ -782,7 +782,7 @@ func TestCrossProcessRenewVersusCompareAndSwap(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "versions"), list.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrossProcessRenewVersusCompareAndSwap$", "-test.count=1", "-test.short="+strconv.FormatBool(testing.Short()))
+	cmd := childCommand(t, "TestCrossProcessRenewVersusCompareAndSwap", "-test.short="+strconv.FormatBool(testing.Short()))
 	cmd.Env = append(os.Environ(), renewRaceEnv+"="+dir)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -881,13 +881,16 @@ func renewRaceChild(t *testing.T, dir string, rounds int) {
 		t.Fatalf("%d versions, want %d", len(lines), rounds)
 	}
 	fmt.Println("ready")
+	ctx := boundedContext(t, 2*time.Minute)
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go")); err == nil {
 			break
 		}
+		if ctx.Err() != nil {
+			t.Fatal("the parent did not say go within 2 minutes")
+		}
 		time.Sleep(100 * time.Microsecond)
 	}
-	ctx := context.Background()
 	for i, l := range lines {
 		v, err := strconv.ParseUint(l, 10, 64)
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -212,7 +211,10 @@ func TestUserIndexExpiry(t *testing.T) {
 	s := newStore(t, Config{CleanupInterval: -1})
 	ctx := context.Background()
 	ann := "ann"
-	short, hour := time.Now().Add(100*time.Millisecond), time.Now().Add(time.Hour)
+	// short leaves the four writes and the first listing a second: under
+	// a loaded make test 100 ms did not suffice, and the listing then
+	// rightly left out the filings that had ended.
+	short, hour := time.Now().Add(time.Second), time.Now().Add(time.Hour)
 	expiring, pastUntil, overwritten, live := testKey("expiring"), testKey("until"), testKey("overwritten"), testKey("live")
 	mustSwapUser(t, s, expiring, 0, "x", ann, short, hour)
 	mustSwapUser(t, s, pastUntil, 0, "x", ann, hour, short)
@@ -313,7 +315,7 @@ func TestUserIndexTenThousandExpired(t *testing.T) {
 				count = n / 10
 			}
 			s := newStore(t, Config{CleanupInterval: -1})
-			ctx := context.Background()
+			ctx := boundedContext(t, 5*time.Minute)
 			const workers = 4
 			var last atomic.Int64
 			var wg sync.WaitGroup
@@ -438,10 +440,11 @@ func TestConcurrentCompareAndSwapUser(t *testing.T) {
 	if testing.Short() {
 		workers, ops = 8, 100
 	}
+	ctx := boundedContext(t, 2*time.Minute)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			if err := refileLoop(context.Background(), stores, ops, uint64(w)); err != nil {
+			if err := refileLoop(ctx, stores, ops, uint64(w)); err != nil {
 				t.Error(err)
 			}
 		})
@@ -483,6 +486,7 @@ func TestCrossProcessCompareAndSwapUser(t *testing.T) {
 	if testing.Short() {
 		workers, ops = 4, 60
 	}
+	ctx := boundedContext(t, 2*time.Minute)
 	run := func(dir string, seed uint64) error {
 		s, err := New(Config{Dir: dir, CleanupInterval: -1})
 		if err != nil {
@@ -491,7 +495,7 @@ func TestCrossProcessCompareAndSwapUser(t *testing.T) {
 		defer s.Close()
 		errs := make(chan error, workers)
 		for w := range workers {
-			go func() { errs <- refileLoop(context.Background(), []*Store{s}, ops, seed+uint64(w)) }()
+			go func() { errs <- refileLoop(ctx, []*Store{s}, ops, seed+uint64(w)) }()
 		}
 		stop := sweepInLoop(t, s)
 		defer stop()
@@ -509,7 +513,7 @@ func TestCrossProcessCompareAndSwapUser(t *testing.T) {
 		return
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrossProcessCompareAndSwapUser$", "-test.count=1", "-test.short="+strconv.FormatBool(testing.Short()))
+	cmd := childCommand(t, "TestCrossProcessCompareAndSwapUser", "-test.short="+strconv.FormatBool(testing.Short()))
 	cmd.Env = append(os.Environ(), "SESSIONKIT_FILE_USERS_DIR="+dir)
 	var out []byte
 	var childErr error
@@ -578,7 +582,7 @@ func TestUserIndexThroughManager(t *testing.T) {
 func TestUserKeysDuringRenews(t *testing.T) {
 	dir := t.TempDir()
 	w, r := newStore(t, Config{Dir: dir, CleanupInterval: -1}), newStore(t, Config{Dir: dir, CleanupInterval: -1})
-	ctx := context.Background()
+	ctx := boundedContext(t, 2*time.Minute)
 	hour := time.Now().Add(time.Hour)
 	renews := 500
 	if testing.Short() {
@@ -595,6 +599,8 @@ func TestUserKeysDuringRenews(t *testing.T) {
 	old := testKey("renew0")
 	oldV := mustSwapUser(t, w, old, 0, "x", "ann", hour, hour)
 	done := make(chan struct{})
+	stopListing := sync.OnceFunc(func() { close(done) })
+	defer stopListing() // also when a t.Fatal below ends the test early
 	var listings, empty atomic.Int64
 	var wg sync.WaitGroup
 	for range 2 {
@@ -632,7 +638,7 @@ func TestUserKeysDuringRenews(t *testing.T) {
 		w.Delete(ctx, old) // the marker's end, as its grace window passes
 		old, oldV = key, v
 	}
-	close(done)
+	stopListing()
 	wg.Wait()
 	if n := empty.Load(); n > 0 {
 		t.Errorf("%d of %d listings during %d renews held no key of the renewed session", n, listings.Load(), renews)
