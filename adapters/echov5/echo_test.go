@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
@@ -479,7 +480,11 @@ func TestHijack(t *testing.T) {
 		if got := res.Header.Values("Set-Cookie"); len(got) != 0 {
 			t.Errorf("%s: Set-Cookie = %q on a hijacked connection, want none", path, got)
 		}
-		<-returned
+		select {
+		case <-returned:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the session middleware did not return within 10s of the hijacked response", path)
+		}
 		if _, got := do(t, "GET", srv.URL+"/read", cookie); got != fmt.Sprint(i+1) {
 			t.Errorf("%s: stored n = %s, want %d (changes before the hijack saved)", path, got, i+1)
 		}
