@@ -50,7 +50,14 @@ func adapterClientUserHandler(e *adapterEnv, opened chan<- struct{}, gate <-chan
 			fmt.Fprint(w, n)
 		case "/hold":
 			u := s.User()
-			opened <- struct{}{}
+			select {
+			case opened <- struct{}{}:
+			case <-r.Context().Done():
+				return
+			case <-time.After(adapterTimeout):
+				http.Error(w, "more requests in /hold than the check sent", http.StatusInternalServerError)
+				return
+			}
 			select {
 			case <-gate:
 			case <-r.Context().Done():
