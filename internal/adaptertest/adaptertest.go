@@ -61,7 +61,10 @@ func NewManager(t testing.TB) (*core.Manager, *FlakyStore) {
 }
 
 // noRedirect is a client that returns redirects instead of following them.
-var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+var noRedirect = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Timeout:       time.Minute, // a hung handler fails the test instead of hanging it
+}
 
 // Do sends method url with the raw Cookie header cookie (none if "") and
 // returns the response, whose body is read and closed, and the body.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
 	"github.com/sessionkit/sessionkit/core"
@@ -58,7 +59,7 @@ func CheckManagerUserSessions(t *testing.T, store core.Store) {
 	}
 	for i := range browsers {
 		jar, _ := cookiejar.New(nil)
-		browsers[i] = &http.Client{Jar: jar}
+		browsers[i] = &http.Client{Jar: jar, Timeout: time.Minute}
 		if user, id := get(browsers[i], "/login"); user != "ann" {
 			t.Fatalf("login answered user %q", user)
 		} else {
