@@ -136,7 +136,7 @@ func testRoutes(t *testing.T, args []string) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar}
+	client := &http.Client{Jar: jar, Timeout: time.Minute}
 	call := func(method, path string) (map[string]any, []*http.Cookie) {
 		t.Helper()
 		req, _ := http.NewRequest(method, srv.URL+path, nil)
@@ -212,6 +212,7 @@ func testLoginRace(t *testing.T, args []string) {
 	defer closeStore()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
+	srv.Client().Timeout = time.Minute
 	// call sends a request with the session cookie tok (none if "") and
 	// returns the JSON answer and the session cookie set, if any.
 	call := func(method, path, tok string) (map[string]any, *http.Cookie) {
@@ -311,7 +312,7 @@ func TestCrossOriginProtection(t *testing.T) {
 				for k, v := range c.header {
 					req.Header.Set(k, v)
 				}
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
 				if err != nil {
 					t.Fatal(err)
 				}

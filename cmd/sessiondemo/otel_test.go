@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the exporters' goroutines.
@@ -43,6 +44,7 @@ func otelDemo(t *testing.T, args []string, out io.Writer) (srv *httptest.Server,
 		t.Fatal(err)
 	}
 	srv = httptest.NewServer(h)
+	srv.Client().Timeout = time.Minute // a hung handler fails the test instead of hanging it
 	t.Cleanup(srv.Close)
 	return srv, closeFn
 }

@@ -53,6 +53,7 @@ func startDemo(t *testing.T, args []string) *httptest.Server {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() { srv.Close(); closeStore() })
+	srv.Client().Timeout = time.Minute // a hung handler fails the test instead of hanging it
 	return srv
 }
 
@@ -66,7 +67,7 @@ type device struct {
 
 func newDevice(t *testing.T, srv *httptest.Server, ua string) *device {
 	jar, _ := cookiejar.New(nil)
-	return &device{t: t, srv: srv, ua: ua, http: &http.Client{Jar: jar}}
+	return &device{t: t, srv: srv, ua: ua, http: &http.Client{Jar: jar, Timeout: time.Minute}}
 }
 
 // do sends the request and returns the status and the body.
