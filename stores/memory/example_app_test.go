@@ -34,7 +34,7 @@ func Example_application() {
 	srv := httptest.NewServer(app)
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar}
+	browser := &http.Client{Jar: jar, Timeout: time.Minute}
 	for range 2 {
 		resp, err := browser.Get(srv.URL)
 		if err != nil {
