@@ -465,6 +465,13 @@ func TestClientSideEndUserSessionsUnderLoad(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	// Stop the workers on every way out of the test, t.Fatal included,
+	// not only below.
+	stopWorkers := sync.OnceFunc(func() {
+		close(stop)
+		wg.Wait()
+	})
+	defer stopWorkers()
 	for w := range workers {
 		wg.Go(func() {
 			i := w % sessions
@@ -505,8 +512,7 @@ func TestClientSideEndUserSessionsUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	stopWorkers()
 	for i, tok := range tokens {
 		request(tok, func(s *core.Session) {
 			switch user, id := s.User(), s.ID(); {
