@@ -100,6 +100,9 @@ func measureSweep(tb testing.TB, n int) sweepResult {
 	window := func(work func()) time.Duration {
 		var stop atomic.Bool
 		var wg sync.WaitGroup
+		// Stop the probe however work ends, tb.Fatal included.
+		defer wg.Wait()
+		defer stop.Store(true)
 		var longest time.Duration
 		wg.Go(func() { longest = probe(&stop) })
 		work()
