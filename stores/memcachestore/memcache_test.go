@@ -447,10 +447,11 @@ func TestTouchUnderContention(t *testing.T) {
 	if _, err := writer.CompareAndSwap(ctx, key, 0, []byte("0"), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	wctx, stop := context.WithCancel(ctx)
-	var writes, writeErrs atomic.Int64
-	done := make(chan struct{})
 	const writers = 16
+	wctx, stop := context.WithCancel(ctx)
+	defer stop() // the writers stop on every way out of the test, t.Fatal included
+	var writes, writeErrs atomic.Int64
+	done := make(chan struct{}, writers) // never blocks a writer nobody waits for
 	for range writers {
 		go func() {
 			defer func() { done <- struct{}{} }()
