@@ -123,10 +123,19 @@ func (s *ClientStore) RevokeUser(ctx context.Context, name, user, keepID string,
 	}
 	key := userRevocationKey(name, user)
 	cas, _ := s.revoked.(core.CompareAndSwapper)
+	// fail is the error of an attempt that failed with err: when ctx ended
+	// it after attempts lost to concurrent writers, those conflicts are
+	// what kept the call from its write, and the error says so.
+	fail := func(attempt int, err error) error {
+		if attempt > 1 && ctx.Err() != nil {
+			return fmt.Errorf("sessionkit: cookie: revoke user: %w (%d attempts): %w", core.ErrConflict, attempt, err)
+		}
+		return fmt.Errorf("sessionkit: cookie: revoke user: %w", err)
+	}
 	for attempt := 1; ; attempt++ {
 		rec, found, err := s.revoked.Load(ctx, key)
 		if err != nil {
-			return fmt.Errorf("sessionkit: cookie: revoke user: %w", err)
+			return fail(attempt, err)
 		}
 		r, expiry := noRevocation, until
 		if found {
@@ -152,7 +161,7 @@ func (s *ClientStore) RevokeUser(ctx context.Context, name, user, keepID string,
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("sessionkit: cookie: revoke user: %w", err)
+			return fail(attempt, err)
 		}
 		return nil
 	}

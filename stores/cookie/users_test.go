@@ -386,3 +386,37 @@ func TestRevokeUserBackoff(t *testing.T) {
 		t.Errorf("RevokeUser made %d compare-and-swap attempts in %v, want between 3 and 99 (a backoff between attempts)", n, elapsed)
 	}
 }
+
+// TestRevokeUserDeadlineDuringReload: when ctx ends during the reload that
+// follows a lost compare-and-swap (not during the backoff), RevokeUser's
+// error still says that conflicts kept it from its write. A run of
+// TestRevokeUserBackoff in a loaded make test ended that way.
+func TestRevokeUserDeadlineDuringReload(t *testing.T) {
+	list := memory.New(memory.Config{CleanupInterval: -1})
+	defer list.Close()
+	var attempts atomic.Int64
+	losing := core.WrapStore(list, core.StoreWrapper{
+		Around: func(ctx context.Context, call core.StoreCall, next func(context.Context) error) error {
+			switch {
+			case call.Op == core.OpCompareAndSwap:
+				attempts.Add(1)
+				return fmt.Errorf("always another writer: %w", core.ErrConflict)
+			case call.Op == core.OpLoad && attempts.Load() > 0:
+				<-ctx.Done() // the reload outlasts the deadline
+				return ctx.Err()
+			}
+			return next(ctx)
+		},
+	})
+	st, err := cookie.New(cookie.Config{Keys: [][]byte{fixedKey(1)}, Revocations: losing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	now := time.Now()
+	err = st.RevokeUser(c, "session", "ann", "", now, now.Add(time.Hour))
+	if !errors.Is(err, core.ErrConflict) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("RevokeUser whose reload after a conflict outlasts its deadline = %v; want an error wrapping ErrConflict and context.DeadlineExceeded", err)
+	}
+}
