@@ -10,6 +10,8 @@ import (
 	"maps"
 	"net/http"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/keylock"
 )
 
 // errGone reports that a concurrent request destroyed or renewed the
@@ -242,12 +244,12 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 		// Hold the old key while its successor is written and it is
 		// retired, so that this process's commits to the old session
 		// wait and then see the marker instead of racing the retirement.
-		l, err := m.locks.lock(ctx, s.key)
+		l, err := m.locks.Lock(ctx, s.key)
 		if err != nil {
 			return fmt.Errorf("sessionkit: save: waiting for a concurrent commit: %w", err)
 		}
-		defer m.locks.unlock(s.key, l)
-		if m.renewer != nil && (l.version == 0 || l.version == s.version) {
+		defer m.locks.Unlock(s.key, l)
+		if m.renewer != nil && (l.Value == 0 || l.Value == s.version) {
 			if renewed, err = m.renewInOne(ctx, s, &w, now); err != nil {
 				return err
 			}
@@ -465,15 +467,15 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 		}
 		return nil
 	}
-	var l *keyLock // nil for a fresh key
+	var l *keylock.Lock[uint64] // nil for a fresh key
 	if !w.fresh {
 		var err error
-		if l, err = m.locks.lock(ctx, w.key); err != nil {
+		if l, err = m.locks.Lock(ctx, w.key); err != nil {
 			return fmt.Errorf("sessionkit: save: waiting for a concurrent commit: %w", err)
 		}
-		defer m.locks.unlock(w.key, l)
+		defer m.locks.Unlock(w.key, l)
 	}
-	if l != nil && w.version != 0 && l.version != 0 && l.version != w.version {
+	if l != nil && w.version != 0 && l.Value != 0 && l.Value != w.version {
 		// This Manager wrote the record since the request loaded it: rebase
 		// now rather than after a conflict.
 		if err := m.rebase(ctx, w, now); err != nil {
@@ -491,7 +493,7 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 		if err == nil {
 			w.version = v
 			if l != nil {
-				l.version = v
+				l.Value = v
 			}
 			return nil
 		}
@@ -506,7 +508,7 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 			return err
 		}
 		if l != nil {
-			l.version = w.version
+			l.Value = w.version
 		}
 	}
 }

@@ -105,7 +105,7 @@ func TestNewSessionValuesAreItsChanges(t *testing.T) {
 }
 
 // lockSpy is a casMap that records, at each CompareAndSwap, whether the
-// Manager held the key's lock (see keyLocks).
+// Manager held the key's lock (see Manager.locks).
 type lockSpy struct {
 	*casMap
 	m      *Manager
@@ -114,10 +114,7 @@ type lockSpy struct {
 }
 
 func (s *lockSpy) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, exp time.Time) (uint64, error) {
-	sh := s.m.locks.shard(key)
-	sh.mu.Lock()
-	_, held := sh.m[key]
-	sh.mu.Unlock()
+	held := s.m.locks.InUse(key)
 	s.heldMu.Lock()
 	s.held[key] = held
 	s.heldMu.Unlock()

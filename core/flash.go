@@ -155,15 +155,15 @@ func (m *Manager) claimFlashes(s *Session) []flashMsg {
 		return nil
 	}
 	wctx, wdl := m.callCtx(ctx) // the wait for a commit in progress is a store call's worth
-	l, err := m.locks.lock(wctx, s.key)
+	l, err := m.locks.Lock(wctx, s.key)
 	wdl.release()
 	if err != nil {
 		return fail(err)
 	}
-	defer m.locks.unlock(s.key, l)
+	defer m.locks.Unlock(s.key, l)
 	now := m.cfg.Now()
 	w := writeOp{key: s.key, version: s.version, created: s.created, state: s.base, ip: s.ip, expiry: s.expiry}
-	reload := l.version != 0 && l.version != w.version
+	reload := l.Value != 0 && l.Value != w.version
 	for attempt := 1; ; attempt++ {
 		if reload {
 			gone, err := m.reloadForClaim(ctx, &w, now)
@@ -173,7 +173,7 @@ func (m *Manager) claimFlashes(s *Session) []flashMsg {
 			if gone {
 				return nil // ended meanwhile: nothing left to claim
 			}
-			l.version = w.version
+			l.Value = w.version
 		}
 		var claimed []flashMsg
 		rest := make(map[string]any, len(w.state))
@@ -196,7 +196,7 @@ func (m *Manager) claimFlashes(s *Session) []flashMsg {
 		v, err := m.cas.CompareAndSwap(cctx, w.key, w.version, data, w.expiry)
 		dl.release()
 		if err == nil {
-			l.version = v
+			l.Value = v
 			s.version, s.expiry, s.created, s.ip, s.base = v, w.expiry, w.created, w.ip, rest
 			return claimed
 		}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/keylock"
 )
 
 // Manager runs the session life cycle for one configuration: it reads the
@@ -24,9 +26,17 @@ type Manager struct {
 	iter    Iterator            // Store, when it can list its records
 	revoker UserRevoker         // client, when it can revoke a user's sessions
 	vary    []string
-	locks   keyLocks       // serialises this process's writes to one store key
-	obs     Observer       // Config.Observer; nil: no events
-	cookie  cookieTemplate // the session cookie's Set-Cookie value, cut for writeToken
+	// locks serialises this process's writes to one store key: the load,
+	// rebase and compare-and-swap of a commit, and the claim of Flashes.
+	// Commits to one session from one process therefore never race each
+	// other; only other processes can make a compare-and-swap conflict. A
+	// lock's Value is the record version this Manager last wrote or loaded
+	// under it, or zero: a commit whose request loaded another version
+	// rebases before its compare-and-swap instead of after a conflict. No
+	// lock is held while a handler runs.
+	locks  keylock.Table[uint64]
+	obs    Observer       // Config.Observer; nil: no events
+	cookie cookieTemplate // the session cookie's Set-Cookie value, cut for writeToken
 
 	userStore  Store       // Config.Store as given (cfg.Store may be observed)
 	userClient ClientStore // Config.ClientStore as given

@@ -97,6 +97,7 @@ import (
 
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/janitor"
+	"github.com/sessionkit/sessionkit/internal/keylock"
 )
 
 // Config configures a Store. The zero value is usable.
@@ -142,7 +143,11 @@ type Store struct {
 	sync   bool
 	logger *slog.Logger
 
-	keys keyMutexes
+	// keys serialises this Store's callers of one key before they take
+	// the key's lock file: a caller waits only for its own key's holder,
+	// so a lock held for long (by a paused process) holds up that key's
+	// callers alone.
+	keys keylock.Table[struct{}]
 
 	// sweepLockWait is how long DeleteExpired waits for one key's lock
 	// (sweepLockWait, shortened by tests).

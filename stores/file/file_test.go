@@ -958,11 +958,11 @@ func TestCorruptFileIsNoSessionThroughManager(t *testing.T) {
 
 // TestKeyWaitHonoursContext holds the lock of one key: a save of that key
 // with a short deadline gives up with the context's error, and a save of
-// another key whose mutex lives in the same map (the same first two hex
-// digits) does not wait for the holder at all.
+// another key that shares its first eight hex digits (so that its
+// in-process mutex lives in the same map) does not wait for the holder.
 func TestKeyWaitHonoursContext(t *testing.T) {
 	s := newStore(t, Config{CleanupInterval: -1})
-	held, other := "ab"+strings.Repeat("0", 62), "ab"+strings.Repeat("1", 62)
+	held, other := "ab000000"+strings.Repeat("0", 56), "ab000000"+strings.Repeat("1", 56)
 	l, err := s.lock(context.Background(), held)
 	if err != nil {
 		t.Fatal(err)

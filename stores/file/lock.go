@@ -5,91 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/keylock"
 )
-
-// keyShards is the number of maps a Store spreads its key mutexes over,
-// so that goroutines taking the locks of different keys rarely meet on
-// one map's mutex.
-const keyShards = 64
-
-// keyMutexes serialises the holders of one key's lock inside one Store:
-// a goroutine waits only for the holder of the key it locks, never for
-// another key's, so a lock held for long (by a process paused while it
-// holds it, say, which the goroutines of this Store then wait on) holds up
-// that key's callers alone. Each key in use has a keyMutex, created by its
-// first caller and dropped by its last.
-type keyMutexes struct {
-	shards [keyShards]keyShard
-}
-
-type keyShard struct {
-	mu sync.Mutex
-	m  map[string]*keyMutex
-}
-
-// keyMutex is one key's in-process lock: a one-slot channel rather than a
-// sync.Mutex, so that a waiter can give up when its context ends.
-type keyMutex struct {
-	ch   chan struct{}
-	refs int // holders and waiters, guarded by the shard's mu
-}
-
-var keyMutexPool = sync.Pool{New: func() any { return &keyMutex{ch: make(chan struct{}, 1)} }}
-
-// shard returns the map for key, which must be a valid store key (64
-// lowercase hex characters): its first two hex digits pick the shard.
-func (k *keyMutexes) shard(key string) *keyShard {
-	return &k.shards[(hexVal(key[0])<<4|hexVal(key[1]))%keyShards]
-}
-
-func hexVal(c byte) byte {
-	if c >= 'a' {
-		return c - 'a' + 10
-	}
-	return c - '0'
-}
-
-// acquire takes key's mutex, honouring ctx while it waits.
-func (k *keyMutexes) acquire(ctx context.Context, key string) (*keyMutex, error) {
-	sh := k.shard(key)
-	sh.mu.Lock()
-	km := sh.m[key]
-	if km == nil {
-		if sh.m == nil {
-			sh.m = make(map[string]*keyMutex)
-		}
-		km = keyMutexPool.Get().(*keyMutex)
-		sh.m[key] = km
-	}
-	km.refs++
-	sh.mu.Unlock()
-	select {
-	case km.ch <- struct{}{}:
-		return km, nil
-	case <-ctx.Done():
-		k.drop(key, km)
-		return nil, fmt.Errorf("waiting for lock: %w", ctx.Err())
-	}
-}
-
-// release gives back key's mutex, taken as km by acquire.
-func (k *keyMutexes) release(key string, km *keyMutex) {
-	<-km.ch
-	k.drop(key, km)
-}
-
-// drop ends one caller's use of km, and km itself with its last caller.
-func (k *keyMutexes) drop(key string, km *keyMutex) {
-	sh := k.shard(key)
-	sh.mu.Lock()
-	if km.refs--; km.refs == 0 {
-		delete(sh.m, key)
-		keyMutexPool.Put(km)
-	}
-	sh.mu.Unlock()
-}
 
 // keyLock is a held lock on one key: the in-process key mutex plus an
 // exclusive flock(2) on the sibling "<record>.lock" file, which makes the
@@ -103,7 +22,7 @@ func (k *keyMutexes) drop(key string, km *keyMutex) {
 type keyLock struct {
 	s    *Store
 	key  string
-	km   *keyMutex
+	km   *keylock.Lock[struct{}]
 	f    *os.File
 	path string
 }
@@ -117,15 +36,15 @@ const (
 
 // lock acquires the lock for key, honouring ctx while it waits.
 func (s *Store) lock(ctx context.Context, key string) (*keyLock, error) {
-	km, err := s.keys.acquire(ctx, key)
+	km, err := s.keys.Lock(ctx, key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("waiting for lock: %w", err)
 	}
 	path := s.lockPath(key)
 	for {
 		f, err := s.lockOnce(ctx, path)
 		if err != nil {
-			s.keys.release(key, km)
+			s.keys.Unlock(key, km)
 			return nil, err
 		}
 		if f != nil {
@@ -223,5 +142,5 @@ func (l *keyLock) removeLockFile() {
 func (l *keyLock) unlock() {
 	unlockFile(l.f)
 	l.f.Close()
-	l.s.keys.release(l.key, l.km)
+	l.s.keys.Unlock(l.key, l.km)
 }

@@ -27,7 +27,7 @@ const pausedHolderEnv = "SESSIONKIT_FILE_PAUSED_HOLDER"
 // as a server paused mid-request. In this process:
 //   - a write of that key gives up with its context's error;
 //   - writes of other keys do not wait for it, those whose in-process
-//     mutex lives in the same map (the same first two hex digits) included,
+//     mutex lives in the same map (the same first eight hex digits) included,
 //     while a writer of the held key waits;
 //   - a cleanup pass, DeleteExpired with no deadline of its own as the
 //     janitor calls it, removes every other expired record and returns an
@@ -42,9 +42,9 @@ func TestPausedLockHolder(t *testing.T) {
 	dir := t.TempDir()
 	s := newStore(t, Config{Dir: dir, CleanupInterval: -1})
 	s.sweepLockWait = 300 * time.Millisecond
-	held := "ab" + strings.Repeat("0", 62)
-	written := []string{"ab" + strings.Repeat("1", 62), testKey("written")}
-	expired := []string{"ab" + strings.Repeat("2", 62), testKey("x"), testKey("y")}
+	held := "ab000000" + strings.Repeat("0", 56)
+	written := []string{"ab000000" + strings.Repeat("1", 56), testKey("written")}
+	expired := []string{"ab000000" + strings.Repeat("2", 56), testKey("x"), testKey("y")}
 	for _, k := range append([]string{held}, expired...) {
 		writeExpired(t, s, k)
 	}
