@@ -665,21 +665,6 @@ func TestSizeAfterChanges(t *testing.T) {
 	})
 }
 
-// waitTimeout is how long waitClosed waits: far beyond what any step it
-// waits for takes, so that only a broken session runs it out.
-const waitTimeout = 10 * time.Second
-
-// waitClosed waits until ch is closed, and fails the test with what if
-// that takes longer than waitTimeout, instead of hanging it.
-func waitClosed(t testing.TB, ch <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(waitTimeout):
-		t.Fatalf("%s within %v", what, waitTimeout)
-	}
-}
-
 // TestSetDuringInitIsAChange: a Set from another goroutine of the request
 // while Init runs must wait for Init and count as a change (saved), not be
 // taken for an initial value.
@@ -696,7 +681,7 @@ func TestSetDuringInitIsAChange(t *testing.T) {
 		defer close(done)
 		s.Get("theme") // loads the session and runs Init
 	}()
-	waitClosed(t, started, "Init did not start")
+	core.WaitClosed(t, started, "Init did not start")
 	setDone := make(chan struct{})
 	go func() {
 		defer close(setDone)
@@ -704,8 +689,8 @@ func TestSetDuringInitIsAChange(t *testing.T) {
 	}()
 	time.Sleep(20 * time.Millisecond) // let the Set reach the session
 	close(release)
-	waitClosed(t, done, "the Get that runs Init did not return")
-	waitClosed(t, setDone, "the Set made during Init did not return")
+	core.WaitClosed(t, done, "the Get that runs Init did not return")
+	core.WaitClosed(t, setDone, "the Set made during Init did not return")
 	tok, _ := h.commit(t, s, "", hdr)
 	if tok == "" {
 		t.Fatal("the Set made during Init was not saved (no token)")
