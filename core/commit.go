@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/backoff"
 	"github.com/sessionkit/sessionkit/internal/keylock"
 )
 
@@ -500,7 +501,7 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 		if !errors.Is(err, ErrConflict) {
 			return fmt.Errorf("sessionkit: save: %w", err)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := backoff.Wait(ctx, attempt); err != nil {
 			return fmt.Errorf("sessionkit: save: %w (%d attempts before the commit's deadline): %w", ErrConflict, attempt, err)
 		}
 		m.observeConflict(ctx, attempt)
@@ -575,7 +576,7 @@ func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, 
 		if !errors.Is(err, ErrConflict) {
 			return fmt.Errorf("sessionkit: delete: %w", err)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := backoff.Wait(ctx, attempt); err != nil {
 			return fmt.Errorf("sessionkit: delete: %w (%d attempts before the commit's deadline): %w", ErrConflict, attempt, err)
 		}
 		m.observeConflict(ctx, attempt)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/backoff"
 )
 
 // FlashKey is the session key under which AddFlash kept flash messages
@@ -203,7 +205,7 @@ func (m *Manager) claimFlashes(s *Session) []flashMsg {
 		if !errors.Is(err, ErrConflict) {
 			return fail(err)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := backoff.Wait(ctx, attempt); err != nil {
 			return fail(err)
 		}
 		m.observeConflict(ctx, attempt)

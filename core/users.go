@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/backoff"
 )
 
 // UserRevoker is implemented by client stores (see ClientStore) that can
@@ -275,7 +277,7 @@ func (m *Manager) endPass(ctx context.Context, op, user string, p *userPass, pas
 		return fmt.Errorf("sessionkit: %s: the user's sessions still changing after %d listings (a store whose Delete does not delete, or renews without pause)", op, maxEndPasses+maxEndBackoffPasses)
 	}
 	if pass > maxEndPasses {
-		if err := backoff(ctx, pass-maxEndPasses+1); err != nil {
+		if err := backoff.Wait(ctx, pass-maxEndPasses+1); err != nil {
 			return fmt.Errorf("sessionkit: %s: the user's sessions still changing after %d listings: %w", op, pass-1, err)
 		}
 	}
@@ -484,7 +486,7 @@ func (m *Manager) endRecord(ctx context.Context, op, user string, r userRecord, 
 		if !errors.Is(err, ErrConflict) {
 			return false, false, fmt.Errorf("sessionkit: %s: delete: %w", op, err)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := backoff.Wait(ctx, attempt); err != nil {
 			return false, false, fmt.Errorf("sessionkit: %s: delete: %w (%d attempts): %w", op, ErrConflict, attempt, err)
 		}
 		m.observeConflict(ctx, attempt)

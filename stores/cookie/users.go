@@ -8,10 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"time"
 
 	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/internal/backoff"
 )
 
 var _ core.UserRevoker = (*ClientStore)(nil)
@@ -154,7 +154,7 @@ func (s *ClientStore) RevokeUser(ctx context.Context, name, user, keepID string,
 		} else {
 			_, err = cas.CompareAndSwap(ctx, key, rec.Version, data, expiry)
 			if errors.Is(err, core.ErrConflict) {
-				if err := revokeBackoff(ctx, attempt); err != nil {
+				if err := backoff.Wait(ctx, attempt); err != nil {
 					return fmt.Errorf("sessionkit: cookie: revoke user: %w (%d attempts): %w", core.ErrConflict, attempt, err)
 				}
 				continue
@@ -164,36 +164,6 @@ func (s *ClientStore) RevokeUser(ctx context.Context, name, user, keepID string,
 			return fail(attempt, err)
 		}
 		return nil
-	}
-}
-
-// Backoff between RevokeUser's compare-and-swap attempts that lost
-// against a concurrent call for the same user: full jitter, exponential
-// from revokeBackoffBase up to revokeBackoffMax, as the core waits
-// between its own.
-const (
-	revokeBackoffBase = time.Millisecond
-	revokeBackoffMax  = 100 * time.Millisecond
-)
-
-// revokeBackoff waits after the attempt-th conflict, or until ctx is
-// done. The first retry is immediate: the reload already took a round
-// trip.
-func revokeBackoff(ctx context.Context, attempt int) error {
-	if attempt <= 1 {
-		return ctx.Err()
-	}
-	ceil := revokeBackoffMax
-	if attempt-2 < 16 {
-		ceil = min(revokeBackoffMax, revokeBackoffBase<<(attempt-2))
-	}
-	t := time.NewTimer(rand.N(ceil) + 1)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

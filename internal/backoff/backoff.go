@@ -1,0 +1,40 @@
+// Package backoff is the wait between compare-and-swap attempts that lost
+// against a concurrent writer, shared by the core's commits and the
+// cookie store's revocation list: full jitter, exponential from Base up
+// to Max.
+package backoff
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// Base and Max bound the jittered wait: attempt n waits up to
+// min(Max, Base<<(n-2)).
+const (
+	Base = time.Millisecond
+	Max  = 100 * time.Millisecond
+)
+
+// Wait waits before attempt n (n >= 1 after the first conflict) or until
+// ctx is done, and returns ctx's error if it ended first. The first retry
+// after a conflict is immediate: the reload it needs already took a round
+// trip.
+func Wait(ctx context.Context, n int) error {
+	if n <= 1 {
+		return ctx.Err()
+	}
+	ceil := Max
+	if n-2 < 16 {
+		ceil = min(Max, Base<<(n-2))
+	}
+	t := time.NewTimer(rand.N(ceil) + 1)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
