@@ -499,19 +499,31 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) {
-			return fmt.Errorf("sessionkit: save: %w", err)
+			return lostToConflicts(ctx, attempt-1, fmt.Errorf("sessionkit: save: %w", err))
 		}
 		if err := backoff.Wait(ctx, attempt); err != nil {
 			return fmt.Errorf("sessionkit: save: %w (%d attempts before the commit's deadline): %w", ErrConflict, attempt, err)
 		}
 		m.observeConflict(ctx, attempt)
 		if err := m.rebase(ctx, w, now); err != nil {
-			return err
+			return lostToConflicts(ctx, attempt, err)
 		}
 		if l != nil {
 			l.Value = w.version
 		}
 	}
+}
+
+// lostToConflicts is the error of a commit that failed with err after it
+// lost conflicts compare-and-swaps to concurrent writers: when it was the
+// commit's deadline that ended it, those conflicts are what kept the
+// commit from its write, and the error wraps ErrConflict too, as it does
+// when the deadline ends the backoff between two attempts.
+func lostToConflicts(ctx context.Context, conflicts int, err error) error {
+	if conflicts == 0 || ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%w (%d attempts lost to concurrent writers before the commit's deadline): %w", ErrConflict, conflicts, err)
 }
 
 // renewInOne moves the renewed session to w.key in one Renewer call: the

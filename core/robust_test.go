@@ -222,6 +222,46 @@ func TestStoreCallsHaveADeadline(t *testing.T) {
 	}
 }
 
+// reloadOutlastsDeadline conflicts on every compare-and-swap once told to,
+// and its Load after the first refused one waits for the caller's
+// deadline.
+type reloadOutlastsDeadline struct{ *conflictingCAS }
+
+func (r reloadOutlastsDeadline) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	r.mu.Lock()
+	refused := r.refused
+	r.mu.Unlock()
+	if refused == 0 {
+		return r.conflictingCAS.Load(ctx, key)
+	}
+	select {
+	case <-ctx.Done():
+		return core.Record{}, false, ctx.Err()
+	case <-time.After(time.Minute):
+		return core.Record{}, false, errors.New("the reload's context never ended")
+	}
+}
+
+// TestCommitDeadlineDuringReload: when the commit's deadline ends during
+// the reload that follows a lost compare-and-swap (not during the
+// backoff), the error still wraps ErrConflict as well as the deadline.
+func TestCommitDeadlineDuringReload(t *testing.T) {
+	st := memory.New(memory.Config{})
+	t.Cleanup(func() { st.Close() })
+	cs := reloadOutlastsDeadline{&conflictingCAS{Store: st}}
+	h := newHarness(t, core.Config{Store: cs, CommitTimeout: 50 * time.Millisecond})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
+	cs.mu.Lock()
+	cs.conflicts = true
+	cs.mu.Unlock()
+	s, hdr := h.begin(tok, "192.0.2.1:1")
+	s.Set("b", 2)
+	err := h.m.Commit(s, hdr)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, core.ErrConflict) {
+		t.Errorf("Commit whose reload after a conflict outlasts its deadline = %v, want an error wrapping context.DeadlineExceeded and ErrConflict", err)
+	}
+}
+
 // TestCommitTimeoutBoundsRetries: a commit that keeps conflicting gives up
 // at its deadline with an error wrapping ErrConflict.
 func TestCommitTimeoutBoundsRetries(t *testing.T) {
@@ -236,11 +276,11 @@ func TestCommitTimeoutBoundsRetries(t *testing.T) {
 	s, hdr := h.begin(tok, "192.0.2.1:1")
 	s.Set("b", 2)
 	err := h.m.Commit(s, hdr)
-	// The deadline may end the commit in its compare-and-swap (the error
-	// then wraps ErrConflict too) or in the reload between two attempts;
-	// either way it is the deadline, not a count, that ended the retries.
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Commit against a store that always conflicts = %v, want an error wrapping context.DeadlineExceeded", err)
+	// The deadline may end the commit in its backoff, its reload or its
+	// compare-and-swap: it is the deadline, not a count, that ends the
+	// retries, and conflicts that kept the commit from its write.
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, core.ErrConflict) {
+		t.Errorf("Commit against a store that always conflicts = %v, want an error wrapping context.DeadlineExceeded and ErrConflict", err)
 	}
 	cs.mu.Lock()
 	refused := cs.refused
