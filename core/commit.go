@@ -499,31 +499,19 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) {
-			return lostToConflicts(ctx, attempt-1, fmt.Errorf("sessionkit: save: %w", err))
+			return fmt.Errorf("sessionkit: save: %w", backoff.AfterConflicts(ctx, ErrConflict, attempt-1, err))
 		}
 		if err := backoff.Wait(ctx, attempt); err != nil {
-			return fmt.Errorf("sessionkit: save: %w (%d attempts before the commit's deadline): %w", ErrConflict, attempt, err)
+			return fmt.Errorf("sessionkit: save: %w", backoff.AfterConflicts(ctx, ErrConflict, attempt, err))
 		}
 		m.observeConflict(ctx, attempt)
 		if err := m.rebase(ctx, w, now); err != nil {
-			return lostToConflicts(ctx, attempt, err)
+			return backoff.AfterConflicts(ctx, ErrConflict, attempt, err)
 		}
 		if l != nil {
 			l.Value = w.version
 		}
 	}
-}
-
-// lostToConflicts is the error of a commit that failed with err after it
-// lost conflicts compare-and-swaps to concurrent writers: when it was the
-// commit's deadline that ended it, those conflicts are what kept the
-// commit from its write, and the error wraps ErrConflict too, as it does
-// when the deadline ends the backoff between two attempts.
-func lostToConflicts(ctx context.Context, conflicts int, err error) error {
-	if conflicts == 0 || ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
-		return err
-	}
-	return fmt.Errorf("%w (%d attempts lost to concurrent writers before the commit's deadline): %w", ErrConflict, conflicts, err)
 }
 
 // renewInOne moves the renewed session to w.key in one Renewer call: the
@@ -586,10 +574,10 @@ func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, 
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) {
-			return fmt.Errorf("sessionkit: delete: %w", err)
+			return fmt.Errorf("sessionkit: delete: %w", backoff.AfterConflicts(ctx, ErrConflict, attempt-1, err))
 		}
 		if err := backoff.Wait(ctx, attempt); err != nil {
-			return fmt.Errorf("sessionkit: delete: %w (%d attempts before the commit's deadline): %w", ErrConflict, attempt, err)
+			return fmt.Errorf("sessionkit: delete: %w", backoff.AfterConflicts(ctx, ErrConflict, attempt, err))
 		}
 		m.observeConflict(ctx, attempt)
 		old := writeOp{key: oldKey, version: oldVersion, created: w.created, ip: w.ip, changes: w.changes, cleared: w.cleared}

@@ -242,51 +242,39 @@ func (r reloadOutlastsDeadline) Load(ctx context.Context, key string) (core.Reco
 	}
 }
 
-// TestCommitDeadlineDuringReload: when the commit's deadline ends during
-// the reload that follows a lost compare-and-swap (not during the
-// backoff), the error still wraps ErrConflict as well as the deadline.
-func TestCommitDeadlineDuringReload(t *testing.T) {
-	st := memory.New(memory.Config{})
-	t.Cleanup(func() { st.Close() })
-	cs := reloadOutlastsDeadline{&conflictingCAS{Store: st}}
-	h := newHarness(t, core.Config{Store: cs, CommitTimeout: 50 * time.Millisecond})
-	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
-	cs.mu.Lock()
-	cs.conflicts = true
-	cs.mu.Unlock()
-	s, hdr := h.begin(tok, "192.0.2.1:1")
-	s.Set("b", 2)
-	err := h.m.Commit(s, hdr)
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, core.ErrConflict) {
-		t.Errorf("Commit whose reload after a conflict outlasts its deadline = %v, want an error wrapping context.DeadlineExceeded and ErrConflict", err)
-	}
-}
-
 // TestCommitTimeoutBoundsRetries: a commit that keeps conflicting gives up
-// at its deadline with an error wrapping ErrConflict.
+// at its deadline, not after a count, with an error wrapping ErrConflict
+// and the deadline wherever the deadline ends it: in the backoff or the
+// compare-and-swap, or (SlowReload) in the reload after a lost
+// compare-and-swap.
 func TestCommitTimeoutBoundsRetries(t *testing.T) {
-	st := memory.New(memory.Config{})
-	t.Cleanup(func() { st.Close() })
-	cs := &conflictingCAS{Store: st}
-	h := newHarness(t, core.Config{Store: cs, CommitTimeout: 50 * time.Millisecond})
-	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
-	cs.mu.Lock()
-	cs.conflicts = true
-	cs.mu.Unlock()
-	s, hdr := h.begin(tok, "192.0.2.1:1")
-	s.Set("b", 2)
-	err := h.m.Commit(s, hdr)
-	// The deadline may end the commit in its backoff, its reload or its
-	// compare-and-swap: it is the deadline, not a count, that ends the
-	// retries, and conflicts that kept the commit from its write.
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, core.ErrConflict) {
-		t.Errorf("Commit against a store that always conflicts = %v, want an error wrapping context.DeadlineExceeded and ErrConflict", err)
-	}
-	cs.mu.Lock()
-	refused := cs.refused
-	cs.mu.Unlock()
-	if refused < 2 {
-		t.Errorf("Commit gave up after %d conflicting attempts, want retries until the deadline", refused)
+	for _, slowReload := range []bool{false, true} {
+		t.Run(fmt.Sprintf("SlowReload=%v", slowReload), func(t *testing.T) {
+			st := memory.New(memory.Config{})
+			t.Cleanup(func() { st.Close() })
+			cs := &conflictingCAS{Store: st}
+			var store core.Store = cs
+			if slowReload {
+				store = reloadOutlastsDeadline{cs}
+			}
+			h := newHarness(t, core.Config{Store: store, CommitTimeout: 50 * time.Millisecond})
+			tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
+			cs.mu.Lock()
+			cs.conflicts = true
+			cs.mu.Unlock()
+			s, hdr := h.begin(tok, "192.0.2.1:1")
+			s.Set("b", 2)
+			err := h.m.Commit(s, hdr)
+			if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, core.ErrConflict) {
+				t.Errorf("Commit against a store that always conflicts = %v, want an error wrapping context.DeadlineExceeded and ErrConflict", err)
+			}
+			cs.mu.Lock()
+			refused := cs.refused
+			cs.mu.Unlock()
+			if !slowReload && refused < 2 {
+				t.Errorf("Commit gave up after %d conflicting attempts, want retries until the deadline", refused)
+			}
+		})
 	}
 }
 

@@ -484,17 +484,17 @@ func (m *Manager) endRecord(ctx context.Context, op, user string, r userRecord, 
 			return true, false, nil
 		}
 		if !errors.Is(err, ErrConflict) {
-			return false, false, fmt.Errorf("sessionkit: %s: delete: %w", op, err)
+			return false, false, fmt.Errorf("sessionkit: %s: delete: %w", op, backoff.AfterConflicts(ctx, ErrConflict, attempt-1, err))
 		}
 		if err := backoff.Wait(ctx, attempt); err != nil {
-			return false, false, fmt.Errorf("sessionkit: %s: delete: %w (%d attempts): %w", op, ErrConflict, attempt, err)
+			return false, false, fmt.Errorf("sessionkit: %s: delete: %w", op, backoff.AfterConflicts(ctx, ErrConflict, attempt, err))
 		}
 		m.observeConflict(ctx, attempt)
 		cctx, dl = m.callCtx(ctx)
 		rec, found, err := m.cfg.Store.Load(cctx, r.key)
 		dl.release()
 		if err != nil && !errors.Is(err, ErrCorrupt) {
-			return false, false, fmt.Errorf("sessionkit: %s: load: %w", op, err)
+			return false, false, fmt.Errorf("sessionkit: %s: load: %w", op, backoff.AfterConflicts(ctx, ErrConflict, attempt, err))
 		}
 		if err != nil || !found {
 			return false, true, nil // ended meanwhile

@@ -6,6 +6,8 @@ package backoff
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -37,4 +39,17 @@ func Wait(ctx context.Context, n int) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// AfterConflicts is the error of a compare-and-swap retry loop whose
+// attempt failed with err after conflicts attempts had lost to concurrent
+// writers. When err is ctx ending (in the backoff, the reload or the next
+// compare-and-swap), those conflicts are what kept the loop from its
+// write, and the error wraps conflict (the caller's core.ErrConflict) as
+// well as err; otherwise it is err.
+func AfterConflicts(ctx context.Context, conflict error, conflicts int, err error) error {
+	if conflicts == 0 || ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%w (%d attempts lost to concurrent writers): %w", conflict, conflicts, err)
 }

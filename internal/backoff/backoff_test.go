@@ -3,6 +3,7 @@ package backoff
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -17,14 +18,22 @@ func TestWait(t *testing.T) {
 		t.Errorf("Wait(1) = %v after %v, want nil at once", err, time.Since(start))
 	}
 	for n, ceil := range map[int]time.Duration{2: Base, 4: 4 * Base, 30: Max} {
+		var total time.Duration
 		for range 20 {
 			start := time.Now()
 			if err := Wait(ctx, n); err != nil {
 				t.Fatalf("Wait(%d) = %v", n, err)
 			}
-			if d := time.Since(start); d > ceil+time.Second {
+			d := time.Since(start)
+			if d > ceil+time.Second {
 				t.Errorf("Wait(%d) took %v, want at most about %v", n, d, ceil)
 			}
+			total += d
+		}
+		// 20 waits drawn evenly from (0, ceil] add up to 10 ceilings on
+		// average; under 2 happens about once in 10^12 runs.
+		if total < 2*ceil {
+			t.Errorf("20 calls of Wait(%d) waited %v in all, want about %v: no backoff", n, total, 10*ceil)
 		}
 	}
 	cancelled, cancel := context.WithCancel(ctx)
@@ -32,6 +41,32 @@ func TestWait(t *testing.T) {
 	for _, n := range []int{1, 2, 30} {
 		if err := Wait(cancelled, n); !errors.Is(err, context.Canceled) {
 			t.Errorf("Wait(%d) on a cancelled context = %v, want context.Canceled", n, err)
+		}
+	}
+}
+
+// TestAfterConflicts: the conflicts wrap the error only when they came
+// first and ctx's end is the error.
+func TestAfterConflicts(t *testing.T) {
+	errConflict := errors.New("conflict")
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	other := errors.New("disk full")
+	for _, c := range []struct {
+		name         string
+		ctx          context.Context
+		conflicts    int
+		err          error
+		wantConflict bool
+	}{
+		{"ctx ended after conflicts", ended, 2, fmt.Errorf("load: %w", ended.Err()), true},
+		{"ctx ended, no conflict yet", ended, 0, ended.Err(), false},
+		{"another error after conflicts, ctx ended", ended, 2, other, false},
+		{"another error after conflicts, ctx running", context.Background(), 2, other, false},
+	} {
+		got := AfterConflicts(c.ctx, errConflict, c.conflicts, c.err)
+		if !errors.Is(got, c.err) || errors.Is(got, errConflict) != c.wantConflict {
+			t.Errorf("%s: AfterConflicts = %v; want it to wrap %v, and the conflict: %v", c.name, got, c.err, c.wantConflict)
 		}
 	}
 }

@@ -123,19 +123,15 @@ func (s *ClientStore) RevokeUser(ctx context.Context, name, user, keepID string,
 	}
 	key := userRevocationKey(name, user)
 	cas, _ := s.revoked.(core.CompareAndSwapper)
-	// fail is the error of an attempt that failed with err: when ctx ended
-	// it after attempts lost to concurrent writers, those conflicts are
-	// what kept the call from its write, and the error says so.
-	fail := func(attempt int, err error) error {
-		if attempt > 1 && ctx.Err() != nil {
-			return fmt.Errorf("sessionkit: cookie: revoke user: %w (%d attempts): %w", core.ErrConflict, attempt, err)
-		}
-		return fmt.Errorf("sessionkit: cookie: revoke user: %w", err)
+	// fail is the error of an attempt that failed with err after
+	// conflicts lost ones.
+	fail := func(conflicts int, err error) error {
+		return fmt.Errorf("sessionkit: cookie: revoke user: %w", backoff.AfterConflicts(ctx, core.ErrConflict, conflicts, err))
 	}
 	for attempt := 1; ; attempt++ {
 		rec, found, err := s.revoked.Load(ctx, key)
 		if err != nil {
-			return fail(attempt, err)
+			return fail(attempt-1, err)
 		}
 		r, expiry := noRevocation, until
 		if found {
@@ -155,13 +151,13 @@ func (s *ClientStore) RevokeUser(ctx context.Context, name, user, keepID string,
 			_, err = cas.CompareAndSwap(ctx, key, rec.Version, data, expiry)
 			if errors.Is(err, core.ErrConflict) {
 				if err := backoff.Wait(ctx, attempt); err != nil {
-					return fmt.Errorf("sessionkit: cookie: revoke user: %w (%d attempts): %w", core.ErrConflict, attempt, err)
+					return fail(attempt, err)
 				}
 				continue
 			}
 		}
 		if err != nil {
-			return fail(attempt, err)
+			return fail(attempt-1, err)
 		}
 		return nil
 	}

@@ -352,19 +352,24 @@ func (s slowLoads) Load(ctx ctxT, key string) (core.Record, bool, error) {
 	return rec, found, err
 }
 
-// TestRevokeUserBackoff: RevokeUser on a list whose compare-and-swap
-// always loses waits between attempts, with a growing jittered backoff,
-// and gives up with ctx, the error wrapping both core.ErrConflict and
-// ctx's, rather than spin through thousands of attempts.
-func TestRevokeUserBackoff(t *testing.T) {
+// revokeAgainstLosingList runs RevokeUser with ctx's deadline d on a
+// revocation list whose compare-and-swap always loses; with slowReload,
+// the reload after the first lost one outlasts the deadline. It returns
+// the compare-and-swap attempts RevokeUser made, and its error.
+func revokeAgainstLosingList(t *testing.T, d time.Duration, slowReload bool) (int64, error) {
+	t.Helper()
 	list := memory.New(memory.Config{CleanupInterval: -1})
-	defer list.Close()
+	t.Cleanup(func() { list.Close() })
 	var attempts atomic.Int64
 	losing := core.WrapStore(list, core.StoreWrapper{
 		Around: func(ctx context.Context, call core.StoreCall, next func(context.Context) error) error {
-			if call.Op == core.OpCompareAndSwap {
+			switch {
+			case call.Op == core.OpCompareAndSwap:
 				attempts.Add(1)
 				return fmt.Errorf("always another writer: %w", core.ErrConflict)
+			case call.Op == core.OpLoad && slowReload && attempts.Load() > 0:
+				<-ctx.Done() // the reload outlasts the deadline
+				return ctx.Err()
 			}
 			return next(ctx)
 		},
@@ -373,12 +378,21 @@ func TestRevokeUserBackoff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	c, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	start := time.Now()
 	now := time.Now()
 	err = st.RevokeUser(c, "session", "ann", "", now, now.Add(time.Hour))
-	elapsed, n := time.Since(start), attempts.Load()
+	return attempts.Load(), err
+}
+
+// TestRevokeUserBackoff: RevokeUser on a list whose compare-and-swap
+// always loses waits between attempts, with a growing jittered backoff,
+// and gives up with ctx, the error wrapping both core.ErrConflict and
+// ctx's, rather than spin through thousands of attempts.
+func TestRevokeUserBackoff(t *testing.T) {
+	start := time.Now()
+	n, err := revokeAgainstLosingList(t, 300*time.Millisecond, false)
+	elapsed := time.Since(start)
 	if !errors.Is(err, core.ErrConflict) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("RevokeUser on a list that always conflicts = %v after %d attempts in %v; want an error wrapping ErrConflict and context.DeadlineExceeded", err, n, elapsed)
 	}
@@ -392,30 +406,7 @@ func TestRevokeUserBackoff(t *testing.T) {
 // error still says that conflicts kept it from its write. A run of
 // TestRevokeUserBackoff in a loaded make test ended that way.
 func TestRevokeUserDeadlineDuringReload(t *testing.T) {
-	list := memory.New(memory.Config{CleanupInterval: -1})
-	defer list.Close()
-	var attempts atomic.Int64
-	losing := core.WrapStore(list, core.StoreWrapper{
-		Around: func(ctx context.Context, call core.StoreCall, next func(context.Context) error) error {
-			switch {
-			case call.Op == core.OpCompareAndSwap:
-				attempts.Add(1)
-				return fmt.Errorf("always another writer: %w", core.ErrConflict)
-			case call.Op == core.OpLoad && attempts.Load() > 0:
-				<-ctx.Done() // the reload outlasts the deadline
-				return ctx.Err()
-			}
-			return next(ctx)
-		},
-	})
-	st, err := cookie.New(cookie.Config{Keys: [][]byte{fixedKey(1)}, Revocations: losing})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	defer cancel()
-	now := time.Now()
-	err = st.RevokeUser(c, "session", "ann", "", now, now.Add(time.Hour))
+	_, err := revokeAgainstLosingList(t, 100*time.Millisecond, true)
 	if !errors.Is(err, core.ErrConflict) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("RevokeUser whose reload after a conflict outlasts its deadline = %v; want an error wrapping ErrConflict and context.DeadlineExceeded", err)
 	}
