@@ -149,8 +149,8 @@ type Store struct {
 	// callers alone.
 	keys keylock.Table[struct{}]
 
-	// sweepLockWait is how long DeleteExpired waits for one key's lock
-	// (sweepLockWait, shortened by tests).
+	// sweepLockWait is how long DeleteExpired waits for one key's lock:
+	// the constant sweepLockWait, shortened by tests.
 	sweepLockWait time.Duration
 
 	// writeHook, when set (by tests), wraps the writer of every temporary

@@ -31,9 +31,10 @@ const pausedHolderEnv = "SESSIONKIT_FILE_PAUSED_HOLDER"
 //     while a writer of the held key waits;
 //   - a cleanup pass, DeleteExpired with no deadline of its own as the
 //     janitor calls it, removes every other expired record and returns an
-//     error that says it left one key;
+//     error that says it left one key (the held key is filed under a user,
+//     so the pass meets it twice: its record, then its index entry);
 //   - once the process runs again and exits, the next pass removes the
-//     last expired record and reports nothing left.
+//     last expired record and its index entry, and reports nothing left.
 func TestPausedLockHolder(t *testing.T) {
 	if v := os.Getenv(pausedHolderEnv); v != "" {
 		pausedHolderChild(t, v)
@@ -45,7 +46,8 @@ func TestPausedLockHolder(t *testing.T) {
 	held := "ab000000" + strings.Repeat("0", 56)
 	written := []string{"ab000000" + strings.Repeat("1", 56), testKey("written")}
 	expired := []string{"ab000000" + strings.Repeat("2", 56), testKey("x"), testKey("y")}
-	for _, k := range append([]string{held}, expired...) {
+	writeExpiredFiled(t, s, held, "ann")
+	for _, k := range expired {
 		writeExpired(t, s, k)
 	}
 	live := testKey("live")
@@ -86,6 +88,9 @@ func TestPausedLockHolder(t *testing.T) {
 	if _, err := os.Lstat(s.recordPath(held)); err != nil {
 		t.Errorf("the record whose lock the paused process holds: %v; want it left for the next pass", err)
 	}
+	if got := indexEntries(t, s)[dirOf("ann")]; len(got) != 1 || got[0] != held {
+		t.Errorf("index entries of the held key's user after the pass = %v, want [%s...] left for the next pass", got, held[:4])
+	}
 	for _, k := range expired {
 		if _, err := os.Lstat(s.recordPath(k)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("expired record %s... after the pass: %v; want it removed", k[:4], err)
@@ -103,6 +108,25 @@ func TestPausedLockHolder(t *testing.T) {
 	}
 	if names, err := filepath.Glob(filepath.Join(dir, "sess-"+held+"*")); err != nil || len(names) != 0 {
 		t.Errorf("after the last pass the held key still has %v (%v)", names, err)
+	}
+	if got := indexEntries(t, s); len(got) != 0 {
+		t.Errorf("index after the last pass = %v, want empty", got)
+	}
+}
+
+// writeExpiredFiled creates key's record, expired and filed under user
+// (with its index entry), as a session that ended while logged in leaves
+// it for the cleanup.
+func writeExpiredFiled(t *testing.T, s *Store, key, user string) {
+	t.Helper()
+	l, err := s.lock(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.unlock()
+	f := filing{filed: true, until: time.Now().Add(time.Hour).UnixNano(), user: userDigest(user)}
+	if _, err := s.writeFiled(key, 0, []byte("expired session"), time.Now().Add(-time.Minute).UnixNano(), filing{}, f, true); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -35,15 +35,16 @@ var errLockBusy = errors.New("lock held by another caller")
 // sweep is one DeleteExpired pass's way of taking locks: a wait for one
 // key ends after wait, so that a lock held for long (by a process paused
 // while it holds it) does not stall the pass, and the keys given up on are
-// counted. A nil *sweep is a request's way: lock as usual, with ctx's
-// deadline alone.
+// remembered (a key can come up more than once: its record, then its
+// user-index entry). A nil *sweep is a request's way: lock as usual, with
+// ctx's deadline alone.
 type sweep struct {
 	wait time.Duration
-	busy int
+	busy map[string]struct{}
 }
 
 // lock takes key's lock through s. On a sweep whose wait ends first it
-// returns errLockBusy (ctx itself still running) and counts the key.
+// returns errLockBusy (ctx itself still running) and remembers the key.
 func (w *sweep) lock(ctx context.Context, s *Store, key string) (*keyLock, error) {
 	if w == nil {
 		return s.lock(ctx, key)
@@ -52,7 +53,10 @@ func (w *sweep) lock(ctx context.Context, s *Store, key string) (*keyLock, error
 	defer cancel()
 	l, err := s.lock(wctx, key)
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		w.busy++
+		if w.busy == nil {
+			w.busy = make(map[string]struct{})
+		}
+		w.busy[key] = struct{}{}
 		return nil, errLockBusy
 	}
 	return l, err
@@ -129,8 +133,8 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	if err == nil {
 		err = s.cleanIndex(ctx, w)
 	}
-	if err == nil && w.busy > 0 {
-		err = fmt.Errorf("%d keys left for the next pass, their locks held for over %v: %w", w.busy, w.wait, errLockBusy)
+	if err == nil && len(w.busy) > 0 {
+		err = fmt.Errorf("%d keys left for the next pass, their locks held for over %v: %w", len(w.busy), w.wait, errLockBusy)
 	}
 	if err != nil {
 		return n, fmt.Errorf("sessionkit: file: delete expired: %w", err)
