@@ -95,8 +95,10 @@ func TestValueStartsAtZero(t *testing.T) {
 		got <- l2.Value
 		tab.Unlock("k", l2)
 	}()
-	for tab.refs("k") < 2 {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); tab.refs("k") < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second Lock is not waiting after 10 s")
+		}
 	}
 	tab.Unlock("k", l)
 	select {
