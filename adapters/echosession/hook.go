@@ -13,16 +13,15 @@ import (
 // hook puts the shared header hook into c.Response().Writer for one
 // request and sends commit failures to Echo's HTTPErrorHandler.
 type hook struct {
-	sw      *nethttp.Writer
-	m       *core.Manager
-	orig    http.ResponseWriter // c.Response().Writer as the middleware found it
-	c       echo.Context
-	onError func(http.ResponseWriter, *http.Request, error) // handleError, bound once
+	sw   nethttp.Writer // kept in this allocation; its OnError is handleError, bound once
+	m    *core.Manager
+	orig http.ResponseWriter // c.Response().Writer as the middleware found it
+	c    echo.Context
 }
 
 var hookPool = sync.Pool{New: func() any {
 	h := new(hook)
-	h.onError = h.handleError
+	h.sw.OnError = h.handleError // Init and Reset keep it
 	return h
 }}
 
@@ -31,17 +30,16 @@ func getHook(m *core.Manager, s *core.Session, c echo.Context) *hook {
 	h := hookPool.Get().(*hook)
 	res := c.Response()
 	h.c, h.m, h.orig = c, m, res.Writer
-	h.sw = nethttp.GetWriter(m, s, res.Writer, c.Request())
-	h.sw.OnError = h.onError
-	res.Writer = h.sw
+	h.sw.Init(m, s, res.Writer, c.Request())
+	res.Writer = &h.sw
 	return h
 }
 
 // release restores the response writer and returns h to the pool.
 func (h *hook) release() {
 	h.c.Response().Writer = h.orig
-	h.sw.Release()
-	h.sw, h.m, h.orig, h.c = nil, nil, nil, nil
+	h.sw.Reset()
+	h.m, h.orig, h.c = nil, nil, nil
 	hookPool.Put(h)
 }
 
@@ -52,6 +50,6 @@ func (h *hook) handleError(_ http.ResponseWriter, r *http.Request, err error) {
 	h.m.LogError(r, err)
 	res := h.c.Response()
 	res.Writer = h.orig
-	defer func() { res.Writer = h.sw }()
+	defer func() { res.Writer = &h.sw }()
 	h.c.Error(err)
 }

@@ -17,17 +17,16 @@ import (
 // happens: it happens inside a write, and c.JSON writes through a writer
 // that Echo keeps in the Context and would reuse for the error page.
 type hook struct {
-	sw      *nethttp.Writer
-	m       *core.Manager
-	c       *echo.Context
-	orig    http.ResponseWriter                             // c.Response() as the middleware found it
-	err     error                                           // the failed load or commit, until rendered
-	onError func(http.ResponseWriter, *http.Request, error) // keepError, bound once
+	sw   nethttp.Writer // kept in this allocation; its OnError is keepError, bound once
+	m    *core.Manager
+	c    *echo.Context
+	orig http.ResponseWriter // c.Response() as the middleware found it
+	err  error               // the failed load or commit, until rendered
 }
 
 var hookPool = sync.Pool{New: func() any {
 	h := new(hook)
-	h.onError = h.keepError
+	h.sw.OnError = h.keepError // Init and Reset keep it
 	return h
 }}
 
@@ -35,17 +34,16 @@ var hookPool = sync.Pool{New: func() any {
 func getHook(m *core.Manager, s *core.Session, c *echo.Context) *hook {
 	h := hookPool.Get().(*hook)
 	h.c, h.m, h.orig = c, m, c.Response()
-	h.sw = nethttp.GetWriter(m, s, h.orig, c.Request())
-	h.sw.OnError = h.onError
-	c.SetResponse(h.sw)
+	h.sw.Init(m, s, h.orig, c.Request())
+	c.SetResponse(&h.sw)
 	return h
 }
 
 // release restores c's response and returns h to the pool.
 func (h *hook) release() {
 	h.c.SetResponse(h.orig)
-	h.sw.Release()
-	h.sw, h.m, h.c, h.orig, h.err = nil, nil, nil, nil, nil
+	h.sw.Reset()
+	h.m, h.c, h.orig, h.err = nil, nil, nil, nil
 	hookPool.Put(h)
 }
 

@@ -21,16 +21,15 @@ import (
 // first byte still reach the client. Status, Size, Written, Pusher and
 // CloseNotify are Gin's own.
 type responseWriter struct {
-	gin.ResponseWriter // c.Writer as the middleware found it
-	hook               *nethttp.Writer
+	gin.ResponseWriter                // c.Writer as the middleware found it
+	hook               nethttp.Writer // the shared header hook, kept in this allocation
 	m                  *core.Manager
 	c                  *gin.Context
-	onError            func(http.ResponseWriter, *http.Request, error) // handleError, bound once
 }
 
 var writerPool = sync.Pool{New: func() any {
 	w := new(responseWriter)
-	w.onError = w.handleError
+	w.hook.OnError = w.handleError // bound once; Init and Reset keep it
 	return w
 }}
 
@@ -38,15 +37,14 @@ var writerPool = sync.Pool{New: func() any {
 func getWriter(m *core.Manager, s *core.Session, c *gin.Context) *responseWriter {
 	w := writerPool.Get().(*responseWriter)
 	w.ResponseWriter, w.m, w.c = c.Writer, m, c
-	w.hook = nethttp.GetWriter(m, s, c.Writer, c.Request)
-	w.hook.OnError = w.onError
+	w.hook.Init(m, s, c.Writer, c.Request)
 	return w
 }
 
-// release returns w and its hook to their pools.
+// release returns w, hook included, to the pool.
 func (w *responseWriter) release() {
-	w.hook.Release()
-	w.ResponseWriter, w.hook, w.m, w.c = nil, nil, nil, nil
+	w.hook.Reset()
+	w.ResponseWriter, w.m, w.c = nil, nil, nil
 	writerPool.Put(w)
 }
 

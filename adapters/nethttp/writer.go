@@ -59,6 +59,22 @@ func (sw *Writer) Release() {
 	writerPool.Put(sw)
 }
 
+// Init readies sw, a Writer that an adapter keeps inside its own pooled
+// wrapper, as GetWriter readies a pooled one: it commits s before the
+// header of w leaves. OnError is kept, so that an adapter binds it once
+// for the wrapper's life. Call Finish after the handler returned, then
+// Reset. An adapter that embeds the Writer takes one object from a pool
+// per request instead of two.
+func (sw *Writer) Init(m *core.Manager, s *core.Session, w http.ResponseWriter, r *http.Request) {
+	*sw = Writer{ResponseWriter: w, m: m, s: s, r: r, OnError: sw.OnError}
+}
+
+// Reset drops what Init gave sw, keeping OnError: a pooled wrapper holds
+// no request's writer, session or request.
+func (sw *Writer) Reset() {
+	*sw = Writer{OnError: sw.OnError}
+}
+
 // commit runs the header hook once. It reports whether writing may go on.
 func (sw *Writer) commit() bool {
 	switch sw.state {
