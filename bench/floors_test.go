@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,6 +64,136 @@ func noopEcho(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error { return next(c) }
 }
 
+// The contract floor. Beyond the request copy, a session middleware that
+// keeps sessionkit's contract must do two more things on every request,
+// touched or not: it must run a hook just before the response header
+// leaves (the session is saved and its cookie set before the header, and
+// only then; net/http and Gin have no hook of their own, and Echo's
+// Response.Before misses responses that flush first or write nothing, so
+// the hook is a wrapper of the response writer, taken from a pool), and it
+// must mark the response as varying with the cookie (Vary: Cookie, one
+// header map entry). floor-<framework>-hook is the bare server behind a
+// middleware that does the request copy and exactly those two things, in
+// the cheapest way we know: no session, no store, no cookie parsing.
+
+// floorVary is the Vary value the hook floors add (shared: the floor's
+// handlers never edit it).
+var floorVary = []string{"Cookie"}
+
+// hookWriter is the hook floors' response writer wrapper: the first
+// Write or WriteHeader (or the end of the request) runs the hook, which
+// adds Vary.
+type hookWriter struct {
+	http.ResponseWriter
+	armed bool
+}
+
+// hookWriters pools the wrappers, as sessionkit's adapters pool theirs.
+var hookWriters = sync.Pool{New: func() any { return new(hookWriter) }}
+
+// hook runs once, before the header leaves.
+func (hw *hookWriter) hook() {
+	if hw.armed {
+		hw.armed = false
+		hw.ResponseWriter.Header()["Vary"] = floorVary
+	}
+}
+
+func (hw *hookWriter) WriteHeader(code int) {
+	hw.hook()
+	hw.ResponseWriter.WriteHeader(code)
+}
+
+func (hw *hookWriter) Write(b []byte) (int, error) {
+	hw.hook()
+	return hw.ResponseWriter.Write(b)
+}
+
+// getHookWriter returns a pooled, armed wrapper of w.
+func getHookWriter(w http.ResponseWriter) *hookWriter {
+	hw := hookWriters.Get().(*hookWriter)
+	hw.ResponseWriter, hw.armed = w, true
+	return hw
+}
+
+// release runs the hook if nothing was written and pools hw.
+func (hw *hookWriter) release() {
+	hw.hook()
+	hw.ResponseWriter = nil
+	hookWriters.Put(hw)
+}
+
+// floorNetHTTPHook is the net/http contract floor middleware.
+func floorNetHTTPHook(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hw := getHookWriter(w)
+		next.ServeHTTP(hw, r.WithContext(floorCtx))
+		hw.release()
+	})
+}
+
+// ginHookWriter is the Gin contract floor's wrapper of c.Writer: Gin
+// writes through Write, WriteString and WriteHeaderNow (WriteHeader only
+// records the status).
+type ginHookWriter struct {
+	gin.ResponseWriter
+	armed bool
+}
+
+var ginHookWriters = sync.Pool{New: func() any { return new(ginHookWriter) }}
+
+func (hw *ginHookWriter) hook() {
+	if hw.armed {
+		hw.armed = false
+		hw.ResponseWriter.Header()["Vary"] = floorVary
+	}
+}
+
+func (hw *ginHookWriter) WriteHeaderNow() {
+	hw.hook()
+	hw.ResponseWriter.WriteHeaderNow()
+}
+
+func (hw *ginHookWriter) Write(b []byte) (int, error) {
+	hw.hook()
+	return hw.ResponseWriter.Write(b)
+}
+
+func (hw *ginHookWriter) WriteString(s string) (int, error) {
+	hw.hook()
+	return hw.ResponseWriter.WriteString(s)
+}
+
+// floorGinHook is the Gin contract floor middleware.
+func floorGinHook(c *gin.Context) {
+	hw := ginHookWriters.Get().(*ginHookWriter)
+	orig, req := c.Writer, c.Request
+	hw.ResponseWriter, hw.armed = orig, true
+	c.Writer, c.Request = hw, req.WithContext(floorCtx)
+	c.Next()
+	hw.hook()
+	c.Writer, c.Request = orig, req
+	hw.ResponseWriter = nil
+	ginHookWriters.Put(hw)
+}
+
+// floorEchoHook is the Echo contract floor middleware: the wrapper goes
+// into c.Response().Writer for the rest of the chain.
+func floorEchoHook(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		res, req := c.Response(), c.Request()
+		orig := res.Writer
+		hw := getHookWriter(orig)
+		res.Writer = hw
+		c.SetRequest(req.WithContext(floorCtx))
+		err := next(c)
+		hw.release()
+		res.Writer = orig
+		c.SetRequest(req)
+		return err
+	}
+}
+
 // untouchedOnly: a floor is measured on the request kind it is the floor of.
 var untouchedOnly = []string{"untouched"}
 
@@ -74,43 +206,72 @@ var floorContenders = []contender{
 		open: func(tb testing.TB) *target { return bareEchoWith(tb, floorEcho) }},
 	{name: "floor-echo-noopmw", framework: "echo", only: untouchedOnly,
 		open: func(tb testing.TB) *target { return bareEchoWith(tb, noopEcho) }},
+	{name: "floor-nethttp-hook", framework: "nethttp", only: untouchedOnly,
+		open: func(tb testing.TB) *target { return bareNetHTTPWith(tb, floorNetHTTPHook) }},
+	{name: "floor-gin-hook", framework: "gin", only: untouchedOnly,
+		open: func(tb testing.TB) *target { return bareGinWith(tb, floorGinHook) }},
+	{name: "floor-echo-hook", framework: "echo", only: untouchedOnly,
+		open: func(tb testing.TB) *target { return bareEchoWith(tb, floorEchoHook) }},
 }
 
 // TestUntouchedFloors checks what the floor contenders claim: each floor
 // middleware makes its value reachable from the handler's r.Context(), the
-// request copy is the one allocation it adds over its framework's bare
-// server, and Echo's no-op e.Use middleware adds exactly one (its
-// per-request closure). It logs the added allocations and bytes.
+// hook floors (and only they) have added Vary: Cookie before the first
+// byte of the body is written, the request copy is the one allocation a
+// floor adds over its framework's bare server (the hook floors' wrappers
+// come from a pool), and Echo's no-op e.Use middleware adds exactly one
+// (its per-request closure). It logs the added allocations and bytes.
 func TestUntouchedFloors(t *testing.T) {
-	// The value reaches the handler.
+	// The value reaches the handler, through the copy floors and the hook
+	// floors alike.
 	reached := func(r *http.Request) bool { return r.Context().Value(floorKey{}) == "floor" }
-	var got []string
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /untouched", func(_ http.ResponseWriter, r *http.Request) {
-		if reached(r) {
-			got = append(got, "nethttp")
+	for _, fl := range []struct {
+		name     string
+		nethttp  func(http.Handler) http.Handler
+		gin      gin.HandlerFunc
+		echo     echo.MiddlewareFunc
+		wantVary bool
+	}{
+		{"withcontext", floorNetHTTP, floorGin, floorEcho, false},
+		{"hook", floorNetHTTPHook, floorGinHook, floorEchoHook, true},
+	} {
+		var got []string
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /untouched", func(w http.ResponseWriter, r *http.Request) {
+			if reached(r) {
+				got = append(got, "nethttp")
+			}
+			_, _ = w.Write(okBody)
+		})
+		g := gin.New()
+		g.Use(fl.gin)
+		g.GET("/untouched", func(c *gin.Context) {
+			if reached(c.Request) {
+				got = append(got, "gin")
+			}
+			_, _ = c.Writer.Write(okBody)
+		})
+		e := echo.New()
+		e.Use(fl.echo)
+		e.GET("/untouched", func(c echo.Context) error {
+			if reached(c.Request()) {
+				got = append(got, "echo")
+			}
+			_, err := c.Response().Write(okBody)
+			return err
+		})
+		for i, h := range []http.Handler{fl.nethttp(mux), g, e} {
+			// The hook floors add Vary before the header leaves: it is
+			// in the header when the body's first byte is written.
+			w := &varyAtWrite{ResponseWriter: newRespWriter()}
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/untouched", nil))
+			if has := fmt.Sprint(w.vary) == "[Cookie]"; has != fl.wantVary {
+				t.Errorf("floor %s, handler %d: Vary at the first write %q, want it there: %v", fl.name, i, w.vary, fl.wantVary)
+			}
 		}
-	})
-	g := gin.New()
-	g.Use(floorGin)
-	g.GET("/untouched", func(c *gin.Context) {
-		if reached(c.Request) {
-			got = append(got, "gin")
+		if fmt.Sprint(got) != "[nethttp gin echo]" {
+			t.Errorf("the %s floor middlewares' value reached the handlers of %v, want [nethttp gin echo]", fl.name, got)
 		}
-	})
-	e := echo.New()
-	e.Use(floorEcho)
-	e.GET("/untouched", func(c echo.Context) error {
-		if reached(c.Request()) {
-			got = append(got, "echo")
-		}
-		return nil
-	})
-	for _, h := range []http.Handler{floorNetHTTP(mux), g, e} {
-		newClient(&target{h: h}, "/untouched", "").do()
-	}
-	if fmt.Sprint(got) != "[nethttp gin echo]" {
-		t.Errorf("the floor middlewares' value reached the handlers of %v, want [nethttp gin echo]", got)
 	}
 
 	// The allocations each floor adds over its framework's bare server.
@@ -124,7 +285,8 @@ func TestUntouchedFloors(t *testing.T) {
 	}
 	base := map[string]func(testing.TB) *target{"nethttp": bareNetHTTP, "gin": bareGin, "echo": bareEcho}
 	want := map[string]float64{"floor-nethttp-withcontext": 1, "floor-gin-withcontext": 1,
-		"floor-echo-withcontext": 2, "floor-echo-noopmw": 1}
+		"floor-echo-withcontext": 2, "floor-echo-noopmw": 1,
+		"floor-nethttp-hook": 1, "floor-gin-hook": 1, "floor-echo-hook": 2}
 	for _, c := range floorContenders {
 		ba, bb := cost(base[c.framework])
 		fa, fb := cost(c.open)
@@ -133,6 +295,21 @@ func TestUntouchedFloors(t *testing.T) {
 			t.Errorf("%s adds %.0f allocations, want %.0f", c.name, fa-ba, want[c.name])
 		}
 	}
+}
+
+// varyAtWrite records the response's Vary values at its first Write.
+type varyAtWrite struct {
+	http.ResponseWriter
+	vary    []string
+	written bool
+}
+
+func (w *varyAtWrite) Write(b []byte) (int, error) {
+	if !w.written {
+		w.written = true
+		w.vary = append([]string(nil), w.Header()["Vary"]...)
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // allocsPerRequest returns the allocations and bytes one request through

@@ -236,6 +236,37 @@ func TestIssue15UntouchedFloor(t *testing.T) {
 	}
 }
 
+// TestIssue15UntouchedHookFloor: where the contract floor
+// (floor-<framework>-hook) was measured, the verdict takes it rather than
+// the request copy's floor; a framework without one keeps the copy's.
+func TestIssue15UntouchedHookFloor(t *testing.T) {
+	rp := sample(map[string]map[string]float64{
+		"Scenarios/baseline-nethttp/untouched":          sc(100, 1),
+		"Scenarios/baseline-gin/untouched":              sc(200, 2),
+		"Scenarios/baseline-echo/untouched":             sc(300, 3),
+		"Scenarios/gincontrib-gin-cookie/untouched":     sc(600, 5), // the peer: +400 ns, 0.7× = 280 ns
+		"Scenarios/floor-nethttp-withcontext/untouched": sc(200, 2), // +100 ns < 280
+		"Scenarios/floor-nethttp-hook/untouched":        sc(400, 2), // +300 ns ≥ 280: the floor applies
+		"Scenarios/floor-gin-withcontext/untouched":     sc(300, 3), // +100 ns
+		"Scenarios/floor-gin-hook/untouched":            sc(400, 3), // +200 ns < 280: it does not
+		"Scenarios/floor-echo-withcontext/untouched":    sc(500, 5), // +200 ns; no hook floor measured
+		"Scenarios/floor-echo-noopmw/untouched":         sc(310, 4),
+		"Scenarios/sessionkit-nethttp-memory/untouched": sc(550, 2),
+		"Scenarios/sessionkit-gin-memory/untouched":     sc(600, 3),
+		"Scenarios/sessionkit-echo-memory/untouched":    sc(700, 5),
+	})
+	wantRows(t, issue15Table(rp),
+		"| sessionkit-nethttp-memory | +450 ns, +1 allocs (+8 B) vs gincontrib-gin-cookie +400 ns; floor (floor-nethttp-withcontext) +100 ns, +1 allocs (+8 B); "+
+			"contract floor (floor-nethttp-hook) +300 ns, +1 allocs (+8 B) | "+
+			"**floor**: the request copy, the header hook and Vary: Cookie alone (floor-nethttp-hook) adds 300 ns ≥ 0.7× the peer's +400 ns (280 ns); sessionkit adds 450 ns, 150 ns above it |",
+		"| sessionkit-gin-memory | +400 ns, +1 allocs (+8 B) vs gincontrib-gin-cookie +400 ns; floor (floor-gin-withcontext) +100 ns, +1 allocs (+8 B); "+
+			"contract floor (floor-gin-hook) +200 ns, +1 allocs (+8 B) | "+
+			"**not met** (1.00× peer; the floor (floor-gin-hook) adds 200 ns, under 0.7× peer (280 ns): sessionkit is 200 ns above it) |",
+		"| sessionkit-echo-memory | +400 ns, +2 allocs (+16 B) vs gincontrib-gin-cookie +400 ns; Echo's own: a no-op e.Use middleware (floor-echo-noopmw) +1 allocs (+8 B); "+
+			"floor (floor-echo-withcontext) +200 ns, +2 allocs (+16 B) | **not met** (1.00× peer; the floor (floor-echo-withcontext) adds 200 ns, under 0.7× peer (280 ns): sessionkit is 200 ns above it) |",
+	)
+}
+
 // TestIssue15NewFloor: on a network store one bare write round trip is the
 // floor of a new session; it stops the row only when it alone exceeds half
 // the peer's added time, and the measured column always shows sessionkit's

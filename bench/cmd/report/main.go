@@ -266,7 +266,8 @@ func (rp *report) write() {
 		"ResponseWriter). ns/op, B/op and allocs/op are benchstat medians; ±x%% is benchstat's 95%% confidence interval. "+
 		"\"× base\" is the contender's time over the bare handler of the same framework (baseline-*); "+
 		"\"+ns\" and \"+allocs\" are what the session adds over that baseline. floor-* are no library: the bare server of a framework "+
-		"behind a middleware that does only what no session middleware can avoid (bench/floors_test.go), measured for the "+
+		"behind a middleware that does only what no session middleware can avoid (floor-*-withcontext, floor-echo-noopmw) or, "+
+		"floor-*-hook, what no middleware keeping sessionkit's contract can avoid (bench/floors_test.go), measured for the "+
 		"untouched request; Floor/* (in the benchstat output) are bare store round trips. The machine is shared and noisy: "+
 		"compare within one table, not across runs.\n\n")
 	rp.writeIssue15()
