@@ -84,3 +84,32 @@ func ExampleSession_AddFlash() {
 	// [Saved. Welcome back!]
 	// []
 }
+
+// ExampleBeginRequestWith is the core of an adapter: the middleware keeps
+// its response writer wrapper (here nethttp.Writer, the hook that commits
+// the session before the header leaves) in the same allocation as the
+// session and the request copy, then commits and releases the session.
+func ExampleBeginRequestWith() {
+	store := memory.New(memory.Config{})
+	defer store.Close()
+	m, _ := core.New(core.Config{Store: store})
+	middleware := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s, sr, sw := core.BeginRequestWith[nethttp.Writer](m, r)
+			defer m.Release(s)
+			sw.Init(m, s, w, r, nil) // nil: failures go to Config.ErrorHandler
+			next.ServeHTTP(sw, sr)
+			sw.Finish()
+		})
+	}
+	h := middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := core.FromContext(r.Context())
+		s.Set("visits", 1)
+		fmt.Fprintln(w, "hello")
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	fmt.Println(rec.Code, len(rec.Result().Cookies()), rec.Header().Get("Vary"))
+	// Output:
+	// 200 1 Cookie
+}

@@ -112,17 +112,43 @@ func (m *Manager) Begin(r *http.Request) *Session {
 //
 // Adapter API: application code never calls BeginRequest; the middleware does.
 func (m *Manager) BeginRequest(r *http.Request) (*Session, *http.Request) {
-	b := &requestSession{s: Session{m: m, req: r}}
-	s := &b.s
-	s.ctx = sessionContext{Context: r.Context(), s: s}
-	b.r = *r.WithContext(&s.ctx) // inlined: the copy WithContext makes stays on the stack
-	return s, &b.r
+	return new(requestSession).begin(m, r)
 }
 
 // requestSession holds a session and the request copy that carries it.
 type requestSession struct {
 	s Session
 	r http.Request
+}
+
+// begin makes b, newly allocated, r's session and its request copy.
+func (b *requestSession) begin(m *Manager, r *http.Request) (*Session, *http.Request) {
+	s := &b.s
+	s.m, s.req = m, r
+	s.ctx = sessionContext{Context: r.Context(), s: s}
+	b.r = *r.WithContext(&s.ctx) // inlined: the copy WithContext makes stays on the stack
+	return s, &b.r
+}
+
+// BeginRequestWith is BeginRequest with room for the adapter's own
+// per-request state: it returns r's session, the request copy that
+// carries it, and a zero T, all three in one allocation. An adapter keeps
+// there what it would otherwise take from a pool (its response writer
+// wrapper, say); like the session, it is never reused for another
+// request, so a handler that holds on to it past the request reaches
+// nothing of another visitor's.
+//
+// Adapter API: application code never calls BeginRequestWith; the middleware does.
+func BeginRequestWith[T any](m *Manager, r *http.Request) (*Session, *http.Request, *T) {
+	b := new(requestSessionWith[T])
+	s, sr := b.begin(m, r)
+	return s, sr, &b.t
+}
+
+// requestSessionWith is a requestSession with an adapter's state.
+type requestSessionWith[T any] struct {
+	requestSession
+	t T
 }
 
 // Release ends s's request: the session drops its values, and a handler's

@@ -482,9 +482,9 @@ func TestValueConversions(t *testing.T) {
 	})
 }
 
-// TestBeginRequest checks that the request BeginRequest returns is r with
-// a context that carries the session (and r's own context values), and
-// that r itself is left as it was.
+// TestBeginRequest checks that the request BeginRequest (and
+// BeginRequestWith) returns is r with a context that carries the session
+// (and r's own context values), and that r itself is left as it was.
 func TestBeginRequest(t *testing.T) {
 	st := memory.New(memory.Config{})
 	defer st.Close()
@@ -492,29 +492,76 @@ func TestBeginRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type key struct{}
-	r := httptest.NewRequest(http.MethodPost, "/path?q=1", strings.NewReader("body"))
-	r = r.WithContext(context.WithValue(r.Context(), key{}, "outer"))
-	s, sr := m.BeginRequest(r)
-	defer m.Release(s)
+	type adapterState struct {
+		w    http.ResponseWriter
+		n    int
+		done bool
+	}
+	begins := map[string]func(*http.Request) (*core.Session, *http.Request){
+		"BeginRequest": m.BeginRequest,
+		"BeginRequestWith": func(r *http.Request) (*core.Session, *http.Request) {
+			s, sr, st := core.BeginRequestWith[adapterState](m, r)
+			if *st != (adapterState{}) {
+				t.Errorf("BeginRequestWith's state = %+v, want the zero value", *st)
+			}
+			return s, sr
+		},
+	}
+	for name, begin := range begins {
+		t.Run(name, func(t *testing.T) {
+			type key struct{}
+			r := httptest.NewRequest(http.MethodPost, "/path?q=1", strings.NewReader("body"))
+			r = r.WithContext(context.WithValue(r.Context(), key{}, "outer"))
+			s, sr := begin(r)
+			defer m.Release(s)
 
-	if sr == r {
-		t.Fatal("BeginRequest returned r itself, want a copy")
+			if sr == r {
+				t.Fatal("returned r itself, want a copy")
+			}
+			if got, ok := core.FromContext(sr.Context()); !ok || got != s {
+				t.Fatalf("FromContext(returned request) = %p, %v; want the session %p", got, ok, s)
+			}
+			if got, ok := m.FromContext(sr.Context()); !ok || got != s {
+				t.Fatalf("m.FromContext(returned request) = %p, %v; want the session", got, ok)
+			}
+			if sr.Context().Value(key{}) != "outer" {
+				t.Fatal("the returned request's context lost r's context values")
+			}
+			if _, ok := core.FromContext(r.Context()); ok {
+				t.Fatal("r's own context carries the session; it must not change r")
+			}
+			if sr.Method != r.Method || sr.URL != r.URL || sr.Body != r.Body || sr.Header == nil {
+				t.Fatal("the returned request differs from r in more than its context")
+			}
+		})
 	}
-	if got, ok := core.FromContext(sr.Context()); !ok || got != s {
-		t.Fatalf("FromContext(returned request) = %p, %v; want the session %p", got, ok, s)
+}
+
+// TestBeginRequestWithOneAllocation: the session, the request copy and the
+// adapter's state are one allocation, new on every call (never reused).
+func TestBeginRequestWithOneAllocation(t *testing.T) {
+	st := memory.New(memory.Config{})
+	defer st.Close()
+	m, err := core.New(core.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got, ok := m.FromContext(sr.Context()); !ok || got != s {
-		t.Fatalf("m.FromContext(returned request) = %p, %v; want the session", got, ok)
+	type adapterState struct{ w http.ResponseWriter }
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	seen := map[*adapterState]bool{}
+	for range 100 {
+		s, _, st := core.BeginRequestWith[adapterState](m, r)
+		if seen[st] {
+			t.Fatal("BeginRequestWith returned a state it had returned before")
+		}
+		seen[st] = true
+		m.Release(s)
 	}
-	if sr.Context().Value(key{}) != "outer" {
-		t.Fatal("the returned request's context lost r's context values")
-	}
-	if _, ok := core.FromContext(r.Context()); ok {
-		t.Fatal("r's own context carries the session; BeginRequest must not change r")
-	}
-	if sr.Method != r.Method || sr.URL != r.URL || sr.Body != r.Body || sr.Header == nil {
-		t.Fatal("the returned request differs from r in more than its context")
+	if n := testing.AllocsPerRun(100, func() {
+		s, _, _ := core.BeginRequestWith[adapterState](m, r)
+		m.Release(s)
+	}); n != 1 {
+		t.Errorf("BeginRequestWith allocates %v times, want 1", n)
 	}
 }
 

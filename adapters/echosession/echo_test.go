@@ -446,3 +446,25 @@ func TestErrorHandlerUsesSession(t *testing.T) {
 		t.Errorf("flash on the next page = %q, want %q", body, "failed: boom")
 	}
 }
+
+// TestRetainedWriterReachesNoOtherResponse: a handler that keeps the
+// session's response writer (c.Response().Writer) past its request writes
+// to its own response, never to a later request's: the hook is part of
+// the request's own allocation, not taken from a pool.
+func TestRetainedWriterReachesNoOtherResponse(t *testing.T) {
+	m, _ := newManager(t)
+	e := newEcho()
+	e.Use(echosession.Middleware(m))
+	var kept http.ResponseWriter
+	e.GET("/keep", func(c echo.Context) error {
+		kept = c.Response().Writer
+		return c.String(http.StatusOK, "kept")
+	})
+	e.GET("/other", func(c echo.Context) error {
+		echosession.Get(c).Set("n", 1)
+		kept.Header().Set("X-Late", "1")
+		_, _ = io.WriteString(kept, "late")
+		return c.String(http.StatusOK, "other")
+	})
+	adaptertest.CheckRetainedWriter(t, e)
+}

@@ -2,7 +2,6 @@ package echov5
 
 import (
 	"net/http"
-	"sync"
 
 	"github.com/labstack/echo/v5"
 
@@ -16,40 +15,33 @@ import (
 // The failure is rendered after the handler has returned, not when it
 // happens: it happens inside a write, and c.JSON writes through a writer
 // that Echo keeps in the Context and would reuse for the error page.
+//
+// It lives in the allocation of the request's session
+// (core.BeginRequestWith) and is never reused.
 type hook struct {
-	sw   nethttp.Writer // kept in this allocation; its OnError is keepError, bound once
+	sw   nethttp.Writer
 	m    *core.Manager
 	c    *echo.Context
 	orig http.ResponseWriter // c.Response() as the middleware found it
 	err  error               // the failed load or commit, until rendered
 }
 
-var hookPool = sync.Pool{New: func() any {
-	h := new(hook)
-	h.sw.OnError = h.keepError // Init and Reset keep it
-	return h
-}}
-
-// getHook returns a pooled hook installed as c's response.
-func getHook(m *core.Manager, s *core.Session, c *echo.Context) *hook {
-	h := hookPool.Get().(*hook)
+// install readies h and makes it c's response.
+func (h *hook) install(m *core.Manager, s *core.Session, c *echo.Context) {
 	h.c, h.m, h.orig = c, m, c.Response()
-	h.sw.Init(m, s, h.orig, c.Request())
+	h.sw.Init(m, s, h.orig, c.Request(), h)
 	c.SetResponse(&h.sw)
-	return h
 }
 
-// release restores c's response and returns h to the pool.
-func (h *hook) release() {
+// restore gives c back the response the middleware found.
+func (h *hook) restore() {
 	h.c.SetResponse(h.orig)
-	h.sw.Reset()
-	h.m, h.c, h.orig, h.err = nil, nil, nil, nil
-	hookPool.Put(h)
 }
 
-// keepError is the hook's OnError: nothing has been sent, and the hook
-// refuses all writes from now on.
-func (h *hook) keepError(_ http.ResponseWriter, _ *http.Request, err error) {
+// RespondError implements nethttp.ErrorResponder: it keeps err for
+// renderFailure. Nothing has been sent, and the hook refuses all writes
+// from now on.
+func (h *hook) RespondError(_ http.ResponseWriter, _ *http.Request, err error) {
 	h.err = err
 }
 

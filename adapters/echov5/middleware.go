@@ -81,10 +81,10 @@ func MiddlewareWithConfig(cfg Config) echo.MiddlewareFunc {
 				return next(c)
 			}
 			req := c.Request()
-			s, sr := m.BeginRequest(req)
-			h := getHook(m, s, c)
+			s, sr, h := core.BeginRequestWith[hook](m, req)
+			h.install(m, s, c)
 			defer func() {
-				h.release()
+				h.restore()
 				c.SetRequest(req)
 				m.Release(s)
 			}()

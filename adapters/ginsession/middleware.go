@@ -41,11 +41,10 @@ import (
 func Middleware(m *core.Manager) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		req, orig := c.Request, c.Writer
-		s, sr := m.BeginRequest(req)
-		w := getWriter(m, s, c)
+		s, sr, w := core.BeginRequestWith[responseWriter](m, req)
+		w.init(m, s, c)
 		defer func() {
 			c.Writer, c.Request = orig, req
-			w.release()
 			m.Release(s)
 		}()
 		c.Writer = w

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -22,35 +21,22 @@ import (
 // CloseNotify are Gin's own.
 type responseWriter struct {
 	gin.ResponseWriter                // c.Writer as the middleware found it
-	hook               nethttp.Writer // the shared header hook, kept in this allocation
+	hook               nethttp.Writer // the shared header hook
 	m                  *core.Manager
 	c                  *gin.Context
 }
 
-var writerPool = sync.Pool{New: func() any {
-	w := new(responseWriter)
-	w.hook.OnError = w.handleError // bound once; Init and Reset keep it
-	return w
-}}
-
-// getWriter returns a pooled writer around c.Writer that commits s.
-func getWriter(m *core.Manager, s *core.Session, c *gin.Context) *responseWriter {
-	w := writerPool.Get().(*responseWriter)
+// init readies w, which lives in the allocation of s and its request
+// (core.BeginRequestWith, never reused), around c.Writer.
+func (w *responseWriter) init(m *core.Manager, s *core.Session, c *gin.Context) {
 	w.ResponseWriter, w.m, w.c = c.Writer, m, c
-	w.hook.Init(m, s, c.Writer, c.Request)
-	return w
+	w.hook.Init(m, s, c.Writer, c.Request, w)
 }
 
-// release returns w, hook included, to the pool.
-func (w *responseWriter) release() {
-	w.hook.Reset()
-	w.ResponseWriter, w.m, w.c = nil, nil, nil
-	writerPool.Put(w)
-}
-
-// handleError answers a failed load or commit with the Manager's error
-// handler, writing to Gin's own writer, and records the error in Gin.
-func (w *responseWriter) handleError(rw http.ResponseWriter, r *http.Request, err error) {
+// RespondError implements nethttp.ErrorResponder: it answers a failed
+// load or commit with the Manager's error handler, writing to Gin's own
+// writer, and records the error in Gin.
+func (w *responseWriter) RespondError(rw http.ResponseWriter, r *http.Request, err error) {
 	_ = w.c.Error(err)
 	w.c.Abort()
 	w.m.HandleError(rw, r, err)

@@ -16,12 +16,9 @@ import (
 func Middleware(m *core.Manager) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s, sr := m.BeginRequest(r)
-			sw := GetWriter(m, s, w, r)
-			defer func() {
-				sw.Release()
-				m.Release(s)
-			}()
+			s, sr, sw := core.BeginRequestWith[Writer](m, r)
+			sw.Init(m, s, w, r, nil)
+			defer m.Release(s)
 			next.ServeHTTP(sw, sr)
 			sw.Finish()
 		})

@@ -107,3 +107,25 @@ func TestFailureLogged(t *testing.T) {
 func TestObserver(t *testing.T) {
 	conformance.TestObserver(t, mountNetHTTP)
 }
+
+// TestRetainedWriterReachesNoOtherResponse: a handler that keeps its
+// ResponseWriter past its request writes to its own response, never to a
+// later request's. The middleware's wrapper is part of the request's own
+// allocation; a wrapper taken from a pool would be the next request's by
+// then.
+func TestRetainedWriterReachesNoOtherResponse(t *testing.T) {
+	m, _ := adaptertest.NewManager(t)
+	var kept http.ResponseWriter
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /keep", func(w http.ResponseWriter, _ *http.Request) {
+		kept = w
+		_, _ = io.WriteString(w, "kept")
+	})
+	mux.HandleFunc("GET /other", func(w http.ResponseWriter, r *http.Request) {
+		nethttp.Get(r).Set("n", 1)
+		kept.Header().Set("X-Late", "1")
+		_, _ = io.WriteString(kept, "late")
+		_, _ = io.WriteString(w, "other")
+	})
+	adaptertest.CheckRetainedWriter(t, nethttp.Middleware(m)(mux))
+}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 
 	"github.com/sessionkit/sessionkit/core"
 )
@@ -20,18 +19,32 @@ var ErrResponseFailed = errors.New("sessionkit: response replaced by the error h
 // just before the header leaves: on WriteHeader (but not for 1xx), Write,
 // ReadFrom, Flush and FlushError. Hijack disarms it.
 //
+// A Writer lives in the allocation of its request's session (see
+// core.BeginRequestWith) and is never reused: a handler that keeps the
+// ResponseWriter past its request writes to that request's response, never
+// to another visitor's, as it could with a pooled wrapper.
+//
 // Adapter API: adapters for other frameworks reuse it (the Gin and Echo
 // adapters do); application code uses Middleware and Get, never Writer.
 type Writer struct {
 	http.ResponseWriter
-	m *core.Manager
-	s *core.Session
-	r *http.Request
-	// OnError answers the request when the commit fails before the header
-	// was sent. It writes to the wrapped writer. Default: the Manager's
-	// HandleError.
-	OnError func(w http.ResponseWriter, r *http.Request, err error)
+	m       *core.Manager
+	s       *core.Session
+	r       *http.Request
+	onError ErrorResponder // nil: the Manager's HandleError
 	state   writerState
+}
+
+// ErrorResponder answers a request whose session could not be loaded or
+// committed before the header was sent. Adapters whose framework has its
+// own error handling pass one to Writer.Init; a pointer to the adapter's
+// per-request state implements it without an allocation, where a bound
+// method value would need one.
+//
+// Adapter API: application code configures core.Config.ErrorHandler instead.
+type ErrorResponder interface {
+	// RespondError writes the response for err to w, the wrapped writer.
+	RespondError(w http.ResponseWriter, r *http.Request, err error)
 }
 
 type writerState uint8
@@ -43,36 +56,11 @@ const (
 	hijacked                     // connection taken over
 )
 
-var writerPool = sync.Pool{New: func() any { return new(Writer) }}
-
-// GetWriter returns a Writer, reused from a pool, that commits s before the
-// header of w leaves. Call Finish after the handler returned, then Release.
-func GetWriter(m *core.Manager, s *core.Session, w http.ResponseWriter, r *http.Request) *Writer {
-	sw := writerPool.Get().(*Writer)
-	*sw = Writer{ResponseWriter: w, m: m, s: s, r: r}
-	return sw
-}
-
-// Release returns sw to the pool. sw must not be used afterwards.
-func (sw *Writer) Release() {
-	*sw = Writer{}
-	writerPool.Put(sw)
-}
-
-// Init readies sw, a Writer that an adapter keeps inside its own pooled
-// wrapper, as GetWriter readies a pooled one: it commits s before the
-// header of w leaves. OnError is kept, so that an adapter binds it once
-// for the wrapper's life. Call Finish after the handler returned, then
-// Reset. An adapter that embeds the Writer takes one object from a pool
-// per request instead of two.
-func (sw *Writer) Init(m *core.Manager, s *core.Session, w http.ResponseWriter, r *http.Request) {
-	*sw = Writer{ResponseWriter: w, m: m, s: s, r: r, OnError: sw.OnError}
-}
-
-// Reset drops what Init gave sw, keeping OnError: a pooled wrapper holds
-// no request's writer, session or request.
-func (sw *Writer) Reset() {
-	*sw = Writer{OnError: sw.OnError}
+// Init readies sw to commit s before the header of w leaves. onError
+// answers a failed commit; nil means the Manager's HandleError (its
+// core.Config.ErrorHandler). Call Finish after the handler returned.
+func (sw *Writer) Init(m *core.Manager, s *core.Session, w http.ResponseWriter, r *http.Request, onError ErrorResponder) {
+	*sw = Writer{ResponseWriter: w, m: m, s: s, r: r, onError: onError}
 }
 
 // commit runs the header hook once. It reports whether writing may go on.
@@ -97,11 +85,11 @@ func (sw *Writer) commit() bool {
 // handler answer instead.
 func (sw *Writer) fail(err error) {
 	clear(sw.ResponseWriter.Header())
-	onError := sw.OnError
-	if onError == nil {
-		onError = sw.m.HandleError
+	if sw.onError != nil {
+		sw.onError.RespondError(sw.ResponseWriter, sw.r, err)
+		return
 	}
-	onError(sw.ResponseWriter, sw.r, err)
+	sw.m.HandleError(sw.ResponseWriter, sw.r, err)
 }
 
 // Finish commits the session after the handler returned: with the header
