@@ -504,10 +504,12 @@ func TestBeginRequest(t *testing.T) {
 			if *st != (adapterState{}) {
 				t.Errorf("BeginRequestWith's state = %+v, want the zero value", *st)
 			}
+			st.w, st.n, st.done = httptest.NewRecorder(), 1, true // the next call's is zero all the same
 			return s, sr
 		},
 	}
-	for name, begin := range begins {
+	for _, name := range []string{"BeginRequest", "BeginRequestWith", "BeginRequestWith"} {
+		begin := begins[name]
 		t.Run(name, func(t *testing.T) {
 			type key struct{}
 			r := httptest.NewRequest(http.MethodPost, "/path?q=1", strings.NewReader("body"))
@@ -551,10 +553,10 @@ func TestBeginRequestWithOneAllocation(t *testing.T) {
 	seen := map[*adapterState]bool{}
 	for range 100 {
 		s, _, st := core.BeginRequestWith[adapterState](m, r)
-		if seen[st] {
+		if seen[st] || st.w != nil {
 			t.Fatal("BeginRequestWith returned a state it had returned before")
 		}
-		seen[st] = true
+		seen[st], st.w = true, httptest.NewRecorder()
 		m.Release(s)
 	}
 	if n := testing.AllocsPerRun(100, func() {
