@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -70,11 +69,16 @@ func noopEcho(next echo.HandlerFunc) echo.HandlerFunc {
 // leaves (the session is saved and its cookie set before the header, and
 // only then; net/http and Gin have no hook of their own, and Echo's
 // Response.Before misses responses that flush first or write nothing, so
-// the hook is a wrapper of the response writer, taken from a pool), and it
-// must mark the response as varying with the cookie (Vary: Cookie, one
-// header map entry). floor-<framework>-hook is the bare server behind a
-// middleware that does the request copy and exactly those two things, in
-// the cheapest way we know: no session, no store, no cookie parsing.
+// the hook is a wrapper of the response writer), and it must mark the
+// response as varying with the cookie (Vary: Cookie, one header map
+// entry). The wrapper is never pooled: a handler that keeps its writer
+// past the request must not reach a later visitor's response through it
+// (TestRetainedWriterReachesNoOtherResponse in the adapters), so it lives
+// in the request copy's allocation, as sessionkit's adapters keep theirs
+// (core.BeginRequestWith). floor-<framework>-hook is the bare server
+// behind a middleware that does the request copy and exactly those two
+// things, in the cheapest way we know: no session, no store, no cookie
+// parsing.
 
 // floorVary is the Vary value the hook floors add (shared: the floor's
 // handlers never edit it).
@@ -87,9 +91,6 @@ type hookWriter struct {
 	http.ResponseWriter
 	armed bool
 }
-
-// hookWriters pools the wrappers, as sessionkit's adapters pool theirs.
-var hookWriters = sync.Pool{New: func() any { return new(hookWriter) }}
 
 // hook runs once, before the header leaves.
 func (hw *hookWriter) hook() {
@@ -109,26 +110,27 @@ func (hw *hookWriter) Write(b []byte) (int, error) {
 	return hw.ResponseWriter.Write(b)
 }
 
-// getHookWriter returns a pooled, armed wrapper of w.
-func getHookWriter(w http.ResponseWriter) *hookWriter {
-	hw := hookWriters.Get().(*hookWriter)
-	hw.ResponseWriter, hw.armed = w, true
-	return hw
+// hookedRequest is a request copy and its hook wrapper, one allocation.
+type hookedRequest struct {
+	r  http.Request
+	hw hookWriter
 }
 
-// release runs the hook if nothing was written and pools hw.
-func (hw *hookWriter) release() {
-	hw.hook()
-	hw.ResponseWriter = nil
-	hookWriters.Put(hw)
+// newHookedRequest copies r with the floor's context and arms a wrapper
+// of w, in one allocation.
+func newHookedRequest(w http.ResponseWriter, r *http.Request) *hookedRequest {
+	b := new(hookedRequest)
+	b.r = *r.WithContext(floorCtx)
+	b.hw.ResponseWriter, b.hw.armed = w, true
+	return b
 }
 
 // floorNetHTTPHook is the net/http contract floor middleware.
 func floorNetHTTPHook(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hw := getHookWriter(w)
-		next.ServeHTTP(hw, r.WithContext(floorCtx))
-		hw.release()
+		b := newHookedRequest(w, r)
+		next.ServeHTTP(&b.hw, &b.r)
+		b.hw.hook() // nothing was written
 	})
 }
 
@@ -139,8 +141,6 @@ type ginHookWriter struct {
 	gin.ResponseWriter
 	armed bool
 }
-
-var ginHookWriters = sync.Pool{New: func() any { return new(ginHookWriter) }}
 
 func (hw *ginHookWriter) hook() {
 	if hw.armed {
@@ -164,17 +164,20 @@ func (hw *ginHookWriter) WriteString(s string) (int, error) {
 	return hw.ResponseWriter.WriteString(s)
 }
 
-// floorGinHook is the Gin contract floor middleware.
+// floorGinHook is the Gin contract floor middleware: the request copy
+// and the wrapper in one allocation.
 func floorGinHook(c *gin.Context) {
-	hw := ginHookWriters.Get().(*ginHookWriter)
 	orig, req := c.Writer, c.Request
-	hw.ResponseWriter, hw.armed = orig, true
-	c.Writer, c.Request = hw, req.WithContext(floorCtx)
+	b := new(struct {
+		r  http.Request
+		hw ginHookWriter
+	})
+	b.r = *req.WithContext(floorCtx)
+	b.hw.ResponseWriter, b.hw.armed = orig, true
+	c.Writer, c.Request = &b.hw, &b.r
 	c.Next()
-	hw.hook()
+	b.hw.hook()
 	c.Writer, c.Request = orig, req
-	hw.ResponseWriter = nil
-	ginHookWriters.Put(hw)
 }
 
 // floorEchoHook is the Echo contract floor middleware: the wrapper goes
@@ -183,11 +186,11 @@ func floorEchoHook(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		res, req := c.Response(), c.Request()
 		orig := res.Writer
-		hw := getHookWriter(orig)
-		res.Writer = hw
-		c.SetRequest(req.WithContext(floorCtx))
+		b := newHookedRequest(orig, req)
+		res.Writer = &b.hw
+		c.SetRequest(&b.r)
 		err := next(c)
-		hw.release()
+		b.hw.hook()
 		res.Writer = orig
 		c.SetRequest(req)
 		return err
@@ -219,7 +222,7 @@ var floorContenders = []contender{
 // hook floors (and only they) have added Vary: Cookie before the first
 // byte of the body is written, the request copy is the one allocation a
 // floor adds over its framework's bare server (the hook floors' wrappers
-// come from a pool), and Echo's no-op e.Use middleware adds exactly one
+// share the copy's allocation), and Echo's no-op e.Use middleware adds exactly one
 // (its per-request closure). It logs the added allocations and bytes.
 func TestUntouchedFloors(t *testing.T) {
 	// The value reaches the handler, through the copy floors and the hook

@@ -33,17 +33,18 @@
 // BeginRequestWith, Commit, Release, HandleError or LogError: those are
 // the adapter API, which the middleware in adapters/nethttp,
 // adapters/ginsession, adapters/echosession and adapters/echov5 calls at
-// the right moments (their doc comments say "Adapter API"). adapters/nethttp.Writer is the response wrapper that other
-// adapters reuse for the same purpose. Only someone writing an adapter for
-// another framework needs the section below.
+// the right moments (their doc comments say "Adapter API").
+// adapters/nethttp.Writer is the response wrapper that other adapters
+// reuse for the same purpose. Only someone writing an adapter for another
+// framework needs the section below.
 //
 // # The request life cycle (for adapter authors)
 //
 // An adapter calls BeginRequest (or Begin) when the request arrives, or
 // BeginRequestWith to keep its own per-request state (its response writer
 // wrapper) in the same allocation as the session and the request copy:
-// nothing is loaded yet. The first read of the session loads it, once; a handler
-// that never touches its session costs no store call. Just before the
+// nothing is loaded yet. The first read of the session loads it, once; a
+// handler that never touches its session costs no store call. Just before the
 // response header is written the adapter calls Commit with the header:
 // when the request changed something, the record is written (and a new
 // token is set when the session is new or renewed); when it only read, the

@@ -135,8 +135,9 @@ func (b *requestSession) begin(m *Manager, r *http.Request) (*Session, *http.Req
 // carries it, and a zero T, all three in one allocation. An adapter keeps
 // there what it would otherwise take from a pool (its response writer
 // wrapper, say); like the session, it is never reused for another
-// request, so a handler that holds on to it past the request reaches
-// nothing of another visitor's.
+// request, so a handler that holds on to it past the request does not
+// reach another visitor's through it (through what T points to, a
+// framework's pooled context say, it still may).
 //
 // Adapter API: application code never calls BeginRequestWith; the middleware does.
 func BeginRequestWith[T any](m *Manager, r *http.Request) (*Session, *http.Request, *T) {

@@ -570,9 +570,10 @@ func TestErrorHandlerUsesSession(t *testing.T) {
 }
 
 // TestPressure sends many concurrent requests down the success, returned
-// error, panic and failed-commit paths through one Echo, whose hooks and
-// header writers are pooled: under -race, a hook used after its release
-// or shared by two requests shows up here.
+// error, panic and failed-commit paths through one Echo, which pools its
+// Contexts and responses (the middleware's hook is per request): under
+// -race, state used after its request or shared by two requests shows up
+// here.
 func TestPressure(t *testing.T) {
 	m, _ := newManager(t)
 	failing, st := newManager(t)

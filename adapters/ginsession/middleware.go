@@ -23,7 +23,7 @@ import (
 )
 
 // Middleware returns Gin middleware that gives every request a session
-// from m. Handlers get it with Default(c), or with core.FromContext on
+// from m. Handlers get it with Get(c), or with core.FromContext on
 // c.Request.Context(). The session is loaded on first use and committed
 // just before the response header is sent.
 //

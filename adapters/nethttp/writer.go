@@ -21,8 +21,11 @@ var ErrResponseFailed = errors.New("sessionkit: response replaced by the error h
 //
 // A Writer lives in the allocation of its request's session (see
 // core.BeginRequestWith) and is never reused: a handler that keeps the
-// ResponseWriter past its request writes to that request's response, never
-// to another visitor's, as it could with a pooled wrapper.
+// ResponseWriter past its request writes to that request's response, not
+// to another visitor's, as it could through a pooled wrapper. (On Gin and
+// Echo v5 the writer it wraps is the framework's, which the framework
+// reuses for later requests; there a kept writer reaches them all the
+// same.)
 //
 // Adapter API: adapters for other frameworks reuse it (the Gin and Echo
 // adapters do); application code uses Middleware and Get, never Writer.

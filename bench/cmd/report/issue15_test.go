@@ -238,7 +238,8 @@ func TestIssue15UntouchedFloor(t *testing.T) {
 
 // TestIssue15UntouchedHookFloor: where the contract floor
 // (floor-<framework>-hook) was measured, the verdict takes it rather than
-// the request copy's floor; a framework without one keeps the copy's.
+// the request copy's floor, even when noise puts it under the copy's
+// (which is then said); a framework without one keeps the copy's.
 func TestIssue15UntouchedHookFloor(t *testing.T) {
 	rp := sample(map[string]map[string]float64{
 		"Scenarios/baseline-nethttp/untouched":          sc(100, 1),
@@ -247,8 +248,8 @@ func TestIssue15UntouchedHookFloor(t *testing.T) {
 		"Scenarios/gincontrib-gin-cookie/untouched":     sc(600, 5), // the peer: +400 ns, 0.7× = 280 ns
 		"Scenarios/floor-nethttp-withcontext/untouched": sc(200, 2), // +100 ns < 280
 		"Scenarios/floor-nethttp-hook/untouched":        sc(400, 2), // +300 ns ≥ 280: the floor applies
-		"Scenarios/floor-gin-withcontext/untouched":     sc(300, 3), // +100 ns
-		"Scenarios/floor-gin-hook/untouched":            sc(400, 3), // +200 ns < 280: it does not
+		"Scenarios/floor-gin-withcontext/untouched":     sc(450, 3), // +250 ns: more than the hook floor (noise)
+		"Scenarios/floor-gin-hook/untouched":            sc(400, 3), // +200 ns < 280: it does not apply
 		"Scenarios/floor-echo-withcontext/untouched":    sc(500, 5), // +200 ns; no hook floor measured
 		"Scenarios/floor-echo-noopmw/untouched":         sc(310, 4),
 		"Scenarios/sessionkit-nethttp-memory/untouched": sc(550, 2),
@@ -259,8 +260,8 @@ func TestIssue15UntouchedHookFloor(t *testing.T) {
 		"| sessionkit-nethttp-memory | +450 ns, +1 allocs (+8 B) vs gincontrib-gin-cookie +400 ns; floor (floor-nethttp-withcontext) +100 ns, +1 allocs (+8 B); "+
 			"contract floor (floor-nethttp-hook) +300 ns, +1 allocs (+8 B) | "+
 			"**floor**: the request copy, the header hook and Vary: Cookie alone (floor-nethttp-hook) adds 300 ns ≥ 0.7× the peer's +400 ns (280 ns); sessionkit adds 450 ns, 150 ns above it |",
-		"| sessionkit-gin-memory | +400 ns, +1 allocs (+8 B) vs gincontrib-gin-cookie +400 ns; floor (floor-gin-withcontext) +100 ns, +1 allocs (+8 B); "+
-			"contract floor (floor-gin-hook) +200 ns, +1 allocs (+8 B) | "+
+		"| sessionkit-gin-memory | +400 ns, +1 allocs (+8 B) vs gincontrib-gin-cookie +400 ns; floor (floor-gin-withcontext) +250 ns, +1 allocs (+8 B); "+
+			"contract floor (floor-gin-hook) +200 ns, +1 allocs (+8 B) (under the copy's floor it contains: noise of 50 ns) | "+
 			"**not met** (1.00× peer; the floor (floor-gin-hook) adds 200 ns, under 0.7× peer (280 ns): sessionkit is 200 ns above it) |",
 		"| sessionkit-echo-memory | +400 ns, +2 allocs (+16 B) vs gincontrib-gin-cookie +400 ns; Echo's own: a no-op e.Use middleware (floor-echo-noopmw) +1 allocs (+8 B); "+
 			"floor (floor-echo-withcontext) +200 ns, +2 allocs (+16 B) | **not met** (1.00× peer; the floor (floor-echo-withcontext) adds 200 ns, under 0.7× peer (280 ns): sessionkit is 200 ns above it) |",
