@@ -236,6 +236,46 @@ func TestIssue15UntouchedFloor(t *testing.T) {
 	}
 }
 
+// TestIssue15EqualTimeWithinNoise: with equal round trips, a median a
+// little above the peer's is equal time when the two 95% intervals
+// overlap, and not met when they do not, or when an interval is missing.
+func TestIssue15EqualTimeWithinNoise(t *testing.T) {
+	rp := sample(map[string]map[string]float64{
+		"Scenarios/baseline-nethttp/read":           sc(1000, 1),
+		"Scenarios/baseline-nethttp/update":         sc(1000, 1),
+		"Scenarios/baseline-nethttp/renew":          sc(1000, 1),
+		"Scenarios/scs-nethttp-redis/read":          sc(60000, 10),
+		"Scenarios/sessionkit-nethttp-redis/read":   sc(62000, 5), // ±10% and ±5%: overlap
+		"Scenarios/scs-nethttp-redis/update":        sc(100000, 10),
+		"Scenarios/sessionkit-nethttp-redis/update": sc(120000, 5), // ±5% and ±5%: apart
+		"Scenarios/scs-nethttp-redis/renew":         sc(100000, 10),
+		"Scenarios/sessionkit-nethttp-redis/renew":  sc(101000, 5), // no interval
+		"Floor/redis-set":                           {"sec/op": 50e-6},
+		"Floor/redis-get":                           {"sec/op": 40e-6},
+	})
+	for name, ci := range map[string]string{
+		"Scenarios/sessionkit-nethttp-redis/read": "±10%", "Scenarios/scs-nethttp-redis/read": "±5%",
+		"Scenarios/sessionkit-nethttp-redis/update": "±5%", "Scenarios/scs-nethttp-redis/update": "±5%",
+		"Scenarios/scs-nethttp-redis/renew": "±5%",
+	} {
+		st := rp.res[name]["sec/op"]
+		st.ci = ci
+		rp.res[name]["sec/op"] = st
+	}
+	rp.trips = trips{
+		"sessionkit-nethttp-redis": {"read": 1, "update": 2, "renew": 2},
+		"scs-nethttp-redis":        {"read": 1, "update": 2, "renew": 2},
+	}
+	wantRows(t, issue15Table(rp),
+		"| time ≤ fastest peer on the same server (read) | sessionkit-nethttp-redis | +61.0 µs vs scs-nethttp-redis +59.0 µs (round trips 1 vs 1) | "+
+			"met (equal within noise: sessionkit-nethttp-redis 62.0 µs ±10% and scs-nethttp-redis 60.0 µs ±5% overlap) |",
+		"| time ≤ fastest peer on the same server (update) | sessionkit-nethttp-redis | +119.0 µs vs scs-nethttp-redis +99.0 µs (round trips 2 vs 2); one round trip ≥ 40.0 µs (the cheaper of Floor/redis-set and -get) | "+
+			"**not met** (1.20× peer) |",
+		"| time ≤ fastest peer on the same server (renew) | sessionkit-nethttp-redis | +100.0 µs vs scs-nethttp-redis +99.0 µs (round trips 2 vs 2); one round trip ≥ 40.0 µs (the cheaper of Floor/redis-set and -get) | "+
+			"**not met** (1.01× peer) |",
+	)
+}
+
 // TestIssue15UntouchedHookFloor: where the contract floor
 // (floor-<framework>-hook) was measured, the verdict takes it rather than
 // the request copy's floor, even when noise puts it under the copy's
