@@ -153,3 +153,13 @@ func BenchmarkValidKey(b *testing.B) {
 	}
 	benchValid(b, keys, core.ValidKey)
 }
+
+func BenchmarkRandomTokensNew(b *testing.B) {
+	var g core.RandomTokens
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := g.New(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
