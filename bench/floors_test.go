@@ -84,29 +84,31 @@ func noopEcho(next echo.HandlerFunc) echo.HandlerFunc {
 // handlers never edit it).
 var floorVary = []string{"Cookie"}
 
-// hookWriter is the hook floors' response writer wrapper: the first
-// Write or WriteHeader (or the end of the request) runs the hook, which
-// adds Vary.
-type hookWriter struct {
-	http.ResponseWriter
-	armed bool
-}
+// varyHook is the hook of the hook floors: armed (true) until it first
+// runs, when it adds Vary to the header about to leave.
+type varyHook bool
 
-// hook runs once, before the header leaves.
-func (hw *hookWriter) hook() {
-	if hw.armed {
-		hw.armed = false
-		hw.ResponseWriter.Header()["Vary"] = floorVary
+func (a *varyHook) run(h http.Header) {
+	if *a {
+		*a = false
+		h["Vary"] = floorVary
 	}
 }
 
+// hookWriter is the hook floors' response writer wrapper: the first
+// Write or WriteHeader (or the end of the request) runs the hook.
+type hookWriter struct {
+	http.ResponseWriter
+	hook varyHook
+}
+
 func (hw *hookWriter) WriteHeader(code int) {
-	hw.hook()
+	hw.hook.run(hw.Header())
 	hw.ResponseWriter.WriteHeader(code)
 }
 
 func (hw *hookWriter) Write(b []byte) (int, error) {
-	hw.hook()
+	hw.hook.run(hw.Header())
 	return hw.ResponseWriter.Write(b)
 }
 
@@ -121,7 +123,7 @@ type hookedRequest struct {
 func newHookedRequest(w http.ResponseWriter, r *http.Request) *hookedRequest {
 	b := new(hookedRequest)
 	b.r = *r.WithContext(floorCtx)
-	b.hw.ResponseWriter, b.hw.armed = w, true
+	b.hw.ResponseWriter, b.hw.hook = w, true
 	return b
 }
 
@@ -130,7 +132,7 @@ func floorNetHTTPHook(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := newHookedRequest(w, r)
 		next.ServeHTTP(&b.hw, &b.r)
-		b.hw.hook() // nothing was written
+		b.hw.hook.run(w.Header()) // when nothing was written
 	})
 }
 
@@ -139,28 +141,21 @@ func floorNetHTTPHook(next http.Handler) http.Handler {
 // records the status).
 type ginHookWriter struct {
 	gin.ResponseWriter
-	armed bool
-}
-
-func (hw *ginHookWriter) hook() {
-	if hw.armed {
-		hw.armed = false
-		hw.ResponseWriter.Header()["Vary"] = floorVary
-	}
+	hook varyHook
 }
 
 func (hw *ginHookWriter) WriteHeaderNow() {
-	hw.hook()
+	hw.hook.run(hw.Header())
 	hw.ResponseWriter.WriteHeaderNow()
 }
 
 func (hw *ginHookWriter) Write(b []byte) (int, error) {
-	hw.hook()
+	hw.hook.run(hw.Header())
 	return hw.ResponseWriter.Write(b)
 }
 
 func (hw *ginHookWriter) WriteString(s string) (int, error) {
-	hw.hook()
+	hw.hook.run(hw.Header())
 	return hw.ResponseWriter.WriteString(s)
 }
 
@@ -173,10 +168,10 @@ func floorGinHook(c *gin.Context) {
 		hw ginHookWriter
 	})
 	b.r = *req.WithContext(floorCtx)
-	b.hw.ResponseWriter, b.hw.armed = orig, true
+	b.hw.ResponseWriter, b.hw.hook = orig, true
 	c.Writer, c.Request = &b.hw, &b.r
 	c.Next()
-	b.hw.hook()
+	b.hw.hook.run(orig.Header())
 	c.Writer, c.Request = orig, req
 }
 
@@ -190,7 +185,7 @@ func floorEchoHook(next echo.HandlerFunc) echo.HandlerFunc {
 		res.Writer = &b.hw
 		c.SetRequest(&b.r)
 		err := next(c)
-		b.hw.hook()
+		b.hw.hook.run(orig.Header())
 		res.Writer = orig
 		c.SetRequest(req)
 		return err
