@@ -308,18 +308,20 @@ func (rp *report) issue15EqualTrips(t *issue15) {
 			if okK && okP {
 				measured += fmt.Sprintf(" (round trips %d vs %d)", kn, pn)
 			}
-			verdict := "met"
+			// With equal round trips the target is equal or less time.
+			// The round trips dominate both, and their noise decides which
+			// median is ahead when the rest differs by less: equal is what
+			// the two 95% intervals overlapping says, and the row says so.
+			equal, why := false, ""
 			if kns > bestNs && okK && okP && kn == pn {
-				// With equal round trips the target is equal or less
-				// time. The round trips dominate both, and their noise
-				// decides which median is ahead when the rest differs by
-				// less: equal is what the two 95% intervals overlapping
-				// says, and the row says so.
-				if eq, why := rp.equalWithinNoise(k, best, sc); eq {
-					verdict = "met (equal within noise: " + why + ")"
-				}
+				equal, why = rp.equalWithinNoise(k, best, sc)
 			}
-			if kns > bestNs && verdict == "met" {
+			verdict := "met"
+			switch {
+			case kns <= bestNs:
+			case equal:
+				verdict = "met (equal within noise: " + why + ")"
+			default:
 				verdict = fmt.Sprintf("**not met** (%.2f× peer)", kns/math.Max(bestNs, 1))
 				if okK && okP && kn > pn {
 					verdict += fmt.Sprintf(": %d round trips against the peer's %d (see the round-trip row)", kn, pn)
@@ -356,13 +358,8 @@ func (rp *report) equalWithinNoise(a, b contender, sc string) (bool, string) {
 	if !ok1 || !ok2 || !ok3 || !ok4 {
 		return false, ""
 	}
-	lo, hi := ta, tb
-	clo, chi := ca, cb
-	if lo.v > hi.v {
-		lo, hi, clo, chi = tb, ta, cb, ca
-	}
-	if lo.v*(1+clo) < hi.v*(1-chi) {
-		return false, ""
+	if ta.v*(1-ca) > tb.v*(1+cb) || tb.v*(1-cb) > ta.v*(1+ca) {
+		return false, "" // one interval lies wholly above the other
 	}
 	return true, fmt.Sprintf("%s %s ±%.0f%% and %s %s ±%.0f%% overlap",
 		a.name, fmtNs(ta.v*1e9), ca*100, b.name, fmtNs(tb.v*1e9), cb*100)
