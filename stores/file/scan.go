@@ -112,16 +112,11 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 			if removed {
 				n++
 			}
-			if errors.Is(err, errLockBusy) {
-				return true, nil
-			}
-			return err == nil, err
+			return goOn(err)
 		}
 		if base, ok := strings.CutSuffix(name, ".lock"); ok {
 			if key, ok := s.keyFromName(base); ok {
-				if err := s.deleteOrphanLock(ctx, w, key); !errors.Is(err, errLockBusy) {
-					return err == nil, err
-				}
+				return goOn(s.deleteOrphanLock(ctx, w, key))
 			}
 			return true, nil
 		}
@@ -140,6 +135,16 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 		return n, fmt.Errorf("sessionkit: file: delete expired: %w", err)
 	}
 	return n, nil
+}
+
+// goOn is DeleteExpired's scan going on after err: unless err, where a
+// key left busy for the next pass (errLockBusy, counted in the sweep) is
+// no error.
+func goOn(err error) (bool, error) {
+	if err == nil || errors.Is(err, errLockBusy) {
+		return true, nil
+	}
+	return false, err
 }
 
 // deleteIfExpired removes key's record if, under its lock, it is expired or
