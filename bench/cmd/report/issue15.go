@@ -789,7 +789,10 @@ func (rp *report) writeLatency() {
 	w := rp.out
 	fmt.Fprintf(w, "## Latency under load\n\nbench/cmd/latency: a closed-loop load generator with C keep-alive connections "+
 		"(one stored ten-value session each) against the same routes served bare and through sessionkit on the memory store, "+
-		"in one process on this machine; every request's latency is kept. The bare server gets the requests of a visitor "+
+		"in one process on this machine; every request's latency is kept. Every route sets its Content-Type through the "+
+		"framework's own call, as real handlers do (net/http allocates a response's header map, and copies it at "+
+		"WriteHeader, only once someone sets a header: against a bare server that sets none, sessionkit's Vary: Cookie "+
+		"would pay that alone). The bare server gets the requests of a visitor "+
 		"without a session (no Cookie header), sessionkit's carry the session cookie; \"cookie\" is the bare server sent "+
 		"sessionkit's requests, cookie included, which shows how much of the difference the header's bytes are. Bare and "+
 		"sessionkit are measured in alternating rounds (bare, cookie, sessionkit in odd rounds, sessionkit, cookie, bare in "+
