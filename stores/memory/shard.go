@@ -5,8 +5,6 @@ import (
 	"math"
 	"sync"
 	"time"
-
-	"github.com/sessionkit/sessionkit/core"
 )
 
 // shardCount is the number of independently locked maps. It must be a power
@@ -18,25 +16,42 @@ const shardCount = 64
 type id [32]byte
 
 // parseKey decodes key, reporting false for anything that is not 64
-// lowercase hexadecimal characters.
+// lowercase hexadecimal characters (core.ValidKey). It checks and decodes
+// in one pass, one table lookup per character and no branch on its value
+// (a key's digits are random, so a branch would be mispredicted about
+// every other time).
 func parseKey(key string) (id, bool) {
 	var k id
-	if !core.ValidKey(key) {
+	if len(key) != 2*len(k) {
 		return k, false
 	}
+	var bad byte
 	for i := range k {
-		k[i] = nibble(key[2*i])<<4 | nibble(key[2*i+1])
+		hi, lo := hexDigit[key[2*i]], hexDigit[key[2*i+1]]
+		bad |= hi | lo
+		k[i] = hi<<4 | lo&0xf
 	}
-	return k, true
+	return k, bad&notHex == 0
 }
 
-// nibble decodes one lowercase hexadecimal digit already checked by
-// core.ValidKey, without a branch (a key's digits are random, so a branch
-// would be mispredicted about every other time): '0'-'9' are 0x30-0x39,
-// 'a'-'f' are 0x61-0x66, and only the letters have bit 6 set.
-func nibble(c byte) byte {
-	return c&0xf + 9*(c>>6)
-}
+// notHex marks, in hexDigit, a byte that is no lowercase hexadecimal digit.
+const notHex = 0xf0
+
+// hexDigit is the value of each lowercase hexadecimal digit, and notHex for
+// every other byte.
+var hexDigit = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c >= '0' && c <= '9':
+			t[c] = byte(c - '0')
+		case c >= 'a' && c <= 'f':
+			t[c] = byte(c - 'a' + 10)
+		default:
+			t[c] = notHex
+		}
+	}
+	return t
+}()
 
 // String returns the key in the form the core uses.
 func (k id) String() string { return hex.EncodeToString(k[:]) }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/core"
 )
 
 func TestCloseStopsSweeper(t *testing.T) {
@@ -48,6 +50,23 @@ func TestParseKey(t *testing.T) {
 		if _, ok := parseKey(bad); ok {
 			t.Errorf("parseKey(%q) accepted an invalid key", bad)
 		}
+	}
+	// parseKey accepts exactly the keys core.ValidKey accepts: every byte
+	// value at every position of a valid key, and it decodes each one it
+	// accepts as encoding/hex does.
+	b := []byte(key)
+	for i := range b {
+		for c := range 256 {
+			b[i] = byte(c)
+			k, ok := parseKey(string(b))
+			if want := core.ValidKey(string(b)); ok != want {
+				t.Fatalf("parseKey(%q) ok = %v, core.ValidKey = %v", b, ok, want)
+			}
+			if ok && k.String() != string(b) {
+				t.Fatalf("parseKey(%q) decodes to %s", b, k)
+			}
+		}
+		b[i] = key[i]
 	}
 }
 
