@@ -31,7 +31,10 @@ func parseKey(key string) (id, bool) {
 		bad |= hi | lo
 		k[i] = hi<<4 | lo&0xf
 	}
-	return k, bad&notHex == 0
+	if bad&notHex != 0 {
+		return id{}, false
+	}
+	return k, true
 }
 
 // notHex marks, in hexDigit, a byte that is no lowercase hexadecimal digit.
