@@ -97,18 +97,18 @@ func measureSweep(tb testing.TB, n int) sweepResult {
 		}
 		return longest
 	}
-	window := func(work func()) time.Duration {
+	window := func(work func()) (longest time.Duration) {
 		var stop atomic.Bool
 		var wg sync.WaitGroup
-		// Stop the probe however work ends, tb.Fatal included.
-		defer wg.Wait()
-		defer stop.Store(true)
-		var longest time.Duration
+		// Stop the probe however work ends, tb.Fatal included; longest,
+		// the result, is the probe's once it has stopped.
+		defer func() {
+			stop.Store(true)
+			wg.Wait()
+		}()
 		wg.Go(func() { longest = probe(&stop) })
 		work()
-		stop.Store(true)
-		wg.Wait()
-		return longest
+		return
 	}
 	r.idleStall = window(func() { time.Sleep(300 * time.Millisecond) })
 	var ms0, ms1 runtime.MemStats
