@@ -2,6 +2,7 @@ package file
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -207,5 +208,49 @@ func TestCleanupKeepsLocking(t *testing.T) {
 	t.Logf("the sweeper removed %d expired records under the writers", swept.Load())
 	if got, want := loadData(t, a, counter), fmt.Sprint(writers*rounds); got != want {
 		t.Errorf("counter = %s, want %s: an increment was lost while the sweeper removed lock files", got, want)
+	}
+}
+
+// TestSweepLockLeavesABusyKeyOnce: a cleanup pass waits for a held key's
+// lock once, for its wait; when the pass meets the key again (its record,
+// then its user-index entry) it leaves it at once. A caller's context
+// that ends during the wait is that context's error, not errLockBusy.
+func TestSweepLockLeavesABusyKeyOnce(t *testing.T) {
+	s := newStore(t, Config{CleanupInterval: -1})
+	key := testKey("held")
+	l, err := s.lock(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.unlock()
+
+	const wait = time.Second
+	w := &sweep{wait: wait}
+	start := time.Now()
+	if _, err := w.lock(context.Background(), s, key); !errors.Is(err, errLockBusy) {
+		t.Fatalf("first lock of a held key = %v, want errLockBusy", err)
+	}
+	if d := time.Since(start); d < wait {
+		t.Errorf("first lock of a held key gave up after %v, want the sweep's wait, %v", d, wait)
+	}
+	start = time.Now()
+	if _, err := w.lock(context.Background(), s, key); !errors.Is(err, errLockBusy) {
+		t.Fatalf("second lock of the key the pass left = %v, want errLockBusy", err)
+	}
+	if d := time.Since(start); d >= wait/2 {
+		t.Errorf("second lock of the key the pass left took %v, want no second wait (the first was %v)", d, wait)
+	}
+	if len(w.busy) != 1 {
+		t.Errorf("the pass counts %d keys left, want 1", len(w.busy))
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait/10)
+	defer cancel()
+	w = &sweep{wait: wait}
+	if _, err := w.lock(ctx, s, key); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errLockBusy) {
+		t.Errorf("lock of a held key whose caller's context ends first = %v, want the context's error, not errLockBusy", err)
+	}
+	if len(w.busy) != 0 {
+		t.Errorf("a key given up on for the caller's context counts as left: %d", len(w.busy))
 	}
 }

@@ -44,10 +44,15 @@ type sweep struct {
 }
 
 // lock takes key's lock through s. On a sweep whose wait ends first it
-// returns errLockBusy (ctx itself still running) and remembers the key.
+// returns errLockBusy (ctx itself still running) and remembers the key; a
+// key the pass has already left gets errLockBusy at once, without a
+// second wait.
 func (w *sweep) lock(ctx context.Context, s *Store, key string) (*keyLock, error) {
 	if w == nil {
 		return s.lock(ctx, key)
+	}
+	if _, left := w.busy[key]; left {
+		return nil, errLockBusy
 	}
 	wctx, cancel := context.WithTimeout(ctx, w.wait)
 	defer cancel()
@@ -137,9 +142,9 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// goOn is DeleteExpired's scan going on after err: unless err, where a
-// key left busy for the next pass (errLockBusy, counted in the sweep) is
-// no error.
+// goOn reports whether DeleteExpired's scan goes on after err, and with
+// what error: a key left busy for the next pass (errLockBusy, counted in
+// the sweep) is no error.
 func goOn(err error) (bool, error) {
 	if err == nil || errors.Is(err, errLockBusy) {
 		return true, nil
