@@ -95,3 +95,23 @@ func TestProxyKillHoldRelease(t *testing.T) {
 		t.Errorf("after Release: %v", err)
 	}
 }
+
+// TestProxyHoldReleasedAtCleanup: a proxy still held when its test ends is
+// released by the cleanup Hold registered, before the cleanups registered
+// earlier (here one that needs bytes to flow, as a store's Close may).
+func TestProxyHoldReleasedAtCleanup(t *testing.T) {
+	var p *Proxy
+	flowing := false
+	t.Run("held", func(t *testing.T) {
+		p = NewProxy(t, "127.0.0.1:1") // no connection is made
+		t.Cleanup(func() {
+			p.mu.Lock()
+			flowing = !p.held
+			p.mu.Unlock()
+		})
+		p.Hold()
+	})
+	if !flowing {
+		t.Error("the proxy was still held when the cleanups registered before Hold ran")
+	}
+}

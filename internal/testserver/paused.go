@@ -29,8 +29,9 @@ const pausedHangLimit = 30 * time.Second
 // the server paused before the request (the load hangs), then with the
 // server paused by the handler after the session was loaded (the commit
 // hangs). pause freezes the server (Server.Pause, Proxy.Hold), resume thaws
-// it; after resume the same Manager serves the session again. resume may
-// be called more than once: it is also a cleanup of t.
+// it; after resume the same Manager serves the session again. pause
+// registers resume as a cleanup of t (Server.Pause and Proxy.Hold do), so
+// that a failure while the server is paused does not hang the cleanups.
 func CheckPausedRequest(t *testing.T, s core.Store, pause, resume func()) {
 	t.Helper()
 	var mu sync.Mutex
@@ -85,12 +86,6 @@ func CheckPausedRequest(t *testing.T, s core.Store, pause, resume func()) {
 		handled = nil
 		mu.Unlock()
 		pauseInHandler = c.inHandler
-		// Registered now, after the store's and its pool's Close
-		// cleanups, so that it runs before them: if a store call ignores
-		// its deadline and Within fails the test while the server is
-		// paused, the Closes would otherwise wait for that call forever.
-		// resume must be idempotent: it also runs below.
-		t.Cleanup(resume)
 		if !c.inHandler {
 			pause()
 		}

@@ -13,8 +13,8 @@ import (
 // CheckPausedPing checks Manager.Check, a readiness probe, on s: nil
 // while the server runs, an error wrapping context.DeadlineExceeded
 // within about PausedStoreTimeout while pause holds the server (the probe
-// must not hang), and nil again after resume. resume may be called more
-// than once: it is also a cleanup of t.
+// must not hang), and nil again after resume. pause registers resume as a
+// cleanup of t, as CheckPausedRequest's does.
 func CheckPausedPing(t *testing.T, s core.Store, pause, resume func()) {
 	t.Helper()
 	if _, ok := s.(core.Pinger); !ok {
@@ -27,12 +27,6 @@ func CheckPausedPing(t *testing.T, s core.Store, pause, resume func()) {
 	if err := m.Check(context.Background()); err != nil {
 		t.Fatalf("Check with the server running = %v, want nil", err)
 	}
-	// Registered now, after the store's and its pool's Close cleanups, so
-	// that it runs before them: if Check ignores its deadline and Within
-	// fails the test while the server is paused, the Closes would
-	// otherwise wait for the stuck call forever. resume must be
-	// idempotent: it also runs below.
-	t.Cleanup(resume)
 	pause()
 	start := time.Now()
 	err = Within(t, pausedHangLimit, "Check with the store's server paused", func() error {

@@ -19,6 +19,7 @@ type Proxy struct {
 
 	target string
 	l      net.Listener
+	t      testing.TB // Hold registers Release as its cleanup
 
 	mu     sync.Mutex
 	closed bool
@@ -36,7 +37,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("testserver: proxy: %v", err)
 	}
-	p := &Proxy{Addr: l.Addr().String(), target: target, l: l, gate: make(chan struct{})}
+	p := &Proxy{Addr: l.Addr().String(), target: target, l: l, t: t, gate: make(chan struct{})}
 	close(p.gate)
 	go p.accept()
 	t.Cleanup(p.close)
@@ -45,12 +46,16 @@ func NewProxy(t testing.TB, target string) *Proxy {
 
 // Hold stops forwarding: bytes already read from either side, and all
 // that follow, wait in the proxy until Release. New connections are
-// accepted and held too.
+// accepted and held too. Like Server.Pause, it registers Release as a
+// cleanup of the test, after the cleanups registered before it (a store's
+// Close, say), so that it runs before them: a test that fails while the
+// proxy holds does not wait forever in a Close for a call stuck behind it.
 func (p *Proxy) Hold() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.held {
 		p.held, p.gate = true, make(chan struct{})
+		p.t.Cleanup(p.Release)
 	}
 }
 

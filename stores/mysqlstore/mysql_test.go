@@ -245,11 +245,6 @@ func TestServerKilledAndPaused(t *testing.T) {
 		name  string
 		apply func()
 	}{{"killed", proxy.Kill}, {"paused", proxy.Hold}} {
-		// Registered after the db's and store's Close cleanups, so that
-		// it runs before them: if an operation ignores its deadline and
-		// Within fails the test, the Closes would otherwise wait for it
-		// forever behind the held proxy. Release is idempotent.
-		t.Cleanup(proxy.Release)
 		fault.apply()
 		dctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		ops := map[string]func() error{
