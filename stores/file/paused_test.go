@@ -63,7 +63,12 @@ func TestPausedLockHolder(t *testing.T) {
 		_, err := s.CompareAndSwap(ctx, held, 0, []byte("new"), time.Now().Add(time.Hour))
 		waiting <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let it take the key's mutex and wait for the file lock
+	// Once it holds the key's mutex (it then waits for the file lock).
+	for deadline := time.Now().Add(time.Minute); !s.keys.InUse(held); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer of the held key has not taken its mutex after a minute")
+		}
+	}
 	for _, k := range written {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		err := s.Save(ctx, k, []byte("new"), time.Now().Add(time.Hour))
@@ -165,9 +170,7 @@ type pausedHolder struct {
 // stops it with SIGSTOP. A cleanup kills it if the test ends first.
 func startPausedHolder(t *testing.T, dir, key string) *pausedHolder {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestPausedLockHolder$", "-test.count=1", "-test.timeout=5m")
+	cmd := childCommand(t, "TestPausedLockHolder")
 	cmd.Env = append(os.Environ(), pausedHolderEnv+"="+dir+string(os.PathListSeparator)+key)
 	h := &pausedHolder{cmd: cmd, out: make(chan string, 1), stderr: new(bytes.Buffer)}
 	cmd.Stderr = h.stderr
