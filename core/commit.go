@@ -595,7 +595,7 @@ func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, 
 			}
 		}
 		if !errors.Is(err, errGone) {
-			return err
+			return backoff.AfterConflicts(ctx, ErrConflict, attempt, err)
 		}
 		cctx, dl = m.callCtx(ctx)
 		derr := m.cfg.Store.Delete(cctx, w.key)

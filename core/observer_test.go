@@ -198,12 +198,7 @@ func TestNewWarnsForNaiveWrapper(t *testing.T) {
 type slowStore struct{ core.Store }
 
 func (slowStore) Load(ctx context.Context, _ string) (core.Record, bool, error) {
-	select {
-	case <-ctx.Done():
-		return core.Record{}, false, ctx.Err()
-	case <-time.After(time.Minute):
-		return core.Record{}, false, errNeverCancelled
-	}
+	return core.Record{}, false, waitForCtx(ctx)
 }
 
 func TestCheck(t *testing.T) {

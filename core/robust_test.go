@@ -117,6 +117,17 @@ type hangingStore struct {
 
 var errNeverCancelled = errors.New("store call was never cancelled: no deadline")
 
+// waitForCtx is a store call that answers nothing until ctx ends: it
+// returns ctx's error, or errNeverCancelled after a long while.
+func waitForCtx(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Minute):
+		return errNeverCancelled
+	}
+}
+
 func (h *hangingStore) wait(ctx context.Context, op string) error {
 	h.mu.Lock()
 	hang := h.hang[op]
@@ -124,12 +135,7 @@ func (h *hangingStore) wait(ctx context.Context, op string) error {
 	if !hang {
 		return nil
 	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(time.Minute):
-		return errNeverCancelled
-	}
+	return waitForCtx(ctx)
 }
 
 func (h *hangingStore) set(ops ...string) {
@@ -234,12 +240,7 @@ func (r reloadOutlastsDeadline) Load(ctx context.Context, key string) (core.Reco
 	if refused == 0 {
 		return r.conflictingCAS.Load(ctx, key)
 	}
-	select {
-	case <-ctx.Done():
-		return core.Record{}, false, ctx.Err()
-	case <-time.After(time.Minute):
-		return core.Record{}, false, errors.New("the reload's context never ended")
-	}
+	return core.Record{}, false, waitForCtx(ctx)
 }
 
 // TestCommitTimeoutBoundsRetries: a commit that keeps conflicting gives up
@@ -273,6 +274,102 @@ func TestCommitTimeoutBoundsRetries(t *testing.T) {
 			cs.mu.Unlock()
 			if !slowReload && refused < 2 {
 				t.Errorf("Commit gave up after %d conflicting attempts, want retries until the deadline", refused)
+			}
+		})
+	}
+}
+
+// oneKeyConflicts is the memory store whose compare-and-swaps of key
+// (with or without a user) conflict, once key is set, and whose loads of key after the first such
+// conflict wait for the caller's deadline: the reload of a retry loop
+// outlasts it. It declines Renew, so that a renew takes the core's two
+// steps and retires the old key by compare-and-swap.
+type oneKeyConflicts struct {
+	*memory.Store
+	mu      sync.Mutex
+	key     string
+	refused int
+}
+
+func (c *oneKeyConflicts) conflicting(key string, refuse bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if key != c.key {
+		return false
+	}
+	if refuse {
+		c.refused++
+		return true
+	}
+	return c.refused > 0
+}
+
+func (c *oneKeyConflicts) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, expiry time.Time) (uint64, error) {
+	if c.conflicting(key, true) {
+		return 0, core.ErrConflict
+	}
+	return c.Store.CompareAndSwap(ctx, key, version, data, expiry)
+}
+
+func (c *oneKeyConflicts) CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, user string, until time.Time) (uint64, error) {
+	if c.conflicting(key, true) {
+		return 0, core.ErrConflict
+	}
+	return c.Store.CompareAndSwapUser(ctx, key, version, data, expiry, user, until)
+}
+
+func (c *oneKeyConflicts) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	if c.conflicting(key, false) {
+		return core.Record{}, false, waitForCtx(ctx)
+	}
+	return c.Store.Load(ctx, key)
+}
+
+func (c *oneKeyConflicts) Renew(context.Context, core.Renewal) (uint64, error) {
+	return 0, core.ErrNotSupported
+}
+
+// TestRetryDeadlineDuringReload: the other compare-and-swap retry loops
+// say what TestCommitTimeoutBoundsRetries pins for a commit's write: when
+// the deadline ends the reload after a lost compare-and-swap, the error
+// wraps ErrConflict as well as the deadline. Renew: the retirement of the
+// old record (the successor is written); EndUserSessions: the end of a
+// listed session.
+func TestRetryDeadlineDuringReload(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(h *harness, tok string) error
+	}{
+		{"Renew", func(h *harness, tok string) error {
+			s, hdr := h.begin(tok, "192.0.2.1:1")
+			s.Renew()
+			defer h.m.Release(s)
+			return h.m.Commit(s, hdr)
+		}},
+		{"EndUserSessions", func(h *harness, _ string) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			_, err := h.m.EndUserSessions(ctx, "ann", "")
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &oneKeyConflicts{Store: memory.New(memory.Config{})}
+			t.Cleanup(func() { st.Close() })
+			h := newHarness(t, core.Config{Store: st, CommitTimeout: 50 * time.Millisecond})
+			tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1); s.SetUser("ann") })
+			st.mu.Lock()
+			st.key = core.StoreKey(tok)
+			st.mu.Unlock()
+			err := tc.run(h, tok)
+			if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, core.ErrConflict) {
+				t.Errorf("%s against a record that conflicts and whose reload outlasts the deadline = %v, want an error wrapping context.DeadlineExceeded and ErrConflict", tc.name, err)
+			}
+			st.mu.Lock()
+			refused := st.refused
+			st.mu.Unlock()
+			if refused == 0 {
+				t.Errorf("%s made no compare-and-swap of the record: the test did not reach the retry loop", tc.name)
 			}
 		})
 	}

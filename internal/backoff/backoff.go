@@ -46,9 +46,10 @@ func Wait(ctx context.Context, n int) error {
 // writers. When err is ctx ending (in the backoff, the reload or the next
 // compare-and-swap), those conflicts are what kept the loop from its
 // write, and the error wraps conflict (the caller's core.ErrConflict) as
-// well as err; otherwise it is err.
+// well as err; otherwise it is err, as it is when it wraps conflict
+// already (the error of a nested retry loop).
 func AfterConflicts(ctx context.Context, conflict error, conflicts int, err error) error {
-	if conflicts == 0 || ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+	if conflicts == 0 || ctx.Err() == nil || !errors.Is(err, ctx.Err()) || errors.Is(err, conflict) {
 		return err
 	}
 	return fmt.Errorf("%w (%d attempts lost to concurrent writers): %w", conflict, conflicts, err)

@@ -69,4 +69,10 @@ func TestAfterConflicts(t *testing.T) {
 			t.Errorf("%s: AfterConflicts = %v; want it to wrap %v, and the conflict: %v", c.name, got, c.err, c.wantConflict)
 		}
 	}
+	// An error that says so already (a nested retry loop's) is left as
+	// it is, not wrapped a second time.
+	inner := AfterConflicts(ended, errConflict, 2, fmt.Errorf("load: %w", ended.Err()))
+	if got := AfterConflicts(ended, errConflict, 3, inner); got != inner {
+		t.Errorf("AfterConflicts of an error wrapping the conflict already = %v, want it unchanged: %v", got, inner)
+	}
 }
