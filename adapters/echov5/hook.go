@@ -17,25 +17,25 @@ import (
 // that Echo keeps in the Context and would reuse for the error page.
 //
 // It lives in the allocation of the request's session
-// (core.BeginRequestWith) and is never reused.
+// (core.BeginRequestWith) and is never reused. The response the
+// middleware found is the one sw wraps (sw.ResponseWriter).
 type hook struct {
-	sw   nethttp.Writer
-	m    *core.Manager
-	c    *echo.Context
-	orig http.ResponseWriter // c.Response() as the middleware found it
-	err  error               // the failed load or commit, until rendered
+	sw  nethttp.Writer
+	m   *core.Manager
+	c   *echo.Context
+	err error // the failed load or commit, until rendered
 }
 
 // install readies h and makes it c's response.
 func (h *hook) install(m *core.Manager, s *core.Session, c *echo.Context) {
-	h.c, h.m, h.orig = c, m, c.Response()
-	h.sw.Init(m, s, h.orig, c.Request(), h)
+	h.c, h.m = c, m
+	h.sw.Init(m, s, c.Response(), c.Request(), h)
 	c.SetResponse(&h.sw)
 }
 
 // restore gives c back the response the middleware found.
 func (h *hook) restore() {
-	h.c.SetResponse(h.orig)
+	h.c.SetResponse(h.sw.ResponseWriter)
 }
 
 // RespondError implements nethttp.ErrorResponder: it keeps err for
@@ -50,7 +50,7 @@ func (h *hook) RespondError(_ http.ResponseWriter, _ *http.Request, err error) {
 // hook, without what the handler put in the header.
 func (h *hook) renderFailure() {
 	h.m.LogError(h.c.Request(), h.err)
-	clear(h.orig.Header())
-	h.c.SetResponse(h.orig)
+	clear(h.sw.ResponseWriter.Header())
+	h.c.SetResponse(h.sw.ResponseWriter)
 	h.c.Echo().HTTPErrorHandler(h.c, h.err)
 }
