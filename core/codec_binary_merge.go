@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -104,8 +105,22 @@ func (l *binLazy) merge(created time.Time, changes map[string]any, ip string) (b
 		n++
 		return nil
 	}
+	// Entries no change names are copied in runs, [run, r.off), one
+	// append each; once every change is placed, the rest of the record is
+	// one run (openBinaryLazy checked that the entries end the record).
 	r, next := l.reader(), 0
-	for range l.n {
+	run, inRun := r.off, 0
+	flush := func(end int) {
+		b = append(b, l.data[run:end]...)
+		n += inRun
+		inRun = 0
+	}
+	for i := range l.n {
+		if next == len(keys) {
+			inRun += int(l.n - i)
+			r.off = len(l.data)
+			break
+		}
 		start := r.off
 		k, err := r.str()
 		if err == nil {
@@ -114,21 +129,32 @@ func (l *binLazy) merge(created time.Time, changes map[string]any, ip string) (b
 		if err != nil {
 			return binLazy{}, err // openBinaryLazy checked l: only a bug gets here
 		}
-		for ; next < len(keys) && keys[next] < k; next++ {
+		c := strings.Compare(keys[next], k)
+		if c > 0 {
+			inRun++
+			continue
+		}
+		flush(start)
+		for ; c < 0; c = strings.Compare(keys[next], k) {
 			if err := emit(keys[next]); err != nil {
 				return binLazy{}, err
 			}
+			if next++; next == len(keys) {
+				break
+			}
 		}
-		if next < len(keys) && keys[next] == k {
+		run = r.off
+		if c == 0 {
 			if err := emit(k); err != nil {
 				return binLazy{}, err
 			}
 			next++
-			continue
+		} else {
+			run = start // k follows every change: the next run begins with it
+			inRun = 1
 		}
-		b = append(b, l.data[start:r.off]...)
-		n++
 	}
+	flush(r.off)
 	for ; next < len(keys); next++ {
 		if err := emit(keys[next]); err != nil {
 			return binLazy{}, err

@@ -541,6 +541,9 @@ func binTestCheckMerge(t *testing.T, data []byte, l binLazy, created time.Time, 
 			changeSet{changes: map[string]any{first: deleted, last: "changed"}},
 			changeSet{changes: map[string]any{mid: deleted, mid + "\x00": int64(-3), first + "\x00": nil}, ip: "198.51.100.7"},
 			changeSet{changes: map[string]any{first: []byte("b"), mid: uint8(9), last: deleted}},
+			// One change: the entries after it are copied as one run.
+			changeSet{changes: map[string]any{first: "changed"}},
+			changeSet{changes: map[string]any{mid: "changed"}, ip: "192.0.2.9"},
 		)
 	}
 	for _, c := range sets {
