@@ -34,7 +34,7 @@ foreach_module = set -e; for m in $(1); do echo "--- $$m: $(2)"; (cd $$m && $(2)
 # so that make -j runs several at once.
 GOTEST_MODULES := $(addprefix gotest-,$(TEST_MODULES))
 
-.PHONY: test checks fmt vet staticcheck gotest $(GOTEST_MODULES) crossbuild go125 go125-vet go125-test \
+.PHONY: test checks fmt vet staticcheck gotest $(GOTEST_MODULES) benchtools crossbuild go125 go125-vet go125-test \
 	latest repocheck modcheck demo bench tidy
 
 # make test runs every check (the prerequisites of checks), TEST_JOBS at a
@@ -82,7 +82,12 @@ vet:
 staticcheck:
 	@$(call timed,$(call foreach_module,$(ALL_MODULES),$(GO) run $(STATICCHECK) ./...))
 
-gotest: $(GOTEST_MODULES)
+gotest: $(GOTEST_MODULES) benchtools
+
+# bench's own tools (the report generator, the latency tool's floor) have
+# tests that need no server; its benchmarks run with make bench.
+benchtools:
+	@$(call timed,cd bench && $(GO) test -race -count=1 ./cmd/...)
 
 $(GOTEST_MODULES): gotest-%:
 	@echo "--- $*: $(GO) test -race -count=1 -timeout 25m ./..."

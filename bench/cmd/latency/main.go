@@ -1,9 +1,10 @@
 // Command latency measures request latency under load: for each framework
 // (net/http, Gin, Echo) it serves the routes /untouched, /read and /update
-// twice on loopback, once through sessionkit's middleware on the memory
-// store and once bare (the same handlers without sessions), and drives each
-// with a closed-loop load generator of C keep-alive connections (one
-// session per connection), recording every request's latency.
+// three times on loopback: through sessionkit's middleware on the memory
+// store, bare (the same handlers without sessions), and behind the floor
+// (below); it drives each with a closed-loop load generator of C
+// keep-alive connections (one session per connection), recording every
+// request's latency.
 //
 // Every route answers as a real handler does, with its Content-Type set
 // (text/plain) through the framework's own call (w.Header().Set, c.Data,
@@ -22,16 +23,24 @@
 // line into r.Header whatever the server does with it), and shows how
 // much of the difference they are.
 //
-// Bare and sessionkit alternate in rounds (bare, cookie, sessionkit in odd
-// rounds and sessionkit, cookie, bare in even ones, so that a drift in the
-// machine's load falls on both alike); each round gives one p99 ratio,
-// sessionkit's p99 over bare's in that round, and one over cookie's. It
-// prints one tab-separated line per framework, route and C: the latencies
-// of all rounds pooled, then the median, the least and the greatest of
-// the rounds' p99 ratios, the number of rounds, and the cookie load's
-// pooled latencies and the median of sessionkit's p99 ratios to it:
+// A fourth load, "floor", drives the floor server: the bare server behind
+// the least a server-side session middleware keeping sessionkit's
+// contract does (see floorMiddleware), with a session of its own per
+// connection. Its ratio to bare is what no session middleware avoids
+// here; sessionkit's ratio above it is sessionkit's own.
 //
-//	framework  route  conns  bare-p50-µs  bare-p99-µs  session-p50-µs  session-p99-µs  bare-req/s  session-req/s  p99-ratio-median  p99-ratio-min  p99-ratio-max  rounds  cookie-p50-µs  cookie-p99-µs  cookie-req/s  cookie-p99-ratio-median
+// The loads alternate in rounds (bare, cookie, floor, sessionkit in odd
+// rounds and sessionkit, floor, cookie, bare in even ones, so that a
+// drift in the machine's load falls on all alike); each round gives one
+// p99 ratio, sessionkit's p99 over bare's in that round, one over
+// cookie's, and the floor's over bare's. It prints one tab-separated line
+// per framework, route and C: the latencies of all rounds pooled, then
+// the median, the least and the greatest of the rounds' p99 ratios, the
+// number of rounds, the cookie load's pooled latencies and the median of
+// sessionkit's p99 ratios to it, and the floor's pooled latencies and the
+// median, least and greatest of its p99 ratios to bare:
+//
+//	framework  route  conns  bare-p50-µs  bare-p99-µs  session-p50-µs  session-p99-µs  bare-req/s  session-req/s  p99-ratio-median  p99-ratio-min  p99-ratio-max  rounds  cookie-p50-µs  cookie-p99-µs  cookie-req/s  cookie-p99-ratio-median  floor-p50-µs  floor-p99-µs  floor-req/s  floor-p99-ratio-median  floor-p99-ratio-min  floor-p99-ratio-max
 //
 // The median of the rounds' ratios is the robust figure: a burst of other
 // work on a shared machine spoils a round or two, which the median passes
@@ -42,7 +51,7 @@
 //	latency -d 2s -rounds 9 -conns 16,64
 //
 // -frameworks and -routes narrow the cases; -cpuprofile writes a CPU
-// profile of the whole run (bare and sessionkit alike), to see what a case
+// profile of the whole run (every server alike), to see what a case
 // costs beyond the bare server:
 //
 //	latency -frameworks nethttp -routes read -conns 64 -d 8s -rounds 4 -cpuprofile cpu.prof
@@ -50,6 +59,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io"
@@ -109,55 +119,61 @@ func main() {
 		conns = append(conns, n)
 	}
 	for _, fw := range strings.Split(*fwList, ",") {
-		bare, err := start(fw, false)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "latency:", err)
-			os.Exit(1)
+		var srv [3]*server // bare, sessionkit, floor
+		for i, kind := range []string{kindBare, kindSession, kindFloor} {
+			var err error
+			if srv[i], err = start(fw, kind); err != nil {
+				fmt.Fprintln(os.Stderr, "latency:", err)
+				os.Exit(1)
+			}
 		}
-		sess, err := start(fw, true)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "latency:", err)
-			os.Exit(1)
-		}
+		bare, sess, floor := srv[0], srv[1], srv[2]
 		for _, route := range strings.Split(*routeList, ",") {
 			for _, c := range conns {
-				var b, s, ck result
-				ratios := make([]float64, 0, *rounds)
-				ckRatios := make([]float64, 0, *rounds)
 				per := *d / time.Duration(*rounds)
-				ls := newLoader(sess, route, c)
+				ls, lf := newLoader(sess, route, c), newLoader(floor, route, c)
 				// cookie sends the bare server sessionkit's requests,
 				// session cookie and all; bare sends it none.
 				lb, lc := newLoader(bare, route, c), newLoader(bare, route, c)
 				copy(lc.cookies, ls.cookies)
+				// The loads of a round in order; even rounds run it
+				// backwards. The ratios are each round's p99 ratios:
+				// sessionkit's to bare's and to cookie's, the floor's to
+				// bare's.
+				loads := []*loader{lb, lc, lf, ls}
+				var pooled [4]result
+				var ratios, ckRatios, flRatios []float64
 				for i := range *rounds {
-					var rb, rc, rs result
-					if i%2 == 0 {
-						rb = lb.run(*warm, per)
-						rc = lc.run(*warm, per)
-						rs = ls.run(*warm, per)
-					} else {
-						rs = ls.run(*warm, per)
-						rc = lc.run(*warm, per)
-						rb = lb.run(*warm, per)
+					var r [4]result
+					for j := range loads {
+						if i%2 == 1 {
+							j = len(loads) - 1 - j
+						}
+						r[j] = loads[j].run(*warm, per)
+						pooled[j] = pooled[j].merge(r[j])
 					}
+					rb, rc, rf, rs := r[0], r[1], r[2], r[3]
 					ratios = append(ratios, rs.p(0.99)/max(rb.p(0.99), 1))
 					ckRatios = append(ckRatios, rs.p(0.99)/max(rc.p(0.99), 1))
-					b, s, ck = b.merge(rb), s.merge(rs), ck.merge(rc)
+					flRatios = append(flRatios, rf.p(0.99)/max(rb.p(0.99), 1))
 				}
-				lb.close()
-				lc.close()
-				ls.close()
+				for _, l := range loads {
+					l.close()
+				}
 				slices.Sort(ratios)
 				slices.Sort(ckRatios)
-				fmt.Printf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%.0f\t%.0f\t%.0f\t%.3f\n", fw, route, c,
+				slices.Sort(flRatios)
+				b, ck, fl, s := pooled[0], pooled[1], pooled[2], pooled[3]
+				fmt.Printf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%.0f\t%.0f\t%.0f\t%.3f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\n", fw, route, c,
 					b.p(0.50), b.p(0.99), s.p(0.50), s.p(0.99), b.rps, s.rps,
 					median(ratios), ratios[0], ratios[len(ratios)-1], len(ratios),
-					ck.p(0.50), ck.p(0.99), ck.rps, median(ckRatios))
+					ck.p(0.50), ck.p(0.99), ck.rps, median(ckRatios),
+					fl.p(0.50), fl.p(0.99), fl.rps, median(flRatios), flRatios[0], flRatios[len(flRatios)-1])
 			}
 		}
-		bare.close()
-		sess.close()
+		for _, s := range srv {
+			s.close()
+		}
 	}
 }
 
@@ -171,10 +187,10 @@ func median(sorted []float64) float64 {
 	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
-// server is one of the two servers of a framework.
+// server is one of the servers of a framework.
 type server struct {
 	url      string
-	sessions bool
+	sessions bool // its routes keep sessions: each connection gets one (/seed)
 	srv      *http.Server
 	store    *memory.Store
 }
@@ -186,41 +202,60 @@ func (s *server) close() {
 	}
 }
 
-// start serves the routes on a loopback port, through sessionkit when
-// sessions is set.
-func start(fw string, sessions bool) (*server, error) {
+// The servers of a framework.
+const (
+	kindBare    = "bare"       // no sessions
+	kindSession = "sessionkit" // sessionkit's middleware, memory store
+	kindFloor   = "floor"      // the bare server behind floorMiddleware
+)
+
+// start serves the routes on a loopback port: bare, through sessionkit,
+// or behind the floor (see floorMiddleware).
+func start(fw, kind string) (*server, error) {
 	var m *core.Manager
 	var st *memory.Store
-	if sessions {
+	if kind == kindSession {
 		st = memory.New(memory.Config{})
 		var err error
 		if m, err = core.New(core.Config{Store: st}); err != nil {
 			return nil, err
 		}
 	}
+	floor := kind == kindFloor
 	var flip atomic.Bool
 	ok := []byte("ok")
 	const plain = "text/plain; charset=utf-8" // every route's Content-Type
-	// The handlers, given the request's session (nil on the bare server).
-	seed := func(s *core.Session) {
+	// The handlers, given the request's sessionkit session (nil on the
+	// other servers) and its context (where the floor's session is).
+	seed := func(s *core.Session, ctx context.Context) {
 		for i := range 10 {
-			s.Set("k"+strconv.Itoa(i), "value-"+strconv.Itoa(i))
+			k, v := "k"+strconv.Itoa(i), "value-"+strconv.Itoa(i)
+			if s != nil {
+				s.Set(k, v)
+			} else if floor {
+				floorOf(ctx).set(k, v)
+			}
 		}
 	}
-	read := func(s *core.Session) []byte {
+	read := func(s *core.Session, ctx context.Context) []byte {
 		if s != nil {
 			v, _ := core.Value[string](s, "k3")
 			return []byte(v)
 		}
+		if floor {
+			return []byte(floorOf(ctx).get("k3"))
+		}
 		return []byte("value-3")
 	}
-	update := func(s *core.Session) {
+	update := func(s *core.Session, ctx context.Context) {
 		v := "changed-a"
 		if flip.Swap(!flip.Load()) {
 			v = "changed-b"
 		}
 		if s != nil {
 			s.Set("k3", v)
+		} else if floor {
+			floorOf(ctx).set("k3", v)
 		}
 	}
 	var h http.Handler
@@ -237,15 +272,10 @@ func start(fw string, sessions bool) (*server, error) {
 			_, _ = w.Write(body)
 		}
 		mux := http.NewServeMux()
-		mux.HandleFunc("GET /seed", func(w http.ResponseWriter, r *http.Request) {
-			if s := get(r); s != nil {
-				seed(s)
-			}
-			text(w, ok)
-		})
+		mux.HandleFunc("GET /seed", func(w http.ResponseWriter, r *http.Request) { seed(get(r), r.Context()); text(w, ok) })
 		mux.HandleFunc("GET /untouched", func(w http.ResponseWriter, _ *http.Request) { text(w, ok) })
-		mux.HandleFunc("GET /read", func(w http.ResponseWriter, r *http.Request) { text(w, read(get(r))) })
-		mux.HandleFunc("GET /update", func(w http.ResponseWriter, r *http.Request) { update(get(r)); text(w, ok) })
+		mux.HandleFunc("GET /read", func(w http.ResponseWriter, r *http.Request) { text(w, read(get(r), r.Context())) })
+		mux.HandleFunc("GET /update", func(w http.ResponseWriter, r *http.Request) { update(get(r), r.Context()); text(w, ok) })
 		h = mux
 		if m != nil {
 			h = nethttp.Middleware(m)(mux)
@@ -262,15 +292,10 @@ func start(fw string, sessions bool) (*server, error) {
 			}
 			return ginsession.Get(c)
 		}
-		r.GET("/seed", func(c *gin.Context) {
-			if s := get(c); s != nil {
-				seed(s)
-			}
-			c.Data(http.StatusOK, plain, ok)
-		})
+		r.GET("/seed", func(c *gin.Context) { seed(get(c), c.Request.Context()); c.Data(http.StatusOK, plain, ok) })
 		r.GET("/untouched", func(c *gin.Context) { c.Data(http.StatusOK, plain, ok) })
-		r.GET("/read", func(c *gin.Context) { c.Data(http.StatusOK, plain, read(get(c))) })
-		r.GET("/update", func(c *gin.Context) { update(get(c)); c.Data(http.StatusOK, plain, ok) })
+		r.GET("/read", func(c *gin.Context) { c.Data(http.StatusOK, plain, read(get(c), c.Request.Context())) })
+		r.GET("/update", func(c *gin.Context) { update(get(c), c.Request.Context()); c.Data(http.StatusOK, plain, ok) })
 		h = r
 	case "echo":
 		e := echo.New()
@@ -285,17 +310,21 @@ func start(fw string, sessions bool) (*server, error) {
 			return echosession.Get(c)
 		}
 		e.GET("/seed", func(c echo.Context) error {
-			if s := get(c); s != nil {
-				seed(s)
-			}
+			seed(get(c), c.Request().Context())
 			return c.Blob(http.StatusOK, plain, ok)
 		})
 		e.GET("/untouched", func(c echo.Context) error { return c.Blob(http.StatusOK, plain, ok) })
-		e.GET("/read", func(c echo.Context) error { return c.Blob(http.StatusOK, plain, read(get(c))) })
-		e.GET("/update", func(c echo.Context) error { update(get(c)); return c.Blob(http.StatusOK, plain, ok) })
+		e.GET("/read", func(c echo.Context) error { return c.Blob(http.StatusOK, plain, read(get(c), c.Request().Context())) })
+		e.GET("/update", func(c echo.Context) error {
+			update(get(c), c.Request().Context())
+			return c.Blob(http.StatusOK, plain, ok)
+		})
 		h = e
 	default:
 		return nil, fmt.Errorf("unknown framework %q (want nethttp, gin or echo)", fw)
+	}
+	if floor {
+		h = floorMiddleware(&floorStore{recs: make(map[[sha256.Size]byte]map[string]string)}, h)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -303,7 +332,7 @@ func start(fw string, sessions bool) (*server, error) {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
-	return &server{url: "http://" + l.Addr().String(), sessions: sessions, srv: srv, store: st}, nil
+	return &server{url: "http://" + l.Addr().String(), sessions: kind != kindBare, srv: srv, store: st}, nil
 }
 
 // result is one case's latencies.
