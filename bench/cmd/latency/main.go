@@ -17,30 +17,25 @@
 // against a bare server that never touches its header.
 //
 // The bare server gets the requests a visitor without a session sends,
-// with no Cookie header. A third load, "cookie", sends the bare server
-// sessionkit's requests, session cookie included: the ratio of sessionkit
-// to it leaves out the cost of the header's bytes (net/http reads the
-// line into r.Header whatever the server does with it), and shows how
-// much of the difference they are.
+// with no Cookie header. A third load, "floor", drives the floor server:
+// the bare server behind the least a server-side session middleware
+// keeping sessionkit's contract does (see floorMiddleware), with a
+// session of its own per connection, so that its requests carry a session
+// cookie as sessionkit's do. Its ratio to bare is what no session
+// middleware avoids here, the Cookie header's bytes included (net/http
+// reads the line into r.Header whatever the server does with it);
+// sessionkit's ratio above it is sessionkit's own.
 //
-// A fourth load, "floor", drives the floor server: the bare server behind
-// the least a server-side session middleware keeping sessionkit's
-// contract does (see floorMiddleware), with a session of its own per
-// connection. Its ratio to bare is what no session middleware avoids
-// here; sessionkit's ratio above it is sessionkit's own.
+// The loads alternate in rounds (bare, floor, sessionkit in odd rounds
+// and sessionkit, floor, bare in even ones, so that a drift in the
+// machine's load falls on all alike); each round gives one p99 ratio,
+// sessionkit's p99 over bare's in that round, and one of the floor's. It
+// prints one tab-separated line per framework, route and C: the latencies
+// of all rounds pooled, then the median, the least and the greatest of
+// the rounds' p99 ratios, the number of rounds, and the floor's pooled
+// latencies and the median, least and greatest of its p99 ratios to bare:
 //
-// The loads alternate in rounds (bare, cookie, floor, sessionkit in odd
-// rounds and sessionkit, floor, cookie, bare in even ones, so that a
-// drift in the machine's load falls on all alike); each round gives one
-// p99 ratio, sessionkit's p99 over bare's in that round, one over
-// cookie's, and the floor's over bare's. It prints one tab-separated line
-// per framework, route and C: the latencies of all rounds pooled, then
-// the median, the least and the greatest of the rounds' p99 ratios, the
-// number of rounds, the cookie load's pooled latencies and the median of
-// sessionkit's p99 ratios to it, and the floor's pooled latencies and the
-// median, least and greatest of its p99 ratios to bare:
-//
-//	framework  route  conns  bare-p50-µs  bare-p99-µs  session-p50-µs  session-p99-µs  bare-req/s  session-req/s  p99-ratio-median  p99-ratio-min  p99-ratio-max  rounds  cookie-p50-µs  cookie-p99-µs  cookie-req/s  cookie-p99-ratio-median  floor-p50-µs  floor-p99-µs  floor-req/s  floor-p99-ratio-median  floor-p99-ratio-min  floor-p99-ratio-max
+//	framework  route  conns  bare-p50-µs  bare-p99-µs  session-p50-µs  session-p99-µs  bare-req/s  session-req/s  p99-ratio-median  p99-ratio-min  p99-ratio-max  rounds  floor-p50-µs  floor-p99-µs  floor-req/s  floor-p99-ratio-median  floor-p99-ratio-min  floor-p99-ratio-max
 //
 // The median of the rounds' ratios is the robust figure: a burst of other
 // work on a shared machine spoils a round or two, which the median passes
@@ -132,19 +127,15 @@ func main() {
 			for _, c := range conns {
 				per := *d / time.Duration(*rounds)
 				ls, lf := newLoader(sess, route, c), newLoader(floor, route, c)
-				// cookie sends the bare server sessionkit's requests,
-				// session cookie and all; bare sends it none.
-				lb, lc := newLoader(bare, route, c), newLoader(bare, route, c)
-				copy(lc.cookies, ls.cookies)
+				lb := newLoader(bare, route, c) // no session, no cookie
 				// The loads of a round in order; even rounds run it
-				// backwards. The ratios are each round's p99 ratios:
-				// sessionkit's to bare's and to cookie's, the floor's to
-				// bare's.
-				loads := []*loader{lb, lc, lf, ls}
-				var pooled [4]result
-				var ratios, ckRatios, flRatios []float64
+				// backwards. The ratios are each round's p99 ratios of
+				// sessionkit and of the floor to bare.
+				loads := []*loader{lb, lf, ls}
+				var pooled [3]result
+				var ratios, flRatios []float64
 				for i := range *rounds {
-					var r [4]result
+					var r [3]result
 					for j := range loads {
 						if i%2 == 1 {
 							j = len(loads) - 1 - j
@@ -152,22 +143,19 @@ func main() {
 						r[j] = loads[j].run(*warm, per)
 						pooled[j] = pooled[j].merge(r[j])
 					}
-					rb, rc, rf, rs := r[0], r[1], r[2], r[3]
+					rb, rf, rs := r[0], r[1], r[2]
 					ratios = append(ratios, rs.p(0.99)/max(rb.p(0.99), 1))
-					ckRatios = append(ckRatios, rs.p(0.99)/max(rc.p(0.99), 1))
 					flRatios = append(flRatios, rf.p(0.99)/max(rb.p(0.99), 1))
 				}
 				for _, l := range loads {
 					l.close()
 				}
 				slices.Sort(ratios)
-				slices.Sort(ckRatios)
 				slices.Sort(flRatios)
-				b, ck, fl, s := pooled[0], pooled[1], pooled[2], pooled[3]
-				fmt.Printf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%.0f\t%.0f\t%.0f\t%.3f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\n", fw, route, c,
+				b, fl, s := pooled[0], pooled[1], pooled[2]
+				fmt.Printf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\n", fw, route, c,
 					b.p(0.50), b.p(0.99), s.p(0.50), s.p(0.99), b.rps, s.rps,
 					median(ratios), ratios[0], ratios[len(ratios)-1], len(ratios),
-					ck.p(0.50), ck.p(0.99), ck.rps, median(ckRatios),
 					fl.p(0.50), fl.p(0.99), fl.rps, median(flRatios), flRatios[0], flRatios[len(flRatios)-1])
 			}
 		}
