@@ -85,7 +85,7 @@ staticcheck:
 gotest: $(GOTEST_MODULES) benchtools
 
 # bench's own tools (the report generator, the latency tool's floor) have
-# tests that need no server; its benchmarks run with make bench.
+# tests that need no external server; its benchmarks run with make bench.
 benchtools:
 	@$(call timed,cd bench && $(GO) test -race -count=1 ./cmd/...)
 

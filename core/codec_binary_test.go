@@ -534,6 +534,7 @@ func binTestCheckMerge(t *testing.T, data []byte, l binLazy, created time.Time, 
 		{changes: map[string]any{}},
 		{changes: map[string]any{"": 7, "missing": deleted, "zzzz\xff": []int{1, 2}}, ip: "192.0.2.1"},
 		{changes: map[string]any{"m": map[string]any{"n": []any{"x", 1.5}}, "a": codecTestCreated}, ip: "2001:db8::1"},
+		{changes: map[string]any{}, ip: "192.0.2.3"}, // the address alone
 	}
 	if n := len(plainKeys); n > 0 {
 		first, last, mid := plainKeys[0], plainKeys[n-1], plainKeys[n/2]
@@ -545,6 +546,10 @@ func binTestCheckMerge(t *testing.T, data []byte, l binLazy, created time.Time, 
 			changeSet{changes: map[string]any{first: "changed"}},
 			changeSet{changes: map[string]any{mid: "changed"}, ip: "192.0.2.9"},
 		)
+	}
+	if len(plainKeys) > 1 {
+		// Two adjacent entries replaced: no run between them.
+		sets = append(sets, changeSet{changes: map[string]any{plainKeys[0]: "x", plainKeys[1]: int64(2)}})
 	}
 	for _, c := range sets {
 		state := maps.Clone(values)

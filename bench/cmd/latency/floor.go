@@ -20,45 +20,82 @@ import (
 // framework (Gin's and Echo's engines are http.Handlers; their handlers
 // reach the session through the request's context). On every request it
 // copies the request with a context holding the session, in one
-// allocation with a response writer wrapper whose hook adds Vary: Cookie
-// before the header leaves (as the floor-<framework>-hook benchmarks).
-// When a handler first touches the session it reads the token from the
-// Cookie header (no allocation), checks that it is the 43 base64url
-// characters of a 256-bit token, hashes it with SHA-256 (stores are keyed
-// by the token's hash, never the token) and looks the values up under a
-// read lock. The store keeps every session's values decoded in a map that
-// is never modified once stored, so a read shares it and needs no copy
-// and no decoding. An update is applied, at the hook, to a copy of the
-// values stored at that moment, under the write lock: no concurrent
-// request's update is lost, and no version, encoding, deadline, observer
-// or expiry is kept at all. Anything a real session does beyond this is
-// above the floor.
+// allocation with the session and a response writer wrapper whose hook
+// adds Vary: Cookie before the header leaves (as the floor-<framework>-hook
+// benchmarks; to a Vary the handler set, in the session's allocation).
+// When a handler first touches the session it finds the session cookie
+// in the Cookie header (every part, no allocation), checks that its value
+// is the 43 base64url characters of a 256-bit token, hashes it with
+// SHA-256 (stores are keyed by the token's hash, never the token) and
+// looks the values up under its shard's read lock (64 shards, as
+// sessionkit's memory store). The store keeps every session's values
+// decoded in a map that is never modified once stored, so a read shares
+// it and needs no copy and no decoding. Changes are stored at the hook,
+// and at the end of the request if any came after it, into a copy of the
+// values stored at that moment, under the shard's write lock: no
+// concurrent request's update is lost. No version, encoding, deadline,
+// observer or expiry is kept at all. Anything a real session does beyond
+// this is above the floor; the floor does less than sessionkit's contract
+// asks in places (a cookie value in quotes, a signed token, several
+// cookies of the name are not looked at), which only makes it cheaper.
 
-// floorStore is the floor's store: per token hash, the session's values.
+// floorStore is the floor's store: per token hash, the session's values,
+// in shards by the hash's first byte.
 type floorStore struct {
+	shards [64]floorShard
+}
+
+type floorShard struct {
 	mu   sync.RWMutex
 	recs map[[sha256.Size]byte]map[string]string
+}
+
+func newFloorStore() *floorStore {
+	st := new(floorStore)
+	for i := range st.shards {
+		st.shards[i].recs = make(map[[sha256.Size]byte]map[string]string)
+	}
+	return st
+}
+
+// shard returns the shard of a token hash.
+func (st *floorStore) shard(key *[sha256.Size]byte) *floorShard {
+	return &st.shards[key[0]%uint8(len(st.shards))]
 }
 
 // floorKey is the context key of the floor's session.
 type floorKey struct{}
 
-// floorVary is the Vary header value the floor adds to every response
-// (shared, never modified).
-var floorVary = []string{"Cookie"}
-
 // floorSession is one request's session on the floor server, with the
 // request copy and the response writer wrapper in its allocation.
 type floorSession struct {
-	r  http.Request
-	w  floorWriter
-	st *floorStore
+	r   http.Request
+	ctx floorCtx
+	w   floorWriter
+	st  *floorStore
 
 	loaded, fresh bool
 	key           [sha256.Size]byte
 	vals          map[string]string // as stored (shared: never modified)
 	changes       [10][2]string     // this request's changes: key, value
 	nchanges      int
+	saved         int       // how many of changes are stored
+	issued        bool      // a fresh session's token was sent (at the hook)
+	vary          [1]string // the Vary value the hook adds
+}
+
+// floorCtx is the request's context with the session as a value, in the
+// session's allocation.
+type floorCtx struct {
+	context.Context
+	f *floorSession
+}
+
+func (c *floorCtx) Value(key any) any {
+	if key == (floorKey{}) {
+		return c.f
+	}
+	return c.Context.Value(key)
 }
 
 // floorOf returns the floor session of a request's context.
@@ -71,10 +108,12 @@ func floorOf(ctx context.Context) *floorSession {
 func floorMiddleware(st *floorStore, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := &floorSession{st: st}
-		f.r = *r.WithContext(context.WithValue(r.Context(), floorKey{}, f))
+		f.ctx = floorCtx{Context: r.Context(), f: f}
+		f.r = *r.WithContext(&f.ctx)
 		f.w = floorWriter{ResponseWriter: w, f: f, armed: true}
 		next.ServeHTTP(&f.w, &f.r)
 		f.w.hook() // when nothing was written
+		f.save()   // changes after the header
 	})
 }
 
@@ -84,12 +123,17 @@ func (f *floorSession) load() {
 		return
 	}
 	f.loaded, f.fresh = true, true
-	c := f.r.Header["Cookie"]
-	if len(c) == 0 {
-		return
+	tok := ""
+	for _, line := range f.r.Header["Cookie"] {
+		for len(line) > 0 && tok == "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			if n, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && n == "session" {
+				tok = v
+			}
+		}
 	}
-	tok, ok := strings.CutPrefix(c[0], "session=")
-	if !ok || len(tok) != 43 {
+	if len(tok) != 43 {
 		return
 	}
 	var in [43]byte
@@ -101,9 +145,10 @@ func (f *floorSession) load() {
 		in[i] = b
 	}
 	f.key = sha256.Sum256(in[:])
-	f.st.mu.RLock()
-	vals, found := f.st.recs[f.key]
-	f.st.mu.RUnlock()
+	sh := f.st.shard(&f.key)
+	sh.mu.RLock()
+	vals, found := sh.recs[f.key]
+	sh.mu.RUnlock()
 	f.vals, f.fresh = vals, !found
 }
 
@@ -144,16 +189,20 @@ func (w *floorWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// hook adds Vary: Cookie and stores the request's changes: into a copy of
-// the values stored now, under the write lock; a session that had none
-// gets a new token and its cookie.
+// hook adds Vary: Cookie and stores the request's changes; a session
+// that had none stored gets a new token and its cookie.
 func (w *floorWriter) hook() {
 	if !w.armed {
 		return
 	}
 	w.armed = false
 	f, h := w.f, w.Header()
-	h["Vary"] = floorVary
+	if vary := h["Vary"]; len(vary) == 0 {
+		f.vary[0] = "Cookie"
+		h["Vary"] = f.vary[:1:1]
+	} else {
+		h["Vary"] = append(vary, "Cookie")
+	}
 	if f.nchanges == 0 {
 		return
 	}
@@ -163,15 +212,27 @@ func (w *floorWriter) hook() {
 		tok := base64.RawURLEncoding.EncodeToString(b[:])
 		f.key = sha256.Sum256([]byte(tok))
 		h.Set("Set-Cookie", "session="+tok+"; Path=/; HttpOnly; SameSite=Lax")
+		f.issued = true
 	}
-	f.st.mu.Lock()
-	vals := maps.Clone(f.st.recs[f.key])
+	f.save()
+}
+
+// save stores the changes not stored yet into a copy of the values
+// stored now, under the shard's write lock.
+func (f *floorSession) save() {
+	if f.saved == f.nchanges || f.w.armed || f.fresh && !f.issued {
+		return // nothing new; the hook has not run (it saves); no token was sent
+	}
+	sh := f.st.shard(&f.key)
+	sh.mu.Lock()
+	vals := maps.Clone(sh.recs[f.key])
 	if vals == nil {
 		vals = make(map[string]string, f.nchanges)
 	}
-	for _, c := range f.changes[:f.nchanges] {
+	for _, c := range f.changes[f.saved:f.nchanges] {
 		vals[c[0]] = c[1]
 	}
-	f.st.recs[f.key] = vals
-	f.st.mu.Unlock()
+	sh.recs[f.key] = vals
+	sh.mu.Unlock()
+	f.saved = f.nchanges
 }

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -60,5 +65,78 @@ func TestFloorKeepsSessions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFloorNoLostUpdate: concurrent requests of one session, each setting
+// its own value, all leave their value stored (each update applies to the
+// values stored at that moment, under the lock), and a Vary the handler
+// set is kept beside the floor's.
+func TestFloorNoLostUpdate(t *testing.T) {
+	h := floorMiddleware(newFloorStore(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := floorOf(r.Context())
+		w.Header().Set("Vary", "Accept-Encoding")
+		switch k := r.URL.Query().Get("k"); k {
+		case "":
+			var b strings.Builder
+			for i := range 40 {
+				b.WriteString(f.get(strconv.Itoa(i)))
+			}
+			_, _ = io.WriteString(w, b.String())
+		default:
+			f.set(k, "v"+k+";")
+		}
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	do := func(query, cookie string) (string, http.Header) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/?"+query, nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", "theme=dark; "+cookie)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return "", nil
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body), resp.Header
+	}
+	_, hdr := do("k=seed", "")
+	cookie, _, _ := strings.Cut(hdr.Get("Set-Cookie"), ";")
+	if got := hdr.Values("Vary"); len(got) != 2 || got[0] != "Accept-Encoding" || got[1] != "Cookie" {
+		t.Errorf("Vary %q, want [Accept-Encoding Cookie]", got)
+	}
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() { do("k="+strconv.Itoa(i), cookie) })
+	}
+	wg.Wait()
+	var want strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&want, "v%d;", i)
+	}
+	if body, _ := do("", cookie); body != want.String() {
+		t.Errorf("after 40 concurrent updates the session holds %q, want %q", body, want.String())
+	}
+}
+
+// TestFloorChecksTheToken: a cookie that is not a 43-character base64url
+// token is never looked up, even when a record sits under its hash.
+func TestFloorChecksTheToken(t *testing.T) {
+	st := newFloorStore()
+	for _, tok := range []string{strings.Repeat("!", 43), strings.Repeat("a", 42), strings.Repeat("a", 44), strings.Repeat("a", 43)} {
+		key := sha256.Sum256([]byte(tok))
+		st.shard(&key).recs[key] = map[string]string{"k3": "stored"}
+		f := &floorSession{st: st}
+		f.r.Header = http.Header{"Cookie": {"other=1; session=" + tok}}
+		got, want := f.get("k3"), ""
+		if tok == strings.Repeat("a", 43) {
+			want = "stored" // a well-formed token, in the second cookie part
+		}
+		if got != want {
+			t.Errorf("token %q: get = %q, want %q", tok, got, want)
+		}
 	}
 }

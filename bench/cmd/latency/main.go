@@ -54,7 +54,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io"
@@ -141,7 +140,9 @@ func main() {
 							j = len(loads) - 1 - j
 						}
 						r[j] = loads[j].run(*warm, per)
-						pooled[j] = pooled[j].merge(r[j])
+					}
+					for j := range r {
+						pooled[j] = pooled[j].merge(r[j]) // between rounds, not between loads
 					}
 					rb, rf, rs := r[0], r[1], r[2]
 					ratios = append(ratios, rs.p(0.99)/max(rb.p(0.99), 1))
@@ -312,7 +313,7 @@ func start(fw, kind string) (*server, error) {
 		return nil, fmt.Errorf("unknown framework %q (want nethttp, gin or echo)", fw)
 	}
 	if floor {
-		h = floorMiddleware(&floorStore{recs: make(map[[sha256.Size]byte]map[string]string)}, h)
+		h = floorMiddleware(newFloorStore(), h)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -85,24 +85,23 @@ func readLatency(path string) ([]latency, error) {
 		return nil, err
 	}
 	var rows []latency
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if line == "" {
+			continue
+		}
 		f := strings.Split(line, "\t")
 		if len(f) != 9 && len(f) != 13 && len(f) != 19 {
-			continue
+			return nil, fmt.Errorf("%s:%d: %d columns, want 9, 13 or 19 (bench/cmd/latency's output)", path, i+1, len(f))
 		}
 		var l latency
 		l.framework, l.route = f[0], f[1]
 		l.conns, _ = strconv.Atoi(f[2])
 		v := make([]float64, len(f)-3)
-		bad := false
-		for i := range v {
+		for j := range v {
 			var err error
-			if v[i], err = strconv.ParseFloat(f[3+i], 64); err != nil {
-				bad = true
+			if v[j], err = strconv.ParseFloat(f[3+j], 64); err != nil {
+				return nil, fmt.Errorf("%s:%d: column %d: %w", path, i+1, 4+j, err)
 			}
-		}
-		if bad {
-			continue
 		}
 		l.bareP50, l.bareP99, l.sessP50, l.sessP99, l.bareRPS, l.sessRPS = v[0], v[1], v[2], v[3], v[4], v[5]
 		if len(v) >= 10 {
@@ -797,7 +796,7 @@ func (rp *report) writeLatency() {
 	}
 	w := rp.out
 	fmt.Fprintf(w, "## Latency under load\n\nbench/cmd/latency: a closed-loop load generator with C keep-alive connections "+
-		"(one stored ten-value session each) against the same routes served bare and through sessionkit on the memory store, "+
+		"(one stored ten-value session each) against the same routes served bare, through sessionkit on the memory store and behind the floor (below), "+
 		"in one process on this machine; every request's latency is kept. Every route sets its Content-Type through the "+
 		"framework's own call, as real handlers do (net/http allocates a response's header map, and copies it at "+
 		"WriteHeader, only once someone sets a header: against a bare server that sets none, sessionkit's Vary: Cookie "+
@@ -811,11 +810,12 @@ func (rp *report) writeLatency() {
 		"this file) mostly measures the scheduler: compare it with a quiet run before reading it as the middleware's.\n\n"+
 		"\"floor\" is the floor server, measured in the same rounds: the bare server behind "+
 		"the least a server-side session middleware keeping sessionkit's contract does (bench/cmd/latency/floor.go). It copies the "+
-		"request with the session in its context, in one allocation with a response writer wrapper that adds Vary: Cookie before the "+
-		"header leaves; when a handler touches the session it reads the token from the Cookie header, checks it (43 base64url "+
-		"characters), hashes it with SHA-256 and looks the values up under a read lock, kept decoded in a map never modified once "+
-		"stored (a read copies and decodes nothing); an update is applied to a copy of the values stored at that moment, under the "+
-		"write lock, so no concurrent update is lost. It keeps no version, encoding, expiry, deadline or observer. Its median p99 "+
+		"request with the session in its context, in one allocation with the session and a response writer wrapper that adds "+
+		"Vary: Cookie before the header leaves; when a handler touches the session it finds the token in the Cookie header, checks "+
+		"it (43 base64url characters), hashes it with SHA-256 and looks the values up under a read lock (64 shards, as sessionkit's "+
+		"memory store), kept decoded in a map never modified once stored (a read copies and decodes nothing); an update is applied "+
+		"to a copy of the values stored at that moment, under the write lock, so no concurrent update is lost. It keeps no version, "+
+		"encoding, expiry, deadline or observer, and reads no quoted or signed token. Its median p99 "+
 		"ratio to bare is what no session middleware avoids in this harness, the Cookie header's bytes included (net/http reads "+
 		"the line into r.Header whatever the server does with it): a row whose floor alone exceeds the target is **floor**, "+
 		"and sessionkit's ratio above the floor's is its own. The floor's ratio is as noisy as sessionkit's: on the untouched "+

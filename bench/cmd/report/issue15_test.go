@@ -80,6 +80,19 @@ func TestIssue15Files(t *testing.T) {
 		lat[5].rounds != 9 || lat[5].ratioMed != 1.1 {
 		t.Fatalf("readLatency = %+v, %v", lat, err)
 	}
+	// A line of another shape (the 17 columns of an older tool, a number
+	// that is none) is an error, not a row left out of the table.
+	for _, bad := range []string{
+		"gin\tupdate\t64\t400\t1000\t420\t1100\t9000\t8000\t1.100\t0.900\t1.300\t9\t410\t1050\t8700\t1.040\n",
+		"gin\tupdate\t64\t400\t1000\t420\tNaN?\t9000\t8000\n",
+	} {
+		if err := os.WriteFile(latFile, []byte("nethttp\tread\t16\t400\t1000\t420\t1100\t9000\t8000\n"+bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if rows, err := readLatency(latFile); err == nil || !strings.Contains(err.Error(), ":2: ") {
+			t.Errorf("readLatency of %q = %+v, %v; want an error naming line 2", bad, rows, err)
+		}
+	}
 	rp := sample(nil)
 	rp.latency = lat
 	wantRows(t, issue15Table(rp),
