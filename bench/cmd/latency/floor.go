@@ -21,8 +21,9 @@ import (
 // reach the session through the request's context). On every request it
 // copies the request with a context holding the session, in one
 // allocation with the session and a response writer wrapper whose hook
-// adds Vary: Cookie before the header leaves (as the floor-<framework>-hook
-// benchmarks; to a Vary the handler set, in the session's allocation).
+// adds Vary: Cookie before the header leaves, as the floor-<framework>-hook
+// benchmarks do (appended to a Vary the handler set; else the value is
+// held in the session's allocation).
 // When a handler first touches the session it finds the session cookie
 // in the Cookie header (every part, no allocation), checks that its value
 // is the 43 base64url characters of a 256-bit token, hashes it with
