@@ -228,54 +228,31 @@ func TestStoreCallsHaveADeadline(t *testing.T) {
 	}
 }
 
-// reloadOutlastsDeadline conflicts on every compare-and-swap once told to,
-// and its Load after the first refused one waits for the caller's
-// deadline.
-type reloadOutlastsDeadline struct{ *conflictingCAS }
-
-func (r reloadOutlastsDeadline) Load(ctx context.Context, key string) (core.Record, bool, error) {
-	r.mu.Lock()
-	refused := r.refused
-	r.mu.Unlock()
-	if refused == 0 {
-		return r.conflictingCAS.Load(ctx, key)
-	}
-	return core.Record{}, false, waitForCtx(ctx)
-}
-
 // TestCommitTimeoutBoundsRetries: a commit that keeps conflicting gives up
 // at its deadline, not after a count, with an error wrapping ErrConflict
 // and the deadline wherever the deadline ends it: in the backoff or the
-// compare-and-swap, or (SlowReload) in the reload after a lost
-// compare-and-swap.
+// compare-and-swap (here), or in the reload after a lost compare-and-swap
+// (TestRetryDeadlineDuringReload, Commit).
 func TestCommitTimeoutBoundsRetries(t *testing.T) {
-	for _, slowReload := range []bool{false, true} {
-		t.Run(fmt.Sprintf("SlowReload=%v", slowReload), func(t *testing.T) {
-			st := memory.New(memory.Config{})
-			t.Cleanup(func() { st.Close() })
-			cs := &conflictingCAS{Store: st}
-			var store core.Store = cs
-			if slowReload {
-				store = reloadOutlastsDeadline{cs}
-			}
-			h := newHarness(t, core.Config{Store: store, CommitTimeout: 50 * time.Millisecond})
-			tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
-			cs.mu.Lock()
-			cs.conflicts = true
-			cs.mu.Unlock()
-			s, hdr := h.begin(tok, "192.0.2.1:1")
-			s.Set("b", 2)
-			err := h.m.Commit(s, hdr)
-			if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, core.ErrConflict) {
-				t.Errorf("Commit against a store that always conflicts = %v, want an error wrapping context.DeadlineExceeded and ErrConflict", err)
-			}
-			cs.mu.Lock()
-			refused := cs.refused
-			cs.mu.Unlock()
-			if !slowReload && refused < 2 {
-				t.Errorf("Commit gave up after %d conflicting attempts, want retries until the deadline", refused)
-			}
-		})
+	st := memory.New(memory.Config{})
+	t.Cleanup(func() { st.Close() })
+	cs := &conflictingCAS{Store: st}
+	h := newHarness(t, core.Config{Store: cs, CommitTimeout: 50 * time.Millisecond})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
+	cs.mu.Lock()
+	cs.conflicts = true
+	cs.mu.Unlock()
+	s, hdr := h.begin(tok, "192.0.2.1:1")
+	s.Set("b", 2)
+	err := h.m.Commit(s, hdr)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, core.ErrConflict) {
+		t.Errorf("Commit against a store that always conflicts = %v, want an error wrapping context.DeadlineExceeded and ErrConflict", err)
+	}
+	cs.mu.Lock()
+	refused := cs.refused
+	cs.mu.Unlock()
+	if refused < 2 {
+		t.Errorf("Commit gave up after %d conflicting attempts, want retries until the deadline", refused)
 	}
 }
 
@@ -329,17 +306,22 @@ func (c *oneKeyConflicts) Renew(context.Context, core.Renewal) (uint64, error) {
 	return 0, core.ErrNotSupported
 }
 
-// TestRetryDeadlineDuringReload: the other compare-and-swap retry loops
-// say what TestCommitTimeoutBoundsRetries pins for a commit's write: when
-// the deadline ends the reload after a lost compare-and-swap, the error
-// wraps ErrConflict as well as the deadline. Renew: the retirement of the
-// old record (the successor is written); EndUserSessions: the end of a
-// listed session.
+// TestRetryDeadlineDuringReload: every compare-and-swap retry loop, when
+// the deadline ends the reload after a lost compare-and-swap, fails with
+// an error that wraps ErrConflict as well as the deadline. Commit: a
+// commit's write; Renew: the retirement of the old record (the successor
+// is written); EndUserSessions: the end of a listed session.
 func TestRetryDeadlineDuringReload(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		run  func(h *harness, tok string) error
 	}{
+		{"Commit", func(h *harness, tok string) error {
+			s, hdr := h.begin(tok, "192.0.2.1:1")
+			s.Set("b", 2)
+			defer h.m.Release(s)
+			return h.m.Commit(s, hdr)
+		}},
 		{"Renew", func(h *harness, tok string) error {
 			s, hdr := h.begin(tok, "192.0.2.1:1")
 			s.Renew()
