@@ -40,11 +40,11 @@ import (
 // Session.Err first.
 func Middleware(m *core.Manager) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		req, orig := c.Request, c.Writer
+		req := c.Request
 		s, sr, w := core.BeginRequestWith[responseWriter](m, req)
 		w.init(m, s, c)
 		defer func() {
-			c.Writer, c.Request = orig, req
+			c.Writer, c.Request = w.ResponseWriter, req // the writer it found
 			m.Release(s)
 		}()
 		c.Writer = w
