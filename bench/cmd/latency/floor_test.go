@@ -12,14 +12,18 @@ import (
 	"testing"
 )
 
-// TestFloorKeepsSessions: the floor server of each framework keeps a
-// session per cookie as the measured routes use it (seeded values read
-// back, an update seen by the next request, Vary: Cookie on every
-// response), and a missing or malformed token reads no values.
-func TestFloorKeepsSessions(t *testing.T) {
-	for _, fw := range []string{"nethttp", "gin", "echo"} {
-		t.Run(fw, func(t *testing.T) {
-			s, err := start(fw, kindFloor)
+// TestServersKeepSessions: the floor server and sessionkit's, of each
+// framework, keep a session per cookie as the measured routes use it
+// (seeded values read back, an update seen by the next request, Vary:
+// Cookie on every response), and a missing or malformed token reads no
+// values.
+func TestServersKeepSessions(t *testing.T) {
+	for _, tc := range []struct{ fw, kind string }{
+		{"nethttp", kindFloor}, {"gin", kindFloor}, {"echo", kindFloor},
+		{"nethttp", kindSession}, {"gin", kindSession}, {"echo", kindSession},
+	} {
+		t.Run(tc.kind+"/"+tc.fw, func(t *testing.T) {
+			s, err := start(tc.fw, tc.kind)
 			if err != nil {
 				t.Fatal(err)
 			}

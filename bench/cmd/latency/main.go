@@ -214,57 +214,56 @@ func start(fw, kind string) (*server, error) {
 	var flip atomic.Bool
 	ok := []byte("ok")
 	const plain = "text/plain; charset=utf-8" // every route's Content-Type
-	// The handlers, given the request's sessionkit session (nil on the
-	// other servers) and its context (where the floor's session is).
-	seed := func(s *core.Session, ctx context.Context) {
-		for i := range 10 {
-			k, v := "k"+strconv.Itoa(i), "value-"+strconv.Itoa(i)
-			if s != nil {
-				s.Set(k, v)
-			} else if floor {
-				floorOf(ctx).set(k, v)
-			}
-		}
-	}
-	read := func(s *core.Session, ctx context.Context) []byte {
-		if s != nil {
-			v, _ := core.Value[string](s, "k3")
-			return []byte(v)
-		}
+	// floorValues is the floor's session of a request context, and nil
+	// on the bare server.
+	floorValues := func(ctx context.Context) values {
 		if floor {
-			return []byte(floorOf(ctx).get("k3"))
+			return floorOf(ctx)
 		}
-		return []byte("value-3")
+		return nil
 	}
-	update := func(s *core.Session, ctx context.Context) {
-		v := "changed-a"
-		if flip.Swap(!flip.Load()) {
-			v = "changed-b"
+	// The handlers, given the request's session (nil on the bare server).
+	seed := func(v values) {
+		if v == nil {
+			return
 		}
-		if s != nil {
-			s.Set("k3", v)
-		} else if floor {
-			floorOf(ctx).set("k3", v)
+		for i := range 10 {
+			v.set("k"+strconv.Itoa(i), "value-"+strconv.Itoa(i))
+		}
+	}
+	read := func(v values) []byte {
+		if v == nil {
+			return []byte("value-3")
+		}
+		return []byte(v.get("k3"))
+	}
+	update := func(v values) {
+		val := "changed-a"
+		if flip.Swap(!flip.Load()) {
+			val = "changed-b"
+		}
+		if v != nil {
+			v.set("k3", val)
 		}
 	}
 	var h http.Handler
 	switch fw {
 	case "nethttp":
-		get := func(r *http.Request) *core.Session {
+		get := func(r *http.Request) values {
 			if m == nil {
-				return nil
+				return floorValues(r.Context())
 			}
-			return nethttp.Get(r)
+			return sessionValues{nethttp.Get(r)}
 		}
 		text := func(w http.ResponseWriter, body []byte) {
 			w.Header().Set("Content-Type", plain)
 			_, _ = w.Write(body)
 		}
 		mux := http.NewServeMux()
-		mux.HandleFunc("GET /seed", func(w http.ResponseWriter, r *http.Request) { seed(get(r), r.Context()); text(w, ok) })
+		mux.HandleFunc("GET /seed", func(w http.ResponseWriter, r *http.Request) { seed(get(r)); text(w, ok) })
 		mux.HandleFunc("GET /untouched", func(w http.ResponseWriter, _ *http.Request) { text(w, ok) })
-		mux.HandleFunc("GET /read", func(w http.ResponseWriter, r *http.Request) { text(w, read(get(r), r.Context())) })
-		mux.HandleFunc("GET /update", func(w http.ResponseWriter, r *http.Request) { update(get(r), r.Context()); text(w, ok) })
+		mux.HandleFunc("GET /read", func(w http.ResponseWriter, r *http.Request) { text(w, read(get(r))) })
+		mux.HandleFunc("GET /update", func(w http.ResponseWriter, r *http.Request) { update(get(r)); text(w, ok) })
 		h = mux
 		if m != nil {
 			h = nethttp.Middleware(m)(mux)
@@ -275,16 +274,16 @@ func start(fw, kind string) (*server, error) {
 		if m != nil {
 			r.Use(ginsession.Middleware(m))
 		}
-		get := func(c *gin.Context) *core.Session {
+		get := func(c *gin.Context) values {
 			if m == nil {
-				return nil
+				return floorValues(c.Request.Context())
 			}
-			return ginsession.Get(c)
+			return sessionValues{ginsession.Get(c)}
 		}
-		r.GET("/seed", func(c *gin.Context) { seed(get(c), c.Request.Context()); c.Data(http.StatusOK, plain, ok) })
+		r.GET("/seed", func(c *gin.Context) { seed(get(c)); c.Data(http.StatusOK, plain, ok) })
 		r.GET("/untouched", func(c *gin.Context) { c.Data(http.StatusOK, plain, ok) })
-		r.GET("/read", func(c *gin.Context) { c.Data(http.StatusOK, plain, read(get(c), c.Request.Context())) })
-		r.GET("/update", func(c *gin.Context) { update(get(c), c.Request.Context()); c.Data(http.StatusOK, plain, ok) })
+		r.GET("/read", func(c *gin.Context) { c.Data(http.StatusOK, plain, read(get(c))) })
+		r.GET("/update", func(c *gin.Context) { update(get(c)); c.Data(http.StatusOK, plain, ok) })
 		h = r
 	case "echo":
 		e := echo.New()
@@ -292,20 +291,20 @@ func start(fw, kind string) (*server, error) {
 		if m != nil {
 			e.Use(echosession.Middleware(m))
 		}
-		get := func(c echo.Context) *core.Session {
+		get := func(c echo.Context) values {
 			if m == nil {
-				return nil
+				return floorValues(c.Request().Context())
 			}
-			return echosession.Get(c)
+			return sessionValues{echosession.Get(c)}
 		}
 		e.GET("/seed", func(c echo.Context) error {
-			seed(get(c), c.Request().Context())
+			seed(get(c))
 			return c.Blob(http.StatusOK, plain, ok)
 		})
 		e.GET("/untouched", func(c echo.Context) error { return c.Blob(http.StatusOK, plain, ok) })
-		e.GET("/read", func(c echo.Context) error { return c.Blob(http.StatusOK, plain, read(get(c), c.Request().Context())) })
+		e.GET("/read", func(c echo.Context) error { return c.Blob(http.StatusOK, plain, read(get(c))) })
 		e.GET("/update", func(c echo.Context) error {
-			update(get(c), c.Request().Context())
+			update(get(c))
 			return c.Blob(http.StatusOK, plain, ok)
 		})
 		h = e
@@ -323,6 +322,24 @@ func start(fw, kind string) (*server, error) {
 	go func() { _ = srv.Serve(l) }()
 	return &server{url: "http://" + l.Addr().String(), sessions: kind != kindBare, srv: srv, store: st}, nil
 }
+
+// values is a request's session as the routes use it: sessionkit's
+// (sessionValues) or the floor's (*floorSession).
+type values interface {
+	get(key string) string
+	set(key, value string)
+}
+
+// sessionValues is a sessionkit session as values (one pointer: it
+// allocates nothing as an interface value).
+type sessionValues struct{ s *core.Session }
+
+func (v sessionValues) get(key string) string {
+	s, _ := core.Value[string](v.s, key)
+	return s
+}
+
+func (v sessionValues) set(key, value string) { v.s.Set(key, value) }
 
 // result is one case's latencies.
 type result struct {
