@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unsafe"
@@ -67,23 +68,19 @@ func binPlainEntries(r binReader, n int) bool {
 // is ""), created at created, kept encoded: the bytes BinaryCodec.Encode
 // makes of those values, built without decoding l. The entries of l that
 // no change names are copied as they are. changes must hold no reserved
-// key. The result's data is a new slice.
-func (l *binLazy) merge(created time.Time, changes map[string]any, ip string) (binLazy, error) {
-	var scratch [16]string
-	keys := binSortedKeys(append(scratch[:0], ipKey), changes) // ipKey is replaced, or dropped
-	change := func(k string) any {
-		if k != ipKey {
-			return changes[k]
-		}
-		if ip == "" {
-			return deleted
-		}
-		return ip
+// key, and each key once. The result's data is a new slice.
+func (l *binLazy) merge(created time.Time, changes []change, ip string) (binLazy, error) {
+	var scratch [8]change
+	var ipChange any = ip // ipKey is replaced, or dropped
+	if ip == "" {
+		ipChange = deleted
 	}
+	keys := append(append(scratch[:0], change{ipKey, ipChange}), changes...)
+	slices.SortFunc(keys, func(a, b change) int { return strings.Compare(a.key, b.key) })
 	size := len(l.data) + binary.MaxVarintLen64
-	for _, k := range keys {
-		if v := change(k); !isDeleted(v) {
-			size += binary.MaxVarintLen32 + len(k) + binSize(v, 0)
+	for _, c := range keys {
+		if !isDeleted(c.v) {
+			size += binary.MaxVarintLen32 + len(c.key) + binSize(c.v, 0)
 		}
 	}
 	b := make([]byte, 0, size)
@@ -92,15 +89,14 @@ func (l *binLazy) merge(created time.Time, changes map[string]any, ip string) (b
 	countAt := len(b)
 	b = b[:countAt+binary.MaxVarintLen64] // room for the count, known at the end
 	n := 0
-	emit := func(k string) error {
-		v := change(k)
-		if isDeleted(v) {
+	emit := func(c change) error {
+		if isDeleted(c.v) {
 			return nil
 		}
-		b = binAppendString(b, k)
+		b = binAppendString(b, c.key)
 		var err error
-		if b, err = binAppendValue(b, v, 0); err != nil {
-			return fmt.Errorf("sessionkit: binary codec: encode %q: %w", k, err)
+		if b, err = binAppendValue(b, c.v, 0); err != nil {
+			return fmt.Errorf("sessionkit: binary codec: encode %q: %w", c.key, err)
 		}
 		n++
 		return nil
@@ -129,13 +125,13 @@ func (l *binLazy) merge(created time.Time, changes map[string]any, ip string) (b
 		if err != nil {
 			return binLazy{}, err // openBinaryLazy checked l: only a bug gets here
 		}
-		c := strings.Compare(keys[next], k)
+		c := strings.Compare(keys[next].key, k)
 		if c > 0 {
 			inRun++
 			continue
 		}
 		flush(start)
-		for ; c < 0; c = strings.Compare(keys[next], k) {
+		for ; c < 0; c = strings.Compare(keys[next].key, k) {
 			if err := emit(keys[next]); err != nil {
 				return binLazy{}, err
 			}
@@ -145,7 +141,7 @@ func (l *binLazy) merge(created time.Time, changes map[string]any, ip string) (b
 		}
 		run = r.off
 		if c == 0 {
-			if err := emit(k); err != nil {
+			if err := emit(keys[next]); err != nil {
 				return binLazy{}, err
 			}
 			next++

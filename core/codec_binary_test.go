@@ -526,11 +526,11 @@ func binTestCheckMerge(t *testing.T, data []byte, l binLazy, created time.Time, 
 			plainKeys = append(plainKeys, k)
 		}
 	}
-	type changeSet struct {
+	type mergeCase struct {
 		changes map[string]any
 		ip      string
 	}
-	sets := []changeSet{
+	sets := []mergeCase{
 		{changes: map[string]any{}},
 		{changes: map[string]any{"": 7, "missing": deleted, "zzzz\xff": []int{1, 2}}, ip: "192.0.2.1"},
 		{changes: map[string]any{"m": map[string]any{"n": []any{"x", 1.5}}, "a": codecTestCreated}, ip: "2001:db8::1"},
@@ -539,17 +539,17 @@ func binTestCheckMerge(t *testing.T, data []byte, l binLazy, created time.Time, 
 	if n := len(plainKeys); n > 0 {
 		first, last, mid := plainKeys[0], plainKeys[n-1], plainKeys[n/2]
 		sets = append(sets,
-			changeSet{changes: map[string]any{first: deleted, last: "changed"}},
-			changeSet{changes: map[string]any{mid: deleted, mid + "\x00": int64(-3), first + "\x00": nil}, ip: "198.51.100.7"},
-			changeSet{changes: map[string]any{first: []byte("b"), mid: uint8(9), last: deleted}},
+			mergeCase{changes: map[string]any{first: deleted, last: "changed"}},
+			mergeCase{changes: map[string]any{mid: deleted, mid + "\x00": int64(-3), first + "\x00": nil}, ip: "198.51.100.7"},
+			mergeCase{changes: map[string]any{first: []byte("b"), mid: uint8(9), last: deleted}},
 			// One change: the entries after it are copied as one run.
-			changeSet{changes: map[string]any{first: "changed"}},
-			changeSet{changes: map[string]any{mid: "changed"}, ip: "192.0.2.9"},
+			mergeCase{changes: map[string]any{first: "changed"}},
+			mergeCase{changes: map[string]any{mid: "changed"}, ip: "192.0.2.9"},
 		)
 	}
 	if len(plainKeys) > 1 {
 		// Two adjacent entries replaced: no run between them.
-		sets = append(sets, changeSet{changes: map[string]any{plainKeys[0]: "x", plainKeys[1]: int64(2)}})
+		sets = append(sets, mergeCase{changes: map[string]any{plainKeys[0]: "x", plainKeys[1]: int64(2)}})
 	}
 	for _, c := range sets {
 		state := maps.Clone(values)
@@ -568,7 +568,7 @@ func binTestCheckMerge(t *testing.T, data []byte, l binLazy, created time.Time, 
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := l.merge(created, c.changes, c.ip)
+		got, err := l.merge(created, changeList(c.changes), c.ip)
 		if err != nil {
 			t.Fatalf("merge of %q with %v, ip %q: %v", data, c.changes, c.ip, err)
 		}

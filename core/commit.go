@@ -69,7 +69,7 @@ func (m *Manager) Commit(s *Session, h http.Header) error {
 		return now
 	}
 
-	persist := (len(s.changes) != 0 || s.cleared) && (!m.cfg.ManualSave || s.saveReq)
+	persist := (s.changes.len() != 0 || s.cleared) && (!m.cfg.ManualSave || s.saveReq)
 	size := len(s.base)
 	if persist {
 		size = s.mergedLen()
@@ -206,11 +206,9 @@ func (m *Manager) dropRetired(s *Session) {
 	s.drop, s.dropRetire = "", false
 }
 
-// discardChanges forgets what this request changed. s.mu is held. It
-// drops the map rather than emptying it: a new session's commit made it
-// the session's base (see mergeIntoBase).
+// discardChanges forgets what this request changed. s.mu is held.
 func (s *Session) discardChanges() {
-	s.changes, s.shared = nil, false
+	s.changes.reset()
 	s.cleared, s.renew, s.saveReq = false, false, false
 }
 
@@ -231,10 +229,10 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 		}
 		key, version, keyFiled = StoreKey(token), 0, "" // a new key is filed under no user yet
 	}
-	w := writeOp{key: key, version: version, created: s.created, state: state, ip: s.ip, filed: keyFiled, fresh: newToken, shared: s.shared}
+	w := writeOp{key: key, version: version, created: s.created, state: state, ip: s.ip, filed: keyFiled, fresh: newToken}
 	m.newMeta(s, &w, state)
 	if rebase {
-		w.changes, w.cleared = s.changes, s.cleared
+		w.changes, w.cleared = s.changes.list, s.cleared
 	}
 	if s.raw.pending() {
 		w.raw = s.raw // written in place (see Session.writableInPlace)
@@ -337,7 +335,7 @@ func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error 
 
 // commitClient seals state into a new client-side token. s.mu is held.
 func (m *Manager) commitClient(ctx context.Context, s *Session, state map[string]any, now time.Time) error {
-	w := writeOp{created: s.created, state: state, ip: s.ip, expiry: m.deadline(s.created, now), shared: s.shared}
+	w := writeOp{created: s.created, state: state, ip: s.ip, expiry: m.deadline(s.created, now)}
 	m.newMeta(s, &w, state)
 	stamp(&w, now)
 	state = w.state
@@ -420,7 +418,7 @@ type writeOp struct {
 	created time.Time
 	state   map[string]any
 	ip      string
-	changes map[string]any // this request's changes, re-applied on conflict
+	changes []change // this request's changes, re-applied on conflict
 	cleared bool
 	expiry  time.Time // set by write
 	// filed is the user the record under key at version is filed under
@@ -435,10 +433,6 @@ type writeOp struct {
 	// other commit of this Manager can know it yet, so write takes no
 	// lock for it.
 	fresh bool
-	// shared says that state is also the session's changes map (a new
-	// session's, see mergeIntoBase), which changes replays on a
-	// conflict: stamp writes into a copy of it.
-	shared bool
 	// raw, when set, is the loaded record kept encoded, and state nil:
 	// encode writes changes into it in place (see binLazy.merge), and
 	// merged is a copy of the record it wrote last, for the session to
@@ -588,7 +582,7 @@ func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, 
 		if err == nil {
 			// The old record changed: carry its values over and try again.
 			oldVersion, oldFiled = old.version, old.filed
-			w.state, w.created, w.ip, w.shared = old.state, old.created, old.ip, false
+			w.state, w.created, w.ip = old.state, old.created, old.ip
 			err = m.write(ctx, w, now)
 			if err == nil {
 				continue
@@ -635,7 +629,7 @@ func (m *Manager) rebase(ctx context.Context, w *writeOp, now time.Time) error {
 		delete(values, ipKey)
 	}
 	w.version, w.created, w.filed = rec.Version, created, metaString(values, userKey)
-	w.state, w.shared = applyChanges(values, w.cleared, w.changes), false
+	w.state = applyChanges(values, w.cleared, w.changes)
 	w.raw, w.merged = nil, binLazy{} // the record loaded here replaces the one kept encoded
 	return nil
 }

@@ -27,15 +27,18 @@ func (c *casMap) CompareAndSwap(_ context.Context, key string, version uint64, d
 	return c.put(key, data, exp), nil
 }
 
-// TestNewSessionValuesAreItsChanges pins what saves a new session two
-// allocations: its commit stores the changes map itself as the session's
-// values (mergeIntoBase makes no second map); what saves a loaded plain
-// record's update its decoding: its commit writes the changes into the
-// record kept encoded (binLazy.merge) and keeps the new record encoded,
-// with no map; and a loaded record that is not plain (here: it holds a
-// public id) is decoded, and its commit merges into the map it loaded.
+// TestNewSessionValuesAreItsChanges pins where a session keeps its
+// values. A new session's changes stay in the session state (no map) and
+// its commit makes the one map of its values, which becomes the session's
+// base only once written: a failed write leaves it a new session with its
+// changes, which Revert empties. A loaded plain record's update is not
+// decoded: its commit writes the changes into the record kept encoded
+// (binLazy.merge) and keeps the new record encoded, with no map. A loaded
+// record that is not plain (here: it holds a public id) is decoded, and
+// its commit merges into the map it loaded.
 func TestNewSessionValuesAreItsChanges(t *testing.T) {
-	m, err := New(Config{Store: &casMap{}})
+	st := &downCAS{casMap: &casMap{}}
+	m, err := New(Config{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,16 +48,30 @@ func TestNewSessionValuesAreItsChanges(t *testing.T) {
 	s.Set("a", 1)
 	s.Set("b", 2)
 	s.Delete("b")
-	changes := id(s.changes)
+	if s.base != nil || s.changes.len() != 2 {
+		t.Fatalf("a new session after Set: base %v, changes %v; want no map, the two changes", s.base, s.changes.list)
+	}
+	st.down = true
+	if err := m.Commit(s, httptest.NewRecorder().Header()); err == nil {
+		t.Fatal("Commit with the store down succeeded")
+	}
+	if s.base != nil || s.changes.len() != 2 {
+		t.Fatalf("after a failed write: base %v, changes %v; want no base and the two changes", s.base, s.changes.list)
+	}
+	s.Revert()
+	if s.Len() != 0 {
+		t.Fatalf("Revert after a failed write left keys %v", s.Keys())
+	}
+	s.Set("a", 1)
+	s.Set("b", 2)
+	s.Delete("b")
+	st.down = false
 	h := httptest.NewRecorder().Header()
 	if err := m.Commit(s, h); err != nil {
 		t.Fatal(err)
 	}
-	if got := id(s.base); got != changes {
-		t.Fatal("a new session's commit copied its changes into another map")
-	}
-	if len(s.base) != 1 || s.base["a"] != 1 || s.changes != nil {
-		t.Fatalf("after the commit: base %v, changes %v; want base [a:1] and no changes", s.base, s.changes)
+	if len(s.base) != 1 || s.base["a"] != 1 || s.changes.len() != 0 {
+		t.Fatalf("after the commit: base %v, changes %v; want base [a:1] and no changes", s.base, s.changes.list)
 	}
 	m.Release(s)
 
@@ -68,8 +85,8 @@ func TestNewSessionValuesAreItsChanges(t *testing.T) {
 	if err := m.Commit(s, httptest.NewRecorder().Header()); err != nil {
 		t.Fatal(err)
 	}
-	if s.base != nil || !s.raw.pending() || s.changes != nil {
-		t.Fatalf("a plain record's commit: base %v, kept encoded %v, changes %v; want no map, kept encoded, no changes", s.base, s.raw.pending(), s.changes)
+	if s.base != nil || !s.raw.pending() || s.changes.len() != 0 {
+		t.Fatalf("a plain record's commit: base %v, kept encoded %v, changes %v; want no map, kept encoded, no changes", s.base, s.raw.pending(), s.changes.list)
 	}
 	if a, _ := s.Get("a"); a != 1 {
 		t.Errorf("after the commit: a = %v, want 1", a)
@@ -177,8 +194,8 @@ func (d *downCAS) CompareAndSwap(ctx context.Context, key string, version uint64
 }
 
 // TestStampLeavesChangesAlone: a new session filed under a user gets its
-// metadata (public id, time of writing) stamped at its write, into a copy
-// of its values (which are its changes map, see mergeIntoBase): after a
+// metadata (public id, time of writing) stamped at its write, into the
+// map of its values, never into its changes (see mergeIntoBase): after a
 // failed write its changes hold only what the request set.
 func TestStampLeavesChangesAlone(t *testing.T) {
 	st := &downCAS{casMap: &casMap{}, down: true}
@@ -193,7 +210,7 @@ func TestStampLeavesChangesAlone(t *testing.T) {
 		t.Fatal("Commit with the store down succeeded")
 	}
 	for _, k := range []string{idKey, writtenKey} {
-		if _, ok := s.changes[k]; ok {
+		if s.changes.has(k) {
 			t.Errorf("after the failed write the changes hold the stamped %q", k)
 		}
 	}
@@ -202,8 +219,8 @@ func TestStampLeavesChangesAlone(t *testing.T) {
 	if err := m.Commit(s, h); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.base[idKey]; !ok || s.changes != nil {
-		t.Fatalf("after the write: base %v, changes %v; want the stamped id in base and no changes", s.base, s.changes)
+	if _, ok := s.base[idKey]; !ok || s.changes.len() != 0 {
+		t.Fatalf("after the write: base %v, changes %v; want the stamped id in base and no changes", s.base, s.changes.list)
 	}
 	m.Release(s)
 }

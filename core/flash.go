@@ -63,16 +63,17 @@ func (s *Session) Flashes() []string {
 	s.lock()
 	defer s.mu.Unlock()
 	var out []flashMsg
-	for k, c := range s.changes {
+	s.changes.filter(func(k string, c any) bool {
 		if strings.HasPrefix(k, flashPrefix) && !isDeleted(c) {
 			out = append(out, flashMsg{k, flashText(c)})
-			delete(s.changes, k) // never stored: nothing to remove
+			return false // never stored: nothing to remove
 		}
-	}
+		return true
+	})
 	stored := false
 	for k := range s.base {
 		if strings.HasPrefix(k, flashPrefix) {
-			if _, changed := s.changes[k]; !changed {
+			if !s.changes.has(k) {
 				stored = true
 				break
 			}
@@ -83,12 +84,9 @@ func (s *Session) Flashes() []string {
 			out = append(out, s.m.claimFlashes(s)...)
 		} else {
 			for k, v := range s.base {
-				if _, changed := s.changes[k]; strings.HasPrefix(k, flashPrefix) && !changed {
+				if strings.HasPrefix(k, flashPrefix) && !s.changes.has(k) {
 					out = append(out, flashMsg{k, flashText(v)})
-					if s.changes == nil {
-						s.changes = make(map[string]any)
-					}
-					s.changes[k] = deleted
+					s.changes.set(k, deleted)
 				}
 			}
 		}

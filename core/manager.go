@@ -161,7 +161,8 @@ func (m *Manager) Release(s *Session) {
 	s.mu.Lock()
 	s.released, s.loaded = true, true
 	if s.sessionState != nil {
-		s.base, s.changes, s.shared, s.hooks, s.loadedData = nil, nil, false, 0, nil
+		s.base, s.hooks, s.loadedData = nil, 0, nil
+		s.changes.reset()
 		if s.raw != nil {
 			*s.raw = binLazy{}
 		}

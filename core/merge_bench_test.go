@@ -23,7 +23,7 @@ func BenchmarkBinaryMerge(b *testing.B) {
 		b.Fatalf("openBinaryLazy: ok %v, %v", ok, err)
 	}
 	for _, key := range []string{"admin", "visits"} {
-		changes := map[string]any{key: 43}
+		changes := []change{{key, 43}}
 		b.Run(key, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

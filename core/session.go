@@ -58,9 +58,8 @@ type sessionState struct {
 
 	base    map[string]any // loaded or initial values; owned by this session (Commit merges changes into it)
 	raw     *binLazy       // in loadingState; when raw.data is set, a loaded record whose values base does not hold yet (see decodeRaw)
-	changes map[string]any // this request's changes: the new value, or deleted
+	changes changeSet      // this request's changes: the new value, or deleted
 	cleared bool
-	shared  bool // base is changes itself, taken by a new session's commit (see mergeIntoBase)
 
 	renew       bool
 	destroyed   bool      // Destroy was called: expire the cookie unless a new session is saved
@@ -206,8 +205,8 @@ func (s *Session) writableInPlace(newToken bool) bool {
 	if !s.raw.pending() || newToken || s.cleared {
 		return false
 	}
-	for k, v := range s.changes {
-		if ReservedKey(k) || !scalarValue(v) {
+	for _, c := range s.changes.list {
+		if ReservedKey(c.key) || !scalarValue(c.v) {
 			return false
 		}
 	}
@@ -303,7 +302,7 @@ func (s *Session) get(key string) (any, bool) {
 	if ReservedKey(key) {
 		return nil, false // the core's metadata is not a value
 	}
-	if c, ok := s.changes[key]; ok {
+	if c, ok := s.changes.get(key); ok {
 		if isDeleted(c) {
 			return nil, false
 		}
@@ -339,10 +338,7 @@ func (s *Session) Set(key string, v any) {
 }
 
 func (s *Session) set(key string, v any) {
-	if s.changes == nil {
-		s.changes = make(map[string]any)
-	}
-	s.changes[key] = v
+	s.changes.set(key, v)
 }
 
 // Delete removes key. Deleting a missing key changes nothing.
@@ -356,10 +352,7 @@ func (s *Session) del(key string) {
 	if _, ok := s.get(key); !ok {
 		return
 	}
-	if s.changes == nil {
-		s.changes = make(map[string]any)
-	}
-	s.changes[key] = deleted
+	s.changes.set(key, deleted)
 }
 
 // Pop returns the value under key and removes it, as for flash messages.
@@ -382,11 +375,7 @@ func (s *Session) Clear() {
 		return
 	}
 	s.cleared = true
-	for k := range s.changes {
-		if !ReservedKey(k) {
-			delete(s.changes, k)
-		}
-	}
+	s.changes.filter(func(k string, _ any) bool { return ReservedKey(k) })
 }
 
 // Keys returns the keys of the session's values, sorted.
@@ -400,14 +389,14 @@ func (s *Session) keys() []string {
 	var keys []string
 	if !s.cleared {
 		for k := range s.base {
-			if _, changed := s.changes[k]; !changed && !ReservedKey(k) {
+			if !s.changes.has(k) && !ReservedKey(k) {
 				keys = append(keys, k)
 			}
 		}
 	}
-	for k, c := range s.changes {
-		if !isDeleted(c) && !ReservedKey(k) {
-			keys = append(keys, k)
+	for _, c := range s.changes.list {
+		if !isDeleted(c.v) && !ReservedKey(c.key) {
+			keys = append(keys, c.key)
 		}
 	}
 	slices.Sort(keys)
@@ -459,11 +448,11 @@ func (s *Session) reset(now time.Time) {
 	s.loadedData, s.loadedAt = nil, 0
 	s.created = now
 	s.expiry = time.Time{}
-	s.base, s.shared = nil, false
+	s.base = nil
 	if s.raw != nil {
 		*s.raw = binLazy{}
 	}
-	clear(s.changes)
+	s.changes.reset()
 	s.cleared, s.renew, s.saveReq = false, false, false
 }
 
@@ -473,7 +462,7 @@ func (s *Session) reset(now time.Time) {
 func (s *Session) Revert() {
 	s.lock()
 	defer s.mu.Unlock()
-	clear(s.changes)
+	s.changes.reset()
 	s.cleared, s.renew, s.saveReq = false, false, false
 }
 
@@ -505,7 +494,7 @@ func (s *Session) modified() bool {
 	if s.sessionState == nil {
 		return false // never touched
 	}
-	return len(s.changes) != 0 || s.cleared || s.renew || s.drop != ""
+	return s.changes.len() != 0 || s.cleared || s.renew || s.drop != ""
 }
 
 // Deadline returns when the session will expire if it is not used again:
@@ -550,10 +539,10 @@ func (s *Session) mergedLen() int {
 	if s.cleared {
 		n = reservedLen(s.base)
 	}
-	for k, c := range s.changes {
-		_, had := s.base[k]
-		had = had && (!s.cleared || ReservedKey(k))
-		switch del := isDeleted(c); {
+	for _, c := range s.changes.list {
+		_, had := s.base[c.key]
+		had = had && (!s.cleared || ReservedKey(c.key))
+		switch del := isDeleted(c.v); {
 		case del && had:
 			n--
 		case !del && !had:
@@ -568,41 +557,33 @@ func (s *Session) mergedLen() int {
 // values to store, without the copy merged makes. s.mu is held; only
 // Commit calls it, once it has decided to write.
 //
-// A new session (no record, no initial values) takes its changes map
-// itself as its base, without a copy: its values are exactly its changes,
-// less the deletions. s.changes and s.base are then one map until the
-// commit succeeds (discardChanges drops s.changes) or the session is
-// reset. While they are, every method still sees the right values: a
-// change is in both, as in a base already merged, and Revert empties
-// both, returning the session to its empty start. The write copies the
-// map before it stamps metadata into it (see writeOp.shared), so that
-// the changes a conflict replays stay this request's own.
+// A new session (no record, no initial values) gets a map of its changes,
+// less the deletions, which becomes its base only when the write
+// succeeds: until then a failed commit leaves it as it was, and Revert
+// returns it to its empty start.
 func (s *Session) mergeIntoBase() map[string]any {
 	if s.base == nil && !s.found {
-		for k, c := range s.changes {
-			if isDeleted(c) {
-				delete(s.changes, k)
-			}
-		}
-		s.base, s.shared = s.changes, true
-		return s.base
+		return applyChanges(nil, false, s.changes.list)
 	}
 	if s.base == nil {
-		s.base = make(map[string]any, len(s.changes))
+		s.base = make(map[string]any, s.changes.len())
 	} else if s.cleared {
 		clearValues(s.base)
 	}
-	for k, c := range s.changes {
-		if isDeleted(c) {
-			delete(s.base, k)
+	for _, c := range s.changes.list {
+		if isDeleted(c.v) {
+			delete(s.base, c.key)
 		} else {
-			s.base[k] = c
+			s.base[c.key] = c.v
 		}
 	}
 	return s.base
 }
 
-func applyChanges(base map[string]any, cleared bool, changes map[string]any) map[string]any {
+// applyChanges returns base with changes applied, in a new map (base
+// itself when there is nothing to apply); with cleared, base's values
+// other than the core's metadata are left out first.
+func applyChanges(base map[string]any, cleared bool, changes []change) map[string]any {
 	if !cleared && len(changes) == 0 {
 		return base
 	}
@@ -612,11 +593,11 @@ func applyChanges(base map[string]any, cleared bool, changes map[string]any) map
 			out[k] = v
 		}
 	}
-	for k, c := range changes {
-		if isDeleted(c) {
-			delete(out, k)
+	for _, c := range changes {
+		if isDeleted(c.v) {
+			delete(out, c.key)
 		} else {
-			out[k] = c
+			out[c.key] = c.v
 		}
 	}
 	return out

@@ -2,7 +2,6 @@ package core
 
 import (
 	"crypto/rand"
-	"maps"
 	"strings"
 	"time"
 )
@@ -89,7 +88,7 @@ func (s *Session) ID() string {
 // changes. Metadata survives Clear, so s.cleared is not consulted.
 // s.mu is held.
 func (s *Session) meta(key string) (any, bool) {
-	if c, ok := s.changes[key]; ok {
+	if c, ok := s.changes.get(key); ok {
 		if isDeleted(c) {
 			return nil, false
 		}
@@ -101,10 +100,7 @@ func (s *Session) meta(key string) (any, bool) {
 
 // setMeta records a change of the core's metadata. s.mu is held.
 func (s *Session) setMeta(key string, v any) {
-	if s.changes == nil {
-		s.changes = make(map[string]any)
-	}
-	s.changes[key] = v
+	s.changes.set(key, v)
 }
 
 // delMeta records the removal of the core's metadata under key, if it
@@ -113,10 +109,7 @@ func (s *Session) delMeta(key string) {
 	if _, ok := s.meta(key); !ok {
 		return
 	}
-	if s.changes == nil {
-		s.changes = make(map[string]any)
-	}
-	s.changes[key] = deleted
+	s.changes.set(key, deleted)
 }
 
 // newMeta fills in w what a write of s needs to stamp the session's
@@ -143,11 +136,6 @@ func (m *Manager) newMeta(s *Session, w *writeOp, state map[string]any) {
 // client information of Config.RecordClientInfo. w.state is owned by
 // the write.
 func stamp(w *writeOp, now time.Time) {
-	own := func() { // before the first write into w.state
-		if w.shared {
-			w.state, w.shared = maps.Clone(w.state), false
-		}
-	}
 	filed := metaString(w.state, userKey) != ""
 	if filed && w.id == "" {
 		w.id = metaString(w.state, idKey)
@@ -157,14 +145,12 @@ func stamp(w *writeOp, now time.Time) {
 	}
 	if !filed {
 		if _, ok := w.state[writtenKey]; ok {
-			own()
 			delete(w.state, writtenKey) // left by a user logged out meanwhile
 		}
 		if w.id == "" && w.agent == "" && w.addr == "" {
 			return
 		}
 	}
-	own()
 	if w.state == nil {
 		w.state = make(map[string]any, 4)
 	}
