@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -111,6 +112,16 @@ func binSortedKeys[V any](dst []string, m map[string]V) []string {
 	}
 	slices.Sort(dst)
 	return dst
+}
+
+// keyCompare is strings.Compare with the first bytes compared inline:
+// the keys of one record nearly always differ there, and the runtime's
+// comparison is a call whose setup a short key does not pay back.
+func keyCompare(a, b string) int {
+	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
+		return int(a[0]) - int(b[0])
+	}
+	return strings.Compare(a, b)
 }
 
 // binSize estimates the encoded size of v, to size the output buffer once.
@@ -396,7 +407,7 @@ func (l *binLazy) get(key string) (v any, found, whole bool) {
 		if k == key {
 			break
 		}
-		if k > key {
+		if keyCompare(k, key) > 0 {
 			return nil, false, false // keys are in increasing order
 		}
 		if _, err := r.value(0); err != nil {
@@ -507,6 +518,12 @@ func (r *binReader) byte() (byte, error) {
 }
 
 func (r *binReader) uvarint() (uint64, error) {
+	if r.off < len(r.b) && r.b[r.off] < 0x80 {
+		// One byte: every key length and most small numbers.
+		v := r.b[r.off]
+		r.off++
+		return uint64(v), nil
+	}
 	v, n := binary.Uvarint(r.b[r.off:])
 	if n <= 0 {
 		if n == 0 {
@@ -519,6 +536,15 @@ func (r *binReader) uvarint() (uint64, error) {
 }
 
 func (r *binReader) varint() (int64, error) {
+	if r.off < len(r.b) && r.b[r.off] < 0x80 {
+		u := r.b[r.off] // one byte, zigzag-encoded, as binary.Varint reads it
+		r.off++
+		v := int64(u >> 1)
+		if u&1 != 0 {
+			v = ^v
+		}
+		return v, nil
+	}
 	v, n := binary.Varint(r.b[r.off:])
 	if n <= 0 {
 		if n == 0 {
@@ -641,7 +667,7 @@ func (r *binReader) entries(m map[string]any, n, depth int) error {
 		if err != nil {
 			return err
 		}
-		if i > 0 && k <= prev {
+		if i > 0 && keyCompare(k, prev) <= 0 {
 			return errBinOrder
 		}
 		prev = k
@@ -863,7 +889,7 @@ func (r *binReader) stringMap() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if i > 0 && k <= prev {
+		if i > 0 && keyCompare(k, prev) <= 0 {
 			return nil, errBinOrder
 		}
 		prev = k

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
+
 	"time"
 	"unsafe"
 )
@@ -76,7 +76,7 @@ func (l *binLazy) merge(created time.Time, changes []change, ip string) (binLazy
 		ipChange = deleted
 	}
 	keys := append(append(scratch[:0], change{ipKey, ipChange}), changes...)
-	slices.SortFunc(keys, func(a, b change) int { return strings.Compare(a.key, b.key) })
+	slices.SortFunc(keys, func(a, b change) int { return keyCompare(a.key, b.key) })
 	size := len(l.data) + binary.MaxVarintLen64
 	for _, c := range keys {
 		if !isDeleted(c.v) {
@@ -125,13 +125,13 @@ func (l *binLazy) merge(created time.Time, changes []change, ip string) (binLazy
 		if err != nil {
 			return binLazy{}, err // openBinaryLazy checked l: only a bug gets here
 		}
-		c := strings.Compare(keys[next].key, k)
+		c := keyCompare(keys[next].key, k)
 		if c > 0 {
 			inRun++
 			continue
 		}
 		flush(start)
-		for ; c < 0; c = strings.Compare(keys[next].key, k) {
+		for ; c < 0; c = keyCompare(keys[next].key, k) {
 			if err := emit(keys[next]); err != nil {
 				return binLazy{}, err
 			}

@@ -929,3 +929,50 @@ func TestBinaryPlainAndMerge(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyCompare: keyCompare orders as strings.Compare does, for keys
+// that differ in their first byte, later, in length only, or not at all,
+// bytes above 0x7f and the empty key included.
+func TestKeyCompare(t *testing.T) {
+	keys := []string{"", "\x00", "\x00ip", "\x00user", "a", "ab", "abc", "abd", "b", "visits", "visitt", "\x7f", "\x80", "\xff", "\xff\x00", "é"}
+	sign := func(c int) int { return min(max(c, -1), 1) }
+	for _, a := range keys {
+		for _, b := range keys {
+			if got, want := sign(keyCompare(a, b)), strings.Compare(a, b); got != want {
+				t.Errorf("keyCompare(%q, %q) has sign %d, want %d", a, b, got, want)
+			}
+		}
+	}
+}
+
+// TestBinReaderVarints: the one-byte paths of uvarint and varint read
+// what encoding/binary reads, for every first byte, followed by more
+// bytes or by none, and leave the reader after the same number of bytes.
+func TestBinReaderVarints(t *testing.T) {
+	for c := range 256 {
+		for _, tail := range [][]byte{nil, {0x01}, {0x80, 0x01}} {
+			in := append([]byte{byte(c)}, tail...)
+			wantU, nU := binary.Uvarint(in)
+			r := binReader{b: in}
+			gotU, err := r.uvarint()
+			if (err == nil) != (nU > 0) || err == nil && (gotU != wantU || r.off != nU) {
+				t.Errorf("uvarint of % x = %d, %v, at %d; encoding/binary reads %d in %d bytes", in, gotU, err, r.off, wantU, nU)
+			}
+			wantV, nV := binary.Varint(in)
+			r = binReader{b: in}
+			gotV, err := r.varint()
+			if (err == nil) != (nV > 0) || err == nil && (gotV != wantV || r.off != nV) {
+				t.Errorf("varint of % x = %d, %v, at %d; encoding/binary reads %d in %d bytes", in, gotV, err, r.off, wantV, nV)
+			}
+		}
+	}
+	for _, in := range [][]byte{nil, {}} {
+		r := binReader{b: in}
+		if _, err := r.uvarint(); err == nil {
+			t.Errorf("uvarint of %v: no error", in)
+		}
+		if _, err := r.varint(); err == nil {
+			t.Errorf("varint of %v: no error", in)
+		}
+	}
+}
