@@ -118,10 +118,10 @@ func binSortedKeys[V any](dst []string, m map[string]V) []string {
 // the keys of one record nearly always differ there, and the runtime's
 // comparison is a call whose setup a short key does not pay back.
 func keyCompare(a, b string) int {
-	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
-		return int(a[0]) - int(b[0])
+	if a == "" || b == "" || a[0] == b[0] {
+		return strings.Compare(a, b)
 	}
-	return strings.Compare(a, b)
+	return int(a[0]) - int(b[0])
 }
 
 // binSize estimates the encoded size of v, to size the output buffer once.
@@ -607,7 +607,20 @@ func (r *binReader) count(minSize int) (n int, isNil bool, err error) {
 	return int(u - 1), false, nil
 }
 
+// str reads a string: its length, then its bytes. A length of one byte
+// (under 128: every key) is read here, in a body small enough to inline;
+// strLong reads any other.
 func (r *binReader) str() (string, error) {
+	if i := r.off; i < len(r.b) {
+		if l := int(r.b[i]); l < 0x80 && l < len(r.b)-i {
+			r.off = i + 1 + l
+			return r.s[i+1 : r.off], nil
+		}
+	}
+	return r.strLong()
+}
+
+func (r *binReader) strLong() (string, error) {
 	l, err := r.length()
 	if err != nil {
 		return "", err

@@ -976,3 +976,29 @@ func TestBinReaderVarints(t *testing.T) {
 		}
 	}
 }
+
+// TestBinReaderStr: str's one-byte-length path reads what strLong (the
+// general one) reads, for lengths around the one-byte limit, whole or cut
+// short at every point, and leaves the reader at the same offset.
+func TestBinReaderStr(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 126, 127, 128, 129, 300} {
+		full := binAppendString(nil, strings.Repeat("k", n))
+		for cut := 0; cut <= len(full); cut++ {
+			in := full[:cut]
+			for _, lead := range []int{0, 3} {
+				b := append(make([]byte, lead), in...)
+				r1 := binReader{b: b, s: string(b), off: lead}
+				r2 := r1
+				got, err1 := r1.str()
+				want, err2 := r2.strLong()
+				if got != want || (err1 == nil) != (err2 == nil) || r1.off != r2.off {
+					t.Errorf("length %d cut at %d: str = %d bytes, %v, at %d; strLong = %d bytes, %v, at %d",
+						n, cut, len(got), err1, r1.off, len(want), err2, r2.off)
+				}
+				if cut == len(full) && (err1 != nil || len(got) != n) {
+					t.Errorf("length %d, whole: str = %d bytes, %v", n, len(got), err1)
+				}
+			}
+		}
+	}
+}
