@@ -90,6 +90,9 @@ func (c *changeSet) filter(keep func(key string, v any) bool) {
 			out = append(out, e)
 		}
 	}
+	if len(out) == len(c.list) {
+		return // nothing dropped: the index stands
+	}
 	clear(c.list[len(out):]) // no dropped value stays reachable
 	c.list = out
 	if c.index != nil {

@@ -46,8 +46,9 @@ func checkChangeSet(c *changeSet, want map[string]any, order []string) error {
 	return nil
 }
 
-// TestChangeSet runs random sets, filters and resets against a map and
-// the order of first change, across the index threshold both ways.
+// TestChangeSet runs random sets (of values and of deletion marks),
+// filters and resets against a map and the order of first change, across
+// the index threshold both ways.
 func TestChangeSet(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 200 {
@@ -61,9 +62,15 @@ func TestChangeSet(t *testing.T) {
 				c.reset()
 				want, order = map[string]any{}, nil
 			case op <= 2:
-				drop := rng.IntN(3)
-				c.filter(func(k string, v any) bool { return (len(k)+v.(int))%3 != drop })
-				maps.DeleteFunc(want, func(k string, v any) bool { return (len(k)+v.(int))%3 == drop })
+				drop := rng.IntN(4)
+				group := func(k string, v any) int {
+					if isDeleted(v) {
+						return 3
+					}
+					return (len(k) + v.(int)) % 3
+				}
+				c.filter(func(k string, v any) bool { return group(k, v) != drop })
+				maps.DeleteFunc(want, func(k string, v any) bool { return group(k, v) == drop })
 				kept := order[:0]
 				for _, k := range order {
 					if _, ok := want[k]; ok {
@@ -73,7 +80,10 @@ func TestChangeSet(t *testing.T) {
 				order = kept
 			default:
 				k := fmt.Sprintf("k%0*d", 1+rng.IntN(3), rng.IntN(keys))
-				v := rng.IntN(1000)
+				var v any = rng.IntN(1000)
+				if rng.IntN(4) == 0 {
+					v = deleted
+				}
 				if _, ok := want[k]; !ok {
 					order = append(order, k)
 				}

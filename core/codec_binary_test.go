@@ -551,6 +551,21 @@ func binTestCheckMerge(t *testing.T, data []byte, l binLazy, created time.Time, 
 		// Two adjacent entries replaced: no run between them.
 		sets = append(sets, mergeCase{changes: map[string]any{plainKeys[0]: "x", plainKeys[1]: int64(2)}})
 	}
+	// More changes than merge sorts on its stack: every key of the record
+	// changed or deleted, and new keys around them.
+	many := map[string]any{"": "first", "\xff\xff": "last"}
+	for i, k := range plainKeys {
+		if i%2 == 0 {
+			many[k] = deleted
+		} else {
+			many[k] = int64(i)
+		}
+		many[k+"+"] = k
+	}
+	for i := range 12 {
+		many[fmt.Sprintf("new%02d", i)] = i
+	}
+	sets = append(sets, mergeCase{changes: many, ip: "192.0.2.12"})
 	for _, c := range sets {
 		state := maps.Clone(values)
 		delete(state, ipKey)

@@ -27,7 +27,7 @@ func (c *casMap) CompareAndSwap(_ context.Context, key string, version uint64, d
 	return c.put(key, data, exp), nil
 }
 
-// TestNewSessionValuesAreItsChanges pins where a session keeps its
+// TestWhereSessionValuesLive pins where a session keeps its
 // values. A new session's changes stay in the session state (no map) and
 // its commit makes the one map of its values, which becomes the session's
 // base only once written: a failed write leaves it a new session with its
@@ -36,7 +36,7 @@ func (c *casMap) CompareAndSwap(_ context.Context, key string, version uint64, d
 // (binLazy.merge) and keeps the new record encoded, with no map. A loaded
 // record that is not plain (here: it holds a public id) is decoded, and
 // its commit merges into the map it loaded.
-func TestNewSessionValuesAreItsChanges(t *testing.T) {
+func TestWhereSessionValuesLive(t *testing.T) {
 	st := &downCAS{casMap: &casMap{}}
 	m, err := New(Config{Store: st})
 	if err != nil {
@@ -196,7 +196,10 @@ func (d *downCAS) CompareAndSwap(ctx context.Context, key string, version uint64
 // TestStampLeavesChangesAlone: a new session filed under a user gets its
 // metadata (public id, time of writing) stamped at its write, into the
 // map of its values, never into its changes (see mergeIntoBase): after a
-// failed write its changes hold only what the request set.
+// failed write its changes hold only what the request set. The change
+// list is out of stamp's reach today; this guards against the values map
+// and the changes ever being one again (as they once were, for a new
+// session, to save a copy).
 func TestStampLeavesChangesAlone(t *testing.T) {
 	st := &downCAS{casMap: &casMap{}, down: true}
 	m, err := New(Config{Store: st})

@@ -11,12 +11,13 @@ import (
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
 
-// TestNewSessionAfterFailedCommit: a new session's commit makes its changes
-// its base without a copy (see Session.mergeIntoBase). When that commit
-// fails, the session must still hold exactly its values through further
-// Set, Delete, Clear and Revert, and a later commit must store exactly
-// them; after a commit that succeeded, a change must not reach the stored
-// values through the shared map.
+// TestNewSessionAfterFailedCommit: a new session's commit makes the map
+// of its values from its changes, and it becomes the session's base only
+// once written (see Session.mergeIntoBase). When that commit fails, the
+// session must still hold exactly its values through further Set,
+// Delete, Clear and Revert, and a later commit must store exactly them;
+// after a commit that succeeded, a change must not reach the stored
+// values through a map the session shares with the store's data.
 func TestNewSessionAfterFailedCommit(t *testing.T) {
 	st := memory.New(memory.Config{CleanupInterval: -1})
 	t.Cleanup(func() { _ = st.Close() })
@@ -96,8 +97,8 @@ func TestNewSessionAfterFailedCommit(t *testing.T) {
 // second one's write conflicts with the first's and is rebased on it.
 // The record keeps the public id the first write gave it: the second
 // request's own id, made when it was stamped, is no change of its to
-// replay (a new session's values are its changes map, which stamping
-// must not write into).
+// replay (stamping writes into the map of the session's values, never
+// into its changes).
 func TestRebaseKeepsTheRecordsID(t *testing.T) {
 	h := newHarness(t, core.Config{AdoptUnknownTokens: true})
 	tok, err := core.RandomTokens{}.New() // well-formed, stored nowhere

@@ -276,7 +276,7 @@ func (s *Session) runInit() {
 		return
 	}
 	if s.base == nil {
-		s.base = vals // d, whose map it is, is dropped
+		s.base = vals // a new map (see mergeIntoBase); d is dropped
 		return
 	}
 	for k, v := range vals {
@@ -554,13 +554,17 @@ func (s *Session) mergedLen() int {
 
 // mergeIntoBase applies this request's changes to s.base itself, which the
 // session owns (it was decoded for this request), and returns it: the
-// values to store, without the copy merged makes. s.mu is held; only
-// Commit calls it, once it has decided to write.
+// values to store, without the copy merged makes. s.mu is held; Commit
+// calls it once it has decided to write, and runInit on the detached
+// session Config.Init filled.
 //
-// A new session (no record, no initial values) gets a map of its changes,
-// less the deletions, which becomes its base only when the write
-// succeeds: until then a failed commit leaves it as it was, and Revert
-// returns it to its empty start.
+// A session with no base (no record, no initial values, no public id yet)
+// gets a new map of its changes, less the deletions, which becomes its
+// base only when the write succeeds: a failed commit leaves such a
+// session with its changes and no base, so Revert returns it to its empty
+// start. A session with a base has its changes merged into it here, so
+// after a failed commit Revert empties its changes but not what the merge
+// put into the base, as for a loaded session.
 func (s *Session) mergeIntoBase() map[string]any {
 	if s.base == nil && !s.found {
 		return applyChanges(nil, false, s.changes.list)
