@@ -144,9 +144,7 @@ func stamp(w *writeOp, now time.Time) {
 		}
 	}
 	if !filed {
-		if _, ok := w.state[writtenKey]; ok {
-			delete(w.state, writtenKey) // left by a user logged out meanwhile
-		}
+		delete(w.state, writtenKey) // left by a user logged out meanwhile, if any
 		if w.id == "" && w.agent == "" && w.addr == "" {
 			return
 		}
