@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 )
 
@@ -116,6 +115,17 @@ func StoreKey(token string) string {
 	}
 	sum := sha256.Sum256(b)
 	var buf [2 * sha256.Size]byte
-	hex.Encode(buf[:], sum[:])
+	for i, v := range sum {
+		buf[2*i], buf[2*i+1] = hexPairs[v][0], hexPairs[v][1] // a pair a byte, as hex.Encode writes
+	}
 	return string(buf[:]) // the only allocation
 }
+
+// hexPairs holds the two lowercase hexadecimal digits of every byte value.
+var hexPairs = func() (t [256][2]byte) {
+	const digits = "0123456789abcdef"
+	for i := range t {
+		t[i] = [2]byte{digits[i>>4], digits[i&0xf]}
+	}
+	return t
+}()

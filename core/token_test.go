@@ -3,6 +3,7 @@ package core_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -161,5 +162,38 @@ func BenchmarkRandomTokensNew(b *testing.B) {
 		if _, err := g.New(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestStoreKeyRandom: StoreKey is the lowercase hex SHA-256 of the
+// token, as encoding/hex writes it, for 2 000 random tokens of every
+// length up to past the 64 bytes it hashes from the stack (so every byte
+// value turns up in the sums, each digit pair written by its table).
+func TestStoreKeyRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := range 100 {
+		for range 20 {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(rng.IntN(256))
+			}
+			sum := sha256.Sum256(b)
+			if got, want := core.StoreKey(string(b)), hex.EncodeToString(sum[:]); got != want {
+				t.Fatalf("StoreKey of % x = %s, want %s", b, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkStoreKey hashes and hex-encodes a default token: what every
+// request that presents one pays before its load.
+func BenchmarkStoreKey(b *testing.B) {
+	tok, err := core.RandomTokens{}.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = core.StoreKey(tok)
 	}
 }
