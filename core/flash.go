@@ -40,7 +40,7 @@ func (s *Session) AddFlash(msg string) {
 	b = appendHex(b, uint64(s.flashSeq), 8)
 	b = append(b, '.')
 	b = appendHex(b, rand.Uint64(), 16)
-	s.set(string(b), msg)
+	s.changes.set(string(b), msg)
 }
 
 // Flashes returns the session's flash messages, oldest first, and removes

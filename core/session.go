@@ -334,10 +334,6 @@ func (s *Session) Set(key string, v any) {
 	}
 	s.lockFor(loadPlain)
 	defer s.mu.Unlock()
-	s.set(key, v)
-}
-
-func (s *Session) set(key string, v any) {
 	s.changes.set(key, v)
 }
 

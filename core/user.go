@@ -30,8 +30,8 @@ func (s *Session) SetUser(id string) {
 		s.delMeta(userSinceKey)
 		return
 	}
-	s.setMeta(userKey, id)
-	s.setMeta(userSinceKey, s.m.cfg.Now())
+	s.changes.set(userKey, id)
+	s.changes.set(userSinceKey, s.m.cfg.Now())
 }
 
 // User returns the user the session is filed under (see SetUser), or ""
@@ -71,7 +71,7 @@ func (s *Session) ID() string {
 	if s.found {
 		// A record written before public ids existed: store this one so
 		// that the next request sees the same.
-		s.setMeta(idKey, id)
+		s.changes.set(idKey, id)
 		return id
 	}
 	// A new session: the id waits in the initial values, which do not
@@ -96,11 +96,6 @@ func (s *Session) meta(key string) (any, bool) {
 	}
 	v, ok := s.base[key]
 	return v, ok
-}
-
-// setMeta records a change of the core's metadata. s.mu is held.
-func (s *Session) setMeta(key string, v any) {
-	s.changes.set(key, v)
 }
 
 // delMeta records the removal of the core's metadata under key, if it
