@@ -156,8 +156,8 @@ func (f *floorSession) load() {
 // get returns the value under k.
 func (f *floorSession) get(k string) string {
 	f.load()
-	for _, c := range f.changes[:f.nchanges] {
-		if c[0] == k {
+	for i := f.nchanges - 1; i >= 0; i-- { // the latest change of k wins
+		if c := f.changes[i]; c[0] == k {
 			return c[1]
 		}
 	}

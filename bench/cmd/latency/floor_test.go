@@ -144,3 +144,32 @@ func TestFloorChecksTheToken(t *testing.T) {
 		}
 	}
 }
+
+// TestFloorReadsItsLatestChange: a key the request set twice reads back
+// its second value, before and after the changes are saved, and the
+// store keeps the second.
+func TestFloorReadsItsLatestChange(t *testing.T) {
+	st := newFloorStore()
+	var got []string
+	h := floorMiddleware(st, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := floorOf(r.Context())
+		f.set("visits", "1")
+		f.set("visits", "2")
+		got = append(got, f.get("visits"))
+		_, _ = io.WriteString(w, "ok") // the hook saves
+		got = append(got, f.get("visits"))
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if strings.Join(got, ",") != "2,2" {
+		t.Fatalf("get after two sets read %q, want 2 both before and after the save", got)
+	}
+	cookie := rec.Result().Cookies()
+	if len(cookie) != 1 {
+		t.Fatalf("a fresh session got %d cookies, want 1", len(cookie))
+	}
+	key := sha256.Sum256([]byte(cookie[0].Value))
+	if v := st.shard(&key).recs[key]["visits"]; v != "2" {
+		t.Errorf("stored visits = %q, want 2", v)
+	}
+}
