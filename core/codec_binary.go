@@ -364,6 +364,11 @@ type binLazy struct {
 	gets  uint8  // values Session.get has read from it
 }
 
+// binNone is a record of no entries, kept encoded: what a new session's
+// first write merges its changes into (see Session.encodableNew). Only
+// read, never written.
+var binNone = binLazy{data: []byte{}}
+
 // pending reports whether l holds a record kept encoded; l may be nil.
 func (l *binLazy) pending() bool { return l != nil && l.data != nil }
 

@@ -1017,3 +1017,48 @@ func TestBinReaderStr(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeIntoNone: a new session's first record, merged into binNone
+// (see Session.encodableNew), is the bytes Encode makes of its values and
+// is kept encoded as openBinaryLazy would keep it.
+func TestMergeIntoNone(t *testing.T) {
+	many := map[string]any{}
+	for i := range 12 {
+		many[fmt.Sprintf("k%02d", 11-i)] = i
+	}
+	many["gone"] = deleted
+	for _, c := range []struct {
+		changes map[string]any
+		ip      string
+	}{
+		{changes: map[string]any{"user": "alice"}},
+		{changes: map[string]any{"user": "alice"}, ip: "192.0.2.1"},
+		{changes: map[string]any{"b": int64(-2), "a": true, "": nil, "c": 1.5, "d": deleted}, ip: "2001:db8::1"},
+		{changes: many, ip: "198.51.100.7"},
+	} {
+		state := map[string]any{}
+		for k, v := range c.changes {
+			if !isDeleted(v) {
+				state[k] = v
+			}
+		}
+		if c.ip != "" {
+			state[ipKey] = c.ip
+		}
+		want, err := BinaryCodec{}.Encode(codecTestCreated, state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := binNone.merge(codecTestCreated, changeList(c.changes), c.ip)
+		if err != nil || !bytes.Equal(got.data, want) {
+			t.Fatalf("merge into no entries of %v, ip %q = %q, %v; Encode = %q", c.changes, c.ip, got.data, err, want)
+		}
+		_, ol, ok, err := openBinaryLazy(got.data)
+		if err != nil || !ok || ol.n != got.n || ol.first != got.first {
+			t.Fatalf("merge into no entries of %v: kept as n %d, first %d; openBinaryLazy: %+v, %v, %v", c.changes, got.n, got.first, ol, ok, err)
+		}
+	}
+	if len(binNone.data) != 0 || binNone.n != 0 {
+		t.Fatalf("binNone = %+v after the merges, want it empty", binNone)
+	}
+}

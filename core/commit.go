@@ -147,14 +147,15 @@ func (m *Manager) commitStore(parent context.Context, s *Session, write, persist
 	var ctx context.Context = dc
 	state := s.base
 	filed := metaString(s.base, userKey) // the user the loaded record is filed under
-	if write && persist && !s.raw.pending() {
+	fresh := write && persist && m.encodesNew && s.encodableNew()
+	if write && persist && !s.raw.pending() && !fresh {
 		state = s.mergeIntoBase() // only now: nothing below reads the loaded state again
 	}
 	renewed := false
 	switch {
 	case write:
 		wasFound, renewing := s.found, s.renew
-		if err := m.commitWrite(ctx, s, state, filed, persist, newToken, now); err != nil {
+		if err := m.commitWrite(ctx, s, state, filed, persist, newToken, fresh, now); err != nil {
 			if !errors.Is(err, errGone) {
 				return outcome, err
 			}
@@ -212,9 +213,11 @@ func (s *Session) discardChanges() {
 	s.cleared, s.renew, s.saveReq = false, false, false
 }
 
-// commitWrite stores state, under a new token when newToken is set.
-// filed is the user the loaded record is filed under. s.mu is held.
-func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]any, filed string, rebase, newToken bool, now time.Time) error {
+// commitWrite stores state, under a new token when newToken is set; with
+// fresh, a new session's record is written from its changes instead (see
+// Session.encodableNew) and state is nil. filed is the user the loaded
+// record is filed under. s.mu is held.
+func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]any, filed string, rebase, newToken, fresh bool, now time.Time) error {
 	if m.cfg.BindClientIP && s.ip == "" {
 		s.ip = m.cfg.ClientIP(s.req)
 	}
@@ -234,8 +237,12 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 	if rebase {
 		w.changes, w.cleared = s.changes.list, s.cleared
 	}
-	if s.raw.pending() {
+	inPlace := s.raw.pending() || fresh
+	switch {
+	case s.raw.pending():
 		w.raw = s.raw // written in place (see Session.writableInPlace)
+	case fresh:
+		w.raw = &binNone
 	}
 	retire := s.found && s.renew && m.cas != nil
 	renewed := false
@@ -271,7 +278,7 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 	}
 	s.token, s.key, s.found = token, key, true
 	s.version, s.expiry, s.created, s.base, s.ip = w.version, w.expiry, w.created, w.state, w.ip
-	if s.raw.pending() {
+	if inPlace {
 		// Written in place: the record written is kept encoded in turn
 		// (base stays nil). Rebased on a conflict: base holds it all
 		// (merged is empty).

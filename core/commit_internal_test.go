@@ -28,10 +28,12 @@ func (c *casMap) CompareAndSwap(_ context.Context, key string, version uint64, d
 }
 
 // TestWhereSessionValuesLive pins where a session keeps its
-// values. A new session's changes stay in the session state (no map) and
-// its commit makes the one map of its values, which becomes the session's
-// base only once written: a failed write leaves it a new session with its
-// changes, which Revert empties. A loaded plain record's update is not
+// values. A new session's changes stay in the session state (no map); its
+// commit writes them into a record of no entries (binLazy.merge), which
+// the session keeps encoded once written: a failed write leaves it a new
+// session with its changes, which Revert empties. A new session with a
+// value that is not a scalar is written from the one map of its values,
+// which becomes its base. A loaded plain record's update is not
 // decoded: its commit writes the changes into the record kept encoded
 // (binLazy.merge) and keeps the new record encoded, with no map. A loaded
 // record that is not plain (here: it holds a public id) is decoded, and
@@ -70,8 +72,29 @@ func TestWhereSessionValuesLive(t *testing.T) {
 	if err := m.Commit(s, h); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.base) != 1 || s.base["a"] != 1 || s.changes.len() != 0 {
-		t.Fatalf("after the commit: base %v, changes %v; want base [a:1] and no changes", s.base, s.changes.list)
+	if s.base != nil || !s.raw.pending() || s.changes.len() != 0 {
+		t.Fatalf("after the commit: base %v, kept encoded %v, changes %v; want no map, kept encoded, no changes", s.base, s.raw.pending(), s.changes.list)
+	}
+	if a, _ := s.Get("a"); a != 1 {
+		t.Errorf("after the commit: a = %v, want 1", a)
+	}
+	if keys := s.Keys(); !reflect.DeepEqual(keys, []string{"a"}) {
+		t.Errorf("after the commit: keys %v, want [a]", keys)
+	}
+	m.Release(s)
+
+	// A value that would not decode to itself (a time.Time loses its
+	// zone's name) is written from the map of the values, which becomes
+	// the base.
+	s = m.Begin(httptest.NewRequest("GET", "/", nil))
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("X", 3600))
+	s.Set("a", 1)
+	s.Set("at", at)
+	if err := m.Commit(s, httptest.NewRecorder().Header()); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.base) != 2 || s.base["a"] != 1 || s.base["at"] != at || s.raw.pending() || s.changes.len() != 0 {
+		t.Fatalf("a new session with a time: base %v, kept encoded %v, changes %v; want base [a:1 at:%v], nothing encoded, no changes", s.base, s.raw.pending(), s.changes.list, at)
 	}
 	m.Release(s)
 

@@ -41,6 +41,7 @@ type Manager struct {
 	userStore  Store       // Config.Store as given (cfg.Store may be observed)
 	userClient ClientStore // Config.ClientStore as given
 	realClock  bool        // Config.Now was not set: cfg.Now() is time.Now()
+	encodesNew bool        // a server-side BinaryCodec session without client information: see Session.encodableNew
 }
 
 // New returns a Manager for cfg, or an error wrapping ErrConfig when cfg
@@ -65,6 +66,11 @@ func New(cfg Config) (*Manager, error) {
 		m.users, _ = m.cfg.Store.(UserIndexer)
 		m.renewer, _ = m.cfg.Store.(Renewer)
 		m.iter, _ = m.cfg.Store.(Iterator)
+		// A new session's record is written from its changes (see
+		// Session.encodableNew) only when the stamp that a write with
+		// client information would add (see stamp) is not wanted.
+		_, binary := m.cfg.Codec.(BinaryCodec)
+		m.encodesNew = binary && !cfg.RecordClientInfo
 		if m.cas == nil {
 			cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn,
 				"sessionkit: the store does not implement core.CompareAndSwapper: concurrent updates to one session can be lost (the last writer wins)",

@@ -82,6 +82,14 @@ type loadingState struct {
 	raw binLazy
 }
 
+// freshState is the state of a session whose request presents no token,
+// with room for the record its first write keeps encoded (see
+// Session.encodableNew).
+type freshState struct {
+	sessionState
+	raw binLazy
+}
+
 // newState returns the state of a session that is first touched;
 // presented says whether its request carries a token to load.
 func newState(presented bool) *sessionState {
@@ -90,7 +98,9 @@ func newState(presented bool) *sessionState {
 		st.loadCtx, st.sessionState.raw = &st.dc, &st.raw
 		return &st.sessionState
 	}
-	return new(sessionState)
+	st := new(freshState)
+	st.sessionState.raw = &st.raw
+	return &st.sessionState
 }
 
 // Indexes into Session.hdr: the header values Commit adds live in the
@@ -211,6 +221,26 @@ func (s *Session) writableInPlace(newToken bool) bool {
 		}
 	}
 	return s.raw.plain()
+}
+
+// encodableNew reports whether the first record of a new session can be
+// encoded straight from this request's changes, as binLazy.merge writes
+// them into a record of no entries, instead of from a map of its values:
+// the session has no record, no initial values and no public id (base
+// is nil), and its changes meet writableInPlace's terms (scalar values,
+// no metadata). After the write the session keeps the record encoded,
+// as a loaded one does. The Manager's terms are Manager.encodesNew's.
+// s.mu is held.
+func (s *Session) encodableNew() bool {
+	if s.raw == nil || s.raw.pending() || s.found || s.base != nil || s.cleared {
+		return false
+	}
+	for _, c := range s.changes.list {
+		if ReservedKey(c.key) || !scalarValue(c.v) {
+			return false
+		}
+	}
+	return true
 }
 
 // scalarValue reports whether v is a deletion (see deleted) or a value

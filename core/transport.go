@@ -116,6 +116,15 @@ func addHeader(h http.Header, key string, v []string) {
 	h[key] = v
 }
 
+// headerFirst returns h.Get(key) for a key already in canonical form,
+// without canonicalizing it again.
+func headerFirst(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // MaxCookieSize is the largest Set-Cookie value, name and attributes
 // included, that browsers are guaranteed to keep (RFC 6265bis).
 const MaxCookieSize = 4096
@@ -153,7 +162,7 @@ func (m *Manager) cookieMaxAge(expiry, now time.Time) int {
 // noCacheCookie keeps shared caches from storing the Set-Cookie header.
 func (m *Manager) noCacheCookie(h http.Header, s *Session) {
 	const directive = `no-cache="Set-Cookie"`
-	cc := h.Get("Cache-Control")
+	cc := headerFirst(h, "Cache-Control")
 	switch {
 	case cc == "":
 		s.hdr[hdrCacheControl] = directive
@@ -170,7 +179,7 @@ func (m *Manager) noCacheCookie(h http.Header, s *Session) {
 // "public" directive is dropped and "private" added, unless the response
 // is already private or no-store.
 func (m *Manager) privateResponse(h http.Header) {
-	cc := h.Get("Cache-Control")
+	cc := headerFirst(h, "Cache-Control")
 	if cc == "" {
 		h.Set("Cache-Control", "private")
 		return

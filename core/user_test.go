@@ -273,6 +273,21 @@ func beginAgent(h *harness, agent string) (*core.Session, http.Header) {
 	return h.m.Begin(r), http.Header{}
 }
 
+// TestClientInfoOfAnonymousStart: the client information is recorded by
+// a new session's first write, here an anonymous one with a plain value,
+// and shows once the session logs in on a later request.
+func TestClientInfoOfAnonymousStart(t *testing.T) {
+	h := newHarness(t, core.Config{RecordClientInfo: true})
+	s, hdr := beginAgent(h, "Firefox")
+	s.Set("cart", 3)
+	tok, _ := h.commit(t, s, "", hdr)
+	h.request(t, tok, func(s *core.Session) { s.SetUser("ann") })
+	list, err := h.m.UserSessions(t.Context(), "ann")
+	if err != nil || len(list) != 1 || list[0].UserAgent != "Firefox" || list[0].ClientAddr != "198.51.100.7" {
+		t.Errorf("UserSessions = %+v, %v; want one session with agent Firefox and address 198.51.100.7", list, err)
+	}
+}
+
 // TestClientInfoOff: without RecordClientInfo nothing of the client is kept.
 func TestClientInfoOff(t *testing.T) {
 	h := newHarness(t, core.Config{})
