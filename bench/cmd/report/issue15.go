@@ -558,6 +558,13 @@ func (rp *report) issue15New(t *issue15) {
 			if hasRT {
 				verdict += fmt.Sprintf(": one write round trip, %s, is under 0.5× the peer's (%s); sessionkit adds %s beyond it",
 					fmtNs(rt), fmtNs(0.5*bestNs), fmtNs(math.Max(0, kns-rt)))
+				// What a new session costs sessionkit with no round trip
+				// at all, on the same framework: most of what it adds
+				// beyond the round trip.
+				mem := parseContender("sessionkit-" + k.framework + "-memory")
+				if mns, _, ok := rp.added(mem, "new"); ok && k.store != "memory" {
+					verdict += fmt.Sprintf(", where a new session in process (%s) adds %s", mem.name, fmtNs(mns))
+				}
 			}
 		}
 		t.row(target, k.name, fmt.Sprintf("+%s vs %s +%s (%.2f×)%s", fmtNs(kns), best.name, fmtNs(bestNs), kns/math.Max(bestNs, 1), rtNote), verdict)

@@ -347,6 +347,7 @@ func TestIssue15NewFloor(t *testing.T) {
 		"Scenarios/gincontrib-gin-redis/new":        sc(121000, 10), // +120 µs: half is 60 µs
 		"Scenarios/sessionkit-gin-redis/new":        sc(51000, 5),
 		"Scenarios/sessionkit-nethttp-memcache/new": sc(51000, 5),
+		"Scenarios/sessionkit-gin-memory/new":       sc(6000, 5),       // +5 µs in process
 		"Floor/redis-set":                           {"sec/op": 45e-6}, // > 40 µs: the floor applies
 		"Floor/memcache-set":                        {"sec/op": 30e-6}, // < 40 µs: it does not
 	})
@@ -355,7 +356,8 @@ func TestIssue15NewFloor(t *testing.T) {
 			"one write round trip (Floor/redis-set) 45.0 µs, sessionkit's added time minus it +5.00 µs | "+
 			"**floor**: one write round trip alone measures 45.0 µs > 0.5× the peer's +80.0 µs (40.0 µs); sessionkit adds 50.0 µs, of which 45.0 µs is the round trip |",
 		"| sessionkit-gin-memcache | +50.0 µs vs gincontrib-gin-memcached +80.0 µs (0.63×); one write round trip (Floor/memcache-set) 30.0 µs, sessionkit's added time minus it +20.0 µs | "+
-			"**not met** (0.63× peer): one write round trip, 30.0 µs, is under 0.5× the peer's (40.0 µs); sessionkit adds 20.0 µs beyond it |",
+			"**not met** (0.63× peer): one write round trip, 30.0 µs, is under 0.5× the peer's (40.0 µs); sessionkit adds 20.0 µs beyond it, "+
+			"where a new session in process (sessionkit-gin-memory) adds 5.00 µs |",
 		"| sessionkit-gin-redis | +50.0 µs vs gincontrib-gin-redis +120.0 µs (0.42×); one write round trip (Floor/redis-set) 45.0 µs, sessionkit's added time minus it +5.00 µs | met |",
 		"| sessionkit-nethttp-memcache | +50.0 µs; one write round trip (Floor/memcache-set) 30.0 µs, sessionkit's added time minus it +20.0 µs | — no peer on nethttp with a memcache store |",
 	)
