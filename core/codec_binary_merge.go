@@ -62,6 +62,11 @@ func binPlainEntries(r binReader, n int) bool {
 	return true
 }
 
+// binMaxTimeHeader is the most bytes a record's magic, version and
+// created time take (binAppendTime: seconds, nanoseconds, zone tag and
+// offset).
+const binMaxTimeHeader = 2 + binary.MaxVarintLen64 + binary.MaxVarintLen32 + 1 + binary.MaxVarintLen32
+
 // merge returns the record of l's values with changes applied (a value,
 // or deleted) and the client address ip stored under ipKey (none when ip
 // is ""), created at created, kept encoded: the bytes BinaryCodec.Encode
@@ -76,7 +81,10 @@ func (l *binLazy) merge(created time.Time, changes []change, ip string) (binLazy
 	}
 	keys := append(append(scratch[:0], change{ipKey, ipChange}), changes...)
 	slices.SortFunc(keys, func(a, b change) int { return keyCompare(a.key, b.key) })
-	size := len(l.data) + binary.MaxVarintLen64
+	size := len(l.data) + binary.MaxVarintLen64 // l's header is the size of the new one, less the count
+	if len(l.data) == 0 {
+		size += binMaxTimeHeader // binNone: no header to go by
+	}
 	for _, c := range keys {
 		if !isDeleted(c.v) {
 			size += binary.MaxVarintLen32 + len(c.key) + binSize(c.v, 0)

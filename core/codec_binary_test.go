@@ -1062,3 +1062,13 @@ func TestMergeIntoNone(t *testing.T) {
 		t.Fatalf("binNone = %+v after the merges, want it empty", binNone)
 	}
 }
+
+// TestMergeIntoNoneAllocations: merging into binNone sizes the record's
+// buffer once, header included: one allocation.
+func TestMergeIntoNoneAllocations(t *testing.T) {
+	changes := []change{{"user", "alice"}}
+	local := time.Date(2026, 1, 2, 3, 4, 5, 999999999, time.FixedZone("X", -12*3600))
+	if n := testing.AllocsPerRun(100, func() { _, _ = binNone.merge(local, changes, "") }); n != 1 {
+		t.Errorf("merge into no entries: %v allocations, want 1", n)
+	}
+}
