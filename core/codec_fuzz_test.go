@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 )
@@ -29,7 +30,40 @@ func FuzzBinaryCodecDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		binTestCheckDecode(t, data)
 		binTestCheckLazy(t, data)
+		binTestCheckMergeNone(t, data)
 	})
+}
+
+// binTestCheckMergeNone writes the values of data, when it decodes, as a
+// new session's first record is written (merged into binNone, see
+// Session.encodableNew): the record must be the bytes Encode makes of
+// them.
+func binTestCheckMergeNone(t *testing.T, data []byte) {
+	t.Helper()
+	created, values, err := decodeBinary(data, false)
+	if err != nil {
+		return
+	}
+	state := map[string]any{}
+	var changes []change
+	for k, v := range values {
+		if !ReservedKey(k) {
+			changes = append(changes, change{k, v})
+			state[k] = v
+		}
+	}
+	ip, _ := values[ipKey].(string)
+	if ip != "" {
+		state[ipKey] = ip
+	}
+	want, err := BinaryCodec{}.Encode(created, state)
+	if err != nil {
+		t.Fatalf("Encode of the values %#v decoded from %q: %v", state, data, err)
+	}
+	got, err := binNone.merge(created, changes, ip)
+	if err != nil || !bytes.Equal(got.data, want) {
+		t.Fatalf("merge into no entries of the values of %q = %q, %v; Encode = %q", data, got.data, err, want)
+	}
 }
 
 func FuzzJSONCodecDecode(f *testing.F) {
