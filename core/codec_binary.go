@@ -362,6 +362,10 @@ type binLazy struct {
 	n     uint32 // number of entries
 	first uint8  // offset of the first entry
 	gets  uint8  // values Session.get has read from it
+	// [at, end) is the entry get found last (its key and value), or
+	// empty: a request that changes the value it read has it written
+	// without a walk to it (see binLazy.mergeOne).
+	at, end uint32
 }
 
 // binNone is a record of no entries, kept encoded: what a new session's
@@ -401,10 +405,12 @@ func openBinaryLazy(data []byte) (created time.Time, l binLazy, ok bool, err err
 // session must get the same one), found under key.
 func (l *binLazy) get(key string) (v any, found, whole bool) {
 	r := l.reader()
+	var at int
 	for i := uint32(0); ; i++ {
 		if i == l.n {
 			return nil, false, false
 		}
+		at = r.off
 		k, err := r.str()
 		if err != nil {
 			return nil, false, true // openBinaryLazy checked data: a bug
@@ -426,12 +432,18 @@ func (l *binLazy) get(key string) (v any, found, whole bool) {
 	case binTagString:
 		r.off++
 		s, err := r.str()
+		if err == nil {
+			l.at, l.end = uint32(at), uint32(r.off)
+		}
 		return s, err == nil, err != nil
 	case binTagBytes, binTagStrings, binTagInts, binTagStringMap, binTagMap, binTagSlice, binTagGob:
 		return nil, false, true
 	}
 	r.skip = false
 	v, err := r.value(0)
+	if err == nil {
+		l.at, l.end = uint32(at), uint32(r.off)
+	}
 	return v, err == nil, err != nil
 }
 

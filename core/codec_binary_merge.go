@@ -74,6 +74,11 @@ const binMaxTimeHeader = 2 + binary.MaxVarintLen64 + binary.MaxVarintLen32 + 1 +
 // no change names are copied as they are. changes must hold no reserved
 // key, and each key once. The result's data is a new slice.
 func (l *binLazy) merge(created time.Time, changes []change, ip string) (binLazy, error) {
+	if len(changes) == 1 {
+		if m, ok, err := l.mergeOne(created, changes[0], ip); ok || err != nil {
+			return m, err
+		}
+	}
 	var scratch [8]change
 	var ipChange any = ip // ipKey is replaced, or dropped
 	if ip == "" {
@@ -172,4 +177,69 @@ func (l *binLazy) merge(created time.Time, changes []change, ip string) (binLazy
 		return binLazy{}, errBinCount // far beyond any record: 27 header bytes at most
 	}
 	return binLazy{data: b, n: uint32(n), first: uint8(first)}, nil
+}
+
+// mergeOne is merge of one change to the value get found last ([l.at,
+// l.end)): the entries before and after it are copied as they are,
+// without a walk to it. ok is false, with nothing done, when c names
+// another key or the client address ip is not the one the record holds
+// (merge then does it all).
+func (l *binLazy) mergeOne(created time.Time, c change, ip string) (m binLazy, ok bool, err error) {
+	if l.end == 0 || !l.sameIP(ip) {
+		return binLazy{}, false, nil
+	}
+	r := l.reader()
+	r.off = int(l.at)
+	if k, err := r.str(); err != nil || k != c.key {
+		return binLazy{}, false, nil
+	}
+	n := l.n
+	size := binMaxTimeHeader + binary.MaxVarintLen32 + len(l.data) - int(l.first)
+	if isDeleted(c.v) {
+		n--
+	} else {
+		size += binary.MaxVarintLen32 + len(c.key) + binSize(c.v, 0)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, binMagic, binVersion)
+	b = binAppendTime(b, created)
+	b = binary.AppendUvarint(b, uint64(n))
+	first := len(b)
+	b = append(b, l.data[l.first:l.at]...)
+	if !isDeleted(c.v) {
+		b = binAppendString(b, c.key)
+		if b, err = binAppendValue(b, c.v, 0); err != nil {
+			return binLazy{}, false, fmt.Errorf("sessionkit: binary codec: encode %q: %w", c.key, err)
+		}
+	}
+	b = append(b, l.data[l.end:]...)
+	if first > math.MaxUint8 {
+		return binLazy{}, false, errBinCount // far beyond any record: 27 header bytes at most
+	}
+	return binLazy{data: b, n: n, first: uint8(first)}, true, nil
+}
+
+// sameIP reports whether l stores ip under ipKey, or, for "", nothing.
+// ipKey is metadata: it comes among the first entries, after the empty
+// key alone (see binPlainEntries), so only those are read.
+func (l *binLazy) sameIP(ip string) bool {
+	r := l.reader()
+	for range l.n {
+		k, err := r.str()
+		if err != nil || k != "" && !ReservedKey(k) || keyCompare(k, ipKey) > 0 {
+			break
+		}
+		if k == ipKey {
+			if r.off >= len(l.data) || l.data[r.off] != binTagString {
+				return false
+			}
+			r.off++
+			v, err := r.str()
+			return err == nil && v == ip && ip != ""
+		}
+		if _, err := r.value(0); err != nil {
+			return false
+		}
+	}
+	return ip == ""
 }

@@ -604,6 +604,42 @@ func binTestCheckMerge(t *testing.T, data []byte, l binLazy, created time.Time, 
 			t.Fatalf("merge of %q with %v: kept as n %d, first %d; openBinaryLazy: %+v, %v, %v", data, c.changes, got.n, got.first, ol, ok, err)
 		}
 	}
+	binTestCheckMergeOne(t, data, l, created, values, plainKeys)
+}
+
+// binTestCheckMergeOne changes one value that get has just read (the
+// fast path, mergeOne, when the address is the record's) and compares the
+// record with merge's of the same change without get: it must be the same
+// bytes, kept as openBinaryLazy would keep it.
+func binTestCheckMergeOne(t *testing.T, data []byte, l binLazy, created time.Time, values map[string]any, plainKeys []string) {
+	t.Helper()
+	recIP, _ := values[ipKey].(string)
+	for _, k := range plainKeys {
+		for _, v := range []any{"changed", deleted, int64(-5), nil} {
+			for _, ip := range []string{recIP, "", "192.0.2.44"} {
+				read := l
+				read.at, read.end = 0, 0
+				if _, found, whole := read.get(k); !found || whole {
+					continue // get leaves it to a full decode: no fast path
+				}
+				fresh := l
+				fresh.at, fresh.end = 0, 0
+				want, err := fresh.merge(created, []change{{k, v}}, ip)
+				if err != nil {
+					t.Fatalf("merge of %q with %q: %v, ip %q: %v", data, k, v, ip, err)
+				}
+				_, fast, err := read.mergeOne(created, change{k, v}, ip)
+				if err != nil || fast != (ip == recIP) {
+					t.Fatalf("mergeOne of %q with %q: %v, ip %q (the record's %q): fast path %v, %v; want it when the address is the record's", data, k, v, ip, recIP, fast, err)
+				}
+				got, err := read.merge(created, []change{{k, v}}, ip)
+				if err != nil || !bytes.Equal(got.data, want.data) || got.n != want.n || got.first != want.first {
+					t.Fatalf("merge after get of %q with %q: %v, ip %q = %q (n %d, first %d), %v; without get %q (n %d, first %d)",
+						data, k, v, ip, got.data, got.n, got.first, err, want.data, want.n, want.first)
+				}
+			}
+		}
+	}
 }
 
 // TestDecodeOwnedAllocations: decoding a buffer the core owns saves the
