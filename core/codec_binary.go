@@ -421,7 +421,7 @@ func (l *binLazy) get(key string) (v any, found, whole bool) {
 		if keyCompare(k, key) > 0 {
 			return nil, false, false // keys are in increasing order
 		}
-		if _, err := r.value(0); err != nil {
+		if err := r.pass(); err != nil {
 			return nil, false, true
 		}
 	}
@@ -710,6 +710,59 @@ func (r *binReader) entries(m map[string]any, n, depth int) error {
 		}
 	}
 	return nil
+}
+
+// pass moves r past one value of a record that openBinaryLazy has
+// checked, as value does in skip mode but reading only its extent: a
+// number's varint is not decoded, nor its range checked, again. The
+// tags of containers and gob values take value's path. On data it was
+// not meant for it returns an error or a wrong extent, never panics.
+func (r *binReader) pass() error {
+	if r.off >= len(r.b) {
+		return errBinTruncated
+	}
+	switch tag := r.b[r.off]; tag {
+	case binTagNil, binTagFalse, binTagTrue:
+		r.off++
+	case binTagString:
+		r.off++
+		_, err := r.str()
+		return err
+	case binTagInt, binTagInt8, binTagInt16, binTagInt32, binTagInt64,
+		binTagUint, binTagUint8, binTagUint16, binTagUint32, binTagUint64:
+		r.off++
+		r.passVarint()
+	case binTagFloat32:
+		r.off += 1 + 4
+	case binTagFloat64:
+		r.off += 1 + 8
+	case binTagTime:
+		r.off++
+		r.passVarint() // seconds
+		r.passVarint() // nanoseconds
+		if r.off < len(r.b) && r.b[r.off] == binZoneOffset {
+			r.off++
+			r.passVarint()
+		} else {
+			r.off++
+		}
+	default:
+		_, err := r.value(0)
+		return err
+	}
+	if r.off > len(r.b) {
+		return errBinTruncated
+	}
+	return nil
+}
+
+// passVarint moves r past one varint (its bytes up to the first below
+// 0x80), or to the end of the input.
+func (r *binReader) passVarint() {
+	for r.off < len(r.b) && r.b[r.off] >= 0x80 {
+		r.off++
+	}
+	r.off++
 }
 
 // value decodes one tagged value found in a container at the given depth.

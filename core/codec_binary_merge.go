@@ -132,7 +132,7 @@ func (l *binLazy) merge(created time.Time, changes []change, ip string) (binLazy
 		start := r.off
 		k, err := r.str()
 		if err == nil {
-			_, err = r.value(0)
+			err = r.pass()
 		}
 		if err != nil {
 			return binLazy{}, err // openBinaryLazy checked l: only a bug gets here
@@ -237,7 +237,7 @@ func (l *binLazy) sameIP(ip string) bool {
 			v, err := r.str()
 			return err == nil && v == ip && ip != ""
 		}
-		if _, err := r.value(0); err != nil {
+		if err := r.pass(); err != nil {
 			return false
 		}
 	}

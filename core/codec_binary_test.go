@@ -462,6 +462,7 @@ func binTestCheckLazy(t *testing.T, data []byte) {
 	owned := bytes.Clone(data)
 	created, values, derr := decodeBinary(owned, true)
 	lcreated, l, ok, lerr := openBinaryLazy(owned)
+	binTestCheckPass(t, data, l, lerr == nil && ok)
 	if derr != nil {
 		// Refused for the same reason, or left to decoding, unless a
 		// gob value, whose contents only decoding checks, comes first.
@@ -1106,5 +1107,64 @@ func TestMergeIntoNoneAllocations(t *testing.T) {
 	local := time.Date(2026, 1, 2, 3, 4, 5, 999999999, time.FixedZone("X", -12*3600))
 	if n := testing.AllocsPerRun(100, func() { _, _ = binNone.merge(local, changes, "") }); n != 1 {
 		t.Errorf("merge into no entries: %v allocations, want 1", n)
+	}
+}
+
+// binTestCheckPass walks the entries of data with pass, which reads only
+// each value's extent, and with value in skip mode: on a record
+// openBinaryLazy checked (checked, kept as l) both must end every entry
+// at the same offset. On any other input pass must not panic.
+func binTestCheckPass(t *testing.T, data []byte, l binLazy, checked bool) {
+	t.Helper()
+	if !checked {
+		r, _, n, err := binOpen(data, false)
+		if err != nil {
+			return
+		}
+		for range min(n, 64) {
+			if _, err := r.str(); err != nil || r.pass() != nil {
+				return
+			}
+		}
+		return
+	}
+	a, b := l.reader(), l.reader()
+	for i := range l.n {
+		if _, err := a.str(); err != nil {
+			t.Fatalf("entry %d of %q: key: %v", i, data, err)
+		}
+		b.off = a.off
+		if err := a.pass(); err != nil {
+			t.Fatalf("pass over entry %d of %q: %v", i, data, err)
+		}
+		if _, err := b.value(0); err != nil || a.off != b.off {
+			t.Fatalf("entry %d of %q: pass ends at %d, value at %d (%v)", i, data, a.off, b.off, err)
+		}
+	}
+}
+
+// TestBinReaderPass: pass ends each kind of value where value does,
+// numbers of one to ten varint bytes and times with an offset included.
+func TestBinReaderPass(t *testing.T) {
+	values := map[string]any{
+		"nil": nil, "t": true, "f": false, "s": "text", "e": "",
+		"i": -1, "i8": int8(-128), "i16": int16(300), "i32": int32(-70000), "i64": int64(math.MinInt64),
+		"u": uint(1), "u8": uint8(255), "u16": uint16(65535), "u32": uint32(1 << 31), "u64": uint64(math.MaxUint64),
+		"f32": float32(1.5), "f64": math.Inf(-1),
+		"utc": time.Unix(1<<40, 999999999).UTC(), "zone": time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("X", -9*3600-1800)),
+		"b": []byte("x"), "ss": []string{"a"}, "is": []int{1, -2}, "sm": map[string]string{"a": "b"},
+		"m": map[string]any{"k": int64(7)}, "sl": []any{"x", 2.5},
+	}
+	data, err := BinaryCodec{}.Encode(codecTestCreated, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, l, ok, err := openBinaryLazy(data)
+	if err != nil || !ok || int(l.n) != len(values) {
+		t.Fatalf("openBinaryLazy: %+v, %v, %v", l, ok, err)
+	}
+	binTestCheckPass(t, data, l, true)
+	for i := range len(data) { // every truncation: no panic
+		binTestCheckPass(t, data[:i], binLazy{}, false)
 	}
 }
