@@ -568,22 +568,7 @@ func binTestCheckMerge(t *testing.T, data []byte, l binLazy, created time.Time, 
 	}
 	sets = append(sets, mergeCase{changes: many, ip: "192.0.2.12"})
 	for _, c := range sets {
-		state := maps.Clone(values)
-		delete(state, ipKey)
-		for k, v := range c.changes {
-			if isDeleted(v) {
-				delete(state, k)
-			} else {
-				state[k] = v
-			}
-		}
-		if c.ip != "" {
-			state[ipKey] = c.ip
-		}
-		want, err := BinaryCodec{}.Encode(created, state)
-		if err != nil {
-			t.Fatal(err)
-		}
+		state, want := binTestMerged(t, created, values, c.changes, c.ip)
 		got, err := l.merge(created, changeList(c.changes), c.ip)
 		if err != nil {
 			t.Fatalf("merge of %q with %v, ip %q: %v", data, c.changes, c.ip, err)
@@ -641,6 +626,33 @@ func binTestCheckMergeOne(t *testing.T, data []byte, l binLazy, created time.Tim
 			}
 		}
 	}
+}
+
+// binTestMerged returns values (less the client address) with changes
+// applied (a value, or deleted) and ip stored under ipKey, and what
+// Encode makes of them: what merge must write.
+func binTestMerged(t *testing.T, created time.Time, values, changes map[string]any, ip string) (map[string]any, []byte) {
+	t.Helper()
+	state := maps.Clone(values)
+	if state == nil {
+		state = map[string]any{}
+	}
+	delete(state, ipKey)
+	for k, v := range changes {
+		if isDeleted(v) {
+			delete(state, k)
+		} else {
+			state[k] = v
+		}
+	}
+	if ip != "" {
+		state[ipKey] = ip
+	}
+	want, err := BinaryCodec{}.Encode(created, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state, want
 }
 
 // TestDecodeOwnedAllocations: decoding a buffer the core owns saves the
@@ -1073,19 +1085,7 @@ func TestMergeIntoNone(t *testing.T) {
 		{changes: map[string]any{"b": int64(-2), "a": true, "": nil, "c": 1.5, "d": deleted}, ip: "2001:db8::1"},
 		{changes: many, ip: "198.51.100.7"},
 	} {
-		state := map[string]any{}
-		for k, v := range c.changes {
-			if !isDeleted(v) {
-				state[k] = v
-			}
-		}
-		if c.ip != "" {
-			state[ipKey] = c.ip
-		}
-		want, err := BinaryCodec{}.Encode(codecTestCreated, state)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, want := binTestMerged(t, codecTestCreated, nil, c.changes, c.ip)
 		got, err := binNone.merge(codecTestCreated, changeList(c.changes), c.ip)
 		if err != nil || !bytes.Equal(got.data, want) {
 			t.Fatalf("merge into no entries of %v, ip %q = %q, %v; Encode = %q", c.changes, c.ip, got.data, err, want)
