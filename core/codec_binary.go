@@ -356,7 +356,8 @@ func binOpen(data []byte, owned bool) (r binReader, created time.Time, n int, er
 // asked for, instead of all at once into a map (see Session.decodeRaw):
 // a request that reads one value of a session pays for that value only.
 // Its data is owned (see decodeBinary), and openBinaryLazy has checked
-// all of it as decodeBinary would.
+// all of it as decodeBinary would, or merge wrote it (binNone, or the
+// record a session wrote and keeps).
 type binLazy struct {
 	data  []byte // nil: no record kept encoded
 	n     uint32 // number of entries
@@ -433,7 +434,7 @@ func (l *binLazy) get(key string) (v any, found, whole bool) {
 		r.off++
 		s, err := r.str()
 		if err == nil {
-			l.at, l.end = uint32(at), uint32(r.off)
+			l.remember(at, r.off)
 		}
 		return s, err == nil, err != nil
 	case binTagBytes, binTagStrings, binTagInts, binTagStringMap, binTagMap, binTagSlice, binTagGob:
@@ -442,9 +443,17 @@ func (l *binLazy) get(key string) (v any, found, whole bool) {
 	r.skip = false
 	v, err := r.value(0)
 	if err == nil {
-		l.at, l.end = uint32(at), uint32(r.off)
+		l.remember(at, r.off)
 	}
 	return v, err == nil, err != nil
+}
+
+// remember records [at, end) as the entry get found last (see
+// binLazy.at), unless the record is too large for its offsets.
+func (l *binLazy) remember(at, end int) {
+	if uint64(end) <= math.MaxUint32 {
+		l.at, l.end = uint32(at), uint32(end)
+	}
 }
 
 // Reasons for ErrCorrupt. They are prebuilt so that rejecting hostile input
@@ -712,11 +721,12 @@ func (r *binReader) entries(m map[string]any, n, depth int) error {
 	return nil
 }
 
-// pass moves r past one value of a record that openBinaryLazy has
-// checked, as value does in skip mode but reading only its extent: a
-// number's varint is not decoded, nor its range checked, again. The
-// tags of containers and gob values take value's path. On data it was
-// not meant for it returns an error or a wrong extent, never panics.
+// pass moves r past one value of a record kept as a binLazy (checked by
+// openBinaryLazy, or written by merge), as value does in skip mode but
+// reading only its extent: a number's varint is not decoded, nor its
+// range checked, again. The tags of containers and gob values take
+// value's path. On data it was not meant for it returns an error or a
+// wrong extent, never panics.
 func (r *binReader) pass() error {
 	if r.off >= len(r.b) {
 		return errBinTruncated

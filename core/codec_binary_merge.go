@@ -174,7 +174,7 @@ func (l *binLazy) merge(created time.Time, changes []change, ip string) (binLazy
 	b = b[:len(b)-gap]
 	first := countAt + w
 	if first > math.MaxUint8 || uint64(n) > math.MaxUint32 {
-		return binLazy{}, errBinCount // far beyond any record: 27 header bytes at most
+		return binLazy{}, errBinCount // far beyond any record: 28 header bytes at most
 	}
 	return binLazy{data: b, n: uint32(n), first: uint8(first)}, nil
 }
@@ -214,7 +214,7 @@ func (l *binLazy) mergeOne(created time.Time, c change, ip string) (m binLazy, o
 	}
 	b = append(b, l.data[l.end:]...)
 	if first > math.MaxUint8 {
-		return binLazy{}, false, errBinCount // far beyond any record: 27 header bytes at most
+		return binLazy{}, false, errBinCount // far beyond any record: 28 header bytes at most
 	}
 	return binLazy{data: b, n: n, first: uint8(first)}, true, nil
 }

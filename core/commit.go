@@ -440,8 +440,9 @@ type writeOp struct {
 	// other commit of this Manager can know it yet, so write takes no
 	// lock for it.
 	fresh bool
-	// raw, when set, is the loaded record kept encoded, and state nil:
-	// encode writes changes into it in place (see binLazy.merge), and
+	// raw, when set, is the loaded record kept encoded, or binNone for
+	// a new session's first record (see Session.encodableNew), and state
+	// nil: encode writes changes into it in place (see binLazy.merge), and
 	// merged is a copy of the record it wrote last, for the session to
 	// keep. A rebase drops both.
 	raw    *binLazy

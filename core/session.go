@@ -57,7 +57,7 @@ type sessionState struct {
 	ip         string
 
 	base    map[string]any // loaded or initial values; owned by this session (Commit merges changes into it)
-	raw     *binLazy       // in loadingState; when raw.data is set, a loaded record whose values base does not hold yet (see decodeRaw)
+	raw     *binLazy       // in loadingState and freshState; when raw.data is set, the record loaded or last written, whose values base does not hold yet (see decodeRaw)
 	changes changeSet      // this request's changes: the new value, or deleted
 	cleared bool
 
@@ -585,8 +585,10 @@ func (s *Session) mergedLen() int {
 // session Config.Init filled.
 //
 // A session with no base (no record, no initial values, no public id yet)
-// gets a new map of its changes, less the deletions, which becomes its
-// base only when the write succeeds: a failed commit leaves such a
+// whose changes Session.encodableNew refuses gets a new map of its
+// changes, less the deletions, which becomes its base only when the
+// write succeeds (one it accepts is written from its changes and keeps
+// no map at all): a failed commit leaves such a
 // session with its changes and no base, so Revert returns it to its empty
 // start. A session with a base has its changes merged into it here, so
 // after a failed commit Revert empties its changes but not what the merge
