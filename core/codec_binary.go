@@ -87,22 +87,48 @@ var errBinDepth = fmt.Errorf("nesting deeper than %d levels (a map or slice cont
 func (BinaryCodec) Encode(created time.Time, values map[string]any) ([]byte, error) {
 	var scratch [32]string
 	keys := binSortedKeys(scratch[:0], values)
-	size := 2 + 2*binary.MaxVarintLen64 + 1 + binary.MaxVarintLen64
+	size := binMaxHead
 	for _, k := range keys {
 		size += binary.MaxVarintLen32 + len(k) + binSize(values[k], 0)
 	}
 	b := make([]byte, 0, size)
-	b = append(b, binMagic, binVersion)
-	b = binAppendTime(b, created)
+	b = binAppendHead(b, created)
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
+		// binAppendEntry's body, written out: a call per entry costs
+		// Encode 4 % (callgrind).
 		b = binAppendString(b, k)
 		var err error
 		if b, err = binAppendValue(b, values[k], 0); err != nil {
-			return nil, fmt.Errorf("sessionkit: binary codec: encode %q: %w", k, err)
+			return nil, binEntryErr(k, err)
 		}
 	}
 	return b, nil
+}
+
+// binMaxHead is the most bytes a record's head takes (magic, version,
+// created time and entry count) for a created time in a zone whose offset
+// fits an int32, as Decode requires: a size hint, never a limit.
+const binMaxHead = 2 + 2*binary.MaxVarintLen64 + 1 + binary.MaxVarintLen64
+
+// binAppendHead appends a record's magic, version and created time; the
+// entry count follows.
+func binAppendHead(b []byte, created time.Time) []byte {
+	return binAppendTime(append(b, binMagic, binVersion), created)
+}
+
+// binAppendEntry appends one entry: key and its value.
+func binAppendEntry(b []byte, key string, v any) ([]byte, error) {
+	b, err := binAppendValue(binAppendString(b, key), v, 0)
+	if err != nil {
+		return nil, binEntryErr(key, err)
+	}
+	return b, nil
+}
+
+// binEntryErr is the error of an entry whose value cannot be encoded.
+func binEntryErr(key string, err error) error {
+	return fmt.Errorf("sessionkit: binary codec: encode %q: %w", key, err)
 }
 
 // binSortedKeys appends the keys of m to dst and sorts them.

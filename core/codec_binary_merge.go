@@ -2,7 +2,6 @@ package core
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -62,11 +61,6 @@ func binPlainEntries(r binReader, n int) bool {
 	return true
 }
 
-// binMaxTimeHeader is the most bytes a record's magic, version and
-// created time take (binAppendTime: seconds, nanoseconds, zone tag and
-// offset).
-const binMaxTimeHeader = 2 + binary.MaxVarintLen64 + binary.MaxVarintLen32 + 1 + binary.MaxVarintLen32
-
 // merge returns the record of l's values with changes applied (a value,
 // or deleted) and the client address ip stored under ipKey (none when ip
 // is ""), created at created, kept encoded: the bytes BinaryCodec.Encode
@@ -86,18 +80,13 @@ func (l *binLazy) merge(created time.Time, changes []change, ip string) (binLazy
 	}
 	keys := append(append(scratch[:0], change{ipKey, ipChange}), changes...)
 	slices.SortFunc(keys, func(a, b change) int { return keyCompare(a.key, b.key) })
-	size := len(l.data) + binary.MaxVarintLen64 // l's header is the size of the new one, less the count
-	if len(l.data) == 0 {
-		size += binMaxTimeHeader // binNone: no header to go by
-	}
+	size := l.sizeAfterHead()
 	for _, c := range keys {
 		if !isDeleted(c.v) {
 			size += binary.MaxVarintLen32 + len(c.key) + binSize(c.v, 0)
 		}
 	}
-	b := make([]byte, 0, size)
-	b = append(b, binMagic, binVersion)
-	b = binAppendTime(b, created)
+	b := binAppendHead(make([]byte, 0, size), created)
 	countAt := len(b)
 	b = b[:countAt+binary.MaxVarintLen64] // room for the count, known at the end
 	n := 0
@@ -105,10 +94,9 @@ func (l *binLazy) merge(created time.Time, changes []change, ip string) (binLazy
 		if isDeleted(c.v) {
 			return nil
 		}
-		b = binAppendString(b, c.key)
 		var err error
-		if b, err = binAppendValue(b, c.v, 0); err != nil {
-			return fmt.Errorf("sessionkit: binary codec: encode %q: %w", c.key, err)
+		if b, err = binAppendEntry(b, c.key, c.v); err != nil {
+			return err
 		}
 		n++
 		return nil
@@ -172,9 +160,9 @@ func (l *binLazy) merge(created time.Time, changes []change, ip string) (binLazy
 	gap := binary.MaxVarintLen64 - w
 	copy(b[countAt+w:], b[countAt+binary.MaxVarintLen64:])
 	b = b[:len(b)-gap]
-	first := countAt + w
-	if first > math.MaxUint8 || uint64(n) > math.MaxUint32 {
-		return binLazy{}, errBinCount // far beyond any record: 28 header bytes at most
+	first := countAt + w // a head is 38 bytes at most (binAppendTime's varints, the count): it fits first
+	if uint64(n) > math.MaxUint32 {
+		return binLazy{}, errBinCount // far beyond any record
 	}
 	return binLazy{data: b, n: uint32(n), first: uint8(first)}, nil
 }
@@ -193,30 +181,34 @@ func (l *binLazy) mergeOne(created time.Time, c change, ip string) (m binLazy, o
 	if k, err := r.str(); err != nil || k != c.key {
 		return binLazy{}, false, nil
 	}
-	n := l.n
-	size := binMaxTimeHeader + binary.MaxVarintLen32 + len(l.data) - int(l.first)
+	n, size := l.n, l.sizeAfterHead()
 	if isDeleted(c.v) {
 		n--
 	} else {
 		size += binary.MaxVarintLen32 + len(c.key) + binSize(c.v, 0)
 	}
-	b := make([]byte, 0, size)
-	b = append(b, binMagic, binVersion)
-	b = binAppendTime(b, created)
+	b := binAppendHead(make([]byte, 0, size), created)
 	b = binary.AppendUvarint(b, uint64(n))
-	first := len(b)
+	first := len(b) // as in merge, it fits first
 	b = append(b, l.data[l.first:l.at]...)
 	if !isDeleted(c.v) {
-		b = binAppendString(b, c.key)
-		if b, err = binAppendValue(b, c.v, 0); err != nil {
-			return binLazy{}, false, fmt.Errorf("sessionkit: binary codec: encode %q: %w", c.key, err)
+		if b, err = binAppendEntry(b, c.key, c.v); err != nil {
+			return binLazy{}, false, err
 		}
 	}
 	b = append(b, l.data[l.end:]...)
-	if first > math.MaxUint8 {
-		return binLazy{}, false, errBinCount // far beyond any record: 28 header bytes at most
-	}
 	return binLazy{data: b, n: n, first: uint8(first)}, true, nil
+}
+
+// sizeAfterHead is the size to reserve for a record made of l's entries
+// under a new head, before changes: l's own size with room for a longer
+// count (the new head has the same created time), or binMaxHead for
+// binNone, which has no head to go by.
+func (l *binLazy) sizeAfterHead() int {
+	if len(l.data) == 0 {
+		return binMaxHead
+	}
+	return len(l.data) + binary.MaxVarintLen64
 }
 
 // sameIP reports whether l stores ip under ipKey, or, for "", nothing.

@@ -147,7 +147,7 @@ func (m *Manager) commitStore(parent context.Context, s *Session, write, persist
 	var ctx context.Context = dc
 	state := s.base
 	filed := metaString(s.base, userKey) // the user the loaded record is filed under
-	fresh := write && persist && m.encodesNew && s.encodableNew()
+	fresh := write && persist && s.encodableNew()
 	if write && persist && !s.raw.pending() && !fresh {
 		state = s.mergeIntoBase() // only now: nothing below reads the loaded state again
 	}
@@ -237,13 +237,13 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 	if rebase {
 		w.changes, w.cleared = s.changes.list, s.cleared
 	}
-	inPlace := s.raw.pending() || fresh
 	switch {
 	case s.raw.pending():
 		w.raw = s.raw // written in place (see Session.writableInPlace)
 	case fresh:
 		w.raw = &binNone
 	}
+	inPlace := w.raw != nil // a rebase drops w.raw: see below
 	retire := s.found && s.renew && m.cas != nil
 	renewed := false
 	if retire {

@@ -212,29 +212,24 @@ func (s *Session) decodeRaw() error {
 // clear the values, change metadata or ask for a new token all decode
 // the record first (lock): those conditions guard merge's contract.
 func (s *Session) writableInPlace(newToken bool) bool {
-	if !s.raw.pending() || newToken || s.cleared {
-		return false
-	}
-	for _, c := range s.changes.list {
-		if ReservedKey(c.key) || !scalarValue(c.v) {
-			return false
-		}
-	}
-	return s.raw.plain()
+	return s.raw.pending() && !newToken && !s.cleared && s.scalarChanges() && s.raw.plain()
 }
 
 // encodableNew reports whether the first record of a new session can be
 // encoded straight from this request's changes, as binLazy.merge writes
 // them into a record of no entries, instead of from a map of its values:
-// the session has no record, no initial values and no public id (base
-// is nil), and its changes meet writableInPlace's terms (scalar values,
-// no metadata). After the write the session keeps the record encoded,
-// as a loaded one does. The Manager's terms are Manager.encodesNew's.
-// s.mu is held.
+// the Manager allows it (Manager.encodesNew), the session has no record,
+// no initial values and no public id (base is nil), and its changes meet
+// writableInPlace's terms. After the write the session keeps the record
+// encoded, as a loaded one does. s.mu is held.
 func (s *Session) encodableNew() bool {
-	if s.raw == nil || s.raw.pending() || s.found || s.base != nil || s.cleared {
-		return false
-	}
+	return s.m.encodesNew && s.raw != nil && !s.raw.pending() && !s.found && s.base == nil && !s.cleared && s.scalarChanges()
+}
+
+// scalarChanges reports whether this request's changes are deletions and
+// scalar values (see scalarValue), none of them metadata: what a write
+// into a record kept encoded can take (see writableInPlace). s.mu is held.
+func (s *Session) scalarChanges() bool {
 	for _, c := range s.changes.list {
 		if ReservedKey(c.key) || !scalarValue(c.v) {
 			return false
