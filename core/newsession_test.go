@@ -11,14 +11,25 @@ import (
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
 
-// TestNewSessionAfterFailedCommit: a new session's commit makes the map
-// of its values from its changes, and it becomes the session's base only
-// once written (see Session.mergeIntoBase). When that commit fails, the
-// session must still hold exactly its values through further Set,
-// Delete, Clear and Revert, and a later commit must store exactly them;
-// after a commit that succeeded, a change must not reach the stored
-// values through a map the session shares with the store's data.
+// TestNewSessionAfterFailedCommit: a new session's commit writes its
+// values from its changes, encoded straight into a record when they are
+// scalars (see Session.encodableNew) and else as the map of them, which
+// becomes the session's base only once written (see
+// Session.mergeIntoBase). Either way, when that commit fails, the session
+// must still hold exactly its values through further Set, Delete, Clear
+// and Revert, and a later commit must store exactly them; after a commit
+// that succeeded, a change must not reach the stored values through data
+// the session shares with the store.
 func TestNewSessionAfterFailedCommit(t *testing.T) {
+	for name, v := range map[string]func(int) any{
+		"scalars": func(n int) any { return n },
+		"slices":  func(n int) any { return []int{n} },
+	} {
+		t.Run(name, func(t *testing.T) { testNewSessionAfterFailedCommit(t, v) })
+	}
+}
+
+func testNewSessionAfterFailedCommit(t *testing.T, v func(int) any) {
 	st := memory.New(memory.Config{CleanupInterval: -1})
 	t.Cleanup(func() { _ = st.Close() })
 	faulty := conformance.NewFaultyStore(st)
@@ -26,9 +37,9 @@ func TestNewSessionAfterFailedCommit(t *testing.T) {
 	keys := func(s *core.Session) []string { return s.Keys() }
 
 	s, hdr := h.begin("", "192.0.2.1:1")
-	s.Set("a", 1)
-	s.Set("b", 2)
-	s.Set("gone", 3)
+	s.Set("a", v(1))
+	s.Set("b", v(2))
+	s.Set("gone", v(3))
 	s.Delete("gone")
 	faulty.FailAll(nil)
 	if err := h.m.Commit(s, hdr); !errors.Is(err, conformance.ErrInjected) {
@@ -38,7 +49,7 @@ func TestNewSessionAfterFailedCommit(t *testing.T) {
 	if got := keys(s); !slices.Equal(got, []string{"a", "b"}) {
 		t.Fatalf("after the failed commit: keys %v, want [a b]", got)
 	}
-	s.Set("c", 3)
+	s.Set("c", v(3))
 	s.Delete("a")
 	if got, n := keys(s), s.Len(); !slices.Equal(got, []string{"b", "c"}) || n != 2 {
 		t.Fatalf("after Set(c), Delete(a): keys %v (Len %d), want [b c]", got, n)
@@ -50,8 +61,8 @@ func TestNewSessionAfterFailedCommit(t *testing.T) {
 	if got := keys(s); len(got) != 0 {
 		t.Fatalf("after Revert: keys %v, want none (a new session starts empty)", got)
 	}
-	s.Set("d", 4)
-	s.Set("e", 5)
+	s.Set("d", v(4))
+	s.Set("e", v(5))
 	s.Delete("e")
 	tok, _ := h.commit(t, s, "", hdr)
 	if tok == "" {
@@ -66,7 +77,7 @@ func TestNewSessionAfterFailedCommit(t *testing.T) {
 	// A change after a successful commit (the adapter's second Commit,
 	// after the header left) is stored as a change of the saved session.
 	s, hdr = h.begin("", "192.0.2.1:1")
-	s.Set("x", 1)
+	s.Set("x", v(1))
 	if err := h.m.Commit(s, hdr); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +90,7 @@ func TestNewSessionAfterFailedCommit(t *testing.T) {
 	if tok == "" {
 		t.Fatal("the first commit sent no token")
 	}
-	s.Set("y", 2)
+	s.Set("y", v(2))
 	s.Delete("x")
 	if err := h.m.Commit(s, nil); err != nil {
 		t.Fatal(err)
