@@ -9,7 +9,7 @@
 # and BenchmarkFloor measure what no session middleware can avoid, so
 # that RESULTS.md can say which target a floor stops (bench/floors_test.go).
 #
-#   COUNT=6 BENCHTIME=50ms LOAD_SECONDS=1 LATENCY_SECONDS=2 LATENCY_ROUNDS=9 \
+#   COUNT=6 BENCHTIME=50ms LOAD_SECONDS=1 LATENCY_SECONDS=2 LATENCY_ROUNDS=39 LATENCY_WARMUP=10ms \
 #   MODULES_COUNT=6 MODULES_BENCHTIME=50ms CONTENTION_BENCHTIME=1x ./run.sh   (make bench)
 #
 # COUNT and MODULES_COUNT stay at 6 or more: benchstat gives no 95%
@@ -17,8 +17,10 @@
 # under 10 minutes on a 2-CPU machine (see the wall time in RESULTS.md):
 # the scenario rounds, the 1M-session footprint, the latency cases and
 # the modules' builds dominate. The latency target is checked on the median
-# of the rounds' p99 ratios: LATENCY_ROUNDS stays odd and at 9 or more so
-# that a round or two spoiled by other work on the machine move it little.
+# of the rounds' p99 ratios: LATENCY_ROUNDS stays odd and many (rounds of
+# about 50ms per load), so that a round or two spoiled by other work on the
+# machine move it little and the machine's swings fall on bare, the floor
+# and sessionkit alike (bench/cmd/latency).
 #
 # Redis and memcached are started on free loopback ports and stopped on exit.
 # Every step must succeed: a failing test, benchmark or server stops the
@@ -36,8 +38,8 @@ MODULES_COUNT=${MODULES_COUNT:-6}
 MODULES_BENCHTIME=${MODULES_BENCHTIME:-50ms}
 CONTENTION_BENCHTIME=${CONTENTION_BENCHTIME:-1x}
 LATENCY_SECONDS=${LATENCY_SECONDS:-2}
-LATENCY_ROUNDS=${LATENCY_ROUNDS:-9}
-LATENCY_WARMUP=${LATENCY_WARMUP:-50ms}
+LATENCY_ROUNDS=${LATENCY_ROUNDS:-39}
+LATENCY_WARMUP=${LATENCY_WARMUP:-10ms}
 GO=${GO:-go}
 BENCHSTAT="golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da"
 
@@ -238,7 +240,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 elapsed=$((SECONDS - start))
 machine="- Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -sr); $($GO version | cut -d' ' -f3-).
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $commit.
-- Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case and side in $LATENCY_ROUNDS rounds alternating bare, floor (a minimal session middleware) and sessionkit (each after ${LATENCY_WARMUP} of warm-up; the target checked on the median of the rounds' p99 ratios); load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME (contention CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME).
+- Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case and side in $LATENCY_ROUNDS rounds alternating bare, floor (a minimal session middleware) and sessionkit (each after a garbage collection and ${LATENCY_WARMUP} of warm-up; the target checked on the median of the rounds' p99 ratios); load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME (contention CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME).
 - Load average (1 min) at the start of each phase, with $(nproc) CPUs: $(IFS=';'; echo "${loads[*]}" | sed 's/;/; /g'). Above $(nproc) the machine was shared with other work and every time below is inflated and noisier.
 - Wall time of \`make bench\` up to this report: $((elapsed / 60)) min $((elapsed % 60)) s."
 $GO run ./cmd/report -stats "$work/stats.csv" -text "$work/stats.txt" -load "$load" -trips "$work/trips.txt" \

@@ -29,7 +29,16 @@
 // The loads alternate in rounds (bare, floor, sessionkit in odd rounds
 // and sessionkit, floor, bare in even ones, so that a drift in the
 // machine's load falls on all alike); each round gives one p99 ratio,
-// sessionkit's p99 over bare's in that round, and one of the floor's. It
+// sessionkit's p99 over bare's in that round, and one of the floor's.
+// Rounds are short and many (make bench: 39 of about 50ms per load), so
+// that the machine's swings, which come and go within seconds on a
+// shared machine, fall on the three loads alike instead of on whichever
+// holds the machine at the time. Each load starts with a garbage
+// collection (runtime.GC, not measured): the p99 under load is mostly
+// made of the requests a collection slows down, and a load's collections
+// are then the ones its own allocations start, not one that the load
+// before it left half done; with loads as short as a few collection
+// cycles that would otherwise shift one load's collections onto the next. It
 // prints one tab-separated line per framework, route and C: the latencies
 // of all rounds pooled, then the median, the least and the greatest of
 // the rounds' p99 ratios, the number of rounds, and the floor's pooled
@@ -43,7 +52,7 @@
 // Servers and generator share the process (and the machine's CPUs), as
 // wrk and a server on one machine would.
 //
-//	latency -d 2s -rounds 9 -conns 16,64
+//	latency -d 2s -rounds 39 -warmup 10ms -conns 16,64
 //
 // -frameworks and -routes narrow the cases; -cpuprofile writes a CPU
 // profile of the whole run (every server alike), to see what a case
@@ -60,6 +69,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -80,8 +90,8 @@ import (
 
 func main() {
 	d := flag.Duration("d", 2*time.Second, "measured duration per case")
-	warm := flag.Duration("warmup", 300*time.Millisecond, "unmeasured load before each case")
-	rounds := flag.Int("rounds", 1, "rounds per case: bare and sessionkit alternate, each for d/rounds, so that a change in the machine's load falls on both; each round gives one p99 ratio")
+	warm := flag.Duration("warmup", 300*time.Millisecond, "unmeasured load before each load of a round, after its garbage collection")
+	rounds := flag.Int("rounds", 1, "rounds per case: bare, the floor and sessionkit alternate, each for d/rounds, so that a change in the machine's load falls on all three; each round gives one p99 ratio")
 	connList := flag.String("conns", "16,64", "comma-separated connection counts")
 	fwList := flag.String("frameworks", "nethttp,gin,echo", "comma-separated frameworks")
 	routeList := flag.String("routes", "untouched,read,update", "comma-separated routes")
@@ -389,8 +399,10 @@ func newLoader(s *server, route string, conns int) *loader {
 func (l *loader) close() { l.tr.CloseIdleConnections() }
 
 // run loads the route for warm then d and returns the latencies measured
-// in d.
+// in d. It first collects garbage, so that the collections during the
+// load are those its own allocations start (see the package comment).
 func (l *loader) run(warm, d time.Duration) result {
+	runtime.GC()
 	var (
 		mu      sync.Mutex
 		all     []time.Duration

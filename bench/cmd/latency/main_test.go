@@ -1,0 +1,35 @@
+package main
+
+import (
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+)
+
+// TestLoadStartsWithCollection: every load of a round starts with a
+// garbage collection of its own, so that the collections during a load
+// are the ones its own allocations start (automatic collection is off
+// here: only run's own can count).
+func TestLoadStartsWithCollection(t *testing.T) {
+	s, err := start("nethttp", kindBare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	l := newLoader(s, "untouched", 2)
+	defer l.close()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	var before, after runtime.MemStats
+	for range 3 {
+		runtime.ReadMemStats(&before)
+		r := l.run(time.Millisecond, 5*time.Millisecond)
+		runtime.ReadMemStats(&after)
+		if len(r.lat) == 0 {
+			t.Fatal("the load measured no request")
+		}
+		if n := after.NumGC - before.NumGC; n != 1 {
+			t.Fatalf("%d collections during a load with automatic collection off, want 1 (its own, at the start)", n)
+		}
+	}
+}
