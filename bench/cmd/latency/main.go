@@ -30,15 +30,14 @@
 // and sessionkit, floor, bare in even ones, so that a drift in the
 // machine's load falls on all alike); each round gives one p99 ratio,
 // sessionkit's p99 over bare's in that round, and one of the floor's.
-// Rounds are short and many (make bench: 39 of about 50ms per load), so
-// that the machine's swings, which come and go within seconds on a
-// shared machine, fall on the three loads alike instead of on whichever
-// holds the machine at the time. Each load starts with a garbage
-// collection (runtime.GC, not measured): the p99 under load is mostly
-// made of the requests a collection slows down, and a load's collections
-// are then the ones its own allocations start, not one that the load
-// before it left half done; with loads as short as a few collection
-// cycles that would otherwise shift one load's collections onto the next. It
+// Rounds are many (make bench: 39 of about 50ms per load, in the same
+// measured time as 9 of about 220ms): the median of more rounds' ratios
+// moves less from run to run, whatever spoils single rounds. Each load
+// starts with a garbage collection (runtime.GC, not measured): the p99
+// under load is mostly made of the requests a collection slows down, and
+// a load's collections are then the ones its own allocations start, not
+// one that the load before it left half done, which with loads as short
+// as a few collection cycles would shift collections between loads. It
 // prints one tab-separated line per framework, route and C: the latencies
 // of all rounds pooled, then the median, the least and the greatest of
 // the rounds' p99 ratios, the number of rounds, and the floor's pooled
@@ -91,7 +90,7 @@ import (
 func main() {
 	d := flag.Duration("d", 2*time.Second, "measured duration per case")
 	warm := flag.Duration("warmup", 300*time.Millisecond, "unmeasured load before each load of a round, after its garbage collection")
-	rounds := flag.Int("rounds", 1, "rounds per case: bare, the floor and sessionkit alternate, each for d/rounds, so that a change in the machine's load falls on all three; each round gives one p99 ratio")
+	rounds := flag.Int("rounds", 1, "rounds per case: bare, the floor and sessionkit alternate, each for d/rounds, so that a change in the machine's load falls on all three; each round gives two p99 ratios, sessionkit's and the floor's to bare")
 	connList := flag.String("conns", "16,64", "comma-separated connection counts")
 	fwList := flag.String("frameworks", "nethttp,gin,echo", "comma-separated frameworks")
 	routeList := flag.String("routes", "untouched,read,update", "comma-separated routes")
@@ -353,9 +352,10 @@ func (v sessionValues) set(key, value string) { v.s.Set(key, value) }
 
 // result is one case's latencies.
 type result struct {
-	lat []time.Duration // sorted
-	rps float64
-	d   time.Duration // measured time
+	lat  []time.Duration // sorted
+	rps  float64
+	d    time.Duration // measured time
+	from time.Time     // when the measured time began (of one load)
 }
 
 // merge returns the latencies of r and o together.
@@ -399,8 +399,9 @@ func newLoader(s *server, route string, conns int) *loader {
 func (l *loader) close() { l.tr.CloseIdleConnections() }
 
 // run loads the route for warm then d and returns the latencies measured
-// in d. It first collects garbage, so that the collections during the
-// load are those its own allocations start (see the package comment).
+// from then until the requests in flight have ended. It first collects
+// garbage, so that the collections during the load are those its own
+// allocations start (see the package comment).
 func (l *loader) run(warm, d time.Duration) result {
 	runtime.GC()
 	var (
@@ -440,12 +441,16 @@ func (l *loader) run(warm, d time.Duration) result {
 		})
 	}
 	time.Sleep(warm)
+	from := time.Now()
 	measure.Store(true)
 	time.Sleep(d)
 	stop.Store(true)
 	wg.Wait()
+	// The requests in flight at stop are measured too: the measured time
+	// runs until the last of them ends.
+	d = time.Since(from)
 	slices.Sort(all)
-	return result{lat: all, rps: float64(len(all)) / d.Seconds(), d: d}
+	return result{lat: all, rps: float64(len(all)) / d.Seconds(), d: d, from: from}
 }
 
 // seedCookie stores a ten-value session and returns its cookie.

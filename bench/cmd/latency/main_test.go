@@ -8,9 +8,9 @@ import (
 )
 
 // TestLoadStartsWithCollection: every load of a round starts with a
-// garbage collection of its own, so that the collections during a load
-// are the ones its own allocations start (automatic collection is off
-// here: only run's own can count).
+// garbage collection of its own, before its measured time, so that the
+// collections during a load are the ones its own allocations start
+// (automatic collection is off here: only run's own can count).
 func TestLoadStartsWithCollection(t *testing.T) {
 	s, err := start("nethttp", kindBare)
 	if err != nil {
@@ -30,6 +30,12 @@ func TestLoadStartsWithCollection(t *testing.T) {
 		}
 		if n := after.NumGC - before.NumGC; n != 1 {
 			t.Fatalf("%d collections during a load with automatic collection off, want 1 (its own, at the start)", n)
+		}
+		if last := int64(after.LastGC); last >= r.from.UnixNano() {
+			t.Fatalf("the load's collection ended %v after its measured time began, want before", time.Duration(last-r.from.UnixNano()))
+		}
+		if r.d < 5*time.Millisecond || r.rps != float64(len(r.lat))/r.d.Seconds() {
+			t.Fatalf("measured %v, %.0f req/s for %d requests; want at least the 5ms asked for, and the rate over it", r.d, r.rps, len(r.lat))
 		}
 	}
 }

@@ -811,9 +811,9 @@ func (rp *report) writeLatency() {
 		"without a session (no Cookie header); sessionkit's and the floor's (below) carry their session cookie. Bare, the floor and "+
 		"sessionkit are measured in alternating rounds (bare, floor, sessionkit in odd rounds, sessionkit, floor, bare in "+
 		"even ones), and each round gives one p99 ratio: sessionkit's p99 over bare's in that round (and one of the floor's). "+
-		"Rounds are short and many, so that the shared machine's swings, which come and go within seconds, fall on the three "+
-		"alike; each load of a round starts with a garbage collection, not measured, so that the collections that slow its "+
-		"requests are those its own allocations start. The target is checked on the median of the rounds' ratios (no round is picked: "+
+		"Rounds are many and short (the median of many rounds' ratios moves less from run to run); each load of a round "+
+		"starts with a garbage collection, not measured, so that the collections that slow its requests are those its own "+
+		"allocations start. The target is checked on the median of the rounds' ratios (no round is picked: "+
 		"a burst of other work on the shared machine that spoils a round or two moves the median little, and the pooled "+
 		"p99, which a single spoiled round decides, much); the range of the rounds' ratios and the pooled p50 and p99 "+
 		"of all rounds are shown beside it. p99 on a machine whose load average is above its CPU count (see the top of "+
