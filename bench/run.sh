@@ -18,9 +18,9 @@
 # the scenario rounds, the 1M-session footprint, the latency cases and
 # the modules' builds dominate. The latency target is checked on the median
 # of the rounds' p99 ratios: LATENCY_ROUNDS stays odd and many (rounds of
-# about 50ms per load), so that a round or two spoiled by other work on the
-# machine move it little and the machine's swings fall on bare, the floor
-# and sessionkit alike (bench/cmd/latency).
+# about 50ms per load): a round or two spoiled by other work on the machine
+# move it little, and the median of many rounds moves less from run to run
+# (bench/cmd/latency).
 #
 # Redis and memcached are started on free loopback ports and stopped on exit.
 # Every step must succeed: a failing test, benchmark or server stops the

@@ -51,7 +51,7 @@
 // Servers and generator share the process (and the machine's CPUs), as
 // wrk and a server on one machine would.
 //
-//	latency -d 2s -rounds 39 -warmup 10ms -conns 16,64
+//	latency -d 2s -conns 16,64   (make bench's settings: -rounds 39 -warmup 10ms are the defaults)
 //
 // -frameworks and -routes narrow the cases; -cpuprofile writes a CPU
 // profile of the whole run (every server alike), to see what a case
@@ -89,8 +89,8 @@ import (
 
 func main() {
 	d := flag.Duration("d", 2*time.Second, "measured duration per case")
-	warm := flag.Duration("warmup", 300*time.Millisecond, "unmeasured load before each load of a round, after its garbage collection")
-	rounds := flag.Int("rounds", 1, "rounds per case: bare, the floor and sessionkit alternate, each for d/rounds, so that a change in the machine's load falls on all three; each round gives two p99 ratios, sessionkit's and the floor's to bare")
+	warm := flag.Duration("warmup", 10*time.Millisecond, "unmeasured load before each load of a round, after its garbage collection")
+	rounds := flag.Int("rounds", 39, "rounds per case: bare, the floor and sessionkit alternate, each for d/rounds, so that a change in the machine's load falls on all three; each round gives two p99 ratios, sessionkit's and the floor's to bare")
 	connList := flag.String("conns", "16,64", "comma-separated connection counts")
 	fwList := flag.String("frameworks", "nethttp,gin,echo", "comma-separated frameworks")
 	routeList := flag.String("routes", "untouched,read,update", "comma-separated routes")
