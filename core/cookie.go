@@ -49,15 +49,41 @@ func newCookieTemplate(c http.Cookie) cookieTemplate {
 }
 
 // plainCookieValue reports whether http.Cookie.String writes v as it is:
-// no byte it would drop, and nothing that would make it quote v.
+// no byte it would drop, and nothing that would make it quote v. A sealed
+// session cookie is a few hundred bytes: it looks bytes up in a table,
+// eight in a row, which takes a third of the time of comparing each byte
+// with the six cases in turn (BenchmarkPlainCookieValue).
 func plainCookieValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		b := v[i]
-		if b <= ' ' || b >= 0x7f || b == '"' || b == ';' || b == '\\' || b == ',' {
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		w := v[i : i+8]
+		if !(plainByte[w[0]] && plainByte[w[1]] && plainByte[w[2]] && plainByte[w[3]] &&
+			plainByte[w[4]] && plainByte[w[5]] && plainByte[w[6]] && plainByte[w[7]]) {
+			return false
+		}
+	}
+	for ; i < len(v); i++ {
+		if !plainByte[v[i]] {
 			return false
 		}
 	}
 	return true
+}
+
+// plainByte holds, for every byte, whether http.Cookie.String keeps it in
+// a value without quoting the value (see notPlainByte).
+var plainByte = func() (t [256]bool) {
+	for b := range t {
+		t[b] = !notPlainByte(byte(b))
+	}
+	return t
+}()
+
+// notPlainByte reports whether http.Cookie.String drops b from a value
+// (at most ' ', from 0x7f, '"', ';', '\\') or quotes the value for it (',';
+// ' ' too).
+func notPlainByte(b byte) bool {
+	return b <= ' ' || b >= 0x7f || b == '"' || b == ';' || b == '\\' || b == ','
 }
 
 // String returns what http.Cookie.String returns for the template's cookie
@@ -110,6 +136,27 @@ func (t *cookieTemplate) Len(c *http.Cookie) int {
 	if !t.ok || !plainCookieValue(c.Value) || c.Expires.Year() > 9999 {
 		return len(c.String())
 	}
+	return t.plainLen(c)
+}
+
+// Fits reports whether t.String(c) is neither empty nor longer than limit,
+// and its length when that had to be counted. It reads the value's bytes
+// only when the cookie may be too long: http.Cookie.String writes a value
+// as it is, or drops bytes of it, or adds two quotes, so a cookie whose
+// plain length plus two is within limit fits.
+func (t *cookieTemplate) Fits(c *http.Cookie, limit int) (int, bool) {
+	if t.ok && c.Expires.Year() <= 9999 {
+		if n := t.plainLen(c); n+2 <= limit {
+			return n, true
+		}
+	}
+	n := t.Len(c)
+	return n, n != 0 && n <= limit
+}
+
+// plainLen returns len(t.String(c)) for a value that http.Cookie.String
+// writes as it is, and an expiry before the year 10000.
+func (t *cookieTemplate) plainLen(c *http.Cookie) int {
 	n := len(t.head) + len(c.Value) + len(t.mid) + len(t.tail)
 	if c.Expires.Year() >= 1601 {
 		n += len("; Expires=") + len(http.TimeFormat)

@@ -137,7 +137,7 @@ func (m *Manager) tokenFits(token string, expiry, now time.Time) error {
 	}
 	c := m.cfg.Cookie
 	c.Value, c.MaxAge, c.Expires = m.signValue(token), m.cookieMaxAge(expiry, now), now
-	if n := m.cookie.Len(&c); n > MaxCookieSize || n == 0 {
+	if n, ok := m.cookie.Fits(&c, MaxCookieSize); !ok {
 		return fmt.Errorf("sessionkit: seal: %w: the session cookie would take %d bytes, browsers keep at most %d", ErrTooLarge, n, MaxCookieSize)
 	}
 	return nil
