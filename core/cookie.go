@@ -80,8 +80,8 @@ var plainByte = func() (t [256]bool) {
 }()
 
 // notPlainByte reports whether http.Cookie.String drops b from a value
-// (at most ' ', from 0x7f, '"', ';', '\\') or quotes the value for it (',';
-// ' ' too).
+// (a control byte, 0x7f and above, '"', ';', '\\') or quotes the value for
+// it (' ', ',').
 func notPlainByte(b byte) bool {
 	return b <= ' ' || b >= 0x7f || b == '"' || b == ';' || b == '\\' || b == ','
 }
@@ -118,7 +118,7 @@ func (t *cookieTemplate) String(c *http.Cookie) string {
 // expiresText returns exp in http.TimeFormat, from the cache when it names
 // the same second as the last one written.
 func (t *cookieTemplate) expiresText(exp time.Time) []byte {
-	if exp.Year() > 9999 {
+	if exp.UTC().Year() > 9999 {
 		return exp.UTC().AppendFormat(nil, http.TimeFormat) // longer than the cache holds
 	}
 	sec := exp.Unix()
@@ -133,7 +133,7 @@ func (t *cookieTemplate) expiresText(exp time.Time) []byte {
 
 // Len returns len(t.String(c)) without building the value.
 func (t *cookieTemplate) Len(c *http.Cookie) int {
-	if !t.ok || !plainCookieValue(c.Value) || c.Expires.Year() > 9999 {
+	if !t.ok || !plainCookieValue(c.Value) || c.Expires.UTC().Year() > 9999 {
 		return len(c.String())
 	}
 	return t.plainLen(c)
@@ -145,7 +145,7 @@ func (t *cookieTemplate) Len(c *http.Cookie) int {
 // as it is, or drops bytes of it, or adds two quotes, so a cookie whose
 // plain length plus two is within limit fits.
 func (t *cookieTemplate) Fits(c *http.Cookie, limit int) (int, bool) {
-	if t.ok && c.Expires.Year() <= 9999 {
+	if t.ok && c.Expires.UTC().Year() <= 9999 {
 		if n := t.plainLen(c); n+2 <= limit {
 			return n, true
 		}

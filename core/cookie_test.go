@@ -5,7 +5,6 @@ import (
 	"log"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,7 +19,8 @@ func TestCookieTemplate(t *testing.T) {
 	pick := func(s ...string) string { return s[rng.IntN(len(s))] }
 	values := []string{"", "abc", "AAAA-_09.~!#$%&'()*+/:<=>?@[]^`{|}", "a b", "a,b", `a"b`, "a;b", `a\b`, "tok\x7f", "é", "abc.def-ghi_jkl"}
 	expiries := []time.Time{{}, time.Unix(0, 0), time.Date(1600, 12, 31, 23, 59, 59, 0, time.UTC),
-		time.Date(2026, 11, 29, 23, 1, 2, 0, time.FixedZone("x", 3600)), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+		time.Date(2026, 11, 29, 23, 1, 2, 0, time.FixedZone("x", 3600)), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 0, 0, 0, time.FixedZone("-5", -5*3600))} // 10000 in UTC
 	fast := 0
 	for i := 0; i < 5000; i++ {
 		tmpl := http.Cookie{
@@ -53,6 +53,14 @@ func TestCookieTemplate(t *testing.T) {
 	if fast < 500 {
 		t.Fatalf("only %d of 5000 cookies took the template: the test checks too little of it", fast)
 	}
+}
+
+// quietLog discards the log for the rest of t: http.Cookie.String logs
+// every byte it drops from a value.
+func quietLog(t *testing.T) {
+	w := log.Writer()
+	log.SetOutput(io.Discard)
+	t.Cleanup(func() { log.SetOutput(w) })
 }
 
 // TestCookieTemplateAllocs checks that a session cookie costs one allocation.
@@ -94,8 +102,7 @@ func BenchmarkSetCookie(b *testing.B) {
 func TestPlainCookieValue(t *testing.T) {
 	// The rule itself, byte by byte, against http.Cookie.String (which
 	// logs every byte it drops).
-	log.SetOutput(io.Discard)
-	defer log.SetOutput(os.Stderr)
+	quietLog(t)
 	for b := 0; b < 256; b++ {
 		v := "x" + string([]byte{byte(b)}) + "x"
 		want := (&http.Cookie{Name: "a", Value: v}).String() == "a="+v
@@ -162,9 +169,14 @@ func TestPlainCookieValue(t *testing.T) {
 
 // TestCookieTemplateFits checks Fits against the length http.Cookie.String
 // writes, for values around MaxCookieSize that it writes as they are,
-// quotes or sanitizes, and for cookies the template does not apply to.
+// quotes or sanitizes, with expiries whose date has four digits in UTC or
+// five (also when it has four in its own zone), and for cookies the
+// template does not apply to.
 func TestCookieTemplateFits(t *testing.T) {
+	quietLog(t)
 	rng := rand.New(rand.NewPCG(5, 6))
+	expiries := []time.Time{time.Now(), {}, time.Date(9999, 12, 31, 23, 0, 0, 0, time.FixedZone("-5", -5*3600)),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
 	tmpls := []http.Cookie{
 		{Name: "session", Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode},
 		{Name: "s", Quoted: true},
@@ -182,7 +194,7 @@ func TestCookieTemplateFits(t *testing.T) {
 		for range rng.IntN(3) {
 			v[rng.IntN(len(v))] = " ,\";\x7f"[rng.IntN(5)]
 		}
-		c.Value, c.MaxAge, c.Expires = string(v), 3600+rng.IntN(2)*400*86400, time.Now()
+		c.Value, c.MaxAge, c.Expires = string(v), 3600+rng.IntN(2)*400*86400, expiries[rng.IntN(len(expiries))]
 		want := len(c.String())
 		for _, limit := range []int{want - 1, want, want + 1, want + 2, MaxCookieSize} {
 			n, ok := ct.Fits(&c, limit)
