@@ -175,7 +175,7 @@ type scenario struct {
 	path     string
 	seeded   bool // present the cookie of a stored ten-value session
 	follow   bool // present the cookie of the previous response (renew)
-	parallel int  // >0: RunParallel at this GOMAXPROCS (0: all CPUs); memory stores only
+	parallel int  // RunParallel: >0 at this GOMAXPROCS, -1 at the current one (0: not parallel); memory stores only
 }
 
 var scenarios = []scenario{

@@ -88,27 +88,43 @@ runner=()
 # machine:
 #
 # - A loopback round trip that crosses CPUs waits for the other CPU to
-#   wake, which on a virtual machine takes tens of microseconds, as often
-#   as it happens to be asleep. The 95% confidence intervals of the
+#   wake, which on a virtual machine can take tens of microseconds, as
+#   often as it happens to be asleep. The 95% confidence intervals of the
 #   network-store benchmarks (BenchmarkFloor; the Redis and memcached
 #   contenders' new, read, update and renew; 32 rows) were ±32% at the
 #   median (up to ±112%), Floor/redis-set measured 35 to 73 µs within one
 #   process, and a contender's whole new-session request measured less
-#   than the bare SET it contains. On one CPU with the servers: ±8-10%,
-#   and two runs' medians agreed within a few percent.
-# - With two CPUs and GOMAXPROCS=2, the garbage collector's background
-#   work runs on the idle second CPU, outside the measured time, and
-#   where it lands varies: the in-process rows' intervals were ±8-53%
-#   (untouched and new). On one CPU every library pays its whole cost, as
-#   on a server with no idle CPU, and the intervals were ±3-18%.
+#   than the bare SET it contains. On one CPU with the servers: ±8-10% at
+#   the median (the widest ±66% and ±73%), and two runs' medians agreed
+#   within a few percent.
+# - With two CPUs and GOMAXPROCS=2, the in-process rows' intervals were
+#   ±8-53% (untouched and new); on one CPU ±3-18%. The garbage collector's
+#   background work, which then runs on the idle second CPU outside the
+#   measured time, is the likely cause (not measured apart). The medians
+#   move, not all one way: sessionkit's untouched request went from 270 to
+#   305 ns, gin-contrib's from 304 to 288 ns.
 #
-# Servers given in SESSIONKIT_REDIS_ADDR or SESSIONKIT_MEMCACHE_ADDR are
-# not moved.
+# The CPU is the last one this script may use (Cpus_allowed_list, which
+# also holds in a container limited to some CPUs); the servers go back to
+# the CPUs they started with. Servers given in SESSIONKIT_REDIS_ADDR or
+# SESSIONKIT_MEMCACHE_ADDR are not moved (RESULTS.md's Settings line says
+# which were).
+allowed=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
+ncpus=0
+IFS=, read -ra cpuranges <<<"$allowed"
+for r in "${cpuranges[@]}"; do
+	if [[ $r == *-* ]]; then
+		ncpus=$((ncpus + ${r#*-} - ${r%-*} + 1))
+	else
+		ncpus=$((ncpus + 1))
+	fi
+done
 pincpu=""
-if [ "$(nproc)" -gt 1 ] && command -v taskset >/dev/null; then
-	pincpu=$(($(nproc) - 1))
+if [ "$ncpus" -gt 1 ] && command -v taskset >/dev/null && taskset -c "${allowed##*[,-]}" true 2>/dev/null; then
+	pincpu=${allowed##*[,-]}
 fi
 serverpids=()
+servernames=()
 
 # runpinned OUT ARGS...: runbench on one CPU with GOMAXPROCS=1.
 runpinned() {
@@ -168,6 +184,7 @@ if [ -z "${SESSIONKIT_REDIS_ADDR:-}" ]; then
 	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --daemonize no >"$work/redis.log" 2>&1 &
 	pids+=($!)
 	serverpids+=($!)
+	servernames+=(Redis)
 	waitport "$port"
 	export SESSIONKIT_REDIS_ADDR=127.0.0.1:$port
 fi
@@ -178,6 +195,7 @@ if [ -z "${SESSIONKIT_MEMCACHE_ADDR:-}" ]; then
 	memcached -l 127.0.0.1 -p "$port" -U 0 -m 1024 "${user[@]}" >"$work/memcached.log" 2>&1 &
 	pids+=($!)
 	serverpids+=($!)
+	servernames+=(memcached)
 	waitport "$port"
 	export SESSIONKIT_MEMCACHE_ADDR=127.0.0.1:$port
 fi
@@ -213,7 +231,7 @@ for round in $(seq "$COUNT"); do
 	done
 	runpinned "$raw" -test.run '^$' -test.bench '^(BenchmarkSeal|BenchmarkFloor)$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
 done
-pinservers "0-$(($(nproc) - 1))"
+pinservers "$allowed"
 phase "footprint"
 runbench "$raw" -test.run '^$' -test.bench '^BenchmarkFootprint$' -test.benchtime 1x -test.count 1
 phase "sweep"
@@ -293,10 +311,17 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain 2>/dev/null)" ] && commit="$commit (with uncommitted changes)"
 elapsed=$((SECONDS - start))
-pinned="benchmarks at GOMAXPROCS=1 (not pinned: one CPU, or no taskset), except the parallel scenarios"
+pinned="benchmarks at GOMAXPROCS=1, not pinned (one CPU allowed, or taskset missing or refused)"
 if [ -n "$pincpu" ]; then
-	pinned="benchmarks on CPU $pincpu with GOMAXPROCS=1 (taskset), Redis and memcached moved to that CPU for the rounds, except the parallel scenarios (read-par, read-par1, update-par), which have the whole machine"
+	pinned="benchmarks on CPU $pincpu with GOMAXPROCS=1 (taskset)"
+	if [ ${#servernames[@]} -gt 0 ]; then
+		pinned="$pinned, $(IFS=/; echo "${servernames[*]}") moved to that CPU for the rounds"
+	fi
+	if [ ${#servernames[@]} -lt 2 ]; then
+		pinned="$pinned, servers from SESSIONKIT_REDIS_ADDR/SESSIONKIT_MEMCACHE_ADDR not moved"
+	fi
 fi
+pinned="$pinned; the parallel scenarios (read-par, read-par1, update-par) on the whole machine"
 machine="- Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -sr); $($GO version | cut -d' ' -f3-).
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $commit.
 - Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; $pinned; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case and side in $LATENCY_ROUNDS rounds alternating bare, floor (a minimal session middleware) and sessionkit (each after a garbage collection and ${LATENCY_WARMUP} of warm-up; the target checked on the median of the rounds' p99 ratios); load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME (contention CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME).

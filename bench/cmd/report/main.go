@@ -414,8 +414,9 @@ func (rp *report) writeTargets() {
 
 func (rp *report) writeScaling() {
 	w := rp.out
-	fmt.Fprintf(w, "Parallel read scaling on the in-process stores, one session per goroutine: read is one goroutine, "+
-		"read-par as many goroutines as CPUs, read-par1 the same at GOMAXPROCS=1. speed-up = read / read-par "+
+	fmt.Fprintf(w, "Parallel read scaling on the in-process stores, one session per goroutine: read is one goroutine "+
+		"(on one CPU, as every scenario), read-par as many goroutines as CPUs and read-par1 the same at GOMAXPROCS=1, "+
+		"both in the same process on the whole machine. speed-up = read-par1 / read-par "+
 		"(2.0 would be perfect on 2 CPUs; on a machine oversubscribed by other work it falls towards 1 for everyone).\n\n")
 	fmt.Fprintf(w, "| contender | read | read-par1 | read-par | speed-up |\n|---|--:|--:|--:|--:|\n")
 	for _, c := range rp.contenders {
@@ -423,7 +424,7 @@ func (rp *report) writeScaling() {
 		p1, ok1 := rp.get(c.name, "read-par1", "sec/op")
 		all, ok2 := rp.get(c.name, "read-par", "sec/op")
 		if ok0 && ok1 && ok2 {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f |\n", c.name, fmtNs(one.v*1e9), fmtNs(p1.v*1e9), fmtNs(all.v*1e9), one.v/all.v)
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f |\n", c.name, fmtNs(one.v*1e9), fmtNs(p1.v*1e9), fmtNs(all.v*1e9), p1.v/all.v)
 		}
 	}
 	fmt.Fprintln(w)

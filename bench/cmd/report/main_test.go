@@ -55,3 +55,26 @@ func TestAddedAndTargets(t *testing.T) {
 		t.Errorf("parseContender(gincontrib-gin-memcached) = %+v (class %s)", c, c.class())
 	}
 }
+
+// TestScalingSpeedUp: the speed-up divides read-par1 by read-par, the two
+// measured in the same process on the whole machine, with the pinned
+// serial read (no -N suffix) shown beside them.
+func TestScalingSpeedUp(t *testing.T) {
+	res, err := parseCSV(strings.NewReader(`goos: linux
+,raw.txt,
+,sec/op,CI
+Scenarios/sessionkit-nethttp-memory/read,3e-06,2%
+Scenarios/sessionkit-nethttp-memory/read-par-2,1e-06,2%
+Scenarios/sessionkit-nethttp-memory/read-par1-2,1.8e-06,2%
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	rp := &report{res: res, byScenario: map[string]map[string]bool{}, out: &out}
+	rp.index()
+	rp.writeScaling()
+	if want := "| sessionkit-nethttp-memory | 3.00 µs | 1.80 µs | 1.00 µs | 1.80 |"; !strings.Contains(out.String(), want) {
+		t.Errorf("scaling table:\n%s\nwant the row %q", out.String(), want)
+	}
+}
