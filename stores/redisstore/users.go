@@ -35,6 +35,12 @@ import (
 // session, logged out or idle-expired. On a Cluster across slots the
 // score is until (a Touch cannot reach the set there), and each filing
 // checks a few random members' records and removes those that are gone.
+// There a key filed under another user, or under none, stays a member of
+// its previous user's set (skipped by UserKeys: the record names its
+// user) until its score passes or its record is gone: a removal made after
+// the record was written, from another slot, could land after a
+// concurrent request had filed the key under that user again, leaving a
+// filed record unlisted.
 //
 // Where the record and the user sets share a slot (a single node or a
 // Sentinel failover client always; a Cluster or Ring when KeyPrefix has a
@@ -174,14 +180,14 @@ return live
 // in different slots, where one script cannot touch both (CROSSSLOT). The
 // key is then added to the new user's set first (one round trip, which
 // also picks a few random members to check), the record is written by the
-// script (one), and a pipeline (one) takes the key out of the previous
-// user's set, confirms the new member and checks the picked members'
-// records; the picked members whose record is gone are removed (one more,
-// only then). A failure after the first step leaves a member whose record
-// is not filed under the user, which UserKeys skips and prunes; a failure
-// of the last steps leaves a stale member of the previous user (skipped
-// too: the record names its user) until its until. The record is never
-// filed without being listed.
+// script (one), and a pipeline (one) confirms the new member and checks
+// the picked members' records; the picked members whose record is gone
+// are removed (one more, only then). The key stays in the previous user's
+// set, skipped by UserKeys, until its score passes or its record is gone
+// (see the user index above). A failure after the first step leaves a
+// member whose record is not filed under the user, which UserKeys skips.
+// The record is never filed without being listed, whatever the order in
+// which concurrent filings of one key reach the sets.
 func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, user string, until time.Time) (uint64, error) {
 	if !core.ValidKey(key) {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: %w", core.ErrInvalidKey)
@@ -231,8 +237,7 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 		if ttl <= 0 || untilMs <= now {
 			owner = "" // the record was ended, or its filing: it is listed nowhere
 		}
-		old, _ := res[1].(string)
-		if err := s.refile(ctx, key, old, owner, untilMs, sample); err != nil {
+		if err := s.refile(ctx, key, owner, untilMs, sample); err != nil {
 			return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: update the user sets: %w", err)
 		}
 	}
@@ -269,17 +274,14 @@ func (s *Store) fileFirst(ctx context.Context, key, owner string, untilMs, now i
 }
 
 // refile finishes a filing for a store whose records and sets live in
-// different slots, in one pipeline: it takes key out of the set of the
-// user hashed old, confirms it in the one of the user hashed owner (either
-// may be ""; the score loses the 0.5 of fileFirst), and checks the records
-// of sample, members of owner's set, then removes those whose record is
-// gone.
-func (s *Store) refile(ctx context.Context, key, old, owner string, untilMs int64, sample []goredis.Z) error {
+// different slots, in one pipeline: it confirms key in the set of the user
+// hashed owner (none when owner is ""; the score loses the 0.5 of
+// fileFirst), and checks the records of sample, members of owner's set,
+// then removes those whose record is gone. It leaves key in the set of the
+// user it was filed under before: see the user index above.
+func (s *Store) refile(ctx context.Context, key, owner string, untilMs int64, sample []goredis.Z) error {
 	pipe := s.client.Pipeline()
-	var zrem, zadd *goredis.IntCmd
-	if old != "" && old != owner {
-		zrem = pipe.ZRem(ctx, s.userPrefix+old, key)
-	}
+	var zadd *goredis.IntCmd
 	if owner != "" {
 		zadd = pipe.ZAdd(ctx, s.userPrefix+owner, goredis.Z{Score: float64(untilMs), Member: key})
 	}
@@ -293,9 +295,6 @@ func (s *Store) refile(ctx context.Context, key, old, owner string, untilMs int6
 		return nil
 	}
 	_, _ = pipe.Exec(ctx) // each command's error is checked below
-	if zrem != nil && zrem.Err() != nil {
-		return zrem.Err()
-	}
 	if zadd != nil && zadd.Err() != nil {
 		return zadd.Err()
 	}
@@ -328,8 +327,9 @@ func (s *Store) refile(ctx context.Context, key, old, owner string, untilMs int6
 // pipeline of two GETRANGEs per member to the records' nodes, then, when
 // some records are gone, a ZREM of those; a reading that finds a record
 // newly ended is followed by another (see userKeysSplit). There, a member
-// whose record is filed elsewhere is only skipped, not removed: the
-// CompareAndSwapUser that refiled it removes it, or its until does.
+// whose record is filed elsewhere is only skipped, not removed (its record
+// may be filed under this user again by then): its until removes it, or
+// the end of its record.
 func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sessionkit: redis: user-keys: %w", err)

@@ -580,3 +580,91 @@ func TestUserIndexSnapshotUnderRenew(t *testing.T) {
 		})
 	}
 }
+
+// gateHook holds back every pipeline that adds member to set until open
+// is closed, after reporting it on held.
+type gateHook struct {
+	set, member string
+	held, open  chan struct{}
+}
+
+func (h *gateHook) DialHook(next goredis.DialHook) goredis.DialHook          { return next }
+func (h *gateHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
+
+func (h *gateHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		for _, c := range cmds {
+			if a := c.Args(); len(a) >= 4 && c.Name() == "zadd" && a[1] == h.set && a[len(a)-1] == h.member {
+				h.held <- struct{}{}
+				<-h.open
+				break
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestRefilingsLandOutOfOrder: on a Cluster across slots a filing's last
+// step reaches the user sets after its record was written. Request A files
+// a key under bob (its last step held back); request B, which loaded A's
+// record, files the key back under alice and finishes; then A's last step
+// lands. The key is filed under alice and must be listed there. (Before
+// 2026-12-01 that last step removed the key from alice's set, where B had
+// just filed it: the record was filed and not listed.)
+func TestRefilingsLandOutOfOrder(t *testing.T) {
+	ctx := context.Background()
+	for _, m := range userModes(t) {
+		t.Run(m.name, func(t *testing.T) {
+			s, prefix := m.store(t)
+			exp, until := time.Now().Add(time.Minute), time.Now().Add(time.Hour)
+			k := newKey()
+			v0, err := s.CompareAndSwapUser(ctx, k, 0, []byte("a"), exp, "alice", until)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gate := &gateHook{set: userSet(prefix, "bob"), member: k, held: make(chan struct{}, 1), open: make(chan struct{})}
+			m.client.AddHook(gate)
+			release := sync.OnceFunc(func() { close(gate.open) })
+			defer release()
+			done := make(chan error, 1)
+			go func() {
+				_, err := s.CompareAndSwapUser(ctx, k, v0, []byte("b"), exp, "bob", until)
+				done <- err
+			}()
+			held := false
+			select {
+			case <-gate.held: // A wrote its record; its last step is held
+				held = true
+			case err := <-done: // one slot: one script, no last step
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the filing under bob neither finished nor reached its last step")
+			}
+			rec, found, err := s.Load(ctx, k)
+			if err != nil || !found || string(rec.Data) != "b" {
+				t.Fatalf("Load after A's record = %q, %v, %v; want A's record", rec.Data, found, err)
+			}
+			if _, err := s.CompareAndSwapUser(ctx, k, rec.Version, []byte("c"), exp, "alice", until); err != nil {
+				t.Fatal(err)
+			}
+			release() // A's last step lands now
+			if held {
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Fatal(err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("the filing under bob did not finish once released")
+				}
+			}
+			if m.name == "Cluster" && !held {
+				t.Fatal("on a Cluster across slots the filing had no last step to hold: the test checks nothing")
+			}
+			checkKeys(t, s, "alice", k)
+			checkKeys(t, s, "bob")
+		})
+	}
+}
