@@ -127,7 +127,8 @@ type UserIndexer interface {
 	// remove ended entries (at the latest when their until has passed,
 	// and by the next DeleteExpired of an ExpiredDeleter) so that the
 	// index never outgrows the live sessions by more than the records
-	// that ended within Lifetime.
+	// that ended, or were filed under another user or none, within
+	// Lifetime.
 	UserKeys(ctx context.Context, user string) ([]string, error)
 }
 

@@ -26,7 +26,8 @@ import (
 // so a set never outlives the last session filed in it. The record itself
 // carries its filing (until and its user's hash), which is how
 // CompareAndSwapUser with another user, or with "", finds the set to remove
-// the key from, and how UserKeys tells a current member from a stale one.
+// the key from (where the two share a slot), and how UserKeys tells a
+// current member from a stale one.
 //
 // Where the record and its user set share a slot, a member's score is
 // min(expiry, until): every script that rewrites a filed record (Save,
@@ -59,12 +60,17 @@ import (
 // fileLua adds member ARGV[1] to the user set KEYS[1] with score ARGV[2]
 // (Unix ms, see the user index above), after dropping the members whose
 // score is at or before ARGV[3] (now, Unix ms), and sets the set's TTL to
-// its largest score.
+// its largest score. With nx it leaves a member that is already there
+// as it is (ZADD NX).
 const fileLua = `
-local function file(set, member, untilms, now)
+local function file(set, member, untilms, now, nx)
 	redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
 	if tonumber(untilms) > tonumber(now) then
-		redis.call('ZADD', set, untilms, member)
+		if nx then
+			redis.call('ZADD', set, 'NX', untilms, member)
+		else
+			redis.call('ZADD', set, untilms, member)
+		end
 	end
 	local top = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
 	if top[2] then
@@ -74,16 +80,20 @@ end
 `
 
 // fileScript is fileLua on its own, for the user set of a Cluster whose
-// slots differ from the record's.
+// slots differ from the record's: fileFirst, which leaves a member that
+// is already there as it is (see pruneScript).
 var fileScript = goredis.NewScript(fileLua + `
-file(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+file(KEYS[1], ARGV[1], ARGV[2], ARGV[3], true)
 return 1
 `)
 
 // pruneScript removes from the user set KEYS[1] each member ARGV[2i-1]
-// whose score still is ARGV[2i]: a member refiled since (a filing in
-// progress scores it until + 0.5, then until) is kept. It returns how
-// many it removed.
+// whose score still is ARGV[2i]: a member rescored since is kept. A key's
+// first filing scores it until + 0.5 (fileFirst) until its record is
+// written, then until (refile); later filings never score an existing
+// member until + 0.5 again, so a pruning that found the record missing
+// during the first filing cannot match the key once that record exists.
+// It returns how many it removed.
 var pruneScript = goredis.NewScript(`
 local n = 0
 for i = 1, #ARGV, 2 do
@@ -165,7 +175,7 @@ return live
 `)
 
 // CompareAndSwapUser is CompareAndSwap that also files the record under
-// user (removing it from the set of the user it was filed under before),
+// user (taking it off the listing of the user it was filed under before),
 // or under no user when user is "". The record remembers its user, so
 // CompareAndSwap, Save and Touch keep the filing; Delete, an expiry or an
 // expiry that is not in the future ends it.
@@ -250,8 +260,9 @@ const pruneSample = 4
 
 // fileFirst adds key to the set of the user hashed owner, scored until +
 // 0.5 (a filing in progress, see pruneScript), before the record is
-// written, for a store whose records and sets live in different slots. It
-// returns pruneSample random members of the set, with their scores.
+// written, for a store whose records and sets live in different slots; a
+// key that is a member already keeps its score until refile. It returns
+// pruneSample random members of the set, with their scores.
 func (s *Store) fileFirst(ctx context.Context, key, owner string, untilMs, now int64) ([]goredis.Z, error) {
 	set := s.userPrefix + owner
 	args := []any{key, float64(untilMs) + 0.5, now}
@@ -314,8 +325,9 @@ func (s *Store) refile(ctx context.Context, key, owner string, untilMs int64, sa
 // most one per session, in no particular order.
 //
 // It drops the set's members whose until has passed, and those whose
-// record is gone (deleted, expired or ended) or now filed under another
-// user or none, so the set shrinks to the live sessions as it is read. It
+// record is gone (deleted, expired or ended) or, where the records share
+// the set's slot, now filed under another user or none, so the set shrinks
+// to the live sessions as it is read. It
 // checks every member's record, so it never returns a key filed under
 // another user, even in the window CompareAndSwapUser leaves on a Cluster.
 //
@@ -425,8 +437,7 @@ func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead 
 			live = append(live, m)
 			continue
 		case flag == "":
-			// Removed only if its score is unchanged: a filing in
-			// progress (record not written yet) rescored it.
+			// Removed only if its score is unchanged (see pruneScript).
 			gone = append(gone, m, strconv.FormatFloat(scored.Val()[i].Score, 'f', -1, 64))
 		}
 		// A member is known dead under the score it had: one seen gone
@@ -435,8 +446,11 @@ func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead 
 		// again was live in between, and ended since.
 		if at := m + "@" + strconv.FormatFloat(scored.Val()[i].Score, 'f', -1, 64); !dead[at] {
 			// Gone, or retired by a renew (no longer filed here): either
-			// way it ended moments ago, and its successor, filed first,
-			// shows in the next reading; the last one returns it.
+			// way it may have ended moments ago, and its successor, filed
+			// first, shows in the next reading; the last one returns it.
+			// A key refiled elsewhere long ago stays a member too (see the
+			// user index), and costs a reading the first time each
+			// UserKeys meets it.
 			dead[at], fresh = true, true
 			freshGone = append(freshGone, m)
 		}
