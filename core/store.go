@@ -105,8 +105,8 @@ type UserIndexer interface {
 	CompareAndSwapper
 
 	// CompareAndSwapUser is CompareAndSwap that also files the record
-	// under user, or under no user when user is "" (removing it from the
-	// set of the user it was filed under), in the same write where the
+	// under user, or under no user when user is "" (taking it off the
+	// listing of the user it was filed under), in the same write where the
 	// store can. The filing lasts while the record does: deleting,
 	// expiring or ending the record (an expiry that is not in the future)
 	// ends it too, and it never outlives until, the session's absolute

@@ -60,14 +60,17 @@ import (
 // fileLua adds member ARGV[1] to the user set KEYS[1] with score ARGV[2]
 // (Unix ms, see the user index above), after dropping the members whose
 // score is at or before ARGV[3] (now, Unix ms), and sets the set's TTL to
-// its largest score. With nx it leaves a member that is already there
-// as it is (ZADD NX).
+// its largest score. Given firstof, the until of fileFirst's first step
+// (whose score is until + 0.5), it adds a member that is not there yet
+// with that score and only raises one that is there to until (ZADD NX,
+// then XX GT): see pruneScript.
 const fileLua = `
-local function file(set, member, untilms, now, nx)
+local function file(set, member, untilms, now, firstof)
 	redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
 	if tonumber(untilms) > tonumber(now) then
-		if nx then
+		if firstof and firstof ~= '' then
 			redis.call('ZADD', set, 'NX', untilms, member)
+			redis.call('ZADD', set, 'XX', 'GT', firstof, member)
 		else
 			redis.call('ZADD', set, untilms, member)
 		end
@@ -80,20 +83,22 @@ end
 `
 
 // fileScript is fileLua on its own, for the user set of a Cluster whose
-// slots differ from the record's: fileFirst, which leaves a member that
-// is already there as it is (see pruneScript).
+// slots differ from the record's: fileFirst (ARGV[4] is until) and refile
+// (ARGV[4] is "").
 var fileScript = goredis.NewScript(fileLua + `
-file(KEYS[1], ARGV[1], ARGV[2], ARGV[3], true)
+file(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 return 1
 `)
 
 // pruneScript removes from the user set KEYS[1] each member ARGV[2i-1]
-// whose score still is ARGV[2i]: a member rescored since is kept. A key's
-// first filing scores it until + 0.5 (fileFirst) until its record is
-// written, then until (refile); later filings never score an existing
-// member until + 0.5 again, so a pruning that found the record missing
-// during the first filing cannot match the key once that record exists.
-// It returns how many it removed.
+// whose score still is ARGV[2i]: a member rescored since is kept. A filing
+// that finds its key absent from the set adds it scored until + 0.5
+// (fileFirst), and its last step, after the record write, scores it until
+// (refile); a filing that finds the key there already never scores it
+// until + 0.5 again (it only raises a lower score to until). So a pruning
+// that found the record missing while the key was scored until + 0.5
+// cannot match it once a filing's last step has scored it until, however
+// many filings of the key follow. It returns how many it removed.
 var pruneScript = goredis.NewScript(`
 local n = 0
 for i = 1, #ARGV, 2 do
@@ -196,8 +201,13 @@ return live
 // set, skipped by UserKeys, until its score passes or its record is gone
 // (see the user index above). A failure after the first step leaves a
 // member whose record is not filed under the user, which UserKeys skips.
-// The record is never filed without being listed, whatever the order in
-// which concurrent filings of one key reach the sets.
+// Whatever the order in which concurrent filings of one key reach the sets,
+// a record filed by a CompareAndSwapUser that returned no error is listed
+// until its until. One that returned an error after its record write (its
+// last step failed) is listed too, scored until + 0.5 or until, unless a
+// UserKeys that found the record missing before the write prunes the key
+// meanwhile: then it is not listed (a later filing under the user lists it
+// again).
 func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, user string, until time.Time) (uint64, error) {
 	if !core.ValidKey(key) {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: %w", core.ErrInvalidKey)
@@ -247,7 +257,7 @@ func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint
 		if ttl <= 0 || untilMs <= now {
 			owner = "" // the record was ended, or its filing: it is listed nowhere
 		}
-		if err := s.refile(ctx, key, owner, untilMs, sample); err != nil {
+		if err := s.refile(ctx, key, owner, untilMs, now, sample); err != nil {
 			return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: update the user sets: %w", err)
 		}
 	}
@@ -265,7 +275,7 @@ const pruneSample = 4
 // pruneSample random members of the set, with their scores.
 func (s *Store) fileFirst(ctx context.Context, key, owner string, untilMs, now int64) ([]goredis.Z, error) {
 	set := s.userPrefix + owner
-	args := []any{key, float64(untilMs) + 0.5, now}
+	args := []any{key, float64(untilMs) + 0.5, now, untilMs}
 	pipe := s.client.Pipeline()
 	file := fileScript.EvalSha(ctx, pipe, []string{set}, args...)
 	sample := pipe.ZRandMemberWithScores(ctx, set, pruneSample)
@@ -287,14 +297,18 @@ func (s *Store) fileFirst(ctx context.Context, key, owner string, untilMs, now i
 // refile finishes a filing for a store whose records and sets live in
 // different slots, in one pipeline: it confirms key in the set of the user
 // hashed owner (none when owner is ""; the score loses the 0.5 of
-// fileFirst), and checks the records of sample, members of owner's set,
-// then removes those whose record is gone. It leaves key in the set of the
-// user it was filed under before: see the user index above.
-func (s *Store) refile(ctx context.Context, key, owner string, untilMs int64, sample []goredis.Z) error {
+// fileFirst) with fileScript, which also sets the set's TTL to its largest
+// score (a plain ZADD would keep a TTL set before the key's until was, or
+// make a set that a pruning had emptied meanwhile without one), and
+// checks the records of sample, members of owner's set, then removes those
+// whose record is gone. It leaves key in the set of the user it was filed
+// under before: see the user index above.
+func (s *Store) refile(ctx context.Context, key, owner string, untilMs, now int64, sample []goredis.Z) error {
 	pipe := s.client.Pipeline()
-	var zadd *goredis.IntCmd
+	var file *goredis.Cmd
+	args := []any{key, untilMs, now, ""}
 	if owner != "" {
-		zadd = pipe.ZAdd(ctx, s.userPrefix+owner, goredis.Z{Score: float64(untilMs), Member: key})
+		file = fileScript.EvalSha(ctx, pipe, []string{s.userPrefix + owner}, args...)
 	}
 	checks := make([]*goredis.IntCmd, len(sample))
 	for i, z := range sample {
@@ -306,8 +320,16 @@ func (s *Store) refile(ctx context.Context, key, owner string, untilMs int64, sa
 		return nil
 	}
 	_, _ = pipe.Exec(ctx) // each command's error is checked below
-	if zadd != nil && zadd.Err() != nil {
-		return zadd.Err()
+	if file != nil {
+		err := file.Err()
+		if goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			// The set's node lost the script since fileFirst (a restart
+			// or a failover): EVAL loads it.
+			err = fileScript.Run(ctx, s.client, []string{s.userPrefix + owner}, args...).Err()
+		}
+		if err != nil {
+			return err
+		}
 	}
 	var gone []any
 	for i, c := range checks {
@@ -337,11 +359,12 @@ func (s *Store) refile(ctx context.Context, key, owner string, untilMs int64, sa
 // keys), and the listing is a snapshot. On a Cluster without a hash tag a
 // reading is three round trips: the set (pruned of past untils), then a
 // pipeline of two GETRANGEs per member to the records' nodes, then, when
-// some records are gone, a ZREM of those; a reading that finds a record
-// newly ended is followed by another (see userKeysSplit). There, a member
-// whose record is filed elsewhere is only skipped, not removed (its record
-// may be filed under this user again by then): its until removes it, or
-// the end of its record.
+// some records are gone, a pruneScript of those; a reading that finds a
+// record newly ended or filed elsewhere is followed by another (see
+// userKeysSplit). There, a member whose record is filed elsewhere is only
+// skipped, not removed (its record may be filed under this user again by
+// then): its until removes it, or the end of its record; until then each
+// UserKeys that meets it reads the set once more.
 func (s *Store) UserKeys(ctx context.Context, user string) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sessionkit: redis: user-keys: %w", err)
@@ -378,9 +401,9 @@ const userKeysPasses = 16
 
 // userKeysSplit is UserKeys for records that live in other slots than the
 // user set. The set and the records are read one after the other, so when
-// it finds a record newly ended it reads the set again: a renew files the
-// new key before it ends the old one, so the set holds the new key by
-// then. Under churn that lasts userKeysPasses readings it returns the last
+// it finds a record newly ended, or filed elsewhere, it reads the set
+// again: a renew files the new key before it ends the old one, so the set
+// holds the new key by then. Under churn that lasts userKeysPasses readings it returns the last
 // reading's live keys with those it found newly ended (ended moments ago:
 // the core, finding them ended, lists again).
 func (s *Store) userKeysSplit(ctx context.Context, set, owner string, now int64) ([]string, error) {

@@ -195,3 +195,72 @@ func TestUserIndexClusterPrunes(t *testing.T) {
 		}
 	}
 }
+
+// TestRefilingExtendsTheSet files a key under a user with an until an
+// hour away, then again with one two hours away: the set must last as
+// long as the later until, in every mode (the set's TTL is its largest
+// score), and the score must be the later until. On a Cluster across
+// slots the second filing's last step is then failed after the record
+// write: the key, found in the set by the first step, must already have
+// been raised to the later until, so that the record stays listed.
+func TestRefilingExtendsTheSet(t *testing.T) {
+	ctx := context.Background()
+	for _, m := range userModes(t) {
+		t.Run(m.name, func(t *testing.T) {
+			s, prefix := m.store(t)
+			set := userSet(prefix, "kim")
+			exp := time.Now().Add(3 * time.Hour)
+			k := newKey()
+			v, err := s.CompareAndSwapUser(ctx, k, 0, []byte("a"), exp, "kim", time.Now().Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			until := time.Now().Add(2 * time.Hour)
+			if _, err := s.CompareAndSwapUser(ctx, k, v, []byte("b"), exp, "kim", until); err != nil {
+				t.Fatal(err)
+			}
+			checkScoreAndTTL(t, m.client, set, k, until)
+			checkKeys(t, s, "kim", k)
+		})
+	}
+	t.Run("ClusterLastStepFails", func(t *testing.T) {
+		client := newClusterClient(t)
+		hook := &failAfterScript{}
+		client.AddHook(hook)
+		s, prefix := userMode{name: "Cluster", client: client}.store(t)
+		set := userSet(prefix, "kim")
+		exp := time.Now().Add(3 * time.Hour)
+		k := newKey()
+		v, err := s.CompareAndSwapUser(ctx, k, 0, []byte("a"), exp, "kim", time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		until := time.Now().Add(2 * time.Hour)
+		hook.armed.Store(true)
+		_, err = s.CompareAndSwapUser(ctx, k, v, []byte("b"), exp, "kim", until)
+		hook.armed.Store(false)
+		if !hook.fired.Load() || err == nil {
+			t.Fatalf("the injected failure fired: %v, CompareAndSwapUser = %v; want it fired and an error", hook.fired.Load(), err)
+		}
+		if rec, _, _ := s.Load(ctx, k); string(rec.Data) != "b" {
+			t.Fatalf("Load = %q, want the second filing's record", rec.Data)
+		}
+		checkScoreAndTTL(t, client, set, k, until)
+		checkKeys(t, s, "kim", k)
+	})
+}
+
+// checkScoreAndTTL checks that member's score in set is until (in Unix
+// milliseconds) and that the set lives at least until then.
+func checkScoreAndTTL(t *testing.T, client goredis.UniversalClient, set, member string, until time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	score, err := client.ZScore(ctx, set, member).Result()
+	if err != nil || score != float64(until.UnixMilli()) {
+		t.Errorf("ZSCORE = %v, %v, want %d (the later until)", score, err, until.UnixMilli())
+	}
+	ttl, err := client.PTTL(ctx, set).Result()
+	if left := time.Until(until); err != nil || ttl < left-time.Minute {
+		t.Errorf("PTTL of the set = %v, %v, want at least %v (until the later until)", ttl, err, left.Round(time.Second))
+	}
+}
