@@ -61,17 +61,19 @@ import (
 // (Unix ms, see the user index above), after dropping the members whose
 // score is at or before ARGV[3] (now, Unix ms), and sets the set's TTL to
 // its largest score. Given firstof, the until of fileFirst's first step
-// (whose score is until + 0.5), it adds a member that is not there yet
-// with that score and only raises one that is there to until (ZADD NX,
-// then XX GT): see pruneScript.
+// (whose score is until + 0.5), it scores the member only when it is not
+// there yet or scored below until, and then until + 0.5, never a final
+// score: see pruneScript.
 const fileLua = `
 local function file(set, member, untilms, now, firstof)
 	redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
 	if tonumber(untilms) > tonumber(now) then
+		local add = true
 		if firstof and firstof ~= '' then
-			redis.call('ZADD', set, 'NX', untilms, member)
-			redis.call('ZADD', set, 'XX', 'GT', firstof, member)
-		else
+			local sc = redis.call('ZSCORE', set, member)
+			add = not sc or tonumber(sc) < tonumber(firstof)
+		end
+		if add then
 			redis.call('ZADD', set, untilms, member)
 		end
 	end
@@ -94,11 +96,16 @@ return 1
 // whose score still is ARGV[2i]: a member rescored since is kept. A filing
 // that finds its key absent from the set adds it scored until + 0.5
 // (fileFirst), and its last step, after the record write, scores it until
-// (refile); a filing that finds the key there already never scores it
-// until + 0.5 again (it only raises a lower score to until). So a pruning
-// that found the record missing while the key was scored until + 0.5
-// cannot match it once a filing's last step has scored it until, however
-// many filings of the key follow. It returns how many it removed.
+// (refile); a filing that finds the key there already, scored until or
+// more, leaves its score alone, and one that finds it scored lower (an
+// earlier, shorter until) scores it until + 0.5 too. So a pruning that
+// found the record missing while the key was scored until + 0.5 cannot
+// match it once a filing's last step has scored it until, however many
+// filings of the key with that until follow, and the first step never
+// gives a key the score its last step will. (A key whose record ended and
+// that is created again, at version zero, under the same user and until
+// is the exception: the core never reuses a key.) It returns how many it
+// removed.
 var pruneScript = goredis.NewScript(`
 local n = 0
 for i = 1, #ARGV, 2 do
@@ -204,10 +211,11 @@ return live
 // Whatever the order in which concurrent filings of one key reach the sets,
 // a record filed by a CompareAndSwapUser that returned no error is listed
 // until its until. One that returned an error after its record write (its
-// last step failed) is listed too, scored until + 0.5 or until, unless a
-// UserKeys that found the record missing before the write prunes the key
-// meanwhile: then it is not listed (a later filing under the user lists it
-// again).
+// last step failed) is listed too, scored until + 0.5 or an until at least
+// as late, unless a pruning (a UserKeys, or another filing's check of a
+// few members) that found the record missing before the write removes the
+// key meanwhile: then it is not listed (a later filing under the user
+// lists it again).
 func (s *Store) CompareAndSwapUser(ctx context.Context, key string, version uint64, data []byte, expiry time.Time, user string, until time.Time) (uint64, error) {
 	if !core.ValidKey(key) {
 		return 0, fmt.Errorf("sessionkit: redis: compare-and-swap-user: %w", core.ErrInvalidKey)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -201,8 +202,9 @@ func TestUserIndexClusterPrunes(t *testing.T) {
 // long as the later until, in every mode (the set's TTL is its largest
 // score), and the score must be the later until. On a Cluster across
 // slots the second filing's last step is then failed after the record
-// write: the key, found in the set by the first step, must already have
-// been raised to the later until, so that the record stays listed.
+// write: the key, found in the set by the first step with the earlier
+// until, must already have been scored the later one (+ 0.5, in
+// progress), so that the record stays listed until then.
 func TestRefilingExtendsTheSet(t *testing.T) {
 	ctx := context.Background()
 	for _, m := range userModes(t) {
@@ -219,7 +221,7 @@ func TestRefilingExtendsTheSet(t *testing.T) {
 			if _, err := s.CompareAndSwapUser(ctx, k, v, []byte("b"), exp, "kim", until); err != nil {
 				t.Fatal(err)
 			}
-			checkScoreAndTTL(t, m.client, set, k, until)
+			checkScoreAndTTL(t, m.client, set, k, until, false)
 			checkKeys(t, s, "kim", k)
 		})
 	}
@@ -245,19 +247,70 @@ func TestRefilingExtendsTheSet(t *testing.T) {
 		if rec, _, _ := s.Load(ctx, k); string(rec.Data) != "b" {
 			t.Fatalf("Load = %q, want the second filing's record", rec.Data)
 		}
-		checkScoreAndTTL(t, client, set, k, until)
+		checkScoreAndTTL(t, client, set, k, until, true)
 		checkKeys(t, s, "kim", k)
 	})
 }
 
+// TestRefilingSetsTheTTL empties the user set while a first filing's
+// record write is held on a Cluster across slots (as a pruning that found
+// the record missing may): the filing's last step puts the key back, and
+// the set it makes must expire with the key's until, not live on.
+func TestRefilingSetsTheTTL(t *testing.T) {
+	ctx := context.Background()
+	client := newClusterClient(t)
+	s, prefix := userMode{name: "Cluster", client: client}.store(t)
+	set := userSet(prefix, "kim")
+	k := newKey()
+	write := newPauseHook(func(a []any) bool {
+		name, _ := a[0].(string)
+		return (name == "evalsha" || name == "eval") && len(a) > 3 && a[3] == prefix+k
+	})
+	client.AddHook(write)
+	release := sync.OnceFunc(func() { close(write.open) })
+	defer release()
+	until := time.Now().Add(2 * time.Hour)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.CompareAndSwapUser(ctx, k, 0, []byte("a"), until.Add(time.Hour), "kim", until)
+		done <- err
+	}()
+	select {
+	case <-write.held:
+	case err := <-done:
+		t.Fatalf("the filing finished (%v) without reaching its record write through the hook", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the filing never reached its record write")
+	}
+	if n, err := client.Del(ctx, set).Result(); err != nil || n != 1 {
+		t.Fatalf("DEL of the set during the filing = %d, %v, want 1", n, err)
+	}
+	release()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the filing did not finish once released")
+	}
+	checkScoreAndTTL(t, client, set, k, until, false)
+	checkKeys(t, s, "kim", k)
+}
+
 // checkScoreAndTTL checks that member's score in set is until (in Unix
-// milliseconds) and that the set lives at least until then.
-func checkScoreAndTTL(t *testing.T, client goredis.UniversalClient, set, member string, until time.Time) {
+// milliseconds), plus 0.5 when inProgress (a filing whose last step did
+// not run), and that the set lives at least until then.
+func checkScoreAndTTL(t *testing.T, client goredis.UniversalClient, set, member string, until time.Time, inProgress bool) {
 	t.Helper()
 	ctx := context.Background()
+	want := float64(until.UnixMilli())
+	if inProgress {
+		want += 0.5
+	}
 	score, err := client.ZScore(ctx, set, member).Result()
-	if err != nil || score != float64(until.UnixMilli()) {
-		t.Errorf("ZSCORE = %v, %v, want %d (the later until)", score, err, until.UnixMilli())
+	if err != nil || score != want {
+		t.Errorf("ZSCORE = %f, %v, want %f (the later until)", score, err, want)
 	}
 	ttl, err := client.PTTL(ctx, set).Result()
 	if left := time.Until(until); err != nil || ttl < left-time.Minute {

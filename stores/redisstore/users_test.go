@@ -714,11 +714,31 @@ func (h *pauseHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 // R1 filed. (Before 2026-12-01 R2's first step scored the key until + 0.5
 // again, the pruning matched, and the record stayed filed and unlisted.)
 func TestPruneSparesFilingInProgress(t *testing.T) {
+	for _, stale := range []bool{false, true} {
+		t.Run(map[bool]string{false: "NewKey", true: "StaleMemberShorterUntil"}[stale], func(t *testing.T) {
+			testPruneSparesFilingInProgress(t, stale)
+		})
+	}
+}
+
+// testPruneSparesFilingInProgress is TestPruneSparesFilingInProgress; with
+// stale, the key is in the set already, left by a filing with an earlier
+// until that lost its compare-and-swap (no record), when R1 files it.
+func testPruneSparesFilingInProgress(t *testing.T, stale bool) {
 	ctx := context.Background()
 	client := newClusterClient(t)
 	s, prefix := userMode{name: "Cluster", client: client}.store(t)
 	k := newKey()
 	set := userSet(prefix, "u")
+	if stale {
+		_, err := s.CompareAndSwapUser(ctx, k, 1, []byte("r0"), time.Now().Add(time.Minute), "u", time.Now().Add(30*time.Minute))
+		if !errors.Is(err, core.ErrConflict) {
+			t.Fatalf("R0 on a key with no record = %v, want ErrConflict", err)
+		}
+		if _, err := client.ZScore(ctx, set, k).Result(); err != nil {
+			t.Fatalf("R0 left no member: %v", err)
+		}
+	}
 	evalOn := func(args []any, key string) bool {
 		name, _ := args[0].(string)
 		return (name == "evalsha" || name == "eval") && len(args) > 3 && args[3] == key
