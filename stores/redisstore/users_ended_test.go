@@ -10,6 +10,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit/stores/redisstore"
 )
 
 // TestUserIndexEntriesEndWithSessions files sessions whose until is an hour
@@ -211,12 +213,7 @@ func TestRefilingExtendsTheSet(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			s, prefix := m.store(t)
 			set := userSet(prefix, "kim")
-			exp := time.Now().Add(3 * time.Hour)
-			k := newKey()
-			v, err := s.CompareAndSwapUser(ctx, k, 0, []byte("a"), exp, "kim", time.Now().Add(time.Hour))
-			if err != nil {
-				t.Fatal(err)
-			}
+			k, v, exp := fileForAnHour(t, s)
 			until := time.Now().Add(2 * time.Hour)
 			if _, err := s.CompareAndSwapUser(ctx, k, v, []byte("b"), exp, "kim", until); err != nil {
 				t.Fatal(err)
@@ -231,15 +228,10 @@ func TestRefilingExtendsTheSet(t *testing.T) {
 		client.AddHook(hook)
 		s, prefix := userMode{name: "Cluster", client: client}.store(t)
 		set := userSet(prefix, "kim")
-		exp := time.Now().Add(3 * time.Hour)
-		k := newKey()
-		v, err := s.CompareAndSwapUser(ctx, k, 0, []byte("a"), exp, "kim", time.Now().Add(time.Hour))
-		if err != nil {
-			t.Fatal(err)
-		}
+		k, v, exp := fileForAnHour(t, s)
 		until := time.Now().Add(2 * time.Hour)
 		hook.armed.Store(true)
-		_, err = s.CompareAndSwapUser(ctx, k, v, []byte("b"), exp, "kim", until)
+		_, err := s.CompareAndSwapUser(ctx, k, v, []byte("b"), exp, "kim", until)
 		hook.armed.Store(false)
 		if !hook.fired.Load() || err == nil {
 			t.Fatalf("the injected failure fired: %v, CompareAndSwapUser = %v; want it fired and an error", hook.fired.Load(), err)
@@ -250,6 +242,19 @@ func TestRefilingExtendsTheSet(t *testing.T) {
 		checkScoreAndTTL(t, client, set, k, until, true)
 		checkKeys(t, s, "kim", k)
 	})
+}
+
+// fileForAnHour files a new key under kim until an hour from now and
+// returns it, its version and its expiry (three hours away).
+func fileForAnHour(t *testing.T, s *redisstore.Store) (string, uint64, time.Time) {
+	t.Helper()
+	exp := time.Now().Add(3 * time.Hour)
+	k := newKey()
+	v, err := s.CompareAndSwapUser(context.Background(), k, 0, []byte("a"), exp, "kim", time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, v, exp
 }
 
 // TestRefilingSetsTheTTL empties the user set while a first filing's
