@@ -285,21 +285,39 @@ func (s *Store) fileFirst(ctx context.Context, key, owner string, untilMs, now i
 	set := s.userPrefix + owner
 	args := []any{key, float64(untilMs) + 0.5, now, untilMs}
 	pipe := s.client.Pipeline()
-	file := fileScript.EvalSha(ctx, pipe, []string{set}, args...)
+	file := queueFile(ctx, pipe, set, args...)
 	sample := pipe.ZRandMemberWithScores(ctx, set, pruneSample)
 	_, _ = pipe.Exec(ctx) // each command's error is checked below
-	if err := file.Err(); goredis.HasErrorPrefix(err, "NOSCRIPT") {
-		// The set's node has not seen the script yet: EVAL loads it.
-		if err := fileScript.Run(ctx, s.client, []string{set}, args...).Err(); err != nil {
-			return nil, err
-		}
-	} else if err != nil {
+	if err := file.err(ctx, s.client); err != nil {
 		return nil, err
 	}
 	if sample.Err() != nil {
 		return nil, nil // pruning is best effort
 	}
 	return sample.Val(), nil
+}
+
+// queuedFile is fileScript queued in a pipeline on one user set.
+type queuedFile struct {
+	cmd  *goredis.Cmd
+	set  string
+	args []any
+}
+
+// queueFile queues fileScript on set with args in pipe, by EVALSHA.
+func queueFile(ctx context.Context, pipe goredis.Pipeliner, set string, args ...any) *queuedFile {
+	return &queuedFile{cmd: fileScript.EvalSha(ctx, pipe, []string{set}, args...), set: set, args: args}
+}
+
+// err returns the queued script's error once the pipeline has run. When
+// the set's node did not know the script (its first use there, or a
+// restart or failover since), it runs it again by EVAL, which loads it.
+func (f *queuedFile) err(ctx context.Context, client goredis.UniversalClient) error {
+	err := f.cmd.Err()
+	if goredis.HasErrorPrefix(err, "NOSCRIPT") {
+		err = fileScript.Eval(ctx, client, []string{f.set}, f.args...).Err()
+	}
+	return err
 }
 
 // refile finishes a filing for a store whose records and sets live in
@@ -313,10 +331,9 @@ func (s *Store) fileFirst(ctx context.Context, key, owner string, untilMs, now i
 // under before: see the user index above.
 func (s *Store) refile(ctx context.Context, key, owner string, untilMs, now int64, sample []goredis.Z) error {
 	pipe := s.client.Pipeline()
-	var file *goredis.Cmd
-	args := []any{key, untilMs, now, ""}
+	var file *queuedFile
 	if owner != "" {
-		file = fileScript.EvalSha(ctx, pipe, []string{s.userPrefix + owner}, args...)
+		file = queueFile(ctx, pipe, s.userPrefix+owner, key, untilMs, now, "")
 	}
 	checks := make([]*goredis.IntCmd, len(sample))
 	for i, z := range sample {
@@ -329,13 +346,7 @@ func (s *Store) refile(ctx context.Context, key, owner string, untilMs, now int6
 	}
 	_, _ = pipe.Exec(ctx) // each command's error is checked below
 	if file != nil {
-		err := file.Err()
-		if goredis.HasErrorPrefix(err, "NOSCRIPT") {
-			// The set's node lost the script since fileFirst (a restart
-			// or a failover): EVAL loads it.
-			err = fileScript.Run(ctx, s.client, []string{s.userPrefix + owner}, args...).Err()
-		}
-		if err != nil {
+		if err := file.err(ctx, s.client); err != nil {
 			return err
 		}
 	}
@@ -357,9 +368,9 @@ func (s *Store) refile(ctx context.Context, key, owner string, untilMs, now int6
 // It drops the set's members whose until has passed, and those whose
 // record is gone (deleted, expired or ended) or, where the records share
 // the set's slot, now filed under another user or none, so the set shrinks
-// to the live sessions as it is read. It
-// checks every member's record, so it never returns a key filed under
-// another user, even in the window CompareAndSwapUser leaves on a Cluster.
+// to the live sessions as it is read. It checks every member's record, so
+// it never returns a key filed under another user, even in the window
+// CompareAndSwapUser leaves on a Cluster.
 //
 // Costs: O(n) for a set of n members. Where the records share the set's
 // slot it is one script and one round trip (the script blocks that Redis
@@ -411,9 +422,10 @@ const userKeysPasses = 16
 // user set. The set and the records are read one after the other, so when
 // it finds a record newly ended, or filed elsewhere, it reads the set
 // again: a renew files the new key before it ends the old one, so the set
-// holds the new key by then. Under churn that lasts userKeysPasses readings it returns the last
-// reading's live keys with those it found newly ended (ended moments ago:
-// the core, finding them ended, lists again).
+// holds the new key by then. Under churn that lasts userKeysPasses
+// readings it returns the last reading's live keys with those it found
+// newly ended (ended moments ago: the core, finding them ended, lists
+// again).
 func (s *Store) userKeysSplit(ctx context.Context, set, owner string, now int64) ([]string, error) {
 	dead := make(map[string]bool)
 	for pass := 1; ; pass++ {

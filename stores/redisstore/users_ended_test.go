@@ -267,19 +267,61 @@ func TestRefilingSetsTheTTL(t *testing.T) {
 	s, prefix := userMode{name: "Cluster", client: client}.store(t)
 	set := userSet(prefix, "kim")
 	k := newKey()
+	until := time.Now().Add(2 * time.Hour)
+	finish := holdRecordWrite(t, client, prefix+k, func() error {
+		_, err := s.CompareAndSwapUser(ctx, k, 0, []byte("a"), until.Add(time.Hour), "kim", until)
+		return err
+	})
+	if n, err := client.Del(ctx, set).Result(); err != nil || n != 1 {
+		t.Fatalf("DEL of the set during the filing = %d, %v, want 1", n, err)
+	}
+	if err := finish(); err != nil {
+		t.Fatal(err)
+	}
+	checkScoreAndTTL(t, client, set, k, until, false)
+	checkKeys(t, s, "kim", k)
+}
+
+// TestRefileAfterScriptFlush flushes the scripts of every node while a
+// filing's record write is held on a Cluster across slots (as a restart
+// or a failover of the set's node would lose them): the filing's last
+// step, whose script the node then lacks, must load it and confirm the
+// key, not fail the filing.
+func TestRefileAfterScriptFlush(t *testing.T) {
+	ctx := context.Background()
+	client := newClusterClient(t)
+	s, prefix := userMode{name: "Cluster", client: client}.store(t)
+	k := newKey()
+	until := time.Now().Add(time.Hour)
+	finish := holdRecordWrite(t, client, prefix+k, func() error {
+		_, err := s.CompareAndSwapUser(ctx, k, 0, []byte("a"), until, "kim", until)
+		return err
+	})
+	if err := client.ForEachShard(ctx, func(ctx context.Context, shard *goredis.Client) error {
+		return shard.ScriptFlush(ctx).Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := finish(); err != nil {
+		t.Fatalf("the filing whose last step found its script flushed: %v", err)
+	}
+	checkScoreAndTTL(t, client, userSet(prefix, "kim"), k, until, false)
+}
+
+// holdRecordWrite runs f, a filing whose record write (a script on the
+// key record) a hook on client holds back, and returns once it is held:
+// finish lets the write go and returns f's error.
+func holdRecordWrite(t *testing.T, client *goredis.ClusterClient, record string, f func() error) (finish func() error) {
+	t.Helper()
 	write := newPauseHook(func(a []any) bool {
 		name, _ := a[0].(string)
-		return (name == "evalsha" || name == "eval") && len(a) > 3 && a[3] == prefix+k
+		return (name == "evalsha" || name == "eval") && len(a) > 3 && a[3] == record
 	})
 	client.AddHook(write)
 	release := sync.OnceFunc(func() { close(write.open) })
-	defer release()
-	until := time.Now().Add(2 * time.Hour)
+	t.Cleanup(release)
 	done := make(chan error, 1)
-	go func() {
-		_, err := s.CompareAndSwapUser(ctx, k, 0, []byte("a"), until.Add(time.Hour), "kim", until)
-		done <- err
-	}()
+	go func() { done <- f() }()
 	select {
 	case <-write.held:
 	case err := <-done:
@@ -287,20 +329,16 @@ func TestRefilingSetsTheTTL(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the filing never reached its record write")
 	}
-	if n, err := client.Del(ctx, set).Result(); err != nil || n != 1 {
-		t.Fatalf("DEL of the set during the filing = %d, %v, want 1", n, err)
-	}
-	release()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
+	return func() error {
+		release()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("the filing did not finish once released")
+			return nil
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the filing did not finish once released")
 	}
-	checkScoreAndTTL(t, client, set, k, until, false)
-	checkKeys(t, s, "kim", k)
 }
 
 // checkScoreAndTTL checks that member's score in set is until (in Unix
