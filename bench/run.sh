@@ -110,17 +110,9 @@ runner=()
 # SESSIONKIT_MEMCACHE_ADDR are not moved (RESULTS.md's Settings line says
 # which were).
 allowed=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
-ncpus=0
-IFS=, read -ra cpuranges <<<"$allowed"
-for r in "${cpuranges[@]}"; do
-	if [[ $r == *-* ]]; then
-		ncpus=$((ncpus + ${r#*-} - ${r%-*} + 1))
-	else
-		ncpus=$((ncpus + 1))
-	fi
-done
 pincpu=""
-if [ "$ncpus" -gt 1 ] && command -v taskset >/dev/null && taskset -c "${allowed##*[,-]}" true 2>/dev/null; then
+# More than one CPU allowed: the list has a range or a comma ("0-1", "2,3").
+if [[ $allowed == *[,-]* ]] && command -v taskset >/dev/null && taskset -c "${allowed##*[,-]}" true 2>/dev/null; then
 	pincpu=${allowed##*[,-]}
 fi
 serverpids=()
