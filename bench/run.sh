@@ -20,7 +20,9 @@
 # of the rounds' p99 ratios: LATENCY_ROUNDS stays odd and many (rounds of
 # about 50ms per load): a round or two spoiled by other work on the machine
 # move it little, and the median of many rounds moves less from run to run
-# (bench/cmd/latency).
+# (bench/cmd/latency). Its 95% intervals, and the paired ratio of
+# sessionkit's p99 to the floor's, decide a row over the target (floor or
+# not met); at least six rounds give an interval of 95%.
 #
 # Redis and memcached are started on free loopback ports and stopped on exit.
 # Every step must succeed: a failing test, benchmark or server stops the
@@ -316,7 +318,7 @@ fi
 pinned="$pinned; the parallel scenarios (read-par, read-par1, update-par) on the whole machine"
 machine="- Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -sr); $($GO version | cut -d' ' -f3-).
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $commit.
-- Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; $pinned; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case and side in $LATENCY_ROUNDS rounds alternating bare, floor (a minimal session middleware) and sessionkit (each after a garbage collection and ${LATENCY_WARMUP} of warm-up; the target checked on the median of the rounds' p99 ratios); load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME (contention CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME).
+- Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; $pinned; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case and side in $LATENCY_ROUNDS rounds alternating bare, floor (a minimal session middleware) and sessionkit (each after a garbage collection and ${LATENCY_WARMUP} of warm-up; the target checked on the median of the rounds' p99 ratios, with 95% intervals and sessionkit's p99 paired with the floor's round by round); load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME (contention CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME).
 - Load average (1 min) at the start of each phase, with $(nproc) CPUs: $(IFS=';'; echo "${loads[*]}" | sed 's/;/; /g'). Above $(nproc) the machine was shared with other work and every time below is inflated and noisier.
 - Wall time of \`make bench\` up to this report: $((elapsed / 60)) min $((elapsed % 60)) s."
 $GO run ./cmd/report -stats "$work/stats.csv" -text "$work/stats.txt" -load "$load" -trips "$work/trips.txt" \

@@ -40,14 +40,23 @@
 // as a few collection cycles would shift collections between loads. It
 // prints one tab-separated line per framework, route and C: the latencies
 // of all rounds pooled, then the median, the least and the greatest of
-// the rounds' p99 ratios, the number of rounds, and the floor's pooled
-// latencies and the median, least and greatest of its p99 ratios to bare:
+// the rounds' p99 ratios, the number of rounds, the floor's pooled
+// latencies and the median, least and greatest of its p99 ratios to bare,
+// then 95% confidence intervals for the medians of sessionkit's and the
+// floor's ratios, and the median of the rounds' sessionkit-to-floor p99
+// ratios (sessionkit's p99 over the floor's in the same round) with its
+// own interval:
 //
-//	framework  route  conns  bare-p50-µs  bare-p99-µs  session-p50-µs  session-p99-µs  bare-req/s  session-req/s  p99-ratio-median  p99-ratio-min  p99-ratio-max  rounds  floor-p50-µs  floor-p99-µs  floor-req/s  floor-p99-ratio-median  floor-p99-ratio-min  floor-p99-ratio-max
+//	framework  route  conns  bare-p50-µs  bare-p99-µs  session-p50-µs  session-p99-µs  bare-req/s  session-req/s  p99-ratio-median  p99-ratio-min  p99-ratio-max  rounds  floor-p50-µs  floor-p99-µs  floor-req/s  floor-p99-ratio-median  floor-p99-ratio-min  floor-p99-ratio-max  p99-ratio-lo  p99-ratio-hi  floor-p99-ratio-lo  floor-p99-ratio-hi  vs-floor-median  vs-floor-lo  vs-floor-hi
 //
 // The median of the rounds' ratios is the robust figure: a burst of other
 // work on a shared machine spoils a round or two, which the median passes
-// over and the pooled p99 does not.
+// over and the pooled p99 does not. A round's p99 is decided by the few
+// collections and scheduling stalls that fall into it, so single rounds'
+// ratios spread widely (0.5 to 2 is common); the intervals (see
+// medianInterval) say how far the medians can be trusted, and the paired
+// sessionkit-to-floor ratio whether sessionkit's p99 differs from the
+// floor's beyond that noise.
 // Servers and generator share the process (and the machine's CPUs), as
 // wrk and a server on one machine would.
 //
@@ -65,6 +74,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -141,7 +151,7 @@ func main() {
 				// sessionkit and of the floor to bare.
 				loads := []*loader{lb, lf, ls}
 				var pooled [3]result
-				var ratios, flRatios []float64
+				var ratios, flRatios, vsFloor []float64
 				for i := range *rounds {
 					var r [3]result
 					for j := range loads {
@@ -156,17 +166,23 @@ func main() {
 					rb, rf, rs := r[0], r[1], r[2]
 					ratios = append(ratios, rs.p(0.99)/max(rb.p(0.99), 1))
 					flRatios = append(flRatios, rf.p(0.99)/max(rb.p(0.99), 1))
+					vsFloor = append(vsFloor, rs.p(0.99)/max(rf.p(0.99), 1))
 				}
 				for _, l := range loads {
 					l.close()
 				}
 				slices.Sort(ratios)
 				slices.Sort(flRatios)
+				slices.Sort(vsFloor)
 				b, fl, s := pooled[0], pooled[1], pooled[2]
-				fmt.Printf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\n", fw, route, c,
+				lo, hi := medianInterval(ratios)
+				flLo, flHi := medianInterval(flRatios)
+				vsLo, vsHi := medianInterval(vsFloor)
+				fmt.Printf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\n", fw, route, c,
 					b.p(0.50), b.p(0.99), s.p(0.50), s.p(0.99), b.rps, s.rps,
 					median(ratios), ratios[0], ratios[len(ratios)-1], len(ratios),
-					fl.p(0.50), fl.p(0.99), fl.rps, median(flRatios), flRatios[0], flRatios[len(flRatios)-1])
+					fl.p(0.50), fl.p(0.99), fl.rps, median(flRatios), flRatios[0], flRatios[len(flRatios)-1],
+					lo, hi, flLo, flHi, median(vsFloor), vsLo, vsHi)
 			}
 		}
 		for _, s := range srv {
@@ -183,6 +199,33 @@ func median(sorted []float64) float64 {
 		return sorted[n/2]
 	}
 	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// medianInterval returns a confidence interval of at least 95% for the
+// median of what the sorted values sample: the order statistics x(k) and
+// x(n+1-k), k the greatest for which P(B < k) ≤ 2.5%, B binomial with n
+// trials of one half (the number of values under the true median). It
+// assumes nothing of their distribution, only that they are independent:
+// each is a round's ratio, and rounds do not share a load. With under six
+// values no pair reaches 95%; it returns the least and the greatest.
+func medianInterval(sorted []float64) (lo, hi float64) {
+	n := len(sorted)
+	if n == 0 {
+		return 0, 0
+	}
+	k, below := 0, 0.0 // below: P(B < k+1)
+	lgn, _ := math.Lgamma(float64(n + 1))
+	for j := 0; j < n; j++ {
+		lgj, _ := math.Lgamma(float64(j + 1))
+		lgr, _ := math.Lgamma(float64(n - j + 1))
+		below += math.Exp(lgn - lgj - lgr - float64(n)*math.Ln2) // P(B = j)
+		if below > 0.025 {
+			break
+		}
+		k = j + 1
+	}
+	k = max(k, 1)
+	return sorted[k-1], sorted[n-k]
 }
 
 // server is one of the servers of a framework.

@@ -55,9 +55,11 @@ func TestIssue15Files(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Nine columns (no rounds: the pooled ratio decides), thirteen (the
-	// median of the rounds' ratios decides, whatever the pooled one) and
+	// median of the rounds' ratios decides, whatever the pooled one),
 	// nineteen (the floor too: a row over the target whose floor alone is
-	// over it too is floor).
+	// over it too is floor) and twenty-six (the intervals: over the
+	// target, floor when sessionkit is the floor's within noise and the
+	// floor is not under the target beyond it, whatever the medians).
 	if err := os.WriteFile(latFile, []byte("nethttp\tread\t16\t400\t1000\t420\t1100\t9000\t8000\n"+
 		"nethttp\tupdate\t64\t400\t1000\t420\t1200\t9000\t8000\n"+
 		"gin\tread\t16\t400\t1000\t420\t1152\t9000\t8000\n"+
@@ -66,7 +68,11 @@ func TestIssue15Files(t *testing.T) {
 		"gin\tupdate\t64\t400\t1000\t420\t1100\t9000\t8000\t1.100\t0.900\t1.300\t9\n"+
 		"nethttp\tread\t64\t400\t1000\t420\t1200\t9000\t8000\t1.200\t0.900\t1.500\t9\t405\t1180\t8800\t1.180\t0.950\t1.400\n"+
 		"nethttp\tupdate\t16\t400\t1000\t420\t1200\t9000\t8000\t1.200\t0.900\t1.500\t9\t405\t1050\t8800\t1.050\t0.800\t1.300\n"+
-		"echo\tuntouched\t64\t400\t1000\t420\t1100\t9000\t8000\t1.100\t0.900\t1.300\t9\t405\t1160\t8800\t1.160\t1.000\t1.300\n"), 0o644); err != nil {
+		"echo\tuntouched\t64\t400\t1000\t420\t1100\t9000\t8000\t1.100\t0.900\t1.300\t9\t405\t1160\t8800\t1.160\t1.000\t1.300\n"+
+		"gin\tread\t64\t400\t1000\t420\t1200\t9000\t8000\t1.200\t0.600\t2.000\t39\t405\t1100\t8800\t1.100\t0.500\t1.900\t1.050\t1.300\t1.000\t1.150\t1.020\t0.950\t1.100\n"+
+		"gin\tuntouched\t64\t400\t1000\t420\t1200\t9000\t8000\t1.200\t0.600\t2.000\t39\t405\t1180\t8800\t1.180\t0.500\t1.900\t1.100\t1.300\t1.100\t1.250\t1.080\t1.010\t1.150\n"+
+		"echo\tread\t64\t400\t1000\t420\t1200\t9000\t8000\t1.200\t0.600\t2.000\t39\t405\t1050\t8800\t1.050\t0.500\t1.900\t1.050\t1.300\t0.980\t1.149\t1.050\t0.970\t1.200\n"+
+		"echo\tupdate\t16\t400\t1000\t420\t1100\t9000\t8000\t1.150\t0.600\t2.000\t39\t405\t1300\t8800\t1.300\t0.500\t1.900\t1.000\t1.300\t1.200\t1.400\t1.200\t1.100\t1.300\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tr, err := readTrips(tripsFile)
@@ -75,7 +81,8 @@ func TestIssue15Files(t *testing.T) {
 		t.Fatalf("readTrips = %v, %v", tr, err)
 	}
 	lat, err := readLatency(latFile)
-	if err != nil || len(lat) != 9 || lat[5].floorP99 != 0 || lat[6].floorP50 != 405 || lat[6].floorP99 != 1180 || lat[6].floorRPS != 8800 ||
+	if err != nil || len(lat) != 13 || lat[9].ratioLo != 1.05 || lat[9].ratioHi != 1.3 || lat[9].floorLo != 1 || lat[9].floorHi != 1.15 ||
+		lat[9].vsFloor != 1.02 || lat[9].vsFloorLo != 0.95 || lat[9].vsFloorHi != 1.1 || lat[9].floorRatio != 1.1 || lat[8].vsFloorHi != 0 || lat[5].floorP99 != 0 || lat[6].floorP50 != 405 || lat[6].floorP99 != 1180 || lat[6].floorRPS != 8800 ||
 		lat[6].floorRatio != 1.18 || lat[6].floorMin != 0.95 || lat[6].floorMax != 1.4 || lat[1].sessP99 != 1200 || lat[3].rounds != 9 || lat[3].ratioMed != 1.05 || lat[3].floorP99 != 0 ||
 		lat[5].rounds != 9 || lat[5].ratioMed != 1.1 {
 		t.Fatalf("readLatency = %+v, %v", lat, err)
@@ -106,15 +113,38 @@ func TestIssue15Files(t *testing.T) {
 		"| nethttp update, 16 conns | p99 ratio 1.20, the median of 9 rounds (0.90 to 1.50); pooled p99 1.2 ms vs bare 1.0 ms (p50 420 µs vs 400 µs); the floor (a minimal session middleware): p99 ratio to bare 1.05 (median; 0.80 to 1.30), its p99 1.1 ms (p50 405 µs) | **not met** (1.20× bare; the floor 1.05×) |",
 		// The floor over the target does not matter when sessionkit is under it.
 		"| echo untouched, 64 conns | p99 ratio 1.10, the median of 9 rounds (0.90 to 1.30); pooled p99 1.1 ms vs bare 1.0 ms (p50 420 µs vs 400 µs); the floor (a minimal session middleware): p99 ratio to bare 1.16 (median; 1.00 to 1.30), its p99 1.2 ms (p50 405 µs) | met |",
+		// Over the target with the intervals: floor when sessionkit is the
+		// floor's within noise and the floor is not under the target
+		// beyond it, though the floor's median is under it; not met when
+		// sessionkit is over the floor beyond noise, though the floor's
+		// median is over the target, or when the floor is under it beyond
+		// noise; met at the target whatever the floor.
+		"| gin read, 64 conns | p99 ratio 1.20 (95% interval 1.05–1.30), the median of 39 rounds (0.60 to 2.00); pooled p99 1.2 ms vs bare 1.0 ms (p50 420 µs vs 400 µs); "+
+			"the floor (a minimal session middleware): p99 ratio to bare 1.10 (median; 95% interval 1.00–1.15; 0.50 to 1.90), its p99 1.1 ms (p50 405 µs); "+
+			"sessionkit's p99 over the floor's, the median of the rounds' ratios, 1.02 (95% interval 0.95–1.10) | "+
+			"**floor**: sessionkit's p99 is the floor's (a minimal session middleware) within this run's noise, its p99 over the floor's 1.02 (95% interval 0.95–1.10), "+
+			"and the floor's ratio, 1.10 (95% interval 1.00–1.150), is not under 1.15 beyond it; sessionkit 1.20× bare |",
+		"| gin untouched, 64 conns | p99 ratio 1.20 (95% interval 1.10–1.30), the median of 39 rounds (0.60 to 2.00); pooled p99 1.2 ms vs bare 1.0 ms (p50 420 µs vs 400 µs); "+
+			"the floor (a minimal session middleware): p99 ratio to bare 1.18 (median; 95% interval 1.10–1.25; 0.50 to 1.90), its p99 1.2 ms (p50 405 µs); "+
+			"sessionkit's p99 over the floor's, the median of the rounds' ratios, 1.08 (95% interval 1.01–1.15) | "+
+			"**not met** (1.20× bare; over the floor beyond noise: sessionkit's p99 over the floor's 1.08 (95% interval 1.01–1.15)) |",
+		"| echo read, 64 conns | p99 ratio 1.20 (95% interval 1.05–1.30), the median of 39 rounds (0.60 to 2.00); pooled p99 1.2 ms vs bare 1.0 ms (p50 420 µs vs 400 µs); "+
+			"the floor (a minimal session middleware): p99 ratio to bare 1.05 (median; 95% interval 0.98–1.15; 0.50 to 1.90), its p99 1.1 ms (p50 405 µs); "+
+			"sessionkit's p99 over the floor's, the median of the rounds' ratios, 1.05 (95% interval 0.97–1.20) | "+
+			"**not met** (1.20× bare; the floor's ratio, 1.05 (95% interval 0.98–1.149), is under 1.15 beyond noise) |",
+		"| echo update, 16 conns | p99 ratio 1.15 (95% interval 1.00–1.30), the median of 39 rounds (0.60 to 2.00); pooled p99 1.1 ms vs bare 1.0 ms (p50 420 µs vs 400 µs); "+
+			"the floor (a minimal session middleware): p99 ratio to bare 1.30 (median; 95% interval 1.20–1.40; 0.50 to 1.90), its p99 1.3 ms (p50 405 µs); "+
+			"sessionkit's p99 over the floor's, the median of the rounds' ratios, 1.20 (95% interval 1.10–1.30) | met |",
 	)
 	var sb strings.Builder
 	rp.out = &sb
 	rp.writeLatency()
 	wantRows(t, sb.String(),
-		"| nethttp | read | 16 | 400 µs | 1.0 ms | 420 µs | 1.1 ms | 1.10 | — | 9000 | 8000 | — | — | — | — |",
-		"| echo | read | 16 | 400 µs | 1.0 ms | 420 µs | 1.5 ms | 1.50 | 1.05 (9, 0.70–1.60) | 9000 | 8000 | — | — | — | — |",
-		"| gin | update | 64 | 400 µs | 1.0 ms | 420 µs | 1.1 ms | 1.10 | 1.10 (9, 0.90–1.30) | 9000 | 8000 | — | — | — | — |",
-		"| nethttp | read | 64 | 400 µs | 1.0 ms | 420 µs | 1.2 ms | 1.20 | 1.20 (9, 0.90–1.50) | 9000 | 8000 | 405 µs | 1.2 ms | 8800 | 1.18 (0.95–1.40) |",
+		"| nethttp | read | 16 | 400 µs | 1.0 ms | 420 µs | 1.1 ms | 1.10 | — | 9000 | 8000 | — | — | — | — | — |",
+		"| echo | read | 16 | 400 µs | 1.0 ms | 420 µs | 1.5 ms | 1.50 | 1.05 (9, 0.70–1.60) | 9000 | 8000 | — | — | — | — | — |",
+		"| gin | update | 64 | 400 µs | 1.0 ms | 420 µs | 1.1 ms | 1.10 | 1.10 (9, 0.90–1.30) | 9000 | 8000 | — | — | — | — | — |",
+		"| nethttp | read | 64 | 400 µs | 1.0 ms | 420 µs | 1.2 ms | 1.20 | 1.20 (9, 0.90–1.50) | 9000 | 8000 | 405 µs | 1.2 ms | 8800 | 1.18 (0.95–1.40) | — |",
+		"| gin | read | 64 | 400 µs | 1.0 ms | 420 µs | 1.2 ms | 1.20 | 1.20 (39, 0.60–2.00; 1.05–1.30) | 9000 | 8000 | 405 µs | 1.1 ms | 8800 | 1.10 (0.50–1.90; 1.00–1.15) | 1.02 (0.95–1.10) |",
 	)
 }
 
