@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -391,6 +392,35 @@ func TestIssue15NewFloor(t *testing.T) {
 		"| sessionkit-gin-redis | +50.0 µs vs gincontrib-gin-redis +120.0 µs (0.42×); one write round trip (Floor/redis-set) 45.0 µs, sessionkit's added time minus it +5.00 µs | met |",
 		"| sessionkit-nethttp-memcache | +50.0 µs; one write round trip (Floor/memcache-set) 30.0 µs, sessionkit's added time minus it +20.0 µs | — no peer on nethttp with a memcache store |",
 	)
+}
+
+// TestIssue15NewFloorWithinNoise: a round trip a little under half the
+// peer's time is the floor when its 95% interval reaches that of the
+// half; under it beyond noise, or without intervals, it is not.
+func TestIssue15NewFloorWithinNoise(t *testing.T) {
+	for _, c := range []struct {
+		rt, ci string // Floor/redis-set: µs and benchstat's interval
+		want   string
+	}{
+		{"19.5", "±3%", "**floor**: one write round trip, 19.5 µs, is 0.5× the peer's +40.0 µs (20.0 µs) within noise " +
+			"(the round trip's 95% interval reaches 20.1 µs, the half's goes down to 19.2 µs); sessionkit adds 21.0 µs, of which 19.5 µs is the round trip |"},
+		{"18", "±3%", "**not met** (0.53× peer): one write round trip, 18.0 µs, is under 0.5× the peer's (20.0 µs); sessionkit adds 3.00 µs beyond it"},
+		{"19.5", "", "**not met** (0.53× peer): one write round trip, 19.5 µs, is under 0.5× the peer's (20.0 µs); sessionkit adds 1.50 µs beyond it"},
+	} {
+		rp := sample(map[string]map[string]float64{
+			"Scenarios/sessionkit-gin-memory/new": sc(3000, 5),
+		})
+		rt, _ := strconv.ParseFloat(c.rt, 64)
+		rp.res["Scenarios/baseline-gin/new"] = map[string]stat{"sec/op": {v: 1000e-9, ci: "±2%"}, "allocs/op": {v: 1}}
+		rp.res["Scenarios/gincontrib-gin-redis/new"] = map[string]stat{"sec/op": {v: 41000e-9, ci: "±4%"}, "allocs/op": {v: 10}} // +40 µs
+		rp.res["Scenarios/sessionkit-gin-redis/new"] = map[string]stat{"sec/op": {v: 22000e-9, ci: "±1%"}, "allocs/op": {v: 5}}  // +21 µs
+		rp.res["Floor/redis-set"] = map[string]stat{"sec/op": {v: rt * 1e-6, ci: c.ci}}
+		rp.index()
+		out := issue15Table(rp)
+		if !strings.Contains(out, "| sessionkit-gin-redis | +21.0 µs vs gincontrib-gin-redis +40.0 µs (0.53×)") || !strings.Contains(out, c.want) {
+			t.Errorf("Floor/redis-set %s µs %s: the new row lacks %q:\n%s", c.rt, c.ci, c.want, out)
+		}
+	}
 }
 
 // TestIssue15EqualTripsFloor: a request slower than the peer is stopped by
