@@ -151,7 +151,7 @@ func main() {
 				// sessionkit and of the floor to bare.
 				loads := []*loader{lb, lf, ls}
 				var pooled [3]result
-				var ratios, flRatios, vsFloor []float64
+				var p99s [][3]float64
 				for i := range *rounds {
 					var r [3]result
 					for j := range loads {
@@ -163,26 +163,12 @@ func main() {
 					for j := range r {
 						pooled[j] = pooled[j].merge(r[j]) // between rounds, not between loads
 					}
-					rb, rf, rs := r[0], r[1], r[2]
-					ratios = append(ratios, rs.p(0.99)/max(rb.p(0.99), 1))
-					flRatios = append(flRatios, rf.p(0.99)/max(rb.p(0.99), 1))
-					vsFloor = append(vsFloor, rs.p(0.99)/max(rf.p(0.99), 1))
+					p99s = append(p99s, [3]float64{r[0].p(0.99), r[1].p(0.99), r[2].p(0.99)})
 				}
 				for _, l := range loads {
 					l.close()
 				}
-				slices.Sort(ratios)
-				slices.Sort(flRatios)
-				slices.Sort(vsFloor)
-				b, fl, s := pooled[0], pooled[1], pooled[2]
-				lo, hi := medianInterval(ratios)
-				flLo, flHi := medianInterval(flRatios)
-				vsLo, vsHi := medianInterval(vsFloor)
-				fmt.Printf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\n", fw, route, c,
-					b.p(0.50), b.p(0.99), s.p(0.50), s.p(0.99), b.rps, s.rps,
-					median(ratios), ratios[0], ratios[len(ratios)-1], len(ratios),
-					fl.p(0.50), fl.p(0.99), fl.rps, median(flRatios), flRatios[0], flRatios[len(flRatios)-1],
-					lo, hi, flLo, flHi, median(vsFloor), vsLo, vsHi)
+				fmt.Println(line(fw, route, c, pooled, summarize(p99s)))
 			}
 		}
 		for _, s := range srv {
@@ -201,31 +187,69 @@ func median(sorted []float64) float64 {
 	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
+// ratios are the p99 ratios of a case's rounds, each sorted: sessionkit's
+// to bare (sess), the floor's to bare (floor), and sessionkit's to the
+// floor's (vs), one of each per round.
+type ratios struct{ sess, floor, vs []float64 }
+
+// summarize returns the p99 ratios of rounds, each round's p99s of bare,
+// the floor and sessionkit (µs, in that order).
+func summarize(rounds [][3]float64) ratios {
+	var r ratios
+	for _, p := range rounds {
+		b, f, s := max(p[0], 1), max(p[1], 1), p[2]
+		r.sess = append(r.sess, s/b)
+		r.floor = append(r.floor, p[1]/b)
+		r.vs = append(r.vs, s/f)
+	}
+	slices.Sort(r.sess)
+	slices.Sort(r.floor)
+	slices.Sort(r.vs)
+	return r
+}
+
+// line is a case's line of output (see the package comment): pooled
+// holds the latencies of bare, the floor and sessionkit over all rounds.
+// The intervals and the paired ratios are printed to four places, so that
+// a bound a hair under 1.15 or over 1 does not read as on it.
+func line(fw, route string, conns int, pooled [3]result, r ratios) string {
+	b, fl, s := pooled[0], pooled[1], pooled[2]
+	lo, hi := medianInterval(r.sess)
+	flLo, flHi := medianInterval(r.floor)
+	vsLo, vsHi := medianInterval(r.vs)
+	n := len(r.sess)
+	return fmt.Sprintf("%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f", fw, route, conns,
+		b.p(0.50), b.p(0.99), s.p(0.50), s.p(0.99), b.rps, s.rps,
+		median(r.sess), r.sess[0], r.sess[n-1], n,
+		fl.p(0.50), fl.p(0.99), fl.rps, median(r.floor), r.floor[0], r.floor[n-1],
+		lo, hi, flLo, flHi, median(r.vs), vsLo, vsHi)
+}
+
 // medianInterval returns a confidence interval of at least 95% for the
 // median of what the sorted values sample: the order statistics x(k) and
 // x(n+1-k), k the greatest for which P(B < k) ≤ 2.5%, B binomial with n
 // trials of one half (the number of values under the true median). It
 // assumes nothing of their distribution, only that they are independent:
 // each is a round's ratio, and rounds do not share a load. With under six
-// values no pair reaches 95%; it returns the least and the greatest.
+// values no pair reaches 95%: it returns 0, 0, which the report reads as
+// no interval.
 func medianInterval(sorted []float64) (lo, hi float64) {
 	n := len(sorted)
-	if n == 0 {
+	if n < 6 {
 		return 0, 0
 	}
-	k, below := 0, 0.0 // below: P(B < k+1)
+	k, below := 0, 0.0 // below sums P(B = j) for j up to the loop's
 	lgn, _ := math.Lgamma(float64(n + 1))
 	for j := 0; j < n; j++ {
 		lgj, _ := math.Lgamma(float64(j + 1))
 		lgr, _ := math.Lgamma(float64(n - j + 1))
-		below += math.Exp(lgn - lgj - lgr - float64(n)*math.Ln2) // P(B = j)
+		below += math.Exp(lgn - lgj - lgr - float64(n)*math.Ln2) // now P(B ≤ j)
 		if below > 0.025 {
 			break
 		}
-		k = j + 1
+		k = j + 1 // P(B < k) ≤ 2.5%
 	}
-	k = max(k, 1)
-	return sorted[k-1], sorted[n-k]
+	return sorted[k-1], sorted[n-k] // k ≥ 1: P(B = 0) ≤ 2.5% from n = 6
 }
 
 // server is one of the servers of a framework.

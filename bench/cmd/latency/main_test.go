@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,10 +47,10 @@ func TestLoadStartsWithCollection(t *testing.T) {
 }
 
 // TestMedianInterval: the interval is the order statistics the binomial
-// tables give (of 9 values the 2nd and 8th smallest, of 39 the 13th and
-// 27th, of 100 the 40th and 61st), the whole range of six values or
-// fewer, and it holds the true median of what it samples at least 95% of
-// the time.
+// tables give (of 6 values the whole range, of 9 the 2nd and 8th
+// smallest, of 39 the 13th and 27th, of 100 the 40th and 61st), none of
+// fewer than six (no pair of them holds the median 95% of the time), and
+// it holds the true median of what it samples at least 95% of the time.
 func TestMedianInterval(t *testing.T) {
 	seq := func(n int) []float64 {
 		s := make([]float64, n)
@@ -58,7 +59,7 @@ func TestMedianInterval(t *testing.T) {
 		}
 		return s
 	}
-	for _, c := range []struct{ n, lo, hi int }{{1, 1, 1}, {5, 1, 5}, {6, 1, 6}, {9, 2, 8}, {39, 13, 27}, {100, 40, 61}} {
+	for _, c := range []struct{ n, lo, hi int }{{1, 0, 0}, {5, 0, 0}, {6, 1, 6}, {9, 2, 8}, {39, 13, 27}, {100, 40, 61}} {
 		if lo, hi := medianInterval(seq(c.n)); lo != float64(c.lo) || hi != float64(c.hi) {
 			t.Errorf("the interval of 1, 2, …, %d is %v to %v, want %d to %d", c.n, lo, hi, c.lo, c.hi)
 		}
@@ -84,5 +85,51 @@ func TestMedianInterval(t *testing.T) {
 	}
 	if p := float64(held) / trials; p < 0.96 || p > 0.99 {
 		t.Errorf("the interval held the median in %.1f%% of %d samples, want about 97.6%%", 100*p, trials)
+	}
+}
+
+// TestSummarize: each round gives sessionkit's p99 over bare's, the
+// floor's over bare's and sessionkit's over the floor's, each list
+// sorted, and a case's line carries their medians and intervals in the
+// columns the report reads.
+func TestSummarize(t *testing.T) {
+	// Nine rounds: bare 100 µs throughout; the floor 100+10i; sessionkit
+	// 200-10i (so its ratio to the floor falls as the floor's rises).
+	var rounds [][3]float64
+	for i := range 9 {
+		rounds = append(rounds, [3]float64{100, float64(100 + 10*i), float64(200 - 10*i)})
+	}
+	r := summarize(rounds)
+	for name, c := range map[string]struct {
+		got      []float64
+		min, max float64
+	}{
+		"sessionkit to bare":  {r.sess, 1.2, 2},
+		"floor to bare":       {r.floor, 1, 1.8},
+		"sessionkit to floor": {r.vs, 120.0 / 180, 2},
+	} {
+		if len(c.got) != 9 || !slices.IsSorted(c.got) || c.got[0] != c.min || c.got[8] != c.max {
+			t.Errorf("%s: %v, want 9 sorted ratios from %v to %v", name, c.got, c.min, c.max)
+		}
+	}
+	var pooled [3]result
+	for j, us := range []time.Duration{100, 140, 160} {
+		pooled[j] = result{lat: []time.Duration{us * time.Microsecond}, rps: 1000 + float64(j), d: time.Second}
+	}
+	f := strings.Split(line("gin", "read", 64, pooled, r), "\t")
+	want := map[int]string{
+		0: "gin", 1: "read", 2: "64", 3: "100", 4: "100", 5: "160", 6: "160", 7: "1000", 8: "1002",
+		9: "1.600", 10: "1.200", 11: "2.000", 12: "9", // sessionkit to bare: median, least, greatest, rounds
+		13: "140", 14: "140", 15: "1001", 16: "1.400", 17: "1.000", 18: "1.800", // the floor
+		19: "1.3000", 20: "1.9000", 21: "1.1000", 22: "1.7000", // the intervals: 2nd and 8th of 9
+		23: "1.1429", 24: "0.7647", 25: "1.7273", // sessionkit to the floor: 160/140, 130/170, 190/110
+	}
+	if len(f) != 26 {
+		t.Fatalf("%d columns, want 26: %q", len(f), f)
+	}
+	for i, w := range want {
+		if f[i] != w {
+			t.Errorf("column %d = %q, want %q (line %q)", i+1, f[i], w, f)
+		}
 	}
 }

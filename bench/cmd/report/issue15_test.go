@@ -44,6 +44,15 @@ func wantRows(t *testing.T, out string, rows ...string) {
 	}
 }
 
+// floorMeasured is the start of a latency row with intervals, up to its
+// verdict: sessionkit's ratio, the floor's (from its median to its
+// pooled p99) and the paired ratio.
+func floorMeasured(sess, floor, vs string) string {
+	return "p99 ratio " + sess + ", the median of 39 rounds (0.60 to 2.00); pooled p99 1.2 ms vs bare 1.0 ms (p50 420 µs vs 400 µs); " +
+		"the floor (a minimal session middleware): p99 ratio to bare " + floor + " (p50 405 µs); " +
+		"sessionkit's p99 over the floor's, the median of the rounds' ratios, " + vs + " | "
+}
+
 func TestIssue15Files(t *testing.T) {
 	dir := t.TempDir()
 	tripsFile := filepath.Join(dir, "trips.txt")
@@ -73,7 +82,9 @@ func TestIssue15Files(t *testing.T) {
 		"gin\tread\t64\t400\t1000\t420\t1200\t9000\t8000\t1.200\t0.600\t2.000\t39\t405\t1100\t8800\t1.100\t0.500\t1.900\t1.050\t1.300\t1.000\t1.150\t1.020\t0.950\t1.100\n"+
 		"gin\tuntouched\t64\t400\t1000\t420\t1200\t9000\t8000\t1.200\t0.600\t2.000\t39\t405\t1180\t8800\t1.180\t0.500\t1.900\t1.100\t1.300\t1.100\t1.250\t1.080\t1.010\t1.150\n"+
 		"echo\tread\t64\t400\t1000\t420\t1200\t9000\t8000\t1.200\t0.600\t2.000\t39\t405\t1050\t8800\t1.050\t0.500\t1.900\t1.050\t1.300\t0.980\t1.149\t1.050\t0.970\t1.200\n"+
-		"echo\tupdate\t16\t400\t1000\t420\t1100\t9000\t8000\t1.150\t0.600\t2.000\t39\t405\t1300\t8800\t1.300\t0.500\t1.900\t1.000\t1.300\t1.200\t1.400\t1.200\t1.100\t1.300\n"), 0o644); err != nil {
+		"echo\tupdate\t16\t400\t1000\t420\t1200\t9000\t8000\t1.150\t0.600\t2.000\t39\t405\t1300\t8800\t1.300\t0.500\t1.900\t1.000\t1.300\t1.200\t1.400\t1.200\t1.100\t1.300\n"+
+		"gin\tupdate\t16\t400\t1000\t420\t1200\t9000\t8000\t1.200\t0.600\t2.000\t39\t405\t1180\t8800\t1.180\t0.500\t1.900\t1.0500\t1.3000\t1.0500\t1.3000\t0.9800\t1.0000\t1.1000\n"+
+		"gin\tuntouched\t16\t400\t1000\t420\t1200\t9000\t8000\t1.200\t0.600\t2.000\t39\t405\t1100\t8800\t1.100\t0.500\t1.900\t1.0500\t1.3000\t1.0000\t1.2500\t1.0200\t0.9500\t1.1000\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tr, err := readTrips(tripsFile)
@@ -82,7 +93,7 @@ func TestIssue15Files(t *testing.T) {
 		t.Fatalf("readTrips = %v, %v", tr, err)
 	}
 	lat, err := readLatency(latFile)
-	if err != nil || len(lat) != 13 || lat[9].ratioLo != 1.05 || lat[9].ratioHi != 1.3 || lat[9].floorLo != 1 || lat[9].floorHi != 1.15 ||
+	if err != nil || len(lat) != 15 || lat[9].ratioLo != 1.05 || lat[9].ratioHi != 1.3 || lat[9].floorLo != 1 || lat[9].floorHi != 1.15 ||
 		lat[9].vsFloor != 1.02 || lat[9].vsFloorLo != 0.95 || lat[9].vsFloorHi != 1.1 || lat[9].floorRatio != 1.1 || lat[8].vsFloorHi != 0 || lat[5].floorP99 != 0 || lat[6].floorP50 != 405 || lat[6].floorP99 != 1180 || lat[6].floorRPS != 8800 ||
 		lat[6].floorRatio != 1.18 || lat[6].floorMin != 0.95 || lat[6].floorMax != 1.4 || lat[1].sessP99 != 1200 || lat[3].rounds != 9 || lat[3].ratioMed != 1.05 || lat[3].floorP99 != 0 ||
 		lat[5].rounds != 9 || lat[5].ratioMed != 1.1 {
@@ -114,29 +125,31 @@ func TestIssue15Files(t *testing.T) {
 		"| nethttp update, 16 conns | p99 ratio 1.20, the median of 9 rounds (0.90 to 1.50); pooled p99 1.2 ms vs bare 1.0 ms (p50 420 µs vs 400 µs); the floor (a minimal session middleware): p99 ratio to bare 1.05 (median; 0.80 to 1.30), its p99 1.1 ms (p50 405 µs) | **not met** (1.20× bare; the floor 1.05×) |",
 		// The floor over the target does not matter when sessionkit is under it.
 		"| echo untouched, 64 conns | p99 ratio 1.10, the median of 9 rounds (0.90 to 1.30); pooled p99 1.1 ms vs bare 1.0 ms (p50 420 µs vs 400 µs); the floor (a minimal session middleware): p99 ratio to bare 1.16 (median; 1.00 to 1.30), its p99 1.2 ms (p50 405 µs) | met |",
-		// Over the target with the intervals: floor when sessionkit is the
-		// floor's within noise and the floor is not under the target
-		// beyond it, though the floor's median is under it; not met when
-		// sessionkit is over the floor beyond noise, though the floor's
-		// median is over the target, or when the floor is under it beyond
-		// noise; met at the target whatever the floor.
-		"| gin read, 64 conns | p99 ratio 1.20 (95% interval 1.05–1.30), the median of 39 rounds (0.60 to 2.00); pooled p99 1.2 ms vs bare 1.0 ms (p50 420 µs vs 400 µs); "+
-			"the floor (a minimal session middleware): p99 ratio to bare 1.10 (median; 95% interval 1.00–1.15; 0.50 to 1.90), its p99 1.1 ms (p50 405 µs); "+
-			"sessionkit's p99 over the floor's, the median of the rounds' ratios, 1.02 (95% interval 0.95–1.10) | "+
-			"**floor**: sessionkit's p99 is the floor's (a minimal session middleware) within this run's noise, its p99 over the floor's 1.02 (95% interval 0.95–1.10), "+
-			"and the floor's ratio, 1.10 (95% interval 1.00–1.150), is not under 1.15 beyond it; sessionkit 1.20× bare |",
-		"| gin untouched, 64 conns | p99 ratio 1.20 (95% interval 1.10–1.30), the median of 39 rounds (0.60 to 2.00); pooled p99 1.2 ms vs bare 1.0 ms (p50 420 µs vs 400 µs); "+
-			"the floor (a minimal session middleware): p99 ratio to bare 1.18 (median; 95% interval 1.10–1.25; 0.50 to 1.90), its p99 1.2 ms (p50 405 µs); "+
-			"sessionkit's p99 over the floor's, the median of the rounds' ratios, 1.08 (95% interval 1.01–1.15) | "+
+		// Over the target with the intervals: floor when the floor's median
+		// is over it and the paired interval reaches 1 (here exactly);
+		// not met when sessionkit is over the floor beyond noise, though
+		// the floor's median is over the target; not met within noise
+		// when the floor's median is under the target and its interval
+		// reaches it (here exactly); not met when the floor's interval is
+		// under it; met at the target whatever the floor.
+		floorMeasured("1.20 (95% interval 1.05–1.30)", "1.10 (median; 95% interval 1.00–1.15; 0.50 to 1.90), its p99 1.1 ms", "1.02 (95% interval 0.95–1.10)")+
+			"**not met** (within noise: 1.20× bare; the floor's ratio, 1.10 (95% interval 1.00–1.150), is under 1.15 but reaches it within noise, "+
+			"and sessionkit's p99 is the floor's within noise (its p99 over the floor's 1.02 (95% interval 0.95–1.10)): "+
+			"this run cannot tell whether a minimal session middleware meets the target) |",
+		"| gin untouched, 16 conns | "+floorMeasured("1.20 (95% interval 1.05–1.30)", "1.10 (median; 95% interval 1.00–1.25; 0.50 to 1.90), its p99 1.1 ms", "1.02 (95% interval 0.95–1.10)")+
+			"**not met** (within noise: 1.20× bare; the floor's ratio, 1.10 (95% interval 1.00–1.25), is under 1.15 but reaches it within noise,",
+		floorMeasured("1.20 (95% interval 1.10–1.30)", "1.18 (median; 95% interval 1.10–1.25; 0.50 to 1.90), its p99 1.2 ms", "1.08 (95% interval 1.01–1.15)")+
 			"**not met** (1.20× bare; over the floor beyond noise: sessionkit's p99 over the floor's 1.08 (95% interval 1.01–1.15)) |",
-		"| echo read, 64 conns | p99 ratio 1.20 (95% interval 1.05–1.30), the median of 39 rounds (0.60 to 2.00); pooled p99 1.2 ms vs bare 1.0 ms (p50 420 µs vs 400 µs); "+
-			"the floor (a minimal session middleware): p99 ratio to bare 1.05 (median; 95% interval 0.98–1.15; 0.50 to 1.90), its p99 1.1 ms (p50 405 µs); "+
-			"sessionkit's p99 over the floor's, the median of the rounds' ratios, 1.05 (95% interval 0.97–1.20) | "+
+		floorMeasured("1.20 (95% interval 1.05–1.30)", "1.05 (median; 95% interval 0.98–1.15; 0.50 to 1.90), its p99 1.1 ms", "1.05 (95% interval 0.97–1.20)")+
 			"**not met** (1.20× bare; the floor's ratio, 1.05 (95% interval 0.98–1.149), is under 1.15 beyond noise) |",
-		"| echo update, 16 conns | p99 ratio 1.15 (95% interval 1.00–1.30), the median of 39 rounds (0.60 to 2.00); pooled p99 1.1 ms vs bare 1.0 ms (p50 420 µs vs 400 µs); "+
-			"the floor (a minimal session middleware): p99 ratio to bare 1.30 (median; 95% interval 1.20–1.40; 0.50 to 1.90), its p99 1.3 ms (p50 405 µs); "+
-			"sessionkit's p99 over the floor's, the median of the rounds' ratios, 1.20 (95% interval 1.10–1.30) | met |",
+		floorMeasured("1.15 (95% interval 1.00–1.30)", "1.30 (median; 95% interval 1.20–1.40; 0.50 to 1.90), its p99 1.3 ms", "1.20 (95% interval 1.10–1.30)")+"met |",
+		floorMeasured("1.20 (95% interval 1.05–1.30)", "1.18 (median; 95% interval 1.05–1.30; 0.50 to 1.90), its p99 1.2 ms", "0.98 (95% interval 1.000–1.10)")+
+			"**floor**: the floor alone (a minimal session middleware) has a p99 ratio of 1.18 (95% interval 1.05–1.30) > 1.15, and sessionkit's p99 is "+
+			"the floor's within this run's noise (its p99 over the floor's 0.98 (95% interval 1.000–1.10)); sessionkit 1.20× bare |",
 	)
+	if got := issue15Table(rp); !strings.Contains(got, "2 of the rows not met are latency rows not met within noise") {
+		t.Errorf("the count of rows not met within noise is not 2:\n%s", got)
+	}
 	var sb strings.Builder
 	rp.out = &sb
 	rp.writeLatency()
@@ -395,30 +408,41 @@ func TestIssue15NewFloor(t *testing.T) {
 }
 
 // TestIssue15NewFloorWithinNoise: a round trip a little under half the
-// peer's time is the floor when its 95% interval reaches that of the
-// half; under it beyond noise, or without intervals, it is not.
+// peer's time is the floor when the difference lies within the half-width
+// of its 95% interval (the three measurements' half-widths in
+// quadrature); beyond it, or without intervals, it is not met.
 func TestIssue15NewFloorWithinNoise(t *testing.T) {
+	// The peer adds 40 µs (41 ±4% less a baseline of 1 µs): half is 20 µs,
+	// whose half-width is 0.82 µs with the baseline at ±2%.
 	for _, c := range []struct {
-		rt, ci string // Floor/redis-set: µs and benchstat's interval
-		want   string
+		rt, ci, baseCI string // Floor/redis-set: µs and its interval; the baseline's interval
+		want           string
 	}{
-		{"19.5", "±3%", "**floor**: one write round trip, 19.5 µs, is 0.5× the peer's +40.0 µs (20.0 µs) within noise " +
-			"(the round trip's 95% interval reaches 20.1 µs, the half's goes down to 19.2 µs); sessionkit adds 21.0 µs, of which 19.5 µs is the round trip |"},
-		{"18", "±3%", "**not met** (0.53× peer): one write round trip, 18.0 µs, is under 0.5× the peer's (20.0 µs); sessionkit adds 3.00 µs beyond it"},
-		{"19.5", "", "**not met** (0.53× peer): one write round trip, 19.5 µs, is under 0.5× the peer's (20.0 µs); sessionkit adds 1.50 µs beyond it"},
+		// 0.5 µs under the half; half-width √(0.585² + 0.82²) = 1.01 µs.
+		{"19.5", "±3%", "±2%", "**floor**: one write round trip, 19.5 µs, is 0.5× the peer's +40.0 µs (20.0 µs) within noise " +
+			"(the half less the round trip, 500 ns, is within its 95% interval's half-width, 1.01 µs); sessionkit adds 21.0 µs, of which 19.5 µs is the round trip |"},
+		// 2 µs under; half-width 0.98 µs.
+		{"18", "±3%", "±2%", "**not met** (0.53× peer): one write round trip, 18.0 µs, is under 0.5× the peer's (20.0 µs); sessionkit adds 3.00 µs beyond it"},
+		// 1.1 µs under: beyond the half-width with the baseline at ±2%
+		// (1.01 µs), within it at ±100% (√(0.567² + 0.96²) = 1.12 µs).
+		{"18.9", "±3%", "±2%", "**not met** (0.53× peer): one write round trip, 18.9 µs, is under 0.5× the peer's (20.0 µs)"},
+		{"18.9", "±3%", "±100%", "**floor**: one write round trip, 18.9 µs, is 0.5× the peer's +40.0 µs (20.0 µs) within noise " +
+			"(the half less the round trip, 1.10 µs, is within its 95% interval's half-width, 1.12 µs)"},
+		// No interval for the round trip: no noise to reach it within.
+		{"19.5", "", "±2%", "**not met** (0.53× peer): one write round trip, 19.5 µs, is under 0.5× the peer's (20.0 µs); sessionkit adds 1.50 µs beyond it"},
 	} {
 		rp := sample(map[string]map[string]float64{
 			"Scenarios/sessionkit-gin-memory/new": sc(3000, 5),
 		})
 		rt, _ := strconv.ParseFloat(c.rt, 64)
-		rp.res["Scenarios/baseline-gin/new"] = map[string]stat{"sec/op": {v: 1000e-9, ci: "±2%"}, "allocs/op": {v: 1}}
-		rp.res["Scenarios/gincontrib-gin-redis/new"] = map[string]stat{"sec/op": {v: 41000e-9, ci: "±4%"}, "allocs/op": {v: 10}} // +40 µs
-		rp.res["Scenarios/sessionkit-gin-redis/new"] = map[string]stat{"sec/op": {v: 22000e-9, ci: "±1%"}, "allocs/op": {v: 5}}  // +21 µs
+		rp.res["Scenarios/baseline-gin/new"] = map[string]stat{"sec/op": {v: 1000e-9, ci: c.baseCI}, "allocs/op": {v: 1}}
+		rp.res["Scenarios/gincontrib-gin-redis/new"] = map[string]stat{"sec/op": {v: 41000e-9, ci: "±4%"}, "allocs/op": {v: 10}}
+		rp.res["Scenarios/sessionkit-gin-redis/new"] = map[string]stat{"sec/op": {v: 22000e-9, ci: "±1%"}, "allocs/op": {v: 5}} // +21 µs
 		rp.res["Floor/redis-set"] = map[string]stat{"sec/op": {v: rt * 1e-6, ci: c.ci}}
 		rp.index()
 		out := issue15Table(rp)
 		if !strings.Contains(out, "| sessionkit-gin-redis | +21.0 µs vs gincontrib-gin-redis +40.0 µs (0.53×)") || !strings.Contains(out, c.want) {
-			t.Errorf("Floor/redis-set %s µs %s: the new row lacks %q:\n%s", c.rt, c.ci, c.want, out)
+			t.Errorf("Floor/redis-set %s µs %s, baseline %s: the new row lacks %q:\n%s", c.rt, c.ci, c.baseCI, c.want, out)
 		}
 	}
 }
