@@ -230,7 +230,10 @@ func line(fw, route string, conns int, pooled [3]result, r ratios) string {
 // x(n+1-k), k the greatest for which P(B < k) ≤ 2.5%, B binomial with n
 // trials of one half (the number of values under the true median). It
 // assumes nothing of their distribution, only that they are independent:
-// each is a round's ratio, and rounds do not share a load. With under six
+// each is a round's ratio, and rounds share no load (a drift in the
+// machine's load can still make neighbouring rounds alike, and the
+// interval then too narrow; the alternating order of a round's loads
+// spreads such a drift over bare, the floor and sessionkit). With under six
 // values no pair reaches 95%: it returns 0, 0, which the report reads as
 // no interval.
 func medianInterval(sorted []float64) (lo, hi float64) {
