@@ -112,15 +112,20 @@ func TestSummarize(t *testing.T) {
 			t.Errorf("%s: %v, want 9 sorted ratios from %v to %v", name, c.got, c.min, c.max)
 		}
 	}
+	// Pooled latencies: bare 1 to 100 µs (p50 51, p99 100), the floor and
+	// sessionkit the same times 1.4 and 1.6.
 	var pooled [3]result
-	for j, us := range []time.Duration{100, 140, 160} {
-		pooled[j] = result{lat: []time.Duration{us * time.Microsecond}, rps: 1000 + float64(j), d: time.Second}
+	for j, f := range []float64{1, 1.4, 1.6} {
+		for i := 1; i <= 100; i++ {
+			pooled[j].lat = append(pooled[j].lat, time.Duration(f*float64(i)*float64(time.Microsecond)))
+		}
+		pooled[j].rps = 1000 + float64(j)
 	}
 	f := strings.Split(line("gin", "read", 64, pooled, r), "\t")
 	want := map[int]string{
-		0: "gin", 1: "read", 2: "64", 3: "100", 4: "100", 5: "160", 6: "160", 7: "1000", 8: "1002",
+		0: "gin", 1: "read", 2: "64", 3: "51", 4: "100", 5: "82", 6: "160", 7: "1000", 8: "1002", // p50s and p99s of bare and sessionkit
 		9: "1.600", 10: "1.200", 11: "2.000", 12: "9", // sessionkit to bare: median, least, greatest, rounds
-		13: "140", 14: "140", 15: "1001", 16: "1.400", 17: "1.000", 18: "1.800", // the floor
+		13: "71", 14: "140", 15: "1001", 16: "1.400", 17: "1.000", 18: "1.800", // the floor
 		19: "1.3000", 20: "1.9000", 21: "1.1000", 22: "1.7000", // the intervals: 2nd and 8th of 9
 		23: "1.1429", 24: "0.7647", 25: "1.7273", // sessionkit to the floor: 160/140, 130/170, 190/110
 	}

@@ -132,22 +132,22 @@ func TestIssue15Files(t *testing.T) {
 		// when the floor's median is under the target and its interval
 		// reaches it (here exactly); not met when the floor's interval is
 		// under it; met at the target whatever the floor.
-		floorMeasured("1.20 (95% interval 1.05–1.30)", "1.10 (median; 95% interval 1.00–1.15; 0.50 to 1.90), its p99 1.1 ms", "1.02 (95% interval 0.95–1.10)")+
-			"**not met** (within noise: 1.20× bare; the floor's ratio, 1.10 (95% interval 1.00–1.150), is under 1.15 but reaches it within noise, "+
-			"and sessionkit's p99 is the floor's within noise (its p99 over the floor's 1.02 (95% interval 0.95–1.10)): "+
+		floorMeasured("1.20 (95% interval 1.05–1.30)", "1.10 (median; 95% interval 1.00–1.1500; 0.50 to 1.90), its p99 1.1 ms", "1.02 (95% interval 0.95–1.10)")+
+			"**not met** (within noise: 1.20× bare; the floor's ratio, 1.10 (95% interval 1.00–1.1500), is under 1.15 but reaches it within noise, "+
+			"and sessionkit's p99 is not over the floor's beyond it (its p99 over the floor's 1.02 (95% interval 0.95–1.10)): "+
 			"this run cannot tell whether a minimal session middleware meets the target) |",
 		"| gin untouched, 16 conns | "+floorMeasured("1.20 (95% interval 1.05–1.30)", "1.10 (median; 95% interval 1.00–1.25; 0.50 to 1.90), its p99 1.1 ms", "1.02 (95% interval 0.95–1.10)")+
 			"**not met** (within noise: 1.20× bare; the floor's ratio, 1.10 (95% interval 1.00–1.25), is under 1.15 but reaches it within noise,",
 		floorMeasured("1.20 (95% interval 1.10–1.30)", "1.18 (median; 95% interval 1.10–1.25; 0.50 to 1.90), its p99 1.2 ms", "1.08 (95% interval 1.01–1.15)")+
 			"**not met** (1.20× bare; over the floor beyond noise: sessionkit's p99 over the floor's 1.08 (95% interval 1.01–1.15)) |",
-		floorMeasured("1.20 (95% interval 1.05–1.30)", "1.05 (median; 95% interval 0.98–1.15; 0.50 to 1.90), its p99 1.1 ms", "1.05 (95% interval 0.97–1.20)")+
+		floorMeasured("1.20 (95% interval 1.05–1.30)", "1.05 (median; 95% interval 0.98–1.149; 0.50 to 1.90), its p99 1.1 ms", "1.05 (95% interval 0.97–1.20)")+
 			"**not met** (1.20× bare; the floor's ratio, 1.05 (95% interval 0.98–1.149), is under 1.15 beyond noise) |",
-		floorMeasured("1.15 (95% interval 1.00–1.30)", "1.30 (median; 95% interval 1.20–1.40; 0.50 to 1.90), its p99 1.3 ms", "1.20 (95% interval 1.10–1.30)")+"met |",
-		floorMeasured("1.20 (95% interval 1.05–1.30)", "1.18 (median; 95% interval 1.05–1.30; 0.50 to 1.90), its p99 1.2 ms", "0.98 (95% interval 1.000–1.10)")+
+		floorMeasured("1.1500 (95% interval 1.00–1.30)", "1.30 (median; 95% interval 1.20–1.40; 0.50 to 1.90), its p99 1.3 ms", "1.20 (95% interval 1.10–1.30)")+"met |",
+		floorMeasured("1.20 (95% interval 1.05–1.30)", "1.18 (median; 95% interval 1.05–1.30; 0.50 to 1.90), its p99 1.2 ms", "0.98 (95% interval 1.0000–1.10)")+
 			"**floor**: the floor alone (a minimal session middleware) has a p99 ratio of 1.18 (95% interval 1.05–1.30) > 1.15, and sessionkit's p99 is "+
-			"the floor's within this run's noise (its p99 over the floor's 0.98 (95% interval 1.000–1.10)); sessionkit 1.20× bare |",
+			"not over the floor's beyond this run's noise (its p99 over the floor's 0.98 (95% interval 1.0000–1.10)); sessionkit 1.20× bare |",
 	)
-	if got := issue15Table(rp); !strings.Contains(got, "2 of the rows not met are latency rows not met within noise") {
+	if got := issue15Table(rp); !strings.Contains(got, "2 of the 8 rows not met are not met within noise") {
 		t.Errorf("the count of rows not met within noise is not 2:\n%s", got)
 	}
 	var sb strings.Builder
@@ -158,7 +158,7 @@ func TestIssue15Files(t *testing.T) {
 		"| echo | read | 16 | 400 µs | 1.0 ms | 420 µs | 1.5 ms | 1.50 | 1.05 (9, 0.70–1.60) | 9000 | 8000 | — | — | — | — | — |",
 		"| gin | update | 64 | 400 µs | 1.0 ms | 420 µs | 1.1 ms | 1.10 | 1.10 (9, 0.90–1.30) | 9000 | 8000 | — | — | — | — | — |",
 		"| nethttp | read | 64 | 400 µs | 1.0 ms | 420 µs | 1.2 ms | 1.20 | 1.20 (9, 0.90–1.50) | 9000 | 8000 | 405 µs | 1.2 ms | 8800 | 1.18 (0.95–1.40) | — |",
-		"| gin | read | 64 | 400 µs | 1.0 ms | 420 µs | 1.2 ms | 1.20 | 1.20 (39, 0.60–2.00; 1.05–1.30) | 9000 | 8000 | 405 µs | 1.1 ms | 8800 | 1.10 (0.50–1.90; 1.00–1.15) | 1.02 (0.95–1.10) |",
+		"| gin | read | 64 | 400 µs | 1.0 ms | 420 µs | 1.2 ms | 1.20 | 1.20 (39, 0.60–2.00; 1.05–1.30) | 9000 | 8000 | 405 µs | 1.1 ms | 8800 | 1.10 (0.50–1.90; 1.00–1.1500) | 1.02 (0.95–1.10) |",
 	)
 }
 
@@ -408,9 +408,9 @@ func TestIssue15NewFloor(t *testing.T) {
 }
 
 // TestIssue15NewFloorWithinNoise: a round trip a little under half the
-// peer's time is the floor when the difference lies within the half-width
-// of its 95% interval (the three measurements' half-widths in
-// quadrature); beyond it, or without intervals, it is not met.
+// peer's time is not met within noise when the difference lies within the
+// half-width of its 95% interval (the three measurements' half-widths in
+// quadrature); beyond it, or without intervals, it is plainly not met.
 func TestIssue15NewFloorWithinNoise(t *testing.T) {
 	// The peer adds 40 µs (41 ±4% less a baseline of 1 µs): half is 20 µs,
 	// whose half-width is 0.82 µs with the baseline at ±2%.
@@ -419,15 +419,16 @@ func TestIssue15NewFloorWithinNoise(t *testing.T) {
 		want           string
 	}{
 		// 0.5 µs under the half; half-width √(0.585² + 0.82²) = 1.01 µs.
-		{"19.5", "±3%", "±2%", "**floor**: one write round trip, 19.5 µs, is 0.5× the peer's +40.0 µs (20.0 µs) within noise " +
-			"(the half less the round trip, 500 ns, is within its 95% interval's half-width, 1.01 µs); sessionkit adds 21.0 µs, of which 19.5 µs is the round trip |"},
+		{"19.5", "±3%", "±2%", "**not met** (within noise: 0.53× peer; one write round trip, 19.5 µs, is under 0.5× the peer's +40.0 µs (20.0 µs) " +
+			"but reaches it within noise (the half less the round trip, 500 ns, is within its 95% interval's half-width, 1.01 µs), " +
+			"so that this run cannot tell whether it stops the row; sessionkit adds 1.50 µs beyond it) |"},
 		// 2 µs under; half-width 0.98 µs.
 		{"18", "±3%", "±2%", "**not met** (0.53× peer): one write round trip, 18.0 µs, is under 0.5× the peer's (20.0 µs); sessionkit adds 3.00 µs beyond it"},
 		// 1.1 µs under: beyond the half-width with the baseline at ±2%
 		// (1.01 µs), within it at ±100% (√(0.567² + 0.96²) = 1.12 µs).
 		{"18.9", "±3%", "±2%", "**not met** (0.53× peer): one write round trip, 18.9 µs, is under 0.5× the peer's (20.0 µs)"},
-		{"18.9", "±3%", "±100%", "**floor**: one write round trip, 18.9 µs, is 0.5× the peer's +40.0 µs (20.0 µs) within noise " +
-			"(the half less the round trip, 1.10 µs, is within its 95% interval's half-width, 1.12 µs)"},
+		{"18.9", "±3%", "±100%", "**not met** (within noise: 0.53× peer; one write round trip, 18.9 µs, is under 0.5× the peer's +40.0 µs (20.0 µs) " +
+			"but reaches it within noise (the half less the round trip, 1.10 µs, is within its 95% interval's half-width, 1.12 µs)"},
 		// No interval for the round trip: no noise to reach it within.
 		{"19.5", "", "±2%", "**not met** (0.53× peer): one write round trip, 19.5 µs, is under 0.5× the peer's (20.0 µs); sessionkit adds 1.50 µs beyond it"},
 	} {
@@ -476,4 +477,20 @@ func TestIssue15EqualTripsFloor(t *testing.T) {
 		"| time ≤ fastest peer on the same server (update) | sessionkit-gin-redis | +150.0 µs vs gincontrib-gin-redis +140.0 µs (round trips 2 vs 4); one round trip ≥ 40.0 µs (the cheaper of Floor/redis-set and -get) | "+
 			"**not met** (1.07× peer) |",
 	)
+}
+
+// TestFmtRatio: a ratio reads with two decimals, or more, up to four,
+// while fewer would put it on the limit it is compared with.
+func TestFmtRatio(t *testing.T) {
+	for _, c := range []struct {
+		r, limit float64
+		want     string
+	}{
+		{1.2, 1.15, "1.20"}, {1.151, 1.15, "1.151"}, {1.1496, 1.15, "1.1496"}, {1.15, 1.15, "1.1500"},
+		{1.0004, 1, "1.0004"}, {0.9996, 1, "0.9996"}, {0.97, 1, "0.97"},
+	} {
+		if got := fmtRatio(c.r, c.limit); got != c.want {
+			t.Errorf("fmtRatio(%v, %v) = %q, want %q", c.r, c.limit, got, c.want)
+		}
+	}
 }
