@@ -188,6 +188,18 @@ type issue15 struct {
 	met, floors, noise, total int
 }
 
+// notMet says how many rows are not met, and how many of them within
+// noise (noiseVerdict).
+func (t *issue15) notMet() string {
+	n := t.total - t.met - t.floors
+	if n == 0 {
+		return "No row is not met."
+	}
+	return fmt.Sprintf("%d not met, %d of them within noise: the floor's measurement is under the target but reaches it "+
+		"within the run's noise (on latency, with sessionkit's p99 not over the floor's beyond it), so that the run cannot "+
+		"tell whether the floor stops them.", n, t.noise)
+}
+
 // floorVerdict begins the verdict of a row that a floor measured in the
 // same run stops: the floor alone already exceeds the target.
 const floorVerdict = "**floor**"
@@ -250,12 +262,10 @@ func (rp *report) writeIssue15() {
 	rp.issue15Memory(t)
 	fmt.Fprintf(w, "\n%d of %d rows met, %d more stopped by a floor measured in this run (a **floor** verdict: the floor's "+
 		"measurement alone already exceeds the target, and on latency sessionkit's p99 is not over the floor's beyond the run's noise; "+
-		"a published row is met when its numbers were measured; contention also needs no failed commit and no lost key). "+
-		"%d of the %d rows not met are not met within noise: the floor's measurement is under the target but reaches it within "+
-		"the run's noise (on latency, with sessionkit's p99 not over the floor's beyond it), so that the run cannot tell whether "+
-		"the floor stops them. Round trips: each store's TestRequestRoundTrips counts them on the wire through a "+
+		"a published row is met when its numbers were measured; contention also needs no failed commit and no lost key). %s "+
+		"Round trips: each store's TestRequestRoundTrips counts them on the wire through a "+
 		"counting dialer (SQLite, in process: store calls), the peers' through a counting proxy in front of the server "+
-		"(bench TestRoundTrips, which also counts sessionkit's redis and memcached contenders).\n\n", t.met, t.total, t.floors, t.noise, t.total-t.met-t.floors)
+		"(bench TestRoundTrips, which also counts sessionkit's redis and memcached contenders).\n\n", t.met, t.total, t.floors, t.notMet())
 	rp.writeTripsTable()
 	rp.writeLatency()
 	rp.writeSweep()

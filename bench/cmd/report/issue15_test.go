@@ -147,7 +147,7 @@ func TestIssue15Files(t *testing.T) {
 			"**floor**: the floor alone (a minimal session middleware) has a p99 ratio of 1.18 (95% interval 1.05–1.30) > 1.15, and sessionkit's p99 is "+
 			"not over the floor's beyond this run's noise (its p99 over the floor's 0.98 (95% interval 1.0000–1.10)); sessionkit 1.20× bare |",
 	)
-	if got := issue15Table(rp); !strings.Contains(got, "2 of the 8 rows not met are not met within noise") {
+	if got := issue15Table(rp); !strings.Contains(got, "8 not met, 2 of them within noise") {
 		t.Errorf("the count of rows not met within noise is not 2:\n%s", got)
 	}
 	var sb strings.Builder
@@ -492,5 +492,16 @@ func TestFmtRatio(t *testing.T) {
 		if got := fmtRatio(c.r, c.limit); got != c.want {
 			t.Errorf("fmtRatio(%v, %v) = %q, want %q", c.r, c.limit, got, c.want)
 		}
+	}
+}
+
+// TestIssue15NotMet: the summary counts the rows not met and those of
+// them within noise, and says so plainly when there are none.
+func TestIssue15NotMet(t *testing.T) {
+	if got := (&issue15{total: 3, met: 2, floors: 1}).notMet(); got != "No row is not met." {
+		t.Errorf("no row not met: %q", got)
+	}
+	if got := (&issue15{total: 5, met: 2, floors: 1, noise: 1}).notMet(); !strings.HasPrefix(got, "2 not met, 1 of them within noise: ") {
+		t.Errorf("two not met, one within noise: %q", got)
 	}
 }
