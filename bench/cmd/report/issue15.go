@@ -75,6 +75,14 @@ type latency struct {
 	ratioLo, ratioHi, floorLo, floorHi, vsFloor, vsFloorLo, vsFloorHi float64
 }
 
+// intervals reports whether the line carried the 95% intervals and the
+// paired ratio (26 columns, from six rounds up): the latency verdict then
+// takes them into account.
+func (l latency) intervals() bool { return l.vsFloorHi > 0 }
+
+// span formats an interval of ratios compared with limit (see fmtRatio).
+func span(lo, hi, limit float64) string { return fmtRatio(lo, limit) + "–" + fmtRatio(hi, limit) }
+
 // ratio is the p99 ratio the target is checked on: the median of the
 // rounds' ratios, or the pooled one when the rounds were not reported.
 func (l latency) ratio() float64 {
@@ -561,7 +569,7 @@ func (rp *report) addedBytes(c contender, sc string) float64 {
 // new session is one write round trip on every library: when one bare
 // write round trip alone exceeds half the peer's added time, the floor
 // stops the row; when it is under that but reaches it within the run's
-// noise (reachesHalf), the row is not met within noise (noiseVerdict).
+// noise (halfNoise), the row is not met within noise (noiseVerdict).
 func (rp *report) issue15New(t *issue15) {
 	for _, k := range rp.contenders {
 		if k.lib != "sessionkit" {
@@ -583,17 +591,21 @@ func (rp *report) issue15New(t *issue15) {
 			t.row(target, k.name, "+"+fmtNs(kns)+rtNote, "— no peer on "+k.framework+" with a "+k.storeKind()+" store")
 			continue
 		}
-		reaches, how := rp.reachesHalf(k.class(), best, k.framework)
+		// The half of the peer's time less the round trip, and that
+		// difference's noise.
+		d := 0.5*bestNs - rt
+		h, hasNoise := rp.halfNoise(k.class(), best, k.framework)
 		verdict := "met"
 		switch {
 		case kns <= 0.5*bestNs:
 		case hasRT && rt > 0.5*bestNs:
 			verdict = fmt.Sprintf("%s: one write round trip alone measures %s > 0.5× the peer's +%s (%s); sessionkit adds %s, of which %s is the round trip",
 				floorVerdict, fmtNs(rt), fmtNs(bestNs), fmtNs(0.5*bestNs), fmtNs(kns), fmtNs(rt))
-		case hasRT && reaches:
-			verdict = fmt.Sprintf("%s: %s× peer; one write round trip, %s, is under 0.5× the peer's +%s (%s) but reaches it within noise (%s), "+
+		case hasRT && hasNoise && d <= h:
+			verdict = fmt.Sprintf("%s: %s× peer; one write round trip, %s, is under 0.5× the peer's +%s (%s) but reaches it within noise "+
+				"(the half less the round trip, %s, is within its 95%% interval's half-width, %s), "+
 				"so that this run cannot tell whether it stops the row; sessionkit adds %s beyond it)",
-				noiseVerdict, fmtRatio(kns/math.Max(bestNs, 1), 0.5), fmtNs(rt), fmtNs(bestNs), fmtNs(0.5*bestNs), how, fmtNs(math.Max(0, kns-rt)))
+				noiseVerdict, fmtRatio(kns/math.Max(bestNs, 1), 0.5), fmtNs(rt), fmtNs(bestNs), fmtNs(0.5*bestNs), fmtNs(d), fmtNs(h), fmtNs(math.Max(0, kns-rt)))
 		default:
 			verdict = fmt.Sprintf("**not met** (%s× peer)", fmtRatio(kns/math.Max(bestNs, 1), 0.5))
 			if hasRT {
@@ -612,15 +624,14 @@ func (rp *report) issue15New(t *issue15) {
 	}
 }
 
-// reachesHalf reports whether one write round trip on the server of
-// class reaches half the peer's added time for a new session within the
-// run's noise, and says how: whether the half less the round trip lies
-// within the half-width of its 95% interval, taken as the three
-// measurements' half-widths (benchstat's: the round trip's, the peer's
-// and the baseline's, which the peer's added time is less) added in
-// quadrature, as for a difference of independent measurements. Without
-// an interval for any of them it reports false.
-func (rp *report) reachesHalf(class string, peer contender, framework string) (bool, string) {
+// halfNoise returns the half-width, in ns, of the 95% interval of half
+// the peer's added time for a new session less one write round trip on
+// the server of class: the three measurements' half-widths (benchstat's:
+// the round trip's, the peer's and the baseline's, which the peer's added
+// time is less) added in quadrature, as for a difference of independent
+// measurements. It reports false when benchstat gave any of them no
+// interval.
+func (rp *report) halfNoise(class string, peer contender, framework string) (float64, bool) {
 	rt, ok1 := rp.res["Floor/"+class+"-set"]["sec/op"]
 	pt, ok2 := rp.get(peer.name, "new", "sec/op")
 	bt, ok3 := rp.get("baseline-"+framework, "new", "sec/op")
@@ -628,11 +639,9 @@ func (rp *report) reachesHalf(class string, peer contender, framework string) (b
 	cp, ok5 := ciFrac(pt)
 	cb, ok6 := ciFrac(bt)
 	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 {
-		return false, ""
+		return 0, false
 	}
-	d := (0.5*(pt.v-bt.v) - rt.v) * 1e9 // the half less the round trip
-	h := math.Hypot(rt.v*crt, 0.5*math.Hypot(pt.v*cp, bt.v*cb)) * 1e9
-	return d <= h, fmt.Sprintf("the half less the round trip, %s, is within its 95%% interval's half-width, %s", fmtNs(d), fmtNs(h))
+	return math.Hypot(rt.v*crt, 0.5*math.Hypot(pt.v*cp, bt.v*cb)) * 1e9, true
 }
 
 // floorValueSize is the value size of bench's BenchmarkFloor
@@ -689,9 +698,9 @@ func (rp *report) issue15Latency(t *issue15) {
 		ratio := l.ratio()
 		verdict := "met"
 		// The paired ratio's interval against 1, the floor's against 1.15.
-		hasCI := l.vsFloorHi > 0
-		vs := fmt.Sprintf("%s (95%% interval %s–%s)", fmtRatio(l.vsFloor, 1), fmtRatio(l.vsFloorLo, 1), fmtRatio(l.vsFloorHi, 1))
-		flr := fmt.Sprintf("%s (95%% interval %s–%s)", fmtRatio(l.floorRatio, 1.15), fmtRatio(l.floorLo, 1.15), fmtRatio(l.floorHi, 1.15))
+		hasCI := l.intervals()
+		vs := fmt.Sprintf("%s (95%% interval %s)", fmtRatio(l.vsFloor, 1), span(l.vsFloorLo, l.vsFloorHi, 1))
+		flr := fmt.Sprintf("%s (95%% interval %s)", fmtRatio(l.floorRatio, 1.15), span(l.floorLo, l.floorHi, 1.15))
 		switch {
 		case ratio <= 1.15:
 		case hasCI && l.vsFloorLo > 1:
@@ -715,17 +724,17 @@ func (rp *report) issue15Latency(t *issue15) {
 		}
 		measured := fmt.Sprintf("p99 %s vs bare %s (p50 %s vs %s)", fmtUs(l.sessP99), fmtUs(l.bareP99), fmtUs(l.sessP50), fmtUs(l.bareP50))
 		switch {
-		case l.vsFloorHi > 0:
-			measured = fmt.Sprintf("p99 ratio %s (95%% interval %s–%s), the median of %d rounds (%.2f to %.2f); pooled ",
-				fmtRatio(l.ratioMed, 1.15), fmtRatio(l.ratioLo, 1.15), fmtRatio(l.ratioHi, 1.15), l.rounds, l.ratioMin, l.ratioMax) + measured
+		case hasCI:
+			measured = fmt.Sprintf("p99 ratio %s (95%% interval %s), the median of %d rounds (%.2f to %.2f); pooled ",
+				fmtRatio(l.ratioMed, 1.15), span(l.ratioLo, l.ratioHi, 1.15), l.rounds, l.ratioMin, l.ratioMax) + measured
 		case l.rounds > 0:
 			measured = fmt.Sprintf("p99 ratio %.2f, the median of %d rounds (%.2f to %.2f); pooled ", l.ratioMed, l.rounds, l.ratioMin, l.ratioMax) + measured
 		}
 		switch {
-		case l.vsFloorHi > 0:
-			measured += fmt.Sprintf("; the floor (a minimal session middleware): p99 ratio to bare %s (median; 95%% interval %s–%s; %.2f to %.2f), "+
+		case hasCI:
+			measured += fmt.Sprintf("; the floor (a minimal session middleware): p99 ratio to bare %s (median; 95%% interval %s; %.2f to %.2f), "+
 				"its p99 %s (p50 %s); sessionkit's p99 over the floor's, the median of the rounds' ratios, %s",
-				fmtRatio(l.floorRatio, 1.15), fmtRatio(l.floorLo, 1.15), fmtRatio(l.floorHi, 1.15), l.floorMin, l.floorMax, fmtUs(l.floorP99), fmtUs(l.floorP50), vs)
+				fmtRatio(l.floorRatio, 1.15), span(l.floorLo, l.floorHi, 1.15), l.floorMin, l.floorMax, fmtUs(l.floorP99), fmtUs(l.floorP50), vs)
 		case l.floorP99 > 0:
 			measured += fmt.Sprintf("; the floor (a minimal session middleware): p99 ratio to bare %.2f (median; %.2f to %.2f), its p99 %s (p50 %s)",
 				l.floorRatio, l.floorMin, l.floorMax, fmtUs(l.floorP99), fmtUs(l.floorP50))
@@ -949,12 +958,11 @@ func (rp *report) writeLatency() {
 		if l.floorP99 > 0 {
 			floor = fmt.Sprintf("%s | %s | %.0f | %.2f (%.2f–%.2f) | —", fmtUs(l.floorP50), fmtUs(l.floorP99), l.floorRPS, l.floorRatio, l.floorMin, l.floorMax)
 		}
-		if l.vsFloorHi > 0 {
-			med = fmt.Sprintf("%s (%d, %.2f–%.2f; %s–%s)", fmtRatio(l.ratioMed, 1.15), l.rounds, l.ratioMin, l.ratioMax,
-				fmtRatio(l.ratioLo, 1.15), fmtRatio(l.ratioHi, 1.15))
-			floor = fmt.Sprintf("%s | %s | %.0f | %s (%.2f–%.2f; %s–%s) | %s (%s–%s)", fmtUs(l.floorP50), fmtUs(l.floorP99), l.floorRPS,
-				fmtRatio(l.floorRatio, 1.15), l.floorMin, l.floorMax, fmtRatio(l.floorLo, 1.15), fmtRatio(l.floorHi, 1.15),
-				fmtRatio(l.vsFloor, 1), fmtRatio(l.vsFloorLo, 1), fmtRatio(l.vsFloorHi, 1))
+		if l.intervals() {
+			med = fmt.Sprintf("%s (%d, %.2f–%.2f; %s)", fmtRatio(l.ratioMed, 1.15), l.rounds, l.ratioMin, l.ratioMax, span(l.ratioLo, l.ratioHi, 1.15))
+			floor = fmt.Sprintf("%s | %s | %.0f | %s (%.2f–%.2f; %s) | %s (%s)", fmtUs(l.floorP50), fmtUs(l.floorP99), l.floorRPS,
+				fmtRatio(l.floorRatio, 1.15), l.floorMin, l.floorMax, span(l.floorLo, l.floorHi, 1.15),
+				fmtRatio(l.vsFloor, 1), span(l.vsFloorLo, l.vsFloorHi, 1))
 		}
 		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %.2f | %s | %.0f | %.0f | %s |\n", l.framework, l.route, l.conns,
 			fmtUs(l.bareP50), fmtUs(l.bareP99), fmtUs(l.sessP50), fmtUs(l.sessP99), l.sessP99/math.Max(l.bareP99, 1), med, l.bareRPS, l.sessRPS, floor)
