@@ -65,6 +65,10 @@ var brokenStores = []brokenStore{
 		fails: []string{"Toucher/UnderWrites"}},
 	{name: "accepts CompareAndSwap at the version of an expired record", new: mem(func(m *memory.Store) core.Store { return newCASRevivesExpired(m) }),
 		fails: []string{"CompareAndSwapper/Expired"}},
+	{name: "encrypts the data it is given in place", new: mem(func(m *memory.Store) core.Store { return scribbles{m} }),
+		fails: []string{"Save/ReadOnly", "CompareAndSwapper/ReadOnly", "Renewer/ReadOnly", "UserIndexer/ReadOnly"}},
+	{name: "encrypts the retired record and the old data of a renewal in place", new: mem(func(m *memory.Store) core.Store { return scribblesOld{m} }),
+		fails: []string{"Renewer/ReadOnly"}},
 	{name: "loses every write", new: mem(func(m *memory.Store) core.Store { return lossy{m} }),
 		fails: []string{"Save/RoundTrip", "Save/Overwrite", "Keys/Isolation", "Concurrency/Mixed", "Context/Cancelled"}},
 	{name: "treats empty data as a delete", new: mem(func(m *memory.Store) core.Store { return emptyDeletes{m} }),
@@ -257,6 +261,48 @@ type phantom struct{ *memory.Store }
 func (s phantom) Load(ctx context.Context, key string) (core.Record, bool, error) {
 	rec, _, err := s.Store.Load(ctx, key)
 	return rec, err == nil, err
+}
+
+// scribbles writes as the memory store does, then scrambles the slices it
+// was given, as a store that encrypts or compresses in place would.
+type scribbles struct{ *memory.Store }
+
+// scramble flips every byte of each slice.
+func scramble(bs ...[]byte) {
+	for _, b := range bs {
+		for i := range b {
+			b[i] ^= 0x5a
+		}
+	}
+}
+
+func (s scribbles) Save(ctx context.Context, key string, data []byte, exp time.Time) error {
+	defer scramble(data)
+	return s.Store.Save(ctx, key, data, exp)
+}
+
+func (s scribbles) CompareAndSwap(ctx context.Context, key string, v uint64, data []byte, exp time.Time) (uint64, error) {
+	defer scramble(data)
+	return s.Store.CompareAndSwap(ctx, key, v, data, exp)
+}
+
+func (s scribbles) CompareAndSwapUser(ctx context.Context, key string, v uint64, data []byte, exp time.Time, user string, until time.Time) (uint64, error) {
+	defer scramble(data)
+	return s.Store.CompareAndSwapUser(ctx, key, v, data, exp, user, until)
+}
+
+func (s scribbles) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
+	defer scramble(r.Data, r.Retired, r.OldData)
+	return s.Store.Renew(ctx, r)
+}
+
+// scribblesOld renews as the memory store does, then scrambles the
+// renewal's retired record and old data but not the successor's data.
+type scribblesOld struct{ *memory.Store }
+
+func (s scribblesOld) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
+	defer scramble(r.Retired, r.OldData)
+	return s.Store.Renew(ctx, r)
 }
 
 type lossy struct{ *memory.Store }

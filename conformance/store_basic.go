@@ -20,6 +20,7 @@ const (
 	ruleDeleteNone = "deleting a key that does not exist is not an error"
 	ruleTooLarge   = "a record larger than the store holds fails with ErrTooLarge and leaves the previous record intact"
 	ruleNoAlias    = "a store neither retains the slice given to Save nor returns one it keeps or reuses"
+	ruleReadOnly   = "a store does not modify the data it is given to write (the core keeps the record it wrote in that slice)"
 	ruleExpires    = "a record whose expiry has passed loads as not found"
 	ruleDeleteAll  = "every Delete takes effect, not almost every one"
 )
@@ -39,6 +40,7 @@ var storeSaveChecks = []storeCheck{
 	{name: "Overwrite", run: storeCheckOverwrite},
 	{name: "PastExpiry", run: storeCheckPastExpiry},
 	{name: "NoAlias", run: storeCheckSaveNoAlias},
+	{name: "ReadOnly", run: storeCheckSaveReadOnly},
 }
 
 var storeDeleteChecks = []storeCheck{
@@ -233,6 +235,49 @@ func storeCheckSaveNoAlias(ctx context.Context, s core.Store, opts StoreOptions)
 		copy(data, mutated)
 		if _, err := storeLoadFound(ctx, s, "k", key, want, ruleNoAlias); err != nil {
 			return fmt.Errorf("after the caller modified the %d-byte slice it passed to Save: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// storeSlice is a slice given to a write, named for a message, with a
+// copy of what it held before the call.
+type storeSlice struct {
+	name          string
+	given, before []byte
+}
+
+// storeGiven returns data, named name, with a copy of what it holds now.
+func storeGiven(name string, data []byte) storeSlice {
+	return storeSlice{name, data, bytes.Clone(data)}
+}
+
+// storeUntouched requires each slice given to a write to hold what it
+// held before the call; call names the write.
+func storeUntouched(call string, slices ...storeSlice) error {
+	for _, sl := range slices {
+		if !bytes.Equal(sl.given, sl.before) {
+			return storeViolation(call, fmt.Sprintf("%s changed to %s", sl.name, storeDescribe(sl.given)),
+				fmt.Sprintf("%s left as %s", sl.name, storeDescribe(sl.before)), ruleReadOnly)
+		}
+	}
+	return nil
+}
+
+// storeCheckSaveReadOnly saves a short and a large record, each once new
+// and once over the first, and requires every slice to be as it was.
+func storeCheckSaveReadOnly(ctx context.Context, s core.Store, opts StoreOptions) error {
+	for _, n := range storeAliasSizes(opts) {
+		key := storeNewKey()
+		for _, label := range []string{"new k", "k again"} {
+			data, _ := storeAliasData(n)
+			given := storeGiven("data", data)
+			if err := storeSave(ctx, s, label, key, data, storeExpiry(time.Hour), ruleReadOnly); err != nil {
+				return err
+			}
+			if err := storeUntouched(fmt.Sprintf("Save(%s, %d bytes)", label, n), given); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

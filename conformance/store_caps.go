@@ -49,6 +49,7 @@ var storeCASChecks = []storeCheck{
 	{name: "PastExpiryDeletes", run: storeCheckCASPast},
 	{name: "Concurrent", run: storeCheckCASConcurrent},
 	{name: "Cancelled", run: storeCheckCASCancelled},
+	{name: "ReadOnly", run: storeCheckCASReadOnly},
 	{name: "Expired", slow: true, run: storeCheckCASExpired},
 }
 
@@ -163,6 +164,29 @@ func storeCASConflict(ctx context.Context, c core.CompareAndSwapper, label, key 
 func storeWantVersion(label string, rec core.Record, v uint64, rule string) error {
 	if rec.Version != v {
 		return storeViolation(fmt.Sprintf("Load(%s).Version", label), strconv.FormatUint(rec.Version, 10), strconv.FormatUint(v, 10), rule)
+	}
+	return nil
+}
+
+// storeCheckCASReadOnly creates a short and a large record with
+// CompareAndSwap and swaps it once more, and requires every slice to be as
+// it was (see ruleReadOnly).
+func storeCheckCASReadOnly(ctx context.Context, s core.Store, opts StoreOptions) error {
+	c := s.(core.CompareAndSwapper)
+	for _, n := range storeAliasSizes(opts) {
+		key := storeNewKey()
+		var v uint64
+		for _, label := range []string{"absent k", "k"} {
+			data, _ := storeAliasData(n)
+			given := storeGiven("data", data)
+			var err error
+			if v, err = storeCAS(ctx, c, label, key, v, data, storeExpiry(time.Hour), ruleReadOnly); err != nil {
+				return err
+			}
+			if err := storeUntouched(fmt.Sprintf("CompareAndSwap(%s, %d bytes)", label, n), given); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

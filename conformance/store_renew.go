@@ -34,6 +34,7 @@ var storeRenewChecks = []storeCheck{
 	{name: "Concurrent", run: storeCheckRenewConcurrent},
 	{name: "RacesSwap", run: storeCheckRenewRacesSwap},
 	{name: "Cancelled", run: storeCheckRenewCancelled},
+	{name: "ReadOnly", run: storeCheckRenewReadOnly},
 	{name: "Expired", slow: true, run: storeCheckRenewExpired},
 }
 
@@ -141,6 +142,29 @@ func storeCheckRenewMoves(ctx context.Context, s core.Store, opts StoreOptions) 
 	}
 	_, err = storeCAS(ctx, c, "new at the version Renew returned", r.NewKey, v2, []byte("next request"), storeExpiry(time.Hour), ruleRenewMoves)
 	return err
+}
+
+// storeCheckRenewReadOnly renews a record to a short and to a large
+// successor and requires the successor's data, the retired record and the
+// old data it was given to be as they were (see ruleReadOnly).
+func storeCheckRenewReadOnly(ctx context.Context, s core.Store, opts StoreOptions) error {
+	for _, n := range storeAliasSizes(opts) {
+		old, v, err := storeSeed(ctx, s, []byte("anonymous cart"), ruleReadOnly)
+		if err != nil {
+			return err
+		}
+		data, _ := storeAliasData(n)
+		r := storeRenewal(old, v, data)
+		r.OldData = []byte("anonymous cart")
+		given := []storeSlice{storeGiven("Data", r.Data), storeGiven("Retired", r.Retired), storeGiven("OldData", r.OldData)}
+		if _, err := storeRenew(ctx, s, r, []byte("anonymous cart"), ruleReadOnly); err != nil {
+			return skipUnsupported(err)
+		}
+		if err := storeUntouched(fmt.Sprintf("Renew(old, %d bytes)", n), given...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func storeCheckRenewDeletes(ctx context.Context, s core.Store, _ StoreOptions) error {

@@ -38,6 +38,7 @@ var storeUserChecks = []storeCheck{
 	{name: "Concurrent", run: storeCheckUserConcurrent},
 	{name: "EndUnderLoad", run: storeCheckUserEndUnderLoad},
 	{name: "NoGhosts", slow: true, run: storeCheckUserNoGhosts},
+	{name: "ReadOnly", run: storeCheckUserReadOnly},
 }
 
 // storeCASUser calls CompareAndSwapUser and requires success with a new
@@ -52,6 +53,29 @@ func storeCASUser(ctx context.Context, u core.UserIndexer, label, key string, ve
 		return 0, storeViolation(call, fmt.Sprintf("version %d", v), "a new, non-zero version", ruleCASVersion)
 	}
 	return v, nil
+}
+
+// storeCheckUserReadOnly files a short and a large record with
+// CompareAndSwapUser, then swaps it once more, and requires every slice to
+// be as it was (see ruleReadOnly).
+func storeCheckUserReadOnly(ctx context.Context, s core.Store, opts StoreOptions) error {
+	u := s.(core.UserIndexer)
+	for _, n := range storeAliasSizes(opts) {
+		key := storeNewKey()
+		var v uint64
+		for _, label := range []string{"absent k", "k"} {
+			data, _ := storeAliasData(n)
+			given := storeGiven("data", data)
+			var err error
+			if v, err = storeCASUser(ctx, u, label, key, v, data, storeExpiry(time.Hour), "alice", storeExpiry(2*time.Hour), ruleReadOnly); err != nil {
+				return err
+			}
+			if err := storeUntouched(fmt.Sprintf("CompareAndSwapUser(%s, %d bytes)", label, n), given); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // storeUserKeys requires UserKeys(user) to list exactly want (in any

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -443,8 +442,9 @@ type writeOp struct {
 	// raw, when set, is the loaded record kept encoded, or binNone for
 	// a new session's first record (see Session.encodableNew), and state
 	// nil: encode writes changes into it in place (see binLazy.merge), and
-	// merged is a copy of the record it wrote last, for the session to
-	// keep. A rebase drops both.
+	// merged is the record it wrote last, for the session to keep: the
+	// very slice the store was given, which no store modifies (see
+	// Store). A rebase drops both.
 	raw    *binLazy
 	merged binLazy
 }
@@ -701,12 +701,10 @@ func (m *Manager) encode(w *writeOp) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sessionkit: encode: %w", err)
 		}
-		data := merged.data
-		// The session keeps a copy: a store may use the buffer it is
-		// given during the call.
-		merged.data = bytes.Clone(data)
+		// The session keeps the record it writes in the slice the store
+		// is given: stores never modify it (see Store).
 		w.merged = merged
-		return m.checkSize(data)
+		return m.checkSize(merged.data)
 	}
 	state := w.state
 	if w.ip != "" {

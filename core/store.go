@@ -31,6 +31,13 @@ type Record struct {
 //
 // Every method must be safe for concurrent use and must honour ctx: a
 // cancelled or expired context returns an error wrapping ctx.Err() promptly.
+//
+// The data a store is given to write (Save's and CompareAndSwap's data,
+// CompareAndSwapUser's, and Renewal's Data, Retired and OldData) is
+// read-only, as io.Writer's is: a store must not modify it, even
+// temporarily, and must copy what it keeps beyond the call. The core keeps
+// the record it wrote in that same slice, and reads the session's values
+// from it for the rest of the request.
 type Store interface {
 	// Load returns the record stored under key. A key that was never saved,
 	// was deleted, or whose expiry has passed returns found == false and a
@@ -43,9 +50,10 @@ type Store interface {
 
 	// Save stores data under key until expiry, replacing any previous data
 	// and expiry. An expiry that is not in the future deletes the record.
-	// The store must copy data if it keeps it beyond the call. A record the
-	// store cannot hold (too large, say) is an error wrapping ErrTooLarge;
-	// it is never truncated. A failed Save leaves the previous record intact.
+	// data is read-only and must be copied if kept beyond the call (see
+	// Store). A record the store cannot hold (too large, say) is an error
+	// wrapping ErrTooLarge; it is never truncated. A failed Save leaves the
+	// previous record intact.
 	Save(ctx context.Context, key string, data []byte, expiry time.Time) error
 
 	// Delete removes the record stored under key. Deleting a key that does

