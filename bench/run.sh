@@ -10,7 +10,6 @@
 # that RESULTS.md can say which target a floor stops (bench/floors_test.go).
 #
 #   COUNT=6 BENCHTIME=50ms LOAD_SECONDS=1 LATENCY_SECONDS=2 LATENCY_ROUNDS=39 LATENCY_WARMUP=10ms \
-#   LATENCY_EXTEND=2 LATENCY_EXTEND_MAX=4 \
 #   MODULES_COUNT=6 MODULES_BENCHTIME=50ms CONTENTION_BENCHTIME=1x ./run.sh   (make bench)
 #
 # COUNT and MODULES_COUNT stay at 6 or more: benchstat gives no 95%
@@ -23,10 +22,7 @@
 # move it little, and the median of many rounds moves less from run to run
 # (bench/cmd/latency). Its 95% intervals, and the paired ratio of
 # sessionkit's p99 to the floor's, decide a row over the target (floor or
-# not met); at least six rounds give an interval of 95%. A case the rounds
-# leave undecided (not met within noise) is measured once more for
-# LATENCY_EXTEND times as many rounds and judged on all of them, for at
-# most LATENCY_EXTEND_MAX cases (about 15 s each).
+# not met); at least six rounds give an interval of 95%.
 #
 # Redis and memcached are started on free loopback ports and stopped on exit.
 # Every step must succeed: a failing test, benchmark or server stops the
@@ -46,8 +42,6 @@ CONTENTION_BENCHTIME=${CONTENTION_BENCHTIME:-1x}
 LATENCY_SECONDS=${LATENCY_SECONDS:-2}
 LATENCY_ROUNDS=${LATENCY_ROUNDS:-39}
 LATENCY_WARMUP=${LATENCY_WARMUP:-10ms}
-LATENCY_EXTEND=${LATENCY_EXTEND:-2}
-LATENCY_EXTEND_MAX=${LATENCY_EXTEND_MAX:-4}
 GO=${GO:-go}
 BENCHSTAT="golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da"
 
@@ -249,8 +243,7 @@ $GO run "$BENCHSTAT" "$raw" >"$work/stats.txt" 2>"$work/benchstat.err" || {
 # --- latency under load ------------------------------------------------------
 $GO build -o "$work/latency" ./cmd/latency
 phase "latency"
-"$work/latency" -d "${LATENCY_SECONDS}s" -rounds "$LATENCY_ROUNDS" -warmup "$LATENCY_WARMUP" \
-	-extend "$LATENCY_EXTEND" -extend-max "$LATENCY_EXTEND_MAX" -conns 16,64 >"$work/latency.tsv" || fail "latency"
+"$work/latency" -d "${LATENCY_SECONDS}s" -rounds "$LATENCY_ROUNDS" -warmup "$LATENCY_WARMUP" -conns 16,64 >"$work/latency.tsv" || fail "latency"
 
 # --- load test ---------------------------------------------------------------
 load="$work/load.tsv"
@@ -325,7 +318,7 @@ fi
 pinned="$pinned; the parallel scenarios (read-par, read-par1, update-par) on the whole machine"
 machine="- Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -sr); $($GO version | cut -d' ' -f3-).
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $commit.
-- Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; $pinned; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case and side in $LATENCY_ROUNDS rounds alternating bare, floor (a minimal session middleware) and sessionkit (each after a garbage collection and ${LATENCY_WARMUP} of warm-up; the target checked on the median of the rounds' p99 ratios, with 95% intervals and sessionkit's p99 paired with the floor's round by round; a case left undecided measured once more for ${LATENCY_EXTEND}× its rounds, at most ${LATENCY_EXTEND_MAX} cases); load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME (contention CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME).
+- Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; $pinned; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case and side in $LATENCY_ROUNDS rounds alternating bare, floor (a minimal session middleware) and sessionkit (each after a garbage collection and ${LATENCY_WARMUP} of warm-up; the target checked on the median of the rounds' p99 ratios, with 95% intervals and sessionkit's p99 paired with the floor's round by round); load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME (contention CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME).
 - Load average (1 min) at the start of each phase, with $(nproc) CPUs: $(IFS=';'; echo "${loads[*]}" | sed 's/;/; /g'). Above $(nproc) the machine was shared with other work and every time below is inflated and noisier.
 - Wall time of \`make bench\` up to this report: $((elapsed / 60)) min $((elapsed % 60)) s."
 $GO run ./cmd/report -stats "$work/stats.csv" -text "$work/stats.txt" -load "$load" -trips "$work/trips.txt" \

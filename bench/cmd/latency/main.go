@@ -57,18 +57,10 @@
 // medianInterval) say how far the medians can be trusted, and the paired
 // sessionkit-to-floor ratio whether sessionkit's p99 differs from the
 // floor's beyond that noise.
-// With -extend N, a case that its rounds leave undecided against issue
-// 15's target (sessionkit's median ratio over 1.15, the floor's under it
-// but its interval reaching it, and sessionkit's p99 not over the floor's
-// beyond noise: p99rule.WithinNoise, the rule bench/cmd/report judges by)
-// is measured once more for N times as many rounds and judged on all of
-// them, at most -extend-max cases a run. Once and only then, never until
-// some verdict comes up: a case whose truth lies near the target is
-// decided more often, and one far from it is not measured again.
 // Servers and generator share the process (and the machine's CPUs), as
 // wrk and a server on one machine would.
 //
-//	latency -d 2s -conns 16,64 -extend 2   (make bench's settings: -rounds 39 -warmup 10ms -extend-max 4 are the defaults)
+//	latency -d 2s -conns 16,64   (make bench's settings: -rounds 39 -warmup 10ms are the defaults)
 //
 // -frameworks and -routes narrow the cases; -cpuprofile writes a CPU
 // profile of the whole run (every server alike), to see what a case
@@ -101,7 +93,6 @@ import (
 	"github.com/sessionkit/sessionkit/adapters/echosession"
 	"github.com/sessionkit/sessionkit/adapters/ginsession"
 	"github.com/sessionkit/sessionkit/adapters/nethttp"
-	"github.com/sessionkit/sessionkit/bench/internal/p99rule"
 	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/stores/memory"
 )
@@ -113,8 +104,6 @@ func main() {
 	connList := flag.String("conns", "16,64", "comma-separated connection counts")
 	fwList := flag.String("frameworks", "nethttp,gin,echo", "comma-separated frameworks")
 	routeList := flag.String("routes", "untouched,read,update", "comma-separated routes")
-	extend := flag.Int("extend", 0, "a case whose rounds leave its verdict undecided (see undecided) is measured for extend×rounds more rounds and judged on all of them")
-	extendMax := flag.Int("extend-max", 4, "the most cases -extend lengthens in one run")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -142,7 +131,6 @@ func main() {
 		}
 		conns = append(conns, n)
 	}
-	extended := 0 // cases lengthened so far (-extend)
 	for _, fw := range strings.Split(*fwList, ",") {
 		var srv [3]*server // bare, sessionkit, floor
 		for i, kind := range []string{kindBare, kindSession, kindFloor} {
@@ -158,20 +146,29 @@ func main() {
 				per := *d / time.Duration(*rounds)
 				ls, lf := newLoader(sess, route, c), newLoader(floor, route, c)
 				lb := newLoader(bare, route, c) // no session, no cookie
-				// The loads of a round in order (see measureCase).
+				// The loads of a round in order; even rounds run it
+				// backwards. The ratios are each round's p99 ratios of
+				// sessionkit and of the floor to bare.
 				loads := []*loader{lb, lf, ls}
-				ext := *extend
-				if extended >= *extendMax {
-					ext = 0
-				}
-				pooled, r, longer := measureCase(*rounds, ext, func(_, j int) result { return loads[j].run(*warm, per) })
-				if longer {
-					extended++
+				var pooled [3]result
+				var p99s [][3]float64
+				for i := range *rounds {
+					var r [3]result
+					for j := range loads {
+						if i%2 == 1 {
+							j = len(loads) - 1 - j
+						}
+						r[j] = loads[j].run(*warm, per)
+					}
+					for j := range r {
+						pooled[j] = pooled[j].merge(r[j]) // between rounds, not between loads
+					}
+					p99s = append(p99s, [3]float64{r[0].p(0.99), r[1].p(0.99), r[2].p(0.99)})
 				}
 				for _, l := range loads {
 					l.close()
 				}
-				fmt.Println(line(fw, route, c, pooled, r))
+				fmt.Println(line(fw, route, c, pooled, summarize(p99s)))
 			}
 		}
 		for _, s := range srv {
@@ -209,61 +206,6 @@ func summarize(rounds [][3]float64) ratios {
 	slices.Sort(r.floor)
 	slices.Sort(r.vs)
 	return r
-}
-
-// measureCase measures a case in rounds: each round runs its three loads,
-// bare (j = 0), the floor (1) and sessionkit (2), in that order in even
-// rounds (i, from 0) and backwards in odd ones, run(i, j) running one. When
-// extend > 0 and the rounds leave the verdict undecided, it measures
-// extend×rounds more and judges the case on all of them (longer is then
-// true): only this once, so that no case is measured until a verdict it
-// likes comes up. It returns the latencies of each load pooled over all
-// rounds and the rounds' ratios.
-func measureCase(rounds, extend int, run func(i, j int) result) (pooled [3]result, r ratios, longer bool) {
-	var p99s [][3]float64
-	measure := func(n int) {
-		for range n {
-			i := len(p99s)
-			var res [3]result
-			for j := range res {
-				if i%2 == 1 {
-					j = len(res) - 1 - j
-				}
-				res[j] = run(i, j)
-			}
-			for j := range res {
-				pooled[j] = pooled[j].merge(res[j]) // between rounds, not between loads
-			}
-			p99s = append(p99s, [3]float64{res[0].p(0.99), res[1].p(0.99), res[2].p(0.99)})
-		}
-	}
-	measure(rounds)
-	r = summarize(p99s)
-	if extend > 0 && undecided(r) {
-		measure(extend * rounds)
-		r, longer = summarize(p99s), true
-	}
-	return pooled, r, longer
-}
-
-// undecided reports whether r, a case's ratios, leave its verdict
-// against the target undecided: sessionkit's median over the target, the
-// floor's under it but its interval reaching it, and sessionkit's p99 not
-// over the floor's beyond noise (p99rule.WithinNoise).
-func undecided(r ratios) bool {
-	v, ok := judge(r)
-	return ok && v == p99rule.WithinNoise
-}
-
-// judge returns the verdict of r, a case's ratios (see p99rule), and
-// false when there were too few rounds for intervals.
-func judge(r ratios) (p99rule.Verdict, bool) {
-	_, flHi := medianInterval(r.floor)
-	vsLo, _ := medianInterval(r.vs)
-	if flHi == 0 {
-		return 0, false
-	}
-	return p99rule.Judge(p99rule.Case{Ratio: median(r.sess), Floor: median(r.floor), FloorHi: flHi, VsFloorLo: vsLo}), true
 }
 
 // line is a case's line of output (see the package comment): pooled

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sessionkit/sessionkit/bench/internal/p99rule"
 )
 
 // TestLoadStartsWithCollection: every load of a round starts with a
@@ -137,70 +135,6 @@ func TestSummarize(t *testing.T) {
 	for i, w := range want {
 		if f[i] != w {
 			t.Errorf("column %d = %q, want %q (line %q)", i+1, f[i], w, f)
-		}
-	}
-}
-
-// TestMeasureCase: the loads of a round alternate their order; a case
-// that its rounds leave undecided (sessionkit's median over the target,
-// the floor's under it but its interval reaching it, sessionkit not over
-// the floor beyond noise) is measured extend×rounds rounds more and
-// judged on all of them, once, and only when extend is set; a decided
-// case is not lengthened.
-func TestMeasureCase(t *testing.T) {
-	// p99 returns one load's result: every request took us µs.
-	p99 := func(us float64) result {
-		return result{lat: []time.Duration{time.Duration(us * float64(time.Microsecond))}, rps: 1, d: time.Second}
-	}
-	// Each case gives bare 100 µs, and the floor and sessionkit the
-	// given times, the same in every round but for a wobble (the floor's
-	// ±4%, sessionkit's ±20% and out of step with it) that keeps the
-	// intervals from being single points.
-	cases := []struct {
-		name        string
-		floor, sess float64
-		extend      int
-		verdict     p99rule.Verdict
-		longer      bool
-	}{
-		{name: "undecided, extended", floor: 112, sess: 120, extend: 2, verdict: p99rule.WithinNoise, longer: true},
-		{name: "undecided, extend off", floor: 112, sess: 120, extend: 0, verdict: p99rule.WithinNoise},
-		{name: "met", floor: 112, sess: 110, extend: 2, verdict: p99rule.Met},
-		{name: "floor", floor: 125, sess: 125, extend: 2, verdict: p99rule.Floor},
-		{name: "over the floor beyond noise", floor: 112, sess: 170, extend: 2, verdict: p99rule.OverFloor},
-		{name: "floor's interval under the target", floor: 100, sess: 120, extend: 2, verdict: p99rule.NotMet},
-	}
-	for _, tc := range cases {
-		var order []int
-		var calls int
-		_, r, longer := measureCase(9, tc.extend, func(i, j int) result {
-			if calls%3 == 0 && len(order) < 6 {
-				order = append(order, -1) // a round begins
-			}
-			if len(order) < 8 {
-				order = append(order, j)
-			}
-			calls++
-			switch j {
-			case 0:
-				return p99(100)
-			case 1:
-				return p99(tc.floor * (1 + 0.04*float64(i%3-1)))
-			}
-			return p99(tc.sess * (1 + 0.2*float64((i+1)%3-1)))
-		})
-		want := 9
-		if tc.longer {
-			want = 27
-		}
-		if longer != tc.longer || len(r.sess) != want || calls != 3*want {
-			t.Errorf("%s: longer %v, %d rounds (%d loads run), want %v, %d rounds", tc.name, longer, len(r.sess), calls, tc.longer, want)
-		}
-		if v, ok := judge(r); !ok || v != tc.verdict {
-			t.Errorf("%s: verdict %d (intervals %v), want %d", tc.name, v, ok, tc.verdict)
-		}
-		if !slices.Equal(order, []int{-1, 0, 1, 2, -1, 2, 1, 0}) {
-			t.Errorf("%s: first rounds' loads %v, want bare, floor, sessionkit, then sessionkit, floor, bare", tc.name, order)
 		}
 	}
 }
