@@ -69,6 +69,10 @@ var brokenStores = []brokenStore{
 		fails: []string{"Save/ReadOnly", "CompareAndSwapper/ReadOnly", "Renewer/ReadOnly", "UserIndexer/ReadOnly"}},
 	{name: "encrypts the retired record and the old data of a renewal in place", new: mem(func(m *memory.Store) core.Store { return scribblesOld{m} }),
 		fails: []string{"Renewer/ReadOnly"}},
+	{name: "encrypts the data of a write that conflicts in place", new: mem(func(m *memory.Store) core.Store { return scribblesOnConflict{m} }),
+		fails: []string{"CompareAndSwapper/ReadOnly", "Renewer/ReadOnly", "UserIndexer/ReadOnly"}},
+	{name: "encrypts a renewal in place, then declines it", new: mem(func(m *memory.Store) core.Store { return scribblesDeclined{m} }),
+		fails: []string{"Renewer/ReadOnly"}},
 	{name: "loses every write", new: mem(func(m *memory.Store) core.Store { return lossy{m} }),
 		fails: []string{"Save/RoundTrip", "Save/Overwrite", "Keys/Isolation", "Concurrency/Mixed", "Context/Cancelled"}},
 	{name: "treats empty data as a delete", new: mem(func(m *memory.Store) core.Store { return emptyDeletes{m} }),
@@ -303,6 +307,42 @@ type scribblesOld struct{ *memory.Store }
 func (s scribblesOld) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 	defer scramble(r.Retired, r.OldData)
 	return s.Store.Renew(ctx, r)
+}
+
+// scribblesOnConflict writes as the memory store does, but scrambles the
+// slices of a write that fails.
+type scribblesOnConflict struct{ *memory.Store }
+
+func (s scribblesOnConflict) CompareAndSwap(ctx context.Context, key string, v uint64, data []byte, exp time.Time) (uint64, error) {
+	nv, err := s.Store.CompareAndSwap(ctx, key, v, data, exp)
+	if err != nil {
+		scramble(data)
+	}
+	return nv, err
+}
+
+func (s scribblesOnConflict) CompareAndSwapUser(ctx context.Context, key string, v uint64, data []byte, exp time.Time, user string, until time.Time) (uint64, error) {
+	nv, err := s.Store.CompareAndSwapUser(ctx, key, v, data, exp, user, until)
+	if err != nil {
+		scramble(data)
+	}
+	return nv, err
+}
+
+func (s scribblesOnConflict) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
+	nv, err := s.Store.Renew(ctx, r)
+	if err != nil {
+		scramble(r.Data, r.Retired, r.OldData)
+	}
+	return nv, err
+}
+
+// scribblesDeclined scrambles a renewal's slices and declines it.
+type scribblesDeclined struct{ *memory.Store }
+
+func (s scribblesDeclined) Renew(_ context.Context, r core.Renewal) (uint64, error) {
+	scramble(r.Data, r.Retired, r.OldData)
+	return 0, core.ErrNotSupported
 }
 
 type lossy struct{ *memory.Store }

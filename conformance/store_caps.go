@@ -169,16 +169,17 @@ func storeWantVersion(label string, rec core.Record, v uint64, rule string) erro
 }
 
 // storeCheckCASReadOnly creates a short and a large record with
-// CompareAndSwap and swaps it once more, and requires every slice to be as
-// it was (see ruleReadOnly).
+// CompareAndSwap, swaps it once more and once at a stale version (which
+// conflicts), and requires every slice to be as it was (see ruleReadOnly).
 func storeCheckCASReadOnly(ctx context.Context, s core.Store, opts StoreOptions) error {
 	c := s.(core.CompareAndSwapper)
 	for _, n := range storeAliasSizes(opts) {
 		key := storeNewKey()
-		var v uint64
+		var v, stale uint64
 		for _, label := range []string{"absent k", "k"} {
 			data, _ := storeAliasData(n)
 			given := storeGiven("data", data)
+			stale = v
 			var err error
 			if v, err = storeCAS(ctx, c, label, key, v, data, storeExpiry(time.Hour), ruleReadOnly); err != nil {
 				return err
@@ -186,6 +187,14 @@ func storeCheckCASReadOnly(ctx context.Context, s core.Store, opts StoreOptions)
 			if err := storeUntouched(fmt.Sprintf("CompareAndSwap(%s, %d bytes)", label, n), given); err != nil {
 				return err
 			}
+		}
+		data, _ := storeAliasData(n)
+		given := storeGiven("data", data)
+		if err := storeCASConflict(ctx, c, "k at a stale version", key, stale, data, storeExpiry(time.Hour), ruleReadOnly); err != nil {
+			return err
+		}
+		if err := storeUntouched(fmt.Sprintf("CompareAndSwap(k at a stale version, %d bytes), which conflicted", n), given); err != nil {
+			return err
 		}
 	}
 	return nil

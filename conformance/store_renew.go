@@ -145,8 +145,10 @@ func storeCheckRenewMoves(ctx context.Context, s core.Store, opts StoreOptions) 
 }
 
 // storeCheckRenewReadOnly renews a record to a short and to a large
-// successor and requires the successor's data, the retired record and the
-// old data it was given to be as they were (see ruleReadOnly).
+// successor, then renews it again from the version it no longer has
+// (which conflicts), and requires the successor's data, the retired
+// record and the old data of each to be as they were (see ruleReadOnly),
+// also from a store that declines the renewal.
 func storeCheckRenewReadOnly(ctx context.Context, s core.Store, opts StoreOptions) error {
 	for _, n := range storeAliasSizes(opts) {
 		old, v, err := storeSeed(ctx, s, []byte("anonymous cart"), ruleReadOnly)
@@ -157,10 +159,30 @@ func storeCheckRenewReadOnly(ctx context.Context, s core.Store, opts StoreOption
 		r := storeRenewal(old, v, data)
 		r.OldData = []byte("anonymous cart")
 		given := []storeSlice{storeGiven("Data", r.Data), storeGiven("Retired", r.Retired), storeGiven("OldData", r.OldData)}
-		if _, err := storeRenew(ctx, s, r, []byte("anonymous cart"), ruleReadOnly); err != nil {
-			return skipUnsupported(err)
+		// A store that declines the renewal (ErrNotSupported) must leave
+		// the slices as they were too: the core then renews in steps from
+		// the same bytes.
+		_, err = storeRenew(ctx, s, r, []byte("anonymous cart"), ruleReadOnly)
+		if err != nil && !errors.Is(err, errRenewUnsupported) {
+			return err
 		}
 		if err := storeUntouched(fmt.Sprintf("Renew(old, %d bytes)", n), given...); err != nil {
+			return err
+		}
+		// And one that conflicts: the old record is no longer at v.
+		r2 := storeRenewal(old, v, data)
+		r2.OldData = []byte("anonymous cart")
+		given = []storeSlice{storeGiven("Data", r2.Data), storeGiven("Retired", r2.Retired), storeGiven("OldData", r2.OldData)}
+		if errors.Is(err, errRenewUnsupported) {
+			r2.OldVersion = v + 1 // the old record is still at v
+		}
+		_, rerr := s.(core.Renewer).Renew(ctx, r2)
+		if !errors.Is(rerr, core.ErrNotSupported) {
+			if err := storeWantErr(fmt.Sprintf("Renew(old at a stale version, %d bytes)", n), rerr, core.ErrConflict, ruleReadOnly); err != nil {
+				return err
+			}
+		}
+		if err := storeUntouched(fmt.Sprintf("Renew(old at a stale version, %d bytes), which failed", n), given...); err != nil {
 			return err
 		}
 	}

@@ -56,8 +56,9 @@ func storeCASUser(ctx context.Context, u core.UserIndexer, label, key string, ve
 }
 
 // storeCheckUserReadOnly files a short and a large record with
-// CompareAndSwapUser, then swaps it once more, and requires every slice to
-// be as it was (see ruleReadOnly).
+// CompareAndSwapUser, swaps it once more and once at a version it never
+// had (which conflicts), and requires every slice to be as it was (see
+// ruleReadOnly).
 func storeCheckUserReadOnly(ctx context.Context, s core.Store, opts StoreOptions) error {
 	u := s.(core.UserIndexer)
 	for _, n := range storeAliasSizes(opts) {
@@ -73,6 +74,16 @@ func storeCheckUserReadOnly(ctx context.Context, s core.Store, opts StoreOptions
 			if err := storeUntouched(fmt.Sprintf("CompareAndSwapUser(%s, %d bytes)", label, n), given); err != nil {
 				return err
 			}
+		}
+		data, _ := storeAliasData(n)
+		given := storeGiven("data", data)
+		call := fmt.Sprintf("CompareAndSwapUser(k at a stale version, %d bytes)", n)
+		_, err := u.CompareAndSwapUser(ctx, key, v+1, data, storeExpiry(time.Hour), "bob", storeExpiry(2*time.Hour))
+		if err := storeWantErr(call, err, core.ErrConflict, ruleReadOnly); err != nil {
+			return err
+		}
+		if err := storeUntouched(call+", which conflicted", given); err != nil {
+			return err
 		}
 	}
 	return nil

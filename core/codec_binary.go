@@ -332,9 +332,9 @@ func (BinaryCodec) Decode(data []byte) (created time.Time, values map[string]any
 }
 
 // decodeBinary is Decode. With owned set, data is a buffer that nobody
-// modifies any more (the core's own copy of a loaded record, see
-// Record.Data): keys and strings are then substrings of data itself, not
-// of a copy of it.
+// modifies any more (a record the core loaded, see Record.Data, or one it
+// wrote, which stores do not modify, see Store): keys and strings are
+// then substrings of data itself, not of a copy of it.
 func decodeBinary(data []byte, owned bool) (created time.Time, values map[string]any, err error) {
 	r, created, n, err := binOpen(data, owned)
 	if err != nil {

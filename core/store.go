@@ -35,9 +35,11 @@ type Record struct {
 // The data a store is given to write (Save's and CompareAndSwap's data,
 // CompareAndSwapUser's, and Renewal's Data, Retired and OldData) is
 // read-only, as io.Writer's is: a store must not modify it, even
-// temporarily, and must copy what it keeps beyond the call. The core keeps
-// the record it wrote in that same slice, and reads the session's values
-// from it for the rest of the request.
+// temporarily, whether the call succeeds, conflicts or declines, and must
+// copy what it keeps as a record. The core keeps the record it wrote in
+// that same slice, and reads the session's values from it for the rest of
+// the request; it never modifies the slice either, so a store's work that
+// outlives a call its context cut short may still read it.
 type Store interface {
 	// Load returns the record stored under key. A key that was never saved,
 	// was deleted, or whose expiry has passed returns found == false and a
