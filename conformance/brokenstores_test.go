@@ -65,11 +65,11 @@ var brokenStores = []brokenStore{
 		fails: []string{"Toucher/UnderWrites"}},
 	{name: "accepts CompareAndSwap at the version of an expired record", new: mem(func(m *memory.Store) core.Store { return newCASRevivesExpired(m) }),
 		fails: []string{"CompareAndSwapper/Expired"}},
-	{name: "encrypts the data it is given in place", new: mem(func(m *memory.Store) core.Store { return scribbles{m} }),
+	{name: "encrypts the data it is given in place", new: mem(func(m *memory.Store) core.Store { return scribbles{Store: m} }),
 		fails: []string{"Save/ReadOnly", "CompareAndSwapper/ReadOnly", "Renewer/ReadOnly", "UserIndexer/ReadOnly"}},
 	{name: "encrypts the retired record and the old data of a renewal in place", new: mem(func(m *memory.Store) core.Store { return scribblesOld{m} }),
 		fails: []string{"Renewer/ReadOnly"}},
-	{name: "encrypts the data of a write that conflicts in place", new: mem(func(m *memory.Store) core.Store { return scribblesOnConflict{m} }),
+	{name: "encrypts the data of a write that conflicts in place", new: mem(func(m *memory.Store) core.Store { return scribbles{Store: m, onFailure: true} }),
 		fails: []string{"CompareAndSwapper/ReadOnly", "Renewer/ReadOnly", "UserIndexer/ReadOnly"}},
 	{name: "encrypts a renewal in place, then declines it", new: mem(func(m *memory.Store) core.Store { return scribblesDeclined{m} }),
 		fails: []string{"Renewer/ReadOnly"}},
@@ -268,8 +268,12 @@ func (s phantom) Load(ctx context.Context, key string) (core.Record, bool, error
 }
 
 // scribbles writes as the memory store does, then scrambles the slices it
-// was given, as a store that encrypts or compresses in place would.
-type scribbles struct{ *memory.Store }
+// was given, as a store that encrypts or compresses in place would: after
+// every write, or with onFailure only after one that fails.
+type scribbles struct {
+	*memory.Store
+	onFailure bool
+}
 
 // scramble flips every byte of each slice.
 func scramble(bs ...[]byte) {
@@ -280,24 +284,35 @@ func scramble(bs ...[]byte) {
 	}
 }
 
+// after scrambles bs, the slices of a write that returned err.
+func (s scribbles) after(err error, bs ...[]byte) {
+	if !s.onFailure || err != nil {
+		scramble(bs...)
+	}
+}
+
 func (s scribbles) Save(ctx context.Context, key string, data []byte, exp time.Time) error {
-	defer scramble(data)
-	return s.Store.Save(ctx, key, data, exp)
+	err := s.Store.Save(ctx, key, data, exp)
+	s.after(err, data)
+	return err
 }
 
 func (s scribbles) CompareAndSwap(ctx context.Context, key string, v uint64, data []byte, exp time.Time) (uint64, error) {
-	defer scramble(data)
-	return s.Store.CompareAndSwap(ctx, key, v, data, exp)
+	nv, err := s.Store.CompareAndSwap(ctx, key, v, data, exp)
+	s.after(err, data)
+	return nv, err
 }
 
 func (s scribbles) CompareAndSwapUser(ctx context.Context, key string, v uint64, data []byte, exp time.Time, user string, until time.Time) (uint64, error) {
-	defer scramble(data)
-	return s.Store.CompareAndSwapUser(ctx, key, v, data, exp, user, until)
+	nv, err := s.Store.CompareAndSwapUser(ctx, key, v, data, exp, user, until)
+	s.after(err, data)
+	return nv, err
 }
 
 func (s scribbles) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
-	defer scramble(r.Data, r.Retired, r.OldData)
-	return s.Store.Renew(ctx, r)
+	nv, err := s.Store.Renew(ctx, r)
+	s.after(err, r.Data, r.Retired, r.OldData)
+	return nv, err
 }
 
 // scribblesOld renews as the memory store does, then scrambles the
@@ -307,34 +322,6 @@ type scribblesOld struct{ *memory.Store }
 func (s scribblesOld) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 	defer scramble(r.Retired, r.OldData)
 	return s.Store.Renew(ctx, r)
-}
-
-// scribblesOnConflict writes as the memory store does, but scrambles the
-// slices of a write that fails.
-type scribblesOnConflict struct{ *memory.Store }
-
-func (s scribblesOnConflict) CompareAndSwap(ctx context.Context, key string, v uint64, data []byte, exp time.Time) (uint64, error) {
-	nv, err := s.Store.CompareAndSwap(ctx, key, v, data, exp)
-	if err != nil {
-		scramble(data)
-	}
-	return nv, err
-}
-
-func (s scribblesOnConflict) CompareAndSwapUser(ctx context.Context, key string, v uint64, data []byte, exp time.Time, user string, until time.Time) (uint64, error) {
-	nv, err := s.Store.CompareAndSwapUser(ctx, key, v, data, exp, user, until)
-	if err != nil {
-		scramble(data)
-	}
-	return nv, err
-}
-
-func (s scribblesOnConflict) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
-	nv, err := s.Store.Renew(ctx, r)
-	if err != nil {
-		scramble(r.Data, r.Retired, r.OldData)
-	}
-	return nv, err
 }
 
 // scribblesDeclined scrambles a renewal's slices and declines it.

@@ -264,18 +264,27 @@ func storeUntouched(call string, slices ...storeSlice) error {
 	return nil
 }
 
+// storeWriteUntouched makes one write of n bytes of recognisable data,
+// with write, and requires the store to leave them as they were (see
+// ruleReadOnly); op and label name the write for a message.
+func storeWriteUntouched(op, label string, n int, write func(data []byte) error) error {
+	data, _ := storeAliasData(n)
+	given := storeGiven("data", data)
+	if err := write(data); err != nil {
+		return err
+	}
+	return storeUntouched(fmt.Sprintf("%s(%s, %d bytes)", op, label, n), given)
+}
+
 // storeCheckSaveReadOnly saves a short and a large record, each once new
 // and once over the first, and requires every slice to be as it was.
 func storeCheckSaveReadOnly(ctx context.Context, s core.Store, opts StoreOptions) error {
 	for _, n := range storeAliasSizes(opts) {
 		key := storeNewKey()
 		for _, label := range []string{"new k", "k again"} {
-			data, _ := storeAliasData(n)
-			given := storeGiven("data", data)
-			if err := storeSave(ctx, s, label, key, data, storeExpiry(time.Hour), ruleReadOnly); err != nil {
-				return err
-			}
-			if err := storeUntouched(fmt.Sprintf("Save(%s, %d bytes)", label, n), given); err != nil {
+			if err := storeWriteUntouched("Save", label, n, func(data []byte) error {
+				return storeSave(ctx, s, label, key, data, storeExpiry(time.Hour), ruleReadOnly)
+			}); err != nil {
 				return err
 			}
 		}

@@ -177,23 +177,18 @@ func storeCheckCASReadOnly(ctx context.Context, s core.Store, opts StoreOptions)
 		key := storeNewKey()
 		var v, stale uint64
 		for _, label := range []string{"absent k", "k"} {
-			data, _ := storeAliasData(n)
-			given := storeGiven("data", data)
-			stale = v
-			var err error
-			if v, err = storeCAS(ctx, c, label, key, v, data, storeExpiry(time.Hour), ruleReadOnly); err != nil {
+			if err := storeWriteUntouched("CompareAndSwap", label, n, func(data []byte) (err error) {
+				stale = v
+				v, err = storeCAS(ctx, c, label, key, v, data, storeExpiry(time.Hour), ruleReadOnly)
 				return err
-			}
-			if err := storeUntouched(fmt.Sprintf("CompareAndSwap(%s, %d bytes)", label, n), given); err != nil {
+			}); err != nil {
 				return err
 			}
 		}
-		data, _ := storeAliasData(n)
-		given := storeGiven("data", data)
-		if err := storeCASConflict(ctx, c, "k at a stale version", key, stale, data, storeExpiry(time.Hour), ruleReadOnly); err != nil {
-			return err
-		}
-		if err := storeUntouched(fmt.Sprintf("CompareAndSwap(k at a stale version, %d bytes), which conflicted", n), given); err != nil {
+		const label = "k at a stale version"
+		if err := storeWriteUntouched("CompareAndSwap", label, n, func(data []byte) error {
+			return storeCASConflict(ctx, c, label, key, stale, data, storeExpiry(time.Hour), ruleReadOnly)
+		}); err != nil {
 			return err
 		}
 	}

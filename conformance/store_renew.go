@@ -150,18 +150,22 @@ func storeCheckRenewMoves(ctx context.Context, s core.Store, opts StoreOptions) 
 // record and the old data of each to be as they were (see ruleReadOnly),
 // also from a store that declines the renewal.
 func storeCheckRenewReadOnly(ctx context.Context, s core.Store, opts StoreOptions) error {
+	// renewal returns a renewal of old at v to n bytes, with its slices.
+	renewal := func(old string, v uint64, n int) (core.Renewal, []storeSlice) {
+		data, _ := storeAliasData(n)
+		r := storeRenewal(old, v, data)
+		r.OldData = []byte("anonymous cart")
+		return r, []storeSlice{storeGiven("Data", r.Data), storeGiven("Retired", r.Retired), storeGiven("OldData", r.OldData)}
+	}
 	for _, n := range storeAliasSizes(opts) {
 		old, v, err := storeSeed(ctx, s, []byte("anonymous cart"), ruleReadOnly)
 		if err != nil {
 			return err
 		}
-		data, _ := storeAliasData(n)
-		r := storeRenewal(old, v, data)
-		r.OldData = []byte("anonymous cart")
-		given := []storeSlice{storeGiven("Data", r.Data), storeGiven("Retired", r.Retired), storeGiven("OldData", r.OldData)}
 		// A store that declines the renewal (ErrNotSupported) must leave
 		// the slices as they were too: the core then renews in steps from
 		// the same bytes.
+		r, given := renewal(old, v, n)
 		_, err = storeRenew(ctx, s, r, []byte("anonymous cart"), ruleReadOnly)
 		if err != nil && !errors.Is(err, errRenewUnsupported) {
 			return err
@@ -170,19 +174,17 @@ func storeCheckRenewReadOnly(ctx context.Context, s core.Store, opts StoreOption
 			return err
 		}
 		// And one that conflicts: the old record is no longer at v.
-		r2 := storeRenewal(old, v, data)
-		r2.OldData = []byte("anonymous cart")
-		given = []storeSlice{storeGiven("Data", r2.Data), storeGiven("Retired", r2.Retired), storeGiven("OldData", r2.OldData)}
+		r, given = renewal(old, v, n)
 		if errors.Is(err, errRenewUnsupported) {
-			r2.OldVersion = v + 1 // the old record is still at v
+			r.OldVersion = v + 1 // the old record is still at v
 		}
-		_, rerr := s.(core.Renewer).Renew(ctx, r2)
-		if !errors.Is(rerr, core.ErrNotSupported) {
-			if err := storeWantErr(fmt.Sprintf("Renew(old at a stale version, %d bytes)", n), rerr, core.ErrConflict, ruleReadOnly); err != nil {
+		call := fmt.Sprintf("Renew(old at a stale version, %d bytes)", n)
+		if _, err := s.(core.Renewer).Renew(ctx, r); !errors.Is(err, core.ErrNotSupported) {
+			if err := storeWantErr(call, err, core.ErrConflict, ruleReadOnly); err != nil {
 				return err
 			}
 		}
-		if err := storeUntouched(fmt.Sprintf("Renew(old at a stale version, %d bytes), which failed", n), given...); err != nil {
+		if err := storeUntouched(call, given...); err != nil {
 			return err
 		}
 	}

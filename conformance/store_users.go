@@ -65,24 +65,18 @@ func storeCheckUserReadOnly(ctx context.Context, s core.Store, opts StoreOptions
 		key := storeNewKey()
 		var v uint64
 		for _, label := range []string{"absent k", "k"} {
-			data, _ := storeAliasData(n)
-			given := storeGiven("data", data)
-			var err error
-			if v, err = storeCASUser(ctx, u, label, key, v, data, storeExpiry(time.Hour), "alice", storeExpiry(2*time.Hour), ruleReadOnly); err != nil {
+			if err := storeWriteUntouched("CompareAndSwapUser", label, n, func(data []byte) (err error) {
+				v, err = storeCASUser(ctx, u, label, key, v, data, storeExpiry(time.Hour), "alice", storeExpiry(2*time.Hour), ruleReadOnly)
 				return err
-			}
-			if err := storeUntouched(fmt.Sprintf("CompareAndSwapUser(%s, %d bytes)", label, n), given); err != nil {
+			}); err != nil {
 				return err
 			}
 		}
-		data, _ := storeAliasData(n)
-		given := storeGiven("data", data)
-		call := fmt.Sprintf("CompareAndSwapUser(k at a stale version, %d bytes)", n)
-		_, err := u.CompareAndSwapUser(ctx, key, v+1, data, storeExpiry(time.Hour), "bob", storeExpiry(2*time.Hour))
-		if err := storeWantErr(call, err, core.ErrConflict, ruleReadOnly); err != nil {
-			return err
-		}
-		if err := storeUntouched(call+", which conflicted", given); err != nil {
+		const label = "k at a stale version"
+		if err := storeWriteUntouched("CompareAndSwapUser", label, n, func(data []byte) error {
+			_, err := u.CompareAndSwapUser(ctx, key, v+1, data, storeExpiry(time.Hour), "bob", storeExpiry(2*time.Hour))
+			return storeWantErr(fmt.Sprintf("CompareAndSwapUser(%s, %d bytes)", label, n), err, core.ErrConflict, ruleReadOnly)
+		}); err != nil {
 			return err
 		}
 	}

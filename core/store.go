@@ -52,10 +52,10 @@ type Store interface {
 
 	// Save stores data under key until expiry, replacing any previous data
 	// and expiry. An expiry that is not in the future deletes the record.
-	// data is read-only and must be copied if kept beyond the call (see
-	// Store). A record the store cannot hold (too large, say) is an error
-	// wrapping ErrTooLarge; it is never truncated. A failed Save leaves the
-	// previous record intact.
+	// data is read-only, and copied if kept as the record (see Store). A
+	// record the store cannot hold (too large, say) is an error wrapping
+	// ErrTooLarge; it is never truncated. A failed Save leaves the previous
+	// record intact.
 	Save(ctx context.Context, key string, data []byte, expiry time.Time) error
 
 	// Delete removes the record stored under key. Deleting a key that does
