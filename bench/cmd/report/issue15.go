@@ -244,7 +244,8 @@ func (rp *report) writeIssue15() {
 		"and, where one is known, the floor that stops it. A row is **floor** only when a floor measured in this run, alone, "+
 		"already exceeds the target; a row whose floor is under the target but reaches it within the run's noise (95%% intervals) "+
 		"is **not met (within noise)**, and counts as not met: on redis and memcached one bare round trip (BenchmarkFloor: a go-redis SET with PX or GET, "+
-		"a gomemcache Set or Get, of a %d-byte value, through the client and options the contenders use, in every round); "+
+		"a gomemcache Set or Get, of a %d-byte value, through the client and options the contenders use, in every round; "+
+		"each write creates a key, as a new session's does, each read reads one written before); "+
 		"on the untouched request the r.WithContext copy that net/http needs to make any value reachable from r.Context() "+
 		"(floor-<framework>-withcontext: the bare server behind a middleware that does only that), and on Echo the per-request "+
 		"closure of any e.Use middleware (floor-echo-noopmw); the verdict takes the contract floor, floor-<framework>-hook: "+
