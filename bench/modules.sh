@@ -40,6 +40,8 @@ fromrun=${DATA:+yes}
 DATA=${DATA:-$work/data}
 mkdir -p "$DATA"
 log() { printf '%s modules.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# benchstat, built once: a go run of it per table took about a second.
+GOBIN="$work/bin" $GO install "$BENCHSTAT"
 
 # bench DIR PATTERN BENCHTIME OUT: the benchmarks of one package, COUNT runs.
 bench() {
@@ -52,7 +54,7 @@ bench() {
 
 # benchstat ARGS...: benchstat in $work, without the machine lines.
 benchstat() {
-	(cd "$work" && $GO run "$BENCHSTAT" "$@") | sed '/^goos:\|^goarch:\|^cpu:/d'
+	(cd "$work" && "$work/bin/benchstat" "$@") | sed '/^goos:\|^goarch:\|^cpu:/d'
 }
 
 # table TITLE FILES...: benchstat of the files, in a fenced block.
@@ -63,7 +65,7 @@ table() {
 	local dir names=()
 	dir=$(dirname "$1")
 	for f in "$@"; do names+=("$(basename "$f")"); done
-	(cd "$dir" && $GO run "$BENCHSTAT" "${names[@]}") | sed '/^goos:\|^goarch:\|^cpu:/d'
+	(cd "$dir" && "$work/bin/benchstat" "${names[@]}") | sed '/^goos:\|^goarch:\|^cpu:/d'
 	printf '```\n'
 }
 
