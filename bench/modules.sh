@@ -43,9 +43,29 @@ log() { printf '%s modules.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # benchstat, built once: a go run of it per table took about a second.
 GOBIN="$work/bin" $GO install "$BENCHSTAT"
 
-# bench DIR PATTERN BENCHTIME OUT: the benchmarks of one package, COUNT runs.
+# testbin DIR: the path of the package's test binary, built on first use
+# and run for each of its benchmarks and tests (a go test each would link
+# it again: a store's three runs, three links).
+mkdir -p "$work/tests"
+testbin() {
+	local bin
+	bin="$work/tests/$(echo "$1" | tr / -).test"
+	if [ ! -x "$bin" ]; then
+		(cd "$1" && $GO test -c -o "$bin" .) >&2 || {
+			log "$1: the test binary did not build"
+			return 1
+		}
+	fi
+	echo "$bin"
+}
+
+# bench DIR PATTERN BENCHTIME OUT: the benchmarks of one package, COUNT
+# runs, run in DIR as go test would.
 bench() {
-	(cd "$1" && $GO test -run '^$' -bench "$2" -benchtime "$3" -count "$COUNT" -benchmem . 2>"$work/err.txt") >"$4" || {
+	local bin
+	bin=$(testbin "$1")
+	(cd "$1" && "$bin" -test.run '^$' -test.bench "$2" -test.benchtime "$3" -test.count "$COUNT" -test.benchmem \
+		-test.timeout 10m 2>"$work/err.txt") >"$4" || {
 		log "$1: benchmarks failed"
 		cat "$4" "$work/err.txt" >&2
 		exit 1
@@ -131,7 +151,8 @@ done
 for s in stores/memcachestore stores/redisstore stores/postgresstore stores/mysqlstore stores/sqlitestore; do
 	[ -d "$s" ] || continue
 	f="$DATA/trips-$(basename "$s").txt"
-	(cd "$s" && $GO test -count=1 -run '^TestRequest(RoundTrips|Calls)$' -v . >"$f" 2>&1) || {
+	bin=$(testbin "$s")
+	(cd "$s" && "$bin" -test.count 1 -test.run '^TestRequest(RoundTrips|Calls)$' -test.v -test.timeout 10m >"$f" 2>&1) || {
 		log "$s: round trips test failed"
 		cat "$f" >&2
 		exit 1
