@@ -333,14 +333,16 @@ func allocsPerRequest(cl *client) (allocs, bytes float64) {
 // options the contenders use, one go-redis SET with PX and one gomemcache
 // Set of a floorValueSize-byte value (a new session's record is of that
 // order), each under a key made for that request (newKeys), and the GET of
-// each, of keys written beforehand. On Redis a write that creates a key
-// costs more than one that overwrites: on this project's 2-CPU virtual
-// machine Floor/redis-set took 51.6 µs ±13% under new keys against 37.5 µs
-// ±6% over the same 1024 keys in turn (benchstat, 10 interleaved runs,
-// everything on one CPU as in run.sh; p=0.000), so the writes do not cycle
-// through floorKeyNames as the reads do (memcached showed no difference:
-// 36.5 µs ±14% against 35.8 µs ±24%). run.sh runs it in every round,
-// interleaved with the contenders.
+// each, of keys written beforehand. The writes do not cycle through
+// floorKeyNames as the reads do: after its first 1024 calls such a write
+// overwrites a key the server holds, which is not what a new session's
+// write is. In one A/B pass on this project's 2-CPU virtual machine (the
+// two binaries alternating, 10 runs each, everything on one CPU as in
+// run.sh) Floor/redis-set took 51.6 µs ±13% under new keys against
+// 37.5 µs ±6% over the 1024 keys in turn (p=0.000), and memcached's Set
+// showed no difference (36.5 µs ±14% against 35.8 µs ±24%); why a new
+// key costs that much more on Redis was not established. run.sh runs it
+// in every round, interleaved with the contenders.
 
 const (
 	floorValueSize = 200

@@ -40,8 +40,13 @@ fromrun=${DATA:+yes}
 DATA=${DATA:-$work/data}
 mkdir -p "$DATA"
 log() { printf '%s modules.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-# benchstat, built once: a go run of it per table took about a second.
-GOBIN="$work/bin" $GO install "$BENCHSTAT"
+# benchstat, built once (a go run of it per table took about a second),
+# unless run.sh gives the one it built. run.sh also sets GOFLAGS (no vet,
+# gin without msgpack); run alone, this script builds with the caller's.
+if [ -z "${BENCHSTATBIN:-}" ]; then
+	GOBIN="$work/bin" $GO install "$BENCHSTAT"
+	BENCHSTATBIN="$work/bin/benchstat"
+fi
 
 # testbin DIR: the path of the package's test binary, built on first use
 # and run for each of its benchmarks and tests (a go test each would link
@@ -65,7 +70,7 @@ bench() {
 	local bin
 	bin=$(testbin "$1")
 	(cd "$1" && "$bin" -test.run '^$' -test.bench "$2" -test.benchtime "$3" -test.count "$COUNT" -test.benchmem \
-		-test.timeout 10m 2>"$work/err.txt") >"$4" || {
+		-test.timeout 10m -test.paniconexit0 2>"$work/err.txt") >"$4" || {
 		log "$1: benchmarks failed"
 		cat "$4" "$work/err.txt" >&2
 		exit 1
@@ -74,7 +79,7 @@ bench() {
 
 # benchstat ARGS...: benchstat in $work, without the machine lines.
 benchstat() {
-	(cd "$work" && "$work/bin/benchstat" "$@") | sed '/^goos:\|^goarch:\|^cpu:/d'
+	(cd "$work" && "$BENCHSTATBIN" "$@") | sed '/^goos:\|^goarch:\|^cpu:/d'
 }
 
 # table TITLE FILES...: benchstat of the files, in a fenced block.
@@ -85,7 +90,7 @@ table() {
 	local dir names=()
 	dir=$(dirname "$1")
 	for f in "$@"; do names+=("$(basename "$f")"); done
-	(cd "$dir" && "$work/bin/benchstat" "${names[@]}") | sed '/^goos:\|^goarch:\|^cpu:/d'
+	(cd "$dir" && "$BENCHSTATBIN" "${names[@]}") | sed '/^goos:\|^goarch:\|^cpu:/d'
 	printf '```\n'
 }
 
@@ -152,7 +157,7 @@ for s in stores/memcachestore stores/redisstore stores/postgresstore stores/mysq
 	[ -d "$s" ] || continue
 	f="$DATA/trips-$(basename "$s").txt"
 	bin=$(testbin "$s")
-	(cd "$s" && "$bin" -test.count 1 -test.run '^TestRequest(RoundTrips|Calls)$' -test.v -test.timeout 10m >"$f" 2>&1) || {
+	(cd "$s" && "$bin" -test.count 1 -test.run '^TestRequest(RoundTrips|Calls)$' -test.v -test.timeout 10m -test.paniconexit0 >"$f" 2>&1) || {
 		log "$s: round trips test failed"
 		cat "$f" >&2
 		exit 1

@@ -41,7 +41,11 @@ export GOWORK=off # bench is its own module, outside go.work
 # of the bench binary to build. On a fresh machine the builds are a third
 # of the run: with an empty build cache the bench binary took 146 s to
 # build with vet and the codec, 100 s without (2-CPU virtual machine).
-export GOFLAGS="${GOFLAGS:+$GOFLAGS }-vet=off -tags=nomsgpack"
+# A caller's own -tags=... in GOFLAGS is kept: nomsgpack joins its list
+# (a second -tags would replace the first).
+callertags=$(printf '%s\n' "${GOFLAGS:-}" | sed -n 's/.*-tags=\([^ ]*\).*/\1/p')
+callerflags=$(printf '%s\n' "${GOFLAGS:-}" | sed 's/-tags=[^ ]*//g')
+export GOFLAGS="${callerflags:+$callerflags }-vet=off -tags=${callertags:+$callertags,}nomsgpack"
 
 COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-50ms}
@@ -207,14 +211,18 @@ log "redis $SESSIONKIT_REDIS_ADDR, memcached $SESSIONKIT_MEMCACHE_ADDR"
 # How much the build starts with: a fresh machine's cache is empty.
 cachemb=$(du -sm "$($GO env GOCACHE)" 2>/dev/null | cut -f1) || true
 cache="the build cache held ${cachemb:-0} MB at the start"
+buildstart=$SECONDS
 phase "build"
-# Everything the run builds, before anything is measured (the modules'
-# test binaries build in the modules phase).
+# Everything the run builds, before anything is measured, but the modules'
+# test binaries, which build in the modules phase.
 $GO test -c -o "$work/bench.test" .
 $GO build -o "$work/latency" ./cmd/latency
 $GO build -o "$work/bareserver" ./cmd/bareserver
+$GO build -o "$work/report" ./cmd/report
 (cd ../cmd/sessiondemo && $GO build -o "$work/sessiondemo" .)
-built=$((SECONDS - start))
+GOBIN="$work/bin" $GO install "$BENCHSTAT"
+export BENCHSTATBIN="$work/bin/benchstat" # modules.sh's too
+built=$((SECONDS - buildstart))
 
 # --- micro-benchmarks -------------------------------------------------------
 # The correctness tests first; their subtests name the contenders.
@@ -254,11 +262,11 @@ runbench "$raw" -test.run '^$' -test.bench '^BenchmarkFootprint$' -test.benchtim
 phase "sweep"
 runbench "$raw" -test.run '^$' -test.bench '^BenchmarkSweep$' -test.benchtime 1x -test.count 1
 
-$GO run "$BENCHSTAT" -format csv "$raw" >"$work/stats.csv" 2>"$work/benchstat.err" || {
+"$BENCHSTATBIN" -format csv "$raw" >"$work/stats.csv" 2>"$work/benchstat.err" || {
 	cat "$work/benchstat.err" >&2
 	fail "benchstat"
 }
-$GO run "$BENCHSTAT" "$raw" >"$work/stats.txt" 2>"$work/benchstat.err" || {
+"$BENCHSTATBIN" "$raw" >"$work/stats.txt" 2>"$work/benchstat.err" || {
 	cat "$work/benchstat.err" >&2
 	fail "benchstat"
 }
@@ -340,8 +348,8 @@ machine="- Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(free -g | awk '/^Mem:/
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $commit.
 - Settings: COUNT=$COUNT interleaved rounds at BENCHTIME=$BENCHTIME; $pinned; footprint and sweep once each; latency ${LATENCY_SECONDS}s per case and side in $LATENCY_ROUNDS rounds alternating bare, floor (a minimal session middleware) and sessionkit (each after a garbage collection and ${LATENCY_WARMUP} of warm-up; the target checked on the median of the rounds' p99 ratios, with 95% intervals and sessionkit's p99 paired with the floor's round by round); load test ${LOAD_SECONDS}s per case (wrk -t1 -c8); modules MODULES_COUNT=$MODULES_COUNT runs at MODULES_BENCHTIME=$MODULES_BENCHTIME (contention CONTENTION_BENCHTIME=$CONTENTION_BENCHTIME).
 - Load average (1 min) at the start of each phase, with $(nproc) CPUs: $(IFS=';'; echo "${loads[*]}" | sed 's/;/; /g'). Above $(nproc) the machine was shared with other work and every time below is inflated and noisier.
-- Wall time of \`make bench\` up to this report: $((elapsed / 60)) min $((elapsed % 60)) s, of which $built s building the bench binary, the latency tool, the bare server and the demo ($cache; the modules' test binaries build in the modules phase; GOFLAGS=$GOFLAGS)."
-$GO run ./cmd/report -stats "$work/stats.csv" -text "$work/stats.txt" -load "$load" -trips "$work/trips.txt" \
+- Wall time of \`make bench\` up to this report: $((elapsed / 60)) min $((elapsed % 60)) s, of which $built s building the bench binary, the latency tool, the bare server, the report, the demo and benchstat ($cache; the modules' test binaries build in the modules phase; GOFLAGS=$GOFLAGS)."
+"$work/report" -stats "$work/stats.csv" -text "$work/stats.txt" -load "$load" -trips "$work/trips.txt" \
 	-latency "$work/latency.tsv" -modules "$work/modules" -extra "$work/modules.md" -machine "$machine" -o "$work/RESULTS.md" ||
 	fail "report"
 mv "$work/RESULTS.md" RESULTS.md
