@@ -92,8 +92,9 @@ func TestValueStartsAtZero(t *testing.T) {
 	got := make(chan uint64, 1)
 	go func() {
 		l2, _ := tab.Lock(ctx, "k") // waits: the entry stays
-		got <- l2.Value
-		tab.Unlock("k", l2)
+		v := l2.Value
+		tab.Unlock("k", l2) // before the send: the entry is gone when the test locks again
+		got <- v
 	}()
 	for deadline := time.Now().Add(10 * time.Second); tab.refs("k") < 2; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
