@@ -37,9 +37,12 @@ func TestDeadlineCtx(t *testing.T) {
 		}
 	})
 	t.Run("DoneAtDeadline", func(t *testing.T) {
-		c := withDeadline(context.Background(), time.Now().Add(5*time.Millisecond), false)
+		deadline := time.Now().Add(5 * time.Millisecond)
+		c := withDeadline(context.Background(), deadline, false)
 		defer c.release()
-		if err := c.Err(); err != nil {
+		// Only a reading taken before the deadline must be nil: a pause
+		// of the machine may pass it meanwhile.
+		if err := c.Err(); err != nil && time.Until(deadline) > 0 {
 			t.Fatalf("Err() before the deadline = %v", err)
 		}
 		waitClosed(t, c.Done(), "Done of a context 5ms from its deadline (a missing timer)")

@@ -48,8 +48,10 @@ func TestProxyKillHoldRelease(t *testing.T) {
 		}
 	}()
 	p := NewProxy(t, echo.Addr().String())
-	roundTrip := func(c net.Conn) error {
-		_ = c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+	// roundTrip waits at most d: long for one that must pass on a loaded
+	// machine, short for one that must time out.
+	roundTrip := func(c net.Conn, d time.Duration) error {
+		_ = c.SetDeadline(time.Now().Add(d))
 		if _, err := c.Write([]byte("ping")); err != nil {
 			return err
 		}
@@ -62,11 +64,11 @@ func TestProxyKillHoldRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := roundTrip(c); err != nil {
+	if err := roundTrip(c, 5*time.Second); err != nil {
 		t.Fatalf("through the proxy: %v", err)
 	}
 	p.Hold()
-	if err := roundTrip(c); !errors.Is(err, os.ErrDeadlineExceeded) {
+	if err := roundTrip(c, 200*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("while paused: %v, want a timeout", err)
 	}
 	p.Release()
@@ -76,11 +78,11 @@ func TestProxyKillHoldRelease(t *testing.T) {
 		t.Errorf("after Release the held data = %q, %v; want it delivered", buf, err)
 	}
 	p.Kill()
-	if err := roundTrip(c); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+	if err := roundTrip(c, 5*time.Second); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("after Kill: %v, want the connection closed", err)
 	}
 	if c2, err := net.Dial("tcp", p.Addr); err == nil {
-		if err := roundTrip(c2); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		if err := roundTrip(c2, 5*time.Second); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Errorf("new connection while killed: %v, want it closed", err)
 		}
 		c2.Close()
@@ -91,7 +93,7 @@ func TestProxyKillHoldRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c3.Close()
-	if err := roundTrip(c3); err != nil {
+	if err := roundTrip(c3, 5*time.Second); err != nil {
 		t.Errorf("after Release: %v", err)
 	}
 }

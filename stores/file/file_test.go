@@ -143,11 +143,13 @@ func TestLoadMissingAndExpired(t *testing.T) {
 		t.Errorf("Load(missing) = %q, want not found", got)
 	}
 	key := testKey("short")
-	mustSave(t, s, key, "x", time.Now().Add(30*time.Millisecond))
+	// A second: a save and a load finish within it on a loaded machine.
+	exp := time.Now().Add(time.Second)
+	mustSave(t, s, key, "x", exp)
 	if got := loadData(t, s, key); got != "x" {
 		t.Fatalf("Load before expiry = %q, want %q", got, "x")
 	}
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(time.Until(exp) + 20*time.Millisecond)
 	if got := loadData(t, s, key); got != "<none>" {
 		t.Errorf("Load after expiry = %q, want not found", got)
 	}

@@ -327,7 +327,8 @@ func TestUserIndexTenThousandExpired(t *testing.T) {
 							t.Error(err)
 							return
 						}
-						last.Store(max(last.Load(), exp.UnixNano()))
+						for old := last.Load(); old < exp.UnixNano() && !last.CompareAndSwap(old, exp.UnixNano()); old = last.Load() {
+						}
 					}
 				})
 			}

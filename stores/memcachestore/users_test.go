@@ -299,7 +299,8 @@ func TestUserIndexUntilAndCapacity(t *testing.T) {
 	s, _ := m.store(t, memcachestore.Config{})
 	exp := time.Now().Add(time.Minute)
 	brief := newKey()
-	if _, err := s.CompareAndSwapUser(ctx, brief, 0, nil, exp, "dan", time.Now().Add(300*time.Millisecond)); err != nil {
+	until := time.Now().Add(2 * time.Second) // two writes and a list within it, also on a loaded machine
+	if _, err := s.CompareAndSwapUser(ctx, brief, 0, nil, exp, "dan", until); err != nil {
 		t.Fatal(err)
 	}
 	long := newKey()
@@ -307,7 +308,7 @@ func TestUserIndexUntilAndCapacity(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkKeys(t, s, "dan", brief, long)
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(time.Until(until) + 100*time.Millisecond)
 	if _, found, _ := s.Load(ctx, brief); !found {
 		t.Fatal("the record ended with its until, want only its filing ended")
 	}

@@ -57,8 +57,9 @@ func ExampleStore_DeleteExpired() {
 	s := memory.New(memory.Config{CleanupInterval: -1}) // no sweeper: clean up by hand
 	ctx := context.Background()
 	key := "baa5a0964d3320fbc0c6a922140453c8513ea24ab8fd0577034804a967248096"
-	_ = s.Save(ctx, key, []byte("x"), time.Now().Add(time.Millisecond))
-	time.Sleep(2 * time.Millisecond)
+	exp := time.Now().Add(50 * time.Millisecond)
+	_ = s.Save(ctx, key, []byte("x"), exp)
+	time.Sleep(time.Until(exp) + 5*time.Millisecond) // expired, still stored
 
 	n, err := s.DeleteExpired(ctx)
 	fmt.Println(n, err)

@@ -188,10 +188,13 @@ func TestSweeper(t *testing.T) {
 func TestSweeperDisabled(t *testing.T) {
 	s := newStore(t, memory.Config{CleanupInterval: -1})
 	ctx := t.Context()
-	if err := s.Save(ctx, testKey(1), []byte("x"), time.Now().Add(time.Millisecond)); err != nil {
+	// Long enough to be stored on a loaded machine (Save stores nothing
+	// already expired), then waited out.
+	exp := time.Now().Add(50 * time.Millisecond)
+	if err := s.Save(ctx, testKey(1), []byte("x"), exp); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Millisecond)
+	time.Sleep(time.Until(exp) + 5*time.Millisecond)
 	if n := s.Len(); n != 1 {
 		t.Fatalf("Len() = %d with the sweeper disabled, want the expired record kept", n)
 	}

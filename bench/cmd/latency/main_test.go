@@ -27,7 +27,7 @@ func TestLoadStartsWithCollection(t *testing.T) {
 	var before, after runtime.MemStats
 	for range 3 {
 		runtime.ReadMemStats(&before)
-		r := l.run(time.Millisecond, 5*time.Millisecond)
+		r := l.run(20*time.Millisecond, 50*time.Millisecond)
 		runtime.ReadMemStats(&after)
 		if len(r.lat) == 0 {
 			t.Fatal("the load measured no request")

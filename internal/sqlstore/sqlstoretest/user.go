@@ -219,7 +219,7 @@ func testUserUntil(t *testing.T, h UserHarness) {
 	ctx := context.Background()
 	key := Key("a")
 	exp := time.Now().Add(time.Hour)
-	until := time.Now().Add(300 * time.Millisecond)
+	until := time.Now().Add(1500 * time.Millisecond) // to write and list under load
 	v, err := s.CompareAndSwapUser(ctx, key, 0, []byte("x"), exp, "alice", until)
 	if err != nil {
 		t.Fatal(err)
