@@ -40,21 +40,19 @@ fromrun=${DATA:+yes}
 DATA=${DATA:-$work/data}
 mkdir -p "$DATA"
 log() { printf '%s modules.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-# benchstat, built once (a go run of it per table took about a second),
-# unless run.sh gives the one it built. run.sh also sets GOFLAGS (no vet,
-# gin without msgpack); run alone, this script builds with the caller's.
-if [ -z "${BENCHSTATBIN:-}" ]; then
-	GOBIN="$work/bin" $GO install "$BENCHSTAT"
-	BENCHSTATBIN="$work/bin/benchstat"
-fi
+
+adapters=(adapters/nethttp adapters/ginsession adapters/echosession adapters/echov5)
+stores=(stores/memory stores/file stores/memcachestore stores/redisstore stores/postgresstore stores/mysqlstore stores/sqlitestore)
 
 # testbin DIR: the path of the package's test binary, built on first use
-# and run for each of its benchmarks and tests (a go test each would link
-# it again: a store's three runs, three links).
-mkdir -p "$work/tests"
+# (in TESTBINS when set, where a run of modules.sh -build left it) and run
+# for each of its benchmarks and tests (a go test each would link it
+# again: a store's three runs, three links).
+TESTBINS=${TESTBINS:-$work/tests}
+mkdir -p "$TESTBINS"
 testbin() {
 	local bin
-	bin="$work/tests/$(echo "$1" | tr / -).test"
+	bin="$TESTBINS/$(echo "$1" | tr / -).test"
 	if [ ! -x "$bin" ]; then
 		(cd "$1" && $GO test -c -o "$bin" .) >&2 || {
 			log "$1: the test binary did not build"
@@ -63,6 +61,37 @@ testbin() {
 	fi
 	echo "$bin"
 }
+
+# modules.sh -build: only build every test binary into TESTBINS, two at a
+# time (run.sh's build phase; see there), and stop.
+if [ "${1:-}" = -build ]; then
+	dirs=(core)
+	[ -d core/otelsession ] && dirs+=(core/otelsession)
+	for d in "${adapters[@]}" "${stores[@]}"; do
+		[ -d "$d" ] && dirs+=("$d")
+	done
+	running=()
+	for d in "${dirs[@]}"; do
+		if [ ${#running[@]} -ge 2 ]; then
+			wait "${running[0]}" || exit 1
+			running=("${running[@]:1}")
+		fi
+		testbin "$d" >/dev/null &
+		running+=($!)
+	done
+	for pid in "${running[@]}"; do
+		wait "$pid" || exit 1
+	done
+	exit 0
+fi
+
+# benchstat, built once (a go run of it per table took about a second),
+# unless run.sh gives the one it built. run.sh also sets GOFLAGS (no vet,
+# gin without msgpack); run alone, this script builds with the caller's.
+if [ -z "${BENCHSTATBIN:-}" ]; then
+	GOBIN="$work/bin" $GO install "$BENCHSTAT"
+	BENCHSTATBIN="$work/bin/benchstat"
+fi
 
 # bench DIR PATTERN BENCHTIME OUT: the benchmarks of one package, COUNT
 # runs, run in DIR as go test would.
@@ -119,7 +148,6 @@ printf '\n## sessionkit modules (conformance benchmarks)\n\n'
 printf 'Measured by bench/modules.sh on %s, %d runs each (benchstat medians ± 95%% confidence).\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$COUNT"
 printf 'Each table is one package measured on its own: compare rows within a table.\n'
 
-adapters=(adapters/nethttp adapters/ginsession adapters/echosession adapters/echov5)
 files=()
 for a in "${adapters[@]}"; do
 	[ -d "$a" ] || continue
@@ -134,7 +162,6 @@ for f in "${files[@]}"; do
 	table "$(basename "$f" .txt | sed 's/^adapters-//')" "$f"
 done
 
-stores=(stores/memory stores/file stores/memcachestore stores/redisstore stores/postgresstore stores/mysqlstore stores/sqlitestore)
 for s in "${stores[@]}"; do
 	[ -d "$s" ] || continue
 	log "$s"
