@@ -41,11 +41,17 @@ export GOWORK=off # bench is its own module, outside go.work
 # of the bench binary to build. On a fresh machine the builds are a third
 # of the run: with an empty build cache the bench binary took 146 s to
 # build with vet and the codec, 100 s without (2-CPU virtual machine).
-# A caller's own -tags=... in GOFLAGS is kept: nomsgpack joins its list
-# (a second -tags would replace the first).
+# Nor do they write DWARF debug information (-gcflags=all=-dwarf=false,
+# -ldflags=-w): no debugger reads it here, profiles use the symbol table,
+# which stays, and the code is the same (the bench binary's .text is of
+# equal size either way and differs only in data addresses). With an empty cache the build
+# phase took 191 s instead of 216 s (261 CPU-seconds of user time
+# instead of 305). A caller's own -tags=... in GOFLAGS is kept: nomsgpack
+# joins its list (a second -tags would replace the first); the caller's
+# other flags come after these, so that theirs win.
 callertags=$(printf '%s\n' "${GOFLAGS:-}" | sed -n 's/.*-tags=\([^ ]*\).*/\1/p')
 callerflags=$(printf '%s\n' "${GOFLAGS:-}" | sed 's/-tags=[^ ]*//g')
-export GOFLAGS="${callerflags:+$callerflags }-vet=off -tags=${callertags:+$callertags,}nomsgpack"
+export GOFLAGS="-vet=off -gcflags=all=-dwarf=false -ldflags=-w${callerflags:+ $callerflags} -tags=${callertags:+$callertags,}nomsgpack"
 
 COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-50ms}
