@@ -87,7 +87,8 @@ fi
 
 # benchstat, built once (a go run of it per table took about a second),
 # unless run.sh gives the one it built. run.sh also sets GOFLAGS (no vet,
-# gin without msgpack); run alone, this script builds with the caller's.
+# no DWARF, gin without msgpack); run alone, this script builds with the
+# caller's.
 if [ -z "${BENCHSTATBIN:-}" ]; then
 	GOBIN="$work/bin" $GO install "$BENCHSTAT"
 	BENCHSTATBIN="$work/bin/benchstat"

@@ -44,9 +44,9 @@ export GOWORK=off # bench is its own module, outside go.work
 # Nor do they write DWARF debug information (-gcflags=all=-dwarf=false,
 # -ldflags=-w): no debugger reads it here, profiles use the symbol table,
 # which stays, and the code is the same (the bench binary's .text is of
-# equal size either way and differs only in data addresses). With an empty cache the build
-# phase took 191 s instead of 216 s (261 CPU-seconds of user time
-# instead of 305). A caller's own -tags=... in GOFLAGS is kept: nomsgpack
+# equal size either way and differs only in data addresses). With an
+# empty cache the build phase took 191 s instead of 216 s (261 CPU-seconds
+# of user time instead of 305). A caller's own -tags=... in GOFLAGS is kept: nomsgpack
 # joins its list (a second -tags would replace the first); the caller's
 # other flags come after these, so that theirs win.
 callertags=$(printf '%s\n' "${GOFLAGS:-}" | sed -n 's/.*-tags=\([^ ]*\).*/\1/p')
