@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -434,6 +435,61 @@ func roundTrips(b *testing.B, keys []string, op func(key string) error) {
 	for i := 0; i < b.N; i++ {
 		if err := op(keys[i%len(keys)]); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestFloorWritesNewKeys checks what BenchmarkFloor's writes claim: every
+// measured call writes a key no other call wrote, the unmeasured first
+// call (the connection opens) writes the one key no measured call writes,
+// and the keys have a session key's length and differ from run to run.
+func TestFloorWritesNewKeys(t *testing.T) {
+	// testing.Benchmark runs b.N up to -test.benchtime: a fixed count
+	// keeps a no-op round trip from growing it to millions of keys.
+	bt := flag.Lookup("test.benchtime")
+	old := bt.Value.String()
+	if err := bt.Value.Set("2000x"); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = bt.Value.Set(old) }()
+	var calls []string
+	var runs int
+	res := testing.Benchmark(func(b *testing.B) {
+		runs++
+		calls = calls[:0]
+		keys := newKeys(b, b.N+1)
+		roundTrips(b, keys, func(key string) error {
+			calls = append(calls, key)
+			return nil
+		})
+		if len(calls) != b.N+1 {
+			t.Errorf("b.N = %d: %d calls, want %d", b.N, len(calls), b.N+1)
+			return
+		}
+		if calls[0] != keys[b.N] {
+			t.Errorf("b.N = %d: the unmeasured call wrote %q, not the last key %q", b.N, calls[0], keys[b.N])
+		}
+	})
+	if res.N != 2000 || runs < 2 {
+		t.Fatalf("the benchmark ran %d times, the last with b.N = %d: too few to check", runs, res.N)
+	}
+	seen := make(map[string]bool, len(calls))
+	for i, k := range calls {
+		if seen[k] {
+			t.Fatalf("call %d of %d wrote %q again", i, len(calls), k)
+		}
+		seen[k] = true
+		if len(k) != len("floor:")+64 || k[:len("floor:")] != "floor:" {
+			t.Fatalf("call %d wrote %q: not floor: and 64 hex digits", i, k)
+		}
+		if _, err := hex.DecodeString(k[len("floor:"):]); err != nil {
+			t.Fatalf("call %d wrote %q: %v", i, k, err)
+		}
+	}
+	again := newKeys(t, len(calls))
+	for _, k := range again {
+		if seen[k] {
+			t.Fatalf("a second newKeys made %q again", k)
 		}
 	}
 }
