@@ -338,13 +338,7 @@ func TestUserIndexTenThousandExpired(t *testing.T) {
 			if got := len(indexEntries(t, s)[dirOf("many@example.com")]); got != count {
 				t.Fatalf("%d index entries after filing %d sessions", got, count)
 			}
-			last := lasts[0]
-			for _, exp := range lasts[1:] {
-				if exp.After(last) {
-					last = exp
-				}
-			}
-			time.Sleep(time.Until(last) + 10*time.Millisecond)
+			time.Sleep(time.Until(slices.MaxFunc(lasts[:], time.Time.Compare)) + 10*time.Millisecond)
 			if userKeysFirst {
 				keys, err := s.UserKeys(ctx, "many@example.com")
 				if err != nil || len(keys) != 0 {
