@@ -22,10 +22,12 @@ const (
 // Wait waits before attempt n (n >= 1 after the first conflict) or until
 // ctx is done, and returns ctx's error if it ended first. The first retry
 // after a conflict is immediate: the reload it needs already took a round
-// trip.
+// trip. A ctx that has ended already ends Wait at once, and one that ends
+// as the timer fires is reported too: Wait returns nil only when ctx was
+// still running after the whole wait.
 func Wait(ctx context.Context, n int) error {
-	if n <= 1 {
-		return ctx.Err()
+	if err := ctx.Err(); err != nil || n <= 1 {
+		return err
 	}
 	ceil := Max
 	if n-2 < 16 {
@@ -35,7 +37,9 @@ func Wait(ctx context.Context, n int) error {
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return nil
+		// select picks at random among ready cases: when ctx ended too,
+		// say so rather than let the caller start another attempt.
+		return ctx.Err()
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -84,3 +84,40 @@ func TestAfterConflicts(t *testing.T) {
 		t.Errorf("AfterConflicts of an error wrapping the conflict already = %v, want it unchanged: %v", got, inner)
 	}
 }
+
+// endedCtx is a context whose Done channel a select has not seen closed
+// yet while Err already reports its end after errAfter calls: the state
+// that select's random choice among ready cases exposes when the timer
+// fires as ctx ends (or, on a loaded machine, before Wait's select runs).
+type endedCtx struct {
+	context.Context
+	calls, errAfter int
+}
+
+func (c *endedCtx) Err() error {
+	c.calls++
+	if c.calls > c.errAfter {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestWaitReportsAnEndedContext: Wait returns nil only when ctx was still
+// running after the whole wait, whichever way select went.
+func TestWaitReportsAnEndedContext(t *testing.T) {
+	for _, n := range []int{1, 2, 30} {
+		// Ended before Wait: reported, never a nil that starts another
+		// attempt.
+		c := &endedCtx{Context: context.Background()}
+		if err := Wait(c, n); !errors.Is(err, context.Canceled) {
+			t.Errorf("Wait(%d) on a context ended before the call = %v, want context.Canceled", n, err)
+		}
+	}
+	for _, n := range []int{2, 4} {
+		// Ended while the timer ran, the timer's case chosen.
+		c := &endedCtx{Context: context.Background(), errAfter: 1}
+		if err := Wait(c, n); !errors.Is(err, context.Canceled) {
+			t.Errorf("Wait(%d) on a context that ended during the wait = %v, want context.Canceled", n, err)
+		}
+	}
+}
