@@ -26,7 +26,7 @@ func storeManyDeletes() int {
 const storeManyWorkers = 16
 
 func storeCheckDeleteMany(ctx context.Context, s core.Store, _ StoreOptions) error {
-	keys := storeNewKeys(storeManyDeletes())
+	keys := storeNewKeys(storeVolume(ctx, storeManyDeletes()))
 	exp := storeExpiry(time.Hour)
 	data := []byte("one of many")
 	failed, err := storeParallel(keys, func(i int, key string) error {

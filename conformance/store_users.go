@@ -370,7 +370,8 @@ func storeCheckUserUntil(ctx context.Context, s core.Store, opts StoreOptions) e
 
 func storeCheckUserManyExpired(ctx context.Context, s core.Store, opts StoreOptions) error {
 	u := s.(core.UserIndexer)
-	const sessions, workers = 10000, 8
+	const workers = 8
+	sessions := storeVolume(ctx, 10000)
 	lead := storeLead(ctx, opts) + time.Second
 	until := storeExpiry(2 * time.Hour)
 	var (
