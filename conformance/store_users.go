@@ -388,8 +388,13 @@ func storeCheckUserManyExpired(ctx context.Context, s core.Store, opts StoreOpti
 					errs[w] = err
 					return
 				}
+				// The latest expiry, not the last one recorded: a worker
+				// stalled in its call records an expiry earlier than one
+				// that another worker recorded before it.
 				mu.Lock()
-				last = exp
+				if exp.After(last) {
+					last = exp
+				}
 				mu.Unlock()
 			}
 		})
