@@ -48,11 +48,11 @@
 // store's Ping when it is a core.Pinger) against live and ended contexts,
 // "Wrapped" runs every check again on the store wrapped by core.WrapStore
 // (which must keep exactly its capabilities; the checks of the store at
-// volume, Delete/Many and UserIndexer/ManyExpired, with a tenth of their
-// records there), and "Observed" drives a
-// Manager on the store through a table of requests and checks that every
-// core.Observer event fires exactly once per occurrence (TestObserver runs
-// the same table for an adapter).
+// volume, Delete/Many and UserIndexer/ManyExpired, write a tenth of their
+// records there), and "Observed" drives a Manager on the store through a
+// table of requests and checks that every core.Observer event fires
+// exactly once per occurrence (TestObserver runs the same table for an
+// adapter).
 //
 // # Several application servers
 //
