@@ -374,10 +374,6 @@ func storeCheckUserManyExpired(ctx context.Context, s core.Store, opts StoreOpti
 	sessions := storeVolume(ctx, 10000)
 	lead := storeLead(ctx, opts) + time.Second
 	until := storeExpiry(2 * time.Hour)
-	var (
-		mu   sync.Mutex
-		last time.Time
-	)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -388,22 +384,18 @@ func storeCheckUserManyExpired(ctx context.Context, s core.Store, opts StoreOpti
 					errs[w] = err
 					return
 				}
-				// The latest expiry, not the last one recorded: a worker
-				// stalled in its call records an expiry earlier than one
-				// that another worker recorded before it.
-				mu.Lock()
-				if exp.After(last) {
-					last = exp
-				}
-				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
+	// Taken after every write, so later than every expiry written (a
+	// worker stalled in its call may finish after one whose expiry is
+	// later than its own).
+	latest := time.Now().Add(lead)
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if err := storeSleepUntil(ctx, last.Add(opts.ExpiryPrecision+50*time.Millisecond)); err != nil {
+	if err := storeSleepUntil(ctx, latest.Add(opts.ExpiryPrecision+50*time.Millisecond)); err != nil {
 		return err
 	}
 	if d, ok := s.(core.ExpiredDeleter); ok {
