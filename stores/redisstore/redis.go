@@ -222,11 +222,14 @@ return 1
 `)
 
 // deleteScript deletes a record and takes its key out of its user's set
-// (which lives in the record's slot).
+// (which lives in the record's slot). A value of another kind than a
+// string under the key (which Load reports as corrupt, so that the core
+// deletes it) is deleted too: GETRANGE fails on it, and pcall keeps that
+// from failing the script.
 var deleteScript = newScript(`
 local k = KEYS[1]
-local f = redis.call('GETRANGE', k, 8, 8)
-if f ~= '' and string.byte(f) >= 128 then
+local f = redis.pcall('GETRANGE', k, 8, 8)
+if type(f) == 'string' and f ~= '' and string.byte(f) >= 128 then
 	redis.call('ZREM', string.sub(k, 1, #k - 64) .. 'user:' .. redis.call('GETRANGE', k, -64, -1), string.sub(k, -64))
 end
 redis.call('DEL', k)
@@ -303,6 +306,12 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 	c.release()
 	if errors.Is(err, goredis.Nil) {
 		return core.Record{}, false, nil
+	}
+	if goredis.HasErrorPrefix(err, "WRONGTYPE") {
+		// A hash, list or other kind of value under the record's key
+		// (another application sharing the prefix): not a record this
+		// store wrote, as a string too short for one is not.
+		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w: not a sessionkit record: %w", core.ErrCorrupt, err)
 	}
 	if err != nil {
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w", err)

@@ -170,14 +170,16 @@ return {1, old}
 // their until (ARGV[1], now in Unix ms) and those whose record (ARGV[2], the
 // session key prefix, + member) is gone or no longer filed under the user
 // whose hash is ARGV[3]. It is used when the records share the set's slot.
+// A member whose key holds a value of another kind than a string is no
+// record of the user's either (pcall: GETRANGE fails on it).
 var userKeysScript = goredis.NewScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local live = {}
 for _, m in ipairs(members) do
 	local k = ARGV[2] .. m
-	local head = redis.call('GETRANGE', k, 0, 15)
-	if #head == 16 and string.byte(head, 9) >= 128 and redis.call('GETRANGE', k, -64, -1) == ARGV[3] then
+	local head = redis.pcall('GETRANGE', k, 0, 15)
+	if type(head) == 'string' and #head == 16 and string.byte(head, 9) >= 128 and redis.call('GETRANGE', k, -64, -1) == ARGV[3] then
 		live[#live + 1] = m
 	else
 		redis.call('ZREM', KEYS[1], m)
@@ -462,14 +464,13 @@ func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead 
 	for i, z := range scored.Val() {
 		members[i], _ = z.Member.(string)
 	}
-	type check struct{ flag, tail *goredis.StringCmd }
 	checks := make([]check, len(members))
 	if _, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, m := range members {
 			checks[i] = check{p.GetRange(ctx, s.prefix+m, 8, 8), p.GetRange(ctx, s.prefix+m, -ownerLen, -1)}
 		}
 		return nil
-	}); err != nil {
+	}); err != nil && !onlyWrongType(err, checks) {
 		return nil, nil, false, err
 	}
 	var gone []any
@@ -505,6 +506,29 @@ func (s *Store) setPass(ctx context.Context, set, owner string, now int64, dead 
 	}
 	return live, freshGone, fresh, nil
 }
+
+// onlyWrongType reports whether err, the error of setPass's pipeline, is
+// a WRONGTYPE error and no GETRANGE of checks failed otherwise. GETRANGE
+// fails so on a member whose key holds another kind of value than a string
+// (another application's, under the prefix); its cmds then read "", as a
+// gone record's do, which is what such a key is to the user index.
+func onlyWrongType(err error, checks []check) bool {
+	if !goredis.HasErrorPrefix(err, "WRONGTYPE") {
+		return false
+	}
+	for _, c := range checks {
+		for _, cmd := range [2]*goredis.StringCmd{c.flag, c.tail} {
+			if e := cmd.Err(); e != nil && !goredis.HasErrorPrefix(e, "WRONGTYPE") {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// check is a member's two GETRANGEs in setPass: its record's flag byte
+// and its owner's hash.
+type check struct{ flag, tail *goredis.StringCmd }
 
 // userHash names a user in key names and records: the hex SHA-256 of id.
 func userHash(id string) string {
