@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/sessionkit/sessionkit/core"
@@ -32,6 +34,12 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 	)
 	found, err := s.queryRow(ctx, qLoad, &args{key: key, now: time.Now().UnixMicro()}, &rec.Data, &expiry, &version)
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "sql: Scan error") {
+			// A column holds what this store never writes there (SQLite's
+			// columns take a value of any type: a text expiry written by
+			// another program): a record it cannot read back.
+			err = fmt.Errorf("%w: %w", core.ErrCorrupt, err)
+		}
 		return core.Record{}, false, s.wrap("load", err)
 	}
 	if !found {

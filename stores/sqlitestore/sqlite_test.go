@@ -374,3 +374,32 @@ func TestRequestCalls(t *testing.T) {
 	c := roundtrip.NewRenewerCalls(openStore(t, "", Config{}))
 	roundtrip.Check(t, c, c.Count, roundtrip.Counts{Untouched: 0, New: 1, Read: 1, Update: 2, Renew: 2})
 }
+
+// TestForeignColumnTypeIsCorrupt: SQLite's columns take a value of any
+// type, so a row can hold a text expiry or version that the store never
+// writes (another program's). Load reports such a row as a record it
+// cannot read back (ErrCorrupt: the core treats it as no session and
+// deletes it), not as a load error on every request that presents its
+// cookie; Delete removes it.
+func TestForeignColumnTypeIsCorrupt(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, "", Config{})
+	for _, col := range []string{"expiry", "version"} {
+		key := testKey("foreign-" + col)
+		if err := s.Save(ctx, key, []byte("data"), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.write.ExecContext(ctx, "UPDATE "+s.TableName()+" SET "+col+" = 'soon' WHERE key = ?", key); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, err := s.Load(ctx, key); !errors.Is(err, core.ErrCorrupt) || found {
+			t.Errorf("Load of a row with a text %s = found %v, error %v; want ErrCorrupt", col, found, err)
+		}
+		if err := s.Delete(ctx, key); err != nil {
+			t.Errorf("Delete of a row with a text %s: %v", col, err)
+		}
+		if _, found, err := s.Load(ctx, key); found || err != nil {
+			t.Errorf("Load after Delete = found %v, error %v; want neither", found, err)
+		}
+	}
+}
