@@ -287,9 +287,18 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 	return nil
 }
 
-// refresh pushes the idle deadline of an unchanged session forward, with
-// Touch when the store has it. A conflict is no failure: another request
-// has just written the record, and so extended it. s.mu is held.
+// refresh pushes the idle deadline of an unchanged session forward: with
+// a compare-and-swap of the record as loaded when the store has one and
+// RenewGrace is on, otherwise with Touch when the store has it. Touch is
+// not guarded by the version: after a Renew that ran while this request
+// was in flight, the record under the old key is the retired marker, a
+// live record that Touch would extend to a whole idle timeout, and the
+// commit would then send the retired token again, replacing the renewed
+// cookie (the user logged out, and the old token's requests dropped until
+// the marker ends). The compare-and-swap fails on the marker instead.
+// Without RenewGrace, Renew deletes the old record and Touch reports it
+// gone. A conflict is no failure: another request has just written the
+// record, and so extended it, or ended it. s.mu is held.
 func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error {
 	if m.client != nil {
 		return m.commitClient(ctx, s, s.base, now)
@@ -297,7 +306,7 @@ func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error 
 	exp := m.deadline(s.created, now)
 	cctx, dl := m.callCtx(ctx)
 	defer dl.release()
-	if m.toucher != nil {
+	if m.toucher != nil && (m.cas == nil || m.cfg.RenewGrace < 0) {
 		switch err := m.toucher.Touch(cctx, s.key, exp); {
 		case err == nil:
 			s.expiry = exp

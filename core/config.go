@@ -46,9 +46,12 @@ type Config struct {
 
 	// IdleRefreshFraction sets how often the idle deadline is pushed
 	// forward for a session that is read but not changed: at most once per
-	// IdleRefreshFraction*IdleTimeout, with a Touch when the store can
-	// (without rewriting the data), so a busy session is not rewritten on
-	// every request. Must be in (0, 1]. Default: 0.1.
+	// IdleRefreshFraction*IdleTimeout, so a busy session is not rewritten
+	// on every request. The refresh is a compare-and-swap of the record as
+	// loaded when the store has one and RenewGrace is on (a read in flight
+	// across a login must fail on the retired marker the Renew left, not
+	// extend it), otherwise a Touch when the store can (without rewriting
+	// the data). Must be in (0, 1]. Default: 0.1.
 	IdleRefreshFraction float64
 
 	// ManualSave turns autosave off: changes to values are stored only

@@ -49,7 +49,10 @@
 // when the request changed something, the record is written (and a new
 // token is set when the session is new or renewed); when it only read, the
 // idle deadline is pushed forward at most once per IdleRefresh fraction of
-// the idle timeout, with Touch where the store has it. A session that was
+// the idle timeout, with a compare-and-swap of the record as loaded (or
+// with Touch, where the store has no compare-and-swap or RenewGrace is
+// off: Touch, guarded by no version, would extend the marker a concurrent
+// Renew left under the old key). A session that was
 // only read and is empty creates no record and sets no cookie. After the
 // handler returns, the adapter calls Commit once more with a nil header to
 // save changes made after the header left (when the token did not change)

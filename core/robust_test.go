@@ -53,7 +53,9 @@ func TestTouchConflictIsNoError(t *testing.T) {
 	t.Run("Touch", func(t *testing.T) {
 		st := memory.New(memory.Config{})
 		t.Cleanup(func() { st.Close() })
-		h := newHarness(t, core.Config{Store: conflictingToucher{st}, IdleTimeout: time.Hour})
+		// RenewGrace off: with it, refresh uses the memory store's
+		// CompareAndSwap rather than Touch.
+		h := newHarness(t, core.Config{Store: conflictingToucher{st}, IdleTimeout: time.Hour, RenewGrace: -1})
 		tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })
 		h.now = h.now.Add(30 * time.Minute) // refresh due
 		s, hdr := h.begin(tok, "192.0.2.1:1")
@@ -206,6 +208,7 @@ func TestStoreCallsHaveADeadline(t *testing.T) {
 				}}
 			if tc.idle {
 				cfg.IdleTimeout = time.Hour
+				cfg.RenewGrace = -1 // refresh with Touch, not CompareAndSwap
 			}
 			h := newHarness(t, cfg)
 			tok, _ := h.request(t, "", func(s *core.Session) { s.Set("a", 1) })

@@ -918,3 +918,52 @@ func TestCommitReadsClockWhenNeeded(t *testing.T) {
 		}
 	}
 }
+
+// TestInFlightReadDoesNotExtendRetiredToken: a request that loaded the
+// session before a login in a parallel request (Renew, with RenewGrace on)
+// and only read it commits after the login, with its idle refresh due. It
+// gets no cookie, and the retired marker under the old token keeps its
+// short expiry. Refreshing with Touch, which no version guards, extended
+// the marker to a whole idle timeout and sent the retired token back: the
+// browser was logged out, and for the idle timeout every request with that
+// token was dropped, a new login included.
+func TestInFlightReadDoesNotExtendRetiredToken(t *testing.T) {
+	h := newHarness(t, core.Config{IdleTimeout: 10 * time.Minute, RenewGrace: 2 * time.Second})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("cart", 1) })
+	h.now = h.now.Add(2 * time.Minute) // the idle refresh is due
+	inflight, hdr := h.begin(tok, "192.0.2.1:1")
+	if v, _ := inflight.Get("cart"); v != 1 {
+		t.Fatalf("cart = %v, want 1", v)
+	}
+	login, _ := h.request(t, tok, func(s *core.Session) { s.Renew(); s.Set("user", "ann") })
+	if login == tok || login == "" {
+		t.Fatal("Renew issued no new token")
+	}
+	if _, hdr = h.commit(t, inflight, tok, hdr); hdr.Get("Set-Cookie") != "" {
+		t.Errorf("the pre-login read committed after the login set a cookie %q, want none (it would replace the renewed one)", hdr.Get("Set-Cookie"))
+	}
+	rec, found, err := h.store.Load(context.Background(), core.StoreKey(tok))
+	if err != nil || !found {
+		t.Fatalf("Load(retired key) = %v, %v; want the retired marker", found, err)
+	}
+	if left := rec.Expiry.Sub(h.now); left > 2*time.Second {
+		t.Errorf("the retired marker ends %v after now, want within RenewGrace (2s)", left)
+	}
+	// Past the window the old token is a new session that a login renews.
+	h.now = h.now.Add(3 * time.Second)
+	again, hdr := h.request(t, tok, func(s *core.Session) {
+		if !s.IsNew() {
+			t.Errorf("the retired token after RenewGrace loads a session (keys %v)", s.Keys())
+		}
+		s.Renew()
+		s.Set("user", "ann")
+	})
+	if again == tok || hdr.Get("Set-Cookie") == "" {
+		t.Errorf("a login with the retired token after RenewGrace got no new cookie (Set-Cookie %q)", hdr.Get("Set-Cookie"))
+	}
+	h.request(t, login, func(s *core.Session) {
+		if v, _ := s.Get("user"); v != "ann" {
+			t.Errorf("the renewed session: user = %v, want ann", v)
+		}
+	})
+}

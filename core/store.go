@@ -71,7 +71,9 @@ type Toucher interface {
 	// ErrNotFound, so that the core does not extend the cookie of a
 	// session that a concurrent logout or renew ended. An expiry that is
 	// not in the future deletes a live record. Touch does not change the
-	// record's data.
+	// record's data. (A Renew with Config.RenewGrace on leaves a live
+	// marker under the old key, which Touch cannot tell from the session:
+	// the core then refreshes with CompareAndSwap when the store has it.)
 	Touch(ctx context.Context, key string, expiry time.Time) error
 }
 
