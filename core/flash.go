@@ -51,9 +51,14 @@ func (s *Session) AddFlash(msg string) {
 // removing exactly the ones it returns from the record in one
 // compare-and-swap (reloading and trying again on a conflict). So each
 // message is returned by exactly one Flashes call, whatever the number of
-// concurrent requests, and a message is never lost. A store failure is
-// logged and the stored messages stay queued for a later request.
-// Messages added during this request are returned without a store call.
+// concurrent requests, and no message is dropped by a conflict. A store
+// failure of the claim is logged and the stored messages stay queued for
+// a later request. The claim is stored before the response is: when the
+// request fails after it (its commit fails and the error handler replaces
+// the page that showed the messages), the messages it returned are not
+// returned again; returning a message twice is what claiming it at once
+// prevents. Messages added during this request are returned without a
+// store call.
 //
 // On a store without compare-and-swap, and for client-side sessions
 // (ClientStore), the messages are removed when the request commits, as
