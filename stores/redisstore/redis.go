@@ -307,13 +307,13 @@ func (s *Store) Load(ctx context.Context, key string) (core.Record, bool, error)
 	if errors.Is(err, goredis.Nil) {
 		return core.Record{}, false, nil
 	}
-	if goredis.HasErrorPrefix(err, "WRONGTYPE") {
-		// A hash, list or other kind of value under the record's key
-		// (another application sharing the prefix): not a record this
-		// store wrote, as a string too short for one is not.
-		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w: not a sessionkit record: %w", core.ErrCorrupt, err)
-	}
 	if err != nil {
+		if goredis.HasErrorPrefix(err, "WRONGTYPE") {
+			// A hash, list or other kind of value under the record's key
+			// (another application sharing the prefix): not a record this
+			// store wrote, as a string too short for one is not.
+			return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w: not a sessionkit record: %w", core.ErrCorrupt, err)
+		}
 		return core.Record{}, false, fmt.Errorf("sessionkit: redis: load: %w", err)
 	}
 	value := cmd.Val()
