@@ -289,7 +289,8 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 
 // refresh pushes the idle deadline of an unchanged session forward: with
 // a compare-and-swap of the record as loaded when the store has one and
-// RenewGrace is on, otherwise with Touch when the store has it. Touch is
+// RenewGrace is on, otherwise with Touch when the store has it (New
+// decides which: m.toucher). Touch is
 // not guarded by the version: after a Renew that ran while this request
 // was in flight, the record under the old key is the retired marker, a
 // live record that Touch would extend to a whole idle timeout, and the
@@ -306,7 +307,7 @@ func (m *Manager) refresh(ctx context.Context, s *Session, now time.Time) error 
 	exp := m.deadline(s.created, now)
 	cctx, dl := m.callCtx(ctx)
 	defer dl.release()
-	if m.toucher != nil && (m.cas == nil || m.cfg.RenewGrace < 0) {
+	if m.toucher != nil {
 		switch err := m.toucher.Touch(cctx, s.key, exp); {
 		case err == nil:
 			s.expiry = exp

@@ -18,7 +18,7 @@ import (
 type Manager struct {
 	cfg     Config
 	cas     CompareAndSwapper
-	toucher Toucher
+	toucher Toucher // Store, when the idle refresh touches (see refresh)
 	client  ClientStore
 	retirer RetiringClientStore // client, when it can and RenewGrace is on
 	users   UserIndexer         // Store, when it keeps a user index
@@ -62,7 +62,12 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if m.client == nil {
 		m.cas, _ = m.cfg.Store.(CompareAndSwapper)
-		m.toucher, _ = m.cfg.Store.(Toucher)
+		// Touch refreshes only where no retired marker can stand under a
+		// session's key, or where no compare-and-swap can refresh instead
+		// (see refresh).
+		if t, ok := m.cfg.Store.(Toucher); ok && (m.cas == nil || m.cfg.RenewGrace < 0) {
+			m.toucher = t
+		}
 		m.users, _ = m.cfg.Store.(UserIndexer)
 		m.renewer, _ = m.cfg.Store.(Renewer)
 		m.iter, _ = m.cfg.Store.(Iterator)
