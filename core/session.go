@@ -256,6 +256,17 @@ func scalarValue(v any) bool {
 // check the record twice.
 func (s *Session) lockFor(mode loadMode) {
 	s.mu.Lock()
+	// The load and the hooks run code that is not the core's (the
+	// store, Config.Init and ClientIP, a Codec, the Observer). If it
+	// panics, s.mu must not stay locked: the adapter's deferred Release,
+	// or the Commit after a recovery middleware inside the session's,
+	// would wait for it forever, and the request with them.
+	held, done := true, false
+	defer func() {
+		if !done && held {
+			s.mu.Unlock()
+		}
+	}()
 	if !s.loaded {
 		tok, valid := s.m.readToken(s.req)
 		if s.sessionState == nil {
@@ -278,10 +289,13 @@ func (s *Session) lockFor(mode loadMode) {
 		}
 		h := s.hooks
 		s.hooks = 0
+		held = false
 		s.mu.Unlock()
 		s.runHooks(h)
 		s.mu.Lock()
+		held = true
 	}
+	done = true
 }
 
 // runInit calls Config.Init with a detached session and installs what it
