@@ -156,7 +156,10 @@ type Config struct {
 	// retries and the wait for other commits to the same session in this
 	// process. The commit runs on a context detached from the request's
 	// cancellation, so a client that disconnects before the response
-	// header does not lose what its request changed. Default: 10 seconds.
+	// header does not lose what its request changed (the load is detached
+	// too, and bounded by StoreTimeout, so that this holds when the
+	// handler first touches the session after the disconnect). Default:
+	// 10 seconds.
 	// Must not be negative.
 	CommitTimeout time.Duration
 

@@ -137,7 +137,10 @@
 // instead of hanging it. The commit runs on a context detached from the
 // request's cancellation, so a client that disconnects before the
 // response header does not lose what its request changed, and bounded as
-// a whole by Config.CommitTimeout (10 seconds).
+// a whole by Config.CommitTimeout (10 seconds). The load, which happens
+// when the handler first touches the session, is detached the same way
+// (bounded by StoreTimeout), so that a handler that touches the session
+// only after the client went away does not lose its changes either.
 //
 // # Reserved keys
 //

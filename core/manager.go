@@ -247,8 +247,13 @@ func (s *Session) load(tok string, valid bool, mode loadMode) {
 		return
 	}
 	if tok != "" && valid {
+		// The load is detached from the request's cancellation and
+		// deadline, as the commit is (see commitStore), and bounded by
+		// StoreTimeout: the load is lazy, at the handler's first use of
+		// the session, and a client that went away before that must not
+		// make the handler's changes fail to load and so be lost.
 		key := StoreKey(tok)
-		ctx, dl := m.callCtxIn(s.req.Context(), s.loadCtx, start)
+		ctx, dl := m.callCtxIn(s.req.Context(), s.loadCtx, start, true)
 		rec, found, err := m.cfg.Store.Load(ctx, key)
 		dl.release()
 		corrupt := false
@@ -376,7 +381,7 @@ func (s *Session) dropStale(tok string) {
 func (s *Session) loadClient(tok string, now, start time.Time) {
 	m := s.m
 	if tok != "" && len(tok) <= maxClientToken {
-		ctx, dl := m.callCtxIn(s.req.Context(), s.loadCtx, start)
+		ctx, dl := m.callCtxIn(s.req.Context(), s.loadCtx, start, true)
 		id, data, exp, ok, err := m.client.Open(ctx, m.tokenName(), tok)
 		dl.release()
 		if err != nil {

@@ -57,7 +57,7 @@ func ReservedKey(key string) bool { return len(key) > 0 && key[0] == 0 }
 // sooner. The caller must call release on the second result (which may
 // be nil).
 func (m *Manager) callCtx(ctx context.Context) (context.Context, *deadlineCtx) {
-	return m.callCtxIn(ctx, nil, time.Time{})
+	return m.callCtxIn(ctx, nil, time.Time{}, false)
 }
 
 // realNow returns now, a reading of Config.Now, when that is the real
@@ -75,13 +75,15 @@ func (m *Manager) realNow(now time.Time) time.Time {
 // call, instead of an allocation of its own. A commit's first store call
 // takes the one allocated with the commit's context (see commitCtxs).
 // StoreTimeout runs from start, a reading of the real clock taken just
-// before (see realNow), or from now when start is zero.
-func (m *Manager) callCtxIn(ctx context.Context, dc *deadlineCtx, start time.Time) (context.Context, *deadlineCtx) {
+// before (see realNow), or from now when start is zero. With detached set
+// the call ignores ctx's cancellation and deadline (ctx serves only its
+// values), as the commit's calls do: the load's (see Session.load).
+func (m *Manager) callCtxIn(ctx context.Context, dc *deadlineCtx, start time.Time, detached bool) (context.Context, *deadlineCtx) {
 	if start.IsZero() {
 		start = time.Now()
 	}
 	deadline := start.Add(m.cfg.StoreTimeout)
-	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
+	if d, ok := ctx.Deadline(); ok && !d.After(deadline) && !detached {
 		return ctx, nil
 	}
 	if dc == nil {
@@ -90,9 +92,9 @@ func (m *Manager) callCtxIn(ctx context.Context, dc *deadlineCtx, start time.Tim
 		}
 	}
 	if dc == nil {
-		dc = withDeadline(ctx, deadline, false)
+		dc = withDeadline(ctx, deadline, detached)
 	} else {
-		dc.parent, dc.deadline = ctx, deadline
+		dc.parent, dc.deadline, dc.detached = ctx, deadline, detached
 	}
 	return dc, dc
 }

@@ -107,6 +107,52 @@ func TestCommitOutlivesClientDisconnect(t *testing.T) {
 	})
 }
 
+// TestChangeAfterClientGoneIsStored: the client disconnects before the
+// handler first touches the session (the load is lazy); the handler's
+// change is loaded into the session and committed all the same.
+func TestChangeAfterClientGoneIsStored(t *testing.T) {
+	h := newHarness(t, core.Config{})
+	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("cart", 1) })
+	ctx, cancel := context.WithCancel(context.Background())
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
+	r.Header.Set("Cookie", "session="+tok)
+	s := h.m.Begin(r)
+	cancel() // the client goes away before the handler touches the session
+	s.Set("order", "A-17")
+	if err := s.Err(); err != nil {
+		t.Errorf("Err after a change made once the client had gone = %v, want nil", err)
+	}
+	if err := h.m.Commit(s, http.Header{}); err != nil {
+		t.Fatalf("Commit after the client disconnected = %v, want nil", err)
+	}
+	h.m.Release(s)
+	h.request(t, tok, func(s *core.Session) {
+		if v, _ := s.Get("order"); v != "A-17" {
+			t.Errorf("Get(order) = %v, want A-17 (the change made after the disconnect)", v)
+		}
+		if v, _ := s.Get("cart"); v != 1 {
+			t.Errorf("Get(cart) = %v, want 1 (the values stored before)", v)
+		}
+	})
+	// A deadline the request's context already passed is not the load's
+	// either (http.TimeoutHandler): StoreTimeout bounds the load.
+	dctx, dcancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer dcancel()
+	r = httptest.NewRequestWithContext(dctx, http.MethodPost, "/", nil)
+	r.Header.Set("Cookie", "session="+tok)
+	s = h.m.Begin(r)
+	s.Set("late", true)
+	if err := h.m.Commit(s, http.Header{}); err != nil {
+		t.Fatalf("Commit of a request past its deadline = %v, want nil", err)
+	}
+	h.m.Release(s)
+	h.request(t, tok, func(s *core.Session) {
+		if v, _ := s.Get("late"); v != true {
+			t.Errorf("Get(late) = %v, want true", v)
+		}
+	})
+}
+
 // hangingStore blocks the chosen operations until their context is done,
 // as a paused server would. A call still blocked after a long while
 // returns errNeverCancelled, so that a missing deadline fails the test
