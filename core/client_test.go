@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -139,6 +141,41 @@ func TestClientSideCookieTooLarge(t *testing.T) {
 	h.m.Release(s)
 	if _, err := core.New(core.Config{Store: h.store, ClientStore: &plainClientStore{}}); err == nil {
 		t.Error("New with both Store and ClientStore succeeded")
+	}
+}
+
+// TestClientSideHeaderTooLarge: with the token in a header, a client-side
+// session whose token the next request's load would not read back fails
+// the commit with ErrTooLarge, instead of answering 200 with a token that
+// opens no session; one that fits round-trips.
+func TestClientSideHeaderTooLarge(t *testing.T) {
+	h := newHarness(t, core.Config{Store: nil, ClientStore: &plainClientStore{}, Header: "X-Session"})
+	request := func(tok, value string) (string, error) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if tok != "" {
+			r.Header.Set("X-Session", tok)
+		}
+		s := h.m.Begin(r)
+		defer h.m.Release(s)
+		if value != "" {
+			s.Set("v", value)
+		} else if v, _ := s.Get("v"); v == nil {
+			return "", errors.New("no value")
+		}
+		hdr := http.Header{}
+		err := h.m.Commit(s, hdr)
+		return hdr.Get("X-Session"), err
+	}
+	tok, err := request("", strings.Repeat("x", 3000))
+	if err != nil || tok == "" {
+		t.Fatalf("Commit(3 kB client session) = %v, token %d bytes; want nil and a token", err, len(tok))
+	}
+	if _, err := request(tok, ""); err != nil {
+		t.Errorf("the 3 kB session's token (%d bytes) did not open: %v", len(tok), err)
+	}
+	tok, err = request("", strings.Repeat("x", 5000))
+	if !errors.Is(err, core.ErrTooLarge) || tok != "" {
+		t.Errorf("Commit(5 kB client session in a header) = %v, token %d bytes; want ErrTooLarge and no token", err, len(tok))
 	}
 }
 

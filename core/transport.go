@@ -129,10 +129,15 @@ func headerFirst(h http.Header, key string) string {
 // included, that browsers are guaranteed to keep (RFC 6265bis).
 const MaxCookieSize = 4096
 
-// tokenFits reports an error wrapping ErrTooLarge when token would make a
-// cookie browsers drop silently.
+// tokenFits reports an error wrapping ErrTooLarge when the client-side
+// token would not come back: in a cookie, one that browsers drop silently;
+// in a header (Config.Header), a token longer than the load reads
+// (maxClientToken), which would open no session at the next request.
 func (m *Manager) tokenFits(token string, expiry, now time.Time) error {
 	if m.cfg.Header != "" {
+		if len(token) > maxClientToken {
+			return fmt.Errorf("sessionkit: seal: %w: the session token would take %d bytes, at most %d are read back", ErrTooLarge, len(token), maxClientToken)
+		}
 		return nil
 	}
 	c := m.cfg.Cookie

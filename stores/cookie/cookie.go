@@ -117,14 +117,19 @@ var enc = base64.RawURLEncoding
 // Seal implements core.ClientStore: it encrypts expiry, id and data with
 // the first key, binding name as additional data, and returns the token.
 func (s *ClientStore) Seal(_ context.Context, name, id string, data []byte, expiry time.Time) (string, error) {
-	if len(data) > MaxTokenSize {
-		return "", fmt.Errorf("sessionkit: cookie: seal: %w: %d bytes", core.ErrTooLarge, len(data))
-	}
 	if len(id) > MaxIDSize {
 		return "", fmt.Errorf("sessionkit: cookie: seal: session id of %d bytes, at most %d", len(id), MaxIDSize)
 	}
+	if len(data) > MaxTokenSize {
+		return "", fmt.Errorf("sessionkit: cookie: seal: %w: %d bytes", core.ErrTooLarge, len(data))
+	}
 	rawLen := overhead + len(id) + len(data)
 	encLen := enc.EncodedLen(rawLen)
+	if encLen > MaxTokenSize {
+		// Open would refuse the token: the session would be lost at the
+		// next request, without an error.
+		return "", fmt.Errorf("sessionkit: cookie: seal: %w: %d bytes of data make a token of %d bytes, Open reads at most %d", core.ErrTooLarge, len(data), encLen, MaxTokenSize)
+	}
 	rp := rawPool.Get().(*[]byte)
 	defer rawPool.Put(rp)
 	if cap(*rp) < rawLen {

@@ -186,6 +186,31 @@ func TestSealTooLarge(t *testing.T) {
 	if _, err := st.Seal(ctx, "session", "sid", make([]byte, cookie.MaxTokenSize+1), farFuture); !errors.Is(err, core.ErrTooLarge) {
 		t.Errorf("Seal(%d bytes) = %v, want ErrTooLarge", cookie.MaxTokenSize+1, err)
 	}
+	// Every token Seal returns opens; from the first size that makes a
+	// token Open would refuse, Seal fails with ErrTooLarge instead.
+	refused := 0
+	for n := 2900; n <= cookie.MaxTokenSize; n++ {
+		tok, err := st.Seal(ctx, "session", "sid", make([]byte, n), farFuture)
+		if err != nil {
+			if !errors.Is(err, core.ErrTooLarge) {
+				t.Fatalf("Seal(%d bytes) = %v, want nil or ErrTooLarge", n, err)
+			}
+			refused++
+			continue
+		}
+		if refused > 0 {
+			t.Fatalf("Seal(%d bytes) succeeded after a smaller size was refused", n)
+		}
+		if len(tok) > cookie.MaxTokenSize {
+			t.Fatalf("Seal(%d bytes) returned a token of %d bytes > MaxTokenSize", n, len(tok))
+		}
+		if _, data, _, ok, err := st.Open(ctx, "session", tok); !ok || err != nil || len(data) != n {
+			t.Fatalf("Open of the token Seal(%d bytes) returned: ok=%v, err=%v, %d bytes", n, ok, err, len(data))
+		}
+	}
+	if refused == 0 {
+		t.Errorf("Seal took every size up to %d bytes; want the largest refused", cookie.MaxTokenSize)
+	}
 }
 
 func TestValidRecognisesSealedTokens(t *testing.T) {
