@@ -64,7 +64,9 @@ type Config struct {
 	// the store does not know is then adopted for the new session instead of
 	// being replaced by a freshly issued one. Adopting client-chosen tokens
 	// enables session fixation; leave it off unless another system issues
-	// the tokens. Default: false (strict mode).
+	// the tokens. A token whose record the store reports corrupt
+	// (ErrCorrupt) is not adopted: it is replaced, as in strict mode.
+	// Default: false (strict mode).
 	AdoptUnknownTokens bool
 
 	// Init, when set, is called for every new session before the handler

@@ -282,7 +282,13 @@ func (s *Session) load(tok string, valid bool, mode loadMode) {
 			if !corrupt {
 				s.observeLoad(LoadMiss)
 			}
-			if m.cfg.AdoptUnknownTokens {
+			if m.cfg.AdoptUnknownTokens && !corrupt {
+				// A token whose record the store cannot read is not
+				// unknown: adopting it would have the commit write over a
+				// record the store may still hold (a version 0 write that
+				// conflicts with it on every request until it expires);
+				// it gets a new token, as in strict mode, and the record
+				// is deleted (dropStale).
 				s.reset(now)
 				s.token, s.key = tok, key
 				s.hooks |= hookInit

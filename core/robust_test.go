@@ -153,6 +153,81 @@ func TestChangeAfterClientGoneIsStored(t *testing.T) {
 	})
 }
 
+// foreignStore is a memory store holding, under the keys in foreign, a
+// value it cannot read and will not write over with a version 0
+// compare-and-swap (another application's value under the store's
+// prefix, a record whose data fails its checksum): Load reports it
+// corrupt, CompareAndSwap(version 0) conflicts, Delete removes it.
+type foreignStore struct {
+	*memory.Store
+	mu      sync.Mutex
+	foreign map[string]bool
+}
+
+func (f *foreignStore) isForeign(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.foreign[key]
+}
+
+func (f *foreignStore) Load(ctx context.Context, key string) (core.Record, bool, error) {
+	if f.isForeign(key) {
+		return core.Record{}, false, fmt.Errorf("foreign value: %w", core.ErrCorrupt)
+	}
+	return f.Store.Load(ctx, key)
+}
+
+func (f *foreignStore) CompareAndSwap(ctx context.Context, key string, version uint64, data []byte, exp time.Time) (uint64, error) {
+	if f.isForeign(key) {
+		return 0, core.ErrConflict
+	}
+	return f.Store.CompareAndSwap(ctx, key, version, data, exp)
+}
+
+func (f *foreignStore) Delete(ctx context.Context, key string) error {
+	f.mu.Lock()
+	delete(f.foreign, key)
+	f.mu.Unlock()
+	return f.Store.Delete(ctx, key)
+}
+
+// TestAdoptDoesNotAdoptCorruptRecord: with AdoptUnknownTokens, a token
+// whose record the store reports corrupt gets a new session and a new
+// token, as in strict mode, not a commit that conflicts with the record
+// on every request (a 500 until it expires); the record is deleted.
+func TestAdoptDoesNotAdoptCorruptRecord(t *testing.T) {
+	st := &foreignStore{Store: memory.New(memory.Config{}), foreign: map[string]bool{}}
+	t.Cleanup(func() { st.Store.Close() })
+	h := newHarness(t, core.Config{Store: st, AdoptUnknownTokens: true, CommitTimeout: 2 * time.Second})
+	tok, err := core.RandomTokens{}.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.foreign[core.StoreKey(tok)] = true
+	s, hdr := h.begin(tok, "192.0.2.1:1")
+	s.Set("n", 1)
+	err = h.m.Commit(s, hdr)
+	h.m.Release(s)
+	if err != nil {
+		t.Fatalf("request with a token whose record is corrupt: Commit = %v, want nil (a new session)", err)
+	}
+	var got string
+	for _, c := range (&http.Response{Header: hdr}).Cookies() {
+		got = c.Value
+	}
+	if got == "" || got == tok {
+		t.Fatalf("cookie of %d bytes, the presented token: %v; want a new token", len(got), got == tok)
+	}
+	h.request(t, got, func(s *core.Session) {
+		if v, _ := s.Get("n"); v != 1 {
+			t.Errorf("the new session's n = %v, want 1", v)
+		}
+	})
+	if st.isForeign(core.StoreKey(tok)) {
+		t.Error("the corrupt record was not deleted")
+	}
+}
+
 // hangingStore blocks the chosen operations until their context is done,
 // as a paused server would. A call still blocked after a long while
 // returns errNeverCancelled, so that a missing deadline fails the test

@@ -278,16 +278,43 @@ func TestCorruptRecords(t *testing.T) {
 }
 
 func TestCompareAndSwapHealsCorruptRecord(t *testing.T) {
-	s := newStore(t, Config{})
-	key := testKey("a")
-	if err := os.WriteFile(s.recordPath(key), []byte("garbage"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CompareAndSwap(context.Background(), key, 0, []byte("new"), time.Now().Add(time.Hour)); err != nil {
-		t.Fatalf("CompareAndSwap(version 0) over a corrupt record = %v, want nil", err)
-	}
-	if got := loadData(t, s, key); got != "new" {
-		t.Errorf("Load = %q, want %q", got, "new")
+	for _, tt := range []struct {
+		name   string
+		mangle func(t *testing.T, s *Store, key string)
+	}{
+		{"garbage", func(t *testing.T, s *Store, key string) {
+			if err := os.WriteFile(s.recordPath(key), []byte("garbage"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		// The header intact, the data failing its checksum: Load reports
+		// it corrupt, so a version 0 write must not conflict with it.
+		{"flipped data bit", func(t *testing.T, s *Store, key string) {
+			mustSave(t, s, key, "payload", time.Now().Add(time.Hour))
+			b, err := os.ReadFile(s.recordPath(key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)-1] ^= 1
+			if err := os.WriteFile(s.recordPath(key), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t, Config{})
+			key := testKey("a")
+			tt.mangle(t, s, key)
+			if _, _, err := s.Load(context.Background(), key); !errors.Is(err, core.ErrCorrupt) {
+				t.Fatalf("Load(mangled record) = %v, want ErrCorrupt", err)
+			}
+			if _, err := s.CompareAndSwap(context.Background(), key, 0, []byte("new"), time.Now().Add(time.Hour)); err != nil {
+				t.Fatalf("CompareAndSwap(version 0) over a corrupt record = %v, want nil", err)
+			}
+			if got := loadData(t, s, key); got != "new" {
+				t.Errorf("Load = %q, want %q", got, "new")
+			}
+		})
 	}
 }
 
@@ -895,11 +922,18 @@ func TestErrorsDoNotContainKey(t *testing.T) {
 
 // TestCorruptFileIsNoSessionThroughManager flips a byte of a session's
 // file on disk: the next request gets a new session (not an error), a log
-// line says why, and the corrupt file is removed.
+// line says why, and the corrupt file is removed; with AdoptUnknownTokens
+// as in strict mode (a corrupt record is not an unknown token).
 func TestCorruptFileIsNoSessionThroughManager(t *testing.T) {
+	for _, adopt := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AdoptUnknownTokens=%v", adopt), func(t *testing.T) { corruptFileThroughManager(t, adopt) })
+	}
+}
+
+func corruptFileThroughManager(t *testing.T, adopt bool) {
 	s := newStore(t, Config{})
 	var logs bytes.Buffer
-	m, err := core.New(core.Config{Store: s, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	m, err := core.New(core.Config{Store: s, Logger: slog.New(slog.NewTextHandler(&logs, nil)), AdoptUnknownTokens: adopt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -944,8 +978,15 @@ func TestCorruptFileIsNoSessionThroughManager(t *testing.T) {
 		t.Fatal(err)
 	}
 	var isNew bool
-	if _, err := serve(cookie, func(sess *core.Session) { isNew = sess.IsNew(); sess.Get("user") }); err != nil {
+	// A request that writes: a new session under a new token (with
+	// AdoptUnknownTokens too: adopting the token would have the write
+	// conflict with the corrupt record).
+	c, err := serve(cookie, func(sess *core.Session) { isNew = sess.IsNew(); sess.Get("user"); sess.Set("cart", 1) })
+	if err != nil {
 		t.Fatalf("request with a corrupt record: %v, want a new session", err)
+	}
+	if c == "" || c == cookie {
+		t.Errorf("request with a corrupt record: cookie %q, want a new token", c)
 	}
 	if !isNew {
 		t.Error("the corrupt record loaded as a session")

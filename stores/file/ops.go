@@ -121,6 +121,13 @@ func (s *Store) swap(ctx context.Context, key string, version uint64, data []byt
 	}
 	now := time.Now()
 	live := exists && err == nil && cur.live(now.UnixNano())
+	if live && version == 0 && s.dataCorrupt(key) {
+		// The header is intact but the data fails its checksum: Load
+		// reports the record corrupt, so no caller can hold its version.
+		// It is no live record to conflict with (as a corrupt header is
+		// not): the write replaces it.
+		live = false
+	}
 	if live != (version != 0) || (live && cur.version != version) {
 		if !exists {
 			l.removeLockFile()
@@ -279,6 +286,19 @@ func (s *Store) readHeader(key string) (h header, exists bool, err error) {
 	defer f.Close()
 	h, err = readHeaderFrom(f)
 	return h, true, err
+}
+
+// dataCorrupt reports whether key's record, whose header reads, is
+// corrupt as Load reads it (its data's length or checksum). Only the path
+// that would otherwise refuse a write reads the data. The caller holds
+// key's lock.
+func (s *Store) dataCorrupt(key string) bool {
+	b, err := os.ReadFile(s.recordPath(key))
+	if err != nil {
+		return false
+	}
+	_, _, err = parseRecord(b)
+	return errors.Is(err, core.ErrCorrupt)
 }
 
 // bufPool recycles the buffers records are assembled in before writing.
