@@ -876,3 +876,104 @@ func TestAnonymousSessionMeta(t *testing.T) {
 		t.Errorf("UserSessions(bob) = %+v, %v; want its session, last seen %v", list, err, h.now)
 	}
 }
+
+// TestEndUserSessionsUnderLoginStorm: clients keep logging in as the user
+// while EndUserSessions runs, on a store whose writes take a while (as a
+// database's commits do; its reads are quick), so that the logins (eight
+// at once) outpace the call's own writes (one after the other). The call ends every session that existed when
+// it began, and finishes: the sessions created since are not its to end
+// (a user in a login loop would otherwise keep it listing and ending,
+// each listing longer than the last, for ever). The clock jumps 10 s
+// ahead at the call's first listing, so that the storm's later logins
+// are more than the clock margin after its start without the test
+// waiting for it.
+func TestEndUserSessionsUnderLoginStorm(t *testing.T) {
+	var offset atomic.Int64
+	var jump atomic.Bool
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	st := memory.New(memory.Config{})
+	defer st.Close()
+	slow := core.WrapStore(st, core.StoreWrapper{
+		Around: func(ctx context.Context, call core.StoreCall, next func(context.Context) error) error {
+			if call.Op == core.OpUserKeys && jump.CompareAndSwap(true, false) {
+				offset.Store(int64(10 * time.Second))
+			}
+			switch call.Op {
+			case core.OpLoad, core.OpUserKeys:
+			default:
+				time.Sleep(time.Millisecond) // a write: a database's commit
+			}
+			return next(ctx)
+		},
+	})
+	m, err := core.New(core.Config{Store: slow, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func() (string, error) {
+		s := m.Begin(httptest.NewRequest(http.MethodPost, "/login", nil))
+		defer m.Release(s)
+		s.Renew()
+		s.SetUser("ann")
+		hdr := http.Header{}
+		if err := m.Commit(s, hdr); err != nil {
+			return "", err
+		}
+		for _, c := range (&http.Response{Header: hdr}).Cookies() {
+			return c.Value, nil
+		}
+		return "", errors.New("no cookie")
+	}
+	var before []string
+	for range 50 {
+		tok, err := login()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before = append(before, tok)
+	}
+
+	var stop atomic.Bool
+	var logins atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for !stop.Load() {
+				if _, err := login(); err != nil {
+					t.Errorf("login during the storm: %v", err)
+					return
+				}
+				logins.Add(1)
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // the storm is under way: some of its sessions exist too
+	jump.Store(true)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	started := logins.Load()
+	t0 := time.Now()
+	n, err := m.EndUserSessions(ctx, "ann", "")
+	during := logins.Load() - started
+	t.Logf("EndUserSessions ended %d sessions in %v; %d logins before it, %d during it", n, time.Since(t0).Round(time.Millisecond), started, during)
+	stop.Store(true)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("EndUserSessions under a login storm = %d, %v (%d logins during the call); want it to finish", n, err, during)
+	}
+	if n < len(before) {
+		t.Errorf("EndUserSessions = %d, want at least the %d sessions that existed before", n, len(before))
+	}
+	if during < 50 {
+		t.Errorf("only %d logins during the call: no storm", during)
+	}
+	for i, tok := range before {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Cookie", "session="+tok)
+		s := m.Begin(r)
+		if !s.IsNew() || s.User() != "" {
+			t.Errorf("session %d of those before the call still opens (user %q)", i, s.User())
+		}
+		m.Release(s)
+	}
+}

@@ -189,7 +189,13 @@ func (m *Manager) EndSession(ctx context.Context, user, id string) (ended bool, 
 // cannot carry a session to a new token, and like EndSession it ends a
 // record only in the state it listed it in (with CompareAndSwapper), so
 // a session filed under another user meanwhile stays. A session of user
-// created while it runs may or may not be ended. Each listing that meets a key
+// created while it runs may or may not be ended: those created more than
+// 2 seconds after the call began (by the clocks of the servers that
+// created them and of this one) are left alone, so that a user who keeps
+// logging in cannot keep the call from finishing; a renew keeps a
+// session's creation time, so a session that existed when the call began
+// is ended even when a renew carries it to a new token meanwhile. Each
+// listing that meets a key
 // ended since an earlier one (a renew in flight, or a record that expired
 // or was deleted meanwhile) costs one more listing: with the Iterator
 // fallback, one more scan of the store for every renew of any user in
@@ -223,7 +229,14 @@ func (m *Manager) EndUserSessions(ctx context.Context, user, except string) (n i
 		return 0, nil
 	}
 	ended := make(map[string]bool)
-	var p userPass
+	// The sessions to end are those that existed when the call began;
+	// a renew keeps a session's creation time, so one carried to a new
+	// key meanwhile is still among them. Those created later are left
+	// alone: a user who keeps logging in (a client in a login loop, or
+	// an attacker with the password) would otherwise keep the call
+	// listing and ending, each listing longer than the last, and it
+	// would never finish.
+	p := userPass{since: m.cfg.Now().Add(endNewMargin)}
 	for pass := 1; ; pass++ {
 		if err := m.endPass(ctx, "end user sessions", user, &p, pass); err != nil {
 			return len(ended), err
@@ -307,6 +320,10 @@ type userPass struct {
 	// renews that ended before it began are ignored (see retiredBefore);
 	// End* consider every marker, whatever the clocks say.
 	display bool
+	// since, when not zero, leaves out the sessions created after it
+	// (their live records and their retired markers): EndUserSessions
+	// ends the sessions that existed when it began (see endNewMargin).
+	since time.Time
 }
 
 // userRecords lists the live records of user's sessions into p: through
@@ -365,6 +382,9 @@ func (m *Manager) userRecords(ctx context.Context, op, user string, p *userPass)
 		if st == sessionRetired && p.display && m.retiredBefore(rec, now) {
 			st = sessionOther // its successor was filed before this listing began
 		}
+		if (st == sessionLive || st == sessionRetired) && !p.since.IsZero() && info.Created.After(p.since) {
+			st = sessionOther // created after the call began (a renew keeps the creation)
+		}
 		switch st {
 		case sessionLive:
 			p.live = append(p.live, userRecord{key: key, version: rec.Version, info: info})
@@ -382,6 +402,13 @@ func (m *Manager) userRecords(ctx context.Context, op, user string, p *userPass)
 	}
 	return nil
 }
+
+// endNewMargin allows for the clocks of several servers when
+// EndUserSessions tells the sessions that existed when it began (which it
+// ends) from those created later (which it leaves): a session's creation
+// time is its first server's clock, the call's start this server's. A
+// session created up to endNewMargin after the call began is ended too.
+const endNewMargin = 2 * time.Second
 
 // retireMargin allows for the clocks of several servers and for stores
 // that round expiry down (to the second, say) when retiredBefore dates a
@@ -421,7 +448,7 @@ func (m *Manager) sessionInfo(rec Record, user string, now time.Time) (SessionIn
 	}
 	end := created.Add(m.cfg.Lifetime)
 	if _, retired := values[retiredKey]; retired {
-		return SessionInfo{}, sessionRetired
+		return SessionInfo{Created: created}, sessionRetired // the marker keeps the session's creation
 	}
 	if !now.Before(rec.Expiry) || !now.Before(end) {
 		return SessionInfo{}, sessionGone
