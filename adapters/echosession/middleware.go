@@ -48,7 +48,11 @@ func Middleware(m *core.Manager) echo.MiddlewareFunc {
 // first use and committed just before the response header is sent: the
 // middleware replaces c.Response().Writer with the header hook of package
 // nethttp for the rest of the chain (Response.Before alone would miss
-// flush-first and no-write responses).
+// flush-first and no-write responses). Functions registered with
+// c.Response().Before run before the commit (Echo v4 calls them before the
+// writer it wraps), so a session change made in one is saved; with Echo v5
+// (package echov5) they run after the commit, so code that is to move to
+// v5 should change the session before answering, not in them.
 //
 // An error returned by the handler is rendered with c.Error (Echo's
 // HTTPErrorHandler) inside the middleware, so that the error page carries

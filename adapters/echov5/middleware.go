@@ -53,7 +53,8 @@ func Middleware(m *core.Manager) echo.MiddlewareFunc {
 // nethttp around the response the middleware found (which
 // echo.UnwrapResponse still reaches). Functions registered with
 // echo.Response.Before run after the commit: change the session before
-// answering, not in them.
+// answering, not in them (a change made in one is logged and dropped;
+// with Echo v4, package echosession, they run before the commit).
 //
 // An error returned by the handler is rendered with Echo's
 // HTTPErrorHandler inside the middleware, so that the error page carries

@@ -14,6 +14,16 @@
 // c.String, c.Redirect, c.AbortWithStatus, c.File, c.Stream, c.SSEvent,
 // c.Writer.Flush, ...), and after the handler chain returns when it wrote
 // nothing, before Gin sends the header itself.
+//
+// Gin's c.Writer.WriteHeader (and c.Status) only records the status: the
+// header leaves, and the session is committed, at the first write, flush
+// or WriteHeaderNow. A session change made after c.Status but before the
+// first write is therefore saved on Gin, where on net/http and Echo, whose
+// WriteHeader sends the header at once, it comes too late (it is logged
+// and dropped). For the same reason a WebSocket upgrade that writes its
+// 101 status with WriteHeader and then hijacks the connection does not
+// reach the client on Gin, with or without this middleware; libraries
+// that hijack first and write the 101 themselves (gorilla/websocket) work.
 package ginsession
 
 import (
