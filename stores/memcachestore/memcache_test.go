@@ -36,10 +36,16 @@ func uniquePrefix() string {
 	return "sessionkit-test:" + newKey()[:12] + ":"
 }
 
-// newClient returns a client on addrs with a short timeout.
+// newClient returns a client on addrs with a timeout of 2 s: short
+// enough that a test of a dead server ends soon, long enough that a real
+// server on a machine loaded by the other tests (make test runs three
+// modules' tests at once, each with many clients) is not taken for a
+// dead one (500 ms, gomemcache's default, timed out now and then there:
+// "i/o timeout", "connect timeout" in the conformance checks). Tests of
+// the timeouts themselves set their own.
 func newClient(addrs ...string) *gomemcache.Client {
 	c := gomemcache.New(addrs...)
-	c.Timeout = 500 * time.Millisecond
+	c.Timeout = 2 * time.Second
 	return c
 }
 
@@ -267,7 +273,7 @@ func TestFarDeadlineRunsInPlace(t *testing.T) {
 	}
 	far, cancelFar := context.WithTimeout(context.Background(), time.Hour)
 	defer cancelFar()
-	// newClient's Timeout is 500 ms: a Load (a get: connect, send, the
+	// newClient's Timeout is 2 s: a Load (a get: connect, send, the
 	// value, END) may take 4 of them, so 2 s is too near to run in place.
 	near, cancelNear := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancelNear()
