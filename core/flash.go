@@ -32,15 +32,63 @@ func (s *Session) AddFlash(msg string) {
 	s.flashSeq++
 	// Fixed-width hex, so that the keys sort in the order the messages
 	// were added: the clock, then the order within this request, then
-	// randomness that keeps concurrent requests' entries apart.
+	// randomness that keeps concurrent requests' entries apart. The time
+	// is later than every queued message's, so that a clock that stood
+	// still or stepped back (NTP), or another server's clock that runs
+	// ahead, cannot put a message before those queued earlier.
+	t := uint64(s.m.cfg.Now().UnixNano())
+	if last, ok := s.lastFlashTime(); ok && t <= last {
+		t = last + 1
+	}
 	b := make([]byte, 0, len(flashPrefix)+16+1+8+1+16)
 	b = append(b, flashPrefix...)
-	b = appendHex(b, uint64(s.m.cfg.Now().UnixNano()), 16)
+	b = appendHex(b, t, 16)
 	b = append(b, '.')
 	b = appendHex(b, uint64(s.flashSeq), 8)
 	b = append(b, '.')
 	b = appendHex(b, rand.Uint64(), 16)
 	s.changes.set(string(b), msg)
+}
+
+// lastFlashTime returns the greatest time in the keys of the flash
+// messages queued in s (stored, or added by this request), and whether
+// there is one. s.mu is held.
+func (s *Session) lastFlashTime() (uint64, bool) {
+	var last uint64
+	found := false
+	see := func(k string) {
+		if t, ok := flashTime(k); ok && (!found || t > last) {
+			last, found = t, true
+		}
+	}
+	for k := range s.base {
+		see(k)
+	}
+	for _, c := range s.changes.list {
+		if !isDeleted(c.v) {
+			see(c.key)
+		}
+	}
+	return last, found
+}
+
+// flashTime parses the time of a flash message's key (see AddFlash).
+func flashTime(key string) (uint64, bool) {
+	if len(key) < len(flashPrefix)+16 || !strings.HasPrefix(key, flashPrefix) {
+		return 0, false
+	}
+	var t uint64
+	for _, c := range []byte(key[len(flashPrefix) : len(flashPrefix)+16]) {
+		switch {
+		case c >= '0' && c <= '9':
+			t = t<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			t = t<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return t, true
 }
 
 // Flashes returns the session's flash messages, oldest first, and removes

@@ -146,3 +146,32 @@ func TestFlashesAreNotValues(t *testing.T) {
 		}
 	})
 }
+
+// TestFlashOrderWhenTheClockStandsStill: messages added by requests one
+// after the other come back oldest first when the clock does not move
+// between them, and when it steps back (NTP, or another server's clock
+// behind the first's): the order within a request alone used to break
+// the tie, so messages of different requests came back in random order.
+func TestFlashOrderWhenTheClockStandsStill(t *testing.T) {
+	for _, step := range []time.Duration{0, -10 * time.Second} {
+		t.Run(fmt.Sprintf("step=%v", step), func(t *testing.T) {
+			h := newHarness(t, core.Config{})
+			tok := ""
+			var want []string
+			for i := range 8 {
+				msg := fmt.Sprintf("m%d", i)
+				want = append(want, msg)
+				tok, _ = h.request(t, tok, func(s *core.Session) { s.AddFlash(msg) })
+				h.now = h.now.Add(step)
+			}
+			// Two in one request after them, still in order.
+			want = append(want, "m8", "m9")
+			tok, _ = h.request(t, tok, func(s *core.Session) { s.AddFlash("m8"); s.AddFlash("m9") })
+			var got []string
+			h.request(t, tok, func(s *core.Session) { got = s.Flashes() })
+			if !slices.Equal(got, want) {
+				t.Errorf("Flashes = %v, want %v", got, want)
+			}
+		})
+	}
+}

@@ -390,7 +390,10 @@ func (s *Session) del(key string) {
 	s.changes.set(key, deleted)
 }
 
-// Pop returns the value under key and removes it, as for flash messages.
+// Pop returns the value under key and removes it. The removal is a change
+// like Delete, stored when the request commits: unlike Flashes, Pop claims
+// nothing at once, so concurrent requests may each get the value. Use
+// AddFlash and Flashes for a message that must be shown exactly once.
 func (s *Session) Pop(key string) (any, bool) {
 	s.lock()
 	defer s.mu.Unlock()
@@ -402,7 +405,11 @@ func (s *Session) Pop(key string) (any, bool) {
 }
 
 // Clear removes every value. The session itself and its token remain, and
-// so do its pending flash messages (see Flashes).
+// so do its pending flash messages (see Flashes). Clear is a change of
+// every key: when the request commits, the record loses every value it
+// holds then, those a concurrent request stored after this one loaded the
+// session included (for each key the last commit wins, and Clear's commit
+// changes them all).
 func (s *Session) Clear() {
 	s.lock()
 	defer s.mu.Unlock()
