@@ -85,72 +85,54 @@ func TestTouchConflictIsNoError(t *testing.T) {
 	})
 }
 
-// TestCommitOutlivesClientDisconnect: the handler changed the session and
-// the client went away before the header: the change is stored anyway.
+// TestCommitOutlivesClientDisconnect: the client goes away before the
+// header (its request's context is cancelled, or past its deadline, as
+// under http.TimeoutHandler), after or before the handler first touches
+// the session (the load is lazy): the change is loaded into the session
+// and stored all the same, with the values stored before.
 func TestCommitOutlivesClientDisconnect(t *testing.T) {
-	h := newHarness(t, core.Config{})
-	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("cart", 1) })
-	ctx, cancel := context.WithCancel(context.Background())
-	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
-	r.Header.Set("Cookie", "session="+tok)
-	s := h.m.Begin(r)
-	s.Set("order", "A-17")
-	cancel() // the client disconnects before the header
-	if err := h.m.Commit(s, http.Header{}); err != nil {
-		t.Fatalf("Commit after the client disconnected = %v, want nil", err)
+	for _, tt := range []struct {
+		name        string
+		beforeTouch bool // the context ends before the session's first use (the load)
+		deadline    bool // it ends by a deadline already past, not a cancellation
+	}{
+		{"cancelled after the first use", false, false},
+		{"cancelled before the first use", true, false},
+		{"past its deadline before the first use", true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, core.Config{})
+			tok, _ := h.request(t, "", func(s *core.Session) { s.Set("cart", 1) })
+			ctx, cancel := context.WithCancel(context.Background())
+			if tt.deadline {
+				ctx, cancel = context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+			}
+			defer cancel()
+			r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
+			r.Header.Set("Cookie", "session="+tok)
+			s := h.m.Begin(r)
+			if tt.beforeTouch {
+				cancel()
+			}
+			s.Set("order", "A-17")
+			cancel()
+			if err := s.Err(); err != nil {
+				t.Errorf("Err after the client went away = %v, want nil", err)
+			}
+			if err := h.m.Commit(s, http.Header{}); err != nil {
+				t.Fatalf("Commit after the client went away = %v, want nil", err)
+			}
+			h.m.Release(s)
+			h.request(t, tok, func(s *core.Session) {
+				if v, _ := s.Get("order"); v != "A-17" {
+					t.Errorf("Get(order) = %v, want A-17 (the change of the request whose client went away)", v)
+				}
+				if v, _ := s.Get("cart"); v != 1 {
+					t.Errorf("Get(cart) = %v, want 1 (the values stored before)", v)
+				}
+			})
+		})
 	}
-	h.m.Release(s)
-	h.request(t, tok, func(s *core.Session) {
-		if v, _ := s.Get("order"); v != "A-17" {
-			t.Errorf("Get(order) after a disconnected request's commit = %v, want A-17", v)
-		}
-	})
-}
-
-// TestChangeAfterClientGoneIsStored: the client disconnects before the
-// handler first touches the session (the load is lazy); the handler's
-// change is loaded into the session and committed all the same.
-func TestChangeAfterClientGoneIsStored(t *testing.T) {
-	h := newHarness(t, core.Config{})
-	tok, _ := h.request(t, "", func(s *core.Session) { s.Set("cart", 1) })
-	ctx, cancel := context.WithCancel(context.Background())
-	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
-	r.Header.Set("Cookie", "session="+tok)
-	s := h.m.Begin(r)
-	cancel() // the client goes away before the handler touches the session
-	s.Set("order", "A-17")
-	if err := s.Err(); err != nil {
-		t.Errorf("Err after a change made once the client had gone = %v, want nil", err)
-	}
-	if err := h.m.Commit(s, http.Header{}); err != nil {
-		t.Fatalf("Commit after the client disconnected = %v, want nil", err)
-	}
-	h.m.Release(s)
-	h.request(t, tok, func(s *core.Session) {
-		if v, _ := s.Get("order"); v != "A-17" {
-			t.Errorf("Get(order) = %v, want A-17 (the change made after the disconnect)", v)
-		}
-		if v, _ := s.Get("cart"); v != 1 {
-			t.Errorf("Get(cart) = %v, want 1 (the values stored before)", v)
-		}
-	})
-	// A deadline the request's context already passed is not the load's
-	// either (http.TimeoutHandler): StoreTimeout bounds the load.
-	dctx, dcancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
-	defer dcancel()
-	r = httptest.NewRequestWithContext(dctx, http.MethodPost, "/", nil)
-	r.Header.Set("Cookie", "session="+tok)
-	s = h.m.Begin(r)
-	s.Set("late", true)
-	if err := h.m.Commit(s, http.Header{}); err != nil {
-		t.Fatalf("Commit of a request past its deadline = %v, want nil", err)
-	}
-	h.m.Release(s)
-	h.request(t, tok, func(s *core.Session) {
-		if v, _ := s.Get("late"); v != true {
-			t.Errorf("Get(late) = %v, want true", v)
-		}
-	})
 }
 
 // foreignStore is a memory store holding, under the keys in foreign, a
