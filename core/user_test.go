@@ -977,3 +977,69 @@ func TestEndUserSessionsUnderLoginStorm(t *testing.T) {
 		m.Release(s)
 	}
 }
+
+// TestEndUserSessionsChasesALateRenew: a session that existed when
+// EndUserSessions began is renewed between the call's listing of its key
+// and the load of it, after the clock margin for new sessions has passed
+// (the clock jumps 10 s at the listing): the load meets the retired
+// marker, which is dated by the renew, and the call must list again and
+// end the successor, which keeps the session's creation time.
+func TestEndUserSessionsChasesALateRenew(t *testing.T) {
+	var offset atomic.Int64
+	var jump, renewAt atomic.Bool
+	var victim string // the session's store key at the listing
+	var m *core.Manager
+	request := func(tok string, fn func(*core.Session)) string {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		if tok != "" {
+			r.Header.Set("Cookie", "session="+tok)
+		}
+		s := m.Begin(r)
+		defer m.Release(s)
+		fn(s)
+		hdr := http.Header{}
+		if err := m.Commit(s, hdr); err != nil {
+			t.Errorf("Commit = %v", err)
+		}
+		for _, c := range (&http.Response{Header: hdr}).Cookies() {
+			return c.Value
+		}
+		return tok
+	}
+	var tok string
+	st := memory.New(memory.Config{})
+	defer st.Close()
+	wrapped := core.WrapStore(st, core.StoreWrapper{
+		Around: func(ctx context.Context, call core.StoreCall, next func(context.Context) error) error {
+			if call.Op == core.OpUserKeys && jump.CompareAndSwap(true, false) {
+				offset.Store(int64(10 * time.Second))
+			}
+			if call.Op == core.OpLoad && call.Key == victim && renewAt.CompareAndSwap(true, false) {
+				tok = request(tok, func(s *core.Session) { s.Renew() }) // a login elsewhere, just now
+			}
+			return next(ctx)
+		},
+	})
+	var err error
+	m, err = core.New(core.Config{Store: wrapped, Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok = request("", func(s *core.Session) { s.SetUser("ann") })
+	old := tok
+	victim = core.StoreKey(tok)
+	jump.Store(true)
+	renewAt.Store(true)
+	n, err := m.EndUserSessions(t.Context(), "ann", "")
+	if tok == old {
+		t.Fatal("the renew did not happen during the call")
+	}
+	if err != nil || n != 1 {
+		t.Errorf("EndUserSessions = %d, %v; want 1, nil", n, err)
+	}
+	request(tok, func(s *core.Session) {
+		if u := s.User(); u != "" {
+			t.Errorf("the renewed session still opens as %q after EndUserSessions", u)
+		}
+	})
+}

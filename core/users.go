@@ -320,9 +320,11 @@ type userPass struct {
 	// renews that ended before it began are ignored (see retiredBefore);
 	// End* consider every marker, whatever the clocks say.
 	display bool
-	// since, when not zero, leaves out the sessions created after it
-	// (their live records and their retired markers): EndUserSessions
-	// ends the sessions that existed when it began (see endNewMargin).
+	// since, when not zero, leaves out the live records of sessions
+	// created after it: EndUserSessions ends the sessions that existed
+	// when it began (see endNewMargin). Retired markers are not left
+	// out: a marker's time is its renew's, so a session that existed
+	// may leave one dated after since, and its successor must be found.
 	since time.Time
 }
 
@@ -382,8 +384,11 @@ func (m *Manager) userRecords(ctx context.Context, op, user string, p *userPass)
 		if st == sessionRetired && p.display && m.retiredBefore(rec, now) {
 			st = sessionOther // its successor was filed before this listing began
 		}
-		if (st == sessionLive || st == sessionRetired) && !p.since.IsZero() && info.Created.After(p.since) {
-			st = sessionOther // created after the call began (a renew keeps the creation)
+		if st == sessionLive && !p.since.IsZero() && info.Created.After(p.since) {
+			// Created after the call began (a renew keeps the creation).
+			// A retired marker is dated by its renew, not by the
+			// session's creation: it always counts (see news).
+			st = sessionOther
 		}
 		switch st {
 		case sessionLive:
@@ -448,7 +453,7 @@ func (m *Manager) sessionInfo(rec Record, user string, now time.Time) (SessionIn
 	}
 	end := created.Add(m.cfg.Lifetime)
 	if _, retired := values[retiredKey]; retired {
-		return SessionInfo{Created: created}, sessionRetired // the marker keeps the session's creation
+		return SessionInfo{}, sessionRetired
 	}
 	if !now.Before(rec.Expiry) || !now.Before(end) {
 		return SessionInfo{}, sessionGone
