@@ -290,8 +290,8 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 // refresh pushes the idle deadline of an unchanged session forward: with
 // a compare-and-swap of the record as loaded when the store has one and
 // RenewGrace is on, otherwise with Touch when the store has it (New
-// decides which: m.toucher). Touch is
-// not guarded by the version: after a Renew that ran while this request
+// decides which: m.toucher). Touch is not guarded by the version: after a
+// Renew that ran while this request
 // was in flight, the record under the old key is the retired marker, a
 // live record that Touch would extend to a whole idle timeout, and the
 // commit would then send the retired token again, replacing the renewed

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,18 +78,8 @@ func flashTime(key string) (uint64, bool) {
 	if len(key) < len(flashPrefix)+16 || !strings.HasPrefix(key, flashPrefix) {
 		return 0, false
 	}
-	var t uint64
-	for _, c := range []byte(key[len(flashPrefix) : len(flashPrefix)+16]) {
-		switch {
-		case c >= '0' && c <= '9':
-			t = t<<4 | uint64(c-'0')
-		case c >= 'a' && c <= 'f':
-			t = t<<4 | uint64(c-'a'+10)
-		default:
-			return 0, false
-		}
-	}
-	return t, true
+	t, err := strconv.ParseUint(key[len(flashPrefix):len(flashPrefix)+16], 16, 64)
+	return t, err == nil
 }
 
 // Flashes returns the session's flash messages, oldest first, and removes

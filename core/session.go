@@ -261,9 +261,9 @@ func (s *Session) lockFor(mode loadMode) {
 	// panics, s.mu must not stay locked: the adapter's deferred Release,
 	// or the Commit after a recovery middleware inside the session's,
 	// would wait for it forever, and the request with them.
-	held, done := true, false
+	unlockOnPanic := true // false while the hooks run unlocked, and once done
 	defer func() {
-		if !done && held {
+		if unlockOnPanic {
 			s.mu.Unlock()
 		}
 	}()
@@ -289,13 +289,13 @@ func (s *Session) lockFor(mode loadMode) {
 		}
 		h := s.hooks
 		s.hooks = 0
-		held = false
+		unlockOnPanic = false
 		s.mu.Unlock()
 		s.runHooks(h)
 		s.mu.Lock()
-		held = true
+		unlockOnPanic = true
 	}
-	done = true
+	unlockOnPanic = false
 }
 
 // runInit calls Config.Init with a detached session and installs what it

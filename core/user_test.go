@@ -446,23 +446,11 @@ func TestClientSideEndUserSessionsUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	request := func(tok string, fn func(s *core.Session)) string {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		if tok != "" {
-			r.AddCookie(&http.Cookie{Name: "session", Value: tok})
-		}
-		s := m.Begin(r)
-		fn(s)
-		h := http.Header{}
-		if err := m.Commit(s, h); err != nil {
+		next, err := serveOn(m, tok, fn)
+		if err != nil {
 			t.Error(err)
 		}
-		m.Release(s)
-		for _, c := range (&http.Response{Header: h}).Cookies() {
-			if c.Name == "session" && c.MaxAge >= 0 {
-				return c.Value
-			}
-		}
-		return tok
+		return next
 	}
 	const sessions, workers = 4, 16
 	var (
@@ -880,8 +868,8 @@ func TestAnonymousSessionMeta(t *testing.T) {
 // TestEndUserSessionsUnderLoginStorm: clients keep logging in as the user
 // while EndUserSessions runs, on a store whose writes take a while (as a
 // database's commits do; its reads are quick), so that the logins (eight
-// at once) outpace the call's own writes (one after the other). The call ends every session that existed when
-// it began, and finishes: the sessions created since are not its to end
+// at once) outpace the call's own writes (one after the other). The call
+// ends every session that existed when it began, and finishes: the sessions created since are not its to end
 // (a user in a login loop would otherwise keep it listing and ending,
 // each listing longer than the last, for ever). The clock jumps 10 s
 // ahead at the call's first listing, so that the storm's later logins
@@ -911,18 +899,11 @@ func TestEndUserSessionsUnderLoginStorm(t *testing.T) {
 		t.Fatal(err)
 	}
 	login := func() (string, error) {
-		s := m.Begin(httptest.NewRequest(http.MethodPost, "/login", nil))
-		defer m.Release(s)
-		s.Renew()
-		s.SetUser("ann")
-		hdr := http.Header{}
-		if err := m.Commit(s, hdr); err != nil {
-			return "", err
+		tok, err := serveOn(m, "", func(s *core.Session) { s.Renew(); s.SetUser("ann") })
+		if err == nil && tok == "" {
+			err = errors.New("no cookie")
 		}
-		for _, c := range (&http.Response{Header: hdr}).Cookies() {
-			return c.Value, nil
-		}
-		return "", errors.New("no cookie")
+		return tok, err
 	}
 	var before []string
 	for range 50 {
@@ -990,21 +971,11 @@ func TestEndUserSessionsChasesALateRenew(t *testing.T) {
 	var victim string // the session's store key at the listing
 	var m *core.Manager
 	request := func(tok string, fn func(*core.Session)) string {
-		r := httptest.NewRequest(http.MethodPost, "/", nil)
-		if tok != "" {
-			r.Header.Set("Cookie", "session="+tok)
-		}
-		s := m.Begin(r)
-		defer m.Release(s)
-		fn(s)
-		hdr := http.Header{}
-		if err := m.Commit(s, hdr); err != nil {
+		next, err := serveOn(m, tok, fn)
+		if err != nil {
 			t.Errorf("Commit = %v", err)
 		}
-		for _, c := range (&http.Response{Header: hdr}).Cookies() {
-			return c.Value
-		}
-		return tok
+		return next
 	}
 	var tok string
 	st := memory.New(memory.Config{})
@@ -1042,4 +1013,29 @@ func TestEndUserSessionsChasesALateRenew(t *testing.T) {
 			t.Errorf("the renewed session still opens as %q after EndUserSessions", u)
 		}
 	})
+}
+
+// serveOn runs fn as the handler of a request carrying the session token
+// tok ("" none) through m, with m's own clock (the tests that need the
+// real one, or one they move, where newHarness fixes it), and returns the
+// token the client holds afterwards (a new cookie's, else tok) and
+// Commit's error.
+func serveOn(m *core.Manager, tok string, fn func(*core.Session)) (string, error) {
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	if tok != "" {
+		r.AddCookie(&http.Cookie{Name: "session", Value: tok})
+	}
+	s := m.Begin(r)
+	defer m.Release(s)
+	fn(s)
+	hdr := http.Header{}
+	if err := m.Commit(s, hdr); err != nil {
+		return tok, err
+	}
+	for _, c := range (&http.Response{Header: hdr}).Cookies() {
+		if c.Name == "session" && c.MaxAge >= 0 {
+			return c.Value, nil
+		}
+	}
+	return tok, nil
 }

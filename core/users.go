@@ -195,9 +195,9 @@ func (m *Manager) EndSession(ctx context.Context, user, id string) (ended bool, 
 // logging in cannot keep the call from finishing; a renew keeps a
 // session's creation time, so a session that existed when the call began
 // is ended even when a renew carries it to a new token meanwhile. Each
-// listing that meets a key
-// ended since an earlier one (a renew in flight, or a record that expired
-// or was deleted meanwhile) costs one more listing: with the Iterator
+// listing that meets a key ended since an earlier one (a renew in flight,
+// or a record that expired or was deleted meanwhile) costs one more
+// listing: with the Iterator
 // fallback, one more scan of the store for every renew of any user in
 // flight during a scan. After 100 listings in a row, 100 more follow,
 // each after a short jittered delay growing up to 100ms, so that a burst
@@ -229,13 +229,7 @@ func (m *Manager) EndUserSessions(ctx context.Context, user, except string) (n i
 		return 0, nil
 	}
 	ended := make(map[string]bool)
-	// The sessions to end are those that existed when the call began;
-	// a renew keeps a session's creation time, so one carried to a new
-	// key meanwhile is still among them. Those created later are left
-	// alone: a user who keeps logging in (a client in a login loop, or
-	// an attacker with the password) would otherwise keep the call
-	// listing and ending, each listing longer than the last, and it
-	// would never finish.
+	// Only the sessions that existed when the call began (see the doc).
 	p := userPass{since: m.cfg.Now().Add(endNewMargin)}
 	for pass := 1; ; pass++ {
 		if err := m.endPass(ctx, "end user sessions", user, &p, pass); err != nil {
