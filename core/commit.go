@@ -179,7 +179,15 @@ func (m *Manager) commitStore(parent context.Context, s *Session, write, persist
 		}
 	}
 	if s.drop != "" {
-		if err := m.end(ctx, s.drop, s.dropUntil, s.dropRetire, now); err != nil {
+		err := m.end(ctx, s.drop, s.dropUntil, s.dropRetire, now)
+		if err != nil && s.dropRetire && unsettled(err) && ctx.Err() == nil {
+			// The old token of a renew whose successor is written: once
+			// more, since the first call may have taken effect (its reply
+			// lost) and the client would then hold a token that loads
+			// nothing. Ending a token again changes nothing.
+			err = m.end(ctx, s.drop, s.dropUntil, s.dropRetire, now)
+		}
+		if err != nil {
 			return outcome, err
 		}
 		s.drop, s.dropRetire = "", false
@@ -269,7 +277,8 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 		// End the old record now, atomically with the check that it is
 		// still the one this request loaded: a logout that deleted it
 		// meanwhile must not live on under the new token.
-		if err := m.retire(ctx, s.key, s.version, filed, &w, now); err != nil {
+		old := pendingRenew{oldKey: s.key, oldVersion: s.version, oldData: s.oldData(), oldExpiry: s.expiry}
+		if err := m.retire(ctx, &old, filed, &w, now); err != nil {
 			return err
 		}
 	} else if !retire && s.found && s.renew {
@@ -457,6 +466,10 @@ type writeOp struct {
 	// Store). A rebase drops both.
 	raw    *binLazy
 	merged binLazy
+	// loaded and loadedExpiry are the data and expiry of the record a
+	// rebase loaded (at version).
+	loaded       []byte
+	loadedExpiry time.Time
 }
 
 // write stores w.state under w.key. With a compare-and-swap store the
@@ -557,25 +570,39 @@ func (m *Manager) renewInOne(ctx context.Context, s *Session, w *writeOp, now ti
 		return true, nil
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotSupported):
 		return false, nil
-	default:
-		return false, fmt.Errorf("sessionkit: save: %w", err)
 	}
+	err = fmt.Errorf("sessionkit: save: %w", err)
+	if !unsettled(err) {
+		return false, err
+	}
+	p := pendingRenew{
+		inOne: true, oldKey: s.key, oldVersion: s.version, oldData: s.oldData(), oldExpiry: s.expiry,
+		marker: marker, newKey: w.key,
+	}
+	if v, err = m.settleRenew(ctx, &p, err); err != nil {
+		return false, err
+	}
+	w.version, w.filed = v, user
+	return true, nil
 }
 
-// retire ends the record a renewed session leaves behind (oldKey, at the
-// version this request loaded) after w, its successor, was written: it is
-// replaced by the retired marker (or deleted, with RenewGrace off) in one
-// compare-and-swap. When the old record changed meanwhile, its new values
-// plus this request's changes are written to the successor and the
-// retirement is tried again; when it is gone (a concurrent logout or
-// renew), the successor is deleted too and errGone returned. Only with a
-// compare-and-swap store; the caller holds oldKey's lock.
-func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, oldFiled string, w *writeOp, now time.Time) error {
+// retire ends the record a renewed session leaves behind (old.oldKey, at
+// the version this request loaded, filed under oldFiled) after w, its
+// successor, was written: it is replaced by the retired marker (or
+// deleted, with RenewGrace off) in one compare-and-swap. When the old
+// record changed meanwhile, its new values plus this request's changes
+// are written to the successor and the retirement is tried again; when it
+// is gone (a concurrent logout or renew), the successor is deleted too and
+// errGone returned; when the swap fails without saying whether it took
+// effect, settleRenew finds out. Only with a compare-and-swap store; the
+// caller holds the old key's lock.
+func (m *Manager) retire(ctx context.Context, old *pendingRenew, oldFiled string, w *writeOp, now time.Time) error {
 	marker, until := m.retiredMarker(now)
+	old.marker, old.newKey = marker, w.key
 	for attempt := 1; ; attempt++ {
 		// The marker holds no user: it leaves the user's set with the
 		// session (a deleted record leaves it anyway).
-		op := writeOp{key: oldKey, version: oldVersion, filed: oldFiled, created: w.created, expiry: until}
+		op := writeOp{key: old.oldKey, version: old.oldVersion, filed: oldFiled, created: w.created, expiry: until}
 		if marker == nil {
 			op.filed = ""
 		}
@@ -586,21 +613,25 @@ func (m *Manager) retire(ctx context.Context, oldKey string, oldVersion uint64, 
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) {
-			return fmt.Errorf("sessionkit: delete: %w", backoff.AfterConflicts(ctx, ErrConflict, attempt-1, err))
+			err = fmt.Errorf("sessionkit: delete: %w", backoff.AfterConflicts(ctx, ErrConflict, attempt-1, err))
+			if unsettled(err) {
+				_, err = m.settleRenew(ctx, old, err)
+			}
+			return err
 		}
 		if err := backoff.Wait(ctx, attempt); err != nil {
 			return fmt.Errorf("sessionkit: delete: %w", backoff.AfterConflicts(ctx, ErrConflict, attempt, err))
 		}
 		m.observeConflict(ctx, attempt)
-		old := writeOp{key: oldKey, version: oldVersion, created: w.created, ip: w.ip, changes: w.changes, cleared: w.cleared}
-		err = m.rebase(ctx, &old, now)
-		if err == nil && old.version == oldVersion {
+		reb := writeOp{key: old.oldKey, version: old.oldVersion, created: w.created, ip: w.ip, changes: w.changes, cleared: w.cleared}
+		err = m.rebase(ctx, &reb, now)
+		if err == nil && reb.version == old.oldVersion {
 			err = errGone // loaded unchanged, yet the swap lost: it expired
 		}
 		if err == nil {
 			// The old record changed: carry its values over and try again.
-			oldVersion, oldFiled = old.version, old.filed
-			w.state, w.created, w.ip = old.state, old.created, old.ip
+			old.oldVersion, old.oldData, old.oldExpiry, oldFiled = reb.version, reb.loaded, reb.loadedExpiry, reb.filed
+			w.state, w.created, w.ip = reb.state, reb.created, reb.ip
 			err = m.write(ctx, w, now)
 			if err == nil {
 				continue
@@ -647,6 +678,7 @@ func (m *Manager) rebase(ctx context.Context, w *writeOp, now time.Time) error {
 		delete(values, ipKey)
 	}
 	w.version, w.created, w.filed = rec.Version, created, metaString(values, userKey)
+	w.loaded, w.loadedExpiry = rec.Data, rec.Expiry
 	w.state = applyChanges(values, w.cleared, w.changes)
 	w.raw, w.merged = nil, binLazy{} // the record loaded here replaces the one kept encoded
 	return nil

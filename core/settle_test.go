@@ -1,0 +1,354 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/core"
+	"github.com/sessionkit/sessionkit/stores/memory"
+)
+
+// errReplyLost is what a replyLoser returns for a call whose reply it
+// "loses": a timeout, which says nothing of whether the call took effect.
+var errReplyLost = errors.New("test store: i/o timeout")
+
+// lossMode is what a replyLoser does with the call it was armed for.
+type lossMode uint8
+
+const (
+	lossApplied lossMode = iota // the call takes effect; its reply is lost
+	lossRefused                 // the call never reaches the store
+	lossLate                    // the call is held: late() sends it on, after the error
+)
+
+// replyLoser wraps a store (with core.WrapStore) and spoils one call, the
+// first of op on key once armed; while down, every call fails without
+// reaching the store.
+type replyLoser struct {
+	mu        sync.Mutex
+	armed     bool
+	op        core.StoreOp
+	key       string
+	mode      lossMode
+	downAfter bool // go down right after the spoilt call
+	down      bool
+	late      func() error
+}
+
+func (l *replyLoser) arm(op core.StoreOp, key string, mode lossMode, downAfter bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.armed, l.op, l.key, l.mode, l.downAfter = true, op, key, mode, downAfter
+}
+
+func (l *replyLoser) setDown(down bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.down = down
+}
+
+func (l *replyLoser) around(ctx context.Context, c core.StoreCall, next func(context.Context) error) error {
+	l.mu.Lock()
+	if l.down {
+		l.mu.Unlock()
+		return errors.New("test store: connection refused")
+	}
+	hit := l.armed && c.Op == l.op && c.Key == l.key
+	if hit {
+		l.armed = false
+	}
+	mode, downAfter := l.mode, l.downAfter
+	if hit && mode == lossLate {
+		l.late = func() error { return next(context.Background()) }
+	}
+	l.mu.Unlock()
+	if !hit {
+		return next(ctx)
+	}
+	if mode == lossApplied {
+		if err := next(ctx); err != nil {
+			return err
+		}
+	}
+	if downAfter {
+		l.setDown(true)
+	}
+	return errReplyLost
+}
+
+// lockedBuffer is a log sink that the background settling may write to
+// while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// settleEnv is a Manager on a memory store behind a replyLoser, with a
+// session holding a cart (tok) ready to log in.
+type settleEnv struct {
+	h    *harness
+	mem  *memory.Store
+	loss *replyLoser
+	tok  string
+	logs *lockedBuffer
+}
+
+// settlePaths are the three ways a store renews: one Renewer call, a
+// compare-and-swap store's two steps, and a plain store's Save of the
+// marker.
+var settlePaths = []struct {
+	name string
+	op   core.StoreOp // the call that decides the renew, on the old key
+	wrap func(m *memory.Store) core.Store
+}{
+	{"Renewer", core.OpRenew, func(m *memory.Store) core.Store { return m }},
+	{"TwoSteps", core.OpCompareAndSwap, func(m *memory.Store) core.Store {
+		return struct {
+			core.Store
+			core.UserIndexer
+		}{m, m}
+	}},
+	{"PlainStore", core.OpSave, func(m *memory.Store) core.Store { return struct{ core.Store }{m} }},
+}
+
+func newSettleEnv(t *testing.T, wrap func(*memory.Store) core.Store) *settleEnv {
+	t.Helper()
+	e := &settleEnv{mem: memory.New(memory.Config{}), loss: new(replyLoser), logs: new(lockedBuffer)}
+	t.Cleanup(func() { _ = e.mem.Close() })
+	e.h = newHarness(t, core.Config{
+		Store:        core.WrapStore(wrap(e.mem), core.StoreWrapper{Around: e.loss.around}),
+		StoreTimeout: time.Second, CommitTimeout: 2 * time.Second,
+	})
+	e.h.m = e.managerLogging(t)
+	e.tok, _ = e.h.request(t, "", func(s *core.Session) { s.Set("cart", 3) })
+	return e
+}
+
+// managerLogging returns the harness's Manager again, logging to e.logs.
+func (e *settleEnv) managerLogging(t *testing.T) *core.Manager {
+	t.Helper()
+	cfg := e.h.m.Config()
+	cfg.Logger = slog.New(slog.NewTextHandler(e.logs, nil))
+	m, err := core.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// login logs tok's session in as ann, returning the token the client
+// holds afterwards and the commit's error.
+func (e *settleEnv) login(tok string) (string, error) {
+	s, hdr := e.h.begin(tok, "192.0.2.1:1234")
+	defer e.h.m.Release(s)
+	s.Renew()
+	s.SetUser("ann")
+	if err := e.h.m.Commit(s, hdr); err != nil {
+		return tok, err
+	}
+	for _, c := range (&http.Response{Header: hdr}).Cookies() {
+		if c.Name == "session" {
+			return c.Value, nil
+		}
+	}
+	return tok, nil
+}
+
+// state returns what tok loads: its cart ("" none) and user.
+func (e *settleEnv) state(t *testing.T, tok string) (cart any, user string) {
+	t.Helper()
+	e.h.request(t, tok, func(s *core.Session) {
+		cart, _ = s.Get("cart")
+		user = s.User()
+	})
+	return cart, user
+}
+
+// annSessions counts ann's sessions (none on the plain store, which
+// keeps no user index: it is not asked).
+func (e *settleEnv) annSessions(t *testing.T) int {
+	t.Helper()
+	list, err := e.h.m.UserSessions(t.Context(), "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list)
+}
+
+// TestLoginWithLostReply: the write that decides a login's renew takes
+// effect, but its reply never comes (a timeout). The commit finds out and
+// succeeds: the client gets the new token, which holds the session, and
+// the old one is retired. Before, the request failed while the renew
+// stood: the old cookie, all the client had, loaded an empty session
+// whose changes were dropped, and the session was lost.
+func TestLoginWithLostReply(t *testing.T) {
+	for _, p := range settlePaths {
+		t.Run(p.name, func(t *testing.T) {
+			e := newSettleEnv(t, p.wrap)
+			e.loss.arm(p.op, core.StoreKey(e.tok), lossApplied, false)
+			tok, err := e.login(e.tok)
+			if err != nil {
+				t.Fatalf("login whose renew took effect with its reply lost: Commit = %v, want success", err)
+			}
+			if tok == e.tok {
+				t.Fatal("the login sent no new token")
+			}
+			if cart, user := e.state(t, tok); cart != 3 || user != "ann" {
+				t.Errorf("new token: cart %v, user %q; want 3 and ann", cart, user)
+			}
+			if cart, _ := e.state(t, e.tok); cart != nil {
+				t.Errorf("the pre-login token still loads cart %v", cart)
+			}
+			if strings.Contains(e.logs.String(), e.tok) || strings.Contains(e.logs.String(), tok) {
+				t.Error("a token appears in the log")
+			}
+		})
+	}
+}
+
+// TestLoginRefusedKeepsTheSession: the deciding write fails without
+// reaching the store. The request fails, the old token loads the session
+// as it was, nothing of the failed login is left (no session of ann: the
+// two-step path's successor is deleted), and logging in again works.
+func TestLoginRefusedKeepsTheSession(t *testing.T) {
+	for _, p := range settlePaths[:2] { // a plain store's Save is sent again (see TestLoginWithLostReply)
+		t.Run(p.name, func(t *testing.T) {
+			e := newSettleEnv(t, p.wrap)
+			e.loss.arm(p.op, core.StoreKey(e.tok), lossRefused, false)
+			if _, err := e.login(e.tok); !errors.Is(err, errReplyLost) {
+				t.Fatalf("login whose renew never reached the store: Commit = %v, want the store's error", err)
+			}
+			if cart, user := e.state(t, e.tok); cart != 3 || user != "" {
+				t.Errorf("after the failed login the old token loads cart %v, user %q; want 3 and none", cart, user)
+			}
+			if n := e.annSessions(t); n != 0 {
+				t.Errorf("after the failed login ann has %d sessions, want 0", n)
+			}
+			tok, err := e.login(e.tok)
+			if err != nil || tok == e.tok {
+				t.Fatalf("login again: %v, new token %v", err, tok != e.tok)
+			}
+			if cart, user := e.state(t, tok); cart != 3 || user != "ann" {
+				t.Errorf("after logging in again: cart %v, user %q; want 3 and ann", cart, user)
+			}
+		})
+	}
+}
+
+// TestLoginLateWriteIsFenced: the deciding write is held on its way (a
+// slow network) and the core is told it timed out; once the core has
+// settled the renew as not done, the write arrives, and must fail: the
+// old token still holds the session.
+func TestLoginLateWriteIsFenced(t *testing.T) {
+	for _, p := range settlePaths[:2] { // a plain store has no version to fence with
+		t.Run(p.name, func(t *testing.T) {
+			e := newSettleEnv(t, p.wrap)
+			e.loss.arm(p.op, core.StoreKey(e.tok), lossLate, false)
+			if _, err := e.login(e.tok); !errors.Is(err, errReplyLost) {
+				t.Fatalf("login whose renew is held: Commit = %v, want the store's error", err)
+			}
+			e.loss.mu.Lock()
+			late := e.loss.late
+			e.loss.mu.Unlock()
+			if err := late(); !errors.Is(err, core.ErrConflict) {
+				t.Errorf("the held write, arriving after the request failed: %v, want core.ErrConflict", err)
+			}
+			if cart, user := e.state(t, e.tok); cart != 3 || user != "" {
+				t.Errorf("after the late write the old token loads cart %v, user %q; want 3 and none", cart, user)
+			}
+			if n := e.annSessions(t); n != 0 {
+				t.Errorf("ann has %d sessions, want 0", n)
+			}
+		})
+	}
+}
+
+// TestLoginUndoneInTheBackground: the deciding write takes effect, then
+// the store stops answering, so the commit cannot find out within its
+// deadline and fails. When the store is back, the core finds the renew
+// done and undoes it, since its new token reached nobody: the old token
+// loads the session as it was, and ann has no session.
+func TestLoginUndoneInTheBackground(t *testing.T) {
+	for _, p := range settlePaths[:2] {
+		t.Run(p.name, func(t *testing.T) {
+			e := newSettleEnv(t, p.wrap)
+			e.loss.arm(p.op, core.StoreKey(e.tok), lossApplied, true)
+			start := time.Now()
+			if _, err := e.login(e.tok); err == nil {
+				t.Fatal("login with the store down after its renew: Commit succeeded, want an error")
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("the failed login took %v, more than CommitTimeout and a second", d)
+			}
+			time.Sleep(300 * time.Millisecond)
+			e.loss.setDown(false)
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				cart, user := e.state(t, e.tok)
+				n := e.annSessions(t)
+				if cart == 3 && user == "" && n == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("5 s after the store came back: the old token loads cart %v, user %q, and ann has %d sessions; want 3, none and 0", cart, user, n)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if !strings.Contains(e.logs.String(), "undone") {
+				t.Errorf("no log of the undone renew:\n%s", e.logs.String())
+			}
+		})
+	}
+}
+
+// TestLoginUndoLeavesAnEndedSessionEnded: as TestLoginUndoneInTheBackground,
+// but the renewed session is ended (EndUserSessions, say) before the store
+// answers the core again: the undo must not bring the session back.
+func TestLoginUndoLeavesAnEndedSessionEnded(t *testing.T) {
+	for _, p := range settlePaths[:2] {
+		t.Run(p.name, func(t *testing.T) {
+			e := newSettleEnv(t, p.wrap)
+			e.loss.arm(p.op, core.StoreKey(e.tok), lossApplied, true)
+			if _, err := e.login(e.tok); err == nil {
+				t.Fatal("login with the store down after its renew: Commit succeeded, want an error")
+			}
+			keys, err := e.mem.UserKeys(t.Context(), "ann")
+			if err != nil || len(keys) != 1 {
+				t.Fatalf("ann's keys in the store: %d, %v; want the successor's", len(keys), err)
+			}
+			rec, ok, err := e.mem.Load(t.Context(), keys[0])
+			if err != nil || !ok {
+				t.Fatalf("loading the successor: %v, %v", ok, err)
+			}
+			if _, err := e.mem.CompareAndSwap(t.Context(), keys[0], rec.Version, nil, time.Unix(1, 0)); err != nil {
+				t.Fatal(err)
+			}
+			e.loss.setDown(false)
+			time.Sleep(time.Second) // the background settling retries every 100 ms to 1 s
+			if cart, _ := e.state(t, e.tok); cart != nil {
+				t.Errorf("the ended session came back: the old token loads cart %v", cart)
+			}
+			if n := e.annSessions(t); n != 0 {
+				t.Errorf("ann has %d sessions, want 0", n)
+			}
+		})
+	}
+}
