@@ -50,6 +50,7 @@ var storeCASChecks = []storeCheck{
 	{name: "Concurrent", run: storeCheckCASConcurrent},
 	{name: "Cancelled", run: storeCheckCASCancelled},
 	{name: "ReadOnly", run: storeCheckCASReadOnly},
+	{name: "LoginSettles", run: storeCheckLoginSettles},
 	{name: "Expired", slow: true, run: storeCheckCASExpired},
 }
 

@@ -144,7 +144,8 @@ func (m *Manager) settleRenew(ctx context.Context, p *pendingRenew, cause error)
 		err = m.unwind(ctx, p, st)
 	}
 	if err != nil {
-		m.settleLater(p)
+		later := *p // p stays on its caller's stack
+		m.settleLater(&later)
 	}
 	return 0, cause
 }
