@@ -187,24 +187,28 @@ func storeCheckLoginSettles(ctx context.Context, s core.Store, _ StoreOptions) e
 	}
 	time.Sleep(200 * time.Millisecond)
 	d.heal()
+	// Then the old token loads the session as it was, and two sessions of
+	// user are left: the first login's and the one whose reply was lost
+	// (a store that cannot list sessions is not asked).
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := want("pre-login token, after the store came back", tok, before)
 		if err == nil {
-			break
+			list, lerr := h.m.UserSessions(ctx, user)
+			switch {
+			case lerr != nil && !errors.Is(lerr, core.ErrNotSupported):
+				return lerr
+			case lerr == nil && len(list) != 2:
+				err = storeViolation(fmt.Sprintf("UserSessions(%q) after the undone login", user),
+					fmt.Sprintf("%d sessions", len(list)), "2 (the first login's, and the one whose reply was lost)", ruleLoginSettles)
+			}
+		}
+		if err == nil {
+			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("%w (10 s after the store came back)", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// Two sessions of user are left: the first login's and the one whose
-	// reply was lost. A store that cannot list sessions is not asked.
-	if list, err := h.m.UserSessions(ctx, user); err == nil && len(list) != 2 {
-		return storeViolation(fmt.Sprintf("UserSessions(%q) after the undone login", user),
-			fmt.Sprintf("%d sessions", len(list)), "2 (the first login's, and the one whose reply was lost)", ruleLoginSettles)
-	} else if err != nil && !errors.Is(err, core.ErrNotSupported) {
-		return err
-	}
-	return nil
 }

@@ -83,7 +83,9 @@ type Toucher interface {
 type CompareAndSwapper interface {
 	// CompareAndSwap stores data under key until expiry if the record's
 	// current version equals version, and returns the record's new version
-	// (never zero). Version zero means "only if no live record exists".
+	// (never zero, and different from version even when data and expiry
+	// are the record's own). Version zero means "only if no live record
+	// exists".
 	// When the current version differs, or the record is gone and version is
 	// not zero, it returns an error wrapping ErrConflict and changes nothing.
 	// An expiry that is not in the future deletes the record when the
@@ -172,6 +174,14 @@ type Renewer interface {
 	// On a UserIndexer, the new record is filed under r.User (under no
 	// user when it is ""), until r.Until, and the old record leaves every
 	// user's set, as CompareAndSwapUser would file them.
+	//
+	// Any other error (a timeout, a dropped connection, ctx's end while
+	// the call was under way) may leave the renew done, or still on its
+	// way. The store must not undo such a renew after it returned: the
+	// core reads both records to find out which (a renew still on its way
+	// is stopped by rewriting the old record unchanged, which must give it
+	// a new version), succeeds when the renew is done, and otherwise, or
+	// later, undoes it itself.
 	Renew(ctx context.Context, r Renewal) (newVersion uint64, err error)
 }
 

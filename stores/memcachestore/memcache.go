@@ -112,7 +112,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -307,20 +306,11 @@ const (
 
 // do runs f, which takes at most timeouts of the client's Timeouts
 // (boundAny: no bound), returning early with ctx's error when ctx is done
-// first. When ctx's deadline is further away than f can take, with one
-// Timeout to spare, f runs in place; the deadline is checked before Done,
-// which may set up a timer that the call in place does not need.
+// first; f then goes on in its goroutine, and what it writes stays. When
+// ctx's deadline is further away than f can take, with one Timeout to
+// spare, f runs in place; the deadline is checked before Done, which may
+// set up a timer that the call in place does not need.
 func (s *Store) do(ctx context.Context, timeouts int, f func() error) error {
-	return s.doUndoable(ctx, timeouts, f, nil)
-}
-
-// doUndoable is do for an f whose success can be taken back: when f
-// succeeds after do has already returned ctx's error (ctx ended while f
-// ran in its goroutine), undo runs, so that the caller's error is the
-// truth. When f has finished by the time ctx ends, its result is
-// returned. undo may be nil: then a write that went through after the
-// caller returned stays.
-func (s *Store) doUndoable(ctx context.Context, timeouts int, f func() error, undo func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -330,28 +320,18 @@ func (s *Store) doUndoable(ctx context.Context, timeouts int, f func() error, un
 	if ctx.Done() == nil {
 		return f()
 	}
-	const (
-		running = iota
-		finished
-		abandoned
-	)
-	var state atomic.Int32
 	done := make(chan error, 1)
-	go func() {
-		err := f()
-		if !state.CompareAndSwap(running, finished) && err == nil && undo != nil {
-			undo() // the caller was told ctx's error
-		}
-		done <- err
-	}()
+	go func() { done <- f() }()
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		if state.CompareAndSwap(running, abandoned) {
+		select {
+		case err := <-done:
+			return err // f finished too: its result stands
+		default:
 			return ctx.Err()
 		}
-		return <-done // f finished first: its result stands
 	}
 }
 

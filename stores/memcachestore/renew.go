@@ -60,7 +60,10 @@ func (s *Store) tombstoneSeconds() int32 {
 // is still there, rewrites it unchanged so that a cas arriving late fails
 // on its CAS id. A command whose connection could not be made needs no
 // undo. When ctx ends while the writes are under way, Renew returns ctx's
-// error at once, and if both writes then go through, takes them back.
+// error at once; writes that go through afterwards stay, and the core,
+// which reads both records after such an error, finds the renew done (see
+// core.Renewer). Taking them back here could undo a renew that the core
+// has found done meanwhile, and whose new token it has sent.
 //
 // While a failed renew is being undone, a request that loads the old key
 // finds the marker: it is treated as retired by a renew (with RenewGrace,
@@ -90,11 +93,10 @@ func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 		return 0, fmt.Errorf("sessionkit: memcache: renew: filing under a user: %w", core.ErrNotSupported)
 	}
 	nv, mv := newVersion(), newVersion()
-	var old renewOld // the call's; undo reads it after the call, in its goroutine
-	err := s.doUndoable(ctx, boundRenew, func() error {
+	err := s.do(ctx, boundRenew, func() error {
 		now := time.Now()
-		var ok bool
-		if old, ok = s.renewSource(r, now); !ok {
+		old, ok := s.renewSource(r, now)
+		if !ok {
 			var err error
 			if old, err = s.loadForRenew(r, now); err != nil {
 				return err
@@ -142,11 +144,6 @@ func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 			return nil
 		}
 		return s.undoRenew(r, old, mv, addErr, casErr)
-	}, func() {
-		// ctx ended before the renew's success reached the caller, who
-		// was told it failed: take it back.
-		_ = s.restore(r.OldKey, old, mv, false)
-		_ = ignoreMiss(s.client.Delete(s.prefix + r.NewKey))
 	})
 	if err != nil {
 		return 0, s.wrap("renew", r.OldKey, err)
