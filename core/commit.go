@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -467,7 +468,7 @@ type writeOp struct {
 	raw    *binLazy
 	merged binLazy
 	// loaded and loadedExpiry are the data and expiry of the record a
-	// rebase loaded (at version).
+	// rebase loaded last (at version, when the rebase succeeded).
 	loaded       []byte
 	loadedExpiry time.Time
 }
@@ -625,6 +626,12 @@ func (m *Manager) retire(ctx context.Context, old *pendingRenew, oldFiled string
 		m.observeConflict(ctx, attempt)
 		reb := writeOp{key: old.oldKey, version: old.oldVersion, created: w.created, ip: w.ip, changes: w.changes, cleared: w.cleared}
 		err = m.rebase(ctx, &reb, now)
+		if errors.Is(err, errGone) && marker != nil && bytes.Equal(reb.loaded, marker) {
+			// Retired by this very renew: a write whose reply was lost and
+			// that the store's client sent again (go-redis retries after a
+			// read timeout), or the Renew that renewInOne was told conflicted.
+			return nil
+		}
 		if err == nil && reb.version == old.oldVersion {
 			err = errGone // loaded unchanged, yet the swap lost: it expired
 		}
@@ -666,6 +673,7 @@ func (m *Manager) rebase(ctx context.Context, w *writeOp, now time.Time) error {
 		}
 		return errGone
 	}
+	w.loaded, w.loadedExpiry = rec.Data, rec.Expiry
 	created, values, err := m.decode(rec.Data, true)
 	if err != nil || !now.Before(rec.Expiry) || !now.Before(created.Add(m.cfg.Lifetime)) {
 		return errGone
@@ -678,7 +686,6 @@ func (m *Manager) rebase(ctx context.Context, w *writeOp, now time.Time) error {
 		delete(values, ipKey)
 	}
 	w.version, w.created, w.filed = rec.Version, created, metaString(values, userKey)
-	w.loaded, w.loadedExpiry = rec.Data, rec.Expiry
 	w.state = applyChanges(values, w.cleared, w.changes)
 	w.raw, w.merged = nil, binLazy{} // the record loaded here replaces the one kept encoded
 	return nil

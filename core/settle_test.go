@@ -25,6 +25,7 @@ const (
 	lossApplied lossMode = iota // the call takes effect; its reply is lost
 	lossRefused                 // the call never reaches the store
 	lossLate                    // the call is held: late() sends it on, after the error
+	lossRetried                 // the call takes effect, its reply is lost, and it is sent again
 )
 
 // replyLoser wraps a store (with core.WrapStore) and spoils one call, the
@@ -71,10 +72,18 @@ func (l *replyLoser) around(ctx context.Context, c core.StoreCall, next func(con
 	if !hit {
 		return next(ctx)
 	}
-	if mode == lossApplied {
+	switch mode {
+	case lossApplied:
 		if err := next(ctx); err != nil {
 			return err
 		}
+	case lossRetried:
+		// The store's client sends it again after a read timeout, as
+		// go-redis does: the second answer (a conflict) is the caller's.
+		if err := next(ctx); err != nil {
+			return err
+		}
+		return next(ctx)
 	}
 	if downAfter {
 		l.setDown(true)
@@ -348,6 +357,34 @@ func TestLoginUndoLeavesAnEndedSessionEnded(t *testing.T) {
 			}
 			if n := e.annSessions(t); n != 0 {
 				t.Errorf("ann has %d sessions, want 0", n)
+			}
+		})
+	}
+}
+
+// TestLoginRetriedByTheClient: the write that decides a login takes
+// effect, its reply is lost, and the store's client library sends it
+// again (go-redis retries a command after a read timeout), which then
+// conflicts with its own first effect. The login must still succeed
+// (before, the core took the conflict for a concurrent logout, deleted
+// the successor and dropped the login, leaving the old token retired).
+func TestLoginRetriedByTheClient(t *testing.T) {
+	for _, p := range settlePaths[:2] {
+		t.Run(p.name, func(t *testing.T) {
+			e := newSettleEnv(t, p.wrap)
+			e.loss.arm(p.op, core.StoreKey(e.tok), lossRetried, false)
+			tok, err := e.login(e.tok)
+			if err != nil || tok == e.tok {
+				t.Fatalf("login whose deciding write was sent twice: %v, new token %v; want success and a new token", err, tok != e.tok)
+			}
+			if cart, user := e.state(t, tok); cart != 3 || user != "ann" {
+				t.Errorf("new token: cart %v, user %q; want 3 and ann", cart, user)
+			}
+			if cart, _ := e.state(t, e.tok); cart != nil {
+				t.Errorf("the pre-login token still loads cart %v", cart)
+			}
+			if n := e.annSessions(t); n != 1 {
+				t.Errorf("ann has %d sessions, want 1", n)
 			}
 		})
 	}
