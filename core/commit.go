@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	mrand "math/rand/v2"
 	"net/http"
 	"time"
 
@@ -254,7 +255,10 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 	inPlace := w.raw != nil // a rebase drops w.raw: see below
 	retire := s.found && s.renew && m.cas != nil
 	renewed := false
+	var old pendingRenew // the renew, when retire is set
 	if retire {
+		old = pendingRenew{oldKey: s.key, oldVersion: s.version, oldData: s.oldData(), oldExpiry: s.expiry, newKey: key}
+		old.marker, old.markerExpiry = m.retiredMarker(now)
 		// Hold the old key while its successor is written and it is
 		// retired, so that this process's commits to the old session
 		// wait and then see the marker instead of racing the retirement.
@@ -264,7 +268,7 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 		}
 		defer m.locks.Unlock(s.key, l)
 		if m.renewer != nil && (l.Value == 0 || l.Value == s.version) {
-			if renewed, err = m.renewInOne(ctx, s, &w, now); err != nil {
+			if renewed, err = m.renewInOne(ctx, &w, &old, now); err != nil {
 				return err
 			}
 		}
@@ -278,7 +282,6 @@ func (m *Manager) commitWrite(ctx context.Context, s *Session, state map[string]
 		// End the old record now, atomically with the check that it is
 		// still the one this request loaded: a logout that deleted it
 		// meanwhile must not live on under the new token.
-		old := pendingRenew{oldKey: s.key, oldVersion: s.version, oldData: s.oldData(), oldExpiry: s.expiry}
 		if err := m.retire(ctx, &old, filed, &w, now); err != nil {
 			return err
 		}
@@ -424,13 +427,15 @@ func (m *Manager) end(ctx context.Context, token string, until time.Time, retire
 
 // retiredMarker returns the record that replaces the record of a token
 // retired by Renew, and its expiry: the end of the grace window. It holds
-// no session data and nothing of the new token. With RenewGrace off it
-// returns nil and a past expiry, which deletes the record.
+// no session data and nothing of the new token; its value is random, so
+// that a renew can tell its own marker from another renew's (see
+// settle). With RenewGrace off it returns nil and a past expiry, which
+// deletes the record.
 func (m *Manager) retiredMarker(now time.Time) ([]byte, time.Time) {
 	if m.cfg.RenewGrace < 0 {
 		return nil, time.Unix(1, 0)
 	}
-	data, err := m.cfg.Codec.Encode(now, map[string]any{retiredKey: true})
+	data, err := m.cfg.Codec.Encode(now, map[string]any{retiredKey: int64(mrand.Uint64())})
 	if err != nil {
 		return nil, time.Unix(1, 0)
 	}
@@ -547,18 +552,17 @@ func (m *Manager) write(ctx context.Context, w *writeOp, now time.Time) error {
 // changed meanwhile or the store cannot renew these keys in one step; the
 // caller then takes the two-step path, which rebases on the old record's
 // new values or finds it gone. The caller holds the old key's lock.
-func (m *Manager) renewInOne(ctx context.Context, s *Session, w *writeOp, now time.Time) (bool, error) {
+func (m *Manager) renewInOne(ctx context.Context, w *writeOp, old *pendingRenew, now time.Time) (bool, error) {
 	data, err := m.prepare(w, now)
 	if err != nil {
 		return false, err
 	}
-	marker, until := m.retiredMarker(now)
 	var user string
 	if m.users != nil {
 		user = metaString(w.state, userKey)
 	}
 	r := Renewal{
-		OldKey: s.key, OldVersion: s.version, OldData: s.oldData(), Retired: marker, RetiredExpiry: until,
+		OldKey: old.oldKey, OldVersion: old.oldVersion, OldData: old.oldData, Retired: old.marker, RetiredExpiry: old.markerExpiry,
 		NewKey: w.key, Data: data, Expiry: w.expiry,
 		User: user, Until: w.created.Add(m.cfg.Lifetime),
 	}
@@ -576,10 +580,8 @@ func (m *Manager) renewInOne(ctx context.Context, s *Session, w *writeOp, now ti
 	if !unsettled(err) {
 		return false, err
 	}
-	p := pendingRenew{
-		inOne: true, oldKey: s.key, oldVersion: s.version, oldData: s.oldData(), oldExpiry: s.expiry,
-		marker: marker, newKey: w.key,
-	}
+	p := *old
+	p.inOne = true
 	if v, err = m.settleRenew(ctx, &p, err); err != nil {
 		return false, err
 	}
@@ -598,8 +600,7 @@ func (m *Manager) renewInOne(ctx context.Context, s *Session, w *writeOp, now ti
 // effect, settleRenew finds out. Only with a compare-and-swap store; the
 // caller holds the old key's lock.
 func (m *Manager) retire(ctx context.Context, old *pendingRenew, oldFiled string, w *writeOp, now time.Time) error {
-	marker, until := m.retiredMarker(now)
-	old.marker, old.newKey = marker, w.key
+	marker, until := old.marker, old.markerExpiry
 	for attempt := 1; ; attempt++ {
 		// The marker holds no user: it leaves the user's set with the
 		// session (a deleted record leaves it anyway).

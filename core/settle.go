@@ -52,9 +52,10 @@ type pendingRenew struct {
 	oldData    []byte
 	oldExpiry  time.Time
 	// marker is the retired marker the renew writes over the old record
-	// (nil: it deletes the record).
-	marker []byte
-	newKey string
+	// until markerExpiry (nil: it deletes the record).
+	marker       []byte
+	markerExpiry time.Time
+	newKey       string
 }
 
 // settled is what settle found: the fate, and the versions of the old
@@ -104,8 +105,8 @@ func (m *Manager) settle(ctx context.Context, p *pendingRenew) (settled, error) 
 			continue // changed just now: by the write, or by another request
 		}
 		// Changed or gone: the write cannot land any more. It did land if
-		// the old record is its marker (which records the time of this
-		// renew to the nanosecond) or, for a Renew without a marker, is
+		// the old record is its marker (no other renew's: a marker holds a
+		// random value) or, for a Renew without a marker, is
 		// gone, and the successor exists. Without a marker the two-step
 		// retirement cannot be told from a logout that deleted the record:
 		// it counts as not done, and the session ends.

@@ -389,3 +389,34 @@ func TestLoginRetriedByTheClient(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentLoginsDoNotFork: two requests of one session log in at
+// once, on a clock that stands still (both renews date their markers
+// alike). The second finds the old record retired by the first, and must
+// not take that marker for its own (a marker's value is random): one
+// session of ann comes out, not two.
+func TestConcurrentLoginsDoNotFork(t *testing.T) {
+	for _, p := range settlePaths[:2] {
+		t.Run(p.name, func(t *testing.T) {
+			e := newSettleEnv(t, p.wrap)
+			a, ha := e.h.begin(e.tok, "192.0.2.1:1234")
+			b, hb := e.h.begin(e.tok, "192.0.2.1:1234")
+			for _, s := range []*core.Session{a, b} {
+				s.Get("cart") // both loaded before either commits
+				s.Renew()
+				s.SetUser("ann")
+			}
+			tokA, _ := e.h.commit(t, a, e.tok, ha)
+			tokB, _ := e.h.commit(t, b, e.tok, hb)
+			if tokA == e.tok {
+				t.Fatal("the first login sent no new token")
+			}
+			if tokB != e.tok {
+				t.Errorf("the second login, which lost to the first, was sent a token of its own")
+			}
+			if n := e.annSessions(t); n != 1 {
+				t.Errorf("after two concurrent logins of one session ann has %d sessions, want 1", n)
+			}
+		})
+	}
+}
