@@ -25,6 +25,7 @@ type Proxy struct {
 	closed bool
 	held   bool
 	killed bool
+	muted  bool
 	gate   chan struct{} // closed while bytes flow; replaced by Hold
 	conns  []net.Conn
 }
@@ -71,12 +72,35 @@ func (p *Proxy) Kill() {
 	p.conns = nil
 }
 
+// Mute drops every byte the server sends, until Unmute or Release: the
+// server receives and carries out every command while the client never
+// hears back, the way a reply lost in the network looks.
+func (p *Proxy) Mute() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.muted = true
+}
+
+// Unmute ends Mute: replies flow again (those dropped meanwhile are lost).
+func (p *Proxy) Unmute() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.muted = false
+}
+
+// isMuted reports whether Mute is in force.
+func (p *Proxy) isMuted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.muted
+}
+
 // Release forwards everything held and resumes normal forwarding, and
-// ends a Kill: new connections reach the server again.
+// ends a Kill (new connections reach the server again) and a Mute.
 func (p *Proxy) Release() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.killed = false
+	p.killed, p.muted = false, false
 	if p.held {
 		p.held = false
 		close(p.gate)
@@ -115,8 +139,8 @@ func (p *Proxy) serve(c net.Conn) {
 		c.Close()
 		return
 	}
-	go p.pipe(s, c)
-	p.pipe(c, s)
+	go p.pipe(s, c, false)
+	p.pipe(c, s, true)
 }
 
 // track records c so that Kill and close can end it; it reports false
@@ -132,14 +156,15 @@ func (p *Proxy) track(c net.Conn) bool {
 	return true
 }
 
-// pipe copies from src to dst, passing each chunk only while not held.
-func (p *Proxy) pipe(dst, src net.Conn) {
+// pipe copies from src to dst, passing each chunk only while not held;
+// replies (the server's bytes) are dropped while muted.
+func (p *Proxy) pipe(dst, src net.Conn, replies bool) {
 	defer dst.Close()
 	defer src.Close()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 {
+		if n > 0 && !(replies && p.isMuted()) {
 			p.wait()
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
