@@ -616,3 +616,18 @@ func TestLoginsUnderPressure(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginWithLostReply: the retirement's cas of a login (a renew that
+// files the session under a user takes the core's two steps) reaches
+// memcached while its reply is lost on the way back; see
+// testserver.CheckLoginWithLostReply.
+func TestLoginWithLostReply(t *testing.T) {
+	proxy := testserver.NewProxy(t, testserver.Memcached(t))
+	client := gomemcache.New(proxy.Addr)
+	client.Timeout = 2 * time.Second
+	s, err := memcachestore.New(client, memcachestore.Config{KeyPrefix: uniquePrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testserver.CheckLoginWithLostReply(t, s, proxy, core.OpCompareAndSwap)
+}

@@ -6,9 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sessionkit/sessionkit/core"
 	"github.com/sessionkit/sessionkit/internal/testserver"
 	"github.com/sessionkit/sessionkit/stores/postgresstore/internal/pgtest"
 )
@@ -19,6 +21,22 @@ import (
 // request for as long as it lasted). The request must get the error
 // handler's answer, bounded by the core's store-call deadline (testserver.PausedStoreTimeout), not hang.
 func TestPausedServer(t *testing.T) {
+	s, proxy := proxiedStore(t)
+	testserver.CheckPausedRequest(t, s, proxy.Hold, proxy.Release)
+	testserver.CheckPausedPing(t, s, proxy.Hold, proxy.Release)
+}
+
+// TestLoginWithLostReply: the renew's statement runs on the server while
+// its reply is lost on the way back; see testserver.CheckLoginWithLostReply.
+func TestLoginWithLostReply(t *testing.T) {
+	s, proxy := proxiedStore(t)
+	testserver.CheckLoginWithLostReply(t, s, proxy, core.OpRenew)
+}
+
+// proxiedStore returns a Store whose pool reaches the test server through
+// a proxy (skipping when the server is reached through a unix socket).
+func proxiedStore(t *testing.T) (*Store, *testserver.Proxy) {
+	t.Helper()
 	dsn := pgtest.Postgres(t)
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -32,12 +50,11 @@ func TestPausedServer(t *testing.T) {
 	p, _ := strconv.Atoi(port)
 	cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
 	cfg.ConnConfig.Fallbacks = nil
+	cfg.ConnConfig.ConnectTimeout = time.Second // as the package doc advises (see Timeouts)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	s := newStore(t, pool, dsn, Config{})
-	testserver.CheckPausedRequest(t, s, proxy.Hold, proxy.Release)
-	testserver.CheckPausedPing(t, s, proxy.Hold, proxy.Release)
+	return newStore(t, pool, dsn, Config{}), proxy
 }

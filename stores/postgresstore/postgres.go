@@ -80,6 +80,19 @@
 // application or by the janitor that New starts when Config.CleanupInterval
 // is set. Close stops the janitor; it does not close the pool, which belongs
 // to the caller.
+//
+// # Timeouts
+//
+// The core bounds every store call (core.Config.StoreTimeout), and pgx
+// closes a connection whose call ran out of time. Give the pool a connect
+// timeout too (connect_timeout=5 in the DSN, or ConnConfig.ConnectTimeout):
+// pgx's default is none, and pgxpool finishes a connection it began for
+// a call that gave up, so a connection whose handshake is never answered
+// (a network that drops the server's packets) holds its pool slot for
+// good; once every slot is held, every call fails although the server
+// answers again (seen with a proxy that dropped the server's replies for
+// 3 s: not one call succeeded in the next 40 s; with connect_timeout, the
+// first call after the drop succeeded).
 package postgresstore
 
 import (
