@@ -102,7 +102,16 @@ func openPostgres(ctx context.Context, o options) (core.Store, func(), error) {
 	if o.storeDSN == "" {
 		return nil, nil, errors.New("-store-dsn (or SESSIONKIT_STORE_DSN) is required, e.g. postgres://postgres@127.0.0.1:5432/test")
 	}
-	pool, err := pgxpool.New(ctx, o.storeDSN)
+	cfg, err := pgxpool.ParseConfig(o.storeDSN)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// See postgresstore's Timeouts: without one, a connection whose
+		// handshake is never answered holds its pool slot for good.
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
