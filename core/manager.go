@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionkit/sessionkit/internal/keylock"
@@ -38,10 +39,11 @@ type Manager struct {
 	obs    Observer       // Config.Observer; nil: no events
 	cookie cookieTemplate // the session cookie's Set-Cookie value, cut for writeToken
 
-	userStore  Store       // Config.Store as given (cfg.Store may be observed)
-	userClient ClientStore // Config.ClientStore as given
-	realClock  bool        // Config.Now was not set: cfg.Now() is time.Now()
-	encodesNew bool        // a server-side BinaryCodec session without client information: see Session.encodableNew
+	userStore  Store        // Config.Store as given (cfg.Store may be observed)
+	userClient ClientStore  // Config.ClientStore as given
+	realClock  bool         // Config.Now was not set: cfg.Now() is time.Now()
+	encodesNew bool         // a server-side BinaryCodec session without client information: see Session.encodableNew
+	settling   atomic.Int32 // renews being settled in the background (see settleLater)
 }
 
 // New returns a Manager for cfg, or an error wrapping ErrConfig when cfg

@@ -225,17 +225,29 @@ func (m *Manager) endAt(ctx context.Context, key string, v uint64) (bool, error)
 	return false, fmt.Errorf("sessionkit: delete: %w", err)
 }
 
+// maxSettling bounds the renews settleLater works on at once: in an outage
+// every login may fail so, and the store, once back, must not meet a
+// thundering herd of them.
+const maxSettling = 256
+
 // settleLater settles and unwinds p in the background, after its request
 // failed, asking the store again until it answers, for as long as the
 // renew's marker lasts (RenewGrace; CommitTimeout when there is none):
 // after that a marker has expired by itself, and only the successor may
 // be left, which expires in turn.
 func (m *Manager) settleLater(p *pendingRenew) {
+	if m.settling.Add(1) > maxSettling {
+		m.settling.Add(-1)
+		m.cfg.Logger.LogAttrs(context.Background(), slog.LevelError,
+			"sessionkit: too many renews of unknown outcome are being settled; this one is left: its old token may load nothing until its marker expires")
+		return
+	}
 	d := m.cfg.RenewGrace
 	if p.marker == nil {
 		d = m.cfg.CommitTimeout
 	}
 	go func() {
+		defer m.settling.Add(-1)
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
 		for attempt := 1; ; attempt++ {

@@ -420,3 +420,79 @@ func TestConcurrentLoginsDoNotFork(t *testing.T) {
 		})
 	}
 }
+
+// TestSettlingIsBounded: in an outage every login may fail with an unknown
+// outcome; at most 256 are settled in the background at once (the store,
+// once back, must not meet a herd of them), and the others are left with
+// an error in the log.
+func TestSettlingIsBounded(t *testing.T) {
+	mem := memory.New(memory.Config{})
+	t.Cleanup(func() { _ = mem.Close() })
+	var mu sync.Mutex
+	silent := map[string]bool{} // old keys whose calls fail once renewed
+	healed := false
+	around := func(ctx context.Context, c core.StoreCall, next func(context.Context) error) error {
+		mu.Lock()
+		fail := silent[c.Key] && !healed
+		mu.Unlock()
+		if fail {
+			return errors.New("test store: connection refused")
+		}
+		if c.Op != core.OpRenew {
+			return next(ctx)
+		}
+		if err := next(ctx); err != nil {
+			return err
+		}
+		mu.Lock()
+		silent[c.Key] = true
+		mu.Unlock()
+		return errReplyLost
+	}
+	logs := new(lockedBuffer)
+	h := newHarness(t, core.Config{Store: core.WrapStore(mem, core.StoreWrapper{Around: around})})
+	cfg := h.m.Config()
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	m, err := core.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.m = m
+	const logins = 300
+	toks := make([]string, logins)
+	for i := range toks {
+		toks[i], _ = h.request(t, "", func(s *core.Session) { s.Set("cart", 3) })
+	}
+	for _, tok := range toks {
+		s, hdr := h.begin(tok, "192.0.2.1:1234")
+		s.Renew()
+		if err := h.m.Commit(s, hdr); !errors.Is(err, errReplyLost) {
+			t.Fatalf("login in the outage: Commit = %v, want the store's error", err)
+		}
+		h.m.Release(s)
+	}
+	if n := strings.Count(logs.String(), "too many renews"); n != logins-256 {
+		t.Errorf("%d logins left unsettled, want %d", n, logins-256)
+	}
+	mu.Lock()
+	healed = true
+	mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		back := 0
+		for _, tok := range toks {
+			h.request(t, tok, func(s *core.Session) {
+				if v, _ := s.Get("cart"); v == 3 {
+					back++
+				}
+			})
+		}
+		if back == 256 {
+			break
+		}
+		if back > 256 || time.Now().After(deadline) {
+			t.Fatalf("%d pre-login sessions are back after the outage, want the 256 settled in the background", back)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
