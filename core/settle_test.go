@@ -181,6 +181,24 @@ func (e *settleEnv) login(tok string) (string, error) {
 	return tok, nil
 }
 
+// wantLoggedIn logs e.tok's session in and requires the login to succeed
+// (what says how it was hindered): a new token that holds the session and
+// ann, and the old token retired. It returns the new token.
+func (e *settleEnv) wantLoggedIn(t *testing.T, what string) string {
+	t.Helper()
+	tok, err := e.login(e.tok)
+	if err != nil || tok == e.tok {
+		t.Fatalf("%s: Commit = %v, new token %v; want success and a new token", what, err, tok != e.tok)
+	}
+	if cart, user := e.state(t, tok); cart != 3 || user != "ann" {
+		t.Errorf("%s: the new token loads cart %v, user %q; want 3 and ann", what, cart, user)
+	}
+	if cart, _ := e.state(t, e.tok); cart != nil {
+		t.Errorf("%s: the pre-login token still loads cart %v", what, cart)
+	}
+	return tok
+}
+
 // state returns what tok loads: its cart ("" none) and user.
 func (e *settleEnv) state(t *testing.T, tok string) (cart any, user string) {
 	t.Helper()
@@ -213,19 +231,7 @@ func TestLoginWithLostReply(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			e := newSettleEnv(t, p.wrap)
 			e.loss.arm(p.op, core.StoreKey(e.tok), lossApplied, false)
-			tok, err := e.login(e.tok)
-			if err != nil {
-				t.Fatalf("login whose renew took effect with its reply lost: Commit = %v, want success", err)
-			}
-			if tok == e.tok {
-				t.Fatal("the login sent no new token")
-			}
-			if cart, user := e.state(t, tok); cart != 3 || user != "ann" {
-				t.Errorf("new token: cart %v, user %q; want 3 and ann", cart, user)
-			}
-			if cart, _ := e.state(t, e.tok); cart != nil {
-				t.Errorf("the pre-login token still loads cart %v", cart)
-			}
+			tok := e.wantLoggedIn(t, "login whose renew took effect with its reply lost")
 			if strings.Contains(e.logs.String(), e.tok) || strings.Contains(e.logs.String(), tok) {
 				t.Error("a token appears in the log")
 			}
@@ -373,16 +379,7 @@ func TestLoginRetriedByTheClient(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			e := newSettleEnv(t, p.wrap)
 			e.loss.arm(p.op, core.StoreKey(e.tok), lossRetried, false)
-			tok, err := e.login(e.tok)
-			if err != nil || tok == e.tok {
-				t.Fatalf("login whose deciding write was sent twice: %v, new token %v; want success and a new token", err, tok != e.tok)
-			}
-			if cart, user := e.state(t, tok); cart != 3 || user != "ann" {
-				t.Errorf("new token: cart %v, user %q; want 3 and ann", cart, user)
-			}
-			if cart, _ := e.state(t, e.tok); cart != nil {
-				t.Errorf("the pre-login token still loads cart %v", cart)
-			}
+			e.wantLoggedIn(t, "login whose deciding write was sent twice")
 			if n := e.annSessions(t); n != 1 {
 				t.Errorf("ann has %d sessions, want 1", n)
 			}
