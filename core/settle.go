@@ -26,8 +26,8 @@ import (
 // before. When the store does not answer within the commit's deadline,
 // the request fails and the core keeps asking in the background
 // (settleLater); a renew it then finds done is undone, since its new
-// token reached nobody: the old record is put back and the successor
-// ended.
+// token reached nobody: the successor is ended, and the old record put
+// back when it was an anonymous session (see restore).
 
 // settleFate is what settle found out about a renew.
 type settleFate uint8
@@ -152,17 +152,16 @@ func (m *Manager) settleRenew(ctx context.Context, p *pendingRenew, cause error)
 }
 
 // unwind cleans up after a renew whose new token will not reach the
-// client, as settle found it: a renew that took effect is undone (the old
-// record put back over its marker first, then the successor ended; if
-// the successor was ended meanwhile, by EndUserSessions say, the old
-// record is ended too), and the successor of a renew that did not is
-// deleted. A renew that ended (its successor gone) is left alone: the
-// session ended with it.
+// client, as settle found it: the successor of a renew that did not take
+// effect is deleted; a renew that did is undone, the old record put back
+// over its marker (see restore) and then the successor ended. A renew
+// that ended (its successor gone) is left alone: the session ended with
+// it.
 func (m *Manager) unwind(ctx context.Context, p *pendingRenew, st settled) error {
 	switch st.fate {
 	case fateNotApplied:
-		// The successor of a two-step renew; after Renew, one left by an
-		// unwind that failed halfway (and nothing, almost always).
+		// The successor of a two-step renew; after Renew, nothing (almost
+		// always).
 		cctx, dl := m.callCtx(ctx)
 		defer dl.release()
 		if err := m.cfg.Store.Delete(cctx, p.newKey); err != nil {
@@ -173,41 +172,36 @@ func (m *Manager) unwind(ctx context.Context, p *pendingRenew, st settled) error
 	default:
 		return nil
 	}
-	restored, v, err := m.restore(ctx, p, st.markerVer)
-	if err != nil {
+	if err := m.restore(ctx, p, st.markerVer); err != nil {
 		return err
 	}
-	ended, err := m.endAt(ctx, p.newKey, st.successorVer)
-	if err != nil || ended || !restored {
-		return err
-	}
-	_, err = m.endAt(ctx, p.oldKey, v) // the session was ended: so is what was put back
+	_, err := m.endAt(ctx, p.newKey, st.successorVer)
 	return err
 }
 
 // restore puts p's old record back over the renew's marker (at version
-// markerVer; 0: the renew deleted it), filed under its user again. It
-// reports false when the marker changed meanwhile (it expired, say) or
-// the old data is unknown.
-func (m *Manager) restore(ctx context.Context, p *pendingRenew, markerVer uint64) (bool, uint64, error) {
-	if p.oldData == nil {
-		return false, 0, nil
+// markerVer), when that is safe: only an anonymous session (a login's
+// pre-login session) comes back, since a request with the old token may
+// have logged out meanwhile, which a retired token cannot do (its requests
+// are dropped): a session of a user is left ended, as the renew left it.
+// Without a marker (RenewGrace off) nothing is put back: a deleted record
+// cannot be told from one deleted by a logout. Nor when the old data is
+// unknown, or the marker changed meanwhile (it expired, say).
+func (m *Manager) restore(ctx context.Context, p *pendingRenew, markerVer uint64) error {
+	if p.oldData == nil || p.marker == nil {
+		return nil
 	}
 	created, values, err := m.decode(p.oldData, false)
-	if err != nil {
-		return false, 0, nil
+	if err != nil || metaString(values, userKey) != "" {
+		return nil
 	}
 	w := writeOp{key: p.oldKey, version: markerVer, created: created, state: values, expiry: p.oldExpiry}
 	cctx, dl := m.callCtx(ctx)
 	defer dl.release()
-	v, err := m.swap(cctx, &w, p.oldData)
-	switch {
-	case err == nil:
-		return true, v, nil
-	case errors.Is(err, ErrConflict):
-		return false, 0, nil
+	if _, err := m.swap(cctx, &w, p.oldData); err != nil && !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("sessionkit: save: %w", err)
 	}
-	return false, 0, fmt.Errorf("sessionkit: save: %w", err)
+	return nil
 }
 
 // endAt ends the record under key at version v, as EndSession does. It

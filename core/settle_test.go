@@ -140,11 +140,17 @@ var settlePaths = []struct {
 
 func newSettleEnv(t *testing.T, wrap func(*memory.Store) core.Store) *settleEnv {
 	t.Helper()
+	return newSettleEnvGrace(t, wrap, 0)
+}
+
+// newSettleEnvGrace is newSettleEnv with Config.RenewGrace set to grace.
+func newSettleEnvGrace(t *testing.T, wrap func(*memory.Store) core.Store, grace time.Duration) *settleEnv {
+	t.Helper()
 	e := &settleEnv{mem: memory.New(memory.Config{}), loss: new(replyLoser), logs: new(lockedBuffer)}
 	t.Cleanup(func() { _ = e.mem.Close() })
 	e.h = newHarness(t, core.Config{
 		Store:        core.WrapStore(wrap(e.mem), core.StoreWrapper{Around: e.loss.around}),
-		StoreTimeout: time.Second, CommitTimeout: 2 * time.Second,
+		StoreTimeout: time.Second, CommitTimeout: 2 * time.Second, RenewGrace: grace,
 	})
 	e.h.m = e.managerLogging(t)
 	e.tok, _ = e.h.request(t, "", func(s *core.Session) { s.Set("cart", 3) })
@@ -491,5 +497,82 @@ func TestSettlingIsBounded(t *testing.T) {
 			t.Fatalf("%d pre-login sessions are back after the outage, want the 256 settled in the background", back)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestUndoNeverRevivesAUsersSession: a logged-in session renews again (a
+// re-authentication); the renew takes effect, the store stops answering,
+// and the request fails. The user then logs out with the only token they
+// have, the old one, which is retired and so cannot (its requests are
+// dropped). When the store answers again the background settling must not
+// put the old record back: the old token would load the user again after
+// the logout. The successor, which nobody holds, is ended; so the user has
+// no session. Also without RenewGrace, where the renew deleted the old
+// record and nothing tells that deletion from the logout's.
+func TestUndoNeverRevivesAUsersSession(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		path  int
+		op    core.StoreOp
+		grace time.Duration
+	}{
+		{"Renewer", 0, core.OpRenew, 0},
+		{"TwoSteps", 1, core.OpCompareAndSwapUser, 0}, // the old record leaves ann's list
+		{"RenewerWithoutGrace", 0, core.OpRenew, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newSettleEnvGrace(t, settlePaths[tc.path].wrap, tc.grace)
+			e.tok, _ = e.h.request(t, e.tok, func(s *core.Session) { s.SetUser("ann") })
+			e.loss.arm(tc.op, core.StoreKey(e.tok), lossApplied, true)
+			if _, err := e.login(e.tok); err == nil {
+				t.Fatal("re-authentication with the store down after its renew: Commit succeeded, want an error")
+			}
+			e.loss.setDown(false)
+			e.h.request(t, e.tok, func(s *core.Session) { s.Destroy() }) // the logout
+			deadline := time.Now().Add(5 * time.Second)
+			for e.annSessions(t) != 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("5 s after the store came back ann still has %d sessions, want 0", e.annSessions(t))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(1500 * time.Millisecond) // the settling retries every 100 ms to 1 s
+			if cart, user := e.state(t, e.tok); cart != nil || user != "" {
+				t.Errorf("after the logout the old token loads cart %v, user %q; want nothing", cart, user)
+			}
+		})
+	}
+}
+
+// TestUndoSurvivesARetriedEnd: while a renew is undone in the background,
+// the successor's ending takes effect, its reply is lost, and the store's
+// client sends it again, which conflicts. The pre-login session put back
+// must stay (it was ended too when such a conflict was taken for an
+// EndUserSessions).
+func TestUndoSurvivesARetriedEnd(t *testing.T) {
+	for _, p := range settlePaths[:2] {
+		t.Run(p.name, func(t *testing.T) {
+			e := newSettleEnv(t, p.wrap)
+			e.loss.arm(p.op, core.StoreKey(e.tok), lossApplied, true)
+			if _, err := e.login(e.tok); err == nil {
+				t.Fatal("login with the store down after its renew: Commit succeeded, want an error")
+			}
+			keys, err := e.mem.UserKeys(t.Context(), "ann")
+			if err != nil || len(keys) != 1 {
+				t.Fatalf("ann's keys in the store: %d, %v; want the successor's", len(keys), err)
+			}
+			e.loss.arm(core.OpCompareAndSwap, keys[0], lossRetried, false)
+			e.loss.setDown(false)
+			deadline := time.Now().Add(5 * time.Second)
+			for e.annSessions(t) != 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("5 s after the store came back the successor is still live")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if cart, user := e.state(t, e.tok); cart != 3 || user != "" {
+				t.Errorf("the old token loads cart %v, user %q; want 3 and none", cart, user)
+			}
+		})
 	}
 }
