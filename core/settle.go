@@ -37,6 +37,7 @@ const (
 	fateApplied                      // done: the successor holds the session
 	fateNotApplied                   // not done, and it can no longer be
 	fateEnded                        // done, but the successor has ended since (or was never written)
+	fateHalf                         // the old record retired, the successor's key taken before its write landed
 )
 
 // pendingRenew is a renew whose deciding write failed with an unclear
@@ -121,6 +122,22 @@ func (m *Manager) settle(ctx context.Context, p *pendingRenew) (settled, error) 
 		switch {
 		case err != nil:
 			return settled{}, fmt.Errorf("sessionkit: load: %w", err)
+		case !ok && p.inOne && p.marker != nil:
+			// A store that sends the two writes apart (memcached) may
+			// still be writing the successor. Take its key (with a marker
+			// that nobody holds), so that it cannot: then the renew is
+			// half done, and is undone as one that took effect.
+			tomb, until := m.retiredMarker(m.cfg.Now())
+			cctx, dl = m.callCtx(ctx)
+			_, err := m.cas.CompareAndSwap(cctx, p.newKey, 0, tomb, until)
+			dl.release()
+			switch {
+			case err == nil:
+				return settled{fate: fateHalf, markerVer: rec.Version}, nil
+			case !errors.Is(err, ErrConflict):
+				return settled{}, fmt.Errorf("sessionkit: save: %w", err)
+			}
+			continue // the successor has just been written
 		case !ok:
 			return settled{fate: fateEnded}, nil
 		}
@@ -154,9 +171,9 @@ func (m *Manager) settleRenew(ctx context.Context, p *pendingRenew, cause error)
 // unwind cleans up after a renew whose new token will not reach the
 // client, as settle found it: the successor of a renew that did not take
 // effect is deleted; a renew that did is undone, the old record put back
-// over its marker (see restore) and then the successor ended. A renew
-// that ended (its successor gone) is left alone: the session ended with
-// it.
+// over its marker (see restore) and then the successor ended; a renew
+// half done has its old record put back. A renew that ended (its
+// successor gone) is left alone: the session ended with it.
 func (m *Manager) unwind(ctx context.Context, p *pendingRenew, st settled) error {
 	switch st.fate {
 	case fateNotApplied:
@@ -168,6 +185,8 @@ func (m *Manager) unwind(ctx context.Context, p *pendingRenew, st settled) error
 			return fmt.Errorf("sessionkit: delete: %w", err)
 		}
 		return nil
+	case fateHalf:
+		return m.restore(ctx, p, st.markerVer)
 	case fateApplied:
 	default:
 		return nil

@@ -60,10 +60,11 @@ func (s *Store) tombstoneSeconds() int32 {
 // is still there, rewrites it unchanged so that a cas arriving late fails
 // on its CAS id. A command whose connection could not be made needs no
 // undo. When ctx ends while the writes are under way, Renew returns ctx's
-// error at once; writes that go through afterwards stay, and the core,
-// which reads both records after such an error, finds the renew done (see
-// core.Renewer). Taking them back here could undo a renew that the core
-// has found done meanwhile, and whose new token it has sent.
+// error at once and undoes nothing, even when one of the writes then
+// fails: the core, which reads both records after such an error, settles
+// the renew (see core.Renewer; it takes the successor's key when only the
+// retirement has landed). An undo here could race it, and take back a
+// renew that the core has found done and whose new token it has sent.
 //
 // While a failed renew is being undone, a request that loads the old key
 // finds the marker: it is treated as retired by a renew (with RenewGrace,
@@ -142,6 +143,12 @@ func (s *Store) Renew(ctx context.Context, r core.Renewal) (uint64, error) {
 		addErr := <-added
 		if addErr == nil && casErr == nil {
 			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			// Renew has returned ctx's error, or is about to: the core
+			// settles the renew from the records (see core.Renewer), and
+			// an undo here could race it.
+			return err
 		}
 		return s.undoRenew(r, old, mv, addErr, casErr)
 	})
