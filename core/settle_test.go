@@ -205,6 +205,23 @@ func (e *settleEnv) wantLoggedIn(t *testing.T, what string) string {
 	return tok
 }
 
+// wantLoginFails logs e.tok's session in and requires the commit to fail
+// (what says how the login was hindered).
+func (e *settleEnv) wantLoginFails(t *testing.T, what string) {
+	t.Helper()
+	if _, err := e.login(e.tok); err == nil {
+		t.Fatalf("%s: Commit succeeded, want an error", what)
+	}
+}
+
+// wantAnnSessions requires ann to have n sessions.
+func (e *settleEnv) wantAnnSessions(t *testing.T, n int) {
+	t.Helper()
+	if got := e.annSessions(t); got != n {
+		t.Errorf("ann has %d sessions, want %d", got, n)
+	}
+}
+
 // state returns what tok loads: its cart ("" none) and user.
 func (e *settleEnv) state(t *testing.T, tok string) (cart any, user string) {
 	t.Helper()
@@ -295,9 +312,7 @@ func TestLoginLateWriteIsFenced(t *testing.T) {
 			if cart, user := e.state(t, e.tok); cart != 3 || user != "" {
 				t.Errorf("after the late write the old token loads cart %v, user %q; want 3 and none", cart, user)
 			}
-			if n := e.annSessions(t); n != 0 {
-				t.Errorf("ann has %d sessions, want 0", n)
-			}
+			e.wantAnnSessions(t, 0)
 		})
 	}
 }
@@ -313,9 +328,7 @@ func TestLoginUndoneInTheBackground(t *testing.T) {
 			e := newSettleEnv(t, p.wrap)
 			e.loss.arm(p.op, core.StoreKey(e.tok), lossApplied, true)
 			start := time.Now()
-			if _, err := e.login(e.tok); err == nil {
-				t.Fatal("login with the store down after its renew: Commit succeeded, want an error")
-			}
+			e.wantLoginFails(t, "login with the store down after its renew")
 			if d := time.Since(start); d > 3*time.Second {
 				t.Errorf("the failed login took %v, more than CommitTimeout and a second", d)
 			}
@@ -349,9 +362,7 @@ func TestLoginUndoLeavesAnEndedSessionEnded(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			e := newSettleEnv(t, p.wrap)
 			e.loss.arm(p.op, core.StoreKey(e.tok), lossApplied, true)
-			if _, err := e.login(e.tok); err == nil {
-				t.Fatal("login with the store down after its renew: Commit succeeded, want an error")
-			}
+			e.wantLoginFails(t, "login with the store down after its renew")
 			keys, err := e.mem.UserKeys(t.Context(), "ann")
 			if err != nil || len(keys) != 1 {
 				t.Fatalf("ann's keys in the store: %d, %v; want the successor's", len(keys), err)
@@ -368,9 +379,7 @@ func TestLoginUndoLeavesAnEndedSessionEnded(t *testing.T) {
 			if _, user := e.state(t, e.tok); user != "" {
 				t.Errorf("the ended session came back: the old token loads user %q", user)
 			}
-			if n := e.annSessions(t); n != 0 {
-				t.Errorf("ann has %d sessions, want 0", n)
-			}
+			e.wantAnnSessions(t, 0)
 		})
 	}
 }
@@ -387,9 +396,7 @@ func TestLoginRetriedByTheClient(t *testing.T) {
 			e := newSettleEnv(t, p.wrap)
 			e.loss.arm(p.op, core.StoreKey(e.tok), lossRetried, false)
 			e.wantLoggedIn(t, "login whose deciding write was sent twice")
-			if n := e.annSessions(t); n != 1 {
-				t.Errorf("ann has %d sessions, want 1", n)
-			}
+			e.wantAnnSessions(t, 1)
 		})
 	}
 }
@@ -555,9 +562,7 @@ func TestUndoSurvivesARetriedEnd(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			e := newSettleEnv(t, p.wrap)
 			e.loss.arm(p.op, core.StoreKey(e.tok), lossApplied, true)
-			if _, err := e.login(e.tok); err == nil {
-				t.Fatal("login with the store down after its renew: Commit succeeded, want an error")
-			}
+			e.wantLoginFails(t, "login with the store down after its renew")
 			keys, err := e.mem.UserKeys(t.Context(), "ann")
 			if err != nil || len(keys) != 1 {
 				t.Fatalf("ann's keys in the store: %d, %v; want the successor's", len(keys), err)
