@@ -194,8 +194,7 @@ func (m *Manager) unwind(ctx context.Context, p *pendingRenew, st settled) error
 	if err := m.restore(ctx, p, st.markerVer); err != nil {
 		return err
 	}
-	_, err := m.endAt(ctx, p.newKey, st.successorVer)
-	return err
+	return m.endAt(ctx, p.newKey, st.successorVer)
 }
 
 // restore puts p's old record back over the renew's marker (at version
@@ -223,19 +222,15 @@ func (m *Manager) restore(ctx context.Context, p *pendingRenew, markerVer uint64
 	return nil
 }
 
-// endAt ends the record under key at version v, as EndSession does. It
-// reports false when the record changed or ended meanwhile.
-func (m *Manager) endAt(ctx context.Context, key string, v uint64) (bool, error) {
+// endAt ends the record under key at version v, as EndSession does; a
+// record that changed or ended meanwhile is left as it is.
+func (m *Manager) endAt(ctx context.Context, key string, v uint64) error {
 	cctx, dl := m.callCtx(ctx)
 	defer dl.release()
-	_, err := m.cas.CompareAndSwap(cctx, key, v, nil, time.Unix(1, 0))
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, ErrConflict):
-		return false, nil
+	if _, err := m.cas.CompareAndSwap(cctx, key, v, nil, time.Unix(1, 0)); err != nil && !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("sessionkit: delete: %w", err)
 	}
-	return false, fmt.Errorf("sessionkit: delete: %w", err)
+	return nil
 }
 
 // maxSettling bounds the renews settleLater works on at once: in an outage
