@@ -232,6 +232,26 @@ func (e *settleEnv) state(t *testing.T, tok string) (cart any, user string) {
 	return cart, user
 }
 
+// endDirectly ends every session filed under user in the store itself,
+// past the core and its reply-losing wrapper, as another process's
+// EndUserSessions would, and checks that there was one to end.
+func (e *settleEnv) endDirectly(t *testing.T, user string) {
+	t.Helper()
+	keys, err := e.mem.UserKeys(t.Context(), user)
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("%s's keys in the store: %d, %v; want the successor's", user, len(keys), err)
+	}
+	for _, k := range keys {
+		rec, ok, err := e.mem.Load(t.Context(), k)
+		if err != nil || !ok {
+			t.Fatalf("loading %s's record: %v, %v", user, ok, err)
+		}
+		if _, err := e.mem.CompareAndSwap(t.Context(), k, rec.Version, nil, time.Unix(1, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // annSessions counts ann's sessions (none on the plain store, which
 // keeps no user index: it is not asked).
 func (e *settleEnv) annSessions(t *testing.T) int {
@@ -349,37 +369,6 @@ func TestLoginUndoneInTheBackground(t *testing.T) {
 			if !strings.Contains(e.logs.String(), "undone") {
 				t.Errorf("no log of the undone renew:\n%s", e.logs.String())
 			}
-		})
-	}
-}
-
-// TestLoginUndoLeavesAnEndedSessionEnded: as TestLoginUndoneInTheBackground,
-// but the renewed session is ended (EndUserSessions, say) before the store
-// answers the core again: the undo must not bring ann's session back (the
-// anonymous pre-login session may come back: it was never ann's).
-func TestLoginUndoLeavesAnEndedSessionEnded(t *testing.T) {
-	for _, p := range settlePaths[:2] {
-		t.Run(p.name, func(t *testing.T) {
-			e := newSettleEnv(t, p.wrap)
-			e.loss.arm(p.op, core.StoreKey(e.tok), lossApplied, true)
-			e.wantLoginFails(t, "login with the store down after its renew")
-			keys, err := e.mem.UserKeys(t.Context(), "ann")
-			if err != nil || len(keys) != 1 {
-				t.Fatalf("ann's keys in the store: %d, %v; want the successor's", len(keys), err)
-			}
-			rec, ok, err := e.mem.Load(t.Context(), keys[0])
-			if err != nil || !ok {
-				t.Fatalf("loading the successor: %v, %v", ok, err)
-			}
-			if _, err := e.mem.CompareAndSwap(t.Context(), keys[0], rec.Version, nil, time.Unix(1, 0)); err != nil {
-				t.Fatal(err)
-			}
-			e.loss.setDown(false)
-			time.Sleep(time.Second) // the background settling retries every 100 ms to 1 s
-			if _, user := e.state(t, e.tok); user != "" {
-				t.Errorf("the ended session came back: the old token loads user %q", user)
-			}
-			e.wantAnnSessions(t, 0)
 		})
 	}
 }
@@ -516,17 +505,24 @@ func TestSettlingIsBounded(t *testing.T) {
 // put the old record back: the old token would load the user again after
 // the logout. The successor, which nobody holds, is ended; so the user has
 // no session. Also without RenewGrace, where the renew deleted the old
-// record and nothing tells that deletion from the logout's.
+// record and nothing tells that deletion from the logout's. The
+// *Ended cases end ann's sessions instead (EndUserSessions, say, from
+// another process) while the core cannot reach the store yet, so that the
+// settling finds the successor already ended: the old record must not come
+// back either.
 func TestUndoNeverRevivesAUsersSession(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		path  int
 		op    core.StoreOp
 		grace time.Duration
+		ended bool // ann's sessions are ended before the store answers the core again, instead of the logout
 	}{
-		{"Renewer", 0, core.OpRenew, 0},
-		{"TwoSteps", 1, core.OpCompareAndSwapUser, 0}, // the old record leaves ann's list
-		{"RenewerWithoutGrace", 0, core.OpRenew, -1},
+		{"Renewer", 0, core.OpRenew, 0, false},
+		{"TwoSteps", 1, core.OpCompareAndSwapUser, 0, false}, // the old record leaves ann's list
+		{"RenewerWithoutGrace", 0, core.OpRenew, -1, false},
+		{"RenewerEnded", 0, core.OpRenew, 0, true},
+		{"TwoStepsEnded", 1, core.OpCompareAndSwapUser, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newSettleEnvGrace(t, settlePaths[tc.path].wrap, tc.grace)
@@ -535,8 +531,13 @@ func TestUndoNeverRevivesAUsersSession(t *testing.T) {
 			if _, err := e.login(e.tok); err == nil {
 				t.Fatal("re-authentication with the store down after its renew: Commit succeeded, want an error")
 			}
+			if tc.ended {
+				e.endDirectly(t, "ann")
+			}
 			e.loss.setDown(false)
-			e.h.request(t, e.tok, func(s *core.Session) { s.Destroy() }) // the logout
+			if !tc.ended {
+				e.h.request(t, e.tok, func(s *core.Session) { s.Destroy() }) // the logout
+			}
 			deadline := time.Now().Add(5 * time.Second)
 			for e.annSessions(t) != 0 {
 				if time.Now().After(deadline) {
@@ -546,7 +547,7 @@ func TestUndoNeverRevivesAUsersSession(t *testing.T) {
 			}
 			time.Sleep(1500 * time.Millisecond) // the settling retries every 100 ms to 1 s
 			if cart, user := e.state(t, e.tok); cart != nil || user != "" {
-				t.Errorf("after the logout the old token loads cart %v, user %q; want nothing", cart, user)
+				t.Errorf("after the logout or the ending the old token loads cart %v, user %q; want nothing", cart, user)
 			}
 		})
 	}
