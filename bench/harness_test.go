@@ -264,7 +264,7 @@ func runParallel(b *testing.B, t *target, sc scenario) {
 // time to the baseline it is compared with).
 func contenders() []contender {
 	var all []contender
-	for _, list := range [][]contender{baselines, floorContenders, sessionkitContenders, scsContenders,
+	for _, list := range [][]contender{baselines, floorContenders, newFloorContenders, sessionkitContenders, scsContenders,
 		gorillaContenders, ginContribContenders, echoContribContenders} {
 		all = append(all, list...)
 	}

@@ -252,7 +252,7 @@ built=$((SECONDS - buildstart))
 # --- micro-benchmarks -------------------------------------------------------
 # The correctness tests first; their subtests name the contenders.
 phase "tests"
-runbench "$work/tests.txt" -test.run '^(TestContenders|TestSealRoundTrip|TestUntouched.*|TestFootprintParts|TestFloorWritesNewKeys)$' -test.v
+runbench "$work/tests.txt" -test.run '^(TestContenders|TestSealRoundTrip|TestUntouched.*|TestFootprintParts|TestFloorWritesNewKeys|TestNewFloors)$' -test.v
 mapfile -t contenders < <(sed -n 's/^ *--- PASS: TestContenders\/\([^ ]*\) .*/\1/p' "$work/tests.txt")
 [ ${#contenders[@]} -gt 0 ] || fail "TestContenders named no contender"
 phase "round trips"

@@ -455,6 +455,52 @@ func TestIssue15NewFloorWithinNoise(t *testing.T) {
 	}
 }
 
+// TestIssue15NewContractFloor: on a network store the contract floor (a
+// minimal session middleware's new session, its write round trip
+// included) stops the row when it alone exceeds half the peer's added
+// time, leaves it not met within noise when it is under that by no more
+// than the interval's half-width, and else leaves it not met, each verdict
+// saying how far sessionkit is above it; a bare round trip over the half
+// still decides first.
+func TestIssue15NewContractFloor(t *testing.T) {
+	// The peer adds 40 µs (41 ±4% less a baseline of 1 µs): half is 20 µs.
+	for _, c := range []struct {
+		floor, ci string // floor-gin-redis/new: µs and its interval
+		rt        float64
+		want      string
+	}{
+		{"22", "±2%", 15, "**floor**: the contract floor (floor-gin-redis) alone adds 21.0 µs > 0.5× the peer's +40.0 µs (20.0 µs); " +
+			"sessionkit adds 21.0 µs, no more than it |"},
+		// 0.5 µs under the half; half-width √(0.41² + 0.82²) = 0.917 µs (the
+		// floor's 20.5 µs ±2% and the half of the peer's 41 µs ±4%).
+		{"20.5", "±2%", 15, "**not met** (within noise: 0.53× peer; the contract floor (floor-gin-redis), +19.5 µs, is under 0.5× the peer's +40.0 µs (20.0 µs) " +
+			"but reaches it within noise (the half less the floor, 500 ns, is within its 95% interval's half-width, 917 ns), " +
+			"so that this run cannot tell whether it stops the row; sessionkit adds 21.0 µs, 1.50 µs above it) |"},
+		{"17", "±2%", 15, "**not met** (0.53× peer): the contract floor (floor-gin-redis) adds 16.0 µs, under 0.5× the peer's (20.0 µs); " +
+			"sessionkit adds 21.0 µs, 5.00 µs above it |"},
+		// No interval for the floor: no noise to reach the half within.
+		{"20.5", "", 15, "**not met** (0.53× peer): the contract floor (floor-gin-redis) adds 19.5 µs, under 0.5× the peer's (20.0 µs)"},
+		// A bare round trip over the half is the floor, whatever the contract floor.
+		{"17", "±2%", 20.5, "**floor**: one write round trip alone measures 20.5 µs > 0.5× the peer's +40.0 µs (20.0 µs)"},
+	} {
+		rp := sample(nil)
+		fl, _ := strconv.ParseFloat(c.floor, 64)
+		rp.res["Scenarios/baseline-gin/new"] = map[string]stat{"sec/op": {v: 1000e-9, ci: "±2%"}, "allocs/op": {v: 1}}
+		rp.res["Scenarios/gincontrib-gin-redis/new"] = map[string]stat{"sec/op": {v: 41000e-9, ci: "±4%"}, "allocs/op": {v: 10}}
+		rp.res["Scenarios/sessionkit-gin-redis/new"] = map[string]stat{"sec/op": {v: 22000e-9, ci: "±1%"}, "allocs/op": {v: 5}} // +21 µs
+		rp.res["Scenarios/floor-gin-redis/new"] = map[string]stat{"sec/op": {v: fl * 1e-6, ci: c.ci}, "allocs/op": {v: 3}}
+		rp.res["Floor/redis-set"] = map[string]stat{"sec/op": {v: c.rt * 1e-6, ci: "±3%"}}
+		rp.index()
+		out := issue15Table(rp)
+		measured := "| sessionkit-gin-redis | +21.0 µs vs gincontrib-gin-redis +40.0 µs (0.53×); one write round trip (Floor/redis-set) " +
+			fmtNs(c.rt*1e3) + ", sessionkit's added time minus it +" + fmtNs(21e3-c.rt*1e3) +
+			"; contract floor (floor-gin-redis: a minimal session middleware's new session, the write round trip included) +" + fmtNs(fl*1e3-1e3) + " | "
+		if !strings.Contains(out, measured) || !strings.Contains(out, c.want) {
+			t.Errorf("floor-gin-redis %s µs %s, round trip %.1f µs: the new row lacks %q or %q:\n%s", c.floor, c.ci, c.rt, measured, c.want, out)
+		}
+	}
+}
+
 // TestIssue15EqualTripsFloor: a request slower than the peer is stopped by
 // the floor only when the round trips it cannot do without, each at least
 // the cheaper bare one, alone exceed the peer's time; otherwise it stays
