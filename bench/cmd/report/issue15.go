@@ -847,7 +847,7 @@ func (rp *report) peerTrips(class string) string {
 	slices.Sort(names)
 	for _, c := range names {
 		p := parseContender(c)
-		if p.lib == "sessionkit" || p.class() != class {
+		if !p.isPeer() || p.class() != class {
 			continue
 		}
 		parts = append(parts, fmt.Sprintf("%s %s", c, fmtTrips(rp.trips[c])))

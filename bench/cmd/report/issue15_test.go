@@ -236,6 +236,7 @@ func TestIssue15RoundTrips(t *testing.T) {
 		"sessionkit-nethttp-redis":    {"untouched": 0, "new": 1, "read": 1, "update": 2, "renew": 3},
 		"scs-nethttp-redis":           {"untouched": 0, "renew": 3},
 		"gincontrib-gin-memcached":    {"renew": 2},
+		"floor-gin-redis":             {"new": 1}, // a floor: not a peer
 		"sessionkit-nethttp-memcache": {"untouched": 0, "new": 1, "read": 1, "update": 2, "renew": 2, "renew" + cmdSuffix: 3},
 	}
 	wantRows(t, issue15Table(rp),
