@@ -157,6 +157,39 @@ pinservers() {
 	done
 }
 
+# emptyservers: delete every key of the servers this script started
+# (never of one given in SESSIONKIT_REDIS_ADDR or SESSIONKIT_MEMCACHE_ADDR),
+# FLUSHALL on Redis and flush_all on memcached, each answered before it
+# returns. run.sh empties them at the start of every scenario round, when
+# no benchmark runs (every contender seeds its sessions in its own run).
+# A write of a new key costs Redis more the more keys it holds, so that
+# without this every round started with all the earlier rounds' sessions
+# and each was slower than the one before (a bare SET of a new key took
+# 32, 36, 50 and 59 µs in four successive 2-second runs against one
+# server): the new-session rows' 95% intervals were ±12-47% (10 rounds of
+# 100 ms, one server throughout); emptied before each round, ±2-4% (16
+# rounds of 200 ms), where sessionkit-gin-redis's new session measured
+# 31.9 µs ±2% against the contract floor's 29.2 µs ±2%.
+emptied=()
+emptyservers() {
+	local s kind port reply
+	for s in "${emptied[@]}"; do
+		kind=${s%%:*} port=${s##*:}
+		exec 3<>"/dev/tcp/127.0.0.1/$port" || fail "connect to $kind on port $port"
+		if [ "$kind" = redis ]; then
+			printf 'FLUSHALL\r\n' >&3
+		else
+			printf 'flush_all\r\n' >&3
+		fi
+		IFS= read -r -t 10 reply <&3 || reply=""
+		exec 3<&-
+		case $reply in
+		+OK* | OK*) ;;
+		*) fail "$kind on port $port did not empty: ${reply:-no answer}" ;;
+		esac
+	done
+}
+
 freeport() {
 	local p
 	while :; do
@@ -201,6 +234,7 @@ if [ -z "${SESSIONKIT_REDIS_ADDR:-}" ]; then
 	servernames+=(Redis)
 	waitport "$port"
 	export SESSIONKIT_REDIS_ADDR=127.0.0.1:$port
+	emptied+=("redis:$port")
 fi
 if [ -z "${SESSIONKIT_MEMCACHE_ADDR:-}" ]; then
 	port=$(freeport)
@@ -212,6 +246,7 @@ if [ -z "${SESSIONKIT_MEMCACHE_ADDR:-}" ]; then
 	servernames+=(memcached)
 	waitport "$port"
 	export SESSIONKIT_MEMCACHE_ADDR=127.0.0.1:$port
+	emptied+=("memcached:$port")
 fi
 log "redis $SESSIONKIT_REDIS_ADDR, memcached $SESSIONKIT_MEMCACHE_ADDR"
 # How much the build starts with: a fresh machine's cache is empty.
@@ -265,6 +300,7 @@ declare -A nopar=() # contenders without parallel scenarios
 pinservers "$pincpu"
 for round in $(seq "$COUNT"); do
 	log "round $round/$COUNT"
+	emptyservers
 	# The store round-trip floors bracket the contenders: measured at the
 	# start and at the end of every round (2 x COUNT samples).
 	runpinned "$raw" -test.run '^$' -test.bench '^BenchmarkFloor$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
@@ -362,7 +398,7 @@ pinned="benchmarks at GOMAXPROCS=1, not pinned (one CPU allowed, or taskset miss
 if [ -n "$pincpu" ]; then
 	pinned="benchmarks on CPU $pincpu with GOMAXPROCS=1 (taskset)"
 	if [ ${#servernames[@]} -gt 0 ]; then
-		pinned="$pinned, $(IFS=/; echo "${servernames[*]}") moved to that CPU for the rounds"
+		pinned="$pinned, $(IFS=/; echo "${servernames[*]}") moved to that CPU for the rounds and emptied at the start of each"
 	fi
 	if [ ${#servernames[@]} -lt 2 ]; then
 		pinned="$pinned, servers from SESSIONKIT_REDIS_ADDR/SESSIONKIT_MEMCACHE_ADDR not moved"
