@@ -160,16 +160,23 @@ pinservers() {
 # emptyservers: delete every key of the servers this script started
 # (never of one given in SESSIONKIT_REDIS_ADDR or SESSIONKIT_MEMCACHE_ADDR),
 # FLUSHALL on Redis and flush_all on memcached, each answered before it
-# returns. run.sh empties them at the start of every scenario round, when
-# no benchmark runs (every contender seeds its sessions in its own run).
-# A write of a new key costs Redis more the more keys it holds, so that
-# without this every round started with all the earlier rounds' sessions
-# and each was slower than the one before (a bare SET of a new key took
+# returns. run.sh empties them before every benchmark run of the scenario
+# rounds, when no benchmark runs (every contender seeds its sessions in
+# its own run), so that each run, a floor's or a contender's, starts from
+# the same empty server, wherever it comes in the round. A write of a new
+# key costs Redis more the more keys it holds, so that without this every
+# round started with all the earlier rounds' sessions and each was
+# slower than the one before (a bare SET of a new key took
 # 32, 36, 50 and 59 µs in four successive 2-second runs against one
 # server): the new-session rows' 95% intervals were ±12-47% (10 rounds of
 # 100 ms, one server throughout); emptied before each round, ±2-4% (16
 # rounds of 200 ms), where sessionkit-gin-redis's new session measured
-# 31.9 µs ±2% against the contract floor's 29.2 µs ±2%.
+# 31.9 µs ±2% against the contract floor's 29.2 µs ±2%. Emptied only at
+# the start of each round, a run late in the round met the keys of the
+# runs before it: the peers, which come after sessionkit, wrote into a
+# fuller server, and Floor/redis-set, half of whose samples end the
+# round, measured more (29.3 µs) than sessionkit's whole new-session
+# request (+26.9 µs) on the same server.
 emptied=()
 emptyservers() {
 	local s kind port reply
@@ -300,11 +307,13 @@ declare -A nopar=() # contenders without parallel scenarios
 pinservers "$pincpu"
 for round in $(seq "$COUNT"); do
 	log "round $round/$COUNT"
-	emptyservers
 	# The store round-trip floors bracket the contenders: measured at the
-	# start and at the end of every round (2 x COUNT samples).
+	# start and at the end of every round (2 x COUNT samples). Each of
+	# these runs, and each contender's, starts with the servers empty.
+	emptyservers
 	runpinned "$raw" -test.run '^$' -test.bench '^BenchmarkFloor$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
 	for c in "${contenders[@]}"; do
+		emptyservers
 		runpinned "$raw" -test.run '^$' -test.bench "^BenchmarkScenarios\$/^${c}\$/" \
 			-test.skip "^BenchmarkScenarios\$/^${c}\$/-par" -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
 		# The parallel scenarios (in-process contenders only) on the whole
@@ -315,6 +324,7 @@ for round in $(seq "$COUNT"); do
 			grep -q '^Benchmark' "$work/last.txt" || nopar[$c]=1
 		fi
 	done
+	emptyservers
 	runpinned "$raw" -test.run '^$' -test.bench '^(BenchmarkSeal|BenchmarkFloor)$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem
 done
 pinservers "$allowed"
@@ -398,7 +408,7 @@ pinned="benchmarks at GOMAXPROCS=1, not pinned (one CPU allowed, or taskset miss
 if [ -n "$pincpu" ]; then
 	pinned="benchmarks on CPU $pincpu with GOMAXPROCS=1 (taskset)"
 	if [ ${#servernames[@]} -gt 0 ]; then
-		pinned="$pinned, $(IFS=/; echo "${servernames[*]}") moved to that CPU for the rounds and emptied at the start of each"
+		pinned="$pinned, $(IFS=/; echo "${servernames[*]}") moved to that CPU for the rounds and emptied before each benchmark run of them"
 	fi
 	if [ ${#servernames[@]} -lt 2 ]; then
 		pinned="$pinned, servers from SESSIONKIT_REDIS_ADDR/SESSIONKIT_MEMCACHE_ADDR not moved"
