@@ -106,20 +106,26 @@ func floorNewSession(h http.Header, store floorStore) error {
 }
 
 // newHook is the hook of the new-session floors: the untouched floor's
-// (Vary: Cookie) and, on a request that stored a value, the new session's
-// commit. The response carries a 500 when the store failed.
+// (varyHook: Vary: Cookie) and, on a request that stored a value, the new
+// session's commit. The response carries a 500 when the store failed.
 type newHook struct {
-	armed, touched bool
-	store          floorStore
-	err            error
+	varyHook // armed until the hook first runs
+	touched  bool
+	store    floorStore
+	err      error
+}
+
+// armNewHook returns the armed hook of a request to r's path: the one to
+// /new stores a value (see above).
+func armNewHook(r *http.Request, store floorStore) newHook {
+	return newHook{varyHook: true, touched: r.URL.Path == "/new", store: store}
 }
 
 func (k *newHook) run(h http.Header) {
-	if !k.armed {
+	if !k.varyHook {
 		return
 	}
-	k.armed = false
-	h["Vary"] = floorVary
+	k.varyHook.run(h)
 	if k.touched {
 		k.err = floorNewSession(h, k.store)
 	}
@@ -139,7 +145,7 @@ func (hw *newHookWriter) WriteHeader(code int) {
 }
 
 func (hw *newHookWriter) Write(b []byte) (int, error) {
-	if hw.hook.armed {
+	if hw.hook.varyHook {
 		hw.WriteHeader(http.StatusOK)
 	}
 	return hw.ResponseWriter.Write(b)
@@ -156,9 +162,9 @@ func floorNetHTTPNew(store floorStore) func(http.Handler) http.Handler {
 			})
 			b.r = *r.WithContext(floorCtx)
 			b.hw.ResponseWriter = w
-			b.hw.hook = newHook{armed: true, touched: r.URL.Path == "/new", store: store}
+			b.hw.hook = armNewHook(r, store)
 			next.ServeHTTP(&b.hw, &b.r)
-			if b.hw.hook.armed {
+			if b.hw.hook.varyHook {
 				b.hw.WriteHeader(http.StatusOK)
 			}
 		})
@@ -202,7 +208,7 @@ func floorGinNew(store floorStore) gin.HandlerFunc {
 		})
 		b.r = *req.WithContext(floorCtx)
 		b.hw.ResponseWriter = orig
-		b.hw.hook = newHook{armed: true, touched: req.URL.Path == "/new", store: store}
+		b.hw.hook = armNewHook(req, store)
 		c.Writer, c.Request = &b.hw, &b.r
 		c.Next()
 		b.hw.runHook()

@@ -595,10 +595,7 @@ func (rp *report) issue15New(t *issue15) {
 		}
 		// The contract floor, on a network store, when this run measured it.
 		cf := parseContender("floor-" + k.framework + "-" + k.class())
-		cfNs, hasCF := 0.0, false
-		if k.class() != "local" {
-			cfNs, _, hasCF = rp.added(cf, "new")
-		}
+		cfNs, _, hasCF := rp.added(cf, "new")
 		if hasCF {
 			rtNote += fmt.Sprintf("; contract floor (%s: a minimal session middleware's new session, the write round trip included) +%s",
 				cf.name, fmtNs(cfNs))
@@ -609,12 +606,32 @@ func (rp *report) issue15New(t *issue15) {
 			continue
 		}
 		half := 0.5 * bestNs
-		above := func(f float64) string {
-			if kns <= f {
-				return "no more than it"
-			}
-			return fmtNs(kns-f) + " above it"
+		// The floor a row under neither floor is held against: the
+		// contract floor when measured, else the bare round trip. what
+		// names it with its time, short without; tail says what sessionkit
+		// adds beyond it.
+		var fl struct {
+			what, short, tail string
+			ns                float64
+			st                stat
+			overBase          bool // fl is a contender's time over its baseline
 		}
+		switch {
+		case hasCF:
+			fl.what, fl.short, fl.ns, fl.overBase = fmt.Sprintf("the contract floor (%s), +%s,", cf.name, fmtNs(cfNs)), "the floor", cfNs, true
+			fl.st = rp.res["Scenarios/"+cf.name+"/new"]["sec/op"]
+			fl.tail = fmt.Sprintf("sessionkit adds %s, ", fmtNs(kns))
+			if kns <= cfNs {
+				fl.tail += "no more than it"
+			} else {
+				fl.tail += fmtNs(kns-cfNs) + " above it"
+			}
+		case hasRT:
+			fl.what, fl.short, fl.ns = fmt.Sprintf("one write round trip, %s,", fmtNs(rt)), "the round trip", rt
+			fl.st = rp.res["Floor/"+k.class()+"-set"]["sec/op"]
+			fl.tail = fmt.Sprintf("sessionkit adds %s beyond it", fmtNs(math.Max(0, kns-rt)))
+		}
+		ratio := fmtRatio(kns/math.Max(bestNs, 1), 0.5)
 		verdict := "met"
 		switch {
 		case kns <= half:
@@ -622,43 +639,27 @@ func (rp *report) issue15New(t *issue15) {
 			verdict = fmt.Sprintf("%s: one write round trip alone measures %s > 0.5× the peer's +%s (%s); sessionkit adds %s, of which %s is the round trip",
 				floorVerdict, fmtNs(rt), fmtNs(bestNs), fmtNs(half), fmtNs(kns), fmtNs(rt))
 		case hasCF && cfNs > half:
-			verdict = fmt.Sprintf("%s: the contract floor (%s) alone adds %s > 0.5× the peer's +%s (%s); sessionkit adds %s, %s",
-				floorVerdict, cf.name, fmtNs(cfNs), fmtNs(bestNs), fmtNs(half), fmtNs(kns), above(cfNs))
-		case hasCF:
-			h, hasNoise := rp.halfNoise(rp.res["Scenarios/"+cf.name+"/new"]["sec/op"], true, best, k.framework)
-			if hasNoise && half-cfNs <= h {
-				verdict = fmt.Sprintf("%s: %s× peer; the contract floor (%s), +%s, is under 0.5× the peer's +%s (%s) but reaches it within noise "+
-					"(the half less the floor, %s, is within its 95%% interval's half-width, %s), "+
-					"so that this run cannot tell whether it stops the row; sessionkit adds %s, %s)",
-					noiseVerdict, fmtRatio(kns/math.Max(bestNs, 1), 0.5), cf.name, fmtNs(cfNs), fmtNs(bestNs), fmtNs(half), fmtNs(half-cfNs), fmtNs(h),
-					fmtNs(kns), above(cfNs))
-			} else {
-				verdict = fmt.Sprintf("**not met** (%s× peer): the contract floor (%s) adds %s, under 0.5× the peer's (%s); sessionkit adds %s, %s",
-					fmtRatio(kns/math.Max(bestNs, 1), 0.5), cf.name, fmtNs(cfNs), fmtNs(half), fmtNs(kns), above(cfNs))
-			}
+			verdict = fmt.Sprintf("%s: the contract floor (%s) alone adds %s > 0.5× the peer's +%s (%s); %s",
+				floorVerdict, cf.name, fmtNs(cfNs), fmtNs(bestNs), fmtNs(half), fl.tail)
+		case !hasCF && !hasRT:
+			verdict = fmt.Sprintf("**not met** (%s× peer)", ratio)
 		default:
-			// The half of the peer's time less the round trip, and that
+			// The half of the peer's time less the floor, and that
 			// difference's noise.
-			d := half - rt
-			h, hasNoise := rp.halfNoise(rp.res["Floor/"+k.class()+"-set"]["sec/op"], false, best, k.framework)
-			if hasRT && hasNoise && d <= h {
-				verdict = fmt.Sprintf("%s: %s× peer; one write round trip, %s, is under 0.5× the peer's +%s (%s) but reaches it within noise "+
-					"(the half less the round trip, %s, is within its 95%% interval's half-width, %s), "+
-					"so that this run cannot tell whether it stops the row; sessionkit adds %s beyond it)",
-					noiseVerdict, fmtRatio(kns/math.Max(bestNs, 1), 0.5), fmtNs(rt), fmtNs(bestNs), fmtNs(half), fmtNs(d), fmtNs(h), fmtNs(math.Max(0, kns-rt)))
+			if h, ok := rp.halfNoise(fl.st, fl.overBase, best, k.framework); ok && half-fl.ns <= h {
+				verdict = fmt.Sprintf("%s: %s× peer; %s is under 0.5× the peer's +%s (%s) but reaches it within noise "+
+					"(the half less %s, %s, is within its 95%% interval's half-width, %s), "+
+					"so that this run cannot tell whether it stops the row; %s)",
+					noiseVerdict, ratio, fl.what, fmtNs(bestNs), fmtNs(half), fl.short, fmtNs(half-fl.ns), fmtNs(h), fl.tail)
 				break
 			}
-			verdict = fmt.Sprintf("**not met** (%s× peer)", fmtRatio(kns/math.Max(bestNs, 1), 0.5))
-			if hasRT {
-				verdict += fmt.Sprintf(": one write round trip, %s, is under 0.5× the peer's (%s); sessionkit adds %s beyond it",
-					fmtNs(rt), fmtNs(half), fmtNs(math.Max(0, kns-rt)))
-				// What a new session costs sessionkit with no round trip
-				// at all, on the same framework: most of what it adds
-				// beyond the round trip.
-				mem := parseContender("sessionkit-" + k.framework + "-memory")
-				if mns, _, ok := rp.added(mem, "new"); ok && k.store != "memory" {
-					verdict += fmt.Sprintf(", where a new session in process (%s) adds %s", mem.name, fmtNs(mns))
-				}
+			verdict = fmt.Sprintf("**not met** (%s× peer): %s is under 0.5× the peer's (%s); %s", ratio, fl.what, fmtNs(half), fl.tail)
+			// What a new session costs sessionkit with no round trip at
+			// all, on the same framework: most of what it adds beyond the
+			// round trip.
+			mem := parseContender("sessionkit-" + k.framework + "-memory")
+			if mns, _, ok := rp.added(mem, "new"); ok && !hasCF && k.store != "memory" {
+				verdict += fmt.Sprintf(", where a new session in process (%s) adds %s", mem.name, fmtNs(mns))
 			}
 		}
 		t.row(target, k.name, fmt.Sprintf("+%s vs %s +%s (%.2f×)%s", fmtNs(kns), best.name, fmtNs(bestNs), kns/math.Max(bestNs, 1), rtNote), verdict)
@@ -673,12 +674,12 @@ func (rp *report) issue15New(t *issue15) {
 // which a floor that is a contender (overBase: its added time) is less
 // too. It reports false when benchstat gave any of them no interval.
 func (rp *report) halfNoise(fl stat, overBase bool, peer contender, framework string) (float64, bool) {
-	pt, ok2 := rp.get(peer.name, "new", "sec/op")
-	bt, ok3 := rp.get("baseline-"+framework, "new", "sec/op")
-	cf, ok1 := ciFrac(fl)
+	pt, ok1 := rp.get(peer.name, "new", "sec/op")
+	bt, ok2 := rp.get("baseline-"+framework, "new", "sec/op")
+	cf, ok3 := ciFrac(fl) // false for a floor not measured
 	cp, ok4 := ciFrac(pt)
 	cb, ok5 := ciFrac(bt)
-	if fl.v == 0 || !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
 		return 0, false
 	}
 	flHW := fl.v * cf

@@ -477,10 +477,11 @@ func TestIssue15NewContractFloor(t *testing.T) {
 		{"20.5", "±2%", 15, "**not met** (within noise: 0.53× peer; the contract floor (floor-gin-redis), +19.5 µs, is under 0.5× the peer's +40.0 µs (20.0 µs) " +
 			"but reaches it within noise (the half less the floor, 500 ns, is within its 95% interval's half-width, 917 ns), " +
 			"so that this run cannot tell whether it stops the row; sessionkit adds 21.0 µs, 1.50 µs above it) |"},
-		{"17", "±2%", 15, "**not met** (0.53× peer): the contract floor (floor-gin-redis) adds 16.0 µs, under 0.5× the peer's (20.0 µs); " +
+		{"17", "±2%", 15, "**not met** (0.53× peer): the contract floor (floor-gin-redis), +16.0 µs, is under 0.5× the peer's (20.0 µs); " +
 			"sessionkit adds 21.0 µs, 5.00 µs above it |"},
 		// No interval for the floor: no noise to reach the half within.
-		{"20.5", "", 15, "**not met** (0.53× peer): the contract floor (floor-gin-redis) adds 19.5 µs, under 0.5× the peer's (20.0 µs)"},
+		{"20.5", "", 15, "**not met** (0.53× peer): the contract floor (floor-gin-redis), +19.5 µs, is under 0.5× the peer's (20.0 µs); " +
+			"sessionkit adds 21.0 µs, 1.50 µs above it |"},
 		// A bare round trip over the half is the floor, whatever the contract floor.
 		{"17", "±2%", 20.5, "**floor**: one write round trip alone measures 20.5 µs > 0.5× the peer's +40.0 µs (20.0 µs)"},
 	} {
